@@ -1,0 +1,2 @@
+/* placeholder until its owner writes it */
+#include "geqc.h"

@@ -1,0 +1,255 @@
+/* geqc.h: the compiler's one header, a section per file (as chibicc.h).
+ * The pipeline (main.c): text -> tokens (lexer.l) -> AST (parser.y, ast.c) ->
+ * checked model (check.c, group.c) -> lint (lint.c) -> emitted C or PyTorch
+ * (emit_c.c, emit_torch.c). Every pass reports through diag.c. */
+#ifndef GEQC_H
+#define GEQC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define GEQC_VERSION "0.1.0"
+
+/* Limits that keep hostile sources cheap; each has an error that names it. */
+enum {
+	GEQC_MAX_SOURCE = 1 << 20, /* bytes of one .geq file */
+	GEQC_MAX_IDENT = 64,       /* characters of an identifier */
+	GEQC_MAX_DEPTH = 64,       /* nesting of calls and parentheses */
+	GEQC_MAX_DIM = 1 << 16,    /* any channel count, height, width, kernel, stride */
+	GEQC_MAX_LAYERS = 4096,    /* op applications in one model */
+};
+#define GEQC_MAX_NUMEL (1LL << 28) /* floats in one value or one parameter tensor */
+
+/* ---- ast.c: the arena that owns every AST node and string of one compilation ---- */
+typedef struct Arena Arena;
+Arena *arena_new(void);
+void *arena_alloc(Arena *a, size_t n); /* zeroed; aborts cleanly (exit 2) on OOM */
+char *arena_strndup(Arena *a, const char *s, size_t n);
+char *arena_printf(Arena *a, const char *fmt, ...);
+void arena_free(Arena *a);
+
+/* ---- diag.c: the one reporting function ---- */
+
+/* Bison's YYLTYPE: lines and columns are 1-based, last_column inclusive. */
+typedef struct Loc {
+	int first_line, first_column, last_line, last_column;
+} Loc;
+#define YYLTYPE             Loc
+#define YYLTYPE_IS_DECLARED 1
+#define YYLTYPE_IS_TRIVIAL  1
+
+typedef enum { D_ERROR, D_WARNING, D_NOTE } DiagKind;
+
+typedef struct Diag {
+	const char *file; /* as given on the command line */
+	const char *src;  /* the whole source, for quoting lines */
+	size_t srclen;
+	FILE *out; /* stderr, or a memstream in tests */
+	int nerrors, nwarnings;
+	bool werror;      /* -Werror: warnings count as errors for the exit status */
+	bool no_equiv;    /* -Wno-equivariance: drop warnings of that flag and their notes */
+	bool suppressing; /* the last warning was dropped, so drop its notes too */
+} Diag;
+
+/* Prints `file:line:col: kind: msg [flag]`, then for errors and warnings the source
+ * line with a gutter and a caret with `~` under the rest of loc. Notes print no source
+ * line; a msg's embedded '\n' continues on an indented line. flag may be NULL. */
+void diag_report(Diag *d, DiagKind kind, Loc loc, const char *flag, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+#define error_at(d, loc, ...)   diag_report(d, D_ERROR, loc, NULL, __VA_ARGS__)
+#define note_at(d, loc, ...)    diag_report(d, D_NOTE, loc, NULL, __VA_ARGS__)
+#define warn_equiv(d, loc, ...) diag_report(d, D_WARNING, loc, "-Wequivariance", __VA_ARGS__)
+
+/* ---- ast.c / parser.y / lexer.l: the syntax tree ---- */
+typedef enum { N_INT, N_FLOAT, N_BOOL, N_NAME, N_CALL, N_ADD } NodeKind;
+
+typedef struct Node Node;
+typedef struct Arg {
+	const char *kw; /* keyword, or NULL for a positional argument */
+	Loc loc;        /* the whole argument, `k=3` or `3` */
+	Node *val;
+	struct Arg *next;
+} Arg;
+
+struct Node {
+	NodeKind kind;
+	Loc loc;          /* a call: from the op name to the closing parenthesis */
+	long long i;      /* N_INT (checked against INT_MAX by the lexer), N_BOOL */
+	double f;         /* N_FLOAT */
+	const char *name; /* N_NAME, N_CALL (the op or function name) */
+	Loc name_loc;     /* N_CALL: the op name alone */
+	Arg *args;        /* N_CALL */
+	Node *lhs, *rhs;  /* N_ADD */
+};
+
+typedef struct Stmt {
+	Loc loc;
+	const char *target; /* assigned name, or NULL for `return` */
+	Loc target_loc;
+	Node *expr;
+	struct Stmt *next;
+} Stmt;
+
+typedef struct Ident {
+	const char *name;
+	Loc loc;
+	struct Ident *next;
+} Ident;
+
+typedef struct GroupDecl {
+	const char *name;
+	Loc loc;     /* the name */
+	Ident *gens; /* generator names, unchecked */
+	struct GroupDecl *next;
+} GroupDecl;
+
+typedef struct ModelDecl {
+	const char *name;
+	Loc loc; /* the model's name */
+	const char *input;
+	Loc input_loc; /* `x: [1, 28, 28]` */
+	Node *dims[3]; /* C, H, W as N_INT nodes */
+	const char *group;
+	Loc group_loc;
+	Stmt *body;
+} ModelDecl;
+
+typedef struct Program {
+	GroupDecl *groups; /* in source order */
+	ModelDecl *model;  /* NULL if the file declares none (check reports it) */
+} Program;
+
+/* Parses src (srclen bytes, may contain NULs) into an AST owned by arena; reports syntax
+ * errors through d and returns NULL after the first one. */
+Program *parse_program(const char *src, size_t srclen, Arena *arena, Diag *d);
+
+/* ---- group.c: the point group D4 and its subgroups (SPEC §3) ---- */
+
+/* The element algebra (canonical index 4j+i of m^j r^i, composition, inverse, the action
+ * on pixels) lives in the runtime's d4.c, shared with the generated code: gq_d4_*. */
+#include "../runtime/geqrt.h"
+extern const char *const d4_name[GQ_D4_ORDER]; /* e r r2 r3 m mr mr2 mr3 */
+/* Generator spelling (`rot90`, `flip`, ...) to element, or -1 if not a grid symmetry. */
+int d4_generator(const char *name);
+
+typedef struct Group {
+	const char *name;
+	unsigned mask;         /* bit g set for each member */
+	int n;                 /* order |G| */
+	int elem[GQ_D4_ORDER]; /* members in increasing canonical index: the group axis */
+} Group;
+/* Closure of the generators in gens[0..ngens) (an empty list gives {e}). */
+Group group_close(const char *name, const int *gens, int ngens);
+/* One of the predeclared wallpaper groups p1 p2 pm pmm cm cmm p4 p4m, or false. */
+bool group_predeclared(const char *name, Group *out);
+int group_axis(const Group *G, int g); /* position of element g on the group axis, or -1 */
+
+/* ---- check.c: names, kinds, shapes; the checked model ---- */
+typedef enum {
+#define X(id, name, kinds, schema) OP_##id,
+#include "ops.h"
+#undef X
+	OP_COUNT
+} Op;
+typedef struct OpInfo {
+	const char *name;
+	unsigned kinds; /* Kind bits accepted as the first operand */
+	const char *schema;
+} OpInfo;
+extern const OpInfo op_info[OP_COUNT];
+
+typedef enum { K_IMAGE = 1, K_GMAP = 2, K_VECTOR = 4 } Kind;
+/* How the group acts on a vector (SPEC §3). */
+typedef enum {
+	VA_NONE,    /* not a vector */
+	VA_TRIVIAL, /* global pool of an image, linear, flatten of a 1x1 image */
+	VA_GROUP,   /* global pool of a G-map: permutes the group axis */
+	VA_MAP,     /* flatten of a map: acts on the map it flattened */
+	VA_MIXED,   /* a + b of vectors the group moves differently: no action */
+} VecAction;
+
+/* Every value is laid out as [c, g, h, w] row-major: an image has g = 1; a G-map
+ * g = |G|; a vector keeps the structure it came from (a global pool of a G-map is
+ * [C, |G|, 1, 1], a flatten the map's dims, a linear output [N, 1, 1, 1]). */
+typedef struct Shape {
+	Kind kind;
+	VecAction act;
+	int c, g, h, w;
+} Shape;
+long long shape_numel(Shape s);
+
+typedef struct Tensor {
+	const char *name; /* "lift1.weight" */
+	int ndim;
+	int dim[5];
+} Tensor;
+
+typedef enum { GPOOL_MAX, GPOOL_MEAN } GpoolMode;
+
+typedef struct Layer {
+	Op op;
+	const char *name; /* op name + occurrence number in source order: "lift1", "relu3" */
+	Loc loc;          /* the call (or the `+`) */
+	int nin;
+	int in[2];      /* value ids of the operands */
+	int out;        /* value id of the result (= index of this layer + 1) */
+	Shape in_shape; /* shape of in[0] */
+	Shape out_shape;
+	int C;          /* output channels (lift gconv conv) or features (linear) */
+	int k, s, p, d; /* kernel, stride, padding, dilation (convs and pools; else 1 1 0 1) */
+	bool bias;
+	double eps;
+	GpoolMode mode;
+	int nparams;
+	Tensor param[4]; /* safetensors names and shapes, in the order of SPEC §2 */
+} Layer;
+
+typedef struct Model {
+	const char *name;
+	Loc loc;
+	Group group;
+	Loc group_loc; /* the `on NAME` */
+	Shape input;   /* an image [C, 1, H, W] */
+	Loc input_loc;
+	int nlayers;
+	Layer *layer; /* in evaluation order; layer i produces value i + 1 */
+	int nvalues;  /* nlayers + 1; value 0 is the input */
+	Shape *value;
+	int output; /* the returned value */
+} Model;
+
+/* Resolves groups and names, infers kinds and shapes, assigns parameter names; reports
+ * every error it finds through d. Returns NULL if there was any. */
+Model *check_program(const Program *p, Arena *arena, Diag *d);
+/* Output size of a sliding window, or <= 0 if the window does not fit. */
+int conv_out_size(int n, int k, int s, int p, int d);
+
+/* ---- lint.c: per-element, per-layer exactness (SPEC §1) ---- */
+typedef struct LayerLint {
+	int res[2];      /* (N + 2p - d(k-1) - 1) mod s for the y and x axes; 0 if not strided */
+	double shift[2]; /* centre of this layer's output grid minus the image centre, in input
+	                    pixels, y then x (negative: up/left); cumulative */
+	int stride[2];   /* input pixels between neighbouring output pixels, cumulative */
+	unsigned breaks; /* elements this layer itself breaks (grid or SPEC §1 (a)) */
+	bool self_break; /* breaks by (a): the layer does not commute with the group */
+} LayerLint;
+
+typedef struct Lint {
+	unsigned exact;   /* elements (bit g) for which the whole model is exact */
+	LayerLint *layer; /* one per model layer */
+} Lint;
+
+/* Computes the lint and reports its warnings and notes through d. */
+Lint *lint_model(const Model *m, Arena *arena, Diag *d);
+/* The lint as one JSON object (SPEC §4). */
+void lint_json(FILE *out, const Model *m, const Lint *l);
+
+/* ---- emit_torch.c, emit_c.c ---- */
+/* cmdline: the geqc command line, quoted into the header comment. */
+void emit_torch(FILE *out, const Model *m, const Lint *l, const char *cmdline);
+/* Writes model.c to c and model.h to h; hname is the header's file name for #include. */
+void emit_c(
+        FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline);
+
+#endif

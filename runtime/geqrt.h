@@ -1,0 +1,130 @@
+/* geqrt.h: the runtime that geqc's generated C links against (libgeqrt.a), a section
+ * per file. All tensors are float32, one image at a time, laid out [c, g, h, w]
+ * row-major (an image has g = 1, a G-map g = |G|): a G-map is an ordinary stack of
+ * c*g planes, so lift and gconv are ordinary convolutions once their filters are
+ * expanded over the group. Functions never allocate unless their comment says so. */
+#ifndef GEQRT_H
+#define GEQRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- d4.c: the point group D4 of the pixel grid (SPEC §3) ---- */
+/* Element m^j r^i has canonical index 4j+i: e r r2 r3 m mr mr2 mr3. r is
+ * numpy.rot90(a, 1, axes=(-2,-1)) (counter-clockwise), m is numpy.flip(a, -1), and
+ * m^j r^i applies r i times, then m j times. */
+enum { GQ_D4_ORDER = 8 };
+int gq_d4_mul(int a, int b); /* a*b: the map "apply b, then a" */
+int gq_d4_inv(int a);
+bool gq_d4_swaps_axes(int g); /* r, r3, mr, mr3 */
+/* Where T_g sends pixel (y, x) of an h x w plane; (h, w) must be square if g swaps axes.
+ * Output plane dims are (w, h) for axis swappers, else (h, w). */
+void gq_d4_point(int g, int h, int w, int y, int x, int *oy, int *ox);
+/* out = T_g in for one h x w plane (out must not alias in). */
+void gq_d4_plane(int g, float *out, const float *in, int h, int w);
+
+/* ---- shapes and the group's action on values ---- */
+enum { GQ_IMAGE = 1, GQ_GMAP = 2, GQ_VECTOR = 4 };
+enum { GQ_VA_NONE, GQ_VA_TRIVIAL, GQ_VA_GROUP, GQ_VA_MAP, GQ_VA_MIXED };
+typedef struct gq_shape {
+	int kind, act; /* GQ_IMAGE..., GQ_VA_... (act for vectors only) */
+	int c, g, h, w;
+} gq_shape;
+size_t gq_numel(gq_shape s);
+/* out = T_g x for a value of shape s (SPEC §3): spatial action on every plane, and for a
+ * G-map (or a vector made from one) the permutation (T_g F)[c, h] = T_g F[c, g^-1 h] of
+ * the group axis, whose members are elem[0..s.g). Trivial vectors are copied. */
+void gq_act(int g, float *out, const float *x, gq_shape s, const int *elem);
+
+/* ---- filters.c: filter banks expanded over the group, once, at load ---- */
+/* w [cout, cin, k, k] -> out [cout*ng, cin, k, k], out[c*ng + a] = T_{elem[a]} w[c]. */
+void gq_expand_lift(float *out, const float *w, int cout, int cin, int k, const int *elem, int ng);
+/* w [cout, cin, ng, k, k] -> out [cout*ng, cin*ng, k, k],
+ * out[c*ng + a, c'*ng + b] = T_g w[c, c', axis(g^-1 h)] with g = elem[a], h = elem[b]. */
+void gq_expand_gconv(float *out, const float *w, int cout, int cin, int k, const int *elem, int ng);
+/* Folds inference batch norm into a per-channel affine map y = x*scale + shift. */
+void gq_bn_fold(float *scale, float *shift, const float *weight, const float *bias,
+        const float *mean, const float *var, int c, float eps);
+
+/* ---- ops.c: the layers, one image each ---- */
+/* Floats of scratch gq_conv2d needs (im2col), given the output size. */
+size_t gq_conv2d_scratch(int cin, int k, int oh, int ow);
+/* Cross-correlation as torch.nn.functional.conv2d with zero padding:
+ * in [cin, h, w], w [cout, cin, k, k], bias [cout] or NULL -> out [cout, oh, ow],
+ * oh = (h + 2p - d(k-1) - 1)/s + 1. scratch holds gq_conv2d_scratch() floats. */
+void gq_conv2d(float *out, const float *in, const float *w, const float *bias, int cin, int h,
+        int wd, int cout, int k, int s, int p, int d, float *scratch);
+/* Pools on n planes of h x w, as torch's max_pool2d / avg_pool2d (padding -inf for max;
+ * avg counts padded zeros: count_include_pad=True; ceil_mode=False). */
+void gq_maxpool2d(float *out, const float *in, int n, int h, int w, int k, int s, int p);
+void gq_avgpool2d(float *out, const float *in, int n, int h, int w, int k, int s, int p);
+/* x[c, g, :] = x*scale[c] + shift[c] for every g: a folded bn shared over the group axis. */
+void gq_affine(float *x, int c, int g, int hw, const float *scale, const float *shift);
+void gq_relu(float *x, size_t n);
+void gq_sigmoid(float *x, size_t n);
+void gq_tanh(float *x, size_t n);
+/* [c, g, hw] -> [c, hw]: max or mean over the group axis. */
+void gq_gpool(float *out, const float *in, int c, int g, int hw, bool mean);
+/* [n, hw] -> [n]: max or mean over each plane. */
+void gq_global_pool(float *out, const float *in, int n, int hw, bool mean);
+/* out[nout] = w[nout, nin] in + b (b may be NULL). */
+void gq_linear(float *out, const float *in, const float *w, const float *b, int nout, int nin);
+void gq_softmax(float *x, int n);
+void gq_add(float *out, const float *a, const float *b, size_t n);
+/* Threads the runtime (and OpenBLAS) may use. */
+void gq_set_threads(int n);
+
+/* ---- load.c: files from others, validated before use ---- */
+/* Errors are written to err as "FILE: what is wrong" and the call returns -1. */
+typedef struct gq_param {
+	const char *name; /* "gconv1.weight" */
+	int ndim;
+	int dim[5];
+} gq_param;
+/* Reads a safetensors file strictly against params[0..n): every name present with its
+ * shape, no other names, dtype F32, F16 or BF16 (converted). dst[i] receives params[i].
+ * If labels is not NULL, *labels is set to a malloc'd copy of __metadata__["labels"] or
+ * NULL. */
+int gq_load_safetensors(const char *path, const gq_param *params, int n, float *const *dst,
+        char **labels, char *err, size_t errlen);
+/* Writes F32 tensors (and an optional labels metadata entry, may be NULL). */
+int gq_save_safetensors(const char *path, const gq_param *params, int n, const float *const *src,
+        const char *labels, char *err, size_t errlen);
+/* Reads a .npy (versions 1-3, '<f4', C order) of 1-4 dims; *data is malloc'd. */
+int gq_load_npy(const char *path, float **data, int *ndim, int dim[4], char *err, size_t errlen);
+int gq_save_npy(
+        const char *path, const float *data, int ndim, const int *dim, char *err, size_t errlen);
+/* Reads a PNG (libpng) or PGM (P2/P5) as floats in [0, 1], [c, h, w] with c = 1 (gray)
+ * or 3 (RGB, alpha dropped); *data is malloc'd. At most GQ_MAX_IMAGE_SIDE per side. */
+enum { GQ_MAX_IMAGE_SIDE = 16384 };
+int gq_load_image(const char *path, float **data, int *c, int *h, int *w, char *err, size_t errlen);
+
+/* ---- driver.c: the generated executable's command line (SPEC §4) ---- */
+/* What the generated code tells the driver about its model. */
+typedef struct gq_model {
+	const char *name;
+	const char *lint_verdict; /* e.g. "exact for e, m; broken for r, r2, r3" */
+	gq_shape input, output;
+	int ngroup;
+	int elem[GQ_D4_ORDER]; /* the group axis */
+	unsigned lint_exact;   /* bit g: the lint proved element g exact */
+	int nparams;
+	const gq_param *params;
+	void *(*create)(void);
+	/* Takes the tensors in params order, copies what it keeps; returns 0 or -1 (err). */
+	int (*load_raw)(void *net, const float *const *tensors, char *err, size_t errlen);
+	int (*forward)(void *net, const float *x, int batch, float *y);
+	void (*destroy)(void *net);
+} gq_model;
+/* The whole command line of a generated executable; returns the exit status. */
+int gq_main(const gq_model *m, int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

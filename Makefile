@@ -24,9 +24,9 @@ all: $(B)/geqc $(B)/libgeqrt.a
 deps:
 	@scripts/install-deps
 
-$(B)/parser.c $(B)/parser.h: compiler/parser.y | $(B)
+$(B)/parser.c $(B)/parser.h &: compiler/parser.y | $(B)
 	bison -Wall -Werror --defines=$(B)/parser.h -o $(B)/parser.c $<
-$(B)/lexer.c $(B)/lexer.h: compiler/lexer.l $(B)/parser.h | $(B)
+$(B)/lexer.c $(B)/lexer.h &: compiler/lexer.l $(B)/parser.h | $(B)
 	flex --header-file=$(B)/lexer.h -o $(B)/lexer.c $<
 
 # Two builds of every object: plain (for users) and sanitized (for tests).
@@ -36,6 +36,10 @@ $(B)/o/%.o: %.c compiler/geqc.h compiler/ops.h runtime/geqrt.h $(B)/parser.h | $
 $(B)/san/%.o: %.c compiler/geqc.h compiler/ops.h runtime/geqrt.h $(B)/parser.h | $(B)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(PKGCF) -O1 -g $(SAN) -c $< -o $@
+
+# geqc -o finds the runtime it was built with (an installed geqc looks beside itself first).
+$(B)/o/compiler/main.o $(B)/san/compiler/main.o: BASE += -DGEQC_BUILD_INC='"$(CURDIR)/runtime"' \
+	-DGEQC_BUILD_LIB='"$(CURDIR)/$(B)"' -DGEQC_LINK_LIBS='"$(LIBS)"'
 
 # The lexer and parser are generated into build/ but compiled like the rest.
 $(B)/o/$(B)/%.o $(B)/san/$(B)/%.o: $(B)/%.c
@@ -64,5 +68,33 @@ $(B):
 clean:
 	rm -rf $(B)
 
-.PHONY: all deps clean check demo bench install paper
+# ---- tests ----
+UNIT_TESTS := ast diag parser group check lint ops load
+COMPILER_LIB_OBJ = $(filter-out $(1)/compiler/main.o,$(call COMPILER_OBJ,$(1)))
+$(B)/san/tests/test_%: tests/test_%.c $(call COMPILER_LIB_OBJ,$(B)/san) $(B)/san/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(PKGCF) -O1 -g $(SAN) $(shell pkg-config --cflags check) $^ -o $@ \
+		$(LIBS) $(CHECKLIBS)
+
+# generated/: the C emitted for every example, committed; tests/check-generated.sh
+# fails when regenerating would change it.
+EXAMPLES := $(wildcard examples/*.geq)
+generated: $(B)/geqc
+	@for f in $(EXAMPLES); do n=$$(basename $$f .geq); \
+	  $(B)/geqc -Wno-equivariance --emit=c -o generated/$$n.c examples/$$n.geq || exit 1; done
+	@echo "regenerated generated/ for $(words $(EXAMPLES)) examples"
+
+# `make check` and `make demo` first install what is missing, then rerun make so that
+# pkg-config sees the new packages.
+check: deps
+	@$(MAKE) --no-print-directory check-run
+check-run: all $(B)/san/geqc $(B)/san/libgeqrt.a $(UNIT_TESTS:%=$(B)/san/tests/test_%)
+	@tests/run-all.sh $(B)
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+demo-run: all
+	@scripts/demo.sh $(B)
+
+.PHONY: generated all deps clean check check-run demo demo-run bench install paper
 .DELETE_ON_ERROR:

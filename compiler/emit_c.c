@@ -1,2 +1,1081 @@
-/* placeholder until its owner writes it */
+/* emit_c.c: the model as specialised C, model.c + model.h, calling the runtime geqrt.h.
+ * Everything is planned here, at compile time: which layers run (those the output
+ * needs), which bn folds into the conv before it, and one workspace in which a value's
+ * buffer is reused once its last reader ran (elementwise ops overwrite an input that
+ * dies there). The generated forward is a flat list of runtime calls on constant shapes
+ * and offsets; only m_new and m_load allocate. */
 #include "geqc.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ALIGN = 16 };                  /* floats: buffers start on 64-byte boundaries */
+enum { IN_SLOT = -1, OUT_SLOT = -2 }; /* the caller's x and y, outside the workspace */
+#define NONE SIZE_MAX
+
+/* A buffer of the workspace: holds one value, or a chain of values that elementwise
+ * ops wrote over each other. Live from the layer that first writes it to its last read. */
+typedef struct Slot {
+	int start, end;
+	size_t size, off;
+	bool out; /* holds the model's output: lives in the caller's y instead */
+} Slot;
+
+typedef struct Plan {
+	const Model *m;
+	const char *pfx; /* the model's name: every external symbol starts with it */
+	char *up;        /* the same in upper case, for macros */
+	bool *live;      /* per layer: the output depends on it */
+	int *nread;      /* per value: reads by live layers */
+	int *last;       /* per value: the last live layer reading it, or -1 */
+	int *slot;       /* per value: its Slot, IN_SLOT or OUT_SLOT */
+	int *fold;       /* per layer: a conv's folded bn, a folded bn's conv, or -1 */
+	int *over;       /* per layer: the operand an elementwise op overwrites, or -1 */
+	int *param0;     /* per layer: its first tensor in the parameter table */
+	size_t *woff;    /* per layer: its weights (bn: scale) in the parameter block */
+	size_t *boff;    /* per layer: its bias (bn: shift), or NONE */
+	Slot *slots;
+	int nslots;
+	size_t values;  /* floats of the value buffers */
+	size_t ws;      /* floats of the workspace before the conv scratch */
+	size_t params;  /* floats of the parameter block */
+	size_t raw;     /* floats of every tensor as the file holds them */
+	int nparams;    /* tensors in the file */
+	bool need_fold; /* helpers the generated code needs */
+	bool need_var;
+	bool need_bias;
+	bool need_elem; /* a lift or gconv expands its filters over the group */
+	int nconv;      /* live convolutions: each needs scratch */
+} Plan;
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p) {
+		fputs("geqc: error: out of memory\n", stderr);
+		exit(2);
+	}
+	return p;
+}
+
+static size_t align_up(size_t n)
+{
+	return (n + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+static size_t max_size(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+static bool is_conv(Op op)
+{
+	return op == OP_LIFT || op == OP_GCONV || op == OP_CONV;
+}
+
+static size_t numel(Shape s)
+{
+	return (size_t)shape_numel(s);
+}
+
+/* A conv's channel counts as the runtime sees them: a G-map is c*g planes. */
+static int conv_cin(const Layer *L)
+{
+	return L->in_shape.c * L->in_shape.g;
+}
+
+static int conv_cout(const Layer *L)
+{
+	return L->out_shape.c * L->out_shape.g;
+}
+
+static size_t tensor_numel(const Tensor *t)
+{
+	size_t n = 1;
+	for (int i = 0; i < t->ndim; i++)
+		n *= (size_t)t->dim[i];
+	return n;
+}
+
+/* ---- planning ---- */
+
+/* Layers the output does not depend on are never run (their weights are still loaded,
+ * strictly, as the PyTorch module has them). */
+static void plan_live(Plan *P)
+{
+	const Model *m = P->m;
+	bool *need = xcalloc(m->nvalues, sizeof *need);
+	need[m->output] = true;
+	for (int i = m->nlayers - 1; i >= 0; i--) {
+		const Layer *L = &m->layer[i];
+		if (!need[L->out])
+			continue;
+		P->live[i] = true;
+		for (int j = 0; j < L->nin; j++)
+			need[L->in[j]] = true;
+	}
+	free(need);
+	for (int v = 0; v < m->nvalues; v++)
+		P->last[v] = -1;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		for (int j = 0; P->live[i] && j < L->nin; j++) {
+			P->nread[L->in[j]]++;
+			P->last[L->in[j]] = i;
+		}
+	}
+}
+
+/* The layer that produces value v (> 0). */
+static int producer(const Model *m, int v)
+{
+	for (int i = v - 1; i >= 0 && i < m->nlayers; i--)
+		if (m->layer[i].out == v)
+			return i;
+	return -1;
+}
+
+/* A bn folds into the conv whose output only it reads: the conv then writes the bn's
+ * value directly, with scaled filters and a shifted bias. */
+static void plan_fold(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++)
+		P->fold[i] = -1;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		int v = L->in[0];
+		if (!P->live[i] || L->op != OP_BN || v == 0 || v == m->output || P->nread[v] != 1)
+			continue;
+		int c = producer(m, v);
+		if (c >= 0 && P->live[c] && is_conv(m->layer[c].op)) {
+			P->fold[i] = c;
+			P->fold[c] = i;
+		}
+	}
+}
+
+static int new_slot(Plan *P, int start, size_t n)
+{
+	Slot *s = &P->slots[P->nslots];
+	s->start = s->end = start;
+	s->size = align_up(n);
+	return P->nslots++;
+}
+
+static void join(Plan *P, int v, int s)
+{
+	P->slot[v] = s;
+	if (P->last[v] > P->slots[s].end)
+		P->slots[s].end = P->last[v];
+}
+
+/* Whether operand v's buffer is free once layer i has read it. */
+static bool dies_at(const Plan *P, int v, int i)
+{
+	return v != 0 && P->slots[P->slot[v]].end == i;
+}
+
+/* The operand an elementwise layer may overwrite (its buffer dies there), or -1. */
+static int overwritable(const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	switch (L->op) {
+	case OP_BN:
+	case OP_RELU:
+	case OP_SIGMOID:
+	case OP_TANH:
+	case OP_SOFTMAX:
+	case OP_FLATTEN:
+		return dies_at(P, L->in[0], i) ? 0 : -1;
+	case OP_ADD:
+		for (int j = 0; j < 2; j++)
+			if (dies_at(P, L->in[j], i))
+				return j;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+/* Gives every value a buffer: its operand's when it overwrites it, else a new one. */
+static void plan_slots(Plan *P)
+{
+	const Model *m = P->m;
+	P->slot[0] = IN_SLOT;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		P->over[i] = -1;
+		if (!P->live[i])
+			continue;
+		if (L->op == OP_BN && P->fold[i] >= 0) {
+			join(P, L->out, P->slot[L->in[0]]);
+			continue;
+		}
+		P->over[i] = overwritable(P, i);
+		if (P->over[i] >= 0)
+			join(P, L->out, P->slot[L->in[P->over[i]]]);
+		else
+			join(P, L->out, new_slot(P, i, numel(L->out_shape)));
+	}
+	if (m->output == 0)
+		return;
+	int s = P->slot[m->output];
+	P->slots[s].out = true;
+	for (int v = 1; v < m->nvalues; v++)
+		if (P->slot[v] == s)
+			P->slot[v] = OUT_SLOT;
+}
+
+static bool overlap(const Slot *a, const Slot *b)
+{
+	return a->start <= b->end && b->start <= a->end;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+	const Slot *x = *(const Slot *const *)a, *y = *(const Slot *const *)b;
+	return (x->off > y->off) - (x->off < y->off);
+}
+
+/* The lowest offset where slot s fits beside every placed slot live at the same time. */
+static size_t first_fit(const Plan *P, int s, const Slot **busy)
+{
+	int n = 0;
+	for (int t = 0; t < s; t++)
+		if (!P->slots[t].out && overlap(&P->slots[t], &P->slots[s]))
+			busy[n++] = &P->slots[t];
+	qsort(busy, n, sizeof *busy, by_offset);
+	size_t off = 0;
+	for (int t = 0; t < n && off + P->slots[s].size > busy[t]->off; t++)
+		off = max_size(off, busy[t]->off + busy[t]->size);
+	return off;
+}
+
+static void plan_pack(Plan *P)
+{
+	const Slot **busy = xcalloc(P->nslots, sizeof *busy);
+	for (int s = 0; s < P->nslots; s++) {
+		if (P->slots[s].out)
+			continue;
+		P->slots[s].off = first_fit(P, s, busy);
+		P->values = max_size(P->values, P->slots[s].off + P->slots[s].size);
+	}
+	free(busy);
+	P->ws = P->values;
+}
+
+static size_t take(size_t *top, size_t n)
+{
+	size_t off = *top;
+	*top += align_up(n);
+	return off;
+}
+
+/* Where each live layer keeps what it needs from the file: expanded (and folded) conv
+ * filters and biases, a bn's folded scale and shift, a linear's weights. */
+static void plan_params(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		P->param0[i] = P->nparams;
+		P->nparams += L->nparams;
+		for (int t = 0; t < L->nparams; t++)
+			P->raw += tensor_numel(&L->param[t]);
+		P->woff[i] = P->boff[i] = NONE;
+		if (!P->live[i])
+			continue;
+		if (is_conv(L->op)) {
+			size_t k2 = (size_t)L->k * L->k;
+			P->woff[i] = take(&P->params, (size_t)conv_cout(L) * conv_cin(L) * k2);
+			if (L->bias || P->fold[i] >= 0)
+				P->boff[i] = take(&P->params, conv_cout(L));
+			if (P->fold[i] >= 0) /* load_raw borrows the workspace for the bn */
+				P->ws = max_size(P->ws, 2 * (size_t)L->out_shape.c);
+			P->need_fold |= P->fold[i] >= 0;
+			P->need_bias |= L->op != OP_CONV && (L->bias || P->fold[i] >= 0);
+			P->need_elem |= L->op != OP_CONV;
+			P->nconv++;
+		} else if (L->op == OP_BN && P->fold[i] < 0) {
+			P->woff[i] = take(&P->params, L->in_shape.c);
+			P->boff[i] = take(&P->params, L->in_shape.c);
+		} else if (L->op == OP_LINEAR) {
+			P->woff[i] = take(&P->params, tensor_numel(&L->param[0]));
+			if (L->bias)
+				P->boff[i] = take(&P->params, L->C);
+		}
+		P->need_var |= L->op == OP_BN;
+	}
+	P->need_bias |= P->need_fold;
+}
+
+static void plan_init(Plan *P, const Model *m)
+{
+	memset(P, 0, sizeof *P);
+	P->m = m;
+	P->pfx = m->name;
+	size_t n = strlen(m->name);
+	P->up = xcalloc(n + 1, 1);
+	for (size_t i = 0; i < n; i++)
+		P->up[i] = (char)toupper((unsigned char)m->name[i]);
+	int nl = m->nlayers, nv = m->nvalues;
+	P->live = xcalloc(nl, sizeof *P->live);
+	P->fold = xcalloc(nl, sizeof *P->fold);
+	P->over = xcalloc(nl, sizeof *P->over);
+	P->param0 = xcalloc(nl, sizeof *P->param0);
+	P->woff = xcalloc(nl, sizeof *P->woff);
+	P->boff = xcalloc(nl, sizeof *P->boff);
+	P->slots = xcalloc(nl, sizeof *P->slots);
+	P->nread = xcalloc(nv, sizeof *P->nread);
+	P->last = xcalloc(nv, sizeof *P->last);
+	P->slot = xcalloc(nv, sizeof *P->slot);
+	plan_live(P);
+	plan_fold(P);
+	plan_slots(P);
+	plan_pack(P);
+	plan_params(P);
+}
+
+static void plan_free(Plan *P)
+{
+	free(P->up);
+	free(P->live);
+	free(P->fold);
+	free(P->over);
+	free(P->param0);
+	free(P->woff);
+	free(P->boff);
+	free(P->slots);
+	free(P->nread);
+	free(P->last);
+	free(P->slot);
+}
+
+/* ---- text helpers ---- */
+
+/* Text from outside (the command line, the .geq source) made safe inside a C comment. */
+static void put_comment_text(FILE *f, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n && s[i] && s[i] != '\n'; i++) {
+		unsigned char ch = (unsigned char)s[i];
+		if (ch == '\t')
+			ch = ' ';
+		else if (ch < 0x20 || ch >= 0x7f)
+			ch = '?';
+		fputc(ch, f);
+		/* neither end nor open a comment */
+		if ((ch == '*' || ch == '/') && i + 1 < n && (s[i + 1] == '/' || s[i + 1] == '*'))
+			fputc(' ', f);
+	}
+}
+
+static const char *kind_name(Kind k)
+{
+	return k == K_IMAGE ? "image" : k == K_GMAP ? "G-map" : "vector";
+}
+
+static void put_shape(FILE *f, Shape s)
+{
+	if (s.kind == K_IMAGE)
+		fprintf(f, "[%d, %d, %d]", s.c, s.h, s.w);
+	else if (s.kind == K_GMAP)
+		fprintf(f, "[%d, %d, %d, %d]", s.c, s.g, s.h, s.w);
+	else
+		fprintf(f, "[%lld]", shape_numel(s));
+	fprintf(f, " %s", kind_name(s.kind));
+}
+
+static void put_elements(FILE *f, const Group *G, unsigned mask)
+{
+	const char *sep = "";
+	for (int a = 0; a < G->n; a++) {
+		if (mask & (1u << G->elem[a])) {
+			fprintf(f, "%s%s", sep, d4_name[G->elem[a]]);
+			sep = ", ";
+		}
+	}
+}
+
+static unsigned exact_mask(const Model *m, const Lint *l)
+{
+	return (l ? l->exact : 1u) & m->group.mask;
+}
+
+static void put_verdict(FILE *f, const Model *m, const Lint *l)
+{
+	unsigned exact = exact_mask(m, l), broken = m->group.mask & ~exact;
+	fputs("exact for ", f);
+	put_elements(f, &m->group, exact);
+	if (!broken) {
+		fputs(" (the whole group)", f);
+		return;
+	}
+	fputs("; broken for ", f);
+	put_elements(f, &m->group, broken);
+}
+
+/* The buffer expression of value v inside m_forward. */
+static void put_buf(FILE *f, const Plan *P, int v)
+{
+	int s = P->slot[v];
+	if (s == IN_SLOT)
+		fputs("in", f);
+	else if (s == OUT_SLOT)
+		fputs("out", f);
+	else
+		fprintf(f, "ws + %zu", P->slots[s].off);
+}
+
+/* ---- model.h ---- */
+
+static void emit_size_macros(FILE *h, const Plan *P, const char *io, Shape s)
+{
+	fprintf(h, "#define %s_%s_C    %d\n", P->up, io, s.c);
+	if (s.kind != K_IMAGE)
+		fprintf(h, "#define %s_%s_G    %d\n", P->up, io, s.g);
+	fprintf(h, "#define %s_%s_H    %d\n", P->up, io, s.h);
+	fprintf(h, "#define %s_%s_W    %d\n", P->up, io, s.w);
+	fprintf(h, "#define %s_%s_SIZE %lld\n", P->up, io, shape_numel(s));
+}
+
+static void emit_header(FILE *h, const Plan *P, const char *hname, const char *cmdline)
+{
+	const Model *m = P->m;
+	const char *p = P->pfx;
+	fprintf(h, "/* The embeddable API of the G-CNN %s, generated by geqc %s from\n * `", p,
+	        GEQC_VERSION);
+	put_comment_text(h, cmdline, strlen(cmdline));
+	/* model.c beside model.h */
+	int stem = (int)(strlen(hname) > 2 ? strlen(hname) - 2 : strlen(hname));
+	fputs("`. Do not edit: regenerate it.\n * Link with the runtime: cc app.c ", h);
+	put_comment_text(h, hname, (size_t)stem);
+	fputs(".c $(pkg-config --cflags --libs geqrt) */\n", h);
+	fprintf(h, "#ifndef GEQC_%s_H\n#define GEQC_%s_H\n\n", P->up, P->up);
+	fputs("#include <stddef.h>\n\n#include \"geqrt.h\"\n\n", h);
+	fputs("#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n", h);
+	fputs("/* The input of one batch element: float32 [C, H, W]. */\n", h);
+	emit_size_macros(h, P, "IN", m->input);
+	fputs("/* The output of one batch element: ", h);
+	put_shape(h, m->value[m->output]);
+	fputs(",\n * laid out [C, G, H, W] row-major. */\n", h);
+	emit_size_macros(h, P, "OUT", m->value[m->output]);
+	fprintf(h, "\ntypedef struct %s_net %s_net;\n\n", p, p);
+	fprintf(h, "/* Allocates the network and its planned workspace, or returns NULL. */\n");
+	fprintf(h, "%s_net *%s_new(void);\n", p, p);
+	fprintf(h,
+	        "/* Loads weights from a safetensors file, strictly: every tensor with its shape,\n"
+	        " * no other. Returns 0, or -1 with the reason in err. */\n");
+	fprintf(h,
+	        "int %s_load(%s_net *n, const char *safetensors_path, char *err, size_t errlen);\n",
+	        p, p);
+	fprintf(h,
+	        "/* y[b] = model(x[b]) for b < batch (%s_IN_SIZE and %s_OUT_SIZE floats each).\n"
+	        " * Never allocates; uses the net's workspace, so one call at a time per net.\n"
+	        " * Returns 0, or -1 if no weights were loaded. */\n",
+	        P->up, P->up);
+	fprintf(h, "int %s_forward(%s_net *n, const float *x, int batch, float *y);\n", p, p);
+	fprintf(h, "void %s_free(%s_net *n);\n\n", p, p);
+	fprintf(h, "/* The model as the runtime's driver (gq_main) sees it. */\n");
+	fprintf(h, "extern const gq_model %s_model;\n\n", p);
+	fprintf(h, "#ifdef __cplusplus\n}\n#endif\n#endif\n");
+}
+
+/* ---- model.c: tables and the net ---- */
+
+static void emit_banner(FILE *c, const Plan *P, const Lint *l, const char *cmdline)
+{
+	const Model *m = P->m;
+	fprintf(c, "/* The G-CNN %s on %s (", P->pfx, m->group.name);
+	put_elements(c, &m->group, m->group.mask);
+	fprintf(c, "), generated by geqc %s from\n * `", GEQC_VERSION);
+	put_comment_text(c, cmdline, strlen(cmdline));
+	fputs("`. Do not edit: regenerate it.\n * Lint: ", c);
+	put_verdict(c, m, l);
+	fputs(".\n * Input ", c);
+	put_shape(c, m->input);
+	fputs(", output ", c);
+	put_shape(c, m->value[m->output]);
+	int nvals = 0;
+	for (int v = 1; v < m->nvalues; v++)
+		nvals += P->slot[v] >= 0;
+	int nbufs = P->nslots - (m->output != 0);
+	fprintf(c,
+	        ".\n * Workspace: %zu floats for %d value%s in %d buffer%s (a buffer is reused "
+	        "once "
+	        "its\n * value's last reader ran), then the conv scratch. */\n",
+	        P->values, nvals, nvals == 1 ? "" : "s", nbufs, nbufs == 1 ? "" : "s");
+	if (strcmp(P->pfx, "gq") == 0)
+		fputs("#error \"a model named gq clashes with the runtime's gq_ names\"\n", c);
+}
+
+static void emit_tables(FILE *c, const Plan *P)
+{
+	const Model *m = P->m;
+	fputs("/* The tensors of the weights file (SPEC names and shapes), in layer order. */\n",
+	        c);
+	fprintf(c, "enum { NPARAMS = %d };\n", P->nparams);
+	fputs("static const gq_param params[NPARAMS + 1] = {\n", c);
+	for (int i = 0; i < m->nlayers; i++) {
+		for (int t = 0; t < m->layer[i].nparams; t++) {
+			const Tensor *T = &m->layer[i].param[t];
+			fprintf(c, "\t{\"%s\", %d, {", T->name, T->ndim);
+			for (int d = 0; d < T->ndim; d++)
+				fprintf(c, "%s%d", d ? ", " : "", T->dim[d]);
+			fputs("}},\n", c);
+		}
+	}
+	fputs("\t{NULL, 0, {0}},\n};\n\n", c);
+	fputs("/* The group axis: ", c);
+	put_elements(c, &m->group, m->group.mask);
+	fprintf(c, " */\nenum { NG = %d };\n", m->group.n);
+	if (P->need_elem) {
+		fputs("static const int elem[NG] = {", c);
+		for (int a = 0; a < m->group.n; a++)
+			fprintf(c, "%s%d", a ? ", " : "", m->group.elem[a]);
+		fputs("};\n", c);
+	}
+	fputs("\n", c);
+	if (!P->need_elem)
+		fputs("/* (no lift or gconv: nothing is expanded over the group) */\n\n", c);
+	fprintf(c, "enum { WS_FLOATS = %zu, PARAM_FLOATS = %zu, RAW_FLOATS = %zu };\n\n", P->ws,
+	        P->params, P->raw);
+}
+
+static void emit_member(FILE *c, const Layer *L, const char *suffix, const char *what)
+{
+	fprintf(c, "\tfloat *%s_%s; /* %s */\n", L->name, suffix, what);
+}
+
+static void emit_struct(FILE *c, const Plan *P)
+{
+	const Model *m = P->m;
+	fprintf(c, "struct %s_net {\n", P->pfx);
+	fputs("\tfloat *ws;      /* value buffers, then the conv scratch */\n"
+	      "\tfloat *scratch;\n"
+	      "\tfloat *mem;     /* the parameter block; the pointers below point into it */\n"
+	      "\tint loaded;\n",
+	        c);
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		if (P->woff[i] == NONE)
+			continue;
+		if (is_conv(L->op)) {
+			char what[160];
+			snprintf(what, sizeof what, "[%d, %d, %d, %d]%s%s%s", conv_cout(L),
+			        conv_cin(L), L->k, L->k,
+			        L->op == OP_CONV ? "" : ", expanded over the group",
+			        P->fold[i] >= 0 ? ", folded with " : "",
+			        P->fold[i] >= 0 ? m->layer[P->fold[i]].name : "");
+			emit_member(c, L, "w", what);
+		} else {
+			char what[64];
+			if (L->op == OP_BN)
+				snprintf(what, sizeof what, "[%d]: batch norm as x*scale + shift",
+				        L->in_shape.c);
+			else
+				snprintf(what, sizeof what, "[%d, %lld]", L->C,
+				        shape_numel(L->in_shape));
+			emit_member(c, L, L->op == OP_BN ? "scale" : "w", what);
+		}
+		char what[64];
+		snprintf(what, sizeof what, "[%d]",
+		        is_conv(L->op)   ? conv_cout(L)
+		        : L->op == OP_BN ? L->in_shape.c
+		                         : L->C);
+		if (P->boff[i] != NONE)
+			emit_member(c, L, L->op == OP_BN ? "shift" : "b", what);
+	}
+	fputs("};\n\n", c);
+}
+
+/* ---- model.c: helpers for load_raw, emitted when needed ---- */
+
+static const char helper_bias[] =
+        "/* A lift or gconv bias [c] repeated over the group axis: out[c*ng + a] = b[c]\n"
+        " * (zeros when the layer has none, before a bn is folded in). */\n"
+        "static void expand_bias(float *out, const float *b, int c, int ng)\n"
+        "{\n"
+        "\tfor (int i = 0; i < c * ng; i++)\n"
+        "\t\tout[i] = b ? b[i / ng] : 0.0f;\n"
+        "}\n\n";
+
+static const char helper_var[] =
+        "/* A negative variance would make the folded bn NaN: refuse it by name. */\n"
+        "static int check_var(const float *var, int c, float eps, const char *name, char *err,\n"
+        "        size_t errlen)\n"
+        "{\n"
+        "\tfor (int i = 0; i < c; i++) {\n"
+        "\t\tif (!(var[i] + eps > 0)) {\n"
+        "\t\t\tsnprintf(err, errlen, \"tensor '%s.running_var' has %g at [%d]: a variance \"\n"
+        "\t\t\t        \"must be >= 0\", name, (double)var[i], i);\n"
+        "\t\t\treturn -1;\n"
+        "\t\t}\n"
+        "\t}\n"
+        "\treturn 0;\n"
+        "}\n\n";
+
+static const char helper_fold[] =
+        "/* Folds a bn (bn[0..3]: weight, bias, running_mean, running_var) into the conv\n"
+        " * before it: output plane i = ch*ng + a is scaled by scale[ch] and its bias becomes\n"
+        " * b*scale[ch] + shift[ch]. tmp holds 2c floats. */\n"
+        "static int fold_bn(float *w, float *b, size_t rowlen, int c, int ng,\n"
+        "        const float *const *bn, float eps, const char *name, float *tmp, char *err,\n"
+        "        size_t errlen)\n"
+        "{\n"
+        "\tif (check_var(bn[3], c, eps, name, err, errlen))\n"
+        "\t\treturn -1;\n"
+        "\tfloat *scale = tmp, *shift = tmp + c;\n"
+        "\tgq_bn_fold(scale, shift, bn[0], bn[1], bn[2], bn[3], c, eps);\n"
+        "\tfor (int i = 0; i < c * ng; i++) {\n"
+        "\t\tfor (size_t j = 0; j < rowlen; j++)\n"
+        "\t\t\tw[(size_t)i * rowlen + j] *= scale[i / ng];\n"
+        "\t\tb[i] = b[i] * scale[i / ng] + shift[i / ng];\n"
+        "\t}\n"
+        "\treturn 0;\n"
+        "}\n\n";
+
+static void emit_helpers(FILE *c, const Plan *P)
+{
+	if (P->need_bias)
+		fputs(helper_bias, c);
+	if (P->need_var)
+		fputs(helper_var, c);
+	if (P->need_fold)
+		fputs(helper_fold, c);
+}
+
+/* ---- model.c: one function per layer ---- */
+
+/* The call as written in the source: its first line if it spans several. */
+static void quote_source(FILE *c, const Diag *src, Loc loc)
+{
+	const char *s = src->src, *end = s + src->srclen;
+	for (int line = 1; s < end && line < loc.first_line; s++)
+		line += *s == '\n';
+	if (loc.first_line < 1 || loc.first_column < 1 || loc.first_column > end - s)
+		return;
+	const char *from = s + (loc.first_column - 1);
+	size_t n = (size_t)(end - from);
+	if (loc.last_line == loc.first_line && loc.last_column >= loc.first_column &&
+	        (size_t)(loc.last_column - loc.first_column + 1) < n)
+		n = (size_t)(loc.last_column - loc.first_column + 1);
+	fputs(": ", c);
+	put_comment_text(c, from, n);
+}
+
+/* The layer's origin: its name, where it is in the .geq file and (given the source) the
+ * call as written; then its shapes. */
+static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
+{
+	const Layer *L = &P->m->layer[i];
+	fprintf(c, "/* %s, ", L->name);
+	if (src && src->file) {
+		put_comment_text(c, src->file, strlen(src->file));
+		fprintf(c, ":%d:%d", L->loc.first_line, L->loc.first_column);
+	} else {
+		fprintf(c, "line %d:%d", L->loc.first_line, L->loc.first_column);
+	}
+	if (src && src->src)
+		quote_source(c, src, L->loc);
+	fputs("\n * ", c);
+	for (int j = 0; j < L->nin; j++) {
+		fputs(j ? " + " : "", c);
+		put_shape(c, P->m->value[L->in[j]]);
+	}
+	fputs(" -> ", c);
+	put_shape(c, L->out_shape);
+	if (is_conv(L->op))
+		fprintf(c, "; k=%d s=%d p=%d d=%d", L->k, L->s, L->p, L->d);
+	else if (L->op == OP_MAXPOOL || L->op == OP_AVGPOOL)
+		fprintf(c, "; k=%d s=%d p=%d", L->k, L->s, L->p);
+	if (is_conv(L->op) && P->fold[i] >= 0)
+		fprintf(c, "; %s folded in", P->m->layer[P->fold[i]].name);
+	fputs(" */\n", c);
+}
+
+static void emit_conv(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	fprintf(c, "static void layer_%s(%s_net *n, const float *in, float *out)\n{\n", L->name,
+	        P->pfx);
+	fprintf(c, "\tgq_conv2d(out, in, n->%s_w, ", L->name);
+	if (P->boff[i] != NONE)
+		fprintf(c, "n->%s_b", L->name);
+	else
+		fputs("NULL", c);
+	fprintf(c, ", %d, %d, %d, %d, %d, %d, %d, %d, n->scratch);\n}\n\n", conv_cin(L),
+	        L->in_shape.h, L->in_shape.w, conv_cout(L), L->k, L->s, L->p, L->d);
+}
+
+/* A layer of one operand: its runtime call on (in, out), or on x when it overwrites. */
+static void emit_unary_call(FILE *c, const Layer *L, const char *in, const char *out)
+{
+	Shape a = L->in_shape;
+	int planes = a.c * a.g, hw = a.h * a.w;
+	switch (L->op) {
+	case OP_MAXPOOL:
+	case OP_AVGPOOL:
+		fprintf(c, "\tgq_%s2d(%s, %s, %d, %d, %d, %d, %d, %d);\n",
+		        L->op == OP_MAXPOOL ? "maxpool" : "avgpool", out, in, planes, a.h, a.w,
+		        L->k, L->s, L->p);
+		break;
+	case OP_GPOOL:
+		fprintf(c, "\tgq_gpool(%s, %s, %d, %d, %d, %s);\n", out, in, a.c, a.g, hw,
+		        L->mode == GPOOL_MEAN ? "true" : "false");
+		break;
+	case OP_GLOBAL_AVGPOOL:
+	case OP_GLOBAL_MAXPOOL:
+		fprintf(c, "\tgq_global_pool(%s, %s, %d, %d, %s);\n", out, in, planes, hw,
+		        L->op == OP_GLOBAL_AVGPOOL ? "true" : "false");
+		break;
+	case OP_LINEAR:
+		fprintf(c, "\tgq_linear(%s, %s, n->%s_w, ", out, in, L->name);
+		if (L->bias)
+			fprintf(c, "n->%s_b", L->name);
+		else
+			fputs("NULL", c);
+		fprintf(c, ", %d, %lld);\n", L->C, shape_numel(a));
+		break;
+	case OP_BN:
+		fprintf(c, "\tgq_affine(%s, %d, %d, %d, n->%s_scale, n->%s_shift);\n", out, a.c,
+		        a.g, hw, L->name, L->name);
+		break;
+	case OP_RELU:
+	case OP_SIGMOID:
+	case OP_TANH:
+		fprintf(c, "\tgq_%s(%s, %lld);\n", op_info[L->op].name, out, shape_numel(a));
+		break;
+	case OP_SOFTMAX:
+		fprintf(c, "\tgq_softmax(%s, %lld);\n", out, shape_numel(a));
+		break;
+	case OP_FLATTEN: /* the same floats, now seen as a vector */
+	default:
+		break;
+	}
+}
+
+static bool elementwise(Op op)
+{
+	return op == OP_BN || op == OP_RELU || op == OP_SIGMOID || op == OP_TANH ||
+	       op == OP_SOFTMAX || op == OP_FLATTEN;
+}
+
+static void emit_unary(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	bool uses_n = L->op == OP_LINEAR || L->op == OP_BN;
+	char npar[80] = "";
+	if (uses_n)
+		snprintf(npar, sizeof npar, "%s_net *n, ", P->pfx);
+	if (P->over[i] >= 0) {
+		fprintf(c, "static void layer_%s(%sfloat *x)\n{\n", L->name, npar);
+		emit_unary_call(c, L, "x", "x");
+	} else {
+		fprintf(c, "static void layer_%s(%sconst float *in, float *out)\n{\n", L->name,
+		        npar);
+		if (elementwise(L->op)) /* the input is still needed: work on a copy */
+			fprintf(c, "\tmemcpy(out, in, %lld * sizeof(float));\n",
+			        shape_numel(L->in_shape));
+		emit_unary_call(c, L, "in", "out");
+	}
+	fputs("}\n\n", c);
+}
+
+static void emit_add(FILE *c, const Layer *L)
+{
+	fprintf(c, "static void layer_%s(const float *a, const float *b, float *out)\n{\n",
+	        L->name);
+	fprintf(c, "\tgq_add(out, a, b, %lld);\n}\n\n", shape_numel(L->out_shape));
+}
+
+/* Whether layer i gets a function: folded bns and overwriting flattens are no code. */
+static bool has_code(const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	if (!P->live[i] || (L->op == OP_BN && P->fold[i] >= 0))
+		return false;
+	return !(L->op == OP_FLATTEN && P->over[i] >= 0);
+}
+
+static void emit_layers(FILE *c, const Plan *P, const Diag *src)
+{
+	for (int i = 0; i < P->m->nlayers; i++) {
+		const Layer *L = &P->m->layer[i];
+		if (!has_code(P, i))
+			continue;
+		emit_origin(c, P, i, src);
+		if (is_conv(L->op))
+			emit_conv(c, P, i);
+		else if (L->op == OP_ADD)
+			emit_add(c, L);
+		else
+			emit_unary(c, P, i);
+	}
+}
+
+/* ---- model.c: new, free, load, forward ---- */
+
+static void emit_new(FILE *c, const Plan *P)
+{
+	const Model *m = P->m;
+	const char *p = P->pfx;
+	fprintf(c, "%s_net *%s_new(void)\n{\n", p, p);
+	fprintf(c, "\t%s_net *n = calloc(1, sizeof *n);\n\tif (!n)\n\t\treturn NULL;\n", p);
+	fprintf(c, "\tsize_t scratch = 0%s;\n", P->nconv ? ", s" : "");
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		if (P->live[i] && is_conv(L->op))
+			fprintf(c,
+			        "\tif ((s = gq_conv2d_scratch(%d, %d, %d, %d)) > scratch) /* %s "
+			        "*/\n"
+			        "\t\tscratch = s;\n",
+			        conv_cin(L), L->k, L->out_shape.h, L->out_shape.w, L->name);
+	}
+	fputs("\tn->ws = calloc(WS_FLOATS + scratch + 1, sizeof(float));\n"
+	      "\tn->mem = calloc(PARAM_FLOATS + 1, sizeof(float));\n",
+	        c);
+	fprintf(c, "\tif (!n->ws || !n->mem) {\n\t\t%s_free(n);\n\t\treturn NULL;\n\t}\n", p);
+	fputs("\tn->scratch = n->ws + WS_FLOATS;\n", c);
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		bool bn = L->op == OP_BN;
+		if (P->woff[i] != NONE)
+			fprintf(c, "\tn->%s_%s = n->mem + %zu;\n", L->name, bn ? "scale" : "w",
+			        P->woff[i]);
+		if (P->boff[i] != NONE)
+			fprintf(c, "\tn->%s_%s = n->mem + %zu;\n", L->name, bn ? "shift" : "b",
+			        P->boff[i]);
+	}
+	fputs("\treturn n;\n}\n\n", c);
+	fprintf(c, "void %s_free(%s_net *n)\n{\n\tif (!n)\n\t\treturn;\n", p, p);
+	fputs("\tfree(n->ws);\n\tfree(n->mem);\n\tfree(n);\n}\n\n", c);
+}
+
+static void emit_load_conv(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	int t = P->param0[i], C = L->C, cin = L->in_shape.c;
+	if (L->op == OP_CONV) {
+		fprintf(c, "\tmemcpy(n->%s_w, t[%d], %zu * sizeof(float));\n", L->name, t,
+		        tensor_numel(&L->param[0]));
+		if (L->bias)
+			fprintf(c, "\tmemcpy(n->%s_b, t[%d], %d * sizeof(float));\n", L->name,
+			        t + 1, C);
+		else if (P->boff[i] != NONE)
+			fprintf(c, "\tmemset(n->%s_b, 0, %d * sizeof(float));\n", L->name, C);
+	} else {
+		fprintf(c, "\tgq_expand_%s(n->%s_w, t[%d], %d, %d, %d, elem, NG);\n",
+		        L->op == OP_LIFT ? "lift" : "gconv", L->name, t, C, cin, L->k);
+		if (P->boff[i] != NONE) {
+			fprintf(c, "\texpand_bias(n->%s_b, ", L->name);
+			if (L->bias)
+				fprintf(c, "t[%d]", t + 1);
+			else
+				fputs("NULL", c);
+			fprintf(c, ", %d, NG);\n", C);
+		}
+	}
+	int b = P->fold[i];
+	if (b < 0)
+		return;
+	const Layer *B = &P->m->layer[b];
+	fprintf(c,
+	        "\tif (fold_bn(n->%s_w, n->%s_b, %zu, %d, %d, t + %d, %.9gf, \"%s\", n->ws, err, "
+	        "errlen))\n\t\treturn -1;\n",
+	        L->name, L->name, (size_t)conv_cin(L) * L->k * L->k, C, L->out_shape.g,
+	        P->param0[b], B->eps, B->name);
+}
+
+static void emit_load_layer(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	int t = P->param0[i];
+	if (is_conv(L->op)) {
+		emit_load_conv(c, P, i);
+	} else if (L->op == OP_BN) {
+		fprintf(c,
+		        "\tif (check_var(t[%d], %d, %.9gf, \"%s\", err, errlen))\n\t\treturn -1;\n",
+		        t + 3, L->in_shape.c, L->eps, L->name);
+		fprintf(c,
+		        "\tgq_bn_fold(n->%s_scale, n->%s_shift, t[%d], t[%d], t[%d], t[%d], %d, "
+		        "%.9gf);\n",
+		        L->name, L->name, t, t + 1, t + 2, t + 3, L->in_shape.c, L->eps);
+	} else if (L->op == OP_LINEAR) {
+		fprintf(c, "\tmemcpy(n->%s_w, t[%d], %zu * sizeof(float));\n", L->name, t,
+		        tensor_numel(&L->param[0]));
+		if (L->bias)
+			fprintf(c, "\tmemcpy(n->%s_b, t[%d], %d * sizeof(float));\n", L->name,
+			        t + 1, L->C);
+	}
+}
+
+static void emit_load(FILE *c, const Plan *P)
+{
+	const Model *m = P->m;
+	const char *p = P->pfx;
+	fputs("/* Takes the file's tensors (params order) and keeps them as the layers use them:\n"
+	      " * expanded over the group, batch norms folded. */\n",
+	        c);
+	fputs("static int load_raw(void *net, const float *const *t, char *err, size_t "
+	      "errlen)\n{\n",
+	        c);
+	fprintf(c, "\t%s_net *n = net;\n", p);
+	bool any = false;
+	for (int i = 0; i < m->nlayers; i++) {
+		if (P->woff[i] != NONE) {
+			emit_load_layer(c, P, i);
+			any = true;
+		}
+	}
+	if (!any)
+		fputs("\t(void)t;\n", c);
+	fputs("\t(void)err;\n\t(void)errlen;\n\tn->loaded = 1;\n\treturn 0;\n}\n\n", c);
+
+	fprintf(c,
+	        "int %s_load(%s_net *n, const char *safetensors_path, char *err, size_t errlen)\n"
+	        "{\n",
+	        p, p);
+	fputs("\tfloat *t[NPARAMS + 1] = {0}, *raw = malloc((RAW_FLOATS + 1) * sizeof(float));\n"
+	      "\tif (!raw) {\n"
+	      "\t\tsnprintf(err, errlen, \"%s: out of memory\", safetensors_path);\n"
+	      "\t\treturn -1;\n"
+	      "\t}\n"
+	      "\tsize_t off = 0;\n"
+	      "\tfor (int i = 0; i < NPARAMS; i++) {\n"
+	      "\t\tt[i] = raw + off;\n"
+	      "\t\tsize_t numel = 1;\n"
+	      "\t\tfor (int d = 0; d < params[i].ndim; d++)\n"
+	      "\t\t\tnumel *= (size_t)params[i].dim[d];\n"
+	      "\t\toff += numel;\n"
+	      "\t}\n"
+	      "\tint rc = gq_load_safetensors(safetensors_path, params, NPARAMS, t, NULL, err, "
+	      "errlen);\n"
+	      "\tchar why[256];\n"
+	      "\tif (rc == 0 && (rc = load_raw(n, (const float *const *)t, why, sizeof why)))\n"
+	      "\t\tsnprintf(err, errlen, \"%s: %s\", safetensors_path, why);\n"
+	      "\tfree(raw);\n"
+	      "\treturn rc;\n"
+	      "}\n\n",
+	        c);
+}
+
+static void emit_forward_step(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	if (L->op == OP_BN && P->fold[i] >= 0) {
+		fprintf(c, "\t\t/* %s: folded into %s */\n", L->name, P->m->layer[P->fold[i]].name);
+		return;
+	}
+	if (!has_code(P, i)) {
+		fprintf(c, "\t\t/* %s: the same floats, now a vector */\n", L->name);
+		return;
+	}
+	fprintf(c, "\t\tlayer_%s(", L->name);
+	bool uses_n = is_conv(L->op) || L->op == OP_LINEAR || (L->op == OP_BN);
+	if (uses_n)
+		fputs("n, ", c);
+	if (L->op == OP_ADD) {
+		put_buf(c, P, L->in[0]);
+		fputs(", ", c);
+		put_buf(c, P, L->in[1]);
+		fputs(", ", c);
+	} else if (P->over[i] < 0) {
+		put_buf(c, P, L->in[0]);
+		fputs(", ", c);
+	}
+	put_buf(c, P, L->out);
+	fputs(");\n", c);
+}
+
+static void emit_forward(FILE *c, const Plan *P)
+{
+	const Model *m = P->m;
+	const char *p = P->pfx;
+	fprintf(c, "int %s_forward(%s_net *n, const float *x, int batch, float *y)\n{\n", p, p);
+	fputs("\tif (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))\n"
+	      "\t\treturn -1;\n",
+	        c);
+	if (P->values > 0)
+		fputs("\tfloat *ws = n->ws;\n", c);
+	fputs("\tfor (int b = 0; b < batch; b++) {\n", c);
+	fprintf(c, "\t\tconst float *in = x + (size_t)b * %s_IN_SIZE;\n", P->up);
+	fprintf(c, "\t\tfloat *out = y + (size_t)b * %s_OUT_SIZE;\n", P->up);
+	if (m->output == 0)
+		fprintf(c, "\t\tmemcpy(out, in, %s_IN_SIZE * sizeof(float));\n", P->up);
+	for (int i = 0; i < m->nlayers; i++)
+		if (P->live[i])
+			emit_forward_step(c, P, i);
+	fputs("\t}\n\treturn 0;\n}\n\n", c);
+}
+
+static void emit_shape_init(FILE *c, const char *field, Shape s)
+{
+	static const char *const kinds[] = {"0", "GQ_IMAGE", "GQ_GMAP", "0", "GQ_VECTOR"};
+	static const char *const acts[] = {
+	        "GQ_VA_NONE", "GQ_VA_TRIVIAL", "GQ_VA_GROUP", "GQ_VA_MAP", "GQ_VA_MIXED"};
+	fprintf(c, "\t.%s = {%s, %s, %d, %d, %d, %d},\n", field, kinds[s.kind], acts[s.act], s.c,
+	        s.g, s.h, s.w);
+}
+
+static void emit_descriptor(FILE *c, const Plan *P, const Lint *l)
+{
+	const Model *m = P->m;
+	const char *p = P->pfx;
+	fprintf(c, "static void *create(void)\n{\n\treturn %s_new();\n}\n\n", p);
+	fprintf(c,
+	        "static int forward(void *n, const float *x, int batch, float *y)\n{\n"
+	        "\treturn %s_forward(n, x, batch, y);\n}\n\n",
+	        p);
+	fprintf(c, "static void destroy(void *n)\n{\n\t%s_free(n);\n}\n\n", p);
+	fprintf(c, "const gq_model %s_model = {\n\t.name = \"%s\",\n\t.lint_verdict = \"", p, p);
+	put_verdict(c, m, l);
+	fputs("\",\n", c);
+	emit_shape_init(c, "input", m->input);
+	emit_shape_init(c, "output", m->value[m->output]);
+	fputs("\t.ngroup = NG,\n\t.elem = {", c);
+	for (int a = 0; a < m->group.n; a++)
+		fprintf(c, "%s%d", a ? ", " : "", m->group.elem[a]);
+	fprintf(c, "},\n\t.lint_exact = 0x%02xu,\n", exact_mask(m, l));
+	fputs("\t.nparams = NPARAMS,\n\t.params = params,\n\t.create = create,\n"
+	      "\t.load_raw = load_raw,\n\t.forward = forward,\n\t.destroy = destroy,\n",
+	        c);
+	int prod = m->output ? producer(m, m->output) : -1;
+	fprintf(c, "\t.ends_softmax = %s,\n};\n\n",
+	        prod >= 0 && m->layer[prod].op == OP_SOFTMAX ? "true" : "false");
+	fprintf(c,
+	        "#ifdef GEQC_MAIN\nint main(int argc, char **argv)\n{\n"
+	        "\treturn gq_main(&%s_model, argc, argv);\n}\n#endif\n",
+	        p);
+}
+
+void emit_c_with_source(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l,
+        const char *cmdline, const Diag *src)
+{
+	Plan P;
+	plan_init(&P, m);
+	if (!cmdline)
+		cmdline = "";
+	emit_header(h, &P, hname, cmdline);
+	emit_banner(c, &P, l, cmdline);
+	fputs("#include <stdbool.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
+	      "#include <string.h>\n\n",
+	        c);
+	fprintf(c, "#include \"%s\"\n\n", hname);
+	emit_tables(c, &P);
+	emit_struct(c, &P);
+	emit_helpers(c, &P);
+	emit_layers(c, &P, src);
+	emit_new(c, &P);
+	emit_load(c, &P);
+	emit_forward(c, &P);
+	emit_descriptor(c, &P, l);
+	plan_free(&P);
+}
+
+void emit_c(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline)
+{
+	emit_c_with_source(c, h, hname, m, l, cmdline, NULL);
+}

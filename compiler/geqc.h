@@ -111,7 +111,7 @@ typedef struct ModelDecl {
 	Loc input_loc; /* `x: [1, 28, 28]` */
 	Node *dims[3]; /* C, H, W as N_INT nodes */
 	const char *group;
-	Loc group_loc;
+	Loc group_loc; /* the group's name after `on` */
 	Stmt *body;
 } ModelDecl;
 
@@ -123,6 +123,10 @@ typedef struct Program {
 /* Parses src (srclen bytes, may contain NULs) into an AST owned by arena; reports syntax
  * errors through d and returns NULL after the first one. */
 Program *parse_program(const char *src, size_t srclen, Arena *arena, Diag *d);
+/* A zeroed node of that kind and location, owned by the arena. */
+Node *ast_node(Arena *a, NodeKind kind, Loc loc);
+/* The AST as text, one declaration or statement a line (geqc --dump-ast). */
+void ast_dump(FILE *out, const Program *p);
 
 /* ---- group.c: the point group D4 and its subgroups (SPEC §3) ---- */
 
@@ -132,6 +136,10 @@ Program *parse_program(const char *src, size_t srclen, Arena *arena, Diag *d);
 extern const char *const d4_name[GQ_D4_ORDER]; /* e r r2 r3 m mr mr2 mr3 */
 /* Generator spelling (`rot90`, `flip`, ...) to element, or -1 if not a grid symmetry. */
 int d4_generator(const char *name);
+/* Element to its generator spelling ("identity" for e): rot90 ... transpose. */
+extern const char *const d4_spelling[GQ_D4_ORDER];
+/* Element in words, for messages: "rotation by 90 degrees", "left-right mirror", ... */
+extern const char *const d4_describe[GQ_D4_ORDER];
 
 typedef struct Group {
 	const char *name;
@@ -143,6 +151,8 @@ typedef struct Group {
 Group group_close(const char *name, const int *gens, int ngens);
 /* One of the predeclared wallpaper groups p1 p2 pm pmm cm cmm p4 p4m, or false. */
 bool group_predeclared(const char *name, Group *out);
+/* The predeclared names in SPEC order (p1 p2 pm pmm cm cmm p4 p4m), NULL-terminated. */
+extern const char *const group_predeclared_names[];
 int group_axis(const Group *G, int g); /* position of element g on the group axis, or -1 */
 
 /* ---- check.c: names, kinds, shapes; the checked model ---- */
@@ -251,5 +261,9 @@ void emit_torch(FILE *out, const Model *m, const Lint *l, const char *cmdline);
 /* Writes model.c to c and model.h to h; hname is the header's file name for #include. */
 void emit_c(
         FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline);
+/* emit_c that also quotes each layer's call from the .geq source (src->file, src->src,
+ * src->srclen: main.c's Diag) above the layer's function; src may be NULL. */
+void emit_c_with_source(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l,
+        const char *cmdline, const Diag *src);
 
 #endif

@@ -1,2 +1,957 @@
-/* placeholder until its owner writes it */
+/* lint.c: which elements of the group the model is exactly equivariant to (SPEC §1).
+ *
+ * Element g is exact iff every layer commutes with g and maps its sampled grid onto
+ * itself under g. A sliding layer (lift, gconv, conv, pools) puts its window centres at
+ * o*s - p + d(k-1)/2 in its input; with R = (n + 2p - d(k-1) - 1) mod s the last R
+ * positions of the padded input are never covered and the centres sit R/2 pixels
+ * up/left of the input's centre. Which elements survive that is not tabulated here: it
+ * is asked of gq_d4_point, on the window centres in half pixels (exact integers).
+ *
+ * The verdict is carried per value, not per chain: a value is exact for g iff its
+ * operands are and its layer breaks nothing for g. For a chain this is the same as asking
+ * whether g maps every layer's grid, placed in the original image, onto itself (the
+ * shifts only accumulate); for `+` of branches it stays right when the branches sample
+ * different grids. Separately each value's grid is tracked in original image
+ * coordinates, position(i) = a + b*i, for the shifts the notes and JSON report. */
 #include "geqc.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { AXIS_Y, AXIS_X };
+enum { NOTE_WIDTH = 80, SEARCH_STEPS = 4096 };
+
+/* A value's sampling grid in the original image, per axis. */
+typedef struct Grid {
+	double a[2], b[2]; /* pixel i of the value sits at a + b*i of the input image */
+	int n[2];          /* pixels along the axis (those of the map it came from, for vectors) */
+} Grid;
+
+typedef struct Ctx {
+	const Model *m;
+	Diag *d;
+	Lint *l;
+	unsigned all;     /* the model's group */
+	unsigned non_e;   /* the group without e */
+	Grid *grid;       /* per value */
+	unsigned *exact;  /* per value: elements for which it is exactly equivariant */
+	unsigned *moved;  /* per vector value: elements that act on it non-trivially */
+	bool *flat;       /* per G-map value: its planes are equal along the group axis */
+	unsigned *gridbr; /* per layer: elements its own grid breaks */
+	unsigned *selfbr; /* per layer: elements it breaks by not commuting (SPEC §1 (a)) */
+	bool sizes_noted;
+} Ctx;
+
+/* ---- a small string builder for messages ---- */
+
+typedef struct Buf {
+	char s[1024];
+	size_t n;
+} Buf;
+
+static void bprintf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(Buf *b, const char *fmt, ...)
+{
+	if (b->n >= sizeof b->s - 1)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		b->n = b->n + (size_t)k < sizeof b->s ? b->n + (size_t)k : sizeof b->s - 1;
+}
+
+/* A space that wrap() must not break at: it keeps arithmetic such as
+ * (29 + 2*0 - 1*(2-1) - 1) mod 2 = 1 on one line. */
+#define KEEP '\x1f'
+
+/* Breaks a note into lines of about NOTE_WIDTH at its spaces. */
+static void wrap(Buf *b)
+{
+	size_t line = 0, last_space = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		if (b->s[i] == '\n') {
+			line = i + 1;
+			last_space = 0;
+			continue;
+		}
+		if (b->s[i] == ' ')
+			last_space = i;
+		if (i - line >= NOTE_WIDTH && last_space > line) {
+			b->s[last_space] = '\n';
+			line = last_space + 1;
+			last_space = 0;
+		}
+	}
+	for (size_t i = 0; i < b->n; i++)
+		if (b->s[i] == KEEP)
+			b->s[i] = ' ';
+}
+
+/* Marks the spaces written to b since `from` as ones wrap() keeps. */
+static void keep_together(Buf *b, size_t from)
+{
+	for (size_t i = from; i < b->n; i++)
+		if (b->s[i] == ' ')
+			b->s[i] = KEEP;
+}
+
+/* "r, r2, r3": the members of mask in canonical order. */
+static void put_elements(Buf *b, unsigned mask)
+{
+	const char *sep = "";
+	for (int g = 0; g < GQ_D4_ORDER; g++)
+		if (mask & 1u << g) {
+			bprintf(b, "%s%s", sep, d4_name[g]);
+			sep = ", ";
+		}
+}
+
+static int popcount(unsigned x)
+{
+	int n = 0;
+	for (; x; x &= x - 1)
+		n++;
+	return n;
+}
+
+/* ---- the geometry ---- */
+
+static bool is_sliding(Op op)
+{
+	return op == OP_LIFT || op == OP_GCONV || op == OP_CONV || op == OP_MAXPOOL ||
+	       op == OP_AVGPOOL;
+}
+
+static int residue(int n, int k, int s, int p, int d)
+{
+	long long span = (long long)n + 2LL * p - (long long)d * (k - 1) - 1;
+	return span < 0 ? 0 : (int)(span % s);
+}
+
+/* Maps the box [lo, hi] (half-pixel coordinates on a plane of size[0] x size[1]) by g
+ * and says whether it lands on itself. */
+static bool box_fixed(int g, const long long size[2], const long long lo[2], const long long hi[2])
+{
+	if (size[0] > INT_MAX || size[1] > INT_MAX)
+		return false;
+	if (gq_d4_swaps_axes(g) && size[0] != size[1])
+		return false;
+	int y0, x0, y1, x1;
+	gq_d4_point(g, (int)size[0], (int)size[1], (int)lo[0], (int)lo[1], &y0, &x0);
+	gq_d4_point(g, (int)size[0], (int)size[1], (int)hi[0], (int)hi[1], &y1, &x1);
+	return (y0 < y1 ? y0 : y1) == lo[0] && (y0 > y1 ? y0 : y1) == hi[0] &&
+	       (x0 < x1 ? x0 : x1) == lo[1] && (x0 > x1 ? x0 : x1) == hi[1];
+}
+
+/* The elements of D4 that map the window centres of a sliding layer onto themselves
+ * about the centre of its n[0] x n[1] input. In half pixels the centres are
+ * 2os - 2p + d(k-1) and the input's pixels 0, 2, .., 2n-2, exact integers; a margin keeps
+ * centres that reach into the padding on the plane. The centres are the box of a lattice
+ * with the same step on both axes, and g moves such a lattice to another, so g maps the
+ * centres onto themselves iff it maps the box's corners onto its corners. */
+static unsigned window_symmetries(const int n[2], int k, int s, int p, int d)
+{
+	long long lo[2], hi[2], size[2], margin = 0;
+	for (int a = 0; a < 2; a++) {
+		int m = conv_out_size(n[a], k, s, p, d);
+		if (m <= 0)
+			return 1u; /* an unchecked model: claim nothing but e */
+		lo[a] = (long long)d * (k - 1) - 2LL * p;
+		hi[a] = lo[a] + 2LL * s * (m - 1);
+		long long over = hi[a] - (2LL * n[a] - 2);
+		margin = -lo[a] > margin ? -lo[a] : margin;
+		margin = over > margin ? over : margin;
+	}
+	unsigned ok = 0;
+	for (int a = 0; a < 2; a++) {
+		lo[a] += margin;
+		hi[a] += margin;
+		size[a] = 2LL * n[a] - 1 + 2 * margin;
+	}
+	for (int g = 0; g < GQ_D4_ORDER; g++)
+		if (box_fixed(g, size, lo, hi))
+			ok |= 1u << g;
+	return ok;
+}
+
+/* Elements that move some pixel of an h x w plane (all but e, unless it is degenerate). */
+static unsigned plane_movers(int h, int w)
+{
+	unsigned moved = 0;
+	for (int g = 1; g < GQ_D4_ORDER; g++) {
+		if (gq_d4_swaps_axes(g) && h != w) {
+			moved |= 1u << g;
+			continue;
+		}
+		int ys[2] = {0, h - 1}, xs[2] = {0, w - 1};
+		for (int i = 0; i < 4; i++) {
+			int oy, ox;
+			gq_d4_point(g, h, w, ys[i / 2], xs[i % 2], &oy, &ox);
+			if (oy != ys[i / 2] || ox != xs[i % 2])
+				moved |= 1u << g;
+		}
+	}
+	return moved;
+}
+
+/* Axes an element reverses: bit AXIS_Y for a flip of the rows (only asked of elements
+ * that keep the axes, i.e. those of groups allowed on non-square inputs). */
+static unsigned flipped_axes(int g)
+{
+	if (gq_d4_swaps_axes(g))
+		return 3u;
+	int oy, ox;
+	gq_d4_point(g, 2, 2, 0, 0, &oy, &ox);
+	return (oy != 0 ? 1u << AXIS_Y : 0) | (ox != 0 ? 1u << AXIS_X : 0);
+}
+
+static bool group_has_swapper(unsigned mask)
+{
+	for (int g = 0; g < GQ_D4_ORDER; g++)
+		if (mask & 1u << g && gq_d4_swaps_axes(g))
+			return true;
+	return false;
+}
+
+static double grid_shift(const Grid *gr, int axis, int image_n)
+{
+	return gr->a[axis] + gr->b[axis] * (gr->n[axis] - 1) / 2.0 - (image_n - 1) / 2.0;
+}
+
+/* The sliding layer L moves its input's grid: a' = a + b(d(k-1)/2 - p), b' = b*s. */
+static void slide_grid(Grid *gr, const Layer *L)
+{
+	int out[2] = {L->out_shape.h, L->out_shape.w};
+	for (int a = 0; a < 2; a++) {
+		gr->a[a] += gr->b[a] * (L->d * (L->k - 1) / 2.0 - L->p);
+		gr->b[a] *= L->s;
+		gr->n[a] = out[a];
+	}
+}
+
+/* ---- the per-layer verdict ---- */
+
+static bool same_vector_action(Shape x, Shape y)
+{
+	return x.act == y.act && x.c == y.c && x.g == y.g && x.h == y.h && x.w == y.w;
+}
+
+/* Elements for which the layer does not commute with the group (SPEC §1 (a)); updates
+ * *moved, the action on the output when it is a vector. */
+static unsigned self_breaks(Ctx *c, const Layer *L, unsigned *moved)
+{
+	const Shape *in = &L->in_shape;
+	switch (L->op) {
+	case OP_CONV:
+		return L->k > 1 ? c->non_e : 0;
+	case OP_GLOBAL_AVGPOOL:
+	case OP_GLOBAL_MAXPOOL:
+		*moved = in->kind == K_GMAP && !c->flat[L->in[0]] ? c->non_e : 0;
+		return 0;
+	case OP_FLATTEN:
+		if (in->kind == K_GMAP && !c->flat[L->in[0]])
+			*moved = c->non_e;
+		else
+			*moved = plane_movers(in->h, in->w) & c->all;
+		return 0;
+	case OP_LINEAR:
+		*moved = 0;
+		return c->moved[L->in[0]];
+	case OP_ADD: {
+		if (in->kind != K_VECTOR)
+			return 0;
+		unsigned ma = c->moved[L->in[0]], mb = c->moved[L->in[1]];
+		Shape sa = c->m->value[L->in[0]], sb = c->m->value[L->in[1]];
+		*moved = ma | mb;
+		if (sa.act == VA_MIXED || sb.act == VA_MIXED)
+			return 0; /* reported where it was mixed */
+		if (L->out_shape.act == VA_MIXED)
+			return c->non_e; /* the group has no action on the sum (SPEC §3) */
+		return same_vector_action(sa, sb) ? 0 : ma | mb;
+	}
+	case OP_LIFT:
+	case OP_GCONV:
+	case OP_MAXPOOL:
+	case OP_AVGPOOL:
+	case OP_BN:
+	case OP_RELU:
+	case OP_SIGMOID:
+	case OP_TANH:
+	case OP_GPOOL:
+	case OP_SOFTMAX:
+	case OP_COUNT:
+		return 0;
+	}
+	return 0;
+}
+
+/* Whether the output is a G-map whose planes are equal along the group axis: a lift with
+ * a 1x1 filter makes one (T_g leaves a 1x1 filter alone), and a 1x1 gconv sums its input
+ * over the whole group for every output element, so it keeps one. The group's
+ * permutation of such a map's group axis changes nothing. */
+static bool flat_output(const Ctx *c, const Layer *L)
+{
+	bool in = c->flat[L->in[0]];
+	switch (L->op) {
+	case OP_LIFT:
+		return L->k == 1;
+	case OP_GCONV:
+		return in && L->k == 1;
+	case OP_ADD:
+		return in && c->flat[L->in[1]];
+	case OP_MAXPOOL:
+	case OP_AVGPOOL:
+	case OP_BN:
+	case OP_RELU:
+	case OP_SIGMOID:
+	case OP_TANH:
+		return in;
+	default:
+		return false;
+	}
+}
+
+static void lint_layer(Ctx *c, int i)
+{
+	const Layer *L = &c->m->layer[i];
+	LayerLint *ll = &c->l->layer[i];
+	int v = L->out, in = L->in[0];
+	unsigned exact = c->exact[in], moved = c->moved[in];
+	if (L->nin == 2)
+		exact &= c->exact[L->in[1]];
+	c->grid[v] = c->grid[in];
+	if (is_sliding(L->op)) {
+		int n[2] = {L->in_shape.h, L->in_shape.w};
+		ll->res[AXIS_Y] = residue(n[0], L->k, L->s, L->p, L->d);
+		ll->res[AXIS_X] = residue(n[1], L->k, L->s, L->p, L->d);
+		c->gridbr[i] = c->all & ~window_symmetries(n, L->k, L->s, L->p, L->d);
+		slide_grid(&c->grid[v], L);
+	}
+	c->selfbr[i] = self_breaks(c, L, &moved) & c->all;
+	c->exact[v] = exact & ~c->gridbr[i] & ~c->selfbr[i];
+	c->moved[v] = moved;
+	c->flat[v] = flat_output(c, L);
+	ll->breaks = c->gridbr[i] | c->selfbr[i];
+	ll->self_break = c->selfbr[i] != 0;
+	for (int a = 0; a < 2; a++) {
+		int image_n = a == AXIS_Y ? c->m->input.h : c->m->input.w;
+		ll->shift[a] = grid_shift(&c->grid[v], a, image_n);
+		ll->stride[a] = c->grid[v].b[a] < INT_MAX ? (int)c->grid[v].b[a] : INT_MAX;
+	}
+}
+
+/* ---- the source text of an operand, for fixes written in .geq syntax ---- */
+
+static const char *line_start(const Diag *d, int line)
+{
+	if (!d->src || line < 1)
+		return NULL;
+	const char *s = d->src, *end = d->src + d->srclen;
+	for (int l = 1; l < line; l++) {
+		s = memchr(s, '\n', (size_t)(end - s));
+		if (!s)
+			return NULL;
+		s++;
+	}
+	return s;
+}
+
+/* The first operand of the call at loc if it is written as a plain name, else "...". */
+static void operand_name(const Diag *d, Loc loc, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "...");
+	const char *s = line_start(d, loc.first_line), *end = d->src + d->srclen;
+	if (!s || loc.first_column < 1 || (size_t)(end - s) < (size_t)loc.first_column)
+		return;
+	s += loc.first_column - 1;
+	while (s < end && *s != '(' && *s != '\n')
+		s++;
+	if (s == end || *s != '(')
+		return;
+	for (s++; s < end && (*s == ' ' || *s == '\t'); s++)
+		;
+	const char *t = s;
+	while (t < end && (*t == '_' || (*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') ||
+	                          (t > s && *t >= '0' && *t <= '9')))
+		t++;
+	const char *u = t;
+	while (u < end && (*u == ' ' || *u == '\t'))
+		u++;
+	if (t > s && u < end && (*u == ',' || *u == ')') && (size_t)(t - s) < outlen)
+		snprintf(out, outlen, "%.*s", (int)(t - s), s);
+}
+
+/* ---- the grid warning and its notes ---- */
+
+static void put_arith(Buf *b, int n, const Layer *L, int r)
+{
+	size_t from = b->n;
+	bprintf(b, "(%d + 2*%d - %d*(%d-1) - 1) mod %d = %d", n, L->p, L->d, L->k, L->s, r);
+	keep_together(b, from);
+}
+
+static void put_lines(Buf *b, int r, const char *one, const char *many)
+{
+	if (r == 1)
+		bprintf(b, "%s", one);
+	else
+		bprintf(b, "%d %s", r, many);
+}
+
+/* "the last row and column are never sampled" and friends. */
+static void put_unsampled(Buf *b, const int r[2], int p)
+{
+	bprintf(b, "the last ");
+	if (r[0] && r[1] && r[0] == r[1]) {
+		put_lines(b, r[0], "row and column", "rows and columns");
+	} else {
+		if (r[0])
+			put_lines(b, r[0], "row", "rows");
+		if (r[0] && r[1])
+			bprintf(b, " and the last ");
+		if (r[1])
+			put_lines(b, r[1], "column", "columns");
+	}
+	bool plural = (r[0] && r[1]) || r[0] > 1 || r[1] > 1;
+	bprintf(b, "%s %s never sampled", p ? " of the padded input" : "", plural ? "are" : "is");
+}
+
+/* "moves 0.5 px up and left", with each axis's shift in pixels of the input image; when
+ * earlier layers already moved the grid, also where it ends up. */
+static void put_move(Buf *b, const int r[2], const double bstep[2], const double total[2])
+{
+	double dy = bstep[0] * r[0] / 2, dx = bstep[1] * r[1] / 2;
+	bprintf(b, "the grid's centre moves ");
+	if (r[0] && r[1] && dy == dx)
+		bprintf(b, "%g px up and left", dy);
+	else if (r[0] && r[1])
+		bprintf(b, "%g px up and %g px left", dy, dx);
+	else if (r[0])
+		bprintf(b, "%g px up", dy);
+	else
+		bprintf(b, "%g px left", dx);
+	if (bstep[0] > 1 || bstep[1] > 1)
+		bprintf(b, " in the input image");
+	if (-total[0] == dy && -total[1] == dx)
+		return;
+	if (-total[0] == -total[1])
+		bprintf(b, ", %g px up and left in all", -total[0]);
+	else
+		bprintf(b, ", %g px up and %g px left in all", -total[0], -total[1]);
+}
+
+static void note_arith(Ctx *c, int i)
+{
+	const Layer *L = &c->m->layer[i];
+	const LayerLint *ll = &c->l->layer[i];
+	const Grid *gin = &c->grid[L->in[0]];
+	int h = L->in_shape.h, w = L->in_shape.w;
+	Buf b = {.n = 0};
+	bprintf(&b, "its input is %dx%d", h, w);
+	if (gin->b[0] > 1 || gin->b[1] > 1)
+		bprintf(&b, " (a grid of stride %g in the input image)", gin->b[0]);
+	bprintf(&b, ": ");
+	if (h == w) {
+		put_arith(&b, h, L, ll->res[0]);
+		bprintf(&b, " on both axes");
+	} else {
+		bprintf(&b, "on the y axis (height %d) ", h);
+		put_arith(&b, h, L, ll->res[0]);
+		bprintf(&b, "; on the x axis (width %d) ", w);
+		put_arith(&b, w, L, ll->res[1]);
+	}
+	bprintf(&b, ", so ");
+	put_unsampled(&b, ll->res, L->p);
+	bprintf(&b, " and ");
+	put_move(&b, ll->res, gin->b, ll->shift);
+	unsigned survive = c->non_e & ~c->gridbr[i] & ~c->selfbr[i];
+	if (survive) {
+		bprintf(&b, "; ");
+		const char *sep = "";
+		for (int g = 1; g < GQ_D4_ORDER; g++)
+			if (survive & 1u << g) {
+				bprintf(&b, "%s%s (%s)", sep, d4_spelling[g], d4_name[g]);
+				sep = " and ";
+			}
+		bprintf(&b, " still %s the grid onto itself",
+		        popcount(survive) > 1 ? "map" : "maps");
+	}
+	wrap(&b);
+	note_at(c->d, L->loc, "%s", b.s);
+}
+
+/* ---- input sizes that centre every grid ---- */
+
+/* Recomputes every value's size for an H x W input; fills res[layer][axis] and returns
+ * false if a window no longer fits or the operands of a `+` of maps no longer agree. */
+static bool resize(const Model *m, int H, int W, int (*size)[2], int (*res)[2])
+{
+	size[0][0] = H;
+	size[0][1] = W;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		const int *in = size[L->in[0]];
+		int *out = size[L->out];
+		for (int a = 0; a < 2; a++) {
+			out[a] = in[a];
+			res[i][a] = 0;
+			if (is_sliding(L->op)) {
+				out[a] = conv_out_size(in[a], L->k, L->s, L->p, L->d);
+				res[i][a] = residue(in[a], L->k, L->s, L->p, L->d);
+				if (out[a] <= 0)
+					return false;
+			}
+			if (L->op == OP_ADD && L->in_shape.kind != K_VECTOR &&
+			        size[L->in[1]][a] != in[a])
+				return false;
+		}
+	}
+	return true;
+}
+
+typedef struct Resizer {
+	const Model *m;
+	int (*size)[2];
+	int (*res)[2];
+} Resizer;
+
+/* Whether an H x W input fits every layer with residue 0 on the axes in mask. */
+static bool centred_at(Resizer *r, int H, int W, unsigned axes)
+{
+	if (!resize(r->m, H, W, r->size, r->res))
+		return false;
+	for (int i = 0; i < r->m->nlayers; i++)
+		for (int a = 0; a < 2; a++)
+			if (axes & 1u << a && r->res[i][a])
+				return false;
+	return true;
+}
+
+/* Nearest size below (dir -1) or above (dir +1) n on the axes in mask, or 0. For both
+ * axes at once (a group that swaps them) the input stays square. */
+static int nearest(Resizer *r, int H, int W, unsigned axes, int dir)
+{
+	int n = axes & 1u << AXIS_Y ? H : W;
+	for (int step = 1; step <= SEARCH_STEPS; step++) {
+		int t = n + dir * step;
+		if (t < 1 || t > GEQC_MAX_DIM)
+			return 0;
+		int h = axes & 1u << AXIS_Y ? t : H, w = axes & 1u << AXIS_X ? t : W;
+		if (centred_at(r, h, w, axes))
+			return t;
+	}
+	return 0;
+}
+
+/* The axes whose grids the group needs centred, among those some layer breaks. */
+static unsigned axes_to_fix(Ctx *c)
+{
+	unsigned off = 0, need = 0;
+	for (int i = 0; i < c->m->nlayers; i++)
+		for (int a = 0; a < 2; a++)
+			if (c->l->layer[i].res[a])
+				off |= 1u << a;
+	for (int g = 1; g < GQ_D4_ORDER; g++)
+		if (c->all & 1u << g)
+			need |= flipped_axes(g);
+	return off & need;
+}
+
+/* Returns whether it printed the note. */
+static bool note_sizes(Ctx *c)
+{
+	const Model *m = c->m;
+	Resizer r = {m, calloc((size_t)m->nvalues, sizeof *r.size),
+	        calloc((size_t)m->nlayers, sizeof *r.res)};
+	int H = m->input.h, W = m->input.w, lo[2] = {H, W}, hi[2] = {H, W};
+	unsigned fix = axes_to_fix(c);
+	bool ok = r.size && r.res && fix;
+	if (ok && group_has_swapper(c->all)) {
+		lo[0] = lo[1] = nearest(&r, H, W, 3u, -1);
+		hi[0] = hi[1] = nearest(&r, H, W, 3u, +1);
+	} else if (ok) {
+		for (int a = 0; a < 2; a++)
+			if (fix & 1u << a) {
+				lo[a] = nearest(&r, H, W, 1u << a, -1);
+				hi[a] = nearest(&r, H, W, 1u << a, +1);
+			}
+	}
+	/* per-axis answers must also hold together */
+	bool has_lo = ok && lo[0] && lo[1] && centred_at(&r, lo[0], lo[1], fix);
+	bool has_hi = ok && hi[0] && hi[1] && centred_at(&r, hi[0], hi[1], fix);
+	free(r.size);
+	free(r.res);
+	if (!has_lo && !has_hi)
+		return false;
+	bool any_self = false;
+	for (int i = 0; i < m->nlayers; i++)
+		any_self |= c->selfbr[i] != 0;
+	Buf b = {.n = 0};
+	bprintf(&b, "nearest input sizes that %s: ",
+	        any_self ? "centre every layer's grid" : "make every layer exact");
+	if (has_lo)
+		bprintf(&b, "%dx%d%s", lo[0], lo[1], has_hi ? ", " : "");
+	if (has_hi)
+		bprintf(&b, "%dx%d", hi[0], hi[1]);
+	note_at(c->d, m->input_loc, "%s", b.s);
+	return true;
+}
+
+/* ---- a change to one layer that centres its grid at the current size ---- */
+
+typedef struct Fix {
+	int k, p;
+	int rank[4]; /* compared in order, smaller first */
+} Fix;
+
+static bool fix_better(const Fix *x, const Fix *y)
+{
+	for (int i = 0; i < 4; i++)
+		if (x->rank[i] != y->rank[i])
+			return x->rank[i] < y->rank[i];
+	return false;
+}
+
+static int max_padding(const Layer *L, int k)
+{
+	if (L->op == OP_MAXPOOL || L->op == OP_AVGPOOL)
+		return k / 2;  /* as PyTorch requires of pools */
+	return L->d * (k - 1); /* every window still touches the image */
+}
+
+/* Tries kernel k with every valid padding; keeps the best candidate in *best. */
+static void try_kernel(Ctx *c, const Layer *L, int k, int dk_rank, Fix *best, bool *found)
+{
+	int n[2] = {L->in_shape.h, L->in_shape.w};
+	if (k < 1 || k > GEQC_MAX_DIM)
+		return;
+	for (int p = 0; p <= max_padding(L, k) && p <= GEQC_MAX_DIM; p++) {
+		if (k == L->k && p == L->p)
+			continue;
+		int oy = conv_out_size(n[0], k, L->s, p, L->d);
+		int ox = conv_out_size(n[1], k, L->s, p, L->d);
+		if (oy <= 0 || ox <= 0)
+			continue;
+		if (c->all & ~window_symmetries(n, k, L->s, p, L->d))
+			continue;
+		bool same = oy == L->out_shape.h && ox == L->out_shape.w;
+		Fix f = {k, p, {!same, dk_rank, abs(p - L->p), p}};
+		if (!*found || fix_better(&f, best)) {
+			*best = f;
+			*found = true;
+		}
+	}
+}
+
+static void put_call(Buf *b, const Layer *L, const char *operand, int k, int p)
+{
+	const char *op = op_info[L->op].name;
+	if (L->op == OP_MAXPOOL || L->op == OP_AVGPOOL) {
+		bprintf(b, "%s(%s, %d", op, operand, k);
+		if (L->s != k)
+			bprintf(b, ", s=%d", L->s);
+	} else {
+		bprintf(b, "%s(%s, %d, k=%d", op, operand, L->C, k);
+		if (L->s != 1)
+			bprintf(b, ", s=%d", L->s);
+	}
+	if (p)
+		bprintf(b, ", p=%d", p);
+	if (L->d != 1)
+		bprintf(b, ", d=%d", L->d);
+	if (L->op != OP_MAXPOOL && L->op != OP_AVGPOOL && !L->bias)
+		bprintf(b, ", bias=false");
+	bprintf(b, ")");
+}
+
+static void note_layer_fix(Ctx *c, int i, bool after_sizes)
+{
+	const Layer *L = &c->m->layer[i];
+	Fix best = {0};
+	bool found = false;
+	static const int dks[] = {0, 1, -1, 2, -2};
+	for (size_t j = 0; j < sizeof dks / sizeof dks[0]; j++)
+		try_kernel(c, L, L->k + dks[j], abs(dks[j]), &best, &found);
+	if (!found)
+		return;
+	char operand[GEQC_MAX_IDENT + 1];
+	operand_name(c->d, L->loc, operand, sizeof operand);
+	Buf b = {.n = 0};
+	if (after_sizes)
+		bprintf(&b, "or keep %dx%d: ", c->m->input.h, c->m->input.w);
+	else
+		bprintf(&b, "keeping %dx%d: ", c->m->input.h, c->m->input.w);
+	put_call(&b, L, operand, best.k, best.p);
+	bprintf(&b, " samples a centred grid");
+	note_at(c->d, L->loc, "%s", b.s);
+}
+
+static void warn_grid(Ctx *c, int i)
+{
+	const Layer *L = &c->m->layer[i];
+	Buf b = {.n = 0};
+	put_elements(&b, c->gridbr[i]);
+	warn_equiv(c->d, L->loc, "%s samples an off-centre grid: not exactly equivariant to %s",
+	        op_info[L->op].name, b.s);
+	note_arith(c, i);
+	bool sizes = !c->sizes_noted && note_sizes(c);
+	c->sizes_noted = true;
+	note_layer_fix(c, i, sizes);
+}
+
+/* ---- warnings for layers that do not commute with the group ---- */
+
+/* The layer that produced value v, looking through ops that keep a vector's action. */
+static const Layer *vector_source(const Model *m, int v)
+{
+	while (v > 0) {
+		const Layer *L = &m->layer[v - 1];
+		if (L->op != OP_RELU && L->op != OP_SIGMOID && L->op != OP_TANH &&
+		        L->op != OP_SOFTMAX)
+			return L;
+		v = L->in[0];
+	}
+	return NULL;
+}
+
+static const char *kind_name(Kind k)
+{
+	return k == K_GMAP ? "G-map" : k == K_IMAGE ? "image" : "vector";
+}
+
+static void warn_conv(Ctx *c, const Layer *L, const char *elems)
+{
+	warn_equiv(c->d, L->loc,
+	        "conv with a %dx%d kernel is not equivariant to %s (a plain filter is not "
+	        "rotated or mirrored with its input)",
+	        L->k, L->k, elems);
+	note_at(c->d, L->loc, "use lift (image -> G-map) and gconv, or a 1x1 conv");
+}
+
+static void warn_linear(Ctx *c, const Layer *L, const char *elems)
+{
+	const Layer *src = vector_source(c->m, L->in[0]);
+	char x[GEQC_MAX_IDENT + 1] = "...";
+	if (src)
+		operand_name(c->d, src->loc, x, sizeof x);
+	if (src && (src->op == OP_GLOBAL_AVGPOOL || src->op == OP_GLOBAL_MAXPOOL)) {
+		warn_equiv(c->d, L->loc,
+		        "linear on a vector that the group permutes (%s of a G-map) is not "
+		        "invariant to %s",
+		        op_info[src->op].name, elems);
+		note_at(c->d, L->loc, "pool over the group first: %s(gpool(%s, max))",
+		        op_info[src->op].name, x);
+	} else if (src && src->op == OP_FLATTEN) {
+		Shape s = src->in_shape;
+		warn_equiv(c->d, L->loc,
+		        "linear on a flattened %dx%d %s, which the group moves, is not invariant "
+		        "to %s",
+		        s.h, s.w, kind_name(s.kind), elems);
+		if (s.kind == K_GMAP)
+			note_at(c->d, L->loc,
+			        "pool first: global_avgpool(gpool(%s, max)) is invariant", x);
+		else
+			note_at(c->d, L->loc,
+			        "pool first: global_avgpool(%s) is invariant (flatten is only for "
+			        "a 1x1 "
+			        "image)",
+			        x);
+	} else {
+		warn_equiv(c->d, L->loc,
+		        "linear on a sum of vectors the group moves differently is not invariant "
+		        "to %s",
+		        elems);
+	}
+}
+
+static const char *vector_action(const Ctx *c, int v)
+{
+	switch (c->m->value[v].act) {
+	case VA_GROUP:
+		return "the group permutes (a global pool of a G-map)";
+	case VA_MAP:
+		return "moves with the map it flattened";
+	case VA_MIXED:
+		return "is already mixed";
+	case VA_TRIVIAL:
+	case VA_NONE:
+		break;
+	}
+	return c->moved[v] ? "the group moves" : "the group leaves alone";
+}
+
+static void warn_add(Ctx *c, const Layer *L, const char *elems)
+{
+	warn_equiv(c->d, L->loc,
+	        "'+' of vectors that the group moves differently is not equivariant to %s", elems);
+	note_at(c->d, L->loc, "its left operand is a vector %s, its right one a vector %s",
+	        vector_action(c, L->in[0]), vector_action(c, L->in[1]));
+}
+
+static void warn_self(Ctx *c, int i)
+{
+	const Layer *L = &c->m->layer[i];
+	Buf b = {.n = 0};
+	put_elements(&b, c->selfbr[i]);
+	if (L->op == OP_CONV)
+		warn_conv(c, L, b.s);
+	else if (L->op == OP_LINEAR)
+		warn_linear(c, L, b.s);
+	else
+		warn_add(c, L, b.s);
+}
+
+/* ---- the pass ---- */
+
+static void init_ctx(Ctx *c, const Model *m, Lint *l, Diag *d)
+{
+	int nv = m->nvalues > 0 ? m->nvalues : 1, nl = m->nlayers > 0 ? m->nlayers : 1;
+	*c = (Ctx){.m = m, .d = d, .l = l, .all = m->group.mask | 1u};
+	c->non_e = c->all & ~1u;
+	c->grid = calloc((size_t)nv, sizeof *c->grid);
+	c->exact = calloc((size_t)nv, sizeof *c->exact);
+	c->moved = calloc((size_t)nv, sizeof *c->moved);
+	c->flat = calloc((size_t)nv, sizeof *c->flat);
+	c->gridbr = calloc((size_t)nl, sizeof *c->gridbr);
+	c->selfbr = calloc((size_t)nl, sizeof *c->selfbr);
+	if (!c->grid || !c->exact || !c->moved || !c->flat || !c->gridbr || !c->selfbr) {
+		fputs("geqc: out of memory\n", stderr);
+		exit(2);
+	}
+	c->grid[0] = (Grid){{0, 0}, {1, 1}, {m->input.h, m->input.w}};
+	c->exact[0] = c->all;
+}
+
+static void free_ctx(Ctx *c)
+{
+	free(c->grid);
+	free(c->exact);
+	free(c->moved);
+	free(c->flat);
+	free(c->gridbr);
+	free(c->selfbr);
+}
+
+Lint *lint_model(const Model *m, Arena *arena, Diag *d)
+{
+	Lint *l = arena_alloc(arena, sizeof *l);
+	l->layer = arena_alloc(arena, sizeof *l->layer * (size_t)(m->nlayers > 0 ? m->nlayers : 1));
+	Ctx c;
+	init_ctx(&c, m, l, d);
+	for (int i = 0; i < m->nlayers; i++)
+		lint_layer(&c, i);
+	for (int i = 0; i < m->nlayers; i++) {
+		if (c.selfbr[i])
+			warn_self(&c, i);
+		if (c.gridbr[i])
+			warn_grid(&c, i);
+	}
+	l->exact = c.exact[m->output >= 0 && m->output < m->nvalues ? m->output : 0] | 1u;
+	free_ctx(&c);
+	return l;
+}
+
+/* ---- --lint-json ---- */
+
+static void json_str(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '"' || ch == '\\')
+			fprintf(out, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			fprintf(out, "\\u%04x", ch);
+		else
+			fputc(ch, out);
+	}
+	fputc('"', out);
+}
+
+static void json_names(FILE *out, unsigned mask)
+{
+	const char *sep = "";
+	fputc('[', out);
+	for (int g = 0; g < GQ_D4_ORDER; g++)
+		if (mask & 1u << g) {
+			fprintf(out, "%s", sep);
+			json_str(out, d4_name[g]);
+			sep = ", ";
+		}
+	fputc(']', out);
+}
+
+static void json_shape(FILE *out, Shape s)
+{
+	if (s.kind == K_VECTOR)
+		fprintf(out, "[%lld]", shape_numel(s));
+	else if (s.kind == K_GMAP)
+		fprintf(out, "[%d, %d, %d, %d]", s.c, s.g, s.h, s.w);
+	else
+		fprintf(out, "[%d, %d, %d]", s.c, s.h, s.w);
+}
+
+static void json_num(FILE *out, double x)
+{
+	if (isfinite(x))
+		fprintf(out, "%.17g", x == 0 ? 0.0 : x); /* no "-0" */
+	else
+		fputs("null", out);
+}
+
+static void json_layer(FILE *out, const Layer *L, const LayerLint *ll, unsigned all)
+{
+	fputs("    {\"name\": ", out);
+	json_str(out, L->name);
+	fputs(", \"op\": ", out);
+	json_str(out, op_info[L->op].name);
+	fprintf(out, ", \"line\": %d, \"column\": %d, \"input\": ", L->loc.first_line,
+	        L->loc.first_column);
+	json_shape(out, L->in_shape);
+	fputs(", \"output\": ", out);
+	json_shape(out, L->out_shape);
+	if (is_sliding(L->op) && L->s > 1)
+		fprintf(out, ", \"residue\": [%d, %d]", ll->res[0], ll->res[1]);
+	else
+		fputs(", \"residue\": null", out);
+	fputs(", \"shift\": [", out);
+	json_num(out, ll->shift[0]);
+	fputs(", ", out);
+	json_num(out, ll->shift[1]);
+	fprintf(out, "], \"stride\": [%d, %d], \"breaks\": ", ll->stride[0], ll->stride[1]);
+	json_names(out, ll->breaks & all);
+	const char *reason = !(ll->breaks & all) ? NULL : ll->self_break ? "layer" : "grid";
+	fputs(", \"reason\": ", out);
+	if (reason)
+		json_str(out, reason);
+	else
+		fputs("null", out);
+	fputc('}', out);
+}
+
+void lint_json(FILE *out, const Model *m, const Lint *l)
+{
+	unsigned all = m->group.mask | 1u;
+	fputs("{\n  \"model\": ", out);
+	json_str(out, m->name);
+	fputs(",\n  \"group\": ", out);
+	json_str(out, m->group.name);
+	fputs(",\n  \"elements\": ", out);
+	json_names(out, all);
+	fputs(",\n  \"exact\": ", out);
+	json_names(out, l->exact & all);
+	fputs(",\n  \"broken\": ", out);
+	json_names(out, all & ~l->exact);
+	fprintf(out, ",\n  \"input\": [%d, %d, %d],\n  \"layers\": [", m->input.c, m->input.h,
+	        m->input.w);
+	for (int i = 0; i < m->nlayers; i++) {
+		fputs(i ? ",\n" : "\n", out);
+		json_layer(out, &m->layer[i], &l->layer[i], all);
+	}
+	fputs(m->nlayers ? "\n  ]\n}\n" : "]\n}\n", out);
+}

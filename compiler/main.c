@@ -1,2 +1,563 @@
-/* placeholder until its owner writes it */
+/* main.c: the command line (SPEC §4) and the pipeline, one pass after another:
+ *
+ *   read -> parse_program -> check_program -> lint_model -> lint JSON, PyTorch, C, or a
+ *   native executable (C through the system's C compiler)
+ *
+ * Exit status: 0 success (warnings allowed), 1 errors in the model (or warnings under
+ * -Werror), 2 usage or I/O errors. Output files appear only for a model without errors,
+ * and whole: each is written under a temporary name and renamed into place. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "geqc.h"
+
+/* Where `geqc -o` finds the runtime when neither the environment nor an installation
+ * beside the executable says (the Makefile sets these for the build tree). */
+#ifndef GEQC_BUILD_INC
+#define GEQC_BUILD_INC "/usr/local/include/geqrt"
+#endif
+#ifndef GEQC_BUILD_LIB
+#define GEQC_BUILD_LIB "/usr/local/lib"
+#endif
+#ifndef GEQC_LINK_LIBS
+#define GEQC_LINK_LIBS "-lopenblas -ljansson -lpng -lm"
+#endif
+
+extern char **environ;
+
+typedef enum { EMIT_NONE, EMIT_C, EMIT_TORCH, EMIT_EXE } Emit;
+
+typedef struct Options {
+	const char *input, *output;
+	Emit emit;
+	bool emit_given, lint_json, dump_ast, werror, no_equiv;
+	const char *cmdline; /* for the emitted files' header comment */
+} Options;
+
+static const char usage[] =
+        "usage: geqc [options] model.geq\n"
+        "\n"
+        "Checks a G-CNN model, lints its equivariance, and compiles it.\n"
+        "\n"
+        "  (no -o)               check and lint only; diagnostics on stderr\n"
+        "  -o FILE               write the output to FILE (a native executable unless\n"
+        "                        --emit says otherwise)\n"
+        "  --emit=exe            a native executable (needs -o)\n"
+        "  --emit=c              C source; -o model.c also writes model.h (needs -o)\n"
+        "  --emit=pytorch        a torch.nn.Module (to stdout without -o)\n"
+        "  --lint-json           the equivariance lint as JSON on stdout\n"
+        "  -Werror               treat warnings as errors\n"
+        "  -Wequivariance        warn about inexact equivariance (the default)\n"
+        "  -Wno-equivariance     do not\n"
+        "  --dump-ast            print the syntax tree and stop (for debugging)\n"
+        "  --version             print the version\n"
+        "  --help                print this help\n"
+        "\n"
+        "Environment: CC (default cc), GEQC_CFLAGS (extra flags for the C compiler),\n"
+        "GEQC_LINK_LIBS, GEQRT_INCDIR and GEQRT_LIBDIR (where the runtime is).\n"
+        "Exit status: 0 success, 1 errors in the model (or warnings with -Werror),\n"
+        "2 usage or I/O errors.\n";
+
+/* Errors that are not about the model: `geqc: error: ...`. */
+static Diag sys_diag = {.file = "geqc"};
+
+#define sys_error(...) (sys_diag.out = stderr, error_at(&sys_diag, (Loc){0}, __VA_ARGS__))
+
+/* ---- the command line ---- */
+
+/* An argument as the header comment quotes it: printable, shell-quoted if need be, and
+ * unable to end a C comment. */
+static const char *quote_arg(Arena *a, const char *arg)
+{
+	size_t n = strlen(arg);
+	char *s = arena_alloc(a, 4 * n + 3), *p = s;
+	bool plain = n > 0 && strspn(arg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	                                  "0123456789_./=+,:@%-") == n;
+	if (!plain)
+		*p++ = '\'';
+	for (const char *c = arg; *c; c++) {
+		if (*c == '\'')
+			p = stpcpy(p, "'\\''");
+		else if (*c == '/' && c > arg && c[-1] == '*')
+			p = stpcpy(p, "\\/");
+		else
+			*p++ = (*c >= 0x20 && *c < 0x7f) ? *c : '?';
+	}
+	if (!plain)
+		*p++ = '\'';
+	*p = '\0';
+	return s;
+}
+
+static const char *join_args(Arena *a, int argc, char **argv)
+{
+	const char *s = "geqc";
+	for (int i = 1; i < argc; i++)
+		s = arena_printf(a, "%s %s", s, quote_arg(a, argv[i]));
+	return s;
+}
+
+static bool set_emit(Options *o, const char *v)
+{
+	static const struct {
+		const char *name;
+		Emit emit;
+	} kinds[] = {{"c", EMIT_C}, {"pytorch", EMIT_TORCH}, {"exe", EMIT_EXE}};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (strcmp(v, kinds[i].name) == 0) {
+			o->emit = kinds[i].emit;
+			o->emit_given = true;
+			return true;
+		}
+	}
+	sys_error("unknown output kind '--emit=%s' (use c, pytorch or exe)", v);
+	return false;
+}
+
+/* The flag-only options; false if arg is none of them. */
+static bool flag_option(Options *o, const char *arg)
+{
+	if (strcmp(arg, "-Werror") == 0 || strcmp(arg, "-Werror=equivariance") == 0)
+		o->werror = true;
+	else if (strcmp(arg, "-Wno-error") == 0)
+		o->werror = false;
+	else if (strcmp(arg, "-Wequivariance") == 0)
+		o->no_equiv = false;
+	else if (strcmp(arg, "-Wno-equivariance") == 0)
+		o->no_equiv = true;
+	else if (strcmp(arg, "--lint-json") == 0)
+		o->lint_json = true;
+	else if (strcmp(arg, "--dump-ast") == 0)
+		o->dump_ast = true;
+	else
+		return false;
+	return true;
+}
+
+static bool set_input(Options *o, const char *arg)
+{
+	if (o->input) {
+		sys_error("more than one input file ('%s' and '%s')", o->input, arg);
+		return false;
+	}
+	o->input = arg;
+	return true;
+}
+
+static bool set_output(Options *o, const char *arg)
+{
+	if (!arg) {
+		sys_error("missing file name after '-o'");
+		return false;
+	}
+	if (o->output) {
+		sys_error("more than one output file ('%s' and '%s')", o->output, arg);
+		return false;
+	}
+	o->output = arg;
+	return true;
+}
+
+/* One argument at *i (which it may advance); false on a usage error. */
+static bool parse_arg(Options *o, int argc, char **argv, int *i, bool *only_files)
+{
+	const char *arg = argv[*i];
+	if (*only_files || arg[0] != '-' || arg[1] == '\0')
+		return set_input(o, arg);
+	if (strcmp(arg, "--") == 0)
+		return (*only_files = true);
+	if (strcmp(arg, "-o") == 0)
+		return set_output(o, ++*i < argc ? argv[*i] : NULL);
+	if (strncmp(arg, "-o", 2) == 0)
+		return set_output(o, arg + 2);
+	if (strncmp(arg, "--emit=", 7) == 0)
+		return set_emit(o, arg + 7);
+	if (flag_option(o, arg))
+		return true;
+	sys_error("unrecognized command-line option '%s' (see 'geqc --help')", arg);
+	return false;
+}
+
+/* The combinations that make sense, and the default output kind. */
+static bool settle_options(Options *o)
+{
+	if (!o->input) {
+		sys_error("no input file (usage: geqc [options] model.geq; see 'geqc --help')");
+		return false;
+	}
+	if (o->lint_json && (o->output || o->emit_given)) {
+		sys_error("--lint-json prints to stdout: it cannot be combined with -o or --emit");
+		return false;
+	}
+	if (!o->emit_given)
+		o->emit = o->output ? EMIT_EXE : EMIT_NONE;
+	if ((o->emit == EMIT_C || o->emit == EMIT_EXE) && !o->output) {
+		sys_error(
+		        "--emit=%s needs an output file: -o FILE", o->emit == EMIT_C ? "c" : "exe");
+		return false;
+	}
+	return true;
+}
+
+/* Returns -1 to go on compiling, else the exit status (--help, --version, usage errors). */
+static int parse_options(Options *o, int argc, char **argv)
+{
+	bool only_files = false;
+	for (int i = 1; i < argc; i++) {
+		if (!only_files && strcmp(argv[i], "--help") == 0) {
+			fputs(usage, stdout);
+			return 0;
+		}
+		if (!only_files && strcmp(argv[i], "--version") == 0) {
+			puts("geqc " GEQC_VERSION);
+			return 0;
+		}
+		if (!parse_arg(o, argc, argv, &i, &only_files))
+			return 2;
+	}
+	return settle_options(o) ? -1 : 2;
+}
+
+/* ---- files ---- */
+
+/* The whole file, or NULL after an error; *len excludes the terminating NUL added for
+ * convenience. */
+static char *read_source(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		sys_error("cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	char *buf = malloc(GEQC_MAX_SOURCE + 2);
+	if (!buf) {
+		fclose(f);
+		sys_error("out of memory");
+		return NULL;
+	}
+	*len = fread(buf, 1, GEQC_MAX_SOURCE + 1, f);
+	int err = ferror(f) ? errno : 0;
+	fclose(f);
+	if (err)
+		sys_error("cannot read '%s': %s", path, strerror(err));
+	else if (*len > GEQC_MAX_SOURCE)
+		sys_error("'%s' is larger than %d bytes, geqc's limit (GEQC_MAX_SOURCE)", path,
+		        GEQC_MAX_SOURCE);
+	else {
+		buf[*len] = '\0';
+		return buf;
+	}
+	free(buf);
+	return NULL;
+}
+
+/* An output file being written: a temporary name beside the final one, renamed on
+ * success (rename within a directory is atomic) and removed on failure. */
+typedef struct OutFile {
+	const char *path, *tmp;
+	FILE *f;
+} OutFile;
+
+static bool out_open(OutFile *o, Arena *a, const char *path)
+{
+	o->path = path;
+	o->tmp = arena_printf(a, "%s.geqc-tmp%ld", path, (long)getpid());
+	o->f = NULL;
+	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0666);
+	if (fd >= 0 && !(o->f = fdopen(fd, "w")))
+		close(fd);
+	if (!o->f) {
+		sys_error("cannot write '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			unlink(o->tmp);
+		return false;
+	}
+	return true;
+}
+
+/* Closes the file; renames it into place if ok and everything was written. */
+static bool out_close(OutFile *o, bool ok)
+{
+	if (!o->f)
+		return false;
+	bool written = !ferror(o->f);
+	int err = written ? 0 : errno;
+	if (fclose(o->f) != 0 && written) {
+		written = false;
+		err = errno;
+	}
+	o->f = NULL;
+	if (ok && written && rename(o->tmp, o->path) == 0)
+		return true;
+	if (ok && written)
+		err = errno;
+	if (ok)
+		sys_error("cannot write '%s': %s", o->path, strerror(err ? err : EIO));
+	unlink(o->tmp);
+	return false;
+}
+
+/* model.c -> model.h; anything else gets ".h" appended. */
+static const char *header_path(Arena *a, const char *cpath)
+{
+	size_t n = strlen(cpath);
+	if (n > 2 && strcmp(cpath + n - 2, ".c") == 0)
+		n -= 2;
+	return arena_printf(a, "%.*s.h", (int)n, cpath);
+}
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
+}
+
+/* ---- the outputs ---- */
+
+static int write_torch(const Options *o, Arena *a, const Model *m, const Lint *l)
+{
+	if (!o->output) {
+		emit_torch(stdout, m, l, o->cmdline);
+		return fflush(stdout) == 0 ? 0 : 2;
+	}
+	OutFile out;
+	if (!out_open(&out, a, o->output))
+		return 2;
+	emit_torch(out.f, m, l, o->cmdline);
+	return out_close(&out, true) ? 0 : 2;
+}
+
+/* Writes cpath and its header; both or neither. */
+static bool write_c_files(const Options *o, Arena *a, const char *cpath, const char *hpath,
+        const Diag *d, const Model *m, const Lint *l)
+{
+	OutFile c, h;
+	if (!out_open(&c, a, cpath))
+		return false;
+	if (!out_open(&h, a, hpath)) {
+		out_close(&c, false);
+		return false;
+	}
+	emit_c_with_source(c.f, h.f, base_name(hpath), m, l, o->cmdline, d);
+	bool ok = out_close(&h, true);
+	return out_close(&c, ok) && ok;
+}
+
+static int write_c(const Options *o, Arena *a, const Diag *d, const Model *m, const Lint *l)
+{
+	const char *h = header_path(a, o->output);
+	return write_c_files(o, a, o->output, h, d, m, l) ? 0 : 2;
+}
+
+/* ---- the native executable: the emitted C through the system's C compiler ---- */
+
+typedef struct Argv {
+	const char **v;
+	int n, cap;
+} Argv;
+
+static void argv_push(Arena *a, Argv *av, const char *s)
+{
+	if (av->n + 2 > av->cap) {
+		int cap = av->cap ? 2 * av->cap : 32;
+		const char **v = arena_alloc(a, (size_t)cap * sizeof *v);
+		if (av->n)
+			memcpy(v, av->v, (size_t)av->n * sizeof *v);
+		av->v = v;
+		av->cap = cap;
+	}
+	av->v[av->n++] = s;
+	av->v[av->n] = NULL;
+}
+
+/* Pushes the words of s, split on blanks (no quoting: as make splits CFLAGS). */
+static void argv_split(Arena *a, Argv *av, const char *s)
+{
+	while (s && *s) {
+		size_t skip = strspn(s, " \t\n"), len = strcspn(s + skip, " \t\n");
+		if (len > 0)
+			argv_push(a, av, arena_strndup(a, s + skip, len));
+		s += skip + len;
+	}
+}
+
+static bool is_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* The runtime's headers and library: the environment, else an installation beside this
+ * executable (bin/../include/geqrt, bin/../lib), else the build tree it was built in. */
+static void runtime_dirs(Arena *a, const char **inc, const char **lib)
+{
+	*inc = GEQC_BUILD_INC;
+	*lib = GEQC_BUILD_LIB;
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash)
+			*slash = '\0';
+		const char *prefix = arena_printf(a, "%s/..", exe);
+		if (is_file(arena_printf(a, "%s/include/geqrt/geqrt.h", prefix))) {
+			*inc = arena_printf(a, "%s/include/geqrt", prefix);
+			*lib = arena_printf(a, "%s/lib", prefix);
+		}
+	}
+	if (getenv("GEQRT_INCDIR") && *getenv("GEQRT_INCDIR"))
+		*inc = getenv("GEQRT_INCDIR");
+	if (getenv("GEQRT_LIBDIR") && *getenv("GEQRT_LIBDIR"))
+		*lib = getenv("GEQRT_LIBDIR");
+}
+
+static Argv cc_command(Arena *a, const char *csrc, const char *out)
+{
+	const char *inc, *lib;
+	runtime_dirs(a, &inc, &lib);
+	const char *cc = getenv("CC"), *libs = getenv("GEQC_LINK_LIBS");
+	Argv av = {0};
+	argv_split(a, &av, cc && *cc ? cc : "cc");
+	const char *flags[] = {"-O3", "-march=native", "-std=c11", "-DGEQC_MAIN"};
+	for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
+		argv_push(a, &av, flags[i]);
+	argv_push(a, &av, arena_printf(a, "-I%s", inc));
+	argv_split(a, &av, getenv("GEQC_CFLAGS"));
+	argv_push(a, &av, csrc);
+	argv_push(a, &av, "-o");
+	argv_push(a, &av, out);
+	argv_push(a, &av, arena_printf(a, "%s/libgeqrt.a", lib));
+	argv_split(a, &av, libs && *libs ? libs : GEQC_LINK_LIBS);
+	argv_push(a, &av, "-lm");
+	return av;
+}
+
+/* Runs a command without a shell; its diagnostics go straight to our stderr. */
+static bool run(const Argv *av)
+{
+	if (av->n == 0) {
+		sys_error("CC is empty");
+		return false;
+	}
+	pid_t pid;
+	int err = posix_spawnp(&pid, av->v[0], NULL, NULL, (char *const *)av->v, environ);
+	if (err) {
+		sys_error("cannot run the C compiler '%s': %s", av->v[0], strerror(err));
+		return false;
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			sys_error("cannot wait for the C compiler: %s", strerror(errno));
+			return false;
+		}
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return true;
+	if (WIFEXITED(status))
+		sys_error("the C compiler '%s' failed (exit status %d)", av->v[0],
+		        WEXITSTATUS(status));
+	else
+		sys_error(
+		        "the C compiler '%s' was killed by signal %d", av->v[0], WTERMSIG(status));
+	return false;
+}
+
+/* Compiles dir/model.c to the output, through a temporary name beside it. */
+static bool compile_exe(const Options *o, Arena *a, const char *csrc)
+{
+	const char *tmp = arena_printf(a, "%s.geqc-tmp%ld", o->output, (long)getpid());
+	Argv av = cc_command(a, csrc, tmp);
+	if (!run(&av)) {
+		unlink(tmp);
+		return false;
+	}
+	if (rename(tmp, o->output) != 0) {
+		sys_error("cannot write '%s': %s", o->output, strerror(errno));
+		unlink(tmp);
+		return false;
+	}
+	return true;
+}
+
+static int build_exe(const Options *o, Arena *a, const Diag *d, const Model *m, const Lint *l)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	char *dir = arena_printf(a, "%s/geqc-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+	if (!mkdtemp(dir)) {
+		sys_error("cannot create a temporary directory '%s': %s", dir, strerror(errno));
+		return 2;
+	}
+	const char *csrc = arena_printf(a, "%s/model.c", dir);
+	const char *hsrc = arena_printf(a, "%s/model.h", dir);
+	bool ok = write_c_files(o, a, csrc, hsrc, d, m, l) && compile_exe(o, a, csrc);
+	unlink(csrc);
+	unlink(hsrc);
+	rmdir(dir);
+	return ok ? 0 : 2;
+}
+
+/* ---- the pipeline ---- */
+
+static int compile(const Options *o, Arena *arena, Diag *d)
+{
+	Program *prog = parse_program(d->src, d->srclen, arena, d);
+	if (!prog)
+		return 1;
+	if (o->dump_ast) {
+		ast_dump(stdout, prog);
+		return 0;
+	}
+	Model *m = check_program(prog, arena, d);
+	if (!m)
+		return 1;
+	Lint *l = lint_model(m, arena, d);
+	if (!l)
+		return 1;
+	if (o->lint_json)
+		lint_json(stdout, m, l);
+	if (d->nerrors > 0)
+		return 1;
+	switch (o->emit) {
+	case EMIT_NONE:
+		return 0;
+	case EMIT_TORCH:
+		return write_torch(o, arena, m, l);
+	case EMIT_C:
+		return write_c(o, arena, d, m, l);
+	case EMIT_EXE:
+		return build_exe(o, arena, d, m, l);
+	}
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	Options o = {0};
+	int status = parse_options(&o, argc, argv);
+	if (status >= 0)
+		return status;
+	size_t len;
+	char *src = read_source(o.input, &len);
+	if (!src)
+		return 2;
+	Arena *arena = arena_new();
+	o.cmdline = join_args(arena, argc, argv);
+	Diag d = {.file = o.input, .src = src, .srclen = len, .out = stderr};
+	d.werror = o.werror;
+	d.no_equiv = o.no_equiv;
+	status = compile(&o, arena, &d);
+	if (status == 0 && d.nerrors > 0)
+		status = 1;
+	arena_free(arena);
+	free(src);
+	return status;
+}

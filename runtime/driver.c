@@ -1,2 +1,825 @@
-/* placeholder until its owner writes it */
+/* driver.c: the command line of every generated executable (SPEC §4): run a model on a
+ * .npy or an image, measure its equivariance error per group element against the lint's
+ * prediction, or benchmark it. The model is known only through its gq_model descriptor,
+ * so the same driver serves every generated model. Unlike the generated forward, the
+ * driver allocates freely (inputs, outputs, random weights). */
 #include "geqrt.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { EXIT_MISMATCH = 1, EXIT_USAGE = 2 };
+enum { MAX_BATCH = 1 << 16, MAX_THREADS = 1024, TOP_K = 5 };
+#define EXACT_TOL  1e-4 /* SPEC §3: exact means err_g <= 1e-4 in float32 */
+#define BROKEN_TOL 1e-6 /* below this, an element the lint calls broken looks exact */
+
+static const char *const elem_name[GQ_D4_ORDER] = {"e", "r", "r2", "r3", "m", "mr", "mr2", "mr3"};
+
+typedef struct Opts {
+	const char *weights, *input, *output, *labels;
+	const char **images;
+	int nimages;
+	unsigned long long seed;
+	bool has_seed, check, bench, help;
+	int batch, threads;
+} Opts;
+
+/* The state of one run: what the cleanup frees. */
+typedef struct Run {
+	const gq_model *m;
+	const char *prog;
+	void *net;
+	char *labels; /* newline-separated, or NULL */
+} Run;
+
+static void fail(const Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void fail(const Run *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", r->prog);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static void *xmalloc(const Run *r, size_t n, size_t size)
+{
+	if (n && size > SIZE_MAX / n) {
+		fail(r, "out of memory");
+		return NULL;
+	}
+	void *p = malloc(n && size ? n * size : 1);
+	if (!p)
+		fail(r, "out of memory");
+	return p;
+}
+
+/* ---- the PRNG: splitmix64, Box-Muller; the same seed gives the same weights anywhere ---- */
+
+typedef struct Rng {
+	unsigned long long s;
+	bool have; /* a spare normal deviate */
+	double spare;
+} Rng;
+
+static unsigned long long rng_next(Rng *g)
+{
+	unsigned long long z = (g->s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static double rng_uniform(Rng *g) /* in (0, 1) */
+{
+	return ((double)(rng_next(g) >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double rng_normal(Rng *g)
+{
+	if (g->have) {
+		g->have = false;
+		return g->spare;
+	}
+	double u = rng_uniform(g), v = rng_uniform(g);
+	double r = sqrt(-2 * log(u)), a = 6.283185307179586 * v;
+	g->spare = r * sin(a);
+	g->have = true;
+	return r * cos(a);
+}
+
+static Rng rng_seeded(unsigned long long seed, unsigned long long stream)
+{
+	Rng g = {seed ^ (stream * 0xd1342543de82ef95ULL), false, 0};
+	rng_next(&g);
+	return g;
+}
+
+static size_t param_numel(const gq_param *p)
+{
+	size_t n = 1;
+	for (int d = 0; d < p->ndim; d++)
+		n *= (size_t)p->dim[d];
+	return n;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* He initialisation by the tensor's SPEC name: weights N(0, 2/fan_in), biases N(0, 0.1);
+ * a bn's weight and running_var U(0.5, 1.5), its bias and running_mean N(0, 0.1). */
+static void fill_param(const gq_param *p, float *x, Rng *g)
+{
+	size_t n = param_numel(p), fan_in = n / (size_t)(p->dim[0] ? p->dim[0] : 1);
+	bool bn = strncmp(p->name, "bn", 2) == 0;
+	bool uniform = bn && (ends_with(p->name, ".weight") || ends_with(p->name, ".running_var"));
+	double sd = !bn && ends_with(p->name, ".weight") ? sqrt(2.0 / (double)(fan_in ? fan_in : 1))
+	                                                 : 0.1;
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)(uniform ? 0.5 + rng_uniform(g) : sd * rng_normal(g));
+}
+
+/* Fills every tensor in params order, one contiguous block; t[i] points into it. */
+static float *alloc_tensors(const Run *r, float **t)
+{
+	size_t total = 0;
+	for (int i = 0; i < r->m->nparams; i++)
+		total += param_numel(&r->m->params[i]);
+	float *raw = xmalloc(r, total, sizeof *raw);
+	for (size_t off = 0, i = 0; raw && i < (size_t)r->m->nparams; i++) {
+		t[i] = raw + off;
+		off += param_numel(&r->m->params[i]);
+	}
+	return raw;
+}
+
+static int load_weights(Run *r, const Opts *o)
+{
+	const gq_model *m = r->m;
+	float **t = xmalloc(r, (size_t)m->nparams + 1, sizeof *t);
+	float *raw = t ? alloc_tensors(r, t) : NULL;
+	char err[512] = "", why[400] = "";
+	int rc = -1;
+	if (!raw)
+		goto out;
+	if (o->weights) {
+		if (gq_load_safetensors(
+		            o->weights, m->params, m->nparams, t, &r->labels, err, sizeof err)) {
+			fprintf(stderr, "%s\n", err);
+			goto out;
+		}
+	} else {
+		Rng g = rng_seeded(o->seed, 1);
+		for (int i = 0; i < m->nparams; i++)
+			fill_param(&m->params[i], t[i], &g);
+	}
+	rc = m->load_raw(r->net, (const float *const *)t, why, sizeof why);
+	if (rc)
+		fprintf(stderr, "%s: %s\n", o->weights ? o->weights : "random weights", why);
+out:
+	free(raw);
+	free(t);
+	return rc;
+}
+
+/* ---- the command line ---- */
+
+static void usage(FILE *f, const gq_model *m)
+{
+	fprintf(f,
+	        "usage: %s [options] [image.png|image.pgm ...]\n"
+	        "The G-CNN %s: input [%d, %d, %d], lint: %s.\n\n"
+	        "  --weights W.safetensors  the weights (F32, F16 or BF16; names as the .geq)\n"
+	        "  --seed S                 random (He) weights instead, from seed S\n"
+	        "  --input x.npy            run on x: float32 [B, C, H, W] or [C, H, W]\n"
+	        "  --output y.npy           write the outputs (else print them): [B, ...] for a\n"
+	        "                           batch or several images, else without the batch\n"
+	        "  image.png|image.pgm      classify images (converted and resized to the input)\n"
+	        "  --labels FILE            class names, one per line (else the weights'\n"
+	        "                           __metadata__ labels, else class indices)\n"
+	        "  --check-equivariance     measure err_g = max|f(T_g x) - T_g f(x)| / max|f(x)|\n"
+	        "                           for every group element against the lint\n"
+	        "                           (random input and seed 1 unless given)\n"
+	        "  --bench                  time the forward pass: prints `N images/s`\n"
+	        "  --batch B                images per forward pass for --bench (default 1)\n"
+	        "  --threads T              threads for the runtime (OpenBLAS)\n"
+	        "  --help                   this text\n\n"
+	        "Exit status: 0 ok; 1 an element disagrees with the lint; 2 bad usage or file.\n",
+	        m->name, m->name, m->input.c, m->input.h, m->input.w, m->lint_verdict);
+}
+
+static int parse_int(const Run *r, const char *opt, const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fail(r, "%s needs an integer from %d to %d, not '%s'", opt, lo, hi, s);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int parse_seed(const Run *r, const char *s, unsigned long long *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-') {
+		fail(r, "--seed needs a non-negative integer, not '%s'", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The value of option argv[*i] (`--opt V` or `--opt=V`), or NULL after an error. */
+static const char *opt_value(const Run *r, int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (*i + 1 >= argc) {
+		fail(r, "%s needs a value", name);
+		return NULL;
+	}
+	return argv[++*i];
+}
+
+static bool is_opt(const char *arg, const char *name)
+{
+	size_t n = strlen(name);
+	return strncmp(arg, name, n) == 0 && (arg[n] == 0 || arg[n] == '=');
+}
+
+static int parse_value_opt(const Run *r, Opts *o, const char *name, const char *v)
+{
+	if (!strcmp(name, "--weights"))
+		o->weights = v;
+	else if (!strcmp(name, "--input"))
+		o->input = v;
+	else if (!strcmp(name, "--output"))
+		o->output = v;
+	else if (!strcmp(name, "--labels"))
+		o->labels = v;
+	else if (!strcmp(name, "--batch"))
+		return parse_int(r, name, v, 1, MAX_BATCH, &o->batch);
+	else if (!strcmp(name, "--threads"))
+		return parse_int(r, name, v, 1, MAX_THREADS, &o->threads);
+	else {
+		o->has_seed = true;
+		return parse_seed(r, v, &o->seed);
+	}
+	return 0;
+}
+
+static int parse_args(const Run *r, Opts *o, int argc, char **argv)
+{
+	static const char *const valued[] = {
+	        "--weights", "--input", "--output", "--labels", "--batch", "--threads", "--seed"};
+	o->batch = 1;
+	o->images = xmalloc(r, (size_t)argc + 1, sizeof *o->images);
+	if (!o->images)
+		return -1;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		bool done = false;
+		for (size_t k = 0; !done && k < sizeof valued / sizeof *valued; k++) {
+			if (!is_opt(a, valued[k]))
+				continue;
+			const char *v = opt_value(r, argc, argv, &i, valued[k]);
+			if (!v || parse_value_opt(r, o, valued[k], v))
+				return -1;
+			done = true;
+		}
+		if (done)
+			continue;
+		if (!strcmp(a, "--check-equivariance"))
+			o->check = true;
+		else if (!strcmp(a, "--bench"))
+			o->bench = true;
+		else if (!strcmp(a, "--help") || !strcmp(a, "-h"))
+			o->help = true;
+		else if (a[0] == '-' && a[1]) {
+			fail(r, "unknown option '%s' (see --help)", a);
+			return -1;
+		} else
+			o->images[o->nimages++] = a;
+	}
+	return 0;
+}
+
+/* Combinations that mean nothing are usage errors rather than silently ignored. */
+static int check_args(const Run *r, const Opts *o)
+{
+	int modes = o->check + o->bench + (o->input != NULL) + (o->nimages > 0);
+	if (modes == 0) {
+		fail(r, "nothing to do: give --input x.npy, an image, --check-equivariance or "
+		        "--bench "
+		        "(see --help)");
+		return -1;
+	}
+	if (modes > 1 && !(o->check && o->input && modes == 2)) {
+		fail(r, "choose one of --input, images, --check-equivariance and --bench");
+		return -1;
+	}
+	if (o->output && (o->check || o->bench)) {
+		fail(r, "--output goes with --input or images, not %s",
+		        o->check ? "--check-equivariance" : "--bench");
+		return -1;
+	}
+	if (!o->check && !o->bench && !o->weights && !o->has_seed) {
+		fail(r, "no weights: give --weights W.safetensors or --seed S");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- inputs ---- */
+
+static void put_dims(char *buf, size_t n, int ndim, const int *dim, bool batch)
+{
+	int k = snprintf(buf, n, "[%s", batch ? "B, " : "");
+	for (int d = 0; d < ndim && k > 0 && (size_t)k < n; d++)
+		k += snprintf(buf + k, n - (size_t)k, "%s%d", d ? ", " : "", dim[d]);
+	if (k > 0 && (size_t)k < n)
+		snprintf(buf + k, n - (size_t)k, "]");
+}
+
+/* Loads x.npy and checks it against the model's input; *batch is 0 if unbatched. */
+static float *load_input(const Run *r, const char *path, int *batch, bool *batched)
+{
+	float *x = NULL;
+	int ndim, dim[4];
+	char err[512];
+	if (gq_load_npy(path, &x, &ndim, dim, err, sizeof err)) {
+		fprintf(stderr, "%s\n", err);
+		return NULL;
+	}
+	const gq_shape *in = &r->m->input;
+	int want[3] = {in->c, in->h, in->w};
+	const int *got = ndim == 4 ? dim + 1 : dim;
+	if ((ndim == 3 || ndim == 4) && !memcmp(got, want, sizeof want)) {
+		*batched = ndim == 4;
+		*batch = ndim == 4 ? dim[0] : 1;
+		return x;
+	}
+	char gs[96], ws[96];
+	put_dims(gs, sizeof gs, ndim, dim, false);
+	put_dims(ws, sizeof ws, 3, want, true);
+	fprintf(stderr, "%s: shape %s does not match the model's input %s\n", path, gs, ws);
+	free(x);
+	return NULL;
+}
+
+static void random_input(float *x, size_t n, unsigned long long seed)
+{
+	Rng g = rng_seeded(seed, 2);
+	for (size_t i = 0; i < n; i++)
+		x[i] = (float)rng_normal(&g);
+}
+
+/* ---- output ---- */
+
+/* The output's dims as a user sees them: [C,H,W] image, [C,G,H,W] G-map, [N] vector. */
+static int out_dims(const gq_shape *s, int *dim)
+{
+	if (s->kind == GQ_VECTOR) {
+		dim[0] = (int)gq_numel(*s);
+		return 1;
+	}
+	int k = 0;
+	dim[k++] = s->c;
+	if (s->kind == GQ_GMAP)
+		dim[k++] = s->g;
+	dim[k++] = s->h;
+	dim[k++] = s->w;
+	return k;
+}
+
+static int save_output(const Run *r, const char *path, const float *y, int batch, bool batched)
+{
+	int dim[5], k = 0;
+	if (batched)
+		dim[k++] = batch;
+	k += out_dims(&r->m->output, dim + k);
+	char err[512];
+	if (gq_save_npy(path, y, k, dim, err, sizeof err)) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* The label of class i: the i-th line of labels, else its index. */
+static void label_of(const char *labels, int i, char *buf, size_t n)
+{
+	const char *s = labels;
+	for (int k = 0; s && k < i; k++) {
+		s = strchr(s, '\n');
+		s = s ? s + 1 : NULL;
+	}
+	if (!s || !*s) {
+		snprintf(buf, n, "%d", i);
+		return;
+	}
+	size_t len = strcspn(s, "\r\n");
+	snprintf(buf, n, "%.*s", (int)(len < n ? len : n - 1), s);
+}
+
+/* The top classes of one output vector, probabilities by softmax unless already one. */
+static void print_top(const Run *r, const float *y, int n)
+{
+	double mx = -INFINITY, sum = 0;
+	for (int i = 0; i < n; i++)
+		mx = y[i] > mx ? y[i] : mx;
+	for (int i = 0; i < n && !r->m->ends_softmax; i++)
+		sum += exp(y[i] - mx);
+	bool *used = calloc((size_t)n + 1, sizeof *used);
+	if (!used)
+		return;
+	for (int k = 0; k < TOP_K && k < n; k++) {
+		int best = -1;
+		for (int i = 0; i < n; i++)
+			if (!used[i] && (best < 0 || y[i] > y[best]))
+				best = i;
+		used[best] = true;
+		double p = r->m->ends_softmax ? y[best] : exp(y[best] - mx) / sum;
+		char label[256];
+		label_of(r->labels, best, label, sizeof label);
+		printf("%-20s  %.4f\n", label, p);
+	}
+	free(used);
+}
+
+static void print_output(const Run *r, const float *y, int batch)
+{
+	const gq_shape *s = &r->m->output;
+	size_t n = gq_numel(*s);
+	bool classes = s->kind == GQ_VECTOR && (r->m->ends_softmax || r->labels);
+	for (int b = 0; b < batch; b++) {
+		const float *v = y + (size_t)b * n;
+		if (classes) {
+			if (batch > 1)
+				printf("image %d:\n", b);
+			print_top(r, v, (int)n);
+		} else if (s->kind == GQ_VECTOR) {
+			for (size_t i = 0; i < n; i++)
+				printf("%s%.6g", i ? " " : "", v[i]);
+			printf("\n");
+		} else {
+			double lo = INFINITY, hi = -INFINITY, sum = 0;
+			for (size_t i = 0; i < n; i++) {
+				lo = v[i] < lo ? v[i] : lo;
+				hi = v[i] > hi ? v[i] : hi;
+				sum += v[i];
+			}
+			int dim[4], k = out_dims(s, dim);
+			char ds[96];
+			put_dims(ds, sizeof ds, k, dim, false);
+			printf("image %d: %s min %.6g max %.6g mean %.6g\n", b, ds, lo, hi,
+			        sum / (double)n);
+		}
+	}
+}
+
+static int run_forward(const Run *r, const float *x, int batch, float *y)
+{
+	if (r->m->forward(r->net, x, batch, y)) {
+		fail(r, "the forward pass failed (no weights loaded?)");
+		return -1;
+	}
+	return 0;
+}
+
+static int run_input(const Run *r, const Opts *o)
+{
+	int batch;
+	bool batched;
+	float *x = load_input(r, o->input, &batch, &batched), *y = NULL;
+	int rc = EXIT_USAGE;
+	if (!x)
+		return rc;
+	y = xmalloc(r, (size_t)batch, gq_numel(r->m->output) * sizeof *y);
+	if (y && !run_forward(r, x, batch, y)) {
+		if (o->output)
+			rc = save_output(r, o->output, y, batch, batched) ? EXIT_USAGE : 0;
+		else {
+			print_output(r, y, batch);
+			rc = 0;
+		}
+	}
+	free(x);
+	free(y);
+	return rc;
+}
+
+/* ---- images ---- */
+
+/* To the model's channels: gray -> RGB repeats, RGB -> gray by ITU-R BT.601 luma. */
+static float *convert_channels(const Run *r, const char *path, float *img, int c, int hw)
+{
+	int want = r->m->input.c;
+	if (c == want)
+		return img;
+	if ((want != 1 && want != 3) || (c != 1 && c != 3)) {
+		fprintf(stderr, "%s: the image has %d channels; the model takes %d\n", path, c,
+		        want);
+		free(img);
+		return NULL;
+	}
+	float *out = xmalloc(r, (size_t)want * (size_t)hw, sizeof *out);
+	for (int i = 0; out && i < hw; i++) {
+		if (want == 1)
+			out[i] = 0.299f * img[i] + 0.587f * img[hw + i] + 0.114f * img[2 * hw + i];
+		else
+			out[i] = out[hw + i] = out[2 * hw + i] = img[i];
+	}
+	free(img);
+	return out;
+}
+
+/* Bilinear resize with half-pixel centres, as torch's interpolate(align_corners=False). */
+static void resize_plane(float *out, int oh, int ow, const float *in, int h, int w)
+{
+	for (int y = 0; y < oh; y++) {
+		double sy = ((double)y + 0.5) * h / oh - 0.5;
+		sy = sy < 0 ? 0 : sy;
+		int y0 = (int)sy, y1 = y0 + 1 < h ? y0 + 1 : h - 1;
+		double fy = sy - y0;
+		for (int x = 0; x < ow; x++) {
+			double sx = ((double)x + 0.5) * w / ow - 0.5;
+			sx = sx < 0 ? 0 : sx;
+			int x0 = (int)sx, x1 = x0 + 1 < w ? x0 + 1 : w - 1;
+			double fx = sx - x0;
+			double top = in[y0 * w + x0] * (1 - fx) + in[y0 * w + x1] * fx;
+			double bot = in[y1 * w + x0] * (1 - fx) + in[y1 * w + x1] * fx;
+			out[y * ow + x] = (float)(top * (1 - fy) + bot * fy);
+		}
+	}
+}
+
+static float *load_model_image(const Run *r, const char *path)
+{
+	float *img;
+	int c, h, w;
+	char err[512];
+	if (gq_load_image(path, &img, &c, &h, &w, err, sizeof err)) {
+		fprintf(stderr, "%s\n", err);
+		return NULL;
+	}
+	img = convert_channels(r, path, img, c, h * w);
+	const gq_shape *in = &r->m->input;
+	if (!img || (h == in->h && w == in->w))
+		return img;
+	fprintf(stderr, "%s: resized %dx%d -> %dx%d\n", path, w, h, in->w, in->h);
+	float *out = xmalloc(r, gq_numel(*in), sizeof *out);
+	for (int k = 0; out && k < in->c; k++)
+		resize_plane(out + (size_t)k * in->h * in->w, in->h, in->w,
+		        img + (size_t)k * (size_t)h * (size_t)w, h, w);
+	free(img);
+	return out;
+}
+
+/* Each image prints its top classes (or a summary of a map); with --output, the outputs
+ * of all images go to one .npy ([N, ...] for several images, as a batch). */
+static int run_images(const Run *r, const Opts *o)
+{
+	size_t no = gq_numel(r->m->output);
+	float *y = xmalloc(r, (size_t)o->nimages, no * sizeof *y);
+	int rc = y ? 0 : EXIT_USAGE;
+	for (int i = 0; i < o->nimages && rc == 0; i++) {
+		float *x = load_model_image(r, o->images[i]), *yi = y + (size_t)i * no;
+		if (!x || run_forward(r, x, 1, yi)) {
+			rc = EXIT_USAGE;
+		} else if (!o->output) {
+			if (o->nimages > 1)
+				printf("%s:\n", o->images[i]);
+			if (r->m->output.kind == GQ_VECTOR)
+				print_top(r, yi, (int)no);
+			else
+				print_output(r, yi, 1);
+		}
+		free(x);
+	}
+	if (rc == 0 && o->output)
+		rc = save_output(r, o->output, y, o->nimages, o->nimages > 1) ? EXIT_USAGE : 0;
+	free(y);
+	return rc;
+}
+
+/* ---- --check-equivariance ---- */
+
+typedef struct Bufs {
+	float *x, *tx, *fx, *ftx, *tfx;
+} Bufs;
+
+/* err_g = max|f(T_g x) - T_g f(x)| / max|f(x)| over the batch (SPEC §3). */
+static int equiv_error(const Run *r, int g, const Bufs *B, int batch, double *err)
+{
+	const gq_model *m = r->m;
+	size_t ni = gq_numel(m->input), no = gq_numel(m->output);
+	for (int b = 0; b < batch; b++)
+		gq_act(g, B->tx + b * ni, B->x + b * ni, m->input, m->elem);
+	if (run_forward(r, B->tx, batch, B->ftx))
+		return -1;
+	double diff = 0, scale = 0;
+	for (int b = 0; b < batch; b++)
+		gq_act(g, B->tfx + b * no, B->fx + b * no, m->output, m->elem);
+	for (size_t i = 0; i < (size_t)batch * no; i++) {
+		double d = fabs((double)B->ftx[i] - B->tfx[i]), a = fabs((double)B->fx[i]);
+		diff = d > diff || d != d ? d : diff; /* NaN counts as broken */
+		scale = a > scale ? a : scale;
+	}
+	*err = scale > 0 ? diff / scale : diff;
+	return 0;
+}
+
+/* One line per element: name, err_g, the lint's verdict, and whether they agree. */
+static int check_elements(const Run *r, const Bufs *B, int batch)
+{
+	const gq_model *m = r->m;
+	int bad = 0;
+	for (int a = 0; a < m->ngroup; a++) {
+		int g = m->elem[a];
+		double err;
+		if (equiv_error(r, g, B, batch, &err))
+			return EXIT_USAGE;
+		bool lint_exact = m->lint_exact >> g & 1;
+		bool agree = lint_exact ? err <= EXACT_TOL : err >= BROKEN_TOL;
+		printf("%-4s %.1e  %-6s  %s\n", elem_name[g], err, lint_exact ? "exact" : "broken",
+		        agree        ? "agrees"
+		        : lint_exact ? "DISAGREES: the error exceeds 1e-4"
+		                     : "DISAGREES: the error is below 1e-6");
+		bad += !agree;
+	}
+	if (bad)
+		printf("%d of %d elements disagree with the lint\n", bad, m->ngroup);
+	else
+		printf("%s %d element%s agree%s with the lint (%s)\n",
+		        m->ngroup > 1 ? "all" : "the", m->ngroup, m->ngroup > 1 ? "s" : "",
+		        m->ngroup > 1 ? "" : "s", m->lint_verdict);
+	return bad ? EXIT_MISMATCH : 0;
+}
+
+static int run_check(const Run *r, const Opts *o)
+{
+	const gq_model *m = r->m;
+	int batch = 1, rc = EXIT_USAGE;
+	bool batched;
+	Bufs B = {0};
+	if (o->input)
+		B.x = load_input(r, o->input, &batch, &batched);
+	else if ((B.x = xmalloc(r, gq_numel(m->input), sizeof *B.x)))
+		random_input(B.x, gq_numel(m->input), o->seed);
+	size_t ni = (size_t)batch * gq_numel(m->input), no = (size_t)batch * gq_numel(m->output);
+	if (!B.x || !(B.tx = xmalloc(r, ni, sizeof(float))) ||
+	        !(B.fx = xmalloc(r, no, sizeof(float))) ||
+	        !(B.ftx = xmalloc(r, no, sizeof(float))) ||
+	        !(B.tfx = xmalloc(r, no, sizeof(float))))
+		goto out;
+	if (!run_forward(r, B.x, batch, B.fx))
+		rc = check_elements(r, &B, batch);
+out:
+	free(B.x);
+	free(B.tx);
+	free(B.fx);
+	free(B.ftx);
+	free(B.tfx);
+	return rc;
+}
+
+/* ---- --bench ---- */
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static int by_value(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+enum { BENCH_RUNS = 7 };
+#define BENCH_RUN_SECONDS 0.2
+
+/* Forward passes for at least BENCH_RUN_SECONDS; returns images per second. */
+static double timed_run(const Run *r, const float *x, int batch, float *y)
+{
+	long iters = 0;
+	double t0 = now(), t;
+	do {
+		r->m->forward(r->net, x, batch, y);
+		iters++;
+	} while ((t = now() - t0) < BENCH_RUN_SECONDS);
+	return (double)iters * batch / t;
+}
+
+static int run_bench(const Run *r, const Opts *o)
+{
+	const gq_model *m = r->m;
+	float *x = xmalloc(r, (size_t)o->batch, gq_numel(m->input) * sizeof *x);
+	float *y = xmalloc(r, (size_t)o->batch, gq_numel(m->output) * sizeof *y);
+	int rc = EXIT_USAGE;
+	if (x && y) {
+		random_input(x, (size_t)o->batch * gq_numel(m->input), o->seed);
+		if (!run_forward(r, x, o->batch, y)) { /* the warm-up */
+			double rate[BENCH_RUNS];
+			timed_run(r, x, o->batch, y);
+			for (int i = 0; i < BENCH_RUNS; i++)
+				rate[i] = timed_run(r, x, o->batch, y);
+			qsort(rate, BENCH_RUNS, sizeof *rate, by_value);
+			double med = rate[BENCH_RUNS / 2];
+			printf("%.1f images/s\n", med);
+			char threads[32] = "the default number of";
+			if (o->threads)
+				snprintf(threads, sizeof threads, "%d", o->threads);
+			printf("model %s, batch %d, %s threads, %d runs of >= %.1f s: min %.1f, "
+			       "median %.1f, max %.1f images/s; %.3f ms per batch\n",
+			        m->name, o->batch, threads, BENCH_RUNS, BENCH_RUN_SECONDS, rate[0],
+			        med, rate[BENCH_RUNS - 1], 1e3 * o->batch / med);
+			rc = 0;
+		}
+	}
+	free(x);
+	free(y);
+	return rc;
+}
+
+/* ---- main ---- */
+
+enum { MAX_LABELS_BYTES = 64 << 20 };
+
+static char *read_labels(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		fprintf(stderr, "%s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	size_t cap = 4096, n = 0, k;
+	char *s = malloc(cap);
+	const char *why = s ? NULL : "out of memory";
+	while (!why && (k = fread(s + n, 1, cap - n - 1, f)) > 0) {
+		n += k;
+		if (n + 1 < cap)
+			continue;
+		char *t = cap < MAX_LABELS_BYTES ? realloc(s, cap *= 2) : NULL;
+		if (t)
+			s = t;
+		else
+			why = cap < MAX_LABELS_BYTES ? "out of memory" : "larger than 64 MB";
+	}
+	if (!why && ferror(f))
+		why = strerror(errno);
+	fclose(f);
+	if (why) {
+		fprintf(stderr, "%s: %s\n", path, why);
+		free(s);
+		return NULL;
+	}
+	s[n] = 0;
+	return s;
+}
+
+static int run_mode(Run *r, const Opts *o)
+{
+	if (o->labels) {
+		free(r->labels);
+		if (!(r->labels = read_labels(o->labels)))
+			return EXIT_USAGE;
+	}
+	if (o->threads)
+		gq_set_threads(o->threads);
+	if (o->check)
+		return run_check(r, o);
+	if (o->bench)
+		return run_bench(r, o);
+	if (o->input)
+		return run_input(r, o);
+	return run_images(r, o);
+}
+
+int gq_main(const gq_model *m, int argc, char **argv)
+{
+	Run r = {m, m->name, NULL, NULL};
+	Opts o = {0};
+	int rc = EXIT_USAGE;
+	if (parse_args(&r, &o, argc, argv))
+		goto out;
+	if (o.help) {
+		usage(stdout, m);
+		rc = 0;
+		goto out;
+	}
+	if (check_args(&r, &o))
+		goto out;
+	if (!o.weights && !o.has_seed)
+		o.seed = 1;
+	if (!(r.net = m->create())) {
+		fail(&r, "out of memory");
+		goto out;
+	}
+	if (load_weights(&r, &o) == 0)
+		rc = run_mode(&r, &o);
+out:
+	if (r.net)
+		m->destroy(r.net);
+	free(r.labels);
+	free(o.images);
+	return rc;
+}

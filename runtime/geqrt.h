@@ -80,28 +80,35 @@ void gq_add(float *out, const float *a, const float *b, size_t n);
 void gq_set_threads(int n);
 
 /* ---- load.c: files from others, validated before use ---- */
-/* Errors are written to err as "FILE: what is wrong" and the call returns -1. */
+/* Errors are written to err as "FILE: what is wrong" (cut to errlen, always terminated) and
+ * the call returns -1, with every output pointer NULL and nothing left allocated. Only
+ * regular files are read. Non-finite values (inf, nan) are kept as the file has them. */
 typedef struct gq_param {
 	const char *name; /* "gconv1.weight" */
 	int ndim;
 	int dim[5];
 } gq_param;
 /* Reads a safetensors file strictly against params[0..n): every name present with its
- * shape, no other names, dtype F32, F16 or BF16 (converted). dst[i] receives params[i].
- * If labels is not NULL, *labels is set to a malloc'd copy of __metadata__["labels"] or
- * NULL. */
+ * shape, no other names, dtype F32, F16 or BF16 (converted). dst[i] receives params[i]
+ * (on error, dst may be partly written). If labels is not NULL, *labels is set to a
+ * malloc'd copy of __metadata__["labels"] or NULL. */
 int gq_load_safetensors(const char *path, const gq_param *params, int n, float *const *dst,
         char **labels, char *err, size_t errlen);
-/* Writes F32 tensors (and an optional labels metadata entry, may be NULL). */
+/* Writes F32 tensors (and an optional labels metadata entry, may be NULL): keys sorted,
+ * offsets contiguous in that order, header padded with spaces to a multiple of 8. A failed
+ * save removes the file. */
 int gq_save_safetensors(const char *path, const gq_param *params, int n, const float *const *src,
         const char *labels, char *err, size_t errlen);
-/* Reads a .npy (versions 1-3, '<f4', C order) of 1-4 dims; *data is malloc'd. */
+/* Reads a .npy (versions 1-3, '<f4', C order) of 1-4 dims; *data is malloc'd. Writes
+ * version 1.0, as numpy.save does. */
 int gq_load_npy(const char *path, float **data, int *ndim, int dim[4], char *err, size_t errlen);
 int gq_save_npy(
         const char *path, const float *data, int ndim, const int *dim, char *err, size_t errlen);
 /* Reads a PNG (libpng) or PGM (P2/P5) as floats in [0, 1], [c, h, w] with c = 1 (gray)
- * or 3 (RGB, alpha dropped); *data is malloc'd. At most GQ_MAX_IMAGE_SIDE per side. */
+ * or 3 (RGB, alpha dropped); *data is malloc'd. At most GQ_MAX_IMAGE_SIDE per side and
+ * GQ_MAX_IMAGE_PIXELS in all. The format comes from the magic bytes, not the name. */
 enum { GQ_MAX_IMAGE_SIDE = 16384 };
+enum { GQ_MAX_IMAGE_PIXELS = 1 << 25 };
 int gq_load_image(const char *path, float **data, int *c, int *h, int *w, char *err, size_t errlen);
 
 /* ---- driver.c: the generated executable's command line (SPEC §4) ---- */
@@ -120,6 +127,7 @@ typedef struct gq_model {
 	int (*load_raw)(void *net, const float *const *tensors, char *err, size_t errlen);
 	int (*forward)(void *net, const float *x, int batch, float *y);
 	void (*destroy)(void *net);
+	bool ends_softmax; /* the output is a softmax: the image mode prints it as is */
 } gq_model;
 /* The whole command line of a generated executable; returns the exit status. */
 int gq_main(const gq_model *m, int argc, char **argv);

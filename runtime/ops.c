@@ -1,2 +1,253 @@
-/* placeholder until its owner writes it */
+/* ops.c: the layers, one image at a time, with torch.nn.functional semantics. Convolution
+ * is im2col + one OpenBLAS sgemm; nothing here allocates. */
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
 #include "geqrt.h"
+
+size_t gq_conv2d_scratch(int cin, int k, int oh, int ow)
+{
+	return (size_t)cin * k * k * oh * ow;
+}
+
+/* First and one-past-last o in [0, n) with 0 <= o*s + off < lim: the outputs whose tap
+ * lands inside the input, so the copy loops need no per-pixel bounds test. */
+static void valid_range(int off, int s, int lim, int n, int *lo, int *hi)
+{
+	int a = off >= 0 ? 0 : (-off + s - 1) / s;
+	int b = lim - off <= 0 ? 0 : (lim - off + s - 1) / s;
+	*lo = a < n ? a : n;
+	*hi = b < n ? b : n;
+	if (*hi < *lo)
+		*hi = *lo;
+}
+
+/* One im2col row: tap (ky, kx) of one input plane, for every output pixel. */
+static void im2col_row(
+        float *col, const float *plane, int h, int w, int oh, int ow, int s, int offy, int offx)
+{
+	int x0, x1;
+	valid_range(offx, s, w, ow, &x0, &x1);
+	for (int oy = 0; oy < oh; oy++) {
+		float *o = col + (size_t)oy * ow;
+		int iy = oy * s + offy;
+		if (iy < 0 || iy >= h || x0 == x1) {
+			memset(o, 0, (size_t)ow * sizeof *o);
+			continue;
+		}
+		const float *src = plane + (size_t)iy * w;
+		memset(o, 0, (size_t)x0 * sizeof *o);
+		if (s == 1) {
+			memcpy(o + x0, src + x0 + offx, (size_t)(x1 - x0) * sizeof *o);
+		} else {
+			for (int ox = x0; ox < x1; ox++)
+				o[ox] = src[ox * s + offx];
+		}
+		memset(o + x1, 0, (size_t)(ow - x1) * sizeof *o);
+	}
+}
+
+/* col [cin*k*k, oh*ow]: row (ci, ky, kx) holds in[ci, oy*s - p + ky*d, ox*s - p + kx*d]. */
+static void im2col(float *col, const float *in, int cin, int h, int w, int k, int s, int p, int d,
+        int oh, int ow)
+{
+	size_t ohw = (size_t)oh * ow;
+	for (int ci = 0; ci < cin; ci++)
+		for (int ky = 0; ky < k; ky++)
+			for (int kx = 0; kx < k; kx++) {
+				size_t row = ((size_t)ci * k + ky) * k + kx;
+				im2col_row(col + row * ohw, in + (size_t)ci * h * w, h, w, oh, ow,
+				        s, ky * d - p, kx * d - p);
+			}
+}
+
+void gq_conv2d(float *out, const float *in, const float *w, const float *bias, int cin, int h,
+        int wd, int cout, int k, int s, int p, int d, float *scratch)
+{
+	int oh = (h + 2 * p - d * (k - 1) - 1) / s + 1;
+	int ow = (wd + 2 * p - d * (k - 1) - 1) / s + 1;
+	if (oh <= 0 || ow <= 0 || cout <= 0)
+		return;
+	int n = oh * ow, kdim = cin * k * k;
+	/* out starts as the bias (or zeros) and sgemm accumulates into it */
+	for (int c = 0; c < cout; c++)
+		for (int i = 0; i < n; i++)
+			out[(size_t)c * n + i] = bias ? bias[c] : 0.0f;
+	const float *b = in; /* a 1x1 unit-stride unpadded conv is a matmul on the input */
+	if (!(k == 1 && s == 1 && p == 0)) {
+		im2col(scratch, in, cin, h, wd, k, s, p, d, oh, ow);
+		b = scratch;
+	}
+	cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, n, kdim, 1.0f, w, kdim, b, n,
+	        1.0f, out, n);
+}
+
+/* Pooling output size as torch (ceil_mode=False). */
+static int pool_out(int n, int k, int s, int p)
+{
+	return (n + 2 * p - k) / s + 1;
+}
+
+/* Max over the window of output (oy, ox), skipping padded taps (they are -inf). */
+static float max_window(const float *plane, int h, int w, int y0, int x0, int k)
+{
+	float m = -INFINITY;
+	int y1 = y0 + k < h ? y0 + k : h, x1 = x0 + k < w ? x0 + k : w;
+	for (int y = y0 < 0 ? 0 : y0; y < y1; y++)
+		for (int x = x0 < 0 ? 0 : x0; x < x1; x++) {
+			float v = plane[(size_t)y * w + x];
+			if (v > m || isnan(v))
+				m = v; /* torch propagates NaN */
+		}
+	return m;
+}
+
+/* Sum over the window; padded taps contribute zeros. */
+static float sum_window(const float *plane, int h, int w, int y0, int x0, int k)
+{
+	float acc = 0.0f;
+	int y1 = y0 + k < h ? y0 + k : h, x1 = x0 + k < w ? x0 + k : w;
+	for (int y = y0 < 0 ? 0 : y0; y < y1; y++)
+		for (int x = x0 < 0 ? 0 : x0; x < x1; x++)
+			acc += plane[(size_t)y * w + x];
+	return acc;
+}
+
+void gq_maxpool2d(float *out, const float *in, int n, int h, int w, int k, int s, int p)
+{
+	int oh = pool_out(h, k, s, p), ow = pool_out(w, k, s, p);
+	if (oh <= 0 || ow <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		const float *plane = in + (size_t)i * h * w;
+		float *o = out + (size_t)i * oh * ow;
+		for (int oy = 0; oy < oh; oy++)
+			for (int ox = 0; ox < ow; ox++)
+				o[oy * ow + ox] =
+				        max_window(plane, h, w, oy * s - p, ox * s - p, k);
+	}
+}
+
+void gq_avgpool2d(float *out, const float *in, int n, int h, int w, int k, int s, int p)
+{
+	/* With ceil_mode=False no window reaches past the padding, so torch's divisor under
+	 * count_include_pad=True is always k*k. */
+	int oh = pool_out(h, k, s, p), ow = pool_out(w, k, s, p);
+	float inv = 1.0f / (float)(k * k);
+	if (oh <= 0 || ow <= 0)
+		return;
+	for (int i = 0; i < n; i++) {
+		const float *plane = in + (size_t)i * h * w;
+		float *o = out + (size_t)i * oh * ow;
+		for (int oy = 0; oy < oh; oy++)
+			for (int ox = 0; ox < ow; ox++)
+				o[oy * ow + ox] =
+				        sum_window(plane, h, w, oy * s - p, ox * s - p, k) * inv;
+	}
+}
+
+void gq_affine(float *x, int c, int g, int hw, const float *scale, const float *shift)
+{
+	size_t plane = (size_t)g * hw;
+	for (int ci = 0; ci < c; ci++) {
+		float a = scale[ci], b = shift[ci];
+		float *p = x + ci * plane;
+		for (size_t i = 0; i < plane; i++)
+			p[i] = p[i] * a + b;
+	}
+}
+
+void gq_relu(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void gq_sigmoid(float *x, size_t n)
+{
+	/* expf of a non-positive argument only: no overflow for large |x| */
+	for (size_t i = 0; i < n; i++) {
+		if (x[i] >= 0.0f) {
+			x[i] = 1.0f / (1.0f + expf(-x[i]));
+		} else {
+			float e = expf(x[i]);
+			x[i] = e / (1.0f + e);
+		}
+	}
+}
+
+void gq_tanh(float *x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		x[i] = tanhf(x[i]);
+}
+
+void gq_gpool(float *out, const float *in, int c, int g, int hw, bool mean)
+{
+	for (int ci = 0; ci < c; ci++) {
+		const float *src = in + (size_t)ci * g * hw;
+		float *o = out + (size_t)ci * hw;
+		memcpy(o, src, (size_t)hw * sizeof *o);
+		for (int a = 1; a < g; a++)
+			for (int i = 0; i < hw; i++) {
+				float v = src[(size_t)a * hw + i];
+				o[i] = mean ? o[i] + v : (v > o[i] || isnan(v) ? v : o[i]);
+			}
+		if (mean)
+			for (int i = 0; i < hw; i++)
+				o[i] /= (float)g;
+	}
+}
+
+void gq_global_pool(float *out, const float *in, int n, int hw, bool mean)
+{
+	for (int i = 0; i < n; i++) {
+		const float *p = in + (size_t)i * hw;
+		float acc = mean ? 0.0f : -INFINITY;
+		for (int j = 0; j < hw; j++)
+			acc = mean ? acc + p[j] : (p[j] > acc || isnan(p[j]) ? p[j] : acc);
+		out[i] = mean ? acc / (float)hw : acc;
+	}
+}
+
+void gq_linear(float *out, const float *in, const float *w, const float *b, int nout, int nin)
+{
+	if (nout <= 0)
+		return;
+	/* out starts as the bias (or zeros) and gemv adds to it: no NaN * 0 from an
+	 * uninitialised buffer whatever the BLAS does with beta = 0 */
+	if (b)
+		memcpy(out, b, (size_t)nout * sizeof *out);
+	else
+		memset(out, 0, (size_t)nout * sizeof *out);
+	cblas_sgemv(CblasRowMajor, CblasNoTrans, nout, nin, 1.0f, w, nin, in, 1, 1.0f, out, 1);
+}
+
+void gq_softmax(float *x, int n)
+{
+	if (n <= 0)
+		return;
+	float m = x[0];
+	for (int i = 1; i < n; i++)
+		m = x[i] > m ? x[i] : m;
+	float sum = 0.0f;
+	for (int i = 0; i < n; i++) {
+		x[i] = expf(x[i] - m);
+		sum += x[i];
+	}
+	for (int i = 0; i < n; i++)
+		x[i] /= sum;
+}
+
+void gq_add(float *out, const float *a, const float *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		out[i] = a[i] + b[i];
+}
+
+void gq_set_threads(int n)
+{
+	openblas_set_num_threads(n > 0 ? n : 1);
+}

@@ -1,0 +1,198 @@
+"""Checks of the experiment's geometry and of a finished quick run; run by test-quick.sh.
+
+    test_paper.py OUT_DIR [EXAMPLES_DIR]
+
+Prints one `PASS name` or `FAIL name: why` line per check. The references are the maths
+(numpy.rot90, centres of mass of rotated blobs) and the dataset's published layout, never
+outputs of the code under test.
+"""
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import fmnist
+
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+@check
+def idx_files_have_the_published_layout():
+    """60,000 training and 10,000 test images of 28x28, 1,000 test images per class."""
+    train, ytrain = fmnist.load("train")
+    test, ytest = fmnist.load("test")
+    assert train.shape == (60000, 28, 28) and ytrain.shape == (60000,), train.shape
+    assert test.shape == (10000, 28, 28), test.shape
+    assert (np.bincount(ytest, minlength=10) == 1000).all(), np.bincount(ytest)
+    assert (np.bincount(ytrain, minlength=10) == 6000).all(), np.bincount(ytrain)
+
+
+@check
+def bilinear_rotation_by_quarter_turns_is_rot90():
+    rng = np.random.default_rng(1)
+    for side in (28, 29):
+        x = rng.random((3, 1, side, side), dtype=np.float32)
+        for k in range(4):
+            got = fmnist._rotate_bilinear(x, np.pi / 2 * k)
+            want = np.rot90(x, k, axes=(-2, -1))
+            assert np.abs(got - want).max() < 1e-5, (side, k, np.abs(got - want).max())
+
+
+def blob(side, cy, cx, sigma=1.5):
+    r, c = np.mgrid[:side, :side]
+    return np.exp(-((r - cy) ** 2 + (c - cx) ** 2) / (2 * sigma ** 2)).astype(np.float32)
+
+
+def centre_of_mass(img):
+    r, c = np.mgrid[:img.shape[0], :img.shape[1]]
+    return (img * r).sum() / img.sum(), (img * c).sum() / img.sum()
+
+
+@check
+def bilinear_rotation_turns_counter_clockwise_about_the_centre():
+    """A blob 6 px right of the centre, turned by t, sits at (-6 sin t, 6 cos t) from it
+    (rows grow downwards, so counter-clockwise on screen moves it up)."""
+    for side in (28, 29):
+        c = (side - 1) / 2
+        x = blob(side, c, c + 6)
+        for deg in (30, 130, 200, 315):
+            t = np.deg2rad(deg)
+            got = centre_of_mass(fmnist.rotate(x, deg))
+            want = (c - 6 * np.sin(t), c + 6 * np.cos(t))
+            assert np.hypot(got[0] - want[0], got[1] - want[1]) < 0.05, (side, deg, got, want)
+
+
+@check
+def rotation_fills_with_zeros():
+    x = np.ones((28, 28), np.float32)
+    y = fmnist.rotate(x, 45)
+    assert y[0, 0] == 0 and y[-1, -1] == 0 and abs(y[14, 14] - 1) < 1e-6
+
+
+@check
+def pad29_adds_a_zero_row_at_the_bottom_and_a_zero_column_at_the_right():
+    x = np.random.default_rng(2).random((2, 1, 28, 28), dtype=np.float32) + 1
+    y = fmnist.pad29(x)
+    assert y.shape == (2, 1, 29, 29)
+    assert (y[..., :28, :28] == x).all() and (y[..., 28, :] == 0).all() and (y[..., :, 28] == 0).all()
+
+
+@check
+def model_inputs_turn_each_models_own_image():
+    images, _ = fmnist.load("test", 4)
+    x = fmnist.to_input(images)
+    assert (fmnist.model_input(images, 28, 90) == np.rot90(x, 1, axes=(2, 3))).all()
+    padded = np.rot90(fmnist.pad29(x), 2, axes=(2, 3))
+    assert (fmnist.model_input(images, 29, 180) == padded).all()
+    assert (padded[..., 0, :] == 0).all()  # the pad is now the top row
+    turned_first = fmnist.pad29(np.rot90(x, 2, axes=(2, 3)))
+    assert (fmnist.model_input(images, 29, 180, "content") == turned_first).all()
+
+
+@check
+def example_pictures_are_test_images():
+    from PIL import Image  # an independent decoder (matplotlib's dependency)
+    images, labels = fmnist.load("test")
+    coat = images[np.flatnonzero(labels == 4)[0]]
+    d = EXAMPLES
+    assert (np.array(Image.open(os.path.join(d, "fashion-coat.png"))) == coat).all()
+    assert (np.array(Image.open(os.path.join(d, "fashion-coat.pgm"))) == coat).all()
+    assert (np.array(Image.open(os.path.join(d, "fashion-coat-r90.png"))) == np.rot90(coat)).all()
+
+
+def results(name):
+    return np.load(os.path.join(OUT, name))
+
+
+@check
+def exact_net_predicts_the_same_at_90_180_270_as_upright():
+    r = results("acc28.npz")
+    angles = r["angles"].tolist()
+    assert angles == list(range(0, 360, 10)), angles
+    upright = r["preds"][angles.index(0)]
+    for deg in (90, 180, 270):
+        same = r["preds"][angles.index(deg)] == upright
+        assert same.all(), f"{deg} deg: {np.count_nonzero(~same)} of {len(same)} differ"
+
+
+@check
+def broken_net_predicts_differently_at_180():
+    """The lint calls r2 broken; trained weights must show it on some image."""
+    r = results("acc29.npz")
+    angles = r["angles"].tolist()
+    assert len(angles) == 36
+    differ = np.count_nonzero(r["preds"][angles.index(180)] != r["preds"][0])
+    assert differ > 0, "the 29x29 net predicts every image the same at 180 degrees"
+
+
+@check
+def lint_verdicts_are_the_papers():
+    import json
+    with open(os.path.join(OUT, "lint28.json")) as f:
+        l28 = json.load(f)
+    with open(os.path.join(OUT, "lint29.json")) as f:
+        l29 = json.load(f)
+    assert l28["broken"] == [] and l28["exact"] == ["e", "r", "r2", "r3"], l28
+    assert l29["broken"] == ["r", "r2", "r3"] and l29["exact"] == ["e"], l29
+
+
+@check
+def table_and_plot_exist():
+    from PIL import Image
+    with open(os.path.join(OUT, "results.md")) as f:
+        text = f.read()
+    rows = [ln for ln in text.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
+    assert len(rows) == 36, f"{len(rows)} angle rows"
+    assert "exact for all of p4" in text and "broken for r, r2, r3" in text
+    with Image.open(os.path.join(OUT, "accuracy.png")) as img:
+        assert img.format == "PNG" and img.size[0] >= 400, (img.format, img.size)
+
+
+def image_mode(*args):
+    exe = os.path.join(OUT, "fashion28")
+    w = os.path.join(OUT, "fashion28.safetensors")
+    p = subprocess.run([exe, "--weights", w, *args], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+@check
+def image_mode_names_classes_and_ignores_quarter_turns():
+    d = EXAMPLES
+    upright = image_mode(os.path.join(d, "fashion-coat.png"))
+    turned = image_mode(os.path.join(d, "fashion-coat-r90.png"))
+    pgm = image_mode(os.path.join(d, "fashion-coat.pgm"))
+    assert any(c in upright for c in fmnist.CLASSES), upright
+    assert "%" in upright, upright
+    strip = lambda s: [ln.split(":", 1)[-1] for ln in s.splitlines()]  # drop file names
+    assert strip(upright) == strip(turned), (upright, turned)
+    assert strip(upright) == strip(pgm), (upright, pgm)
+
+
+def main():
+    global OUT, EXAMPLES
+    OUT = sys.argv[1]
+    EXAMPLES = sys.argv[2] if len(sys.argv) > 2 else "examples"
+    only = sys.argv[3:]  # names to run (default: all)
+    failed = 0
+    for fn in CHECKS:
+        if only and fn.__name__ not in only:
+            continue
+        try:
+            fn()
+            print(f"PASS {fn.__name__}")
+        except Exception as e:  # an assertion, or a missing output of the run
+            failed += 1
+            print(f"FAIL {fn.__name__}: {type(e).__name__}: {e}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Runs every test suite of `make check` and sums their counts into one closing line.
+# Usage: tests/run-all.sh BUILD_DIR   (from the repo root; the sanitized binaries must exist)
+set -u
+B=${1:-build}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+passed=0 failed=0 broken_suites=()
+log=$(mktemp -d)
+trap 'rm -rf "$log"' EXIT
+
+# A suite's counts come from its own closing line: Check's "Checks: N, Failures: F,
+# Errors: E" or our runners' "N passed, N failed". A suite that crashes or prints neither
+# counts as one failure.
+tally() {
+	local name=$1 out=$2 rc=$3 line p f
+	line=$(grep -E '^[0-9]+%: Checks: [0-9]+' "$out" | tail -n 1)
+	if [ -n "$line" ]; then
+		p=$(sed -E 's/.*Checks: ([0-9]+).*/\1/' <<<"$line")
+		f=$(sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1+\2/' <<<"$line")
+		f=$((f)); p=$((p - f))
+	else
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+		p=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+	fi
+	if [ -z "$line" ] || { [ "$rc" -ne 0 ] && [ "${f:-0}" -eq 0 ]; }; then
+		f=$(( ${f:-0} + 1 )); p=${p:-0}
+	fi
+	passed=$((passed + p)); failed=$((failed + f))
+	printf '%-24s %4d passed, %d failed\n' "$name" "$p" "$f"
+	if [ "$f" -ne 0 ]; then
+		broken_suites+=("$name")
+		sed 's/^/    /' "$out" | tail -n 60
+	fi
+}
+
+run() {
+	local name=$1; shift
+	local out="$log/$name.out"
+	"$@" >"$out" 2>&1
+	tally "$name" "$out" $?
+}
+
+for t in "$B"/san/tests/test_*; do
+	run "$(basename "$t")" "$t"
+done
+run diagnostics tests/run-diag-tests.sh "$B/san/geqc"
+[ -x tests/torch/run.sh ] && run pytorch-oracle tests/torch/run.sh "$B/san/geqc"
+[ -x tests/native/crosscheck.sh ] && run native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"
+[ -x tests/check-generated.sh ] && run generated-current tests/check-generated.sh "$B/geqc"
+
+echo
+[ ${#broken_suites[@]} -gt 0 ] && echo "failing suites: ${broken_suites[*]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

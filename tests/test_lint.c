@@ -1,0 +1,831 @@
+/* test_lint.c: the equivariance lint against brute force.
+ *
+ * References, written independently of lint.c: window positions counted one by one;
+ * every layer's sampled grid enumerated as explicit lists of positions in the ORIGINAL
+ * image (after all earlier strides) and mapped point by point with gq_d4_point about
+ * the image centre; the action of an element on a plane checked on an array with
+ * gq_d4_plane. The lint works in each layer's own input coordinates instead, so the two
+ * must agree only if the geometry is right. Models are built by hand (no parser). */
+#include <check.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "geqc.h"
+
+enum { MAXL = 16, MAXN = 1200, ALL = 0xff, PMM = 1u << 0 | 1u << 2 | 1u << 4 | 1u << 6 };
+
+/* ---- a deterministic random source ---- */
+
+static unsigned long long rng_state = 0x9e3779b97f4a7c15ull;
+
+static int rnd(int lo, int hi) /* uniform in [lo, hi] */
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return lo + (int)(rng_state % (unsigned long long)(hi - lo + 1));
+}
+
+/* ---- hand-built models ---- */
+
+typedef struct TB {
+	Model m;
+	Layer layer[MAXL];
+	Shape value[MAXL + 1];
+	int count[OP_COUNT];
+	char names[MAXL][24];
+} TB;
+
+static Group group_of(unsigned mask)
+{
+	Group g = {.name = "testgroup", .mask = mask | 1u};
+	for (int e = 0; e < GQ_D4_ORDER; e++)
+		if (g.mask & 1u << e)
+			g.elem[g.n++] = e;
+	return g;
+}
+
+static void tb_init(TB *t, int C, int H, int W, unsigned mask)
+{
+	memset(t, 0, sizeof *t);
+	t->m.name = "t";
+	t->m.group = group_of(mask);
+	t->m.input = (Shape){K_IMAGE, VA_NONE, C, 1, H, W};
+	t->m.input_loc = (Loc){1, 9, 1, 20};
+	t->m.layer = t->layer;
+	t->m.value = t->value;
+	t->value[0] = t->m.input;
+	t->m.nvalues = 1;
+}
+
+/* Appends a layer reading value `in` (and `in2` for `+`); its output shape is set by the
+ * caller. Non-sliding layers carry k=s=d=1, p=0 as check.c gives them. */
+static Layer *tb_layer(TB *t, Op op, int in, int in2)
+{
+	int i = t->m.nlayers++;
+	Layer *L = &t->layer[i];
+	*L = (Layer){.op = op, .nin = in2 >= 0 ? 2 : 1, .in = {in, in2}, .out = i + 1};
+	snprintf(t->names[i], sizeof t->names[i], "%s%d", op_info[op].name, ++t->count[op]);
+	L->name = t->names[i];
+	L->loc = (Loc){i + 2, 5, i + 2, 20};
+	L->in_shape = t->value[in];
+	L->k = L->s = L->d = 1;
+	L->bias = true;
+	t->m.nvalues = i + 2;
+	t->m.output = i + 1;
+	return L;
+}
+
+static int tb_done(TB *t, Layer *L, Shape out)
+{
+	L->out_shape = out;
+	t->value[L->out] = out;
+	return L->out;
+}
+
+static int out_size(int n, int k, int s, int p, int d) /* from the formula, or 0 */
+{
+	int span = n + 2 * p - d * (k - 1) - 1;
+	return span < 0 ? 0 : span / s + 1;
+}
+
+/* lift, gconv, conv, pools: returns the value, or -1 if the window does not fit. */
+static int tb_slide(TB *t, Op op, int in, int C, int k, int s, int p, int d)
+{
+	Shape x = t->value[in];
+	int oh = out_size(x.h, k, s, p, d), ow = out_size(x.w, k, s, p, d);
+	if (oh <= 0 || ow <= 0)
+		return -1;
+	Layer *L = tb_layer(t, op, in, -1);
+	L->k = k, L->s = s, L->p = p, L->d = d, L->C = C;
+	Shape o = x;
+	o.h = oh, o.w = ow;
+	if (op == OP_LIFT || op == OP_GCONV)
+		o.kind = K_GMAP, o.g = t->m.group.n, o.c = C;
+	if (op == OP_CONV)
+		o.c = C;
+	return tb_done(t, L, o);
+}
+
+static int tb_op(TB *t, Op op, int in, int N)
+{
+	Shape x = t->value[in], o = x;
+	Layer *L = tb_layer(t, op, in, -1);
+	switch (op) {
+	case OP_GPOOL:
+		o.kind = K_IMAGE, o.g = 1;
+		break;
+	case OP_GLOBAL_AVGPOOL:
+	case OP_GLOBAL_MAXPOOL:
+		o = (Shape){K_VECTOR, x.kind == K_GMAP ? VA_GROUP : VA_TRIVIAL, x.c, x.g, 1, 1};
+		break;
+	case OP_FLATTEN:
+		o.kind = K_VECTOR;
+		o.act = x.kind == K_IMAGE && x.h == 1 && x.w == 1 ? VA_TRIVIAL : VA_MAP;
+		break;
+	case OP_LINEAR:
+		L->C = N;
+		o = (Shape){K_VECTOR, VA_TRIVIAL, N, 1, 1, 1};
+		break;
+	default:
+		break;
+	}
+	return tb_done(t, L, o);
+}
+
+static int tb_add(TB *t, int a, int b)
+{
+	Layer *L = tb_layer(t, OP_ADD, a, b);
+	Shape o = t->value[a];
+	if (o.kind == K_VECTOR && t->value[b].act != o.act)
+		o.act = VA_MIXED;
+	return tb_done(t, L, o);
+}
+
+/* Joins the continuation lines of notes back into one line each. */
+static void unwrap(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (strncmp(s, "\n      ", 7) == 0) {
+			*o++ = ' ';
+			s += 6;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+/* Runs the lint; the diagnostics land in *text (caller frees), notes unwrapped. */
+static Lint *run_lint(TB *t, Arena *a, char **text, int *nwarn)
+{
+	size_t len;
+	FILE *f = open_memstream(text, &len);
+	Diag d = {.file = "t.geq", .out = f};
+	Lint *l = lint_model(&t->m, a, &d);
+	fclose(f);
+	unwrap(*text);
+	if (nwarn)
+		*nwarn = d.nwarnings;
+	return l;
+}
+
+static unsigned lint_exact(TB *t)
+{
+	Arena *a = arena_new();
+	char *text;
+	unsigned e = run_lint(t, a, &text, NULL)->exact;
+	free(text);
+	arena_free(a);
+	return e;
+}
+
+/* ---- (1) one sliding layer: residue and shift by counting windows ---- */
+
+typedef struct Windows {
+	int m;         /* number of windows */
+	int unused;    /* padded-input positions after the last window */
+	double centre; /* mean of the first and last window centre */
+} Windows;
+
+static Windows count_windows(int n, int k, int s, int p, int d)
+{
+	Windows w = {0};
+	double first = 0, last = 0;
+	for (int o = 0; o * s + d * (k - 1) <= n + 2 * p - 1; o++) {
+		double c = o * s - p + d * (k - 1) / 2.0;
+		if (o == 0)
+			first = c;
+		last = c;
+		w.m++;
+		w.unused = n + 2 * p - 1 - (o * s + d * (k - 1));
+	}
+	w.centre = (first + last) / 2;
+	return w;
+}
+
+START_TEST(single_layer_residue_and_shift)
+{
+	int tested = 0;
+	while (tested < 3000) {
+		int H = rnd(1, 40), W = rnd(0, 1) ? H : rnd(1, 40);
+		int k = rnd(1, 6), s = rnd(1, 4), d = rnd(1, 3), p = rnd(0, 3);
+		bool pool = rnd(0, 2) == 0;
+		if (pool)
+			d = 1, p = p > k / 2 ? k / 2 : p;
+		Windows wy = count_windows(H, k, s, p, d), wx = count_windows(W, k, s, p, d);
+		if (wy.m == 0 || wx.m == 0)
+			continue;
+		TB t;
+		tb_init(&t, 1, H, W, H == W ? ALL : PMM);
+		int v = tb_slide(&t, pool ? OP_MAXPOOL : OP_LIFT, 0, 2, k, s, p, d);
+		ck_assert_int_eq(t.value[v].h, wy.m);
+		Arena *a = arena_new();
+		char *text;
+		Lint *l = run_lint(&t, a, &text, NULL);
+		LayerLint *ll = &l->layer[0];
+		ck_assert_int_eq(ll->res[0], wy.unused);
+		ck_assert_int_eq(ll->res[1], wx.unused);
+		ck_assert(ll->shift[0] == wy.centre - (H - 1) / 2.0);
+		ck_assert(ll->shift[1] == wx.centre - (W - 1) / 2.0);
+		ck_assert(ll->stride[0] == s && ll->stride[1] == s);
+		/* the half-turn r2 needs the grid centred on both axes, and centred means R = 0 */
+		bool centred = wy.centre == (H - 1) / 2.0 && wx.centre == (W - 1) / 2.0;
+		ck_assert_int_eq(centred, wy.unused == 0 && wx.unused == 0);
+		ck_assert_int_eq(!!(l->exact & 1u << 2), centred);
+		ck_assert_int_eq(text[0] == 0, centred);
+		free(text);
+		arena_free(a);
+		tested++;
+	}
+}
+END_TEST
+
+/* ---- (2) chains: the lint against every layer's grid, enumerated in the image ---- */
+
+typedef struct Step {
+	Op op;
+	int k, s, p, d;
+} Step;
+
+/* Builds input -> steps on H x W; false if some window does not fit. */
+static bool build_chain(TB *t, int H, int W, unsigned mask, const Step *st, int n)
+{
+	tb_init(t, 1, H, W, mask);
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (st[i].k)
+			v = tb_slide(t, st[i].op, v, 2, st[i].k, st[i].s, st[i].p, st[i].d);
+		else
+			v = tb_op(t, st[i].op, v, 0);
+		if (v < 0)
+			return false;
+	}
+	return true;
+}
+
+/* A random chain of ops that commute with the group: only the grids can break it. */
+static int random_chain(Step *st)
+{
+	int n = rnd(1, 5);
+	bool gmap = false;
+	for (int i = 0; i < n; i++) {
+		Step x = {0};
+		int pick = rnd(0, 5);
+		if (pick <= 1) {
+			x.op = gmap ? OP_GCONV : rnd(0, 1) ? OP_LIFT : OP_CONV;
+			x.k = x.op == OP_CONV ? 1 : rnd(1, 4);
+			x.s = rnd(1, 3), x.p = rnd(0, 2), x.d = rnd(1, 2);
+			gmap |= x.op != OP_CONV;
+		} else if (pick <= 3) {
+			x.op = rnd(0, 1) ? OP_MAXPOOL : OP_AVGPOOL;
+			x.k = rnd(1, 4), x.s = rnd(1, 3), x.p = rnd(0, x.k / 2), x.d = 1;
+		} else if (pick == 4) {
+			x.op = gmap ? OP_GPOOL : OP_BN;
+			gmap = false;
+		} else {
+			x.op = OP_RELU;
+		}
+		st[i] = x;
+	}
+	return n;
+}
+
+/* One axis of a grid in the original image, in half pixels: explicit positions. */
+typedef struct Line {
+	int n;
+	long long pos[MAXN];
+	long long step; /* between neighbours, kept for grids of a single position */
+} Line;
+
+/* The positions a sliding layer samples: window centre c = os - p + d(k-1)/2 of the
+ * input, placed in the image by extending the input's own lattice. */
+static void sample_line(Line *out, const Line *in, const Step *st, int n_in)
+{
+	Line o = {.step = in->step * st->s};
+	for (int i = 0; i * st->s + st->d * (st->k - 1) <= n_in + 2 * st->p - 1; i++) {
+		long long c2 = 2LL * i * st->s - 2LL * st->p + (long long)st->d * (st->k - 1);
+		o.pos[o.n++] = in->pos[0] + c2 * in->step / 2;
+	}
+	*out = o;
+}
+
+static bool on_line(const Line *l, long long v)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->pos[i] == v)
+			return true;
+	return false;
+}
+
+/* Does g map the set lines[0] x lines[1] onto itself about the centre of the H x W image?
+ * Half pixels on a plane grown by a margin so that positions in the padding fit. */
+static bool maps_onto_itself(int g, const Line *ly, const Line *lx, int H, int W)
+{
+	long long mg = 0;
+	const Line *ls[2] = {ly, lx};
+	int n[2] = {H, W};
+	for (int a = 0; a < 2; a++)
+		for (int i = 0; i < ls[a]->n; i++) {
+			long long v = ls[a]->pos[i];
+			mg = -v > mg ? -v : mg;
+			mg = v - (2LL * n[a] - 2) > mg ? v - (2LL * n[a] - 2) : mg;
+		}
+	int ph = (int)(2LL * H - 1 + 2 * mg), pw = (int)(2LL * W - 1 + 2 * mg);
+	for (int i = 0; i < ly->n; i++)
+		for (int j = 0; j < lx->n; j++) {
+			int oy, ox;
+			gq_d4_point(g, ph, pw, (int)(ly->pos[i] + mg), (int)(lx->pos[j] + mg), &oy,
+			        &ox);
+			if (!on_line(ly, oy - mg) || !on_line(lx, ox - mg))
+				return false; /* g is injective, so inclusion is equality */
+		}
+	return true;
+}
+
+/* Elements exact by brute force, and each layer's cumulative shift and stride. */
+static unsigned brute_exact(
+        const TB *t, const Step *st, int n, double (*shift)[2], int (*stride)[2])
+{
+	int H = t->m.input.h, W = t->m.input.w;
+	static Line y, x;
+	y = (Line){.n = H, .step = 2};
+	x = (Line){.n = W, .step = 2};
+	for (int i = 0; i < H; i++)
+		y.pos[i] = 2 * i;
+	for (int i = 0; i < W; i++)
+		x.pos[i] = 2 * i;
+	unsigned exact = t->m.group.mask;
+	for (int i = 0; i < n; i++) {
+		if (st[i].k) {
+			sample_line(&y, &y, &st[i], t->layer[i].in_shape.h);
+			sample_line(&x, &x, &st[i], t->layer[i].in_shape.w);
+			for (int g = 1; g < GQ_D4_ORDER; g++)
+				if (exact & 1u << g && !maps_onto_itself(g, &y, &x, H, W))
+					exact &= ~(1u << g);
+		}
+		shift[i][0] = (y.pos[0] + y.pos[y.n - 1]) / 4.0 - (H - 1) / 2.0;
+		shift[i][1] = (x.pos[0] + x.pos[x.n - 1]) / 4.0 - (W - 1) / 2.0;
+		stride[i][0] = (int)(y.step / 2), stride[i][1] = (int)(x.step / 2);
+	}
+	return exact;
+}
+
+START_TEST(chains_match_brute_force)
+{
+	static TB t;
+	int tested = 0, broken = 0, partial = 0;
+	while (tested < 1500) {
+		Step st[MAXL];
+		int n = random_chain(st);
+		int H = rnd(1, 36), W = rnd(0, 1) ? H : rnd(1, 36);
+		unsigned mask = H == W ? ALL : PMM;
+		if (!build_chain(&t, H, W, mask, st, n))
+			continue;
+		double shift[MAXL][2];
+		int stride[MAXL][2];
+		unsigned want = brute_exact(&t, st, n, shift, stride);
+		Arena *a = arena_new();
+		char *text;
+		Lint *l = run_lint(&t, a, &text, NULL);
+		ck_assert_msg(
+		        l->exact == want, "%dx%d: lint %#x, brute force %#x", H, W, l->exact, want);
+		for (int i = 0; i < n; i++) {
+			ck_assert(l->layer[i].shift[0] == shift[i][0]);
+			ck_assert(l->layer[i].shift[1] == shift[i][1]);
+			ck_assert_int_eq(l->layer[i].stride[0], stride[i][0]);
+			ck_assert_int_eq(l->layer[i].stride[1], stride[i][1]);
+		}
+		broken += want != t.m.group.mask;
+		partial += want != t.m.group.mask && want != 1u;
+		free(text);
+		arena_free(a);
+		tested++;
+	}
+	/* the sample must exercise all three outcomes */
+	ck_assert_int_gt(broken, 100);
+	ck_assert_int_gt(partial, 50);
+	ck_assert_int_gt(tested - broken, 100);
+}
+END_TEST
+
+/* Transposes survive any grid on a square input; on a non-square one a mirror survives
+ * when its axis is centred (SPEC §1). */
+START_TEST(survivors)
+{
+	static TB t;
+	tb_init(&t, 1, 29, 29, ALL);
+	tb_slide(&t, OP_MAXPOOL, 0, 0, 2, 2, 0, 1);
+	ck_assert_uint_eq(lint_exact(&t), 1u | 1u << 7); /* e, mr3 */
+	tb_init(&t, 1, 28, 29, PMM);
+	tb_slide(&t, OP_MAXPOOL, 0, 0, 2, 2, 0, 1);
+	ck_assert_uint_eq(lint_exact(&t), 1u | 1u << 6); /* e, mr2 */
+}
+END_TEST
+
+/* ---- SPEC §1 (a): layers that do not commute ---- */
+
+/* Elements that act trivially on an h x w plane, from gq_d4_plane on distinct values. */
+static unsigned plane_fixers(int h, int w)
+{
+	float in[64], out[64];
+	unsigned fix = 0;
+	for (int i = 0; i < h * w; i++)
+		in[i] = (float)i;
+	for (int g = 0; g < GQ_D4_ORDER; g++) {
+		if (gq_d4_swaps_axes(g) && h != w)
+			continue;
+		gq_d4_plane(g, out, in, h, w);
+		if (memcmp(in, out, sizeof(float) * (size_t)(h * w)) == 0)
+			fix |= 1u << g;
+	}
+	return fix;
+}
+
+START_TEST(conv_breaks_all_but_e)
+{
+	static TB t;
+	tb_init(&t, 1, 28, 28, ALL);
+	tb_slide(&t, OP_CONV, 0, 4, 3, 1, 1, 1);
+	ck_assert_uint_eq(lint_exact(&t), 1u);
+	tb_init(&t, 1, 28, 28, ALL);
+	tb_slide(&t, OP_CONV, 0, 4, 1, 1, 0, 1);
+	ck_assert_uint_eq(lint_exact(&t), ALL);
+}
+END_TEST
+
+START_TEST(linear_needs_an_invariant_vector)
+{
+	static TB t;
+	/* global pool of a G-map: permuted by every element but e */
+	tb_init(&t, 1, 9, 9, ALL);
+	int v = tb_slide(&t, OP_LIFT, 0, 3, 3, 1, 0, 1);
+	tb_op(&t, OP_LINEAR, tb_op(&t, OP_GLOBAL_AVGPOOL, v, 0), 5);
+	ck_assert_uint_eq(lint_exact(&t), 1u);
+	/* gpool first makes it invariant */
+	tb_init(&t, 1, 9, 9, ALL);
+	v = tb_slide(&t, OP_LIFT, 0, 3, 3, 1, 0, 1);
+	v = tb_op(&t, OP_GLOBAL_MAXPOOL, tb_op(&t, OP_GPOOL, v, 0), 0);
+	tb_op(&t, OP_LINEAR, tb_op(&t, OP_RELU, v, 0), 5);
+	ck_assert_uint_eq(lint_exact(&t), ALL);
+	/* returning the permuted vector itself is equivariant */
+	tb_init(&t, 1, 9, 9, ALL);
+	tb_op(&t, OP_GLOBAL_AVGPOOL, tb_slide(&t, OP_LIFT, 0, 3, 3, 1, 0, 1), 0);
+	ck_assert_uint_eq(lint_exact(&t), ALL);
+}
+END_TEST
+
+START_TEST(flatten_then_linear)
+{
+	static TB t;
+	for (int h = 1; h <= 4; h++)
+		for (int w = 1; w <= 4; w++) {
+			unsigned mask = h == w ? ALL : PMM;
+			tb_init(&t, 2, h, w, mask);
+			tb_op(&t, OP_LINEAR, tb_op(&t, OP_FLATTEN, 0, 0), 3);
+			unsigned want = plane_fixers(h, w) & group_of(mask).mask;
+			ck_assert_uint_eq(lint_exact(&t), want);
+		}
+	/* a flattened G-map is permuted along its group axis even at 1x1 */
+	tb_init(&t, 1, 3, 3, ALL);
+	int v = tb_slide(&t, OP_LIFT, 0, 2, 3, 1, 0, 1);
+	tb_op(&t, OP_LINEAR, tb_op(&t, OP_FLATTEN, v, 0), 3);
+	ck_assert_uint_eq(lint_exact(&t), 1u);
+}
+END_TEST
+
+START_TEST(add_of_vectors_and_branches)
+{
+	static TB t;
+	/* invariant + permuted vector: nothing but e survives */
+	tb_init(&t, 1, 9, 9, ALL);
+	int v = tb_slide(&t, OP_LIFT, 0, 3, 3, 1, 0, 1);
+	int a = tb_op(&t, OP_GLOBAL_AVGPOOL, v, 0);
+	int b = tb_op(&t, OP_GLOBAL_AVGPOOL, tb_op(&t, OP_GPOOL, v, 0), 0);
+	t.value[b] = (Shape){K_VECTOR, VA_TRIVIAL, 24, 1, 1, 1}; /* a's length, as `+` needs */
+	tb_add(&t, a, b);
+	ck_assert_uint_eq(lint_exact(&t), 1u);
+	/* two centred branches with different grids: the sum is exact */
+	tb_init(&t, 1, 29, 29, ALL);
+	a = tb_slide(&t, OP_MAXPOOL, 0, 0, 3, 2, 0, 1);  /* 14, stride 2 */
+	b = tb_slide(&t, OP_AVGPOOL, 0, 0, 16, 1, 0, 1); /* 14, stride 1 */
+	tb_add(&t, a, b);
+	ck_assert_uint_eq(lint_exact(&t), ALL);
+	/* one off-centre branch breaks the sum */
+	tb_init(&t, 1, 28, 28, ALL);
+	a = tb_slide(&t, OP_MAXPOOL, 0, 0, 3, 2, 1, 1); /* 14, R = 1 */
+	b = tb_slide(&t, OP_MAXPOOL, 0, 0, 2, 2, 0, 1); /* 14, R = 0 */
+	tb_add(&t, a, b);
+	ck_assert_uint_eq(lint_exact(&t), 1u | 1u << 7);
+}
+END_TEST
+
+START_TEST(p1_has_nothing_to_warn_about)
+{
+	static TB t;
+	tb_init(&t, 1, 29, 29, 1u);
+	int v = tb_slide(&t, OP_CONV, 0, 4, 3, 2, 0, 1);
+	v = tb_slide(&t, OP_MAXPOOL, v, 0, 2, 2, 0, 1);
+	tb_op(&t, OP_LINEAR, tb_op(&t, OP_FLATTEN, v, 0), 3);
+	Arena *a = arena_new();
+	char *text;
+	int nwarn;
+	Lint *l = run_lint(&t, a, &text, &nwarn);
+	ck_assert_str_eq(text, "");
+	ck_assert_int_eq(nwarn, 0);
+	ck_assert_uint_eq(l->exact, 1u);
+	free(text);
+	arena_free(a);
+}
+END_TEST
+
+/* ---- the notes: their arithmetic and their fixes must hold ---- */
+
+START_TEST(note_shows_the_arithmetic)
+{
+	static TB t;
+	for (int i = 0; i < 200; i++) {
+		int n = rnd(8, 40), k = rnd(1, 5), s = rnd(2, 3), p = rnd(0, k / 2);
+		tb_init(&t, 1, n, n, 0xf);
+		tb_slide(&t, OP_MAXPOOL, 0, 0, k, s, p, 1);
+		int r = (n + 2 * p - (k - 1) - 1) % s;
+		Arena *a = arena_new();
+		char *text, want[128];
+		int nwarn;
+		run_lint(&t, a, &text, &nwarn);
+		ck_assert_int_eq(nwarn, r != 0);
+		snprintf(want, sizeof want, "(%d + 2*%d - 1*(%d-1) - 1) mod %d = %d on both axes",
+		        n, p, k, s, r);
+		ck_assert(r == 0 || strstr(text, want));
+		snprintf(want, sizeof want, "moves %g px up and left", r / 2.0);
+		ck_assert(r == 0 || strstr(text, want));
+		ck_assert(r == 0 ||
+		          strstr(text, "not exactly equivariant to r, r2, r3 [-Wequivariance]"));
+		free(text);
+		arena_free(a);
+	}
+}
+END_TEST
+
+/* Reads "nearest input sizes ...: 28x28, 30x30" (either side may be missing). */
+static int parse_sizes(const char *text, int sz[2][2])
+{
+	const char *s = strstr(text, "nearest input sizes");
+	if (!s)
+		return 0;
+	s = strchr(s, ':') + 1;
+	int n = 0;
+	while (n < 2 && sscanf(s, " %dx%d", &sz[n][0], &sz[n][1]) == 2) {
+		n++;
+		s = strchr(s, ',');
+		if (!s)
+			break;
+		s++;
+	}
+	return n;
+}
+
+/* Elements that some layer's grid breaks. */
+static unsigned grid_breaks(const Lint *l, const TB *t)
+{
+	unsigned b = 0;
+	for (int i = 0; i < t->m.nlayers; i++)
+		if (!l->layer[i].self_break)
+			b |= l->layer[i].breaks;
+	return b;
+}
+
+static bool sizes_work(const Step *st, int n, unsigned mask, int H, int W)
+{
+	static TB t;
+	if (!build_chain(&t, H, W, mask, st, n))
+		return false;
+	Arena *a = arena_new();
+	char *text;
+	Lint *l = run_lint(&t, a, &text, NULL);
+	bool ok = grid_breaks(l, &t) == 0;
+	free(text);
+	arena_free(a);
+	return ok;
+}
+
+START_TEST(suggested_sizes_are_nearest_and_exact)
+{
+	static TB t;
+	int checked = 0;
+	while (checked < 300) {
+		Step st[MAXL];
+		int n = random_chain(st);
+		int H = rnd(4, 36), W = rnd(0, 1) ? H : rnd(4, 36);
+		unsigned mask = H == W ? (rnd(0, 1) ? ALL : 0xf) : PMM;
+		if (!build_chain(&t, H, W, mask, st, n))
+			continue;
+		Arena *a = arena_new();
+		char *text;
+		Lint *l = run_lint(&t, a, &text, NULL);
+		int sz[2][2];
+		int ns = parse_sizes(text, sz);
+		ck_assert(ns == 0 || grid_breaks(l, &t) != 0);
+		for (int i = 0; i < ns; i++) {
+			ck_assert_msg(sizes_work(st, n, mask, sz[i][0], sz[i][1]), "%dx%d -> %dx%d",
+			        H, W, sz[i][0], sz[i][1]);
+			/* nothing nearer works on the axis that moved */
+			for (int a2 = 0; a2 < 2; a2++) {
+				int from = a2 ? W : H, to = sz[i][a2];
+				for (int u = from + (to > from ? 1 : -1); u != to && to != from;
+				        u += to > from ? 1 : -1) {
+					int h = a2 ? sz[i][0] : u, w = a2 ? u : sz[i][1];
+					if (H == W)
+						h = w = u;
+					ck_assert(!sizes_work(st, n, mask, h, w));
+				}
+			}
+		}
+		checked += ns > 0;
+		free(text);
+		arena_free(a);
+	}
+}
+END_TEST
+
+/* Reads "...: maxpool(h, 3, s=2)" or "lift(x, C, k=3, s=2, p=1)" into k, s, p. */
+static bool parse_fix(const char *text, int *k, int *s, int *p)
+{
+	const char *f = strstr(text, "samples a centred grid");
+	if (!f)
+		return false;
+	const char *c = f;
+	while (c > text && *c != '(')
+		c--;
+	const char *kw = strstr(c, "k=");
+	*p = 0;
+	if (kw && kw < f) {
+		sscanf(kw, "k=%d", k);
+		*s = 1;
+	} else {
+		const char *comma = strchr(c, ',');
+		sscanf(comma + 1, " %d", k);
+		*s = *k;
+	}
+	const char *ss = strstr(c, "s="), *ps = strstr(c, "p=");
+	if (ss && ss < f)
+		sscanf(ss, "s=%d", s);
+	if (ps && ps < f)
+		sscanf(ps, "p=%d", p);
+	return true;
+}
+
+START_TEST(suggested_layer_change_centres_it)
+{
+	static TB t;
+	int checked = 0;
+	for (int i = 0; i < 400; i++) {
+		int n = rnd(6, 40), k = rnd(1, 5), s = rnd(2, 3);
+		bool pool = rnd(0, 1);
+		int p = rnd(0, pool ? k / 2 : 2);
+		tb_init(&t, 1, n, n, ALL);
+		if (tb_slide(&t, pool ? OP_AVGPOOL : OP_LIFT, 0, 3, k, s, p, 1) < 0)
+			continue;
+		Arena *a = arena_new();
+		char *text;
+		run_lint(&t, a, &text, NULL);
+		int k2, s2, p2;
+		if (parse_fix(text, &k2, &s2, &p2)) {
+			ck_assert_int_eq(s2, s);
+			ck_assert(k2 != k || p2 != p);
+			ck_assert(abs(k2 - k) <= 2 && (!pool || p2 <= k2 / 2));
+			tb_init(&t, 1, n, n, ALL);
+			ck_assert(
+			        tb_slide(&t, pool ? OP_AVGPOOL : OP_LIFT, 0, 3, k2, s, p2, 1) > 0);
+			ck_assert_uint_eq(lint_exact(&t), ALL);
+			checked++;
+		}
+		free(text);
+		arena_free(a);
+	}
+	ck_assert_int_gt(checked, 100);
+}
+END_TEST
+
+/* The example of SPEC §4, line by line. */
+START_TEST(spec_example)
+{
+	static TB t;
+	tb_init(&t, 1, 29, 29, 0xf);
+	tb_slide(&t, OP_MAXPOOL, 0, 0, 2, 2, 0, 1);
+	Arena *a = arena_new();
+	char *text;
+	run_lint(&t, a, &text, NULL);
+	ck_assert(strstr(text, "t.geq:2:5: warning: maxpool samples an off-centre grid: not "
+	                       "exactly equivariant to r, r2, r3 [-Wequivariance]\n"));
+	ck_assert(strstr(text, "mod 2 = 1 on both axes, so the last row and column are never "
+	                       "sampled"));
+	ck_assert(strstr(text, "t.geq:1:9: note: nearest input sizes that make every layer exact: "
+	                       "28x28, 30x30\n"));
+	ck_assert(strstr(text, "t.geq:2:5: note: or keep 29x29: maxpool(..., 3, s=2) samples a "
+	                       "centred grid\n"));
+	free(text);
+	arena_free(a);
+}
+END_TEST
+
+/* ---- --lint-json ---- */
+
+static json_t *names_json(unsigned mask)
+{
+	json_t *a = json_array();
+	for (int g = 0; g < GQ_D4_ORDER; g++)
+		if (mask & 1u << g)
+			json_array_append_new(a, json_string(d4_name[g]));
+	return a;
+}
+
+START_TEST(json_is_valid_and_agrees)
+{
+	static TB t;
+	for (int i = 0; i < 200; i++) {
+		Step st[MAXL];
+		int n = random_chain(st);
+		int H = rnd(4, 30), W = rnd(0, 1) ? H : rnd(4, 30);
+		unsigned mask = H == W ? ALL : PMM;
+		if (!build_chain(&t, H, W, mask, st, n))
+			continue;
+		t.m.name = "odd \"name\"\\\n\x01";
+		Arena *a = arena_new();
+		char *text, *js;
+		size_t len;
+		Lint *l = run_lint(&t, a, &text, NULL);
+		FILE *f = open_memstream(&js, &len);
+		lint_json(f, &t.m, l);
+		fclose(f);
+		json_error_t err;
+		json_t *root = json_loads(js, 0, &err);
+		ck_assert_msg(root != NULL, "%s: %s", err.text, js);
+		ck_assert_str_eq(json_string_value(json_object_get(root, "model")), t.m.name);
+		json_t *want = names_json(t.m.group.mask);
+		ck_assert(json_equal(json_object_get(root, "elements"), want));
+		json_decref(want);
+		want = names_json(l->exact);
+		ck_assert(json_equal(json_object_get(root, "exact"), want));
+		json_decref(want);
+		want = names_json(t.m.group.mask & ~l->exact);
+		ck_assert(json_equal(json_object_get(root, "broken"), want));
+		json_decref(want);
+		json_t *layers = json_object_get(root, "layers");
+		ck_assert_int_eq((int)json_array_size(layers), t.m.nlayers);
+		for (int j = 0; j < t.m.nlayers; j++) {
+			json_t *L = json_array_get(layers, j);
+			json_t *res = json_object_get(L, "residue");
+			ck_assert_int_eq(json_is_null(res), !(st[j].k && st[j].s > 1));
+			if (!json_is_null(res))
+				ck_assert_int_eq(json_integer_value(json_array_get(res, 1)),
+				        l->layer[j].res[1]);
+			json_t *sh = json_array_get(json_object_get(L, "shift"), 0);
+			ck_assert(json_number_value(sh) == l->layer[j].shift[0]);
+			int in_dims = t.layer[j].in_shape.kind == K_GMAP ? 4 : 3;
+			ck_assert_int_eq(
+			        (int)json_array_size(json_object_get(L, "input")), in_dims);
+			want = names_json(l->layer[j].breaks);
+			ck_assert(json_equal(json_object_get(L, "breaks"), want));
+			json_decref(want);
+		}
+		json_decref(root);
+		free(js);
+		free(text);
+		arena_free(a);
+	}
+}
+END_TEST
+
+static Suite *lint_suite(void)
+{
+	Suite *s = suite_create("lint");
+	TCase *tc = tcase_create("lint");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, single_layer_residue_and_shift);
+	tcase_add_test(tc, chains_match_brute_force);
+	tcase_add_test(tc, survivors);
+	tcase_add_test(tc, conv_breaks_all_but_e);
+	tcase_add_test(tc, linear_needs_an_invariant_vector);
+	tcase_add_test(tc, flatten_then_linear);
+	tcase_add_test(tc, add_of_vectors_and_branches);
+	tcase_add_test(tc, p1_has_nothing_to_warn_about);
+	tcase_add_test(tc, note_shows_the_arithmetic);
+	tcase_add_test(tc, suggested_sizes_are_nearest_and_exact);
+	tcase_add_test(tc, suggested_layer_change_centres_it);
+	tcase_add_test(tc, spec_example);
+	tcase_add_test(tc, json_is_valid_and_agrees);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(lint_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}

@@ -5,6 +5,7 @@ CC      ?= gcc
 PY      := /usr/bin/python3
 PREFIX  ?= /usr/local
 B       := build
+VERSION := $(shell sed -n 's/^\#define GEQC_VERSION "\(.*\)"/\1/p' compiler/geqc.h)
 WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 BASE    := -std=c11 -D_GNU_SOURCE $(WARN) -Icompiler -Iruntime -I$(B)
@@ -67,6 +68,16 @@ $(B):
 
 clean:
 	rm -rf $(B)
+
+# ---- install: geqc, libgeqrt.a, geqrt.h and geqrt.pc (`pkg-config --libs geqrt`) ----
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include/geqrt
+	install -m 755 $(B)/geqc $(DESTDIR)$(PREFIX)/bin/geqc
+	install -m 644 $(B)/libgeqrt.a $(DESTDIR)$(PREFIX)/lib/libgeqrt.a
+	install -m 644 runtime/geqrt.h $(DESTDIR)$(PREFIX)/include/geqrt/geqrt.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' runtime/geqrt.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/geqrt.pc
 
 # ---- tests ----
 UNIT_TESTS := ast diag parser group check lint ops load

@@ -81,7 +81,7 @@ static void wrap(Buf *b)
 		}
 		if (b->s[i] == ' ')
 			last_space = i;
-		if (i - line >= NOTE_WIDTH && last_space > line) {
+		if (i - line >= 1000 && last_space > line) {
 			b->s[last_space] = '\n';
 			line = last_space + 1;
 			last_space = 0;

@@ -21,7 +21,7 @@ enum { MAX_BATCH = 1 << 16, MAX_THREADS = 1024, TOP_K = 5 };
 static const char *const elem_name[GQ_D4_ORDER] = {"e", "r", "r2", "r3", "m", "mr", "mr2", "mr3"};
 
 typedef struct Opts {
-	const char *weights, *input, *output, *labels;
+	const char *weights, *input, *output, *labels, *save_weights;
 	const char **images;
 	int nimages;
 	unsigned long long seed;
@@ -163,6 +163,11 @@ static int load_weights(Run *r, const Opts *o)
 		for (int i = 0; i < m->nparams; i++)
 			fill_param(&m->params[i], t[i], &g);
 	}
+	if (o->save_weights && gq_save_safetensors(o->save_weights, m->params, m->nparams,
+	                               (const float *const *)t, r->labels, err, sizeof err)) {
+		fprintf(stderr, "%s\n", err);
+		goto out;
+	}
 	rc = m->load_raw(r->net, (const float *const *)t, why, sizeof why);
 	if (rc)
 		fprintf(stderr, "%s: %s\n", o->weights ? o->weights : "random weights", why);
@@ -181,6 +186,7 @@ static void usage(FILE *f, const gq_model *m)
 	        "The G-CNN %s: input [%d, %d, %d], lint: %s.\n\n"
 	        "  --weights W.safetensors  the weights (F32, F16 or BF16; names as the .geq)\n"
 	        "  --seed S                 random (He) weights instead, from seed S\n"
+	        "  --save-weights W         write the weights in use to W.safetensors\n"
 	        "  --input x.npy            run on x: float32 [B, C, H, W] or [C, H, W]\n"
 	        "  --output y.npy           write the outputs (else print them): [B, ...] for a\n"
 	        "                           batch or several images, else without the batch\n"
@@ -252,6 +258,8 @@ static int parse_value_opt(const Run *r, Opts *o, const char *name, const char *
 		o->output = v;
 	else if (!strcmp(name, "--labels"))
 		o->labels = v;
+	else if (!strcmp(name, "--save-weights"))
+		o->save_weights = v;
 	else if (!strcmp(name, "--batch"))
 		return parse_int(r, name, v, 1, MAX_BATCH, &o->batch);
 	else if (!strcmp(name, "--threads"))
@@ -265,8 +273,8 @@ static int parse_value_opt(const Run *r, Opts *o, const char *name, const char *
 
 static int parse_args(const Run *r, Opts *o, int argc, char **argv)
 {
-	static const char *const valued[] = {
-	        "--weights", "--input", "--output", "--labels", "--batch", "--threads", "--seed"};
+	static const char *const valued[] = {"--weights", "--input", "--output", "--labels",
+	        "--batch", "--threads", "--seed", "--save-weights"};
 	o->batch = 1;
 	o->images = xmalloc(r, (size_t)argc + 1, sizeof *o->images);
 	if (!o->images)
@@ -303,10 +311,9 @@ static int parse_args(const Run *r, Opts *o, int argc, char **argv)
 static int check_args(const Run *r, const Opts *o)
 {
 	int modes = o->check + o->bench + (o->input != NULL) + (o->nimages > 0);
-	if (modes == 0) {
-		fail(r, "nothing to do: give --input x.npy, an image, --check-equivariance or "
-		        "--bench "
-		        "(see --help)");
+	if (modes == 0 && !o->save_weights) {
+		fail(r, "nothing to do: give --input x.npy, an image, --check-equivariance, "
+		        "--bench or --save-weights (see --help)");
 		return -1;
 	}
 	if (modes > 1 && !(o->check && o->input && modes == 2)) {
@@ -791,7 +798,9 @@ static int run_mode(Run *r, const Opts *o)
 		return run_bench(r, o);
 	if (o->input)
 		return run_input(r, o);
-	return run_images(r, o);
+	if (o->nimages)
+		return run_images(r, o);
+	return 0; /* only --save-weights */
 }
 
 int gq_main(const gq_model *m, int argc, char **argv)

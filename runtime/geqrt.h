@@ -99,7 +99,7 @@ int gq_load_safetensors(const char *path, const gq_param *params, int n, float *
  * save removes the file. */
 int gq_save_safetensors(const char *path, const gq_param *params, int n, const float *const *src,
         const char *labels, char *err, size_t errlen);
-/* Reads a .npy (versions 1-3, '<f4', C order) of 1-4 dims; *data is malloc'd. Writes
+/* Reads a .npy (versions 1-3, '<f4', C order) of 1-4 dims; *data is malloc'd. Saves 1-5 dims as
  * version 1.0, as numpy.save does. */
 int gq_load_npy(const char *path, float **data, int *ndim, int dim[4], char *err, size_t errlen);
 int gq_save_npy(

@@ -1025,7 +1025,7 @@ int gq_save_npy(
 	ld l = {.path = path, .err = err, .errlen = errlen};
 	char head[256];
 	ull numel = 1;
-	if (ndim < 1 || ndim > 4)
+	if (ndim < 1 || ndim > 5)
 		return fail(&l, "cannot save a %d-dimensional array", ndim);
 	int n = snprintf(head, sizeof head, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
 	for (int i = 0; i < ndim; i++) {

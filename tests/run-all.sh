@@ -48,6 +48,7 @@ done
 run diagnostics tests/run-diag-tests.sh "$B/san/geqc"
 [ -x tests/torch/run.sh ] && run pytorch-oracle tests/torch/run.sh "$B/san/geqc"
 [ -x tests/native/crosscheck.sh ] && run native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"
+run install tests/test-install.sh
 [ -x tests/check-generated.sh ] && run generated-current tests/check-generated.sh "$B/geqc"
 
 echo

@@ -477,6 +477,22 @@ START_TEST(linear_needs_an_invariant_vector)
 }
 END_TEST
 
+/* T_g leaves a 1x1 filter alone, so a 1x1 lift gives equal planes along the group axis
+ * and a 1x1 gconv sums over the whole group: the permutation of such a G-map's group axis
+ * changes nothing, and a linear layer on its global pool is invariant. */
+START_TEST(one_by_one_lift_is_flat_along_the_group)
+{
+	static TB t;
+	for (int k2 = 1; k2 <= 3; k2++) {
+		tb_init(&t, 1, 9, 9, ALL);
+		int v = tb_slide(&t, OP_LIFT, 0, 3, 1, 1, 0, 1);
+		v = tb_slide(&t, OP_GCONV, tb_op(&t, OP_RELU, v, 0), 3, k2, 1, k2 / 2, 1);
+		tb_op(&t, OP_LINEAR, tb_op(&t, OP_GLOBAL_AVGPOOL, v, 0), 5);
+		ck_assert_uint_eq(lint_exact(&t), k2 == 1 ? ALL : 1u);
+	}
+}
+END_TEST
+
 START_TEST(flatten_then_linear)
 {
 	static TB t;
@@ -809,6 +825,7 @@ static Suite *lint_suite(void)
 	tcase_add_test(tc, survivors);
 	tcase_add_test(tc, conv_breaks_all_but_e);
 	tcase_add_test(tc, linear_needs_an_invariant_vector);
+	tcase_add_test(tc, one_by_one_lift_is_flat_along_the_group);
 	tcase_add_test(tc, flatten_then_linear);
 	tcase_add_test(tc, add_of_vectors_and_branches);
 	tcase_add_test(tc, p1_has_nothing_to_warn_about);

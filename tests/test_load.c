@@ -685,8 +685,8 @@ START_TEST(npy_save_errors)
 	const float x[] = {1};
 	char err[512];
 	const char *path = tmp_path("bad-save.npy");
-	ck_assert_int_eq(gq_save_npy(path, x, 5, (int[]){1, 1, 1, 1, 1}, err, sizeof err), -1);
-	assert_error(err, path, "cannot save a 5-dimensional array");
+	ck_assert_int_eq(gq_save_npy(path, x, 6, (int[]){1, 1, 1, 1, 1, 1}, err, sizeof err), -1);
+	assert_error(err, path, "cannot save a 6-dimensional array");
 	ck_assert_int_eq(gq_save_npy(path, x, 1, (int[]){-2}, err, sizeof err), -1);
 	assert_error(err, path, "cannot save an array with dimension -2");
 	ck_assert_int_eq(access(path, F_OK), -1);

@@ -172,12 +172,14 @@ def check_output_structure(mod, lint, y):
                                  f"that the output vector is said to come from")
 
 
-def measure(mod, lint, elems, seed):
+def measure(mod, lint, elems, seed, batch=2):
+    """{g: err_g} for one random model and one random batch, or None where the group has
+    no action on the output."""
     rng = np.random.default_rng(seed)
     model = mod.Model().double().eval()
     randomise(model, rng)
     c, h, w = lint["input"]
-    x = rng.normal(0, 1, (2, c, h, w))
+    x = rng.normal(0, 1, (batch, c, h, w))
     with torch.no_grad():
         y = model(as_tensor(x)).numpy()
         check_output_structure(mod, lint, torch.from_numpy(y))
@@ -216,8 +218,19 @@ def check_model(path, args, workdir, index):
     mod = import_module(py, f"geqc_model_{index}")
     seed = args.seed + zlib.crc32(name.encode())
     errs = measure(mod, lint, elems, seed)
+    # A broken element can measure exact by chance: a relu that clips, or a max that falls
+    # where the two grids overlap, in both images. Before calling that a disagreement,
+    # measure again with fresh weights and larger batches, keeping the worst err_g.
+    retries = 0
+    while retries < 3 and any(g not in lint_exact and errs[g] is not None and errs[g] < BROKEN
+                              for g in elems):
+        retries += 1
+        more = measure(mod, lint, elems, seed + 7919 * retries, batch=8)
+        errs = {g: None if errs[g] is None else max(errs[g], more[g]) for g in elems}
     table = [f"{name}: group {lint['group']}, input {lint['input']}",
              f"    {'element':8}{'err_g':>10}  {'measured':10}lint"]
+    if retries:
+        table.append(f"    (worst of 2 images and {retries} more models on 8 images each)")
     bad = []
     for g in elems:
         v = verdict(errs[g])

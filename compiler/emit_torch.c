@@ -53,7 +53,7 @@ static void put_float(FILE *out, double x)
 			break;
 	}
 	fputs(buf, out);
-	if (!strpbrk(buf, ".eninf"))
+	if (!strpbrk(buf, ".e"))
 		fputs(".0", out);
 }
 
@@ -91,8 +91,6 @@ static void put_element_names(FILE *out, const Group *G, unsigned mask)
 			sep = ", ";
 		}
 	}
-	if (!*sep)
-		fputs("none", out);
 }
 
 static void put_name_tuple(FILE *out, const Group *G, unsigned mask)
@@ -128,20 +126,22 @@ static void emit_header(Emitter *e, const Lint *l, const char *cmdline)
 	fputs(" -> output ", out);
 	put_shape(out, m->value[m->output]);
 	fputs(".\n", out);
-	if (l) {
-		unsigned all = m->group.mask;
+	if (l && (l->exact & m->group.mask) == m->group.mask) {
+		fprintf(out, "# Lint: exactly equivariant to all of %s: ", m->group.name);
+		put_element_names(out, &m->group, m->group.mask);
+		fputs(".\n", out);
+	} else if (l) {
 		fputs("# Lint: exactly equivariant to ", out);
-		put_element_names(out, &m->group, l->exact & all);
+		put_element_names(out, &m->group, l->exact & m->group.mask);
 		fputs("; broken for ", out);
-		put_element_names(out, &m->group, all & ~l->exact);
+		put_element_names(out, &m->group, m->group.mask & ~l->exact);
 		fputs(".\n", out);
 	} else {
 		fputs("# Lint: not run.\n", out);
 	}
-	fputs("#\n# Needs only torch and numpy. Train it like any torch.nn.Module; "
-	      "load_safetensors\n"
-	      "# and save_safetensors read and write the weights that geqc's C code loads.\n\n",
-	        out);
+	fputs("#\n# Needs only torch and numpy. Train it like any torch.nn.Module;\n", out);
+	fputs("# load_safetensors and save_safetensors read and write the weights that\n", out);
+	fputs("# geqc's C code loads.\n\n", out);
 }
 
 /* clang-format off */
@@ -215,9 +215,8 @@ static void emit_constants(Emitter *e, const Lint *l)
 	fprintf(out, "OUTPUT_ACTION = \"%s\"\n", o.kind == K_VECTOR ? act_name[o.act] : "map");
 	fprintf(out, "OUTPUT_STRUCTURE = (%d, %d, %d, %d)\n", o.c, o.g, o.h, o.w);
 	if (l) {
-		fputs("# The elements for which geqc's lint proved the model exactly "
-		      "equivariant.\n",
-		        out);
+		fputs("# The elements for which geqc's lint proved the model exactly\n", out);
+		fputs("# equivariant, and the rest.\n", out);
 		fputs("LINT_EXACT = ", out);
 		put_name_tuple(out, G, l->exact & G->mask);
 		fputs("\nLINT_BROKEN = ", out);
@@ -255,6 +254,8 @@ static const char helpers[] =
         "\n"
         "def batched(x):\n"
         "    \"\"\"x as [B, C, H, W] (a single [C, H, W] image gains a batch of one).\"\"\"\n"
+        "    if torch.jit.is_tracing():  # torch.jit.trace fixes the shape by its example input\n"
+        "        return x, False\n"
         "    x = torch.as_tensor(x)\n"
         "    one = x.dim() == 3\n"
         "    if one:\n"
@@ -469,46 +470,58 @@ static void emit_classes(Emitter *e)
 
 /* ---- Model.__init__: one submodule per layer with parameters ---- */
 
-/* Lift(cin, cout, k=...) with the non-default keywords. */
-static void put_conv_args(FILE *out, const Layer *l)
+/* `self.lift1 = Lift(cin, cout, k=3, s=2)`: the non-default keywords only. */
+static void init_conv(Emitter *e, const Layer *l, const char *cls)
 {
-	fprintf(out, "(%d, %d, k=%d", l->param[0].dim[1], l->param[0].dim[0], l->k);
+	FILE *out = e->out;
+	fprintf(out, "self.%s = %s(%d, %d, k=%d", l->name, cls, l->param[0].dim[1],
+	        l->param[0].dim[0], l->k);
 	if (l->s != 1)
 		fprintf(out, ", s=%d", l->s);
 	if (l->p != 0)
 		fprintf(out, ", p=%d", l->p);
 	if (l->d != 1)
 		fprintf(out, ", d=%d", l->d);
-	if (!l->bias)
-		fputs(", bias=False", out);
-	fputs(")", out);
+	fputs(l->bias ? ")" : ", bias=False)", out);
 }
 
+static void init_bn(Emitter *e, const Layer *l)
+{
+	fprintf(e->out, "self.%s = BN(%d", l->name, l->param[0].dim[0]);
+	if (l->eps != 1e-5) {
+		fputs(", eps=", e->out);
+		put_float(e->out, l->eps);
+	}
+	fputs(")", e->out);
+}
+
+static void init_linear(Emitter *e, const Layer *l)
+{
+	fprintf(e->out, "self.%s = Linear(%d, %d%s)", l->name, l->param[0].dim[1],
+	        l->param[0].dim[0], l->bias ? "" : ", bias=False");
+}
+
+/* One line of Model.__init__ for a layer with parameters; nothing for the others. */
 static void emit_init_layer(Emitter *e, const Layer *l)
 {
-	FILE *out = e->out;
-	const char *cls = NULL;
+	if (l->nparams == 0)
+		return;
+	fputs("        ", e->out);
 	switch (l->op) {
 	case OP_LIFT:
-		cls = "Lift";
+		init_conv(e, l, "Lift");
 		break;
 	case OP_GCONV:
-		cls = "GConv";
+		init_conv(e, l, "GConv");
 		break;
 	case OP_CONV:
-		cls = "Conv";
+		init_conv(e, l, "Conv");
 		break;
 	case OP_BN:
-		fprintf(out, "        self.%s = BN(%d", l->name, l->param[0].dim[0]);
-		if (l->eps != 1e-5) {
-			fputs(", eps=", out);
-			put_float(out, l->eps);
-		}
-		fputs(")", out);
+		init_bn(e, l);
 		break;
 	case OP_LINEAR:
-		fprintf(out, "        self.%s = Linear(%d, %d%s)", l->name, l->param[0].dim[1],
-		        l->param[0].dim[0], l->bias ? "" : ", bias=False");
+		init_linear(e, l);
 		break;
 	case OP_MAXPOOL:
 	case OP_AVGPOOL:
@@ -522,13 +535,9 @@ static void emit_init_layer(Emitter *e, const Layer *l)
 	case OP_SOFTMAX:
 	case OP_ADD:
 	case OP_COUNT:
-		return; /* no parameters */
+		break; /* no parameters */
 	}
-	if (cls) {
-		fprintf(out, "        self.%s = %s", l->name, cls);
-		put_conv_args(out, l);
-	}
-	fprintf(out, "  # %s:%d\n", e->src, l->loc.first_line);
+	fprintf(e->out, "  # %s:%d\n", e->src, l->loc.first_line);
 }
 
 /* ---- Model.forward: one line per layer ---- */

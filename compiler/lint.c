@@ -81,7 +81,7 @@ static void wrap(Buf *b)
 		}
 		if (b->s[i] == ' ')
 			last_space = i;
-		if (i - line >= 1000 && last_space > line) {
+		if (i - line >= NOTE_WIDTH && last_space > line) {
 			b->s[last_space] = '\n';
 			line = last_space + 1;
 			last_space = 0;
@@ -130,7 +130,7 @@ static bool is_sliding(Op op)
 static int residue(int n, int k, int s, int p, int d)
 {
 	long long span = (long long)n + 2LL * p - (long long)d * (k - 1) - 1;
-	return span < 0 ? 0 : (int)(span % s);
+	return span < 0 || s < 1 ? 0 : (int)(span % s);
 }
 
 /* Maps the box [lo, hi] (half-pixel coordinates on a plane of size[0] x size[1]) by g
@@ -428,21 +428,21 @@ static void put_move(Buf *b, const int r[2], const double bstep[2], const double
 	double dy = bstep[0] * r[0] / 2, dx = bstep[1] * r[1] / 2;
 	bprintf(b, "the grid's centre moves ");
 	if (r[0] && r[1] && dy == dx)
-		bprintf(b, "%g px up and left", dy);
+		bprintf(b, "%.15g px up and left", dy);
 	else if (r[0] && r[1])
-		bprintf(b, "%g px up and %g px left", dy, dx);
+		bprintf(b, "%.15g px up and %.15g px left", dy, dx);
 	else if (r[0])
-		bprintf(b, "%g px up", dy);
+		bprintf(b, "%.15g px up", dy);
 	else
-		bprintf(b, "%g px left", dx);
+		bprintf(b, "%.15g px left", dx);
 	if (bstep[0] > 1 || bstep[1] > 1)
 		bprintf(b, " in the input image");
-	if (-total[0] == dy && -total[1] == dx)
+	if ((-total[0] == dy && -total[1] == dx) || !isfinite(total[0] + total[1]))
 		return;
 	if (-total[0] == -total[1])
-		bprintf(b, ", %g px up and left in all", -total[0]);
+		bprintf(b, ", %.15g px up and left in all", -total[0]);
 	else
-		bprintf(b, ", %g px up and %g px left in all", -total[0], -total[1]);
+		bprintf(b, ", %.15g px up and %.15g px left in all", -total[0], -total[1]);
 }
 
 static void note_arith(Ctx *c, int i)
@@ -454,7 +454,7 @@ static void note_arith(Ctx *c, int i)
 	Buf b = {.n = 0};
 	bprintf(&b, "its input is %dx%d", h, w);
 	if (gin->b[0] > 1 || gin->b[1] > 1)
-		bprintf(&b, " (a grid of stride %g in the input image)", gin->b[0]);
+		bprintf(&b, " (a grid of stride %.15g in the input image)", gin->b[0]);
 	bprintf(&b, ": ");
 	if (h == w) {
 		put_arith(&b, h, L, ll->res[0]);
@@ -469,7 +469,7 @@ static void note_arith(Ctx *c, int i)
 	put_unsampled(&b, ll->res, L->p);
 	bprintf(&b, " and ");
 	put_move(&b, ll->res, gin->b, ll->shift);
-	unsigned survive = c->non_e & ~c->gridbr[i] & ~c->selfbr[i];
+	unsigned survive = c->non_e & c->exact[L->out]; /* still exact after this layer */
 	if (survive) {
 		bprintf(&b, "; ");
 		const char *sep = "";
@@ -617,11 +617,16 @@ static bool fix_better(const Fix *x, const Fix *y)
 	return false;
 }
 
-static int max_padding(const Layer *L, int k)
+/* Paddings worth trying with kernel k: valid ones (pools: p <= k/2 as PyTorch requires;
+ * convs: every window still touches the image), within a stride of the current one
+ * (2p mod s takes every value there, and the output size cannot stay the same beyond). */
+static void padding_range(const Layer *L, int k, int *lo, int *hi)
 {
-	if (L->op == OP_MAXPOOL || L->op == OP_AVGPOOL)
-		return k / 2;  /* as PyTorch requires of pools */
-	return L->d * (k - 1); /* every window still touches the image */
+	long long top =
+	        L->op == OP_MAXPOOL || L->op == OP_AVGPOOL ? k / 2 : (long long)L->d * (k - 1);
+	int reach = L->s < 32 ? L->s : 32;
+	*lo = L->p > reach ? L->p - reach : 0;
+	*hi = top < (long long)L->p + reach ? (int)top : L->p + reach;
 }
 
 /* Tries kernel k with every valid padding; keeps the best candidate in *best. */
@@ -630,7 +635,9 @@ static void try_kernel(Ctx *c, const Layer *L, int k, int dk_rank, Fix *best, bo
 	int n[2] = {L->in_shape.h, L->in_shape.w};
 	if (k < 1 || k > GEQC_MAX_DIM)
 		return;
-	for (int p = 0; p <= max_padding(L, k) && p <= GEQC_MAX_DIM; p++) {
+	int plo, phi;
+	padding_range(L, k, &plo, &phi);
+	for (int p = plo; p <= phi; p++) {
 		if (k == L->k && p == L->p)
 			continue;
 		int oy = conv_out_size(n[0], k, L->s, p, L->d);
@@ -733,64 +740,77 @@ static void warn_conv(Ctx *c, const Layer *L, const char *elems)
 	note_at(c->d, L->loc, "use lift (image -> G-map) and gconv, or a 1x1 conv");
 }
 
+/* A linear layer on a vector the group moves; the message names where the vector came
+ * from (through relu and friends) and the note how to make it invariant. */
 static void warn_linear(Ctx *c, const Layer *L, const char *elems)
 {
 	const Layer *src = vector_source(c->m, L->in[0]);
 	char x[GEQC_MAX_IDENT + 1] = "...";
 	if (src)
 		operand_name(c->d, src->loc, x, sizeof x);
-	if (src && (src->op == OP_GLOBAL_AVGPOOL || src->op == OP_GLOBAL_MAXPOOL)) {
+	bool pooled = src && (src->op == OP_GLOBAL_AVGPOOL || src->op == OP_GLOBAL_MAXPOOL);
+	bool flattened = src && src->op == OP_FLATTEN;
+	switch (c->m->value[L->in[0]].act) {
+	case VA_GROUP:
 		warn_equiv(c->d, L->loc,
 		        "linear on a vector that the group permutes (%s of a G-map) is not "
 		        "invariant to %s",
-		        op_info[src->op].name, elems);
+		        pooled ? op_info[src->op].name : "a global pool", elems);
 		note_at(c->d, L->loc, "pool over the group first: %s(gpool(%s, max))",
-		        op_info[src->op].name, x);
-	} else if (src && src->op == OP_FLATTEN) {
-		Shape s = src->in_shape;
+		        pooled ? op_info[src->op].name : "global_avgpool", pooled ? x : "...");
+		return;
+	case VA_MAP:
+		if (!flattened)
+			break;
 		warn_equiv(c->d, L->loc,
 		        "linear on a flattened %dx%d %s, which the group moves, is not invariant "
 		        "to %s",
-		        s.h, s.w, kind_name(s.kind), elems);
-		if (s.kind == K_GMAP)
+		        src->in_shape.h, src->in_shape.w, kind_name(src->in_shape.kind), elems);
+		if (src->in_shape.kind == K_GMAP)
 			note_at(c->d, L->loc,
 			        "pool first: global_avgpool(gpool(%s, max)) is invariant", x);
 		else
-			note_at(c->d, L->loc,
-			        "pool first: global_avgpool(%s) is invariant (flatten is only for "
-			        "a 1x1 "
-			        "image)",
-			        x);
-	} else {
+			note_at(c->d, L->loc, "pool first: global_avgpool(%s) is invariant", x);
+		return;
+	case VA_MIXED:
 		warn_equiv(c->d, L->loc,
-		        "linear on a sum of vectors the group moves differently is not invariant "
-		        "to %s",
+		        "linear on a sum of vectors that the group moves differently is not "
+		        "invariant to %s",
 		        elems);
+		return;
+	case VA_TRIVIAL:
+	case VA_NONE:
+		break;
 	}
+	warn_equiv(c->d, L->loc, "linear on a vector that the group moves is not invariant to %s",
+	        elems);
 }
 
 static const char *vector_action(const Ctx *c, int v)
 {
 	switch (c->m->value[v].act) {
 	case VA_GROUP:
-		return "the group permutes (a global pool of a G-map)";
+		return "that the group permutes (a global pool of a G-map)";
 	case VA_MAP:
-		return "moves with the map it flattened";
+		return "that moves with the map it was flattened from";
 	case VA_MIXED:
-		return "is already mixed";
+		return "that already mixes two actions";
 	case VA_TRIVIAL:
 	case VA_NONE:
 		break;
 	}
-	return c->moved[v] ? "the group moves" : "the group leaves alone";
+	return c->moved[v] ? "that the group moves" : "that the group leaves alone";
 }
 
 static void warn_add(Ctx *c, const Layer *L, const char *elems)
 {
 	warn_equiv(c->d, L->loc,
 	        "'+' of vectors that the group moves differently is not equivariant to %s", elems);
-	note_at(c->d, L->loc, "its left operand is a vector %s, its right one a vector %s",
+	Buf b = {.n = 0};
+	bprintf(&b, "its left operand is a vector %s, its right one a vector %s",
 	        vector_action(c, L->in[0]), vector_action(c, L->in[1]));
+	wrap(&b);
+	note_at(c->d, L->loc, "%s", b.s);
 }
 
 static void warn_self(Ctx *c, int i)

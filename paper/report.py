@@ -28,6 +28,10 @@ def load(lint_path, acc_path):
     return verdict(lint), dict(zip(acc["angles"].tolist(), 100 * acc["accuracy"])), len(acc["labels"])
 
 
+def epochs(n):
+    return f"{n} epoch" + ("" if str(n) == "1" else "s")
+
+
 def mean_at(acc, angles):
     vals = [acc[a] for a in angles if a in acc]
     return sum(vals) / len(vals) if vals else float("nan")
@@ -45,7 +49,7 @@ def table(v28, a28, v29, a29, content):
 
 
 def markdown(args, v28, a28, v29, a29, content, ntest):
-    head = (f"# Fashion-MNIST trained upright for {args.epochs} epoch(s), tested rotated\n\n"
+    head = (f"# Fashion-MNIST trained upright for {epochs(args.epochs)}, tested rotated\n\n"
             f"Test accuracy (%) of the native geqc executables on {ntest} test images rotated "
             f"counter-clockwise about the centre of each model's input (multiples of 90 "
             f"degrees: exact `numpy.rot90`; others: bilinear, zero fill). Training: "
@@ -79,12 +83,11 @@ def plot(path, args, v28, a28, v29, a29, content, ntest):
     ax.set_xticks(range(0, 361, 45))
     ax.set_xlim(-5, 355)
     ax.set_ylim(0, 100)
-    ax.set_title(f"Fashion-MNIST, trained upright ({args.epochs} epoch(s), "
+    ax.set_title(f"Fashion-MNIST, trained upright ({epochs(args.epochs)}, "
                  f"{args.train_n} images), {ntest} test images")
-    ax.legend(loc="lower center")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small")
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -1178,6 +1178,18 @@ static void png_to_float(png_job *j)
 			}
 }
 
+/* Ancillary chunks change nothing we decode (no gamma or colour management; alpha is
+ * dropped), and libpng allocates the whole claimed length of several (tEXt, zTXt, iCCP, sPLT,
+ * eXIf...) before reading them: a 600-byte file claiming a 1.6 GB zTXt cost 1.6 GB and
+ * seconds of memset. So all of them but tRNS are skipped unread, as unknown chunks are. */
+static void png_skip_ancillary(png_structp png)
+{
+	static const png_byte names[] = "bKGD\0cHRM\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0"
+	                                "pCAL\0pHYs\0sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0zTXt";
+	png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, NULL, 0);
+	png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, names, (int)sizeof names / 5);
+}
+
 /* Everything libpng may longjmp out of (to here: no local of this function changes after
  * setjmp). -1: libpng's error in j->msg; -2: ours, already reported. */
 static int png_decode(png_job *j)
@@ -1187,6 +1199,7 @@ static int png_decode(png_job *j)
 	png_set_read_fn(j->png, j, png_on_read);
 	png_set_sig_bytes(j->png, 8);
 	png_set_user_limits(j->png, 0x7fffffff, 0x7fffffff); /* ours are stricter, and clearer */
+	png_skip_ancillary(j->png);
 	png_read_info(j->png, j->info);
 	if (png_prepare(j))
 		return -2;
@@ -1249,8 +1262,11 @@ static int pnm_uint(ld *l, const char *what, ull *v)
 	if (ch != EOF && ch != '#' && !pnm_space(ch))
 		return fail(l, "expected whitespace after the %s, found '%s'", what,
 		        show((char[]){(char)ch, 0}).s);
+	/* As netpbm's pm_getuint: a comment ends the number like the whitespace it stands for,
+	 * newline included, so in P5 `255#c\n` the raster starts after the newline. */
 	if (ch == '#')
-		ungetc(ch, l->f);
+		while ((ch = getc(l->f)) != EOF && ch != '\n' && ch != '\r')
+			;
 	return 0;
 }
 

@@ -627,6 +627,37 @@ static bool sizes_work(const Step *st, int n, unsigned mask, int H, int W)
 	return ok;
 }
 
+/* Whether every sliding layer of the chain has residue 0 on the axes in `axes` at H x W
+ * (and the chain fits), from the formula applied to the sizes the chain really has. */
+static bool chain_centred(const Step *st, int n, unsigned mask, int H, int W, unsigned axes)
+{
+	static TB t;
+	if (!build_chain(&t, H, W, mask, st, n))
+		return false;
+	for (int i = 0; i < n; i++) {
+		const Layer *L = &t.layer[i];
+		int size[2] = {L->in_shape.h, L->in_shape.w};
+		for (int a = 0; a < 2; a++)
+			if (st[i].k && axes & 1u << a &&
+			        (size[a] + 2 * L->p - L->d * (L->k - 1) - 1) % L->s != 0)
+				return false;
+	}
+	return true;
+}
+
+/* The nearest size below (dir -1) or above (dir +1) by trying every size, or 0. */
+static int brute_nearest(const Step *st, int n, unsigned mask, int H, int W, int axis, int dir)
+{
+	bool square = mask == ALL || mask == 0xf;
+	int from = axis ? W : H;
+	for (int u = from + dir; u >= 1 && u <= from + 200; u += dir) {
+		int h = square || axis == 0 ? u : H, w = square || axis == 1 ? u : W;
+		if (chain_centred(st, n, mask, h, w, square ? 3u : 1u << axis))
+			return u;
+	}
+	return 0;
+}
+
 START_TEST(suggested_sizes_are_nearest_and_exact)
 {
 	static TB t;
@@ -641,25 +672,34 @@ START_TEST(suggested_sizes_are_nearest_and_exact)
 		Arena *a = arena_new();
 		char *text;
 		Lint *l = run_lint(&t, a, &text, NULL);
-		int sz[2][2];
-		int ns = parse_sizes(text, sz);
-		ck_assert(ns == 0 || grid_breaks(l, &t) != 0);
-		for (int i = 0; i < ns; i++) {
-			ck_assert_msg(sizes_work(st, n, mask, sz[i][0], sz[i][1]), "%dx%d -> %dx%d",
-			        H, W, sz[i][0], sz[i][1]);
-			/* nothing nearer works on the axis that moved */
-			for (int a2 = 0; a2 < 2; a2++) {
-				int from = a2 ? W : H, to = sz[i][a2];
-				for (int u = from + (to > from ? 1 : -1); u != to && to != from;
-				        u += to > from ? 1 : -1) {
-					int h = a2 ? sz[i][0] : u, w = a2 ? u : sz[i][1];
-					if (H == W)
-						h = w = u;
-					ck_assert(!sizes_work(st, n, mask, h, w));
+		int sz[2][2], ns = parse_sizes(text, sz);
+		bool broken = grid_breaks(l, &t) != 0;
+		ck_assert(ns == 0 || broken);
+		if (broken) {
+			/* per axis: the nearest sizes, or the current one if that axis is fine */
+			int want[2][2], found = 0;
+			for (int side = 0; side < 2; side++) {
+				int dir = side ? 1 : -1, ok = 1;
+				for (int ax = 0; ax < 2; ax++) {
+					int cur = ax ? W : H;
+					bool fine = chain_centred(st, n, mask, H, W, 1u << ax);
+					want[side][ax] =
+					        fine && mask == PMM
+					                ? cur
+					                : brute_nearest(st, n, mask, H, W, ax, dir);
+					ok &= want[side][ax] != 0;
 				}
+				if (ok)
+					memcpy(want[found++], want[side], sizeof want[side]);
 			}
+			ck_assert_int_eq(ns, found);
+			for (int i = 0; i < ns; i++) {
+				ck_assert_int_eq(sz[i][0], want[i][0]);
+				ck_assert_int_eq(sz[i][1], want[i][1]);
+				ck_assert(sizes_work(st, n, mask, sz[i][0], sz[i][1]));
+			}
+			checked += ns > 0;
 		}
-		checked += ns > 0;
 		free(text);
 		arena_free(a);
 	}
@@ -693,12 +733,35 @@ static bool parse_fix(const char *text, int *k, int *s, int *p)
 	return true;
 }
 
+/* Every change of padding, or of the kernel by at most 2 with any valid padding, that
+ * centres a one-layer model's grid: whether any exists, any keeps the output size, and
+ * any changes only the padding while keeping it. */
+typedef struct Fixes {
+	bool any, same_out, pad_same_out;
+} Fixes;
+
+static Fixes brute_fixes(int n, int k, int s, int p, bool pool)
+{
+	Fixes f = {0};
+	int out = out_size(n, k, s, p, 1);
+	for (int k2 = k - 2; k2 <= k + 2; k2++)
+		for (int p2 = 0; k2 >= 1 && p2 <= (pool ? k2 / 2 : k2 - 1); p2++) {
+			int o = out_size(n, k2, s, p2, 1);
+			if ((k2 == k && p2 == p) || o <= 0 || (n + 2 * p2 - k2) % s != 0)
+				continue;
+			f.any = true;
+			f.same_out |= o == out;
+			f.pad_same_out |= o == out && k2 == k;
+		}
+	return f;
+}
+
 START_TEST(suggested_layer_change_centres_it)
 {
 	static TB t;
 	int checked = 0;
-	for (int i = 0; i < 400; i++) {
-		int n = rnd(6, 40), k = rnd(1, 5), s = rnd(2, 3);
+	for (int i = 0; i < 600; i++) {
+		int n = rnd(6, 40), k = rnd(1, 5), s = rnd(2, 4);
 		bool pool = rnd(0, 1);
 		int p = rnd(0, pool ? k / 2 : 2);
 		tb_init(&t, 1, n, n, ALL);
@@ -707,11 +770,17 @@ START_TEST(suggested_layer_change_centres_it)
 		Arena *a = arena_new();
 		char *text;
 		run_lint(&t, a, &text, NULL);
+		Fixes want = brute_fixes(n, k, s, p, pool);
 		int k2, s2, p2;
-		if (parse_fix(text, &k2, &s2, &p2)) {
+		bool said = parse_fix(text, &k2, &s2, &p2);
+		ck_assert_int_eq(said, want.any && (n + 2 * p - k) % s != 0);
+		if (said) {
 			ck_assert_int_eq(s2, s);
 			ck_assert(k2 != k || p2 != p);
 			ck_assert(abs(k2 - k) <= 2 && (!pool || p2 <= k2 / 2));
+			int o2 = out_size(n, k2, s, p2, 1), o = out_size(n, k, s, p, 1);
+			ck_assert(!want.same_out || o2 == o);
+			ck_assert(!want.pad_same_out || k2 == k);
 			tb_init(&t, 1, n, n, ALL);
 			ck_assert(
 			        tb_slide(&t, pool ? OP_AVGPOOL : OP_LIFT, 0, 3, k2, s, p2, 1) > 0);

@@ -1,0 +1,230 @@
+#!/usr/bin/python3
+"""`make bench`: geqc's native code against the PyTorch baseline (SPEC §5).
+
+    bench/run.py --build BUILD [--threads 2] [--rounds 2] [--out docs]
+
+For each benchmark model (examples/p4cnn.geq, examples/p4m-wide.geq) at batch 1 and 64:
+the generated executable's `--bench --batch B --threads T` and bench/baseline.py (the same
+model deployed the best way a PyTorch user can), alternated over several rounds in this one
+run so that both see the same machine; the machine's FMA peak from bench/peak.c; each
+model's GFLOP/s and fraction of peak. Prints a table and whether issue 5's targets are met,
+and writes OUT/performance.md and OUT/performance.png. Targets are reported, never a
+failure: the exit status is 0 unless something could not be measured.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+
+PY = "/usr/bin/python3"
+MODELS = ["examples/p4cnn.geq", "examples/p4m-wide.geq"]
+BATCHES = [1, 64]
+TARGET_RATIO = {1: 2.0, 64: 1.3}  # geqc / PyTorch, per batch (issue 5)
+TARGET_PEAK = 0.5  # of the two cores' FMA peak, on the wide model
+WIDE = "examples/p4m-wide.geq"
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({r.returncode}):\n{r.stderr}{r.stdout}")
+    return r.stdout
+
+
+def geqc_rate(exe, batch, threads):
+    """The executable's median images/s (its first output line: `N images/s`)."""
+    out = run([exe, "--bench", "--batch", str(batch), "--threads", str(threads)])
+    return float(out.split()[0])
+
+
+def torch_rate(geqc, model, batch, threads):
+    out = run([PY, "bench/baseline.py", "--geqc", geqc, model, "--batch", str(batch),
+               "--threads", str(threads), "--json"])
+    return json.loads(out)
+
+
+def peak(build, threads):
+    """{threads: GFLOP/s} and the ISA bench/peak.c used."""
+    exe = os.path.join(build, "bench", "peak")
+    out = run([exe, "1", str(threads)])
+    rows = [line.split() for line in out.splitlines()]
+    return {int(r[1]): float(r[2]) for r in rows}, rows[0][3]
+
+
+def measure(a, tmp):
+    """One row per (model, batch): medians over the rounds of each side's median."""
+    rows = []
+    for model in MODELS:
+        name = os.path.basename(model)[:-4]
+        exe = os.path.join(tmp, name)
+        run([a.geqc, "-Wno-equivariance", model, "-o", exe])
+        for batch in BATCHES:
+            g, t, info = [], [], None
+            for _ in range(a.rounds):  # alternate, so both sides see the same load
+                g.append(geqc_rate(exe, batch, a.threads))
+                info = torch_rate(a.geqc, model, batch, a.threads)
+                t.append(info["images_per_s"])
+            rows.append({"model": name, "batch": batch, "geqc": statistics.median(g),
+                         "torch": statistics.median(t), "flops": info["flops_per_image"],
+                         "torch_ops": info["ops"]})
+            r = rows[-1]
+            print(f"  {name} batch {batch}: geqc {r['geqc']:.1f}, PyTorch {r['torch']:.1f} "
+                  f"images/s", file=sys.stderr)
+    return rows
+
+
+def annotate(rows, peak2):
+    for r in rows:
+        r["ratio"] = r["geqc"] / r["torch"]
+        r["gflops"] = r["geqc"] * r["flops"] * 1e-9
+        r["torch_gflops"] = r["torch"] * r["flops"] * 1e-9
+        r["peak_frac"] = r["gflops"] / peak2
+
+
+def targets(rows):
+    """(description, met) for each of issue 5's targets."""
+    out = []
+    for r in rows:
+        want = TARGET_RATIO[r["batch"]]
+        out.append((f"{r['model']} batch {r['batch']}: geqc >= {want}x PyTorch "
+                    f"(measured {r['ratio']:.2f}x)", r["ratio"] >= want))
+    wide = [r for r in rows if r["model"] == os.path.basename(WIDE)[:-4]]
+    best = max(wide, key=lambda r: r["peak_frac"])
+    out.append((f"{best['model']}: >= {TARGET_PEAK:.0%} of the two cores' FMA peak (measured "
+                 f"{best['peak_frac']:.1%} at batch {best['batch']})",
+                 best["peak_frac"] >= TARGET_PEAK))
+    return out
+
+
+HEAD = ("| model | batch | geqc images/s | PyTorch images/s | geqc / PyTorch | MFLOP/image "
+        "| geqc GFLOP/s | PyTorch GFLOP/s | geqc % of peak |")
+
+
+def table(rows):
+    lines = [HEAD, "|" + "---|" * (HEAD.count("|") - 1)]
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['batch']} | {r['geqc']:.1f} | {r['torch']:.1f} | "
+                     f"{r['ratio']:.2f}x | {r['flops'] / 1e6:.1f} | {r['gflops']:.1f} | "
+                     f"{r['torch_gflops']:.1f} | {100 * r['peak_frac']:.1f}% |")
+    return "\n".join(lines)
+
+
+def plot(rows, path, peak2):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    labels = [f"{r['model']}\nbatch {r['batch']}" for r in rows]
+    xs = range(len(rows))
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4.2))
+    w = 0.38
+    ax[0].bar([x - w / 2 for x in xs], [r["geqc"] for r in rows], w, label="geqc (native)")
+    ax[0].bar([x + w / 2 for x in xs], [r["torch"] for r in rows], w,
+              label="PyTorch (jit, frozen, oneDNN)")
+    for x, r in zip(xs, rows):
+        ax[0].annotate(f"{r['ratio']:.2f}x", (x, max(r["geqc"], r["torch"])),
+                       ha="center", va="bottom", fontsize=9)
+    ax[0].set_yscale("log")
+    ax[0].set_ylabel("images/s (log)")
+    ax[0].set_xticks(list(xs), labels, fontsize=8)
+    ax[0].legend(fontsize=8)
+    ax[0].set_title("throughput, same machine, same run")
+    ax[1].bar([x - w / 2 for x in xs], [r["gflops"] for r in rows], w, label="geqc")
+    ax[1].bar([x + w / 2 for x in xs], [r["torch_gflops"] for r in rows], w, label="PyTorch")
+    ax[1].axhline(peak2, color="k", ls="--", lw=1, label="FMA peak, 2 cores")
+    ax[1].axhline(peak2 * TARGET_PEAK, color="gray", ls=":", lw=1, label="half the peak")
+    ax[1].set_ylabel("GFLOP/s")
+    ax[1].set_xticks(list(xs), labels, fontsize=8)
+    ax[1].set_ylim(0, peak2 * 1.25)
+    ax[1].legend(fontsize=8, loc="upper left")
+    ax[1].set_title("useful arithmetic rate")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def machine():
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return cpu, os.cpu_count(), load
+
+
+def report(a, rows, pk, isa, goals, load_before):
+    import torch
+    cpu, ncpu, load_after = machine()
+    lines = [
+        "# Performance",
+        "",
+        "Generated by `make bench` (bench/run.py); do not edit, rerun it. "
+        f"{datetime.date.today().isoformat()}, {cpu}, {ncpu} CPUs, {platform.system()}; "
+        f"torch {torch.__version__}; {a.threads} threads on both sides. Load average "
+        f"before/after the run: {load_before:.2f}/{load_after:.2f} (other work on the "
+        "machine slows both sides, and multi-threaded PyTorch more).",
+        "",
+        "What is compared (SPEC §5): the executable `geqc model.geq -o model` builds, timed "
+        f"by `model --bench --batch B --threads {a.threads}`, against the same model "
+        "deployed the best way a PyTorch user can on a CPU (bench/baseline.py): geqc's "
+        "`--emit=pytorch` module with random weights, filters expanded once into plain "
+        "Conv2d layers, then `torch.jit.trace` + `torch.jit.freeze` + "
+        "`torch.jit.optimize_for_inference` (conv-bn folding, oneDNN convolutions), "
+        "checked against the module to 1e-4 before timing. Both report the median "
+        "images/s of 7 runs of >= 0.2 s after a warm-up; the table gives the median over "
+        f"{a.rounds} alternating rounds.",
+        "",
+        table(rows),
+        "",
+        "FLOPs count 2*Cout*Cin*k*k*OH*OW per expanded convolution plus 2*N*Nin per "
+        "linear layer (the work of the model, whatever the algorithm). FMA peak "
+        f"(bench/peak.c, {isa}, best of 10): {pk[1]:.1f} GFLOP/s on 1 thread, "
+        f"{pk[a.threads]:.1f} GFLOP/s on {a.threads}; % of peak is against the latter.",
+        "",
+        "![images/s and GFLOP/s](performance.png)",
+        "",
+        "## Targets (issue 5)",
+        "",
+    ]
+    lines += [f"- [{'x' if ok else ' '}] {text}" for text, ok in goals]
+    lines += ["", "PyTorch graph ops as timed: " + ", ".join(rows[-1]["torch_ops"]) + ".", ""]
+    with open(os.path.join(a.out, "performance.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--out", default="docs")
+    a = ap.parse_args()
+    a.geqc = os.path.join(a.build, "geqc")
+    load_before = machine()[2]
+    pk, isa = peak(a.build, a.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = measure(a, tmp)
+    annotate(rows, pk[a.threads])
+    goals = targets(rows)
+    print(table(rows))
+    print(f"\nFMA peak ({isa}): {pk[1]:.1f} GFLOP/s on 1 thread, {pk[a.threads]:.1f} on "
+          f"{a.threads}")
+    for text, ok in goals:
+        print(f"target {'met' if ok else 'NOT met'}: {text}")
+    os.makedirs(a.out, exist_ok=True)
+    plot(rows, os.path.join(a.out, "performance.png"), pk[a.threads])
+    report(a, rows, pk, isa, goals, load_before)
+    print(f"wrote {a.out}/performance.md and {a.out}/performance.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -431,17 +431,26 @@ static const char *describe_node(Checker *c, const Node *n)
 	return "an expression";
 }
 
+const char *kind_name(Kind k)
+{
+	return k == K_IMAGE ? "image" : k == K_GMAP ? "G-map" : "vector";
+}
+
+const char *shape_dims(Shape s, char buf[SHAPE_DIMS_MAX])
+{
+	if (s.kind == K_VECTOR)
+		snprintf(buf, SHAPE_DIMS_MAX, "%lld", shape_numel(s));
+	else if (s.kind == K_GMAP)
+		snprintf(buf, SHAPE_DIMS_MAX, "%d, %d, %d, %d", s.c, s.g, s.h, s.w);
+	else
+		snprintf(buf, SHAPE_DIMS_MAX, "%d, %d, %d", s.c, s.h, s.w);
+	return buf;
+}
+
 static const char *shape_str(Checker *c, Shape s)
 {
-	switch (s.kind) {
-	case K_IMAGE:
-		return arena_printf(c->arena, "image [%d, %d, %d]", s.c, s.h, s.w);
-	case K_GMAP:
-		return arena_printf(c->arena, "G-map [%d, %d, %d, %d]", s.c, s.g, s.h, s.w);
-	case K_VECTOR:
-		return arena_printf(c->arena, "vector [%lld]", shape_numel(s));
-	}
-	return "?";
+	char buf[SHAPE_DIMS_MAX];
+	return arena_printf(c->arena, "%s [%s]", kind_name(s.kind), shape_dims(s, buf));
 }
 
 /* ---- sizes, overflow-safe ---- */

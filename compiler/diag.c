@@ -14,7 +14,7 @@
 
 #include "geqc.h"
 
-static const char *const kind_name[] = {"error", "warning", "note"};
+static const char *const kind_label[] = {"error", "warning", "note"};
 
 /* Decides whether this diagnostic is shown, and counts it. */
 static bool diag_admit(Diag *d, DiagKind kind, const char *flag)
@@ -98,7 +98,7 @@ void diag_report(Diag *d, DiagKind kind, Loc loc, const char *flag, const char *
 	fputs(d->file, d->out);
 	if (loc.first_line > 0)
 		fprintf(d->out, ":%d:%d", loc.first_line, loc.first_column);
-	fprintf(d->out, ": %s: ", promoted ? "error" : kind_name[kind]);
+	fprintf(d->out, ": %s: ", promoted ? "error" : kind_label[kind]);
 
 	va_list ap;
 	va_start(ap, fmt);

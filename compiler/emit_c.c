@@ -372,20 +372,10 @@ static void put_comment_text(FILE *f, const char *s, size_t n)
 	}
 }
 
-static const char *kind_name(Kind k)
-{
-	return k == K_IMAGE ? "image" : k == K_GMAP ? "G-map" : "vector";
-}
-
 static void put_shape(FILE *f, Shape s)
 {
-	if (s.kind == K_IMAGE)
-		fprintf(f, "[%d, %d, %d]", s.c, s.h, s.w);
-	else if (s.kind == K_GMAP)
-		fprintf(f, "[%d, %d, %d, %d]", s.c, s.g, s.h, s.w);
-	else
-		fprintf(f, "[%lld]", shape_numel(s));
-	fprintf(f, " %s", kind_name(s.kind));
+	char buf[SHAPE_DIMS_MAX];
+	fprintf(f, "[%s] %s", shape_dims(s, buf), kind_name(s.kind));
 }
 
 static void put_elements(FILE *f, const Group *G, unsigned mask)

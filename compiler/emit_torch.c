@@ -58,21 +58,10 @@ static void put_float(FILE *out, double x)
 }
 
 /* One value per image as the user sees it: C, H, W or C, G, H, W or N. */
-static void put_dims(FILE *out, Shape s)
-{
-	if (s.kind == K_VECTOR)
-		fprintf(out, "%lld", shape_numel(s));
-	else if (s.kind == K_GMAP)
-		fprintf(out, "%d, %d, %d, %d", s.c, s.g, s.h, s.w);
-	else
-		fprintf(out, "%d, %d, %d", s.c, s.h, s.w);
-}
-
 static void put_shape(FILE *out, Shape s)
 {
-	fputc('[', out);
-	put_dims(out, s);
-	fputc(']', out);
+	char buf[SHAPE_DIMS_MAX];
+	fprintf(out, "[%s]", shape_dims(s, buf));
 }
 
 /* The Python name of value v in forward: the input is x, every other value is named
@@ -624,7 +613,8 @@ static void emit_forward(Emitter *e)
 	Shape in = m->input, o = m->value[m->output];
 	fprintf(out, "    def forward(self, x):\n        \"\"\"x: [B, %d, %d, %d] -> [B, ", in.c,
 	        in.h, in.w);
-	put_dims(out, o);
+	char dims[SHAPE_DIMS_MAX];
+	fputs(shape_dims(o, dims), out);
 	fprintf(out, "]; one image [%d, %d, %d] -> ", in.c, in.h, in.w);
 	put_shape(out, o);
 	fputs(".\"\"\"\n        x, one = batched(x)\n", out);

@@ -188,6 +188,12 @@ typedef struct Shape {
 	int c, g, h, w;
 } Shape;
 long long shape_numel(Shape s);
+/* "image", "G-map" or "vector", for messages and comments. */
+const char *kind_name(Kind k);
+/* A value's dims as the user sees them, into buf: "1, 28, 28" (C, H, W), "10, 4, 26, 26"
+ * (C, |G|, H, W) or "10" (N). */
+enum { SHAPE_DIMS_MAX = 64 };
+const char *shape_dims(Shape s, char buf[SHAPE_DIMS_MAX]);
 
 typedef struct Tensor {
 	const char *name; /* "lift1.weight" */

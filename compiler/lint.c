@@ -726,11 +726,6 @@ static const Layer *vector_source(const Model *m, int v)
 	return NULL;
 }
 
-static const char *kind_name(Kind k)
-{
-	return k == K_GMAP ? "G-map" : k == K_IMAGE ? "image" : "vector";
-}
-
 static void warn_conv(Ctx *c, const Layer *L, const char *elems)
 {
 	warn_equiv(c->d, L->loc,
@@ -908,12 +903,8 @@ static void json_names(FILE *out, unsigned mask)
 
 static void json_shape(FILE *out, Shape s)
 {
-	if (s.kind == K_VECTOR)
-		fprintf(out, "[%lld]", shape_numel(s));
-	else if (s.kind == K_GMAP)
-		fprintf(out, "[%d, %d, %d, %d]", s.c, s.g, s.h, s.w);
-	else
-		fprintf(out, "[%d, %d, %d]", s.c, s.h, s.w);
+	char buf[SHAPE_DIMS_MAX];
+	fprintf(out, "[%s]", shape_dims(s, buf));
 }
 
 static void json_num(FILE *out, double x)

@@ -79,8 +79,12 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' runtime/geqrt.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/geqrt.pc
 
+# `make bench`, `make paper` and `make fuzz` (with the replay and allocation-failure
+# builds that `make check` uses) live beside their scripts.
+include bench/bench.mk paper/paper.mk fuzz/fuzz.mk
+
 # ---- tests ----
-UNIT_TESTS := ast diag parser group check lint ops load
+UNIT_TESTS := ast diag parser group check lint ops load badinput limits conv_fast
 COMPILER_LIB_OBJ = $(filter-out $(1)/compiler/main.o,$(call COMPILER_OBJ,$(1)))
 $(B)/san/tests/test_%: tests/test_%.c $(call COMPILER_LIB_OBJ,$(B)/san) $(B)/san/libgeqrt.a
 	@mkdir -p $(dir $@)
@@ -99,7 +103,8 @@ generated: $(B)/geqc
 # pkg-config sees the new packages.
 check: deps
 	@$(MAKE) --no-print-directory check-run
-check-run: all $(B)/san/geqc $(B)/san/libgeqrt.a $(UNIT_TESTS:%=$(B)/san/tests/test_%)
+check-run: all $(B)/san/geqc $(B)/san/libgeqrt.a $(UNIT_TESTS:%=$(B)/san/tests/test_%) \
+		$(FUZZ_CHECK_PREREQS)
 	@tests/run-all.sh $(B)
 
 demo: deps

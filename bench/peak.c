@@ -28,7 +28,7 @@ __attribute__((target("avx512f"))) static double fma_avx512(long iters)
 	__m512 a = _mm512_set1_ps(1.0f), b = _mm512_set1_ps(0.999999f);
 #define INIT(i) __m512 c##i = _mm512_set1_ps((float)i);
 #define STEP(i) c##i = _mm512_fmadd_ps(c##i, b, a);
-#define SUM(i) s = _mm512_add_ps(s, c##i);
+#define SUM(i)  s = _mm512_add_ps(s, c##i);
 	ACC16(INIT)
 	for (long n = 0; n < iters; n++) {
 		ACC16(STEP)
@@ -48,7 +48,7 @@ __attribute__((target("avx2,fma"))) static double fma_avx2(long iters)
 	__m256 a = _mm256_set1_ps(1.0f), b = _mm256_set1_ps(0.999999f);
 #define INIT(i) __m256 c##i = _mm256_set1_ps((float)i);
 #define STEP(i) c##i = _mm256_fmadd_ps(c##i, b, a);
-#define SUM(i) s = _mm256_add_ps(s, c##i);
+#define SUM(i)  s = _mm256_add_ps(s, c##i);
 	ACC12(INIT)
 	for (long n = 0; n < iters; n++) {
 		ACC12(STEP)

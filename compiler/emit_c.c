@@ -3,7 +3,9 @@
  * needs), which bn folds into the conv before it, and one workspace in which a value's
  * buffer is reused once its last reader ran (elementwise ops overwrite an input that
  * dies there). The generated forward is a flat list of runtime calls on constant shapes
- * and offsets; only m_new and m_load allocate. */
+ * and offsets; only m_new and m_load allocate. Convolutions run as gq_conv plans (packed
+ * filters, a relu that reads only the conv's output fused into it), and a batch is split
+ * over the runtime's threads, each with its own workspace. */
 #include "geqc.h"
 
 #include <ctype.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 enum { ALIGN = 16 };                  /* floats: buffers start on 64-byte boundaries */
+enum { GROUP = 4 };                   /* images a thread runs layer by layer together */
 enum { IN_SLOT = -1, OUT_SLOT = -2 }; /* the caller's x and y, outside the workspace */
 #define NONE SIZE_MAX
 
@@ -32,6 +35,7 @@ typedef struct Plan {
 	int *last;       /* per value: the last live layer reading it, or -1 */
 	int *slot;       /* per value: its Slot, IN_SLOT or OUT_SLOT */
 	int *fold;       /* per layer: a conv's folded bn, a folded bn's conv, or -1 */
+	int *fuse;       /* per layer: a conv's fused relu, a fused relu's conv, or -1 */
 	int *over;       /* per layer: the operand an elementwise op overwrites, or -1 */
 	int *param0;     /* per layer: its first tensor in the parameter table */
 	size_t *woff;    /* per layer: its weights (bn: scale) in the parameter block */
@@ -154,6 +158,32 @@ static void plan_fold(Plan *P)
 			P->fold[i] = c;
 			P->fold[c] = i;
 		}
+	}
+}
+
+/* The conv that writes value v, directly or through the bn folded into it, or -1. */
+static int conv_writing(const Plan *P, int v)
+{
+	int c = v > 0 ? producer(P->m, v) : -1;
+	if (c >= 0 && P->m->layer[c].op == OP_BN && P->fold[c] >= 0)
+		c = P->fold[c];
+	return c >= 0 && P->live[c] && is_conv(P->m->layer[c].op) ? c : -1;
+}
+
+/* A relu that overwrites the output of a conv, its only reader, runs in the conv's
+ * epilogue: the value is clamped in registers before it is ever stored. */
+static void plan_fuse(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++)
+		P->fuse[i] = -1;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		int v = L->in[0], c = L->op == OP_RELU ? conv_writing(P, v) : -1;
+		if (!P->live[i] || c < 0 || P->over[i] < 0 || P->nread[v] != 1 || P->fuse[c] >= 0)
+			continue;
+		P->fuse[i] = c;
+		P->fuse[c] = i;
 	}
 }
 
@@ -324,6 +354,7 @@ static void plan_init(Plan *P, const Model *m)
 	int nl = m->nlayers, nv = m->nvalues;
 	P->live = xcalloc(nl, sizeof *P->live);
 	P->fold = xcalloc(nl, sizeof *P->fold);
+	P->fuse = xcalloc(nl, sizeof *P->fuse);
 	P->over = xcalloc(nl, sizeof *P->over);
 	P->param0 = xcalloc(nl, sizeof *P->param0);
 	P->woff = xcalloc(nl, sizeof *P->woff);
@@ -335,6 +366,7 @@ static void plan_init(Plan *P, const Model *m)
 	plan_live(P);
 	plan_fold(P);
 	plan_slots(P);
+	plan_fuse(P);
 	plan_pack(P);
 	plan_params(P);
 }
@@ -344,6 +376,7 @@ static void plan_free(Plan *P)
 	free(P->up);
 	free(P->live);
 	free(P->fold);
+	free(P->fuse);
 	free(P->over);
 	free(P->param0);
 	free(P->woff);
@@ -530,8 +563,12 @@ static void emit_tables(FILE *c, const Plan *P)
 	fputs("\n", c);
 	if (!P->need_elem)
 		fputs("/* (no lift or gconv: nothing is expanded over the group) */\n\n", c);
-	fprintf(c, "enum { WS_FLOATS = %zu, PARAM_FLOATS = %zu, RAW_FLOATS = %zu };\n\n", P->ws,
+	fprintf(c, "enum { WS_FLOATS = %zu, PARAM_FLOATS = %zu, RAW_FLOATS = %zu };\n", P->ws,
 	        P->params, P->raw);
+	fprintf(c,
+	        "/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers each. */\n"
+	        "enum { GROUP = %d, VSTRIDE = %zu };\n\n",
+	        GROUP, align_up(P->ws + 1));
 }
 
 static void emit_member(FILE *c, const Layer *L, const char *suffix, const char *what)
@@ -543,8 +580,10 @@ static void emit_struct(FILE *c, const Plan *P)
 {
 	const Model *m = P->m;
 	fprintf(c, "struct %s_net {\n", P->pfx);
-	fputs("\tfloat *ws;      /* value buffers, then the conv scratch */\n"
-	      "\tfloat *scratch;\n"
+	fputs("\tfloat *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart */\n"
+	      "\tfloat *scratch; /* per thread, conv scratch, sstride floats apart */\n"
+	      "\tsize_t sstride;\n"
+	      "\tint nws;        /* threads with a workspace */\n"
 	      "\tfloat *mem;     /* the parameter block; the pointers below point into it */\n"
 	      "\tint loaded;\n",
 	        c);
@@ -560,6 +599,10 @@ static void emit_struct(FILE *c, const Plan *P)
 			        P->fold[i] >= 0 ? ", folded with " : "",
 			        P->fold[i] >= 0 ? m->layer[P->fold[i]].name : "");
 			emit_member(c, L, "w", what);
+			fprintf(c,
+			        "\tgq_conv *%s_conv; /* the same, packed for the kernel%s%s */\n",
+			        L->name, P->fuse[i] >= 0 ? "; relu fused: " : "",
+			        P->fuse[i] >= 0 ? m->layer[P->fuse[i]].name : "");
 		} else {
 			char what[64];
 			if (L->op == OP_BN)
@@ -683,21 +726,19 @@ static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 		fprintf(c, "; k=%d s=%d p=%d", L->k, L->s, L->p);
 	if (is_conv(L->op) && P->fold[i] >= 0)
 		fprintf(c, "; %s folded in", P->m->layer[P->fold[i]].name);
+	if (is_conv(L->op) && P->fuse[i] >= 0)
+		fprintf(c, "; %s fused", P->m->layer[P->fuse[i]].name);
 	fputs(" */\n", c);
 }
 
 static void emit_conv(FILE *c, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
-	fprintf(c, "static void layer_%s(%s_net *n, const float *in, float *out)\n{\n", L->name,
-	        P->pfx);
-	fprintf(c, "\tgq_conv2d(out, in, n->%s_w, ", L->name);
-	if (P->boff[i] != NONE)
-		fprintf(c, "n->%s_b", L->name);
-	else
-		fputs("NULL", c);
-	fprintf(c, ", %d, %d, %d, %d, %d, %d, %d, %d, n->scratch);\n}\n\n", conv_cin(L),
-	        L->in_shape.h, L->in_shape.w, conv_cout(L), L->k, L->s, L->p, L->d);
+	fprintf(c,
+	        "static void layer_%s(%s_net *n, const float *in, float *out, float *scratch)\n"
+	        "{\n",
+	        L->name, P->pfx);
+	fprintf(c, "\tgq_conv_run(n->%s_conv, out, in, scratch);\n}\n\n", L->name);
 }
 
 /* A layer of one operand: its runtime call on (in, out), or on x when it overwrites. */
@@ -781,11 +822,14 @@ static void emit_add(FILE *c, const Layer *L)
 	fprintf(c, "\tgq_add(out, a, b, %lld);\n}\n\n", shape_numel(L->out_shape));
 }
 
-/* Whether layer i gets a function: folded bns and overwriting flattens are no code. */
+/* Whether layer i gets a function: folded bns, fused relus and overwriting flattens are no
+ * code. */
 static bool has_code(const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
 	if (!P->live[i] || (L->op == OP_BN && P->fold[i] >= 0))
+		return false;
+	if (L->op == OP_RELU && P->fuse[i] >= 0)
 		return false;
 	return !(L->op == OP_FLATTEN && P->over[i] >= 0);
 }
@@ -814,21 +858,31 @@ static void emit_new(FILE *c, const Plan *P)
 	const char *p = P->pfx;
 	fprintf(c, "%s_net *%s_new(void)\n{\n", p, p);
 	fprintf(c, "\t%s_net *n = calloc(1, sizeof *n);\n\tif (!n)\n\t\treturn NULL;\n", p);
-	fprintf(c, "\tsize_t scratch = 0%s;\n", P->nconv ? ", s" : "");
+	fputs("\tsize_t scratch = 0;\n", c);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		if (P->live[i] && is_conv(L->op))
-			fprintf(c,
-			        "\tif ((s = gq_conv2d_scratch(%d, %d, %d, %d)) > scratch) /* %s "
-			        "*/\n"
-			        "\t\tscratch = s;\n",
-			        conv_cin(L), L->k, L->out_shape.h, L->out_shape.w, L->name);
+		if (!P->live[i] || !is_conv(L->op))
+			continue;
+		fprintf(c,
+		        "\tif (!(n->%s_conv = gq_conv_new(%d, %d, %d, %d, %d, %d, %d, %d, %s))) {\n"
+		        "\t\t%s_free(n);\n\t\treturn NULL;\n\t}\n",
+		        L->name, conv_cin(L), L->in_shape.h, L->in_shape.w, conv_cout(L), L->k,
+		        L->s, L->p, L->d, P->fuse[i] >= 0 ? "true" : "false", p);
+		fprintf(c,
+		        "\tif (gq_conv_scratch(n->%s_conv) > scratch)\n"
+		        "\t\tscratch = gq_conv_scratch(n->%s_conv);\n",
+		        L->name, L->name);
 	}
-	fputs("\tn->ws = calloc(WS_FLOATS + scratch + 1, sizeof(float));\n"
+	fputs("\tn->nws = gq_max_threads();\n"
+	      "\tn->sstride = (scratch + 16) / 16 * 16;\n"
+	      "\tn->ws = calloc((size_t)n->nws * GROUP * VSTRIDE, sizeof(float));\n"
+	      "\tn->scratch = calloc((size_t)n->nws * n->sstride, sizeof(float));\n"
 	      "\tn->mem = calloc(PARAM_FLOATS + 1, sizeof(float));\n",
 	        c);
-	fprintf(c, "\tif (!n->ws || !n->mem) {\n\t\t%s_free(n);\n\t\treturn NULL;\n\t}\n", p);
-	fputs("\tn->scratch = n->ws + WS_FLOATS;\n", c);
+	fprintf(c,
+	        "\tif (!n->ws || !n->scratch || !n->mem) {\n\t\t%s_free(n);\n\t\treturn "
+	        "NULL;\n\t}\n",
+	        p);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
 		bool bn = L->op == OP_BN;
@@ -841,10 +895,13 @@ static void emit_new(FILE *c, const Plan *P)
 	}
 	fputs("\treturn n;\n}\n\n", c);
 	fprintf(c, "void %s_free(%s_net *n)\n{\n\tif (!n)\n\t\treturn;\n", p, p);
-	fputs("\tfree(n->ws);\n\tfree(n->mem);\n\tfree(n);\n}\n\n", c);
+	for (int i = 0; i < m->nlayers; i++)
+		if (P->live[i] && is_conv(m->layer[i].op))
+			fprintf(c, "\tgq_conv_free(n->%s_conv);\n", m->layer[i].name);
+	fputs("\tfree(n->ws);\n\tfree(n->scratch);\n\tfree(n->mem);\n\tfree(n);\n}\n\n", c);
 }
 
-static void emit_load_conv(FILE *c, const Plan *P, int i)
+static void emit_load_conv_weights(FILE *c, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
 	int t = P->param0[i], C = L->C, cin = L->in_shape.c;
@@ -877,6 +934,18 @@ static void emit_load_conv(FILE *c, const Plan *P, int i)
 	        "errlen))\n\t\treturn -1;\n",
 	        L->name, L->name, (size_t)conv_cin(L) * L->k * L->k, C, L->out_shape.g,
 	        P->param0[b], B->eps, B->name);
+}
+
+/* The filters expanded (and folded), then packed for the kernel. */
+static void emit_load_conv(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	emit_load_conv_weights(c, P, i);
+	fprintf(c, "\tgq_conv_set(n->%s_conv, n->%s_w, ", L->name, L->name);
+	if (P->boff[i] != NONE)
+		fprintf(c, "n->%s_b);\n", L->name);
+	else
+		fputs("NULL);\n", c);
 }
 
 static void emit_load_layer(FILE *c, const Plan *P, int i)
@@ -956,14 +1025,18 @@ static void emit_forward_step(FILE *c, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
 	if (L->op == OP_BN && P->fold[i] >= 0) {
-		fprintf(c, "\t\t/* %s: folded into %s */\n", L->name, P->m->layer[P->fold[i]].name);
+		fprintf(c, "\t/* %s: folded into %s */\n", L->name, P->m->layer[P->fold[i]].name);
+		return;
+	}
+	if (L->op == OP_RELU && P->fuse[i] >= 0) {
+		fprintf(c, "\t/* %s: fused into %s */\n", L->name, P->m->layer[P->fuse[i]].name);
 		return;
 	}
 	if (!has_code(P, i)) {
-		fprintf(c, "\t\t/* %s: the same floats, now a vector */\n", L->name);
+		fprintf(c, "\t/* %s: the same floats, now a vector */\n", L->name);
 		return;
 	}
-	fprintf(c, "\t\tlayer_%s(", L->name);
+	fprintf(c, "\tlayer_%s(", L->name);
 	bool uses_n = is_conv(L->op) || L->op == OP_LINEAR || (L->op == OP_BN);
 	if (uses_n)
 		fputs("n, ", c);
@@ -977,28 +1050,85 @@ static void emit_forward_step(FILE *c, const Plan *P, int i)
 		fputs(", ", c);
 	}
 	put_buf(c, P, L->out);
-	fputs(");\n", c);
+	fputs(is_conv(L->op) ? ", scratch);\n" : ");\n", c);
 }
+
+/* The steps of the forward pass: each live layer with code, and the no-code layers after
+ * it as comments. step(s) runs step s of one image whose value buffers are at ws. */
+static int emit_steps(FILE *c, const Plan *P)
+{
+	const Model *m = P->m;
+	fprintf(c,
+	        "/* Step s of one image: its value buffers at ws, scratch for the convolutions. */\n"
+	        "static void step(%s_net *n, int s, float *ws, float *scratch, const float *in,\n"
+	        "        float *out)\n{\n",
+	        P->pfx);
+	fputs("\t(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */\n"
+	      "\tswitch (s) {\n",
+	        c);
+	int n = 0;
+	if (m->output == 0)
+		fprintf(c, "\tcase %d:\n\t\tmemcpy(out, in, %s_IN_SIZE * sizeof(float));\n", n++, P->up);
+	for (int i = 0; i < m->nlayers; i++) {
+		if (!P->live[i])
+			continue;
+		if (has_code(P, i)) {
+			fprintf(c, "%s\tcase %d:\n", n ? "\t\tbreak;\n" : "", n);
+			n++;
+		}
+		fputs("\t", c);
+		emit_forward_step(c, P, i);
+	}
+	fputs(n ? "\t\tbreak;\n\t}\n}\n\n" : "\t}\n}\n\n", c);
+	return n;
+}
+
+static const char forward_share[] =
+        "/* A batch is split over the team in contiguous shares, one per thread, with no\n"
+        " * synchronisation until the end; each thread runs its share in groups of GROUP images,\n"
+        " * step by step, so that a layer's weights are read once per group, in its own\n"
+        " * workspace. (A batch of one runs on the caller, and each large convolution splits\n"
+        " * its pixels over the team instead.) */\n"
+        "typedef struct batch_job {\n"
+        "\t%s_net *n;\n"
+        "\tconst float *x;\n"
+        "\tfloat *y;\n"
+        "\tint batch;\n"
+        "} batch_job;\n\n"
+        "static void forward_share(void *ctx, int t, int nt)\n"
+        "{\n"
+        "\tbatch_job *j = ctx;\n"
+        "\tfloat *ws = j->n->ws + (size_t)t * GROUP * VSTRIDE;\n"
+        "\tfloat *scratch = j->n->scratch + (size_t)t * j->n->sstride;\n"
+        "\tint b1 = (int)((long)j->batch * (t + 1) / nt);\n"
+        "\tfor (int b0 = (int)((long)j->batch * t / nt); b0 < b1; b0 += GROUP) {\n"
+        "\t\tint nb = b1 - b0 < GROUP ? b1 - b0 : GROUP;\n"
+        "\t\tfor (int s = 0; s < NSTEPS; s++)\n"
+        "\t\t\tfor (int b = 0; b < nb; b++)\n"
+        "\t\t\t\tstep(j->n, s, ws + (size_t)b * VSTRIDE, scratch,\n"
+        "\t\t\t\t        j->x + (size_t)(b0 + b) * %s_IN_SIZE,\n"
+        "\t\t\t\t        j->y + (size_t)(b0 + b) * %s_OUT_SIZE);\n"
+        "\t}\n"
+        "}\n\n";
 
 static void emit_forward(FILE *c, const Plan *P)
 {
-	const Model *m = P->m;
 	const char *p = P->pfx;
+	int nsteps = emit_steps(c, P);
+	fprintf(c, "enum { NSTEPS = %d };\n\n", nsteps);
+	fprintf(c, forward_share, p, P->up, P->up);
 	fprintf(c, "int %s_forward(%s_net *n, const float *x, int batch, float *y)\n{\n", p, p);
 	fputs("\tif (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))\n"
-	      "\t\treturn -1;\n",
+	      "\t\treturn -1;\n"
+	      "\tint nt = gq_threads() < n->nws ? gq_threads() : n->nws;\n"
+	      "\tnt = nt < batch ? nt : batch;\n"
+	      "\tbatch_job j = {n, x, y, batch};\n"
+	      "\tif (nt > 1)\n"
+	      "\t\tgq_parallel(nt, forward_share, &j);\n"
+	      "\telse\n"
+	      "\t\tforward_share(&j, 0, 1);\n"
+	      "\treturn 0;\n}\n\n",
 	        c);
-	if (P->values > 0)
-		fputs("\tfloat *ws = n->ws;\n", c);
-	fputs("\tfor (int b = 0; b < batch; b++) {\n", c);
-	fprintf(c, "\t\tconst float *in = x + (size_t)b * %s_IN_SIZE;\n", P->up);
-	fprintf(c, "\t\tfloat *out = y + (size_t)b * %s_OUT_SIZE;\n", P->up);
-	if (m->output == 0)
-		fprintf(c, "\t\tmemcpy(out, in, %s_IN_SIZE * sizeof(float));\n", P->up);
-	for (int i = 0; i < m->nlayers; i++)
-		if (P->live[i])
-			emit_forward_step(c, P, i);
-	fputs("\t}\n\treturn 0;\n}\n\n", c);
 }
 
 static void emit_shape_init(FILE *c, const char *field, Shape s)

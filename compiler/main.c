@@ -258,6 +258,41 @@ static char *read_source(const char *path, size_t *len)
 	return NULL;
 }
 
+/* Temporary files and directories in use. Running out of memory exits from deep inside a
+ * pass (exit 2, see arena_alloc), past every out_close: this exit handler removes them then,
+ * so that a failed run leaves nothing behind. */
+enum { MAX_PENDING = 8 };
+static const char *pending[MAX_PENDING];
+
+static void remove_pending(void)
+{
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (pending[i])
+			unlink(pending[i]);
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (pending[i])
+			rmdir(pending[i]);
+}
+
+static void pending_add(const char *path)
+{
+	static bool registered;
+	if (!registered)
+		registered = atexit(remove_pending) == 0;
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (!pending[i]) {
+			pending[i] = path;
+			return;
+		}
+}
+
+static void pending_drop(const char *path)
+{
+	for (int i = 0; i < MAX_PENDING; i++)
+		if (pending[i] == path)
+			pending[i] = NULL;
+}
+
 /* An output file being written: a temporary name beside the final one, renamed on
  * success (rename within a directory is atomic) and removed on failure. */
 typedef struct OutFile {
@@ -279,6 +314,7 @@ static bool out_open(OutFile *o, Arena *a, const char *path)
 			unlink(o->tmp);
 		return false;
 	}
+	pending_add(o->tmp);
 	return true;
 }
 
@@ -294,6 +330,7 @@ static bool out_close(OutFile *o, bool ok)
 		err = errno;
 	}
 	o->f = NULL;
+	pending_drop(o->tmp);
 	if (ok && written && rename(o->tmp, o->path) == 0)
 		return true;
 	if (ok && written)
@@ -496,12 +533,16 @@ static int build_exe(const Options *o, Arena *a, const Diag *d, const Model *m, 
 		sys_error("cannot create a temporary directory '%s': %s", dir, strerror(errno));
 		return 2;
 	}
+	pending_add(dir);
 	const char *csrc = arena_printf(a, "%s/model.c", dir);
 	const char *hsrc = arena_printf(a, "%s/model.h", dir);
+	pending_add(csrc);
+	pending_add(hsrc);
 	bool ok = write_c_files(o, a, csrc, hsrc, d, m, l) && compile_exe(o, a, csrc);
-	unlink(csrc);
-	unlink(hsrc);
-	rmdir(dir);
+	remove_pending();
+	pending_drop(csrc);
+	pending_drop(hsrc);
+	pending_drop(dir);
 	return ok ? 0 : 2;
 }
 

@@ -472,9 +472,9 @@ Program *parse_program(const char *src, size_t srclen, Arena *arena, Diag *d)
 	ctx.prog = arena_alloc(arena, sizeof *ctx.prog);
 	ctx.group_tail = &ctx.prog->groups;
 	yyscan_t scanner;
-	if (yylex_init(&scanner) != 0) {
-		error_at(d, (Loc){0}, "out of memory");
-		return NULL;
+	if (yylex_init(&scanner) != 0) { /* out of memory: exit 2, as arena_alloc does */
+		fputs("geqc: error: out of memory\n", stderr);
+		exit(2);
 	}
 	YY_BUFFER_STATE buf = yy_scan_bytes(src, (int)srclen, scanner);
 	int rc = yyparse(scanner, &ctx);

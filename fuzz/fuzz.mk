@@ -32,15 +32,21 @@ fuzz_libs    = $(if $(filter geq,$(1)),$(call FUZZ_FRONT,$(2)),$(call FUZZ_LOADE
 fuzz_defs    = $(if $(filter png,$(1)),-DFUZZ_PNG_FIX_CRC)
 
 # ---- the libFuzzer build (clang) ----
-$(B)/fuzz/o/%.o: %.c $(FUZZ_HDRS)
+# Says what to install when the compiler or its fuzzer runtime is missing.
+fuzz-cc:
+	@echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { return 0; }' | \
+	  $(FUZZ_CC) -x c -fsanitize=fuzzer - -o /dev/null 2>/dev/null || { echo "make fuzz:" \
+	  "needs $(FUZZ_CC) with libFuzzer (Debian: apt-get install clang libclang-rt-14-dev)" >&2; \
+	  exit 2; }
+$(B)/fuzz/o/%.o: %.c $(FUZZ_HDRS) | fuzz-cc
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(BASE) $(PKGCF) $(FUZZ_CFLAGS) -c $< -o $@
-$(B)/fuzz/o/gen/%.o: $(B)/%.c $(FUZZ_HDRS) $(B)/lexer.h
+$(B)/fuzz/o/gen/%.o: $(B)/%.c $(FUZZ_HDRS) $(B)/lexer.h | fuzz-cc
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(BASE) $(FUZZ_CFLAGS) -Wno-sign-compare -Wno-unused-function -c $< -o $@
 
 define FUZZ_TARGET_RULES
-$(B)/fuzz/fuzz-$(1): $(call fuzz_src,$(1)) $(call fuzz_libs,$(1),$(B)/fuzz/o) $(FUZZ_HDRS)
+$(B)/fuzz/fuzz-$(1): $(call fuzz_src,$(1)) $(call fuzz_libs,$(1),$(B)/fuzz/o) $(FUZZ_HDRS) | fuzz-cc
 	@mkdir -p $$(dir $$@)
 	$(FUZZ_CC) $(BASE) $(PKGCF) $(FUZZ_CFLAGS) $(call fuzz_defs,$(1)) -fsanitize=fuzzer \
 		$(call fuzz_src,$(1)) $(call fuzz_libs,$(1),$(B)/fuzz/o) -o $$@ $(LIBS) -lz
@@ -69,7 +75,8 @@ FUZZ_REPLAY := $(FUZZ_ALL:%=$(B)/san/fuzz/replay-%)
 # main.c as a function, so that the test can run the whole command line in a child per
 # failing allocation; libpng, jansson and zlib linked statically so that --wrap reaches
 # their allocations too.
-ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=vasprintf
+ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=vasprintf \
+	-Wl,--wrap=json_loadb
 ALLOC_STATIC := -Wl,-Bstatic $(shell pkg-config --libs libpng jansson 2>/dev/null) -lz \
 	-Wl,-Bdynamic -lm
 $(B)/san/tests/alloc-main.o: compiler/main.c $(FUZZ_HDRS)
@@ -88,4 +95,4 @@ fuzz-replay: $(FUZZ_REPLAY) $(B)/fuzz/seeds/.stamp
 alloc-fail: $(B)/san/tests/alloc-fail $(B)/fuzz/seeds/.stamp
 	@tests/alloc-fail.sh $(B)
 
-.PHONY: fuzz fuzz-replay alloc-fail
+.PHONY: fuzz fuzz-cc fuzz-replay alloc-fail

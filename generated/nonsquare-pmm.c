@@ -36,15 +36,21 @@ enum { NG = 4 };
 static const int elem[NG] = {0, 2, 4, 6};
 
 enum { WS_FLOATS = 32256, PARAM_FLOATS = 19488, RAW_FLOATS = 5029 };
+/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers each. */
+enum { GROUP = 4, VSTRIDE = 32272 };
 
 struct nonsquare_pmm_net {
-	float *ws;      /* value buffers, then the conv scratch */
-	float *scratch;
+	float *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart */
+	float *scratch; /* per thread, conv scratch, sstride floats apart */
+	size_t sstride;
+	int nws;        /* threads with a workspace */
 	float *mem;     /* the parameter block; the pointers below point into it */
 	int loaded;
 	float *lift1_w; /* [32, 3, 3, 3], expanded over the group, folded with bn1 */
+	gq_conv *lift1_conv; /* the same, packed for the kernel; relu fused: relu1 */
 	float *lift1_b; /* [32] */
 	float *gconv1_w; /* [64, 32, 3, 3], expanded over the group, folded with bn2 */
+	gq_conv *gconv1_conv; /* the same, packed for the kernel; relu fused: relu2 */
 	float *gconv1_b; /* [64] */
 	float *linear1_w; /* [5, 16] */
 	float *linear1_b; /* [5] */
@@ -92,17 +98,10 @@ static int fold_bn(float *w, float *b, size_t rowlen, int c, int ng,
 }
 
 /* lift1, examples/nonsquare-pmm.geq:9:17: lift(x, 8, k=3, p=1)
- * [3, 28, 29] image -> [8, 4, 28, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in */
-static void layer_lift1(nonsquare_pmm_net *n, const float *in, float *out)
+ * [3, 28, 29] image -> [8, 4, 28, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused */
+static void layer_lift1(nonsquare_pmm_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->lift1_w, n->lift1_b, 3, 28, 29, 32, 3, 1, 1, 1, n->scratch);
-}
-
-/* relu1, examples/nonsquare-pmm.geq:9:9: relu(bn(lift(x, 8, k=3, p=1)))
- * [8, 4, 28, 29] G-map -> [8, 4, 28, 29] G-map */
-static void layer_relu1(float *x)
-{
-	gq_relu(x, 25984);
+	gq_conv_run(n->lift1_conv, out, in, scratch);
 }
 
 /* maxpool1, examples/nonsquare-pmm.geq:10:9: maxpool(h, 2)
@@ -113,17 +112,10 @@ static void layer_maxpool1(const float *in, float *out)
 }
 
 /* gconv1, examples/nonsquare-pmm.geq:11:17: gconv(h, 16, k=3, p=1)
- * [8, 4, 14, 14] G-map -> [16, 4, 14, 14] G-map; k=3 s=1 p=1 d=1; bn2 folded in */
-static void layer_gconv1(nonsquare_pmm_net *n, const float *in, float *out)
+ * [8, 4, 14, 14] G-map -> [16, 4, 14, 14] G-map; k=3 s=1 p=1 d=1; bn2 folded in; relu2 fused */
+static void layer_gconv1(nonsquare_pmm_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv1_w, n->gconv1_b, 32, 14, 14, 64, 3, 1, 1, 1, n->scratch);
-}
-
-/* relu2, examples/nonsquare-pmm.geq:11:9: relu(bn(gconv(h, 16, k=3, p=1)))
- * [16, 4, 14, 14] G-map -> [16, 4, 14, 14] G-map */
-static void layer_relu2(float *x)
-{
-	gq_relu(x, 12544);
+	gq_conv_run(n->gconv1_conv, out, in, scratch);
 }
 
 /* gpool1, examples/nonsquare-pmm.geq:12:9: gpool(h, max)
@@ -152,18 +144,28 @@ nonsquare_pmm_net *nonsquare_pmm_new(void)
 	nonsquare_pmm_net *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
-	size_t scratch = 0, s;
-	if ((s = gq_conv2d_scratch(3, 3, 28, 29)) > scratch) /* lift1 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(32, 3, 14, 14)) > scratch) /* gconv1 */
-		scratch = s;
-	n->ws = calloc(WS_FLOATS + scratch + 1, sizeof(float));
-	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
-	if (!n->ws || !n->mem) {
+	size_t scratch = 0;
+	if (!(n->lift1_conv = gq_conv_new(3, 28, 29, 32, 3, 1, 1, 1, true))) {
 		nonsquare_pmm_free(n);
 		return NULL;
 	}
-	n->scratch = n->ws + WS_FLOATS;
+	if (gq_conv_scratch(n->lift1_conv) > scratch)
+		scratch = gq_conv_scratch(n->lift1_conv);
+	if (!(n->gconv1_conv = gq_conv_new(32, 14, 14, 64, 3, 1, 1, 1, true))) {
+		nonsquare_pmm_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv1_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv1_conv);
+	n->nws = gq_max_threads();
+	n->sstride = (scratch + 16) / 16 * 16;
+	n->ws = calloc((size_t)n->nws * GROUP * VSTRIDE, sizeof(float));
+	n->scratch = calloc((size_t)n->nws * n->sstride, sizeof(float));
+	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
+	if (!n->ws || !n->scratch || !n->mem) {
+		nonsquare_pmm_free(n);
+		return NULL;
+	}
 	n->lift1_w = n->mem + 0;
 	n->lift1_b = n->mem + 864;
 	n->gconv1_w = n->mem + 896;
@@ -177,7 +179,10 @@ void nonsquare_pmm_free(nonsquare_pmm_net *n)
 {
 	if (!n)
 		return;
+	gq_conv_free(n->lift1_conv);
+	gq_conv_free(n->gconv1_conv);
 	free(n->ws);
+	free(n->scratch);
 	free(n->mem);
 	free(n);
 }
@@ -191,10 +196,12 @@ static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
 	expand_bias(n->lift1_b, t[1], 8, NG);
 	if (fold_bn(n->lift1_w, n->lift1_b, 27, 8, 4, t + 2, 1e-05f, "bn1", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
 	gq_expand_gconv(n->gconv1_w, t[6], 16, 8, 3, elem, NG);
 	expand_bias(n->gconv1_b, t[7], 16, NG);
 	if (fold_bn(n->gconv1_w, n->gconv1_b, 288, 16, 4, t + 8, 1e-05f, "bn2", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv1_conv, n->gconv1_w, n->gconv1_b);
 	memcpy(n->linear1_w, t[12], 80 * sizeof(float));
 	memcpy(n->linear1_b, t[13], 5 * sizeof(float));
 	(void)err;
@@ -226,25 +233,78 @@ int nonsquare_pmm_load(nonsquare_pmm_net *n, const char *safetensors_path, char 
 	return rc;
 }
 
+/* Step s of one image: its value buffers at ws, scratch for the convolutions. */
+static void step(nonsquare_pmm_net *n, int s, float *ws, float *scratch, const float *in,
+        float *out)
+{
+	(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */
+	switch (s) {
+	case 0:
+		layer_lift1(n, in, ws + 0, scratch);
+		/* bn1: folded into lift1 */
+		/* relu1: fused into lift1 */
+		break;
+	case 1:
+		layer_maxpool1(ws + 0, ws + 25984);
+		break;
+	case 2:
+		layer_gconv1(n, ws + 25984, ws + 0, scratch);
+		/* bn2: folded into gconv1 */
+		/* relu2: fused into gconv1 */
+		break;
+	case 3:
+		layer_gpool1(ws + 0, ws + 12544);
+		break;
+	case 4:
+		layer_global_avgpool1(ws + 12544, ws + 0);
+		break;
+	case 5:
+		layer_linear1(n, ws + 0, out);
+		break;
+	}
+}
+
+enum { NSTEPS = 6 };
+
+/* A batch is split over the team in contiguous shares, one per thread, with no
+ * synchronisation until the end; each thread runs its share in groups of GROUP images,
+ * step by step, so that a layer's weights are read once per group, in its own
+ * workspace. (A batch of one runs on the caller, and each large convolution splits
+ * its pixels over the team instead.) */
+typedef struct batch_job {
+	nonsquare_pmm_net *n;
+	const float *x;
+	float *y;
+	int batch;
+} batch_job;
+
+static void forward_share(void *ctx, int t, int nt)
+{
+	batch_job *j = ctx;
+	float *ws = j->n->ws + (size_t)t * GROUP * VSTRIDE;
+	float *scratch = j->n->scratch + (size_t)t * j->n->sstride;
+	int b1 = (int)((long)j->batch * (t + 1) / nt);
+	for (int b0 = (int)((long)j->batch * t / nt); b0 < b1; b0 += GROUP) {
+		int nb = b1 - b0 < GROUP ? b1 - b0 : GROUP;
+		for (int s = 0; s < NSTEPS; s++)
+			for (int b = 0; b < nb; b++)
+				step(j->n, s, ws + (size_t)b * VSTRIDE, scratch,
+				        j->x + (size_t)(b0 + b) * NONSQUARE_PMM_IN_SIZE,
+				        j->y + (size_t)(b0 + b) * NONSQUARE_PMM_OUT_SIZE);
+	}
+}
+
 int nonsquare_pmm_forward(nonsquare_pmm_net *n, const float *x, int batch, float *y)
 {
 	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
 		return -1;
-	float *ws = n->ws;
-	for (int b = 0; b < batch; b++) {
-		const float *in = x + (size_t)b * NONSQUARE_PMM_IN_SIZE;
-		float *out = y + (size_t)b * NONSQUARE_PMM_OUT_SIZE;
-		layer_lift1(n, in, ws + 0);
-		/* bn1: folded into lift1 */
-		layer_relu1(ws + 0);
-		layer_maxpool1(ws + 0, ws + 25984);
-		layer_gconv1(n, ws + 25984, ws + 0);
-		/* bn2: folded into gconv1 */
-		layer_relu2(ws + 0);
-		layer_gpool1(ws + 0, ws + 12544);
-		layer_global_avgpool1(ws + 12544, ws + 0);
-		layer_linear1(n, ws + 0, out);
-	}
+	int nt = gq_threads() < n->nws ? gq_threads() : n->nws;
+	nt = nt < batch ? nt : batch;
+	batch_job j = {n, x, y, batch};
+	if (nt > 1)
+		gq_parallel(nt, forward_share, &j);
+	else
+		forward_share(&j, 0, 1);
 	return 0;
 }
 

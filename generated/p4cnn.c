@@ -60,25 +60,36 @@ enum { NG = 4 };
 static const int elem[NG] = {0, 1, 2, 3};
 
 enum { WS_FLOATS = 50080, PARAM_FLOATS = 98304, RAW_FLOATS = 24800 };
+/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers each. */
+enum { GROUP = 4, VSTRIDE = 50096 };
 
 struct p4cnn_net {
-	float *ws;      /* value buffers, then the conv scratch */
-	float *scratch;
+	float *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart */
+	float *scratch; /* per thread, conv scratch, sstride floats apart */
+	size_t sstride;
+	int nws;        /* threads with a workspace */
 	float *mem;     /* the parameter block; the pointers below point into it */
 	int loaded;
 	float *lift1_w; /* [40, 1, 3, 3], expanded over the group, folded with bn1 */
+	gq_conv *lift1_conv; /* the same, packed for the kernel; relu fused: relu1 */
 	float *lift1_b; /* [40] */
 	float *gconv1_w; /* [40, 40, 3, 3], expanded over the group, folded with bn2 */
+	gq_conv *gconv1_conv; /* the same, packed for the kernel; relu fused: relu2 */
 	float *gconv1_b; /* [40] */
 	float *gconv2_w; /* [40, 40, 3, 3], expanded over the group, folded with bn3 */
+	gq_conv *gconv2_conv; /* the same, packed for the kernel; relu fused: relu3 */
 	float *gconv2_b; /* [40] */
 	float *gconv3_w; /* [40, 40, 3, 3], expanded over the group, folded with bn4 */
+	gq_conv *gconv3_conv; /* the same, packed for the kernel; relu fused: relu4 */
 	float *gconv3_b; /* [40] */
 	float *gconv4_w; /* [40, 40, 3, 3], expanded over the group, folded with bn5 */
+	gq_conv *gconv4_conv; /* the same, packed for the kernel; relu fused: relu5 */
 	float *gconv4_b; /* [40] */
 	float *gconv5_w; /* [40, 40, 3, 3], expanded over the group, folded with bn6 */
+	gq_conv *gconv5_conv; /* the same, packed for the kernel; relu fused: relu6 */
 	float *gconv5_b; /* [40] */
 	float *gconv6_w; /* [40, 40, 4, 4], expanded over the group */
+	gq_conv *gconv6_conv; /* the same, packed for the kernel */
 	float *gconv6_b; /* [40] */
 };
 
@@ -124,31 +135,17 @@ static int fold_bn(float *w, float *b, size_t rowlen, int c, int ng,
 }
 
 /* lift1, examples/p4cnn.geq:7:17: lift(x, 10, k=3)
- * [1, 28, 28] image -> [10, 4, 26, 26] G-map; k=3 s=1 p=0 d=1; bn1 folded in */
-static void layer_lift1(p4cnn_net *n, const float *in, float *out)
+ * [1, 28, 28] image -> [10, 4, 26, 26] G-map; k=3 s=1 p=0 d=1; bn1 folded in; relu1 fused */
+static void layer_lift1(p4cnn_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->lift1_w, n->lift1_b, 1, 28, 28, 40, 3, 1, 0, 1, n->scratch);
-}
-
-/* relu1, examples/p4cnn.geq:7:9: relu(bn(lift(x, 10, k=3)))
- * [10, 4, 26, 26] G-map -> [10, 4, 26, 26] G-map */
-static void layer_relu1(float *x)
-{
-	gq_relu(x, 27040);
+	gq_conv_run(n->lift1_conv, out, in, scratch);
 }
 
 /* gconv1, examples/p4cnn.geq:8:17: gconv(h, 10, k=3)
- * [10, 4, 26, 26] G-map -> [10, 4, 24, 24] G-map; k=3 s=1 p=0 d=1; bn2 folded in */
-static void layer_gconv1(p4cnn_net *n, const float *in, float *out)
+ * [10, 4, 26, 26] G-map -> [10, 4, 24, 24] G-map; k=3 s=1 p=0 d=1; bn2 folded in; relu2 fused */
+static void layer_gconv1(p4cnn_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv1_w, n->gconv1_b, 40, 26, 26, 40, 3, 1, 0, 1, n->scratch);
-}
-
-/* relu2, examples/p4cnn.geq:8:9: relu(bn(gconv(h, 10, k=3)))
- * [10, 4, 24, 24] G-map -> [10, 4, 24, 24] G-map */
-static void layer_relu2(float *x)
-{
-	gq_relu(x, 23040);
+	gq_conv_run(n->gconv1_conv, out, in, scratch);
 }
 
 /* maxpool1, examples/p4cnn.geq:9:9: maxpool(h, 2)
@@ -159,66 +156,38 @@ static void layer_maxpool1(const float *in, float *out)
 }
 
 /* gconv2, examples/p4cnn.geq:10:17: gconv(h, 10, k=3)
- * [10, 4, 12, 12] G-map -> [10, 4, 10, 10] G-map; k=3 s=1 p=0 d=1; bn3 folded in */
-static void layer_gconv2(p4cnn_net *n, const float *in, float *out)
+ * [10, 4, 12, 12] G-map -> [10, 4, 10, 10] G-map; k=3 s=1 p=0 d=1; bn3 folded in; relu3 fused */
+static void layer_gconv2(p4cnn_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv2_w, n->gconv2_b, 40, 12, 12, 40, 3, 1, 0, 1, n->scratch);
-}
-
-/* relu3, examples/p4cnn.geq:10:9: relu(bn(gconv(h, 10, k=3)))
- * [10, 4, 10, 10] G-map -> [10, 4, 10, 10] G-map */
-static void layer_relu3(float *x)
-{
-	gq_relu(x, 4000);
+	gq_conv_run(n->gconv2_conv, out, in, scratch);
 }
 
 /* gconv3, examples/p4cnn.geq:11:17: gconv(h, 10, k=3)
- * [10, 4, 10, 10] G-map -> [10, 4, 8, 8] G-map; k=3 s=1 p=0 d=1; bn4 folded in */
-static void layer_gconv3(p4cnn_net *n, const float *in, float *out)
+ * [10, 4, 10, 10] G-map -> [10, 4, 8, 8] G-map; k=3 s=1 p=0 d=1; bn4 folded in; relu4 fused */
+static void layer_gconv3(p4cnn_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv3_w, n->gconv3_b, 40, 10, 10, 40, 3, 1, 0, 1, n->scratch);
-}
-
-/* relu4, examples/p4cnn.geq:11:9: relu(bn(gconv(h, 10, k=3)))
- * [10, 4, 8, 8] G-map -> [10, 4, 8, 8] G-map */
-static void layer_relu4(float *x)
-{
-	gq_relu(x, 2560);
+	gq_conv_run(n->gconv3_conv, out, in, scratch);
 }
 
 /* gconv4, examples/p4cnn.geq:12:17: gconv(h, 10, k=3)
- * [10, 4, 8, 8] G-map -> [10, 4, 6, 6] G-map; k=3 s=1 p=0 d=1; bn5 folded in */
-static void layer_gconv4(p4cnn_net *n, const float *in, float *out)
+ * [10, 4, 8, 8] G-map -> [10, 4, 6, 6] G-map; k=3 s=1 p=0 d=1; bn5 folded in; relu5 fused */
+static void layer_gconv4(p4cnn_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv4_w, n->gconv4_b, 40, 8, 8, 40, 3, 1, 0, 1, n->scratch);
-}
-
-/* relu5, examples/p4cnn.geq:12:9: relu(bn(gconv(h, 10, k=3)))
- * [10, 4, 6, 6] G-map -> [10, 4, 6, 6] G-map */
-static void layer_relu5(float *x)
-{
-	gq_relu(x, 1440);
+	gq_conv_run(n->gconv4_conv, out, in, scratch);
 }
 
 /* gconv5, examples/p4cnn.geq:13:17: gconv(h, 10, k=3)
- * [10, 4, 6, 6] G-map -> [10, 4, 4, 4] G-map; k=3 s=1 p=0 d=1; bn6 folded in */
-static void layer_gconv5(p4cnn_net *n, const float *in, float *out)
+ * [10, 4, 6, 6] G-map -> [10, 4, 4, 4] G-map; k=3 s=1 p=0 d=1; bn6 folded in; relu6 fused */
+static void layer_gconv5(p4cnn_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv5_w, n->gconv5_b, 40, 6, 6, 40, 3, 1, 0, 1, n->scratch);
-}
-
-/* relu6, examples/p4cnn.geq:13:9: relu(bn(gconv(h, 10, k=3)))
- * [10, 4, 4, 4] G-map -> [10, 4, 4, 4] G-map */
-static void layer_relu6(float *x)
-{
-	gq_relu(x, 640);
+	gq_conv_run(n->gconv5_conv, out, in, scratch);
 }
 
 /* gconv6, examples/p4cnn.geq:14:9: gconv(h, 10, k=4)
  * [10, 4, 4, 4] G-map -> [10, 4, 1, 1] G-map; k=4 s=1 p=0 d=1 */
-static void layer_gconv6(p4cnn_net *n, const float *in, float *out)
+static void layer_gconv6(p4cnn_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv6_w, n->gconv6_b, 40, 4, 4, 40, 4, 1, 0, 1, n->scratch);
+	gq_conv_run(n->gconv6_conv, out, in, scratch);
 }
 
 /* gpool1, examples/p4cnn.geq:15:20: gpool(h, max)
@@ -233,28 +202,58 @@ p4cnn_net *p4cnn_new(void)
 	p4cnn_net *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
-	size_t scratch = 0, s;
-	if ((s = gq_conv2d_scratch(1, 3, 26, 26)) > scratch) /* lift1 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(40, 3, 24, 24)) > scratch) /* gconv1 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(40, 3, 10, 10)) > scratch) /* gconv2 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(40, 3, 8, 8)) > scratch) /* gconv3 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(40, 3, 6, 6)) > scratch) /* gconv4 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(40, 3, 4, 4)) > scratch) /* gconv5 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(40, 4, 1, 1)) > scratch) /* gconv6 */
-		scratch = s;
-	n->ws = calloc(WS_FLOATS + scratch + 1, sizeof(float));
-	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
-	if (!n->ws || !n->mem) {
+	size_t scratch = 0;
+	if (!(n->lift1_conv = gq_conv_new(1, 28, 28, 40, 3, 1, 0, 1, true))) {
 		p4cnn_free(n);
 		return NULL;
 	}
-	n->scratch = n->ws + WS_FLOATS;
+	if (gq_conv_scratch(n->lift1_conv) > scratch)
+		scratch = gq_conv_scratch(n->lift1_conv);
+	if (!(n->gconv1_conv = gq_conv_new(40, 26, 26, 40, 3, 1, 0, 1, true))) {
+		p4cnn_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv1_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv1_conv);
+	if (!(n->gconv2_conv = gq_conv_new(40, 12, 12, 40, 3, 1, 0, 1, true))) {
+		p4cnn_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv2_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv2_conv);
+	if (!(n->gconv3_conv = gq_conv_new(40, 10, 10, 40, 3, 1, 0, 1, true))) {
+		p4cnn_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv3_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv3_conv);
+	if (!(n->gconv4_conv = gq_conv_new(40, 8, 8, 40, 3, 1, 0, 1, true))) {
+		p4cnn_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv4_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv4_conv);
+	if (!(n->gconv5_conv = gq_conv_new(40, 6, 6, 40, 3, 1, 0, 1, true))) {
+		p4cnn_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv5_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv5_conv);
+	if (!(n->gconv6_conv = gq_conv_new(40, 4, 4, 40, 4, 1, 0, 1, false))) {
+		p4cnn_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv6_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv6_conv);
+	n->nws = gq_max_threads();
+	n->sstride = (scratch + 16) / 16 * 16;
+	n->ws = calloc((size_t)n->nws * GROUP * VSTRIDE, sizeof(float));
+	n->scratch = calloc((size_t)n->nws * n->sstride, sizeof(float));
+	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
+	if (!n->ws || !n->scratch || !n->mem) {
+		p4cnn_free(n);
+		return NULL;
+	}
 	n->lift1_w = n->mem + 0;
 	n->lift1_b = n->mem + 368;
 	n->gconv1_w = n->mem + 416;
@@ -276,7 +275,15 @@ void p4cnn_free(p4cnn_net *n)
 {
 	if (!n)
 		return;
+	gq_conv_free(n->lift1_conv);
+	gq_conv_free(n->gconv1_conv);
+	gq_conv_free(n->gconv2_conv);
+	gq_conv_free(n->gconv3_conv);
+	gq_conv_free(n->gconv4_conv);
+	gq_conv_free(n->gconv5_conv);
+	gq_conv_free(n->gconv6_conv);
 	free(n->ws);
+	free(n->scratch);
 	free(n->mem);
 	free(n);
 }
@@ -290,28 +297,35 @@ static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
 	expand_bias(n->lift1_b, t[1], 10, NG);
 	if (fold_bn(n->lift1_w, n->lift1_b, 9, 10, 4, t + 2, 1e-05f, "bn1", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
 	gq_expand_gconv(n->gconv1_w, t[6], 10, 10, 3, elem, NG);
 	expand_bias(n->gconv1_b, t[7], 10, NG);
 	if (fold_bn(n->gconv1_w, n->gconv1_b, 360, 10, 4, t + 8, 1e-05f, "bn2", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv1_conv, n->gconv1_w, n->gconv1_b);
 	gq_expand_gconv(n->gconv2_w, t[12], 10, 10, 3, elem, NG);
 	expand_bias(n->gconv2_b, t[13], 10, NG);
 	if (fold_bn(n->gconv2_w, n->gconv2_b, 360, 10, 4, t + 14, 1e-05f, "bn3", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv2_conv, n->gconv2_w, n->gconv2_b);
 	gq_expand_gconv(n->gconv3_w, t[18], 10, 10, 3, elem, NG);
 	expand_bias(n->gconv3_b, t[19], 10, NG);
 	if (fold_bn(n->gconv3_w, n->gconv3_b, 360, 10, 4, t + 20, 1e-05f, "bn4", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv3_conv, n->gconv3_w, n->gconv3_b);
 	gq_expand_gconv(n->gconv4_w, t[24], 10, 10, 3, elem, NG);
 	expand_bias(n->gconv4_b, t[25], 10, NG);
 	if (fold_bn(n->gconv4_w, n->gconv4_b, 360, 10, 4, t + 26, 1e-05f, "bn5", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv4_conv, n->gconv4_w, n->gconv4_b);
 	gq_expand_gconv(n->gconv5_w, t[30], 10, 10, 3, elem, NG);
 	expand_bias(n->gconv5_b, t[31], 10, NG);
 	if (fold_bn(n->gconv5_w, n->gconv5_b, 360, 10, 4, t + 32, 1e-05f, "bn6", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv5_conv, n->gconv5_w, n->gconv5_b);
 	gq_expand_gconv(n->gconv6_w, t[36], 10, 10, 4, elem, NG);
 	expand_bias(n->gconv6_b, t[37], 10, NG);
+	gq_conv_set(n->gconv6_conv, n->gconv6_w, n->gconv6_b);
 	(void)err;
 	(void)errlen;
 	n->loaded = 1;
@@ -341,37 +355,96 @@ int p4cnn_load(p4cnn_net *n, const char *safetensors_path, char *err, size_t err
 	return rc;
 }
 
+/* Step s of one image: its value buffers at ws, scratch for the convolutions. */
+static void step(p4cnn_net *n, int s, float *ws, float *scratch, const float *in,
+        float *out)
+{
+	(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */
+	switch (s) {
+	case 0:
+		layer_lift1(n, in, ws + 0, scratch);
+		/* bn1: folded into lift1 */
+		/* relu1: fused into lift1 */
+		break;
+	case 1:
+		layer_gconv1(n, ws + 0, ws + 27040, scratch);
+		/* bn2: folded into gconv1 */
+		/* relu2: fused into gconv1 */
+		break;
+	case 2:
+		layer_maxpool1(ws + 27040, ws + 0);
+		break;
+	case 3:
+		layer_gconv2(n, ws + 0, ws + 5760, scratch);
+		/* bn3: folded into gconv2 */
+		/* relu3: fused into gconv2 */
+		break;
+	case 4:
+		layer_gconv3(n, ws + 5760, ws + 0, scratch);
+		/* bn4: folded into gconv3 */
+		/* relu4: fused into gconv3 */
+		break;
+	case 5:
+		layer_gconv4(n, ws + 0, ws + 2560, scratch);
+		/* bn5: folded into gconv4 */
+		/* relu5: fused into gconv4 */
+		break;
+	case 6:
+		layer_gconv5(n, ws + 2560, ws + 0, scratch);
+		/* bn6: folded into gconv5 */
+		/* relu6: fused into gconv5 */
+		break;
+	case 7:
+		layer_gconv6(n, ws + 0, ws + 640, scratch);
+		break;
+	case 8:
+		layer_gpool1(ws + 640, out);
+		/* flatten1: the same floats, now a vector */
+		break;
+	}
+}
+
+enum { NSTEPS = 9 };
+
+/* A batch is split over the team in contiguous shares, one per thread, with no
+ * synchronisation until the end; each thread runs its share in groups of GROUP images,
+ * step by step, so that a layer's weights are read once per group, in its own
+ * workspace. (A batch of one runs on the caller, and each large convolution splits
+ * its pixels over the team instead.) */
+typedef struct batch_job {
+	p4cnn_net *n;
+	const float *x;
+	float *y;
+	int batch;
+} batch_job;
+
+static void forward_share(void *ctx, int t, int nt)
+{
+	batch_job *j = ctx;
+	float *ws = j->n->ws + (size_t)t * GROUP * VSTRIDE;
+	float *scratch = j->n->scratch + (size_t)t * j->n->sstride;
+	int b1 = (int)((long)j->batch * (t + 1) / nt);
+	for (int b0 = (int)((long)j->batch * t / nt); b0 < b1; b0 += GROUP) {
+		int nb = b1 - b0 < GROUP ? b1 - b0 : GROUP;
+		for (int s = 0; s < NSTEPS; s++)
+			for (int b = 0; b < nb; b++)
+				step(j->n, s, ws + (size_t)b * VSTRIDE, scratch,
+				        j->x + (size_t)(b0 + b) * P4CNN_IN_SIZE,
+				        j->y + (size_t)(b0 + b) * P4CNN_OUT_SIZE);
+	}
+}
+
 int p4cnn_forward(p4cnn_net *n, const float *x, int batch, float *y)
 {
 	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
 		return -1;
-	float *ws = n->ws;
-	for (int b = 0; b < batch; b++) {
-		const float *in = x + (size_t)b * P4CNN_IN_SIZE;
-		float *out = y + (size_t)b * P4CNN_OUT_SIZE;
-		layer_lift1(n, in, ws + 0);
-		/* bn1: folded into lift1 */
-		layer_relu1(ws + 0);
-		layer_gconv1(n, ws + 0, ws + 27040);
-		/* bn2: folded into gconv1 */
-		layer_relu2(ws + 27040);
-		layer_maxpool1(ws + 27040, ws + 0);
-		layer_gconv2(n, ws + 0, ws + 5760);
-		/* bn3: folded into gconv2 */
-		layer_relu3(ws + 5760);
-		layer_gconv3(n, ws + 5760, ws + 0);
-		/* bn4: folded into gconv3 */
-		layer_relu4(ws + 0);
-		layer_gconv4(n, ws + 0, ws + 2560);
-		/* bn5: folded into gconv4 */
-		layer_relu5(ws + 2560);
-		layer_gconv5(n, ws + 2560, ws + 0);
-		/* bn6: folded into gconv5 */
-		layer_relu6(ws + 0);
-		layer_gconv6(n, ws + 0, ws + 640);
-		layer_gpool1(ws + 640, out);
-		/* flatten1: the same floats, now a vector */
-	}
+	int nt = gq_threads() < n->nws ? gq_threads() : n->nws;
+	nt = nt < batch ? nt : batch;
+	batch_job j = {n, x, y, batch};
+	if (nt > 1)
+		gq_parallel(nt, forward_share, &j);
+	else
+		forward_share(&j, 0, 1);
 	return 0;
 }
 

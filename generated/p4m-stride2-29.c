@@ -48,19 +48,27 @@ enum { NG = 8 };
 static const int elem[NG] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 enum { WS_FLOATS = 68224, PARAM_FLOATS = 259184, RAW_FLOATS = 32738 };
+/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers each. */
+enum { GROUP = 4, VSTRIDE = 68240 };
 
 struct p4m_stride2_29_net {
-	float *ws;      /* value buffers, then the conv scratch */
-	float *scratch;
+	float *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart */
+	float *scratch; /* per thread, conv scratch, sstride floats apart */
+	size_t sstride;
+	int nws;        /* threads with a workspace */
 	float *mem;     /* the parameter block; the pointers below point into it */
 	int loaded;
 	float *lift1_w; /* [64, 1, 3, 3], expanded over the group, folded with bn1 */
+	gq_conv *lift1_conv; /* the same, packed for the kernel; relu fused: relu1 */
 	float *lift1_b; /* [64] */
 	float *gconv1_w; /* [64, 64, 3, 3], expanded over the group, folded with bn2 */
+	gq_conv *gconv1_conv; /* the same, packed for the kernel; relu fused: relu2 */
 	float *gconv1_b; /* [64] */
 	float *gconv2_w; /* [128, 64, 3, 3], expanded over the group, folded with bn3 */
+	gq_conv *gconv2_conv; /* the same, packed for the kernel; relu fused: relu3 */
 	float *gconv2_b; /* [128] */
 	float *gconv3_w; /* [128, 128, 3, 3], expanded over the group, folded with bn4 */
+	gq_conv *gconv3_conv; /* the same, packed for the kernel; relu fused: relu4 */
 	float *gconv3_b; /* [128] */
 	float *linear1_w; /* [10, 16] */
 	float *linear1_b; /* [10] */
@@ -108,59 +116,31 @@ static int fold_bn(float *w, float *b, size_t rowlen, int c, int ng,
 }
 
 /* lift1, examples/p4m-stride2-29.geq:6:17: lift(x, 8, k=3, p=1)
- * [1, 29, 29] image -> [8, 8, 29, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in */
-static void layer_lift1(p4m_stride2_29_net *n, const float *in, float *out)
+ * [1, 29, 29] image -> [8, 8, 29, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused */
+static void layer_lift1(p4m_stride2_29_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->lift1_w, n->lift1_b, 1, 29, 29, 64, 3, 1, 1, 1, n->scratch);
-}
-
-/* relu1, examples/p4m-stride2-29.geq:6:9: relu(bn(lift(x, 8, k=3, p=1)))
- * [8, 8, 29, 29] G-map -> [8, 8, 29, 29] G-map */
-static void layer_relu1(float *x)
-{
-	gq_relu(x, 53824);
+	gq_conv_run(n->lift1_conv, out, in, scratch);
 }
 
 /* gconv1, examples/p4m-stride2-29.geq:7:17: gconv(h, 8, k=3, s=2, p=1)
- * [8, 8, 29, 29] G-map -> [8, 8, 15, 15] G-map; k=3 s=2 p=1 d=1; bn2 folded in */
-static void layer_gconv1(p4m_stride2_29_net *n, const float *in, float *out)
+ * [8, 8, 29, 29] G-map -> [8, 8, 15, 15] G-map; k=3 s=2 p=1 d=1; bn2 folded in; relu2 fused */
+static void layer_gconv1(p4m_stride2_29_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv1_w, n->gconv1_b, 64, 29, 29, 64, 3, 2, 1, 1, n->scratch);
-}
-
-/* relu2, examples/p4m-stride2-29.geq:7:9: relu(bn(gconv(h, 8, k=3, s=2, p=1)))
- * [8, 8, 15, 15] G-map -> [8, 8, 15, 15] G-map */
-static void layer_relu2(float *x)
-{
-	gq_relu(x, 14400);
+	gq_conv_run(n->gconv1_conv, out, in, scratch);
 }
 
 /* gconv2, examples/p4m-stride2-29.geq:8:17: gconv(h, 16, k=3, s=2, p=1)
- * [8, 8, 15, 15] G-map -> [16, 8, 8, 8] G-map; k=3 s=2 p=1 d=1; bn3 folded in */
-static void layer_gconv2(p4m_stride2_29_net *n, const float *in, float *out)
+ * [8, 8, 15, 15] G-map -> [16, 8, 8, 8] G-map; k=3 s=2 p=1 d=1; bn3 folded in; relu3 fused */
+static void layer_gconv2(p4m_stride2_29_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv2_w, n->gconv2_b, 64, 15, 15, 128, 3, 2, 1, 1, n->scratch);
-}
-
-/* relu3, examples/p4m-stride2-29.geq:8:9: relu(bn(gconv(h, 16, k=3, s=2, p=1)))
- * [16, 8, 8, 8] G-map -> [16, 8, 8, 8] G-map */
-static void layer_relu3(float *x)
-{
-	gq_relu(x, 8192);
+	gq_conv_run(n->gconv2_conv, out, in, scratch);
 }
 
 /* gconv3, examples/p4m-stride2-29.geq:9:17: gconv(h, 16, k=3, p=1)
- * [16, 8, 8, 8] G-map -> [16, 8, 8, 8] G-map; k=3 s=1 p=1 d=1; bn4 folded in */
-static void layer_gconv3(p4m_stride2_29_net *n, const float *in, float *out)
+ * [16, 8, 8, 8] G-map -> [16, 8, 8, 8] G-map; k=3 s=1 p=1 d=1; bn4 folded in; relu4 fused */
+static void layer_gconv3(p4m_stride2_29_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv3_w, n->gconv3_b, 128, 8, 8, 128, 3, 1, 1, 1, n->scratch);
-}
-
-/* relu4, examples/p4m-stride2-29.geq:9:9: relu(bn(gconv(h, 16, k=3, p=1)))
- * [16, 8, 8, 8] G-map -> [16, 8, 8, 8] G-map */
-static void layer_relu4(float *x)
-{
-	gq_relu(x, 8192);
+	gq_conv_run(n->gconv3_conv, out, in, scratch);
 }
 
 /* gpool1, examples/p4m-stride2-29.geq:10:9: gpool(h, mean)
@@ -196,22 +176,40 @@ p4m_stride2_29_net *p4m_stride2_29_new(void)
 	p4m_stride2_29_net *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
-	size_t scratch = 0, s;
-	if ((s = gq_conv2d_scratch(1, 3, 29, 29)) > scratch) /* lift1 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(64, 3, 15, 15)) > scratch) /* gconv1 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(64, 3, 8, 8)) > scratch) /* gconv2 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(128, 3, 8, 8)) > scratch) /* gconv3 */
-		scratch = s;
-	n->ws = calloc(WS_FLOATS + scratch + 1, sizeof(float));
-	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
-	if (!n->ws || !n->mem) {
+	size_t scratch = 0;
+	if (!(n->lift1_conv = gq_conv_new(1, 29, 29, 64, 3, 1, 1, 1, true))) {
 		p4m_stride2_29_free(n);
 		return NULL;
 	}
-	n->scratch = n->ws + WS_FLOATS;
+	if (gq_conv_scratch(n->lift1_conv) > scratch)
+		scratch = gq_conv_scratch(n->lift1_conv);
+	if (!(n->gconv1_conv = gq_conv_new(64, 29, 29, 64, 3, 2, 1, 1, true))) {
+		p4m_stride2_29_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv1_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv1_conv);
+	if (!(n->gconv2_conv = gq_conv_new(64, 15, 15, 128, 3, 2, 1, 1, true))) {
+		p4m_stride2_29_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv2_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv2_conv);
+	if (!(n->gconv3_conv = gq_conv_new(128, 8, 8, 128, 3, 1, 1, 1, true))) {
+		p4m_stride2_29_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv3_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv3_conv);
+	n->nws = gq_max_threads();
+	n->sstride = (scratch + 16) / 16 * 16;
+	n->ws = calloc((size_t)n->nws * GROUP * VSTRIDE, sizeof(float));
+	n->scratch = calloc((size_t)n->nws * n->sstride, sizeof(float));
+	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
+	if (!n->ws || !n->scratch || !n->mem) {
+		p4m_stride2_29_free(n);
+		return NULL;
+	}
 	n->lift1_w = n->mem + 0;
 	n->lift1_b = n->mem + 576;
 	n->gconv1_w = n->mem + 640;
@@ -229,7 +227,12 @@ void p4m_stride2_29_free(p4m_stride2_29_net *n)
 {
 	if (!n)
 		return;
+	gq_conv_free(n->lift1_conv);
+	gq_conv_free(n->gconv1_conv);
+	gq_conv_free(n->gconv2_conv);
+	gq_conv_free(n->gconv3_conv);
 	free(n->ws);
+	free(n->scratch);
 	free(n->mem);
 	free(n);
 }
@@ -243,18 +246,22 @@ static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
 	expand_bias(n->lift1_b, t[1], 8, NG);
 	if (fold_bn(n->lift1_w, n->lift1_b, 9, 8, 8, t + 2, 1e-05f, "bn1", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
 	gq_expand_gconv(n->gconv1_w, t[6], 8, 8, 3, elem, NG);
 	expand_bias(n->gconv1_b, t[7], 8, NG);
 	if (fold_bn(n->gconv1_w, n->gconv1_b, 576, 8, 8, t + 8, 1e-05f, "bn2", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv1_conv, n->gconv1_w, n->gconv1_b);
 	gq_expand_gconv(n->gconv2_w, t[12], 16, 8, 3, elem, NG);
 	expand_bias(n->gconv2_b, t[13], 16, NG);
 	if (fold_bn(n->gconv2_w, n->gconv2_b, 576, 16, 8, t + 14, 1e-05f, "bn3", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv2_conv, n->gconv2_w, n->gconv2_b);
 	gq_expand_gconv(n->gconv3_w, t[18], 16, 16, 3, elem, NG);
 	expand_bias(n->gconv3_b, t[19], 16, NG);
 	if (fold_bn(n->gconv3_w, n->gconv3_b, 1152, 16, 8, t + 20, 1e-05f, "bn4", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv3_conv, n->gconv3_w, n->gconv3_b);
 	memcpy(n->linear1_w, t[24], 160 * sizeof(float));
 	memcpy(n->linear1_b, t[25], 10 * sizeof(float));
 	(void)err;
@@ -286,31 +293,88 @@ int p4m_stride2_29_load(p4m_stride2_29_net *n, const char *safetensors_path, cha
 	return rc;
 }
 
+/* Step s of one image: its value buffers at ws, scratch for the convolutions. */
+static void step(p4m_stride2_29_net *n, int s, float *ws, float *scratch, const float *in,
+        float *out)
+{
+	(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */
+	switch (s) {
+	case 0:
+		layer_lift1(n, in, ws + 0, scratch);
+		/* bn1: folded into lift1 */
+		/* relu1: fused into lift1 */
+		break;
+	case 1:
+		layer_gconv1(n, ws + 0, ws + 53824, scratch);
+		/* bn2: folded into gconv1 */
+		/* relu2: fused into gconv1 */
+		break;
+	case 2:
+		layer_gconv2(n, ws + 53824, ws + 0, scratch);
+		/* bn3: folded into gconv2 */
+		/* relu3: fused into gconv2 */
+		break;
+	case 3:
+		layer_gconv3(n, ws + 0, ws + 8192, scratch);
+		/* bn4: folded into gconv3 */
+		/* relu4: fused into gconv3 */
+		break;
+	case 4:
+		layer_gpool1(ws + 8192, ws + 0);
+		break;
+	case 5:
+		layer_global_avgpool1(ws + 0, ws + 1024);
+		break;
+	case 6:
+		layer_linear1(n, ws + 1024, out);
+		break;
+	case 7:
+		layer_softmax1(out);
+		break;
+	}
+}
+
+enum { NSTEPS = 8 };
+
+/* A batch is split over the team in contiguous shares, one per thread, with no
+ * synchronisation until the end; each thread runs its share in groups of GROUP images,
+ * step by step, so that a layer's weights are read once per group, in its own
+ * workspace. (A batch of one runs on the caller, and each large convolution splits
+ * its pixels over the team instead.) */
+typedef struct batch_job {
+	p4m_stride2_29_net *n;
+	const float *x;
+	float *y;
+	int batch;
+} batch_job;
+
+static void forward_share(void *ctx, int t, int nt)
+{
+	batch_job *j = ctx;
+	float *ws = j->n->ws + (size_t)t * GROUP * VSTRIDE;
+	float *scratch = j->n->scratch + (size_t)t * j->n->sstride;
+	int b1 = (int)((long)j->batch * (t + 1) / nt);
+	for (int b0 = (int)((long)j->batch * t / nt); b0 < b1; b0 += GROUP) {
+		int nb = b1 - b0 < GROUP ? b1 - b0 : GROUP;
+		for (int s = 0; s < NSTEPS; s++)
+			for (int b = 0; b < nb; b++)
+				step(j->n, s, ws + (size_t)b * VSTRIDE, scratch,
+				        j->x + (size_t)(b0 + b) * P4M_STRIDE2_29_IN_SIZE,
+				        j->y + (size_t)(b0 + b) * P4M_STRIDE2_29_OUT_SIZE);
+	}
+}
+
 int p4m_stride2_29_forward(p4m_stride2_29_net *n, const float *x, int batch, float *y)
 {
 	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
 		return -1;
-	float *ws = n->ws;
-	for (int b = 0; b < batch; b++) {
-		const float *in = x + (size_t)b * P4M_STRIDE2_29_IN_SIZE;
-		float *out = y + (size_t)b * P4M_STRIDE2_29_OUT_SIZE;
-		layer_lift1(n, in, ws + 0);
-		/* bn1: folded into lift1 */
-		layer_relu1(ws + 0);
-		layer_gconv1(n, ws + 0, ws + 53824);
-		/* bn2: folded into gconv1 */
-		layer_relu2(ws + 53824);
-		layer_gconv2(n, ws + 53824, ws + 0);
-		/* bn3: folded into gconv2 */
-		layer_relu3(ws + 0);
-		layer_gconv3(n, ws + 0, ws + 8192);
-		/* bn4: folded into gconv3 */
-		layer_relu4(ws + 8192);
-		layer_gpool1(ws + 8192, ws + 0);
-		layer_global_avgpool1(ws + 0, ws + 1024);
-		layer_linear1(n, ws + 1024, out);
-		layer_softmax1(out);
-	}
+	int nt = gq_threads() < n->nws ? gq_threads() : n->nws;
+	nt = nt < batch ? nt : batch;
+	batch_job j = {n, x, y, batch};
+	if (nt > 1)
+		gq_parallel(nt, forward_share, &j);
+	else
+		forward_share(&j, 0, 1);
 	return 0;
 }
 

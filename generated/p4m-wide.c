@@ -60,23 +60,33 @@ enum { NG = 8 };
 static const int elem[NG] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 enum { WS_FLOATS = 215296, PARAM_FLOATS = 4574736, RAW_FLOATS = 573306 };
+/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers each. */
+enum { GROUP = 4, VSTRIDE = 215312 };
 
 struct p4m_wide_net {
-	float *ws;      /* value buffers, then the conv scratch */
-	float *scratch;
+	float *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart */
+	float *scratch; /* per thread, conv scratch, sstride floats apart */
+	size_t sstride;
+	int nws;        /* threads with a workspace */
 	float *mem;     /* the parameter block; the pointers below point into it */
 	int loaded;
 	float *lift1_w; /* [128, 1, 3, 3], expanded over the group, folded with bn1 */
+	gq_conv *lift1_conv; /* the same, packed for the kernel; relu fused: relu1 */
 	float *lift1_b; /* [128] */
 	float *gconv1_w; /* [128, 128, 3, 3], expanded over the group, folded with bn2 */
+	gq_conv *gconv1_conv; /* the same, packed for the kernel; relu fused: relu2 */
 	float *gconv1_b; /* [128] */
 	float *gconv2_w; /* [256, 128, 3, 3], expanded over the group, folded with bn3 */
+	gq_conv *gconv2_conv; /* the same, packed for the kernel; relu fused: relu3 */
 	float *gconv2_b; /* [256] */
 	float *gconv3_w; /* [256, 256, 3, 3], expanded over the group, folded with bn4 */
+	gq_conv *gconv3_conv; /* the same, packed for the kernel; relu fused: relu4 */
 	float *gconv3_b; /* [256] */
 	float *gconv4_w; /* [512, 256, 3, 3], expanded over the group, folded with bn5 */
+	gq_conv *gconv4_conv; /* the same, packed for the kernel; relu fused: relu5 */
 	float *gconv4_b; /* [512] */
 	float *gconv5_w; /* [512, 512, 3, 3], expanded over the group, folded with bn6 */
+	gq_conv *gconv5_conv; /* the same, packed for the kernel; relu fused: relu6 */
 	float *gconv5_b; /* [512] */
 	float *linear1_w; /* [10, 64] */
 	float *linear1_b; /* [10] */
@@ -124,87 +134,45 @@ static int fold_bn(float *w, float *b, size_t rowlen, int c, int ng,
 }
 
 /* lift1, examples/p4m-wide.geq:6:17: lift(x, 16, k=3, p=1)
- * [1, 29, 29] image -> [16, 8, 29, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in */
-static void layer_lift1(p4m_wide_net *n, const float *in, float *out)
+ * [1, 29, 29] image -> [16, 8, 29, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused */
+static void layer_lift1(p4m_wide_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->lift1_w, n->lift1_b, 1, 29, 29, 128, 3, 1, 1, 1, n->scratch);
-}
-
-/* relu1, examples/p4m-wide.geq:6:9: relu(bn(lift(x, 16, k=3, p=1)))
- * [16, 8, 29, 29] G-map -> [16, 8, 29, 29] G-map */
-static void layer_relu1(float *x)
-{
-	gq_relu(x, 107648);
+	gq_conv_run(n->lift1_conv, out, in, scratch);
 }
 
 /* gconv1, examples/p4m-wide.geq:7:17: gconv(h, 16, k=3, p=1)
- * [16, 8, 29, 29] G-map -> [16, 8, 29, 29] G-map; k=3 s=1 p=1 d=1; bn2 folded in */
-static void layer_gconv1(p4m_wide_net *n, const float *in, float *out)
+ * [16, 8, 29, 29] G-map -> [16, 8, 29, 29] G-map; k=3 s=1 p=1 d=1; bn2 folded in; relu2 fused */
+static void layer_gconv1(p4m_wide_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv1_w, n->gconv1_b, 128, 29, 29, 128, 3, 1, 1, 1, n->scratch);
-}
-
-/* relu2, examples/p4m-wide.geq:7:9: relu(bn(gconv(h, 16, k=3, p=1)))
- * [16, 8, 29, 29] G-map -> [16, 8, 29, 29] G-map */
-static void layer_relu2(float *x)
-{
-	gq_relu(x, 107648);
+	gq_conv_run(n->gconv1_conv, out, in, scratch);
 }
 
 /* gconv2, examples/p4m-wide.geq:8:17: gconv(h, 32, k=3, s=2, p=1)
- * [16, 8, 29, 29] G-map -> [32, 8, 15, 15] G-map; k=3 s=2 p=1 d=1; bn3 folded in */
-static void layer_gconv2(p4m_wide_net *n, const float *in, float *out)
+ * [16, 8, 29, 29] G-map -> [32, 8, 15, 15] G-map; k=3 s=2 p=1 d=1; bn3 folded in; relu3 fused */
+static void layer_gconv2(p4m_wide_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv2_w, n->gconv2_b, 128, 29, 29, 256, 3, 2, 1, 1, n->scratch);
-}
-
-/* relu3, examples/p4m-wide.geq:8:9: relu(bn(gconv(h, 32, k=3, s=2, p=1)))
- * [32, 8, 15, 15] G-map -> [32, 8, 15, 15] G-map */
-static void layer_relu3(float *x)
-{
-	gq_relu(x, 57600);
+	gq_conv_run(n->gconv2_conv, out, in, scratch);
 }
 
 /* gconv3, examples/p4m-wide.geq:9:17: gconv(h, 32, k=3, p=1)
- * [32, 8, 15, 15] G-map -> [32, 8, 15, 15] G-map; k=3 s=1 p=1 d=1; bn4 folded in */
-static void layer_gconv3(p4m_wide_net *n, const float *in, float *out)
+ * [32, 8, 15, 15] G-map -> [32, 8, 15, 15] G-map; k=3 s=1 p=1 d=1; bn4 folded in; relu4 fused */
+static void layer_gconv3(p4m_wide_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv3_w, n->gconv3_b, 256, 15, 15, 256, 3, 1, 1, 1, n->scratch);
-}
-
-/* relu4, examples/p4m-wide.geq:9:9: relu(bn(gconv(h, 32, k=3, p=1)))
- * [32, 8, 15, 15] G-map -> [32, 8, 15, 15] G-map */
-static void layer_relu4(float *x)
-{
-	gq_relu(x, 57600);
+	gq_conv_run(n->gconv3_conv, out, in, scratch);
 }
 
 /* gconv4, examples/p4m-wide.geq:10:17: gconv(h, 64, k=3, s=2, p=1)
- * [32, 8, 15, 15] G-map -> [64, 8, 8, 8] G-map; k=3 s=2 p=1 d=1; bn5 folded in */
-static void layer_gconv4(p4m_wide_net *n, const float *in, float *out)
+ * [32, 8, 15, 15] G-map -> [64, 8, 8, 8] G-map; k=3 s=2 p=1 d=1; bn5 folded in; relu5 fused */
+static void layer_gconv4(p4m_wide_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv4_w, n->gconv4_b, 256, 15, 15, 512, 3, 2, 1, 1, n->scratch);
-}
-
-/* relu5, examples/p4m-wide.geq:10:9: relu(bn(gconv(h, 64, k=3, s=2, p=1)))
- * [64, 8, 8, 8] G-map -> [64, 8, 8, 8] G-map */
-static void layer_relu5(float *x)
-{
-	gq_relu(x, 32768);
+	gq_conv_run(n->gconv4_conv, out, in, scratch);
 }
 
 /* gconv5, examples/p4m-wide.geq:11:17: gconv(h, 64, k=3, p=1)
- * [64, 8, 8, 8] G-map -> [64, 8, 8, 8] G-map; k=3 s=1 p=1 d=1; bn6 folded in */
-static void layer_gconv5(p4m_wide_net *n, const float *in, float *out)
+ * [64, 8, 8, 8] G-map -> [64, 8, 8, 8] G-map; k=3 s=1 p=1 d=1; bn6 folded in; relu6 fused */
+static void layer_gconv5(p4m_wide_net *n, const float *in, float *out, float *scratch)
 {
-	gq_conv2d(out, in, n->gconv5_w, n->gconv5_b, 512, 8, 8, 512, 3, 1, 1, 1, n->scratch);
-}
-
-/* relu6, examples/p4m-wide.geq:11:9: relu(bn(gconv(h, 64, k=3, p=1)))
- * [64, 8, 8, 8] G-map -> [64, 8, 8, 8] G-map */
-static void layer_relu6(float *x)
-{
-	gq_relu(x, 32768);
+	gq_conv_run(n->gconv5_conv, out, in, scratch);
 }
 
 /* gpool1, examples/p4m-wide.geq:12:9: gpool(h, mean)
@@ -233,26 +201,52 @@ p4m_wide_net *p4m_wide_new(void)
 	p4m_wide_net *n = calloc(1, sizeof *n);
 	if (!n)
 		return NULL;
-	size_t scratch = 0, s;
-	if ((s = gq_conv2d_scratch(1, 3, 29, 29)) > scratch) /* lift1 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(128, 3, 29, 29)) > scratch) /* gconv1 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(128, 3, 15, 15)) > scratch) /* gconv2 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(256, 3, 15, 15)) > scratch) /* gconv3 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(256, 3, 8, 8)) > scratch) /* gconv4 */
-		scratch = s;
-	if ((s = gq_conv2d_scratch(512, 3, 8, 8)) > scratch) /* gconv5 */
-		scratch = s;
-	n->ws = calloc(WS_FLOATS + scratch + 1, sizeof(float));
-	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
-	if (!n->ws || !n->mem) {
+	size_t scratch = 0;
+	if (!(n->lift1_conv = gq_conv_new(1, 29, 29, 128, 3, 1, 1, 1, true))) {
 		p4m_wide_free(n);
 		return NULL;
 	}
-	n->scratch = n->ws + WS_FLOATS;
+	if (gq_conv_scratch(n->lift1_conv) > scratch)
+		scratch = gq_conv_scratch(n->lift1_conv);
+	if (!(n->gconv1_conv = gq_conv_new(128, 29, 29, 128, 3, 1, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv1_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv1_conv);
+	if (!(n->gconv2_conv = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv2_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv2_conv);
+	if (!(n->gconv3_conv = gq_conv_new(256, 15, 15, 256, 3, 1, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv3_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv3_conv);
+	if (!(n->gconv4_conv = gq_conv_new(256, 15, 15, 512, 3, 2, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv4_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv4_conv);
+	if (!(n->gconv5_conv = gq_conv_new(512, 8, 8, 512, 3, 1, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv5_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv5_conv);
+	n->nws = gq_max_threads();
+	n->sstride = (scratch + 16) / 16 * 16;
+	n->ws = calloc((size_t)n->nws * GROUP * VSTRIDE, sizeof(float));
+	n->scratch = calloc((size_t)n->nws * n->sstride, sizeof(float));
+	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
+	if (!n->ws || !n->scratch || !n->mem) {
+		p4m_wide_free(n);
+		return NULL;
+	}
 	n->lift1_w = n->mem + 0;
 	n->lift1_b = n->mem + 1152;
 	n->gconv1_w = n->mem + 1280;
@@ -274,7 +268,14 @@ void p4m_wide_free(p4m_wide_net *n)
 {
 	if (!n)
 		return;
+	gq_conv_free(n->lift1_conv);
+	gq_conv_free(n->gconv1_conv);
+	gq_conv_free(n->gconv2_conv);
+	gq_conv_free(n->gconv3_conv);
+	gq_conv_free(n->gconv4_conv);
+	gq_conv_free(n->gconv5_conv);
 	free(n->ws);
+	free(n->scratch);
 	free(n->mem);
 	free(n);
 }
@@ -288,26 +289,32 @@ static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
 	expand_bias(n->lift1_b, t[1], 16, NG);
 	if (fold_bn(n->lift1_w, n->lift1_b, 9, 16, 8, t + 2, 1e-05f, "bn1", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
 	gq_expand_gconv(n->gconv1_w, t[6], 16, 16, 3, elem, NG);
 	expand_bias(n->gconv1_b, t[7], 16, NG);
 	if (fold_bn(n->gconv1_w, n->gconv1_b, 1152, 16, 8, t + 8, 1e-05f, "bn2", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv1_conv, n->gconv1_w, n->gconv1_b);
 	gq_expand_gconv(n->gconv2_w, t[12], 32, 16, 3, elem, NG);
 	expand_bias(n->gconv2_b, t[13], 32, NG);
 	if (fold_bn(n->gconv2_w, n->gconv2_b, 1152, 32, 8, t + 14, 1e-05f, "bn3", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv2_conv, n->gconv2_w, n->gconv2_b);
 	gq_expand_gconv(n->gconv3_w, t[18], 32, 32, 3, elem, NG);
 	expand_bias(n->gconv3_b, t[19], 32, NG);
 	if (fold_bn(n->gconv3_w, n->gconv3_b, 2304, 32, 8, t + 20, 1e-05f, "bn4", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv3_conv, n->gconv3_w, n->gconv3_b);
 	gq_expand_gconv(n->gconv4_w, t[24], 64, 32, 3, elem, NG);
 	expand_bias(n->gconv4_b, t[25], 64, NG);
 	if (fold_bn(n->gconv4_w, n->gconv4_b, 2304, 64, 8, t + 26, 1e-05f, "bn5", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv4_conv, n->gconv4_w, n->gconv4_b);
 	gq_expand_gconv(n->gconv5_w, t[30], 64, 64, 3, elem, NG);
 	expand_bias(n->gconv5_b, t[31], 64, NG);
 	if (fold_bn(n->gconv5_w, n->gconv5_b, 4608, 64, 8, t + 32, 1e-05f, "bn6", n->ws, err, errlen))
 		return -1;
+	gq_conv_set(n->gconv5_conv, n->gconv5_w, n->gconv5_b);
 	memcpy(n->linear1_w, t[36], 640 * sizeof(float));
 	memcpy(n->linear1_b, t[37], 10 * sizeof(float));
 	(void)err;
@@ -339,36 +346,95 @@ int p4m_wide_load(p4m_wide_net *n, const char *safetensors_path, char *err, size
 	return rc;
 }
 
+/* Step s of one image: its value buffers at ws, scratch for the convolutions. */
+static void step(p4m_wide_net *n, int s, float *ws, float *scratch, const float *in,
+        float *out)
+{
+	(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */
+	switch (s) {
+	case 0:
+		layer_lift1(n, in, ws + 0, scratch);
+		/* bn1: folded into lift1 */
+		/* relu1: fused into lift1 */
+		break;
+	case 1:
+		layer_gconv1(n, ws + 0, ws + 107648, scratch);
+		/* bn2: folded into gconv1 */
+		/* relu2: fused into gconv1 */
+		break;
+	case 2:
+		layer_gconv2(n, ws + 107648, ws + 0, scratch);
+		/* bn3: folded into gconv2 */
+		/* relu3: fused into gconv2 */
+		break;
+	case 3:
+		layer_gconv3(n, ws + 0, ws + 57600, scratch);
+		/* bn4: folded into gconv3 */
+		/* relu4: fused into gconv3 */
+		break;
+	case 4:
+		layer_gconv4(n, ws + 57600, ws + 0, scratch);
+		/* bn5: folded into gconv4 */
+		/* relu5: fused into gconv4 */
+		break;
+	case 5:
+		layer_gconv5(n, ws + 0, ws + 32768, scratch);
+		/* bn6: folded into gconv5 */
+		/* relu6: fused into gconv5 */
+		break;
+	case 6:
+		layer_gpool1(ws + 32768, ws + 0);
+		break;
+	case 7:
+		layer_global_avgpool1(ws + 0, ws + 4096);
+		break;
+	case 8:
+		layer_linear1(n, ws + 4096, out);
+		break;
+	}
+}
+
+enum { NSTEPS = 9 };
+
+/* A batch is split over the team in contiguous shares, one per thread, with no
+ * synchronisation until the end; each thread runs its share in groups of GROUP images,
+ * step by step, so that a layer's weights are read once per group, in its own
+ * workspace. (A batch of one runs on the caller, and each large convolution splits
+ * its pixels over the team instead.) */
+typedef struct batch_job {
+	p4m_wide_net *n;
+	const float *x;
+	float *y;
+	int batch;
+} batch_job;
+
+static void forward_share(void *ctx, int t, int nt)
+{
+	batch_job *j = ctx;
+	float *ws = j->n->ws + (size_t)t * GROUP * VSTRIDE;
+	float *scratch = j->n->scratch + (size_t)t * j->n->sstride;
+	int b1 = (int)((long)j->batch * (t + 1) / nt);
+	for (int b0 = (int)((long)j->batch * t / nt); b0 < b1; b0 += GROUP) {
+		int nb = b1 - b0 < GROUP ? b1 - b0 : GROUP;
+		for (int s = 0; s < NSTEPS; s++)
+			for (int b = 0; b < nb; b++)
+				step(j->n, s, ws + (size_t)b * VSTRIDE, scratch,
+				        j->x + (size_t)(b0 + b) * P4M_WIDE_IN_SIZE,
+				        j->y + (size_t)(b0 + b) * P4M_WIDE_OUT_SIZE);
+	}
+}
+
 int p4m_wide_forward(p4m_wide_net *n, const float *x, int batch, float *y)
 {
 	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
 		return -1;
-	float *ws = n->ws;
-	for (int b = 0; b < batch; b++) {
-		const float *in = x + (size_t)b * P4M_WIDE_IN_SIZE;
-		float *out = y + (size_t)b * P4M_WIDE_OUT_SIZE;
-		layer_lift1(n, in, ws + 0);
-		/* bn1: folded into lift1 */
-		layer_relu1(ws + 0);
-		layer_gconv1(n, ws + 0, ws + 107648);
-		/* bn2: folded into gconv1 */
-		layer_relu2(ws + 107648);
-		layer_gconv2(n, ws + 107648, ws + 0);
-		/* bn3: folded into gconv2 */
-		layer_relu3(ws + 0);
-		layer_gconv3(n, ws + 0, ws + 57600);
-		/* bn4: folded into gconv3 */
-		layer_relu4(ws + 57600);
-		layer_gconv4(n, ws + 57600, ws + 0);
-		/* bn5: folded into gconv4 */
-		layer_relu5(ws + 0);
-		layer_gconv5(n, ws + 0, ws + 32768);
-		/* bn6: folded into gconv5 */
-		layer_relu6(ws + 32768);
-		layer_gpool1(ws + 32768, ws + 0);
-		layer_global_avgpool1(ws + 0, ws + 4096);
-		layer_linear1(n, ws + 4096, out);
-	}
+	int nt = gq_threads() < n->nws ? gq_threads() : n->nws;
+	nt = nt < batch ? nt : batch;
+	batch_job j = {n, x, y, batch};
+	if (nt > 1)
+		gq_parallel(nt, forward_share, &j);
+	else
+		forward_share(&j, 0, 1);
 	return 0;
 }
 

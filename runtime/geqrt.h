@@ -132,6 +132,56 @@ typedef struct gq_model {
 /* The whole command line of a generated executable; returns the exit status. */
 int gq_main(const gq_model *m, int argc, char **argv);
 
+/* ---- par.c: the runtime's team of threads, started once, at the first parallel call ---- */
+enum { GQ_MAX_THREADS = 16 };
+/* Floats of each worker's own buffer (gq_team_scratch): what gq_conv_run needs at most. */
+enum { GQ_TEAM_SCRATCH = 256 * 384 + 6 * 32 };
+/* The threads the runtime uses: what gq_set_threads (or OPENBLAS_NUM_THREADS) asked for,
+ * 1..GQ_MAX_THREADS. */
+int gq_threads(void);
+/* At least gq_threads(), and as many as the machine has cores (at most GQ_MAX_THREADS): how
+ * many per-thread workspaces a net allocates when it is created, before threads are set. */
+int gq_max_threads(void);
+/* Runs fn(ctx, t, n) for t = 0..n-1 at once, n = min(want, gq_threads()), the caller as
+ * t = 0; returns n when all have returned. A caller inside a job, or one that finds the team
+ * busy with another caller's job, runs fn(ctx, 0, 1) itself. Workers start on first need. */
+int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx);
+/* Worker t's own GQ_TEAM_SCRATCH floats (t >= 1; NULL for t = 0, the caller brings its own). */
+float *gq_team_scratch(int t);
+
+/* ---- conv_fast.c: convolution as a packed, cache-blocked matrix product ---- */
+/* A convolution of fixed shape (parameters as gq_conv2d's) with its filters packed for the
+ * micro-kernel the CPU runs best (AVX-512, AVX2+FMA or portable C, chosen at run time) and
+ * a fused epilogue: out = conv(in) + bias, then max(out, 0) if relu. */
+typedef struct gq_conv gq_conv;
+/* Allocates the plan (NULL if out of memory or the shape is empty), with the algorithm that
+ * needs the fewest multiply-adds for the shape: */
+gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu);
+/* or a given one (NULL if it does not apply): direct or packed (any), Winograd
+ * F(2x2, 3x3) or F(4x4, 3x3) (k = 3, stride 1, no dilation). */
+enum { GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2, GQ_CONV_WINO4 };
+gq_conv *gq_conv_new_algo(
+        int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);
+/* "direct", "packed", "winograd2" or "winograd4". */
+const char *gq_conv_algo(const gq_conv *c);
+void gq_conv_free(gq_conv *c);
+/* Packs filters w [cout, cin, k, k] and bias [cout] (NULL: zeros), e.g. once at load. */
+void gq_conv_set(gq_conv *c, const float *w, const float *bias);
+/* Floats of scratch gq_conv_run needs from its caller (helper threads bring their own). */
+size_t gq_conv_scratch(const gq_conv *c);
+/* in [cin, h, w] -> out [cout, oh, ow], as gq_conv2d then (if relu) gq_relu. Splits the
+ * pixels over the team (gq_parallel) when the layer is large enough; never allocates. */
+void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch);
+/* The kernel new plans use ("avx512", "avx2" or "c"); gq_conv_use_kernel(name) picks another
+ * the CPU runs (NULL: back to the best), returning -1 if it cannot; plans keep theirs. */
+const char *gq_conv_kernel(void);
+int gq_conv_use_kernel(const char *name);
+
+/* ---- pool_fast.c: pooling fast paths, dispatched to by ops.c ---- */
+/* gq_maxpool2d for p = 0 (every window inside the plane); returns false, having done
+ * nothing, for the shapes it does not handle. */
+bool gq_maxpool2d_fast(float *out, const float *in, int n, int h, int w, int k, int s, int p);
+
 #ifdef __cplusplus
 }
 #endif

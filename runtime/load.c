@@ -282,6 +282,8 @@ static int st_json_error(st_file *s, const json_error_t *je)
 	case json_error_null_character:
 		return fail(&s->l, "header has a \\u0000 in a string (at header byte %d)",
 		        je->position);
+	case json_error_out_of_memory:
+		return fail(&s->l, "out of memory reading the header");
 	case json_error_invalid_utf8:
 		return fail(&s->l, "header is not valid UTF-8 (at header byte %d)", je->position);
 	case json_error_duplicate_key:
@@ -293,6 +295,9 @@ static int st_json_error(st_file *s, const json_error_t *je)
 		}
 		return fail(&s->l, "header has a duplicate key");
 	default:
+		/* jansson says nothing when its lexer cannot get memory to start */
+		if (!je->text[0])
+			return fail(&s->l, "out of memory reading the header");
 		return fail(&s->l, "header is not valid JSON: %s (at header byte %d)",
 		        show(je->text).s, je->position);
 	}
@@ -707,37 +712,88 @@ static int st_outs(ld *l, st_out *o, const gq_param *params, int n, const float 
 	return 0;
 }
 
+/* One tensor's header entry, or NULL when out of memory. */
 static json_t *st_entry_json(const gq_param *p, ull begin, ull end)
 {
-	json_t *e = json_object(), *shape = json_array();
-	for (int i = 0; i < p->ndim; i++)
-		json_array_append_new(shape, json_integer(p->dim[i]));
-	json_object_set_new(e, "dtype", json_string("F32"));
-	json_object_set_new(e, "shape", shape);
-	json_object_set_new(
-	        e, "data_offsets", json_pack("[II]", (json_int_t)begin, (json_int_t)end));
-	return e;
+	json_t *shape = json_array();
+	for (int i = 0; shape && i < p->ndim; i++) {
+		if (json_array_append_new(shape, json_integer(p->dim[i])) != 0) {
+			json_decref(shape);
+			shape = NULL;
+		}
+	}
+	if (!shape)
+		return NULL;
+	return json_pack("{s:s, s:o, s:[I, I]}", "dtype", "F32", "shape", shape, "data_offsets",
+	        (json_int_t)begin, (json_int_t)end);
 }
 
-/* The header as JSON text, offsets contiguous in name order. */
+/* __metadata__ with the labels; jansson's NULL means bad UTF-8 or no memory (ENOMEM). */
+static int st_labels_json(ld *l, json_t *root, const char *labels)
+{
+	errno = 0;
+	json_t *v = json_string(labels);
+	if (!v)
+		return fail(
+		        l, "%s", errno == ENOMEM ? "out of memory" : "labels are not valid UTF-8");
+	json_t *meta = json_pack("{s:o}", "labels", v);
+	if (!meta || json_object_set_new(root, "__metadata__", meta) != 0)
+		return fail(l, "out of memory");
+	return 0;
+}
+
+/* json_dumps' output, grown here: jansson ignores a failed write of an object key (it
+ * would drop the key from the text and still succeed), so a failure is remembered here. */
+typedef struct textbuf {
+	char *s;
+	size_t len, cap;
+	bool failed;
+} textbuf;
+
+static int textbuf_put(const char *p, size_t n, void *data)
+{
+	textbuf *b = data;
+	if (!b->failed && b->len + n + 1 > b->cap) {
+		size_t cap = 2 * (b->len + n + 1);
+		char *s = realloc(b->s, cap);
+		b->failed = !s;
+		b->s = s ? s : b->s;
+		b->cap = s ? cap : b->cap;
+	}
+	if (b->failed)
+		return -1;
+	memcpy(b->s + b->len, p, n);
+	b->s[b->len += n] = '\0';
+	return 0;
+}
+
+/* The header as JSON text, offsets contiguous in name order. Every jansson call is checked:
+ * one that runs out of memory must not leave an entry out of a file that gets written. */
 static char *st_header_text(ld *l, const st_out *o, int n, const char *labels)
 {
-	json_t *root = json_object(), *v = NULL;
+	json_t *root = json_object();
 	char *text = NULL;
 	ull at = 0;
+	if (!root)
+		return fail(l, "out of memory"), NULL;
 	for (int i = 0; i < n; i++) {
 		if (at > (1ull << 62))
 			return json_decref(root), fail(l, "the tensors are too large"), NULL;
-		json_object_set_new(
-		        root, o[i].p->name, st_entry_json(o[i].p, at, at + 4 * o[i].numel));
+		json_t *e = st_entry_json(o[i].p, at, at + 4 * o[i].numel);
+		if (!e || json_object_set_new(root, o[i].p->name, e) != 0)
+			return json_decref(root), fail(l, "out of memory"), NULL;
 		at += 4 * o[i].numel;
 	}
-	if (labels && !(v = json_string(labels)))
-		return json_decref(root), fail(l, "labels are not valid UTF-8"), NULL;
-	if (v)
-		json_object_set_new(root, "__metadata__", json_pack("{so}", "labels", v));
-	if (!(text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS)))
+	if (labels && st_labels_json(l, root, labels))
+		return json_decref(root), NULL;
+	textbuf b = {0};
+	if (json_dump_callback(root, textbuf_put, &b, JSON_COMPACT | JSON_SORT_KEYS) == 0 &&
+	        !b.failed && b.s)
+		text = b.s;
+	else {
+		free(b.s);
 		fail(l, "out of memory");
+	}
 	json_decref(root);
 	return text;
 }

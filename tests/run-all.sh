@@ -49,6 +49,9 @@ run diagnostics tests/run-diag-tests.sh "$B/san/geqc"
 [ -x tests/torch/run.sh ] && run pytorch-oracle tests/torch/run.sh "$B/san/geqc"
 [ -x tests/native/crosscheck.sh ] && run native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"
 run install tests/test-install.sh
+run fuzz-replay tests/replay-fuzz.sh "$B"
+run alloc-fail tests/alloc-fail.sh "$B"
+run paper-quick paper/test-quick.sh "$B"
 [ -x tests/check-generated.sh ] && run generated-current tests/check-generated.sh "$B/geqc"
 
 echo

@@ -1,0 +1,1229 @@
+/* conv_fast.c: convolution as a register-blocked matrix product,
+ * out[co, p] = bias[co] + sum_kk A[co, kk] B[kk, p], kk = (ci, ky, kx), p = an output pixel.
+ * A (the filters) is packed once, at load, into panels of MR = 6 output channels. A
+ * micro-kernel keeps an MR x 2V tile of out in registers (V floats a vector: AVX-512,
+ * AVX2+FMA or portable C, picked at run time), runs down a block of K, and on the last
+ * block adds the bias (the folded bn) and applies the relu before its one store.
+ *
+ * Three algorithms, chosen per layer at plan time by their cost in multiply-adds:
+ * - direct: no im2col. The input is copied once into a zero-padded buffer (split into
+ *   s x s phase planes at stride s), and the tile's two vectors are two runs of V
+ *   consecutive output pixels of an output row, so B's row (ci, ky, kx) for a run is V
+ *   consecutive floats of that buffer, loaded in place.
+ * - packed (any stride): im2col straight into panels of 2V pixels, KC rows at a time.
+ * - Winograd F(m x m, 3 x 3), m = 2 or 4 (3x3, stride 1): the input in (m+2)^2 tiles
+ *   transformed (B^T d B), one product per transformed position (the same micro-kernel, K =
+ *   cin), then A^T M A + bias and relu per m x m output tile: 36 multiplies instead of 144
+ *   per 4x4 tile (16 instead of 36 per 2x2), the transforms vectorised across tiles.
+ * All block K so that what a tile reads stays in L1 while the panels of A stream from L2,
+ * as BLIS blocks a GEMM. Large layers split their work over the team (par.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define GQ_X86 1
+#endif
+
+#include "geqrt.h"
+
+enum { MR = 6 };              /* output channels per tile */
+enum { VMAX = 16 };           /* floats per vector, widest kernel */
+enum { KC = 256 };            /* rows of K per block */
+enum { NC = 384 };            /* pixels per packed block (a multiple of every 2V) */
+enum { MC_PANELS = 16 };      /* panels of A swept per tile of B: 96 x KC floats in L2 */
+/* Below this cost (multiply-adds or their equivalent, about 0.2 ms) a layer runs on one
+ * thread: waking the team, and on a loaded machine waiting for it, costs more. */
+enum { PAR_COST = 8000000 };
+
+_Static_assert(GQ_TEAM_SCRATCH >= KC * NC + 2 * MR * VMAX, "team scratch too small");
+
+enum { FIRST = 1, RELU = 2 }; /* epilogue: start from the bias; clamp at 0 */
+
+/* The tile's two halves: V pixels each, stored at c0 and c1 (channel i at + i*ldc). */
+typedef struct Out {
+	float *c0, *c1;
+	size_t ld0, ld1;
+} Out;
+
+/* Packed: b holds kc rows of 2V floats. */
+typedef void gemm_fn(int kc, const float *a, const float *b, Out o, const float *bias, int flags);
+/* Direct: B row (ci, tap) of half h is x_h[ci*plane + tapoff[tap]]. */
+typedef struct Src {
+	const float *x0, *x1;
+	size_t plane;
+	const int *tapoff;
+	int nci, ntap;
+} Src;
+typedef void direct_fn(const float *a, Src s, Out o, const float *bias, int flags);
+
+typedef struct Kernel {
+	const char *name;
+	int v; /* floats a vector */
+	gemm_fn *gemm;
+	direct_fn *direct;
+	/* Winograd's input and output transforms */
+	void (*wino_in)(const gq_conv *c, float *V, const float *xp, int ci0, int ci1);
+	void (*wino_out)(const gq_conv *c, float *out, const float *Mb, size_t mstride, size_t cols,
+	        int co0, int co1, int t0, int t1);
+	bool (*available)(void);
+} Kernel;
+
+struct gq_conv {
+	int cin, h, w, cout, k, s, p, d, oh, ow;
+	int algo; /* GQ_CONV_DIRECT, ... */
+	int kdim, mpanels;
+	int cib; /* input channels per K block: kc = cib*k*k (Winograd: kc = cib) */
+	bool relu;
+	int hp, wq;      /* direct and Winograd: the padded input plane, hp x wq */
+	int runs, tiles; /* direct: runs of V output pixels, and tiles of two runs;
+	                  * Winograd: m x m output tiles */
+	int m, alpha;    /* Winograd: F(m x m, 3 x 3), alpha = m + 2 */
+	int tw, tpanels; /* Winograd: tiles per row, panels of 2V tiles */
+	int *tapoff;     /* direct: where tap ky*k + kx reads, from a run's first input */
+	int cop, tcp;    /* Winograd: co panels and tile panels per output block */
+	const Kernel *kern;
+	float *a;    /* [alpha^2 or 1][K blocks][mpanels][kc][MR] */
+	float *bias; /* [mpanels * MR], zero-padded */
+};
+
+static const float zeros[MR];
+
+/* ---- micro-kernels ---- */
+
+/* The epilogue of one output row of V floats. */
+static void store_c(float *c, const float *acc, int v, float bias, int flags)
+{
+	for (int j = 0; j < v; j++) {
+		float x = acc[j] + (flags & FIRST ? bias : c[j]);
+		c[j] = flags & RELU ? (x > 0.0f ? x : 0.0f) : x;
+	}
+}
+
+enum { VC = 8 }; /* the portable kernel's "vector" */
+
+static void gemm_c(int kc, const float *a, const float *b, Out o, const float *bias, int flags)
+{
+	float acc[MR][2 * VC] = {{0}};
+	for (int k = 0; k < kc; k++, a += MR, b += 2 * VC)
+		for (int i = 0; i < MR; i++)
+			for (int j = 0; j < 2 * VC; j++)
+				acc[i][j] += a[i] * b[j];
+	for (int i = 0; i < MR; i++) {
+		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], flags);
+		store_c(o.c1 + i * o.ld1, acc[i] + VC, VC, bias[i], flags);
+	}
+}
+
+static void direct_c(const float *a, Src s, Out o, const float *bias, int flags)
+{
+	float acc[MR][2 * VC] = {{0}};
+	for (int ci = 0; ci < s.nci; ci++)
+		for (int tap = 0; tap < s.ntap; tap++, a += MR) {
+			size_t off = ci * s.plane + (size_t)s.tapoff[tap];
+			for (int i = 0; i < MR; i++)
+				for (int j = 0; j < VC; j++) {
+					acc[i][j] += a[i] * s.x0[off + j];
+					acc[i][VC + j] += a[i] * s.x1[off + j];
+				}
+		}
+	for (int i = 0; i < MR; i++) {
+		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], flags);
+		store_c(o.c1 + i * o.ld1, acc[i] + VC, VC, bias[i], flags);
+	}
+}
+
+static bool always(void)
+{
+	return true;
+}
+
+#ifdef GQ_X86
+/* Twelve accumulators c<row><half> for the MR = 6 rows. Each ISA defines V (its vector
+ * type), VW (floats in it), BCAST, FMA, LOADU, STOREU, ADD, MAX, ZERO, then expands
+ * KERNELS(gemm_name, direct_name, target). */
+#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define DECL(i) V c##i##0 = ZERO(), c##i##1 = ZERO();
+#define STEP(i)                                                                                    \
+	{                                                                                          \
+		V ai = BCAST(a + i);                                                               \
+		c##i##0 = FMA(ai, b0, c##i##0);                                                    \
+		c##i##1 = FMA(ai, b1, c##i##1);                                                    \
+	}
+#define STORE_HALF(c, acc, i)                                                                      \
+	{                                                                                          \
+		V t = flags & FIRST ? BCAST(bias + i) : LOADU(c);                                  \
+		t = ADD(t, acc);                                                                   \
+		STOREU(c, (flags & RELU) ? MAX(t, ZERO()) : t);                                    \
+	}
+#define STORE(i) STORE_HALF(o.c0 + i * o.ld0, c##i##0, i) STORE_HALF(o.c1 + i * o.ld1, c##i##1, i)
+
+#define KERNELS(GEMM, DIRECT, TARGET)                                                              \
+	__attribute__((target(TARGET))) static void GEMM(                                          \
+	        int kc, const float *a, const float *b, Out o, const float *bias, int flags)       \
+	{                                                                                          \
+		ROWS(DECL)                                                                         \
+		for (int k = 0; k < kc; k++, a += MR, b += 2 * VW) {                               \
+			V b0 = LOADU(b), b1 = LOADU(b + VW);                                       \
+			ROWS(STEP)                                                                 \
+		}                                                                                  \
+		ROWS(STORE)                                                                        \
+	}                                                                                          \
+	__attribute__((target(TARGET))) static void DIRECT(                                        \
+	        const float *a, Src s, Out o, const float *bias, int flags)                        \
+	{                                                                                          \
+		ROWS(DECL)                                                                         \
+		for (int ci = 0; ci < s.nci; ci++) {                                               \
+			const float *r0 = s.x0 + ci * s.plane, *r1 = s.x1 + ci * s.plane;          \
+			for (int tap = 0; tap < s.ntap; tap++, a += MR) {                          \
+				V b0 = LOADU(r0 + s.tapoff[tap]), b1 = LOADU(r1 + s.tapoff[tap]);  \
+				ROWS(STEP)                                                         \
+			}                                                                          \
+		}                                                                                  \
+		ROWS(STORE)                                                                        \
+	}
+
+#define V      __m256
+#define VW     8
+#define ZERO   _mm256_setzero_ps
+#define BCAST  _mm256_broadcast_ss
+#define FMA    _mm256_fmadd_ps
+#define LOADU  _mm256_loadu_ps
+#define STOREU _mm256_storeu_ps
+#define ADD    _mm256_add_ps
+#define MAX    _mm256_max_ps
+KERNELS(gemm_avx2, direct_avx2, "avx2,fma")
+#undef V
+#undef VW
+#undef ZERO
+#undef BCAST
+#undef FMA
+#undef LOADU
+#undef STOREU
+#undef ADD
+#undef MAX
+
+#define V        __m512
+#define VW       16
+#define ZERO     _mm512_setzero_ps
+#define BCAST(p) _mm512_set1_ps(*(p))
+#define FMA      _mm512_fmadd_ps
+#define LOADU    _mm512_loadu_ps
+#define STOREU   _mm512_storeu_ps
+#define ADD      _mm512_add_ps
+#define MAX      _mm512_max_ps
+KERNELS(gemm_avx512, direct_avx512, "avx512f")
+#undef V
+#undef VW
+#undef ZERO
+#undef BCAST
+#undef FMA
+#undef LOADU
+#undef STOREU
+#undef ADD
+#undef MAX
+
+static bool has_avx2(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+static bool has_avx512(void)
+{
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx512f");
+}
+#endif
+
+enum { LANES = 8 }; /* tiles a transform works on at once, as one (GCC) vector */
+typedef float Lane __attribute__((vector_size(LANES * sizeof(float))));
+
+/* In place along one axis of an alpha x alpha block of lanes: x[i*st] for i < alpha. */
+static inline __attribute__((always_inline)) void in_1d4(Lane *x, int st)
+{
+	Lane d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st], d5 = x[5 * st];
+	x[0] = 4.0f * d0 - 5.0f * d2 + d4;
+	x[st] = -4.0f * (d1 + d2) + d3 + d4;
+	x[2 * st] = 4.0f * (d1 - d2) - d3 + d4;
+	x[3 * st] = 2.0f * (d3 - d1) - d2 + d4;
+	x[4 * st] = 2.0f * (d1 - d3) - d2 + d4;
+	x[5 * st] = 4.0f * d1 - 5.0f * d3 + d5;
+}
+
+static inline __attribute__((always_inline)) void in_1d2(Lane *x, int st)
+{
+	Lane d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st];
+	x[0] = d0 - d2;
+	x[st] = d1 + d2;
+	x[2 * st] = d2 - d1;
+	x[3 * st] = d1 - d3;
+}
+
+/* A^T along one axis: alpha values in, m out (in the first m places). */
+static inline __attribute__((always_inline)) void out_1d4(Lane *x, int st)
+{
+	Lane m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st], m5 = x[5 * st];
+	Lane s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
+	x[0] = m0 + s12 + s34;
+	x[st] = d12 + 2.0f * d34;
+	x[2 * st] = s12 + 4.0f * s34;
+	x[3 * st] = d12 + 8.0f * d34 + m5;
+}
+
+static inline __attribute__((always_inline)) void out_1d2(Lane *x, int st)
+{
+	Lane m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st];
+	x[0] = m0 + m1 + m2;
+	x[st] = m1 - m2 - m3;
+}
+
+/* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
+static inline __attribute__((always_inline)) void in_tf(int m, Lane *d)
+{
+	int a = m + 2;
+	for (int y = 0; y < a; y++)
+		m == 2 ? in_1d2(d + y * a, 1) : in_1d4(d + y * a, 1);
+	for (int x = 0; x < a; x++)
+		m == 2 ? in_1d2(d + x, a) : in_1d4(d + x, a);
+}
+
+/* A^T M A on LANES tiles, in place: the m x m result at d[i*alpha + j]. */
+static inline __attribute__((always_inline)) void out_tf(int m, Lane *d)
+{
+	int a = m + 2;
+	for (int y = 0; y < a; y++)
+		m == 2 ? out_1d2(d + y * a, 1) : out_1d4(d + y * a, 1);
+	for (int x = 0; x < m; x++)
+		m == 2 ? out_1d2(d + x, a) : out_1d4(d + x, a);
+}
+
+/* Tiles t0 .. t0 + LANES - 1: the n of them that exist, where each one's patch starts in
+ * the padded plane and its first output pixel (one division for them all). */
+typedef struct Chunk {
+	int n;
+	size_t patch[LANES];
+	int oy[LANES], ox[LANES];
+} Chunk;
+
+static void chunk_at(const gq_conv *c, int t0, Chunk *k)
+{
+	int y = t0 / c->tw, x = t0 % c->tw;
+	k->n = c->tiles - t0 < LANES ? (c->tiles > t0 ? c->tiles - t0 : 0) : LANES;
+	for (int l = 0; l < LANES; l++) {
+		k->oy[l] = y * c->m;
+		k->ox[l] = x * c->m;
+		k->patch[l] = (size_t)k->oy[l] * c->wq + (size_t)k->ox[l];
+		if (++x == c->tw) {
+			x = 0;
+			y++;
+		}
+	}
+}
+
+/* Input channels [ci0, ci1): every tile's patch, transformed, into V (portable). */
+static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, int ci1)
+{
+	int a = c->alpha, nr = 2 * c->kern->v;
+	size_t plane = (size_t)c->hp * c->wq;
+	Lane d[36];
+	Chunk k;
+	for (int t0 = 0; t0 < c->tpanels * nr; t0 += LANES) {
+		chunk_at(c, t0, &k);
+		for (int ci = ci0; ci < ci1; ci++) {
+			for (int l = 0; l < LANES; l++)
+				for (int y = 0; y < a; y++)
+					for (int z = 0; z < a; z++) /* a panel's tail: zeros */
+						d[y * a + z][l] =
+						        l < k.n ? xp[ci * plane + k.patch[l] +
+						                          (size_t)y * c->wq + z]
+						                : 0.0f;
+			in_tf(c->m, d);
+			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
+			for (int xi = 0; xi < a * a; xi++)
+				memcpy(dst + (size_t)xi * c->tpanels * c->cin * nr, &d[xi],
+				        sizeof(Lane));
+		}
+	}
+}
+
+/* Channels [co0, co1) of an output block (channel co's alpha^2 products at
+ * Mb + (co - co0)*cols, xi*mstride apart): tiles [t0, t1) back to pixels, + bias, relu
+ * (portable). */
+static void wino_output_c(const gq_conv *c, float *out, const float *Mb, size_t mstride,
+        size_t cols, int co0, int co1, int t0, int t1)
+{
+	int a = c->alpha, m = c->m;
+	Lane d[36];
+	Chunk k;
+	for (int u = t0; u < t1; u += LANES) {
+		chunk_at(c, u, &k);
+		for (int co = co0; co < co1; co++) {
+			const float *Mc = Mb + (co - co0) * cols + (u - t0);
+			for (int xi = 0; xi < a * a; xi++)
+				memcpy(&d[xi], Mc + xi * mstride, sizeof(Lane));
+			out_tf(m, d);
+			float *o = out + (size_t)co * c->oh * c->ow;
+			for (int l = 0; l < k.n; l++)
+				for (int i = 0; i < m && k.oy[l] + i < c->oh; i++)
+					for (int j = 0; j < m && k.ox[l] + j < c->ow; j++) {
+						float v = d[i * a + j][l] + c->bias[co];
+						o[(size_t)(k.oy[l] + i) * c->ow + k.ox[l] + j] =
+						        c->relu && !(v > 0.0f) ? 0.0f : v;
+					}
+		}
+	}
+}
+
+#ifdef GQ_X86
+/* r[i][j] = r[j][i] for eight vectors of eight. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void transpose8(__m256 r[8])
+{
+	__m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+	__m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+	__m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+	__m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+	__m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+	__m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+	__m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+	__m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+	__m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+	__m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+	__m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+	__m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+	r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+	r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+	r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+	r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+	r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+	r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+	r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+	r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* As wino_input_c, but each patch row of eight tiles is eight vector loads and a
+ * transpose, not 8 x alpha scalar copies (the padded plane has room for the overread).
+ * Inlined with m constant, so that every loop below unrolls. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void wino_input_avx2_m(
+        const gq_conv *c, float *V, const float *xp, int ci0, int ci1, const int m)
+{
+	const int a = m + 2;
+	int nr = 2 * c->kern->v;
+	size_t plane = (size_t)c->hp * c->wq, xstride = (size_t)c->tpanels * c->cin * nr;
+	Lane d[36];
+	Chunk k;
+	for (int t0 = 0; t0 < c->tpanels * nr; t0 += LANES) {
+		chunk_at(c, t0, &k);
+		for (int ci = ci0; ci < ci1; ci++) {
+			const float *x = xp + ci * plane;
+#pragma GCC unroll 6
+			for (int y = 0; y < a; y++) {
+				__m256 r[8];
+#pragma GCC unroll 8
+				for (int l = 0; l < LANES; l++)
+					r[l] = l < k.n ? _mm256_loadu_ps(
+					                         x + k.patch[l] + (size_t)y * c->wq)
+					               : _mm256_setzero_ps();
+				transpose8(r);
+#pragma GCC unroll 6
+				for (int z = 0; z < a; z++)
+					d[y * a + z] = (Lane)r[z];
+				m == 2 ? in_1d2(d + y * a, 1) : in_1d4(d + y * a, 1);
+			}
+			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
+#pragma GCC unroll 6
+			for (int z = 0; z < a; z++) {
+				m == 2 ? in_1d2(d + z, a) : in_1d4(d + z, a);
+#pragma GCC unroll 6
+				for (int y = 0; y < a; y++)
+					_mm256_storeu_ps(
+					        dst + (y * a + z) * xstride, (__m256)d[y * a + z]);
+			}
+		}
+	}
+}
+
+__attribute__((target("avx2,fma"))) static void wino_input_avx2(
+        const gq_conv *c, float *V, const float *xp, int ci0, int ci1)
+{
+	if (c->m == 2)
+		wino_input_avx2_m(c, V, xp, ci0, ci1, 2);
+	else
+		wino_input_avx2_m(c, V, xp, ci0, ci1, 4);
+}
+
+/* One output row of a tile: m pixels, one store unless the image's edge cuts it. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void store_row(
+        float *p, __m256 r, int m, int valid)
+{
+	if (valid >= m && m == 4) {
+		_mm_storeu_ps(p, _mm256_castps256_ps128(r));
+	} else if (valid >= m && m == 2) {
+		_mm_storel_pi((__m64 *)p, _mm256_castps256_ps128(r));
+	} else {
+		float v[8];
+		_mm256_storeu_ps(v, r);
+		for (int j = 0; j < valid && j < m; j++)
+			p[j] = v[j];
+	}
+}
+
+/* As wino_output_c, with bias and relu on vectors and each tile's output row written by
+ * one store after a transpose; m constant as above. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void wino_output_avx2_m(
+        const gq_conv *c, float *out, const float *Mb, size_t mstride, size_t cols, int co0,
+        int co1, int t0, int t1, const int m)
+{
+	const int a = m + 2;
+	__m256 zero = _mm256_setzero_ps();
+	Lane d[36];
+	Chunk k;
+	for (int u = t0; u < t1; u += LANES) {
+		chunk_at(c, u, &k);
+		for (int co = co0; co < co1; co++) {
+			const float *Mc = Mb + (co - co0) * cols + (u - t0);
+			__m256 bias = _mm256_set1_ps(c->bias[co]);
+			float *o = out + (size_t)co * c->oh * c->ow;
+#pragma GCC unroll 6
+			for (int y = 0; y < a; y++) {
+#pragma GCC unroll 6
+				for (int z = 0; z < a; z++)
+					d[y * a + z] =
+					        (Lane)_mm256_loadu_ps(Mc + (y * a + z) * mstride);
+				m == 2 ? out_1d2(d + y * a, 1) : out_1d4(d + y * a, 1);
+			}
+#pragma GCC unroll 4
+			for (int x = 0; x < m; x++)
+				m == 2 ? out_1d2(d + x, a) : out_1d4(d + x, a);
+#pragma GCC unroll 4
+			for (int i = 0; i < m; i++) {
+				__m256 r[8];
+#pragma GCC unroll 8
+				for (int j = 0; j < 8; j++) {
+					r[j] = j < m ? _mm256_add_ps((__m256)d[i * a + j], bias)
+					             : zero;
+					r[j] = c->relu ? _mm256_max_ps(r[j], zero) : r[j];
+				}
+				transpose8(r);
+				for (int l = 0; l < k.n; l++)
+					if (k.oy[l] + i < c->oh)
+						store_row(
+						        o + (size_t)(k.oy[l] + i) * c->ow + k.ox[l],
+						        r[l], m, c->ow - k.ox[l]);
+			}
+		}
+	}
+}
+
+__attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *c, float *out,
+        const float *Mb, size_t mstride, size_t cols, int co0, int co1, int t0, int t1)
+{
+	if (c->m == 2)
+		wino_output_avx2_m(c, out, Mb, mstride, cols, co0, co1, t0, t1, 2);
+	else
+		wino_output_avx2_m(c, out, Mb, mstride, cols, co0, co1, t0, t1, 4);
+}
+#endif
+
+/* Best first. */
+static const Kernel kernels[] = {
+#ifdef GQ_X86
+        {"avx512", 16, gemm_avx512, direct_avx512, wino_input_avx2, wino_output_avx2, has_avx512},
+        {"avx2", 8, gemm_avx2, direct_avx2, wino_input_avx2, wino_output_avx2, has_avx2},
+#endif
+        {"c", VC, gemm_c, direct_c, wino_input_c, wino_output_c, always},
+};
+enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
+
+static const Kernel *chosen; /* NULL: the best the CPU runs */
+
+static const Kernel *current_kernel(void)
+{
+	const Kernel *k = chosen;
+	for (int i = 0; i < NKERNELS && !k; i++)
+		if (kernels[i].available())
+			k = &kernels[i];
+	return k;
+}
+
+const char *gq_conv_kernel(void)
+{
+	return current_kernel()->name;
+}
+
+int gq_conv_use_kernel(const char *name)
+{
+	for (int i = 0; i < NKERNELS; i++)
+		if ((!name || !strcmp(name, kernels[i].name)) && kernels[i].available()) {
+			chosen = name ? &kernels[i] : NULL;
+			return 0;
+		}
+	return -1;
+}
+
+/* ---- the plan ---- */
+
+static int min_int(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+static int round_up(int n, int m)
+{
+	return (n + m - 1) / m * m;
+}
+
+/* The direct path's geometry: runs of V pixels on each output row, paired into tiles. The
+ * padded input is split into s x s phase planes of hp x wq, phase (a, b) holding padded
+ * pixels (r*s + a, col*s + b): tap (ky, kx) of output (oy, ox) reads phase
+ * (ky*d % s, kx*d % s) at (oy + ky*d/s, ox + kx*d/s), so a run's inputs are V consecutive
+ * floats at any stride. The planes are wide enough that every load of every run (even past
+ * the row's end, for pixels computed and dropped) stays inside. */
+static void plan_direct(gq_conv *c)
+{
+	int v = c->kern->v, per_row = (c->ow + v - 1) / v, reach = (c->k - 1) * c->d / c->s;
+	c->runs = c->oh * per_row;
+	c->tiles = (c->runs + 1) / 2;
+	c->hp = c->oh + reach;
+	c->wq = per_row * v + reach;
+}
+
+/* tapoff[ky*k + kx], given the phase planes (one input channel is s*s of them). */
+static void direct_taps(gq_conv *c)
+{
+	for (int ky = 0; ky < c->k; ky++)
+		for (int kx = 0; kx < c->k; kx++) {
+			int a = ky * c->d % c->s, b = kx * c->d % c->s;
+			c->tapoff[ky * c->k + kx] =
+			        ((a * c->s + b) * c->hp + ky * c->d / c->s) * c->wq +
+			        kx * c->d / c->s;
+		}
+}
+
+enum { WINO_BLOCK = 48 * 1024 }; /* floats of a thread's transformed-output block (L2) */
+
+/* Winograd's geometry: m x m output tiles over the output, each reading an alpha x alpha
+ * patch of the plane padded so that every patch is inside it; output blocks of cop panels
+ * of channels by tcp panels of tiles whose alpha^2 products fit WINO_BLOCK, at least 8 of
+ * them across the channels so that threads share the work evenly. */
+static void plan_wino(gq_conv *c, int m)
+{
+	int nr = 2 * c->kern->v, th = (c->oh + m - 1) / m;
+	c->m = m;
+	c->alpha = m + 2;
+	c->tw = (c->ow + m - 1) / m;
+	c->tiles = th * c->tw;
+	c->tpanels = (c->tiles + nr - 1) / nr;
+	c->hp = th * m + 2 > c->h + 2 * c->p ? th * m + 2 : c->h + 2 * c->p;
+	c->wq = c->tw * m + 2 > c->w + 2 * c->p ? c->tw * m + 2 : c->w + 2 * c->p;
+	c->cib = min_int(c->cin, KC);
+	c->tcp = min_int(c->tpanels, 4);
+	int a2 = c->alpha * c->alpha;
+	while (c->tcp > 1 && a2 * MR * c->tcp * nr > WINO_BLOCK)
+		c->tcp--;
+	c->cop = WINO_BLOCK / (a2 * MR * c->tcp * nr);
+	c->cop = min_int(c->cop < 1 ? 1 : c->cop, (c->mpanels + 7) / 8);
+}
+
+/* Multiply-adds (with what the tiles waste), and for Winograd the transforms, roughly. */
+static double cost(const gq_conv *c)
+{
+	double co = (double)c->mpanels * MR, nr = 2 * c->kern->v;
+	switch (c->algo) {
+	case GQ_CONV_DIRECT:
+		return co * c->kdim * c->runs * c->kern->v;
+	case GQ_CONV_PACKED:
+		return co * c->kdim * round_up(c->oh * c->ow, (int)nr);
+	default: {
+		double t = (double)c->tpanels * nr, a2 = c->alpha * c->alpha;
+		return a2 * co * c->cin * t + (c->cin + co) * t * a2 * 4;
+	}
+	}
+}
+
+static bool applies(const gq_conv *c, int algo)
+{
+	if (algo == GQ_CONV_DIRECT)
+		return true;
+	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4)
+		return c->k == 3 && c->s == 1 && c->d == 1;
+	return algo == GQ_CONV_PACKED;
+}
+
+static void plan_algo(gq_conv *c, int algo)
+{
+	c->algo = algo;
+	c->cib = KC / (c->k * c->k) > 0 ? KC / (c->k * c->k) : 1;
+	if (algo == GQ_CONV_DIRECT)
+		plan_direct(c);
+	else if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4)
+		plan_wino(c, algo == GQ_CONV_WINO2 ? 2 : 4);
+}
+
+/* The cheapest algorithm that applies. */
+static void choose_algo(gq_conv *c)
+{
+	static const int order[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_DIRECT, GQ_CONV_PACKED};
+	int best = GQ_CONV_PACKED;
+	double best_cost = 0;
+	for (int i = 0; i < 4; i++) {
+		if (!applies(c, order[i]))
+			continue;
+		plan_algo(c, order[i]);
+		double x = cost(c);
+		if (best_cost == 0 || x < best_cost) {
+			best = order[i];
+			best_cost = x;
+		}
+	}
+	plan_algo(c, best);
+}
+
+static size_t packed_a_floats(const gq_conv *c)
+{
+	bool wino = c->algo == GQ_CONV_WINO2 || c->algo == GQ_CONV_WINO4;
+	return (size_t)c->mpanels * MR *
+	       (wino ? (size_t)c->alpha * c->alpha * c->cin : (size_t)c->kdim);
+}
+
+gq_conv *gq_conv_new_algo(
+        int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo)
+{
+	if (cin < 1 || h < 1 || w < 1 || cout < 1 || k < 1 || s < 1 || p < 0 || d < 1)
+		return NULL;
+	if ((h + 2 * p - d * (k - 1) - 1) < 0 || (w + 2 * p - d * (k - 1) - 1) < 0)
+		return NULL;
+	gq_conv *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	*c = (gq_conv){.cin = cin, .h = h, .w = w, .cout = cout, .k = k, .s = s, .p = p, .d = d};
+	c->oh = (h + 2 * p - d * (k - 1) - 1) / s + 1;
+	c->ow = (w + 2 * p - d * (k - 1) - 1) / s + 1;
+	c->kdim = cin * k * k;
+	c->mpanels = (cout + MR - 1) / MR;
+	c->relu = relu;
+	c->kern = current_kernel();
+	if (algo == GQ_CONV_AUTO)
+		choose_algo(c);
+	else if (applies(c, algo))
+		plan_algo(c, algo);
+	else
+		algo = -1;
+	if (algo >= 0) {
+		c->a = calloc(packed_a_floats(c), sizeof *c->a);
+		c->bias = calloc((size_t)c->mpanels * MR, sizeof *c->bias);
+		c->tapoff = calloc((size_t)k * k, sizeof *c->tapoff);
+	}
+	if (!c->a || !c->bias || !c->tapoff) {
+		gq_conv_free(c);
+		return NULL;
+	}
+	if (c->algo == GQ_CONV_DIRECT)
+		direct_taps(c);
+	return c;
+}
+
+gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu)
+{
+	return gq_conv_new_algo(cin, h, w, cout, k, s, p, d, relu, GQ_CONV_AUTO);
+}
+
+const char *gq_conv_algo(const gq_conv *c)
+{
+	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4"};
+	return names[c->algo];
+}
+
+void gq_conv_free(gq_conv *c)
+{
+	if (!c)
+		return;
+	free(c->a);
+	free(c->bias);
+	free(c->tapoff);
+	free(c);
+}
+
+/* K block b: rows [b*kc0, ...) of kc rows, where kc0 = cib*k*k. */
+static int block_rows(const gq_conv *c, int pc)
+{
+	return min_int(c->cib * c->k * c->k, c->kdim - pc);
+}
+
+/* Packed A: for each K block starting at row pc, for each panel, kc rows of MR channels;
+ * row kk of K is w[co][kk], i.e. input channel kk / (k*k), tap kk % (k*k). Channels past
+ * cout are zero. */
+static void wino_set(gq_conv *c, const float *w);
+
+void gq_conv_set(gq_conv *c, const float *w, const float *bias)
+{
+	int K = c->kdim;
+	for (int co = 0; co < c->cout; co++)
+		c->bias[co] = bias ? bias[co] : 0.0f;
+	if (c->algo == GQ_CONV_WINO2 || c->algo == GQ_CONV_WINO4) {
+		wino_set(c, w);
+		return;
+	}
+	for (int pc = 0; pc < K; pc += block_rows(c, pc)) {
+		int kc = block_rows(c, pc);
+		for (int i = 0; i < c->mpanels; i++) {
+			float *dst = c->a + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR;
+			for (int kk = pc; kk < pc + kc; kk++)
+				for (int r = 0; r < MR; r++) {
+					int co = i * MR + r;
+					*dst++ = co < c->cout ? w[(size_t)co * K + kk] : 0.0f;
+				}
+		}
+	}
+}
+
+static const float *a_panel(const gq_conv *c, int pc, int kc, int i)
+{
+	return c->a + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR;
+}
+
+/* Floats per thread for edge tiles: two halves of MR x V. */
+static size_t tmp_floats(void)
+{
+	return 2 * MR * VMAX;
+}
+
+/* Direct: the phase planes of one input channel. */
+static size_t phase_floats(const gq_conv *c)
+{
+	return (size_t)c->s * c->s * c->hp * c->wq;
+}
+
+/* The padded input (direct: split into phases), and room for wino_input_avx2's 8-float
+ * loads past the last patch. */
+static size_t padded_floats(const gq_conv *c)
+{
+	return (size_t)c->cin *
+	               (c->algo == GQ_CONV_DIRECT ? phase_floats(c) : (size_t)c->hp * c->wq) +
+	       8;
+}
+
+static size_t pack_floats(const gq_conv *c)
+{
+	size_t n = (size_t)c->oh * c->ow, kc = (size_t)block_rows(c, 0);
+	return kc * (n < NC ? (size_t)round_up((int)n, 2 * VMAX) : NC);
+}
+
+/* Winograd: the transformed input, alpha^2 x tpanels panels of cin x 2V. */
+static size_t wino_v_floats(const gq_conv *c)
+{
+	return (size_t)c->alpha * c->alpha * c->tpanels * c->cin * 2 * c->kern->v;
+}
+
+/* Winograd: one thread's block of transformed outputs, alpha^2 x cop*MR x tcp*2V. */
+static size_t wino_m_floats(const gq_conv *c)
+{
+	return (size_t)c->alpha * c->alpha * c->cop * MR * c->tcp * 2 * c->kern->v;
+}
+
+size_t gq_conv_scratch(const gq_conv *c)
+{
+	switch (c->algo) {
+	case GQ_CONV_DIRECT:
+		return padded_floats(c) + tmp_floats();
+	case GQ_CONV_PACKED:
+		return pack_floats(c) + tmp_floats();
+	default:
+		return padded_floats(c) + wino_v_floats(c) + wino_m_floats(c);
+	}
+}
+
+/* ---- one tile ---- */
+
+/* V output pixels of channel 0 of a panel (channel r at + r*oh*ow): valid of them exist
+ * (0 for the dummy second half of an odd last tile). */
+typedef struct Half {
+	float *dst;
+	int valid;
+} Half;
+
+static void copy_rows(float *dst, size_t ldd, const float *src, size_t lds, int rows, int cols)
+{
+	for (int r = 0; cols > 0 && r < rows; r++)
+		memcpy(dst + r * ldd, src + r * lds, (size_t)cols * sizeof *dst);
+}
+
+/* The kernel on panel i (its filters a) and halves h: a half with pixels or channels that
+ * do not exist goes through tmp (two MR x V blocks), so nothing outside out is written. */
+static void tile(const gq_conv *c, int i, const Half h[2], float *tmp, const float *a,
+        const void *src, int kc, int flags)
+{
+	int rows = min_int(MR, c->cout - i * MR), v = c->kern->v;
+	size_t n = (size_t)c->oh * c->ow, ld[2];
+	float *dst[2];
+	bool via[2];
+	for (int e = 0; e < 2; e++) {
+		via[e] = h[e].valid < v || rows < MR;
+		dst[e] = via[e] ? tmp + e * MR * v : h[e].dst;
+		ld[e] = via[e] ? (size_t)v : n;
+		if (via[e] && !(flags & FIRST))
+			copy_rows(dst[e], ld[e], h[e].dst, n, rows, h[e].valid);
+	}
+	Out o = {dst[0], dst[1], ld[0], ld[1]};
+	const float *bias = c->bias + i * MR;
+	if (c->algo == GQ_CONV_DIRECT)
+		c->kern->direct(a, *(const Src *)src, o, bias, flags);
+	else
+		c->kern->gemm(kc, a, src, o, bias, flags);
+	for (int e = 0; e < 2; e++)
+		if (via[e])
+			copy_rows(h[e].dst, n, dst[e], ld[e], rows, h[e].valid);
+}
+
+static int epilogue(const gq_conv *c, int pc, int kc)
+{
+	return (pc == 0 ? FIRST : 0) | (pc + kc == c->kdim && c->relu ? RELU : 0);
+}
+
+/* ---- direct: B read in place from the padded input's phase planes ---- */
+
+/* First and one-past-last col in [0, n) with 0 <= col*s + off < lim. */
+static void inside(int off, int s, int lim, int n, int *lo, int *hi)
+{
+	int a = off >= 0 ? 0 : (-off + s - 1) / s;
+	int b = lim - off <= 0 ? 0 : (lim - off + s - 1) / s;
+	*lo = min_int(a, n);
+	*hi = b < *lo ? *lo : min_int(b, n);
+}
+
+/* xs [cin][s*s phases][hp][wq]: phase (a, b) row r, col x is the padded input at
+ * (r*s + a, x*s + b), zero outside the image. */
+static void split_input(const gq_conv *c, float *xs, const float *in)
+{
+	for (int ci = 0; ci < c->cin; ci++)
+		for (int a = 0; a < c->s; a++)
+			for (int b = 0; b < c->s; b++) {
+				float *o = xs + ci * phase_floats(c) +
+				           (size_t)(a * c->s + b) * c->hp * c->wq;
+				int x0, x1;
+				inside(b - c->p, c->s, c->w, c->wq, &x0, &x1);
+				for (int r = 0; r < c->hp; r++, o += c->wq) {
+					int y = r * c->s + a - c->p;
+					if (y < 0 || y >= c->h) {
+						memset(o, 0, (size_t)c->wq * sizeof *o);
+						continue;
+					}
+					const float *src =
+					        in + ((size_t)ci * c->h + y) * c->w + b - c->p;
+					memset(o, 0, (size_t)x0 * sizeof *o);
+					if (c->s == 1)
+						memcpy(o + x0, src + x0,
+						        (size_t)(x1 - x0) * sizeof *o);
+					else
+						for (int x = x0; x < x1; x++)
+							o[x] = src[(size_t)x * c->s];
+					memset(o + x1, 0, (size_t)(c->wq - x1) * sizeof *o);
+				}
+			}
+}
+
+/* Winograd: xp [cin, hp, wq] = in with p zeros above, below and left, zeros to the right. */
+static void pad_input(const gq_conv *c, float *xp, const float *in)
+{
+	size_t plane = (size_t)c->hp * c->wq;
+	for (int ci = 0; ci < c->cin; ci++) {
+		float *o = xp + ci * plane;
+		memset(o, 0, (size_t)c->p * c->wq * sizeof *o);
+		for (int y = 0; y < c->h; y++) {
+			float *row = o + (size_t)(y + c->p) * c->wq;
+			memset(row, 0, (size_t)c->p * sizeof *row);
+			memcpy(row + c->p, in + ((size_t)ci * c->h + y) * c->w,
+			        (size_t)c->w * sizeof *row);
+			memset(row + c->p + c->w, 0, (size_t)(c->wq - c->p - c->w) * sizeof *row);
+		}
+		memset(o + (size_t)(c->h + c->p) * c->wq, 0,
+		        (size_t)(c->hp - c->h - c->p) * c->wq * sizeof *o);
+	}
+}
+
+/* Run r: output row oy, pixels ox0.. of it; its inputs start at xp + oy*wq + ox0. */
+static void run_at(const gq_conv *c, int r, int *oy, int *ox0)
+{
+	int per_row = c->runs / c->oh;
+	*oy = r / per_row;
+	*ox0 = r % per_row * c->kern->v;
+}
+
+/* Tiles [t0, t1) of every output channel. */
+static void direct_tiles(const gq_conv *c, float *out, const float *xp, int t0, int t1, float *tmp)
+{
+	size_t n = (size_t)c->oh * c->ow, plane = phase_floats(c);
+	int k2 = c->k * c->k, v = c->kern->v;
+	for (int ci0 = 0; ci0 < c->cin; ci0 += c->cib) {
+		int nci = min_int(c->cib, c->cin - ci0), pc = ci0 * k2, kc = nci * k2;
+		int flags = epilogue(c, pc, kc);
+		for (int ic = 0; ic < c->mpanels; ic += MC_PANELS) {
+			int ie = min_int(ic + MC_PANELS, c->mpanels);
+			for (int t = t0; t < t1; t++) {
+				Src s = {.plane = plane,
+				        .tapoff = c->tapoff,
+				        .nci = nci,
+				        .ntap = k2};
+				size_t at[2];
+				int valid[2];
+				for (int e = 0; e < 2; e++) {
+					int r = 2 * t + e < c->runs ? 2 * t + e : 2 * t, oy, ox0;
+					run_at(c, r, &oy, &ox0);
+					at[e] = (size_t)oy * c->ow + ox0;
+					valid[e] =
+					        2 * t + e < c->runs ? min_int(v, c->ow - ox0) : 0;
+					*(e ? &s.x1 : &s.x0) =
+					        xp + ci0 * plane + (size_t)oy * c->wq + ox0;
+				}
+				for (int i = ic; i < ie; i++) {
+					Half h[2] = {{out + i * MR * n + at[0], valid[0]},
+					        {out + i * MR * n + at[1], valid[1]}};
+					tile(c, i, h, tmp, a_panel(c, pc, kc, i), &s, kc, flags);
+				}
+			}
+		}
+	}
+}
+
+/* ---- packed: im2col into panels of 2V pixels ---- */
+
+/* A run of output pixels on one output row, and for one tap where its inputs are:
+ * zl zeros, then cn inputs from src (stride s), then zr zeros; src < 0: all padding. */
+typedef struct Seg {
+	int j, len; /* first slot in the panel, pixels */
+	int oy, ox;
+	int zl, cn, zr;
+	long src;
+} Seg;
+
+static int panel_segments(const gq_conv *c, Seg *seg, int p0, int pn)
+{
+	int n = 0;
+	for (int j = 0; j < pn;) {
+		int p = p0 + j, oy = p / c->ow, ox = p % c->ow;
+		int len = min_int(c->ow - ox, pn - j);
+		seg[n++] = (Seg){.j = j, .len = len, .oy = oy, .ox = ox};
+		j += len;
+	}
+	return n;
+}
+
+static void seg_tap(const gq_conv *c, Seg *g, int ky, int kx)
+{
+	int iy = g->oy * c->s - c->p + ky * c->d, off = kx * c->d - c->p;
+	if (iy < 0 || iy >= c->h) {
+		g->src = -1;
+		return;
+	}
+	int lo = g->ox, hi = g->ox + g->len;
+	while (lo < hi && lo * c->s + off < 0)
+		lo++;
+	while (hi > lo && (hi - 1) * c->s + off >= c->w)
+		hi--;
+	g->zl = lo - g->ox;
+	g->cn = hi - lo;
+	g->zr = g->ox + g->len - hi;
+	g->src = (long)iy * c->w + (long)lo * c->s + off;
+}
+
+static void fill_row(float *o, const float *plane, const Seg *g, int s)
+{
+	if (g->src < 0) {
+		memset(o, 0, (size_t)g->len * sizeof *o);
+		return;
+	}
+	const float *x = plane + g->src;
+	for (int i = 0; i < g->zl; i++)
+		*o++ = 0.0f;
+	for (int i = 0; i < g->cn; i++)
+		*o++ = x[(size_t)i * s];
+	for (int i = 0; i < g->zr; i++)
+		*o++ = 0.0f;
+}
+
+/* One panel: rows pc..pc+kc of B for pixels p0..p0+pn (pn <= nr; the rest zero). */
+static void pack_panel(
+        const gq_conv *c, float *dst, const float *in, int pc, int kc, int p0, int pn, int nr)
+{
+	Seg seg[2 * VMAX + 2];
+	int nseg = panel_segments(c, seg, p0, pn), k2 = c->k * c->k;
+	size_t hw = (size_t)c->h * c->w;
+	for (int kk = pc; kk < pc + kc; kk++) {
+		int ci = kk / k2, tap = kk % k2;
+		float *row = dst + (size_t)(kk - pc) * nr;
+		for (int g = 0; g < nseg; g++) {
+			seg_tap(c, &seg[g], tap / c->k, tap % c->k);
+			fill_row(row + seg[g].j, in + ci * hw, &seg[g], c->s);
+		}
+		memset(row + pn, 0, (size_t)(nr - pn) * sizeof *row);
+	}
+}
+
+/* Pixels [p0, p1) of every output channel, packing into buf. */
+static void packed_pixels(
+        const gq_conv *c, float *out, const float *in, int p0, int p1, float *buf, float *tmp)
+{
+	int K = c->kdim, v = c->kern->v, nr = 2 * v;
+	size_t n = (size_t)c->oh * c->ow;
+	for (int nc0 = p0; nc0 < p1; nc0 += NC) {
+		int np = (min_int(NC, p1 - nc0) + nr - 1) / nr;
+		for (int pc = 0; pc < K; pc += block_rows(c, pc)) {
+			int kc = block_rows(c, pc), flags = epilogue(c, pc, kc);
+			for (int j = 0; j < np; j++) {
+				int q = nc0 + j * nr;
+				pack_panel(c, buf + (size_t)j * kc * nr, in, pc, kc, q,
+				        min_int(nr, p1 - q), nr);
+			}
+			for (int ic = 0; ic < c->mpanels; ic += MC_PANELS) {
+				int ie = min_int(ic + MC_PANELS, c->mpanels);
+				for (int j = 0; j < np; j++) {
+					int q = nc0 + j * nr;
+					for (int i = ic; i < ie; i++) {
+						float *o = out + i * MR * n + q;
+						Half h[2] = {{o, min_int(v, p1 - q)},
+						        {o + v, min_int(v, p1 - q - v)}};
+						tile(c, i, h, tmp, a_panel(c, pc, kc, i),
+						        buf + (size_t)j * kc * nr, kc, flags);
+					}
+				}
+			}
+		}
+	}
+}
+
+/* ---- Winograd F(m x m, 3 x 3) ---- */
+
+/* The filter transforms u = G g G^T (Lavin and Gray, 2016: points 0, 1, -1 for m = 2;
+ * 0, 1, -1, 2, -2 for m = 4; and infinity). */
+static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+static const double G4[6][3] = {{0.25, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+        {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+        {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+
+/* U[xi] (xi = one of the alpha^2 transformed positions) packed as A with K = cin:
+ * [xi][K blocks of cib][mpanels][kc][MR]. */
+static void wino_set(gq_conv *c, const float *w)
+{
+	int a = c->alpha, cin = c->cin;
+	const double(*G)[3] = c->m == 2 ? G2 : G4;
+	for (int co = 0; co < c->cout; co++)
+		for (int ci = 0; ci < cin; ci++) {
+			const float *g = w + ((size_t)co * cin + ci) * 9;
+			double gt[6][3]; /* G g */
+			for (int i = 0; i < a; i++)
+				for (int j = 0; j < 3; j++)
+					gt[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] +
+					           G[i][2] * g[6 + j];
+			int pc = ci / c->cib * c->cib, kc = min_int(c->cib, cin - pc);
+			size_t at = ((size_t)pc * c->mpanels + (size_t)(co / MR) * kc) * MR +
+			            (size_t)(ci - pc) * MR + co % MR;
+			for (int i = 0; i < a; i++)
+				for (int j = 0; j < a; j++) {
+					double u = gt[i][0] * G[j][0] + gt[i][1] * G[j][1] +
+					           gt[i][2] * G[j][2];
+					size_t xi = (size_t)i * a + j;
+					c->a[xi * cin * c->mpanels * MR + at] = (float)u;
+				}
+		}
+}
+
+/* Output channels of panels [i0, i1) for tiles of panels [j0, j1): the alpha^2 products
+ * into Mb, then back to pixels. */
+static void wino_block(
+        const gq_conv *c, float *out, const float *V, int i0, int i1, int j0, int j1, float *Mb)
+{
+	int v = c->kern->v, nr = 2 * v, cin = c->cin;
+	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)(j1 - j0) * nr;
+	for (int xi = 0; xi < c->alpha * c->alpha; xi++) {
+		const float *U = c->a + (size_t)xi * cin * c->mpanels * MR;
+		float *Mx = Mb + xi * rows * cols;
+		for (int pc = 0; pc < cin; pc += c->cib) {
+			int kc = min_int(c->cib, cin - pc);
+			for (int j = j0; j < j1; j++) {
+				const float *b =
+				        V + ((size_t)(xi * c->tpanels + j) * cin + pc) * nr;
+				for (int i = i0; i < i1; i++) {
+					float *C = Mx + (i - i0) * MR * cols + (j - j0) * nr;
+					Out o = {C, C + v, cols, cols};
+					c->kern->gemm(kc,
+					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR,
+					        b, o, zeros, pc == 0 ? FIRST : 0);
+				}
+			}
+		}
+	}
+	c->kern->wino_out(c, out, Mb, rows * cols, cols, i0 * MR, min_int(i1 * MR, c->cout),
+	        j0 * nr, min_int(j1 * nr, c->tiles));
+}
+
+/* ---- running it ---- */
+
+typedef struct Job {
+	const gq_conv *c;
+	float *out;
+	const float *in; /* direct and Winograd: the padded copy */
+	float *scratch;  /* the caller's */
+	float *V;        /* Winograd: the transformed input */
+	int units;       /* direct: tiles; packed: panels of 2V pixels; Winograd: blocks */
+} Job;
+
+static void run_share(void *ctx, int t, int n)
+{
+	const Job *j = ctx;
+	const gq_conv *c = j->c;
+	int u0 = (int)((long)j->units * t / n), u1 = (int)((long)j->units * (t + 1) / n);
+	float *buf = t ? gq_team_scratch(t) : j->scratch;
+	if (c->algo == GQ_CONV_DIRECT) {
+		float *tmp = t ? buf : j->scratch + padded_floats(c);
+		direct_tiles(c, j->out, j->in, u0, u1, tmp);
+	} else if (c->algo == GQ_CONV_PACKED) {
+		int nr = 2 * c->kern->v, total = c->oh * c->ow;
+		float *tmp = buf + (t ? (size_t)KC * NC : pack_floats(c));
+		if (u0 < u1)
+			packed_pixels(c, j->out, j->in, u0 * nr, min_int(u1 * nr, total), buf, tmp);
+	} else {
+		float *Mb = t ? buf : j->V + wino_v_floats(c);
+		int ntb = (c->tpanels + c->tcp - 1) / c->tcp;
+		for (int u = u0; u < u1; u++) {
+			int i0 = u / ntb * c->cop, j0 = u % ntb * c->tcp;
+			wino_block(c, j->out, j->V, i0, min_int(i0 + c->cop, c->mpanels), j0,
+			        min_int(j0 + c->tcp, c->tpanels), Mb);
+		}
+	}
+}
+
+/* Winograd's first phase: input channels split over the threads. */
+static void wino_share(void *ctx, int t, int n)
+{
+	const Job *j = ctx;
+	int cin = j->c->cin;
+	j->c->kern->wino_in(
+	        j->c, j->V, j->in, (int)((long)cin * t / n), (int)((long)cin * (t + 1) / n));
+}
+
+void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
+{
+	int n = c->oh * c->ow, nr = 2 * c->kern->v;
+	bool par = cost(c) >= PAR_COST;
+	Job j = {c, out, in, scratch, NULL, (n + nr - 1) / nr};
+	if (c->algo == GQ_CONV_DIRECT)
+		split_input(c, scratch, in);
+	else if (c->algo != GQ_CONV_PACKED)
+		pad_input(c, scratch, in);
+	if (c->algo != GQ_CONV_PACKED) {
+		j.in = scratch;
+		j.units = c->tiles;
+	}
+	if (c->algo == GQ_CONV_WINO2 || c->algo == GQ_CONV_WINO4) {
+		j.V = scratch + padded_floats(c);
+		j.units = (c->mpanels + c->cop - 1) / c->cop * ((c->tpanels + c->tcp - 1) / c->tcp);
+		if (par)
+			gq_parallel(c->cin, wino_share, &j);
+		else
+			wino_share(&j, 0, 1);
+	}
+	if (!par || j.units < 2)
+		run_share(&j, 0, 1);
+	else
+		gq_parallel(j.units, run_share, &j);
+}

@@ -1,0 +1,159 @@
+/* par.c: the runtime's team of threads. Workers start once, at the first parallel call
+ * that needs them, and then wait for work: a job costs a wake-up, not a thread. A worker
+ * spins briefly before it sleeps, since layer after layer the next job comes within
+ * microseconds. One job runs at a time, and every worker answers every job; a caller that finds the
+ * team busy (another net on another application thread) or that is itself a worker runs the job
+ * alone. */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "geqrt.h"
+
+/* Polls of the job counter (about 50 us) before a thread sleeps: long enough to catch the
+ * next layer's job, short enough not to steal a loaded machine's cores from the thread it
+ * waits for. */
+enum { SPIN = 2000 };
+
+static struct {
+	pthread_mutex_t busy; /* held by the caller while its job runs */
+	pthread_mutex_t m;    /* guards the sleeps below */
+	pthread_cond_t go, done;
+	int started; /* workers 1..started exist */
+	void (*fn)(void *ctx, int t, int n);
+	void *ctx;
+	int n;
+	atomic_ulong gen;    /* bumped once per job */
+	atomic_int active;   /* workers of the current job still running */
+	unsigned long spawn; /* gen when the newest workers were started: the job they wait for
+	                      * is the next one */
+} team = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+        PTHREAD_COND_INITIALIZER, 0, NULL, NULL, 0, 0, 0, 0};
+
+static _Thread_local int team_id = -1; /* >= 0 while running a job of the team */
+
+/* Per-thread buffers of the workers (BSS: only the pages a worker touches are backed). */
+static float worker_scratch[GQ_MAX_THREADS][GQ_TEAM_SCRATCH];
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+static unsigned long wait_job(unsigned long seen)
+{
+	unsigned long g;
+	for (int i = 0; i < SPIN; i++) {
+		if ((g = atomic_load_explicit(&team.gen, memory_order_acquire)) != seen)
+			return g;
+		cpu_relax();
+	}
+	pthread_mutex_lock(&team.m);
+	while ((g = atomic_load_explicit(&team.gen, memory_order_acquire)) == seen)
+		pthread_cond_wait(&team.go, &team.m);
+	pthread_mutex_unlock(&team.m);
+	return g;
+}
+
+static void *worker(void *arg)
+{
+	int t = (int)(intptr_t)arg;
+	unsigned long seen = team.spawn; /* stable: the next job waits for this worker */
+	for (;;) {
+		seen = wait_job(seen);
+		if (t < team.n) { /* every started worker answers every job: see gq_parallel */
+			team_id = t;
+			team.fn(team.ctx, t, team.n);
+			team_id = -1;
+		}
+		if (atomic_fetch_sub_explicit(&team.active, 1, memory_order_acq_rel) == 1) {
+			pthread_mutex_lock(&team.m);
+			pthread_cond_broadcast(&team.done);
+			pthread_mutex_unlock(&team.m);
+		}
+	}
+	return NULL;
+}
+
+/* Starts workers up to n - 1 of them; returns how many threads a job may use. */
+static int start_workers(int n)
+{
+	team.spawn = atomic_load_explicit(&team.gen, memory_order_relaxed);
+	while (team.started < n - 1) {
+		pthread_t tid;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		int rc = pthread_create(&tid, &attr, worker, (void *)(intptr_t)(team.started + 1));
+		pthread_attr_destroy(&attr);
+		if (rc)
+			break;
+		team.started++;
+	}
+	return team.started + 1 < n ? team.started + 1 : n;
+}
+
+static void wait_done(void)
+{
+	for (int i = 0; i < SPIN; i++) {
+		if (atomic_load_explicit(&team.active, memory_order_acquire) == 0)
+			return;
+		cpu_relax();
+	}
+	pthread_mutex_lock(&team.m);
+	while (atomic_load_explicit(&team.active, memory_order_acquire) > 0)
+		pthread_cond_wait(&team.done, &team.m);
+	pthread_mutex_unlock(&team.m);
+}
+
+int gq_threads(void)
+{
+	int n = openblas_get_num_threads(); /* what gq_set_threads (or the environment) set */
+	return n < 1 ? 1 : n > GQ_MAX_THREADS ? GQ_MAX_THREADS : n;
+}
+
+int gq_max_threads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	int t = gq_threads();
+	if (n > t)
+		t = n > GQ_MAX_THREADS ? GQ_MAX_THREADS : (int)n;
+	return t;
+}
+
+float *gq_team_scratch(int t)
+{
+	return t >= 1 && t < GQ_MAX_THREADS ? worker_scratch[t] : NULL;
+}
+
+int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
+{
+	int n = want < gq_threads() ? want : gq_threads();
+	if (n <= 1 || team_id >= 0 || pthread_mutex_trylock(&team.busy) != 0) {
+		fn(ctx, 0, 1);
+		return 1;
+	}
+	n = start_workers(n);
+	if (n > 1) {
+		pthread_mutex_lock(&team.m);
+		team.fn = fn;
+		team.ctx = ctx;
+		team.n = n;
+		/* all started workers, not only the n - 1 that work, so that none is still
+		 * reading this job's fields when the next job writes them */
+		atomic_store_explicit(&team.active, team.started, memory_order_relaxed);
+		atomic_fetch_add_explicit(&team.gen, 1, memory_order_release);
+		pthread_cond_broadcast(&team.go);
+		pthread_mutex_unlock(&team.m);
+	}
+	team_id = 0;
+	fn(ctx, 0, n);
+	team_id = -1;
+	if (n > 1)
+		wait_done();
+	pthread_mutex_unlock(&team.busy);
+	return n;
+}

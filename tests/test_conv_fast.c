@@ -1,0 +1,345 @@
+/* test_conv_fast.c: the fast convolution (conv_fast.c) and the thread team (par.c). Every
+ * algorithm (direct, packed, Winograd F(2x2,3x3) and F(4x4,3x3)) on every micro-kernel the
+ * CPU runs (AVX-512, AVX2, portable C), on one thread and on two, against a naive loop
+ * written here from torch.nn.functional.conv2d's formula, accumulated in double. Buffers
+ * are exactly as large as the API says (ASan flags a byte more), and outputs start as NaN,
+ * so a pixel the kernel forgets shows up. */
+#include <check.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "geqrt.h"
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state;
+
+static void seed(uint64_t s)
+{
+	rng_state = s * 0x9e3779b97f4a7c15ull + 1;
+}
+
+static uint64_t rnd(void) /* xorshift64*: a failure reproduces */
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * 0x2545f4914f6cdd1dull;
+}
+
+static int irand(int lo, int hi) /* inclusive */
+{
+	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
+}
+
+static float frand(void) /* uniform in [-1, 1) */
+{
+	return (float)((rnd() >> 40) * (2.0 / (double)(1ull << 24)) - 1.0);
+}
+
+static float *buf(size_t n, bool random)
+{
+	float *p = malloc((n ? n : 1) * sizeof *p);
+	ck_assert_ptr_nonnull(p);
+	for (size_t i = 0; i < n; i++)
+		p[i] = random ? frand() : NAN;
+	return p;
+}
+
+typedef struct Shape {
+	int cin, h, w, cout, k, s, p, d;
+} Shape;
+
+/* Pixels out along an axis of n, as torch (0 if the kernel does not fit). */
+static int out_size(int n, const Shape *S)
+{
+	int span = n + 2 * S->p - S->d * (S->k - 1) - 1;
+	return span < 0 ? 0 : span / S->s + 1;
+}
+
+/* ref = bias + cross-correlation with zero padding, then relu; mag = the sum of the
+ * magnitudes of the terms, the scale of a float32 sum's rounding. */
+static void naive(double *ref, double *mag, const float *in, const float *w, const float *b,
+        const Shape *S, bool relu)
+{
+	int oh = out_size(S->h, S), ow = out_size(S->w, S);
+	for (int co = 0; co < S->cout; co++)
+		for (int oy = 0; oy < oh; oy++)
+			for (int ox = 0; ox < ow; ox++) {
+				double acc = b ? b[co] : 0.0, m = b ? fabs(b[co]) : 0.0;
+				for (int ci = 0; ci < S->cin; ci++)
+					for (int ky = 0; ky < S->k; ky++)
+						for (int kx = 0; kx < S->k; kx++) {
+							int y = oy * S->s - S->p + ky * S->d;
+							int x = ox * S->s - S->p + kx * S->d;
+							if (y < 0 || y >= S->h || x < 0 ||
+							        x >= S->w)
+								continue;
+							double t = (double)
+							                   w[((co * S->cin + ci) *
+							                                     S->k +
+							                             ky) * S->k +
+							                           kx] *
+							           in[(ci * S->h + y) * S->w + x];
+							acc += t;
+							m += fabs(t);
+						}
+				size_t i = ((size_t)co * oh + oy) * ow + ox;
+				ref[i] = relu && acc < 0 ? 0.0 : acc;
+				mag[i] = m;
+			}
+}
+
+/* Runs shape S with algorithm algo on the current kernel; returns false if the algorithm
+ * does not apply (after checking that it really does not). */
+static bool check_one(const Shape *S, int algo, bool relu, bool bias)
+{
+	int oh = out_size(S->h, S), ow = out_size(S->w, S);
+	size_t nin = (size_t)S->cin * S->h * S->w, nout = (size_t)S->cout * oh * ow;
+	gq_conv *c =
+	        gq_conv_new_algo(S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, relu, algo);
+	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4;
+	bool applies = !wino || (S->k == 3 && S->s == 1 && S->d == 1);
+	ck_assert_msg((c != NULL) == applies, "algo %d on k=%d s=%d d=%d: plan %p", algo, S->k,
+	        S->s, S->d, (void *)c);
+	if (!c)
+		return false;
+	float *in = buf(nin, true), *w = buf((size_t)S->cout * S->cin * S->k * S->k, true);
+	float *b = bias ? buf(S->cout, true) : NULL, *out = buf(nout, false);
+	float *scratch = buf(gq_conv_scratch(c), false);
+	double *ref = malloc(nout * sizeof *ref), *mag = malloc(nout * sizeof *mag);
+	gq_conv_set(c, w, b);
+	gq_conv_run(c, out, in, scratch);
+	naive(ref, mag, in, w, b, S, relu);
+	for (size_t i = 0; i < nout; i++)
+		ck_assert_msg(fabs(out[i] - ref[i]) <= 1e-4 * fmax(mag[i], 1e-3),
+		        "%s/%s cin=%d %dx%d cout=%d k=%d s=%d p=%d d=%d relu=%d: out[%zu] = %g, "
+		        "want %g",
+		        gq_conv_kernel(), gq_conv_algo(c), S->cin, S->h, S->w, S->cout, S->k, S->s,
+		        S->p, S->d, relu, i, out[i], ref[i]);
+	gq_conv_free(c);
+	free(in);
+	free(w);
+	free(b);
+	free(out);
+	free(scratch);
+	free(ref);
+	free(mag);
+	return true;
+}
+
+static const char *const kernel_names[] = {"avx512", "avx2", "c"};
+static const int algos[] = {
+        GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2, GQ_CONV_WINO4};
+
+/* S under every algorithm and every kernel this CPU runs. */
+static void check_all(const Shape *S, bool relu, bool bias)
+{
+	for (int k = 0; k < 3; k++) {
+		if (gq_conv_use_kernel(kernel_names[k]))
+			continue;
+		for (int a = 0; a < 5; a++)
+			check_one(S, algos[a], relu, bias);
+	}
+	gq_conv_use_kernel(NULL);
+}
+
+/* ---- the convolution ---- */
+
+/* Shapes chosen for the edges of the blocking: channels not a multiple of the 6 of a
+ * panel (and fewer than 6), K past one block of 256 rows, more pixels than a packed block
+ * (384), outputs narrower than a vector, 1x1 outputs, padding wider than the kernel's
+ * reach, dilation, strides 2 and 3, non-square, even and large kernels. */
+static const Shape edge_shapes[] = {
+        {1, 5, 5, 1, 3, 1, 1, 1},     /* one channel each way */
+        {3, 8, 8, 5, 3, 1, 1, 1},     /* cout < 6 */
+        {2, 7, 9, 7, 3, 1, 0, 1},     /* non-square, cout = 6 + 1 */
+        {30, 10, 10, 13, 3, 1, 1, 1}, /* K = 270 > 256 */
+        {300, 6, 6, 4, 3, 1, 1, 1},   /* Winograd: cin > 256 */
+        {2, 29, 29, 3, 3, 1, 1, 1},   /* 841 pixels: three packed blocks */
+        {4, 3, 3, 6, 3, 1, 0, 1},     /* a 1x1 output */
+        {3, 4, 4, 6, 3, 1, 2, 1},     /* padding 2: whole rows of zeros */
+        {2, 9, 9, 6, 3, 1, 2, 2},     /* dilation */
+        {5, 15, 15, 8, 3, 2, 1, 1},   /* stride 2 */
+        {3, 11, 8, 7, 3, 3, 1, 1},    /* stride 3, non-square */
+        {4, 6, 6, 5, 4, 1, 0, 1},     /* an even kernel: 4x4 -> 3x3 */
+        {3, 9, 9, 4, 5, 1, 2, 1},     /* 5x5 */
+        {6, 7, 7, 9, 1, 1, 0, 1},     /* 1x1 */
+        {2, 2, 2, 3, 3, 1, 1, 1},     /* the image smaller than a Winograd tile */
+        {8, 13, 13, 12, 3, 1, 0, 1},  /* 11x11 out: partial tiles on both edges */
+};
+
+START_TEST(edge_shapes_every_algorithm)
+{
+	seed(1);
+	for (size_t i = 0; i < sizeof edge_shapes / sizeof edge_shapes[0]; i++)
+		check_all(&edge_shapes[i], i % 2 == 0, i % 3 != 0);
+}
+END_TEST
+
+START_TEST(random_shapes_every_algorithm)
+{
+	seed(2);
+	for (int n = 0; n < 40; n++) {
+		Shape S;
+		do {
+			S = (Shape){irand(1, 12), irand(1, 14), irand(1, 14), irand(1, 15),
+			        irand(1, 5), irand(1, 3), irand(0, 2), irand(1, 2)};
+		} while (out_size(S.h, &S) < 1 || out_size(S.w, &S) < 1);
+		check_all(&S, n % 2, n % 3 != 1);
+	}
+}
+END_TEST
+
+/* Layers large enough (>= 4 MFLOP) that gq_conv_run splits them over two threads. */
+START_TEST(two_threads)
+{
+	static const Shape big[] = {
+	        {32, 20, 20, 40, 3, 1, 1, 1}, /* direct and Winograd */
+	        {32, 21, 21, 48, 3, 2, 1, 1}, /* packed, stride 2 */
+	        {48, 8, 8, 96, 3, 1, 1, 1},   /* few tiles, many channels */
+	};
+	seed(3);
+	gq_set_threads(2);
+	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
+		for (int a = 0; a < 5; a++)
+			check_one(&big[i], algos[a], true, true);
+	gq_set_threads(1);
+}
+END_TEST
+
+START_TEST(auto_picks_winograd_for_wide_3x3)
+{
+	gq_conv *c = gq_conv_new(128, 29, 29, 128, 3, 1, 1, 1, true);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_str_eq(gq_conv_algo(c), "winograd4");
+	gq_conv_free(c);
+	c = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true);
+	ck_assert_str_eq(gq_conv_algo(c), "direct"); /* Winograd needs stride 1 */
+	gq_conv_free(c);
+}
+END_TEST
+
+START_TEST(bad_shapes_have_no_plan)
+{
+	ck_assert_ptr_null(gq_conv_new(0, 5, 5, 1, 3, 1, 0, 1, false));
+	ck_assert_ptr_null(gq_conv_new(1, 2, 5, 1, 3, 1, 0, 1, false)); /* kernel taller */
+	ck_assert_ptr_null(gq_conv_new(1, 5, 5, 1, 3, 0, 0, 1, false)); /* stride 0 */
+	ck_assert_ptr_null(gq_conv_new(1, 5, 5, 1, 3, 1, -1, 1, false));
+	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 5, 1, 0, 1, false, GQ_CONV_WINO4));
+	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 1, 0, 2, false, GQ_CONV_WINO2));
+	gq_conv_free(NULL);
+}
+END_TEST
+
+START_TEST(kernel_choice)
+{
+	ck_assert_int_eq(gq_conv_use_kernel("c"), 0);
+	ck_assert_str_eq(gq_conv_kernel(), "c");
+	ck_assert_int_eq(gq_conv_use_kernel("sse9"), -1);
+	ck_assert_str_eq(gq_conv_kernel(), "c"); /* a failed choice changes nothing */
+	ck_assert_int_eq(gq_conv_use_kernel(NULL), 0);
+	const char *best = gq_conv_kernel();
+	ck_assert(!strcmp(best, "avx512") || !strcmp(best, "avx2") || !strcmp(best, "c"));
+}
+END_TEST
+
+/* NaN in the input reaches the outputs that read it, as in torch; Winograd spreads it over
+ * the rest of its output tile too (0 * NaN is NaN in the transforms), but no further. */
+START_TEST(nan_propagates)
+{
+	for (int a = 1; a < 5; a++) {
+		gq_conv *c = gq_conv_new_algo(2, 6, 6, 7, 3, 1, 1, 1, false, algos[a]);
+		float *in = buf(72, true), *w = buf(7 * 2 * 9, true), *out = buf(7 * 36, false);
+		float *scratch = buf(gq_conv_scratch(c), false);
+		in[0] = NAN; /* pixel (0, 0) of channel 0: outputs (0..1, 0..1) read it */
+		gq_conv_set(c, w, NULL);
+		gq_conv_run(c, out, in, scratch);
+		ck_assert_msg(isnan(out[0]) && isnan(out[7]), "%s", gq_conv_algo(c));
+		ck_assert_msg(!isnan(out[5 * 6 + 5]), "%s: NaN spread", gq_conv_algo(c));
+		gq_conv_free(c);
+		free(in);
+		free(w);
+		free(out);
+		free(scratch);
+	}
+}
+END_TEST
+
+/* ---- the team ---- */
+
+static atomic_int runs[GQ_MAX_THREADS];
+static atomic_int seen_n;
+
+static void count(void *ctx, int t, int n)
+{
+	(void)ctx;
+	atomic_fetch_add(&runs[t], 1);
+	atomic_store(&seen_n, n);
+}
+
+static void nested(void *ctx, int t, int n)
+{
+	int *inner = ctx;
+	/* a job inside a job runs on its caller alone */
+	inner[t] = gq_parallel(4, count, NULL);
+	(void)n;
+}
+
+START_TEST(parallel_runs_each_share_once)
+{
+	gq_set_threads(2);
+	ck_assert_int_eq(gq_threads(), 2);
+	ck_assert_int_ge(gq_max_threads(), 2);
+	for (int rep = 0; rep < 100; rep++) {
+		memset(runs, 0, sizeof runs);
+		int n = gq_parallel(5, count, NULL);
+		ck_assert_int_eq(n, 2);
+		ck_assert_int_eq(atomic_load(&seen_n), 2);
+		ck_assert_int_eq(atomic_load(&runs[0]), 1);
+		ck_assert_int_eq(atomic_load(&runs[1]), 1);
+	}
+	ck_assert_int_eq(gq_parallel(1, count, NULL), 1); /* want 1: no team */
+	int inner[2] = {0, 0};
+	ck_assert_int_eq(gq_parallel(2, nested, inner), 2);
+	ck_assert_int_eq(inner[0], 1);
+	ck_assert_int_eq(inner[1], 1);
+	ck_assert_ptr_nonnull(gq_team_scratch(1));
+	ck_assert_ptr_null(gq_team_scratch(0));
+	gq_set_threads(1);
+	ck_assert_int_eq(gq_threads(), 1);
+	ck_assert_int_eq(gq_parallel(2, count, NULL), 1);
+}
+END_TEST
+
+static Suite *conv_fast_suite(void)
+{
+	Suite *s = suite_create("conv_fast");
+	TCase *tc = tcase_create("conv");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, edge_shapes_every_algorithm);
+	tcase_add_test(tc, random_shapes_every_algorithm);
+	tcase_add_test(tc, two_threads);
+	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);
+	tcase_add_test(tc, bad_shapes_have_no_plan);
+	tcase_add_test(tc, kernel_choice);
+	tcase_add_test(tc, nan_propagates);
+	suite_add_tcase(s, tc);
+	TCase *team = tcase_create("team");
+	tcase_add_test(team, parallel_runs_each_share_once);
+	suite_add_tcase(s, team);
+	return s;
+}
+
+int main(void)
+{
+	gq_set_threads(1);
+	SRunner *sr = srunner_create(conv_fast_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed != 0;
+}

@@ -169,8 +169,10 @@ void gq_conv_free(gq_conv *c);
 void gq_conv_set(gq_conv *c, const float *w, const float *bias);
 /* Floats of scratch gq_conv_run needs from its caller (helper threads bring their own). */
 size_t gq_conv_scratch(const gq_conv *c);
-/* in [cin, h, w] -> out [cout, oh, ow], as gq_conv2d then (if relu) gq_relu. Splits the
- * pixels over the team (gq_parallel) when the layer is large enough; never allocates. */
+/* in [cin, h, w] -> out [cout, oh, ow], as gq_conv2d then (if relu) gq_relu, to float
+ * rounding (Winograd's is larger, about 1e-6 of the terms' magnitude, and it spreads a NaN or
+ * infinity of the input over the m x m output tile it falls in). Splits the work over the
+ * team (gq_parallel) when the layer is large enough; never allocates. */
 void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch);
 /* The kernel new plans use ("avx512", "avx2" or "c"); gq_conv_use_kernel(name) picks another
  * the CPU runs (NULL: back to the best), returning -1 if it cannot; plans keep theirs. */

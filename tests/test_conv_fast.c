@@ -3,7 +3,7 @@
  * CPU runs (AVX-512, AVX2, portable C), on one thread and on two, against a naive loop
  * written here from torch.nn.functional.conv2d's formula, accumulated in double. Buffers
  * are exactly as large as the API says (ASan flags a byte more), and outputs start as NaN,
- * so a pixel the kernel forgets shows up. */
+ * so a pixel the kernel forgets shows up. Also the padding-free max pool (pool_fast.c). */
 #include <check.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -269,6 +269,60 @@ START_TEST(nan_propagates)
 }
 END_TEST
 
+/* ---- max pooling without padding (pool_fast.c) ---- */
+
+/* torch's max_pool2d, NaN winning: a window holding a NaN has NaN as its max. */
+static float naive_max(const float *plane, int w, int y0, int x0, int k)
+{
+	float m = -INFINITY;
+	for (int y = y0; y < y0 + k; y++)
+		for (int x = x0; x < x0 + k; x++) {
+			float v = plane[y * w + x];
+			if (isnan(v))
+				return v;
+			m = v > m ? v : m;
+		}
+	return m;
+}
+
+START_TEST(maxpool_fast_matches_torch)
+{
+	static const int cases[][5] = {
+	        /* h w k s n */
+	        {24, 24, 2, 2, 3},
+	        {7, 9, 2, 2, 2},
+	        {9, 9, 3, 2, 2},
+	        {5, 8, 3, 1, 1},
+	        {4, 4, 4, 4, 1},
+	        {1, 1, 1, 1, 2},
+	};
+	seed(5);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int h = cases[i][0], w = cases[i][1], k = cases[i][2], s = cases[i][3];
+		int n = cases[i][4], oh = (h - k) / s + 1, ow = (w - k) / s + 1;
+		float *in = buf((size_t)n * h * w, true), *out = buf((size_t)n * oh * ow, false);
+		for (int j = 0; j < n * h * w; j += 7) /* NaN, infinities in some windows */
+			in[j] = j % 3 == 0 ? NAN : j % 3 == 1 ? INFINITY : -INFINITY;
+		ck_assert(gq_maxpool2d_fast(out, in, n, h, w, k, s, 0));
+		for (int c = 0; c < n; c++)
+			for (int oy = 0; oy < oh; oy++)
+				for (int ox = 0; ox < ow; ox++) {
+					float want =
+					        naive_max(in + c * h * w, w, oy * s, ox * s, k);
+					float got = out[(c * oh + oy) * ow + ox];
+					ck_assert_msg(isnan(want) ? isnan(got) : got == want,
+					        "%dx%d k=%d s=%d: (%d, %d) = %g, want %g", h, w, k,
+					        s, oy, ox, got, want);
+				}
+		free(in);
+		free(out);
+	}
+	float x[4] = {0};
+	ck_assert(!gq_maxpool2d_fast(x, x, 1, 2, 2, 2, 2, 1)); /* padding: not its case */
+	ck_assert(!gq_maxpool2d_fast(x, x, 1, 2, 2, 3, 1, 0)); /* window larger than the plane */
+}
+END_TEST
+
 /* ---- the team ---- */
 
 static atomic_int runs[GQ_MAX_THREADS];
@@ -327,6 +381,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, bad_shapes_have_no_plan);
 	tcase_add_test(tc, kernel_choice);
 	tcase_add_test(tc, nan_propagates);
+	tcase_add_test(tc, maxpool_fast_matches_torch);
 	suite_add_tcase(s, tc);
 	TCase *team = tcase_create("team");
 	tcase_add_test(team, parallel_runs_each_share_once);

@@ -17,7 +17,8 @@ CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 COMPILER_SRC := compiler/main.c compiler/ast.c compiler/diag.c compiler/group.c \
                 compiler/check.c compiler/lint.c compiler/emit_c.c compiler/emit_torch.c
-RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/load.c runtime/driver.c
+RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/conv_fast.c \
+                runtime/pool_fast.c runtime/par.c runtime/load.c runtime/driver.c
 GEN_SRC      := $(B)/parser.c $(B)/lexer.c
 
 all: $(B)/geqc $(B)/libgeqrt.a

@@ -197,8 +197,9 @@ def report(a, rows, pk, peak_t, isa, goals, load_before):
         "FLOPs count 2*Cout*Cin*k*k*OH*OW per expanded convolution plus 2*N*Nin per "
         "linear layer: the work of the model as written, whatever the algorithm (geqc's "
         "Winograd convolutions do fewer multiplications, so its GFLOP/s can pass the peak). "
-        f"FMA peak (bench/peak.c, {isa}, best of 10): {pk[1]:.1f} GFLOP/s on one core; % of "
-        f"peak is against {a.threads} times that, {peak_t:.1f} GFLOP/s ({pk[a.threads]:.1f} "
+        f"FMA peak (bench/peak.c, {isa}, best of 60 short runs): {pk[1]:.1f} GFLOP/s on one "
+        f"core; % of peak is against {a.threads} times that, {peak_t:.1f} GFLOP/s "
+        f"({pk[a.threads]:.1f} "
         f"measured with {a.threads} threads at once).",
         "",
         "![images/s and GFLOP/s](performance.png)",

@@ -566,7 +566,8 @@ static void emit_tables(FILE *c, const Plan *P)
 	fprintf(c, "enum { WS_FLOATS = %zu, PARAM_FLOATS = %zu, RAW_FLOATS = %zu };\n", P->ws,
 	        P->params, P->raw);
 	fprintf(c,
-	        "/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers each. */\n"
+	        "/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers "
+	        "each. */\n"
 	        "enum { GROUP = %d, VSTRIDE = %zu };\n\n",
 	        GROUP, align_up(P->ws + 1));
 }
@@ -580,7 +581,8 @@ static void emit_struct(FILE *c, const Plan *P)
 {
 	const Model *m = P->m;
 	fprintf(c, "struct %s_net {\n", P->pfx);
-	fputs("\tfloat *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart */\n"
+	fputs("\tfloat *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart "
+	      "*/\n"
 	      "\tfloat *scratch; /* per thread, conv scratch, sstride floats apart */\n"
 	      "\tsize_t sstride;\n"
 	      "\tint nws;        /* threads with a workspace */\n"
@@ -1059,16 +1061,19 @@ static int emit_steps(FILE *c, const Plan *P)
 {
 	const Model *m = P->m;
 	fprintf(c,
-	        "/* Step s of one image: its value buffers at ws, scratch for the convolutions. */\n"
+	        "/* Step s of one image: its value buffers at ws, scratch for the convolutions. "
+	        "*/\n"
 	        "static void step(%s_net *n, int s, float *ws, float *scratch, const float *in,\n"
 	        "        float *out)\n{\n",
 	        P->pfx);
-	fputs("\t(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */\n"
+	fputs("\t(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all "
+	      "*/\n"
 	      "\tswitch (s) {\n",
 	        c);
 	int n = 0;
 	if (m->output == 0)
-		fprintf(c, "\tcase %d:\n\t\tmemcpy(out, in, %s_IN_SIZE * sizeof(float));\n", n++, P->up);
+		fprintf(c, "\tcase %d:\n\t\tmemcpy(out, in, %s_IN_SIZE * sizeof(float));\n", n++,
+		        P->up);
 	for (int i = 0; i < m->nlayers; i++) {
 		if (!P->live[i])
 			continue;

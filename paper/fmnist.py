@@ -93,7 +93,8 @@ def model_input(images, size, degrees, about="image"):
     image: pad, then rotate). That is the rotation the lint reasons about (SPEC section 1).
     about="content": the 28x28 picture rotated, then padded. It turns about (13.5, 13.5) of
     the 29x29 grid, the centre of the 2x2 pool's sampled grid, so a multiple of 90 degrees
-    maps that grid onto itself and only the padded border differs: the broken grid hides."""
+    maps that grid onto itself; what still breaks the symmetry is the zero border, which
+    stays at the bottom and right while the picture turns (a trained net uses it too)."""
     x = to_input(images)
     if size == 28:
         return rotate(x, degrees)

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 B=${1:?usage: paper/run.sh BUILD_DIR [--epochs E] [--quick]}
 shift
-epochs=1 quick=0
+epochs=2 quick=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--epochs) epochs=$2; shift 2 ;;

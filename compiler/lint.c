@@ -487,9 +487,11 @@ static void note_arith(Ctx *c, int i)
 
 /* ---- input sizes that centre every grid ---- */
 
-/* Recomputes every value's size for an H x W input; fills res[layer][axis] and returns
- * false if a window no longer fits or the operands of a `+` of maps no longer agree. */
-static bool resize(const Model *m, int H, int W, int (*size)[2], int (*res)[2])
+/* Whether an H x W input fits every layer with residue 0 on the axes in mask: every
+ * value's size recomputed in size[], stopping at the first layer that fails (a window that
+ * no longer fits, operands of a `+` of maps that no longer agree, an off-centre grid), so
+ * that the search below costs little per rejected size even on a deep model. */
+static bool centred_at(const Model *m, int (*size)[2], int H, int W, unsigned axes)
 {
 	size[0][0] = H;
 	size[0][1] = W;
@@ -499,11 +501,10 @@ static bool resize(const Model *m, int H, int W, int (*size)[2], int (*res)[2])
 		int *out = size[L->out];
 		for (int a = 0; a < 2; a++) {
 			out[a] = in[a];
-			res[i][a] = 0;
 			if (is_sliding(L->op)) {
 				out[a] = conv_out_size(in[a], L->k, L->s, L->p, L->d);
-				res[i][a] = residue(in[a], L->k, L->s, L->p, L->d);
-				if (out[a] <= 0)
+				if (out[a] <= 0 ||
+				        (axes & 1u << a && residue(in[a], L->k, L->s, L->p, L->d)))
 					return false;
 			}
 			if (L->op == OP_ADD && L->in_shape.kind != K_VECTOR &&
@@ -514,27 +515,9 @@ static bool resize(const Model *m, int H, int W, int (*size)[2], int (*res)[2])
 	return true;
 }
 
-typedef struct Resizer {
-	const Model *m;
-	int (*size)[2];
-	int (*res)[2];
-} Resizer;
-
-/* Whether an H x W input fits every layer with residue 0 on the axes in mask. */
-static bool centred_at(Resizer *r, int H, int W, unsigned axes)
-{
-	if (!resize(r->m, H, W, r->size, r->res))
-		return false;
-	for (int i = 0; i < r->m->nlayers; i++)
-		for (int a = 0; a < 2; a++)
-			if (axes & 1u << a && r->res[i][a])
-				return false;
-	return true;
-}
-
 /* Nearest size below (dir -1) or above (dir +1) n on the axes in mask, or 0. For both
  * axes at once (a group that swaps them) the input stays square. */
-static int nearest(Resizer *r, int H, int W, unsigned axes, int dir)
+static int nearest(const Model *m, int (*size)[2], int H, int W, unsigned axes, int dir)
 {
 	int n = axes & 1u << AXIS_Y ? H : W;
 	for (int step = 1; step <= SEARCH_STEPS; step++) {
@@ -542,7 +525,7 @@ static int nearest(Resizer *r, int H, int W, unsigned axes, int dir)
 		if (t < 1 || t > GEQC_MAX_DIM)
 			return 0;
 		int h = axes & 1u << AXIS_Y ? t : H, w = axes & 1u << AXIS_X ? t : W;
-		if (centred_at(r, h, w, axes))
+		if (centred_at(m, size, h, w, axes))
 			return t;
 	}
 	return 0;
@@ -566,26 +549,24 @@ static unsigned axes_to_fix(Ctx *c)
 static bool note_sizes(Ctx *c)
 {
 	const Model *m = c->m;
-	Resizer r = {m, calloc((size_t)m->nvalues, sizeof *r.size),
-	        calloc((size_t)m->nlayers, sizeof *r.res)};
+	int(*size)[2] = calloc((size_t)m->nvalues, sizeof *size);
 	int H = m->input.h, W = m->input.w, lo[2] = {H, W}, hi[2] = {H, W};
 	unsigned fix = axes_to_fix(c);
-	bool ok = r.size && r.res && fix;
+	bool ok = size && fix;
 	if (ok && group_has_swapper(c->all)) {
-		lo[0] = lo[1] = nearest(&r, H, W, 3u, -1);
-		hi[0] = hi[1] = nearest(&r, H, W, 3u, +1);
+		lo[0] = lo[1] = nearest(m, size, H, W, 3u, -1);
+		hi[0] = hi[1] = nearest(m, size, H, W, 3u, +1);
 	} else if (ok) {
 		for (int a = 0; a < 2; a++)
 			if (fix & 1u << a) {
-				lo[a] = nearest(&r, H, W, 1u << a, -1);
-				hi[a] = nearest(&r, H, W, 1u << a, +1);
+				lo[a] = nearest(m, size, H, W, 1u << a, -1);
+				hi[a] = nearest(m, size, H, W, 1u << a, +1);
 			}
 	}
 	/* per-axis answers must also hold together */
-	bool has_lo = ok && lo[0] && lo[1] && centred_at(&r, lo[0], lo[1], fix);
-	bool has_hi = ok && hi[0] && hi[1] && centred_at(&r, hi[0], hi[1], fix);
-	free(r.size);
-	free(r.res);
+	bool has_lo = ok && lo[0] && lo[1] && centred_at(m, size, lo[0], lo[1], fix);
+	bool has_hi = ok && hi[0] && hi[1] && centred_at(m, size, hi[0], hi[1], fix);
+	free(size);
 	if (!has_lo && !has_hi)
 		return false;
 	bool any_self = false;

@@ -4,6 +4,8 @@
 # dictionary (fuzz/T.dict), then prints per target the executions, the coverage (cov: and
 # ft: of libFuzzer's last status line) and the crashes it saved to $B/fuzz/crashes/T/
 # (crash-, leak-, timeout- and oom- files). Logs: $B/fuzz/logs/T.log. Exit 1 on a crash.
+# FUZZ_TIMEOUT (seconds, default 10) is the wall time after which an input counts as a hang:
+# raise it when the fuzzer runs niced beside other work.
 # Usage (from the repo root, `make fuzz` builds first): fuzz/run-fuzz.sh B SECONDS TARGET...
 set -u
 if [ $# -lt 3 ]; then
@@ -31,7 +33,7 @@ fuzz_one() {
 	[ -d "tests/fuzz-regressions/$t" ] && dirs+=("tests/fuzz-regressions/$t")
 	local before
 	before=$(ls "$crashes" | wc -l)
-	"$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=512 \
+	"$bin" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" -rss_limit_mb=2048 -malloc_limit_mb=512 \
 		-max_len="$(max_len "$t")" -dict="fuzz/$t.dict" -print_final_stats=1 \
 		-artifact_prefix="$crashes/" "${dirs[@]}" >"$log" 2>&1
 	local rc=$? execs cov ft units found

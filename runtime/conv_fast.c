@@ -32,9 +32,11 @@ enum { VMAX = 16 };      /* floats per vector, widest kernel */
 enum { KC = 256 };       /* rows of K per block */
 enum { NC = 384 };       /* pixels per packed block (a multiple of every 2V) */
 enum { MC_PANELS = 16 }; /* panels of A swept per tile of B: 96 x KC floats in L2 */
-/* Below this cost (multiply-adds or their equivalent, about 0.1 ms) a layer runs on one
- * thread: waking the team, and on a loaded machine waiting for it, costs more. */
-enum { PAR_COST = 3000000 };
+/* Below this cost (multiply-adds or their equivalent, about 0.5 ms) a layer runs on one
+ * thread: a helper that must first fetch the layer's input and filters into its own
+ * caches gains less than the split costs (measured: the 40-channel P4CNN at batch 1 runs
+ * faster on one thread than split over two). */
+enum { PAR_COST = 20000000 };
 
 _Static_assert(GQ_TEAM_SCRATCH >= KC * NC + 2 * MR * VMAX, "team scratch too small");
 
@@ -951,16 +953,17 @@ static void run_at(const gq_conv *c, int r, int *oy, int *ox0)
 	*ox0 = r % per_row * c->kern->v;
 }
 
-/* Tiles [t0, t1) of every output channel. */
-static void direct_tiles(const gq_conv *c, float *out, const float *xp, int t0, int t1, float *tmp)
+/* Tiles [t0, t1) of the output channels of panels [p0, p1). */
+static void direct_tiles(const gq_conv *c, float *out, const float *xp, int t0, int t1, int p0,
+        int p1, float *tmp)
 {
 	size_t n = (size_t)c->oh * c->ow, plane = phase_floats(c);
 	int k2 = c->k * c->k, v = c->kern->v;
 	for (int ci0 = 0; ci0 < c->cin; ci0 += c->cib) {
 		int nci = min_int(c->cib, c->cin - ci0), pc = ci0 * k2, kc = nci * k2;
 		int flags = epilogue(c, pc, kc);
-		for (int ic = 0; ic < c->mpanels; ic += MC_PANELS) {
-			int ie = min_int(ic + MC_PANELS, c->mpanels);
+		for (int ic = p0; ic < p1; ic += MC_PANELS) {
+			int ie = min_int(ic + MC_PANELS, p1);
 			for (int t = t0; t < t1; t++) {
 				Src s = {.plane = plane,
 				        .tapoff = c->tapoff,
@@ -1166,7 +1169,9 @@ typedef struct Job {
 	const float *in; /* direct and Winograd: the padded copy */
 	float *scratch;  /* the caller's */
 	float *V;        /* Winograd: the transformed input */
-	int units;       /* direct: tiles; packed: panels of 2V pixels; Winograd: blocks */
+	int units;       /* direct: tiles (by_panel: panels of MR output channels);
+	                  * packed: panels of 2V pixels; Winograd: blocks */
+	bool by_panel;
 } Job;
 
 static void run_share(void *ctx, int t, int n)
@@ -1177,7 +1182,10 @@ static void run_share(void *ctx, int t, int n)
 	float *buf = t ? gq_team_scratch(t) : j->scratch;
 	if (c->algo == GQ_CONV_DIRECT) {
 		float *tmp = t ? buf : j->scratch + padded_floats(c);
-		direct_tiles(c, j->out, j->in, u0, u1, tmp);
+		if (j->by_panel)
+			direct_tiles(c, j->out, j->in, 0, c->tiles, u0, u1, tmp);
+		else
+			direct_tiles(c, j->out, j->in, u0, u1, 0, c->mpanels, tmp);
 	} else if (c->algo == GQ_CONV_PACKED) {
 		int nr = 2 * c->kern->v, total = c->oh * c->ow;
 		float *tmp = buf + (t ? (size_t)KC * NC : pack_floats(c));
@@ -1207,7 +1215,7 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 {
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
 	bool par = cost(c) >= PAR_COST;
-	Job j = {c, out, in, scratch, NULL, (n + nr - 1) / nr};
+	Job j = {c, out, in, scratch, NULL, (n + nr - 1) / nr, false};
 	if (c->algo == GQ_CONV_DIRECT)
 		split_input(c, scratch, in);
 	else if (c->algo != GQ_CONV_PACKED)
@@ -1215,6 +1223,12 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;
 		j.units = c->tiles;
+	}
+	/* Every thread reads all of what is not split among them: split the filters when they
+	 * are the bigger part (deep layers on small maps), so that each is read once. */
+	if (c->algo == GQ_CONV_DIRECT && packed_a_floats(c) > (size_t)c->cin * phase_floats(c)) {
+		j.by_panel = true;
+		j.units = c->mpanels;
 	}
 	if (c->algo == GQ_CONV_WINO2 || c->algo == GQ_CONV_WINO4) {
 		j.V = scratch + padded_floats(c);

@@ -11,10 +11,12 @@
 
 #include "geqrt.h"
 
-/* Polls of the job counter (about 50 us) before a thread sleeps: long enough to catch the
- * next layer's job, short enough not to steal a loaded machine's cores from the thread it
- * waits for. */
-enum { SPIN = 2000 };
+/* Polls of the job counter (about 1 ms) before a thread sleeps: long enough to stay awake
+ * through a forward pass at batch 1, whose parallel layers come a fraction of a millisecond
+ * apart, since waking a sleeping thread costs tens of microseconds (more on a virtual
+ * machine) and made two threads slower than one on a small model; short enough not to
+ * hold a core long once the work stops (OpenMP runtimes spin in the same way). */
+enum { SPIN = 50000 };
 
 static struct {
 	pthread_mutex_t busy; /* held by the caller while its job runs */

@@ -194,13 +194,14 @@ START_TEST(random_shapes_every_algorithm)
 }
 END_TEST
 
-/* Layers large enough (>= 4 MFLOP) that gq_conv_run splits them over two threads. */
+/* Layers large enough (cost >= PAR_COST, 2e7 multiply-adds, for every algorithm) that
+ * gq_conv_run splits them over two threads. */
 START_TEST(two_threads)
 {
 	static const Shape big[] = {
-	        {32, 20, 20, 40, 3, 1, 1, 1}, /* direct and Winograd */
-	        {32, 21, 21, 48, 3, 2, 1, 1}, /* packed, stride 2 */
-	        {48, 8, 8, 96, 3, 1, 1, 1},   /* few tiles, many channels */
+	        {128, 24, 24, 128, 3, 1, 1, 1}, /* split over pixels, tiles or blocks */
+	        {128, 29, 29, 128, 3, 2, 1, 1}, /* stride 2: direct splits its filters */
+	        {320, 8, 8, 256, 3, 1, 1, 1},   /* few tiles, many channels */
 	};
 	seed(3);
 	gq_set_threads(2);

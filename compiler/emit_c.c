@@ -47,9 +47,6 @@ typedef struct Plan {
 	size_t params;  /* floats of the parameter block */
 	size_t raw;     /* floats of every tensor as the file holds them */
 	int nparams;    /* tensors in the file */
-	bool need_fold; /* helpers the generated code needs */
-	bool need_var;
-	bool need_bias;
 	bool need_elem; /* a lift or gconv expands its filters over the group */
 	int nconv;      /* live convolutions: each needs scratch */
 } Plan;
@@ -323,10 +320,6 @@ static void plan_params(Plan *P)
 			P->woff[i] = take(&P->params, (size_t)conv_cout(L) * conv_cin(L) * k2);
 			if (L->bias || P->fold[i] >= 0)
 				P->boff[i] = take(&P->params, conv_cout(L));
-			if (P->fold[i] >= 0) /* load_raw borrows the workspace for the bn */
-				P->ws = max_size(P->ws, 2 * (size_t)L->out_shape.c);
-			P->need_fold |= P->fold[i] >= 0;
-			P->need_bias |= L->op != OP_CONV && (L->bias || P->fold[i] >= 0);
 			P->need_elem |= L->op != OP_CONV;
 			P->nconv++;
 		} else if (L->op == OP_BN && P->fold[i] < 0) {
@@ -337,9 +330,7 @@ static void plan_params(Plan *P)
 			if (L->bias)
 				P->boff[i] = take(&P->params, L->C);
 		}
-		P->need_var |= L->op == OP_BN;
 	}
-	P->need_bias |= P->need_fold;
 }
 
 static void plan_init(Plan *P, const Model *m)
@@ -566,7 +557,7 @@ static void emit_tables(FILE *c, const Plan *P)
 	fprintf(c, "enum { WS_FLOATS = %zu, PARAM_FLOATS = %zu, RAW_FLOATS = %zu };\n", P->ws,
 	        P->params, P->raw);
 	fprintf(c,
-	        "/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers "
+	        "/* Images a thread runs together (gq_run_batch), WS_FLOATS of value buffers "
 	        "each. */\n"
 	        "enum { GROUP = %d, VSTRIDE = %zu };\n\n",
 	        GROUP, align_up(P->ws + 1));
@@ -581,12 +572,8 @@ static void emit_struct(FILE *c, const Plan *P)
 {
 	const Model *m = P->m;
 	fprintf(c, "struct %s_net {\n", P->pfx);
-	fputs("\tfloat *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart "
-	      "*/\n"
-	      "\tfloat *scratch; /* per thread, conv scratch, sstride floats apart */\n"
-	      "\tsize_t sstride;\n"
-	      "\tint nws;        /* threads with a workspace */\n"
-	      "\tfloat *mem;     /* the parameter block; the pointers below point into it */\n"
+	fputs("\tgq_batch run; /* the steps, and each thread's workspace and scratch */\n"
+	      "\tfloat *mem;   /* the parameter block; the pointers below point into it */\n"
 	      "\tint loaded;\n",
 	        c);
 	for (int i = 0; i < m->nlayers; i++) {
@@ -624,62 +611,6 @@ static void emit_struct(FILE *c, const Plan *P)
 			emit_member(c, L, L->op == OP_BN ? "shift" : "b", what);
 	}
 	fputs("};\n\n", c);
-}
-
-/* ---- model.c: helpers for load_raw, emitted when needed ---- */
-
-static const char helper_bias[] =
-        "/* A lift or gconv bias [c] repeated over the group axis: out[c*ng + a] = b[c]\n"
-        " * (zeros when the layer has none, before a bn is folded in). */\n"
-        "static void expand_bias(float *out, const float *b, int c, int ng)\n"
-        "{\n"
-        "\tfor (int i = 0; i < c * ng; i++)\n"
-        "\t\tout[i] = b ? b[i / ng] : 0.0f;\n"
-        "}\n\n";
-
-static const char helper_var[] =
-        "/* A negative variance would make the folded bn NaN: refuse it by name. */\n"
-        "static int check_var(const float *var, int c, float eps, const char *name, char *err,\n"
-        "        size_t errlen)\n"
-        "{\n"
-        "\tfor (int i = 0; i < c; i++) {\n"
-        "\t\tif (!(var[i] + eps > 0)) {\n"
-        "\t\t\tsnprintf(err, errlen, \"tensor '%s.running_var' has %g at [%d]: a variance \"\n"
-        "\t\t\t        \"must be >= 0\", name, (double)var[i], i);\n"
-        "\t\t\treturn -1;\n"
-        "\t\t}\n"
-        "\t}\n"
-        "\treturn 0;\n"
-        "}\n\n";
-
-static const char helper_fold[] =
-        "/* Folds a bn (bn[0..3]: weight, bias, running_mean, running_var) into the conv\n"
-        " * before it: output plane i = ch*ng + a is scaled by scale[ch] and its bias becomes\n"
-        " * b*scale[ch] + shift[ch]. tmp holds 2c floats. */\n"
-        "static int fold_bn(float *w, float *b, size_t rowlen, int c, int ng,\n"
-        "        const float *const *bn, float eps, const char *name, float *tmp, char *err,\n"
-        "        size_t errlen)\n"
-        "{\n"
-        "\tif (check_var(bn[3], c, eps, name, err, errlen))\n"
-        "\t\treturn -1;\n"
-        "\tfloat *scale = tmp, *shift = tmp + c;\n"
-        "\tgq_bn_fold(scale, shift, bn[0], bn[1], bn[2], bn[3], c, eps);\n"
-        "\tfor (int i = 0; i < c * ng; i++) {\n"
-        "\t\tfor (size_t j = 0; j < rowlen; j++)\n"
-        "\t\t\tw[(size_t)i * rowlen + j] *= scale[i / ng];\n"
-        "\t\tb[i] = b[i] * scale[i / ng] + shift[i / ng];\n"
-        "\t}\n"
-        "\treturn 0;\n"
-        "}\n\n";
-
-static void emit_helpers(FILE *c, const Plan *P)
-{
-	if (P->need_bias)
-		fputs(helper_bias, c);
-	if (P->need_var)
-		fputs(helper_var, c);
-	if (P->need_fold)
-		fputs(helper_fold, c);
 }
 
 /* ---- model.c: one function per layer ---- */
@@ -875,16 +806,18 @@ static void emit_new(FILE *c, const Plan *P)
 		        "\t\tscratch = gq_conv_scratch(n->%s_conv);\n",
 		        L->name, L->name);
 	}
-	fputs("\tn->nws = gq_max_threads();\n"
-	      "\tn->sstride = (scratch + 16) / 16 * 16;\n"
-	      "\tn->ws = calloc((size_t)n->nws * GROUP * VSTRIDE, sizeof(float));\n"
-	      "\tn->scratch = calloc((size_t)n->nws * n->sstride, sizeof(float));\n"
-	      "\tn->mem = calloc(PARAM_FLOATS + 1, sizeof(float));\n",
-	        c);
 	fprintf(c,
-	        "\tif (!n->ws || !n->scratch || !n->mem) {\n\t\t%s_free(n);\n\t\treturn "
+	        "\tgq_batch *r = &n->run;\n"
+	        "\t*r = (gq_batch){.net = n, .step = step, .nsteps = NSTEPS, .group = GROUP,\n"
+	        "\t        .nthreads = gq_max_threads(), .vstride = VSTRIDE,\n"
+	        "\t        .sstride = (scratch + 16) / 16 * 16, .in_size = %s_IN_SIZE,\n"
+	        "\t        .out_size = %s_OUT_SIZE};\n"
+	        "\tr->ws = calloc((size_t)r->nthreads * GROUP * VSTRIDE, sizeof(float));\n"
+	        "\tr->scratch = calloc((size_t)r->nthreads * r->sstride, sizeof(float));\n"
+	        "\tn->mem = calloc(PARAM_FLOATS + 1, sizeof(float));\n"
+	        "\tif (!r->ws || !r->scratch || !n->mem) {\n\t\t%s_free(n);\n\t\treturn "
 	        "NULL;\n\t}\n",
-	        p);
+	        P->up, P->up, p);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
 		bool bn = L->op == OP_BN;
@@ -900,7 +833,7 @@ static void emit_new(FILE *c, const Plan *P)
 	for (int i = 0; i < m->nlayers; i++)
 		if (P->live[i] && is_conv(m->layer[i].op))
 			fprintf(c, "\tgq_conv_free(n->%s_conv);\n", m->layer[i].name);
-	fputs("\tfree(n->ws);\n\tfree(n->scratch);\n\tfree(n->mem);\n\tfree(n);\n}\n\n", c);
+	fputs("\tfree(n->run.ws);\n\tfree(n->run.scratch);\n\tfree(n->mem);\n\tfree(n);\n}\n\n", c);
 }
 
 static void emit_load_conv_weights(FILE *c, const Plan *P, int i)
@@ -919,7 +852,7 @@ static void emit_load_conv_weights(FILE *c, const Plan *P, int i)
 		fprintf(c, "\tgq_expand_%s(n->%s_w, t[%d], %d, %d, %d, elem, NG);\n",
 		        L->op == OP_LIFT ? "lift" : "gconv", L->name, t, C, cin, L->k);
 		if (P->boff[i] != NONE) {
-			fprintf(c, "\texpand_bias(n->%s_b, ", L->name);
+			fprintf(c, "\tgq_expand_bias(n->%s_b, ", L->name);
 			if (L->bias)
 				fprintf(c, "t[%d]", t + 1);
 			else
@@ -932,8 +865,8 @@ static void emit_load_conv_weights(FILE *c, const Plan *P, int i)
 		return;
 	const Layer *B = &P->m->layer[b];
 	fprintf(c,
-	        "\tif (fold_bn(n->%s_w, n->%s_b, %zu, %d, %d, t + %d, %.9gf, \"%s\", n->ws, err, "
-	        "errlen))\n\t\treturn -1;\n",
+	        "\tif (gq_bn_fold_into_conv(n->%s_w, n->%s_b, %zu, %d, %d, t + %d, %.9gf, \"%s\", "
+	        "err,\n\t        errlen))\n\t\treturn -1;\n",
 	        L->name, L->name, (size_t)conv_cin(L) * L->k * L->k, C, L->out_shape.g,
 	        P->param0[b], B->eps, B->name);
 }
@@ -958,7 +891,8 @@ static void emit_load_layer(FILE *c, const Plan *P, int i)
 		emit_load_conv(c, P, i);
 	} else if (L->op == OP_BN) {
 		fprintf(c,
-		        "\tif (check_var(t[%d], %d, %.9gf, \"%s\", err, errlen))\n\t\treturn -1;\n",
+		        "\tif (gq_bn_check_var(t[%d], %d, %.9gf, \"%s\", err, errlen))\n"
+		        "\t\treturn -1;\n",
 		        t + 3, L->in_shape.c, L->eps, L->name);
 		fprintf(c,
 		        "\tgq_bn_fold(n->%s_scale, n->%s_shift, t[%d], t[%d], t[%d], t[%d], %d, "
@@ -1057,14 +991,15 @@ static void emit_forward_step(FILE *c, const Plan *P, int i)
 
 /* The steps of the forward pass: each live layer with code, and the no-code layers after
  * it as comments. step(s) runs step s of one image whose value buffers are at ws. */
-static int emit_steps(FILE *c, const Plan *P)
+static void emit_steps(FILE *c, const Plan *P)
 {
 	const Model *m = P->m;
 	fprintf(c,
 	        "/* Step s of one image: its value buffers at ws, scratch for the convolutions. "
 	        "*/\n"
-	        "static void step(%s_net *n, int s, float *ws, float *scratch, const float *in,\n"
-	        "        float *out)\n{\n",
+	        "static void step(void *net, int s, float *ws, float *scratch, const float *in,\n"
+	        "        float *out)\n{\n"
+	        "\t%s_net *n = net;\n",
 	        P->pfx);
 	fputs("\t(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all "
 	      "*/\n"
@@ -1085,53 +1020,16 @@ static int emit_steps(FILE *c, const Plan *P)
 		emit_forward_step(c, P, i);
 	}
 	fputs(n ? "\t\tbreak;\n\t}\n}\n\n" : "\t}\n}\n\n", c);
-	return n;
+	fprintf(c, "enum { NSTEPS = %d };\n\n", n);
 }
-
-static const char forward_share[] =
-        "/* A batch is split over the team in contiguous shares, one per thread, with no\n"
-        " * synchronisation until the end; each thread runs its share in groups of GROUP images,\n"
-        " * step by step, so that a layer's weights are read once per group, in its own\n"
-        " * workspace. (A batch of one runs on the caller, and each large convolution splits\n"
-        " * its pixels over the team instead.) */\n"
-        "typedef struct batch_job {\n"
-        "\t%s_net *n;\n"
-        "\tconst float *x;\n"
-        "\tfloat *y;\n"
-        "\tint batch;\n"
-        "} batch_job;\n\n"
-        "static void forward_share(void *ctx, int t, int nt)\n"
-        "{\n"
-        "\tbatch_job *j = ctx;\n"
-        "\tfloat *ws = j->n->ws + (size_t)t * GROUP * VSTRIDE;\n"
-        "\tfloat *scratch = j->n->scratch + (size_t)t * j->n->sstride;\n"
-        "\tint b1 = (int)((long)j->batch * (t + 1) / nt);\n"
-        "\tfor (int b0 = (int)((long)j->batch * t / nt); b0 < b1; b0 += GROUP) {\n"
-        "\t\tint nb = b1 - b0 < GROUP ? b1 - b0 : GROUP;\n"
-        "\t\tfor (int s = 0; s < NSTEPS; s++)\n"
-        "\t\t\tfor (int b = 0; b < nb; b++)\n"
-        "\t\t\t\tstep(j->n, s, ws + (size_t)b * VSTRIDE, scratch,\n"
-        "\t\t\t\t        j->x + (size_t)(b0 + b) * %s_IN_SIZE,\n"
-        "\t\t\t\t        j->y + (size_t)(b0 + b) * %s_OUT_SIZE);\n"
-        "\t}\n"
-        "}\n\n";
 
 static void emit_forward(FILE *c, const Plan *P)
 {
 	const char *p = P->pfx;
-	int nsteps = emit_steps(c, P);
-	fprintf(c, "enum { NSTEPS = %d };\n\n", nsteps);
-	fprintf(c, forward_share, p, P->up, P->up);
 	fprintf(c, "int %s_forward(%s_net *n, const float *x, int batch, float *y)\n{\n", p, p);
 	fputs("\tif (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))\n"
 	      "\t\treturn -1;\n"
-	      "\tint nt = gq_threads() < n->nws ? gq_threads() : n->nws;\n"
-	      "\tnt = nt < batch ? nt : batch;\n"
-	      "\tbatch_job j = {n, x, y, batch};\n"
-	      "\tif (nt > 1)\n"
-	      "\t\tgq_parallel(nt, forward_share, &j);\n"
-	      "\telse\n"
-	      "\t\tforward_share(&j, 0, 1);\n"
+	      "\tgq_run_batch(&n->run, x, batch, y);\n"
 	      "\treturn 0;\n}\n\n",
 	        c);
 }
@@ -1176,8 +1074,8 @@ static void emit_descriptor(FILE *c, const Plan *P, const Lint *l)
 	        p);
 }
 
-void emit_c_with_source(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l,
-        const char *cmdline, const Diag *src)
+void emit_c(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline,
+        const Diag *src)
 {
 	Plan P;
 	plan_init(&P, m);
@@ -1191,16 +1089,11 @@ void emit_c_with_source(FILE *c, FILE *h, const char *hname, const Model *m, con
 	fprintf(c, "#include \"%s\"\n\n", hname);
 	emit_tables(c, &P);
 	emit_struct(c, &P);
-	emit_helpers(c, &P);
 	emit_layers(c, &P, src);
+	emit_steps(c, &P);
 	emit_new(c, &P);
 	emit_load(c, &P);
 	emit_forward(c, &P);
 	emit_descriptor(c, &P, l);
 	plan_free(&P);
-}
-
-void emit_c(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline)
-{
-	emit_c_with_source(c, h, hname, m, l, cmdline, NULL);
 }

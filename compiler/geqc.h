@@ -264,12 +264,10 @@ void lint_json(FILE *out, const Model *m, const Lint *l);
 /* ---- emit_torch.c, emit_c.c ---- */
 /* cmdline: the geqc command line, quoted into the header comment. */
 void emit_torch(FILE *out, const Model *m, const Lint *l, const char *cmdline);
-/* Writes model.c to c and model.h to h; hname is the header's file name for #include. */
-void emit_c(
-        FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline);
-/* emit_c that also quotes each layer's call from the .geq source (src->file, src->src,
- * src->srclen: main.c's Diag) above the layer's function; src may be NULL. */
-void emit_c_with_source(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l,
-        const char *cmdline, const Diag *src);
+/* Writes model.c to c and model.h to h; hname is the header's file name for #include.
+ * src (main.c's Diag: its file, src and srclen), if not NULL, is the .geq source, whose
+ * call for each layer is quoted above the layer's function. */
+void emit_c(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline,
+        const Diag *src);
 
 #endif

@@ -382,7 +382,7 @@ static bool write_c_files(const Options *o, Arena *a, const char *cpath, const c
 		out_close(&c, false);
 		return false;
 	}
-	emit_c_with_source(c.f, h.f, base_name(hpath), m, l, o->cmdline, d);
+	emit_c(c.f, h.f, base_name(hpath), m, l, o->cmdline, d);
 	bool ok = out_close(&h, true);
 	return out_close(&c, ok) && ok;
 }

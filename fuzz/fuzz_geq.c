@@ -46,7 +46,7 @@ static void emit_all(Diag *d, const Model *m, const Lint *l)
 	if (d->nerrors > 0)
 		return;
 	emit_torch(devnull, m, l, "geqc fuzz.geq");
-	emit_c_with_source(devnull, devnull, "fuzz.h", m, l, "geqc fuzz.geq", d);
+	emit_c(devnull, devnull, "fuzz.h", m, l, "geqc fuzz.geq", d);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -60,15 +60,12 @@ enum { NG = 8 };
 static const int elem[NG] = {0, 1, 2, 3, 4, 5, 6, 7};
 
 enum { WS_FLOATS = 215296, PARAM_FLOATS = 4574736, RAW_FLOATS = 573306 };
-/* Images a thread runs together (see m_forward), WS_FLOATS of value buffers each. */
+/* Images a thread runs together (gq_run_batch), WS_FLOATS of value buffers each. */
 enum { GROUP = 4, VSTRIDE = 215312 };
 
 struct p4m_wide_net {
-	float *ws;      /* per thread, GROUP images' value buffers, VSTRIDE floats apart */
-	float *scratch; /* per thread, conv scratch, sstride floats apart */
-	size_t sstride;
-	int nws;        /* threads with a workspace */
-	float *mem;     /* the parameter block; the pointers below point into it */
+	gq_batch run; /* the steps, and each thread's workspace and scratch */
+	float *mem;   /* the parameter block; the pointers below point into it */
 	int loaded;
 	float *lift1_w; /* [128, 1, 3, 3], expanded over the group, folded with bn1 */
 	gq_conv *lift1_conv; /* the same, packed for the kernel; relu fused: relu1 */
@@ -91,47 +88,6 @@ struct p4m_wide_net {
 	float *linear1_w; /* [10, 64] */
 	float *linear1_b; /* [10] */
 };
-
-/* A lift or gconv bias [c] repeated over the group axis: out[c*ng + a] = b[c]
- * (zeros when the layer has none, before a bn is folded in). */
-static void expand_bias(float *out, const float *b, int c, int ng)
-{
-	for (int i = 0; i < c * ng; i++)
-		out[i] = b ? b[i / ng] : 0.0f;
-}
-
-/* A negative variance would make the folded bn NaN: refuse it by name. */
-static int check_var(const float *var, int c, float eps, const char *name, char *err,
-        size_t errlen)
-{
-	for (int i = 0; i < c; i++) {
-		if (!(var[i] + eps > 0)) {
-			snprintf(err, errlen, "tensor '%s.running_var' has %g at [%d]: a variance "
-			        "must be >= 0", name, (double)var[i], i);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* Folds a bn (bn[0..3]: weight, bias, running_mean, running_var) into the conv
- * before it: output plane i = ch*ng + a is scaled by scale[ch] and its bias becomes
- * b*scale[ch] + shift[ch]. tmp holds 2c floats. */
-static int fold_bn(float *w, float *b, size_t rowlen, int c, int ng,
-        const float *const *bn, float eps, const char *name, float *tmp, char *err,
-        size_t errlen)
-{
-	if (check_var(bn[3], c, eps, name, err, errlen))
-		return -1;
-	float *scale = tmp, *shift = tmp + c;
-	gq_bn_fold(scale, shift, bn[0], bn[1], bn[2], bn[3], c, eps);
-	for (int i = 0; i < c * ng; i++) {
-		for (size_t j = 0; j < rowlen; j++)
-			w[(size_t)i * rowlen + j] *= scale[i / ng];
-		b[i] = b[i] * scale[i / ng] + shift[i / ng];
-	}
-	return 0;
-}
 
 /* lift1, examples/p4m-wide.geq:6:17: lift(x, 16, k=3, p=1)
  * [1, 29, 29] image -> [16, 8, 29, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused */
@@ -196,160 +152,11 @@ static void layer_linear1(p4m_wide_net *n, const float *in, float *out)
 	gq_linear(out, in, n->linear1_w, n->linear1_b, 10, 64);
 }
 
-p4m_wide_net *p4m_wide_new(void)
-{
-	p4m_wide_net *n = calloc(1, sizeof *n);
-	if (!n)
-		return NULL;
-	size_t scratch = 0;
-	if (!(n->lift1_conv = gq_conv_new(1, 29, 29, 128, 3, 1, 1, 1, true))) {
-		p4m_wide_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->lift1_conv) > scratch)
-		scratch = gq_conv_scratch(n->lift1_conv);
-	if (!(n->gconv1_conv = gq_conv_new(128, 29, 29, 128, 3, 1, 1, 1, true))) {
-		p4m_wide_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv1_conv);
-	if (!(n->gconv2_conv = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true))) {
-		p4m_wide_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv2_conv);
-	if (!(n->gconv3_conv = gq_conv_new(256, 15, 15, 256, 3, 1, 1, 1, true))) {
-		p4m_wide_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv3_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv3_conv);
-	if (!(n->gconv4_conv = gq_conv_new(256, 15, 15, 512, 3, 2, 1, 1, true))) {
-		p4m_wide_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv4_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv4_conv);
-	if (!(n->gconv5_conv = gq_conv_new(512, 8, 8, 512, 3, 1, 1, 1, true))) {
-		p4m_wide_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv5_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv5_conv);
-	n->nws = gq_max_threads();
-	n->sstride = (scratch + 16) / 16 * 16;
-	n->ws = calloc((size_t)n->nws * GROUP * VSTRIDE, sizeof(float));
-	n->scratch = calloc((size_t)n->nws * n->sstride, sizeof(float));
-	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
-	if (!n->ws || !n->scratch || !n->mem) {
-		p4m_wide_free(n);
-		return NULL;
-	}
-	n->lift1_w = n->mem + 0;
-	n->lift1_b = n->mem + 1152;
-	n->gconv1_w = n->mem + 1280;
-	n->gconv1_b = n->mem + 148736;
-	n->gconv2_w = n->mem + 148864;
-	n->gconv2_b = n->mem + 443776;
-	n->gconv3_w = n->mem + 444032;
-	n->gconv3_b = n->mem + 1033856;
-	n->gconv4_w = n->mem + 1034112;
-	n->gconv4_b = n->mem + 2213760;
-	n->gconv5_w = n->mem + 2214272;
-	n->gconv5_b = n->mem + 4573568;
-	n->linear1_w = n->mem + 4574080;
-	n->linear1_b = n->mem + 4574720;
-	return n;
-}
-
-void p4m_wide_free(p4m_wide_net *n)
-{
-	if (!n)
-		return;
-	gq_conv_free(n->lift1_conv);
-	gq_conv_free(n->gconv1_conv);
-	gq_conv_free(n->gconv2_conv);
-	gq_conv_free(n->gconv3_conv);
-	gq_conv_free(n->gconv4_conv);
-	gq_conv_free(n->gconv5_conv);
-	free(n->ws);
-	free(n->scratch);
-	free(n->mem);
-	free(n);
-}
-
-/* Takes the file's tensors (params order) and keeps them as the layers use them:
- * expanded over the group, batch norms folded. */
-static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
-{
-	p4m_wide_net *n = net;
-	gq_expand_lift(n->lift1_w, t[0], 16, 1, 3, elem, NG);
-	expand_bias(n->lift1_b, t[1], 16, NG);
-	if (fold_bn(n->lift1_w, n->lift1_b, 9, 16, 8, t + 2, 1e-05f, "bn1", n->ws, err, errlen))
-		return -1;
-	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
-	gq_expand_gconv(n->gconv1_w, t[6], 16, 16, 3, elem, NG);
-	expand_bias(n->gconv1_b, t[7], 16, NG);
-	if (fold_bn(n->gconv1_w, n->gconv1_b, 1152, 16, 8, t + 8, 1e-05f, "bn2", n->ws, err, errlen))
-		return -1;
-	gq_conv_set(n->gconv1_conv, n->gconv1_w, n->gconv1_b);
-	gq_expand_gconv(n->gconv2_w, t[12], 32, 16, 3, elem, NG);
-	expand_bias(n->gconv2_b, t[13], 32, NG);
-	if (fold_bn(n->gconv2_w, n->gconv2_b, 1152, 32, 8, t + 14, 1e-05f, "bn3", n->ws, err, errlen))
-		return -1;
-	gq_conv_set(n->gconv2_conv, n->gconv2_w, n->gconv2_b);
-	gq_expand_gconv(n->gconv3_w, t[18], 32, 32, 3, elem, NG);
-	expand_bias(n->gconv3_b, t[19], 32, NG);
-	if (fold_bn(n->gconv3_w, n->gconv3_b, 2304, 32, 8, t + 20, 1e-05f, "bn4", n->ws, err, errlen))
-		return -1;
-	gq_conv_set(n->gconv3_conv, n->gconv3_w, n->gconv3_b);
-	gq_expand_gconv(n->gconv4_w, t[24], 64, 32, 3, elem, NG);
-	expand_bias(n->gconv4_b, t[25], 64, NG);
-	if (fold_bn(n->gconv4_w, n->gconv4_b, 2304, 64, 8, t + 26, 1e-05f, "bn5", n->ws, err, errlen))
-		return -1;
-	gq_conv_set(n->gconv4_conv, n->gconv4_w, n->gconv4_b);
-	gq_expand_gconv(n->gconv5_w, t[30], 64, 64, 3, elem, NG);
-	expand_bias(n->gconv5_b, t[31], 64, NG);
-	if (fold_bn(n->gconv5_w, n->gconv5_b, 4608, 64, 8, t + 32, 1e-05f, "bn6", n->ws, err, errlen))
-		return -1;
-	gq_conv_set(n->gconv5_conv, n->gconv5_w, n->gconv5_b);
-	memcpy(n->linear1_w, t[36], 640 * sizeof(float));
-	memcpy(n->linear1_b, t[37], 10 * sizeof(float));
-	(void)err;
-	(void)errlen;
-	n->loaded = 1;
-	return 0;
-}
-
-int p4m_wide_load(p4m_wide_net *n, const char *safetensors_path, char *err, size_t errlen)
-{
-	float *t[NPARAMS + 1] = {0}, *raw = malloc((RAW_FLOATS + 1) * sizeof(float));
-	if (!raw) {
-		snprintf(err, errlen, "%s: out of memory", safetensors_path);
-		return -1;
-	}
-	size_t off = 0;
-	for (int i = 0; i < NPARAMS; i++) {
-		t[i] = raw + off;
-		size_t numel = 1;
-		for (int d = 0; d < params[i].ndim; d++)
-			numel *= (size_t)params[i].dim[d];
-		off += numel;
-	}
-	int rc = gq_load_safetensors(safetensors_path, params, NPARAMS, t, NULL, err, errlen);
-	char why[256];
-	if (rc == 0 && (rc = load_raw(n, (const float *const *)t, why, sizeof why)))
-		snprintf(err, errlen, "%s: %s", safetensors_path, why);
-	free(raw);
-	return rc;
-}
-
 /* Step s of one image: its value buffers at ws, scratch for the convolutions. */
-static void step(p4m_wide_net *n, int s, float *ws, float *scratch, const float *in,
+static void step(void *net, int s, float *ws, float *scratch, const float *in,
         float *out)
 {
+	p4m_wide_net *n = net;
 	(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */
 	switch (s) {
 	case 0:
@@ -396,45 +203,170 @@ static void step(p4m_wide_net *n, int s, float *ws, float *scratch, const float 
 
 enum { NSTEPS = 9 };
 
-/* A batch is split over the team in contiguous shares, one per thread, with no
- * synchronisation until the end; each thread runs its share in groups of GROUP images,
- * step by step, so that a layer's weights are read once per group, in its own
- * workspace. (A batch of one runs on the caller, and each large convolution splits
- * its pixels over the team instead.) */
-typedef struct batch_job {
-	p4m_wide_net *n;
-	const float *x;
-	float *y;
-	int batch;
-} batch_job;
-
-static void forward_share(void *ctx, int t, int nt)
+p4m_wide_net *p4m_wide_new(void)
 {
-	batch_job *j = ctx;
-	float *ws = j->n->ws + (size_t)t * GROUP * VSTRIDE;
-	float *scratch = j->n->scratch + (size_t)t * j->n->sstride;
-	int b1 = (int)((long)j->batch * (t + 1) / nt);
-	for (int b0 = (int)((long)j->batch * t / nt); b0 < b1; b0 += GROUP) {
-		int nb = b1 - b0 < GROUP ? b1 - b0 : GROUP;
-		for (int s = 0; s < NSTEPS; s++)
-			for (int b = 0; b < nb; b++)
-				step(j->n, s, ws + (size_t)b * VSTRIDE, scratch,
-				        j->x + (size_t)(b0 + b) * P4M_WIDE_IN_SIZE,
-				        j->y + (size_t)(b0 + b) * P4M_WIDE_OUT_SIZE);
+	p4m_wide_net *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	size_t scratch = 0;
+	if (!(n->lift1_conv = gq_conv_new(1, 29, 29, 128, 3, 1, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
 	}
+	if (gq_conv_scratch(n->lift1_conv) > scratch)
+		scratch = gq_conv_scratch(n->lift1_conv);
+	if (!(n->gconv1_conv = gq_conv_new(128, 29, 29, 128, 3, 1, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv1_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv1_conv);
+	if (!(n->gconv2_conv = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv2_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv2_conv);
+	if (!(n->gconv3_conv = gq_conv_new(256, 15, 15, 256, 3, 1, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv3_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv3_conv);
+	if (!(n->gconv4_conv = gq_conv_new(256, 15, 15, 512, 3, 2, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv4_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv4_conv);
+	if (!(n->gconv5_conv = gq_conv_new(512, 8, 8, 512, 3, 1, 1, 1, true))) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	if (gq_conv_scratch(n->gconv5_conv) > scratch)
+		scratch = gq_conv_scratch(n->gconv5_conv);
+	gq_batch *r = &n->run;
+	*r = (gq_batch){.net = n, .step = step, .nsteps = NSTEPS, .group = GROUP,
+	        .nthreads = gq_max_threads(), .vstride = VSTRIDE,
+	        .sstride = (scratch + 16) / 16 * 16, .in_size = P4M_WIDE_IN_SIZE,
+	        .out_size = P4M_WIDE_OUT_SIZE};
+	r->ws = calloc((size_t)r->nthreads * GROUP * VSTRIDE, sizeof(float));
+	r->scratch = calloc((size_t)r->nthreads * r->sstride, sizeof(float));
+	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
+	if (!r->ws || !r->scratch || !n->mem) {
+		p4m_wide_free(n);
+		return NULL;
+	}
+	n->lift1_w = n->mem + 0;
+	n->lift1_b = n->mem + 1152;
+	n->gconv1_w = n->mem + 1280;
+	n->gconv1_b = n->mem + 148736;
+	n->gconv2_w = n->mem + 148864;
+	n->gconv2_b = n->mem + 443776;
+	n->gconv3_w = n->mem + 444032;
+	n->gconv3_b = n->mem + 1033856;
+	n->gconv4_w = n->mem + 1034112;
+	n->gconv4_b = n->mem + 2213760;
+	n->gconv5_w = n->mem + 2214272;
+	n->gconv5_b = n->mem + 4573568;
+	n->linear1_w = n->mem + 4574080;
+	n->linear1_b = n->mem + 4574720;
+	return n;
+}
+
+void p4m_wide_free(p4m_wide_net *n)
+{
+	if (!n)
+		return;
+	gq_conv_free(n->lift1_conv);
+	gq_conv_free(n->gconv1_conv);
+	gq_conv_free(n->gconv2_conv);
+	gq_conv_free(n->gconv3_conv);
+	gq_conv_free(n->gconv4_conv);
+	gq_conv_free(n->gconv5_conv);
+	free(n->run.ws);
+	free(n->run.scratch);
+	free(n->mem);
+	free(n);
+}
+
+/* Takes the file's tensors (params order) and keeps them as the layers use them:
+ * expanded over the group, batch norms folded. */
+static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
+{
+	p4m_wide_net *n = net;
+	gq_expand_lift(n->lift1_w, t[0], 16, 1, 3, elem, NG);
+	gq_expand_bias(n->lift1_b, t[1], 16, NG);
+	if (gq_bn_fold_into_conv(n->lift1_w, n->lift1_b, 9, 16, 8, t + 2, 1e-05f, "bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
+	gq_expand_gconv(n->gconv1_w, t[6], 16, 16, 3, elem, NG);
+	gq_expand_bias(n->gconv1_b, t[7], 16, NG);
+	if (gq_bn_fold_into_conv(n->gconv1_w, n->gconv1_b, 1152, 16, 8, t + 8, 1e-05f, "bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->gconv1_conv, n->gconv1_w, n->gconv1_b);
+	gq_expand_gconv(n->gconv2_w, t[12], 32, 16, 3, elem, NG);
+	gq_expand_bias(n->gconv2_b, t[13], 32, NG);
+	if (gq_bn_fold_into_conv(n->gconv2_w, n->gconv2_b, 1152, 32, 8, t + 14, 1e-05f, "bn3", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->gconv2_conv, n->gconv2_w, n->gconv2_b);
+	gq_expand_gconv(n->gconv3_w, t[18], 32, 32, 3, elem, NG);
+	gq_expand_bias(n->gconv3_b, t[19], 32, NG);
+	if (gq_bn_fold_into_conv(n->gconv3_w, n->gconv3_b, 2304, 32, 8, t + 20, 1e-05f, "bn4", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->gconv3_conv, n->gconv3_w, n->gconv3_b);
+	gq_expand_gconv(n->gconv4_w, t[24], 64, 32, 3, elem, NG);
+	gq_expand_bias(n->gconv4_b, t[25], 64, NG);
+	if (gq_bn_fold_into_conv(n->gconv4_w, n->gconv4_b, 2304, 64, 8, t + 26, 1e-05f, "bn5", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->gconv4_conv, n->gconv4_w, n->gconv4_b);
+	gq_expand_gconv(n->gconv5_w, t[30], 64, 64, 3, elem, NG);
+	gq_expand_bias(n->gconv5_b, t[31], 64, NG);
+	if (gq_bn_fold_into_conv(n->gconv5_w, n->gconv5_b, 4608, 64, 8, t + 32, 1e-05f, "bn6", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->gconv5_conv, n->gconv5_w, n->gconv5_b);
+	memcpy(n->linear1_w, t[36], 640 * sizeof(float));
+	memcpy(n->linear1_b, t[37], 10 * sizeof(float));
+	(void)err;
+	(void)errlen;
+	n->loaded = 1;
+	return 0;
+}
+
+int p4m_wide_load(p4m_wide_net *n, const char *safetensors_path, char *err, size_t errlen)
+{
+	float *t[NPARAMS + 1] = {0}, *raw = malloc((RAW_FLOATS + 1) * sizeof(float));
+	if (!raw) {
+		snprintf(err, errlen, "%s: out of memory", safetensors_path);
+		return -1;
+	}
+	size_t off = 0;
+	for (int i = 0; i < NPARAMS; i++) {
+		t[i] = raw + off;
+		size_t numel = 1;
+		for (int d = 0; d < params[i].ndim; d++)
+			numel *= (size_t)params[i].dim[d];
+		off += numel;
+	}
+	int rc = gq_load_safetensors(safetensors_path, params, NPARAMS, t, NULL, err, errlen);
+	char why[256];
+	if (rc == 0 && (rc = load_raw(n, (const float *const *)t, why, sizeof why)))
+		snprintf(err, errlen, "%s: %s", safetensors_path, why);
+	free(raw);
+	return rc;
 }
 
 int p4m_wide_forward(p4m_wide_net *n, const float *x, int batch, float *y)
 {
 	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
 		return -1;
-	int nt = gq_threads() < n->nws ? gq_threads() : n->nws;
-	nt = nt < batch ? nt : batch;
-	batch_job j = {n, x, y, batch};
-	if (nt > 1)
-		gq_parallel(nt, forward_share, &j);
-	else
-		forward_share(&j, 0, 1);
+	gq_run_batch(&n->run, x, batch, y);
 	return 0;
 }
 

@@ -954,8 +954,8 @@ static void run_at(const gq_conv *c, int r, int *oy, int *ox0)
 }
 
 /* Tiles [t0, t1) of the output channels of panels [p0, p1). */
-static void direct_tiles(const gq_conv *c, float *out, const float *xp, int t0, int t1, int p0,
-        int p1, float *tmp)
+static void direct_tiles(
+        const gq_conv *c, float *out, const float *xp, int t0, int t1, int p0, int p1, float *tmp)
 {
 	size_t n = (size_t)c->oh * c->ow, plane = phase_floats(c);
 	int k2 = c->k * c->k, v = c->kern->v;

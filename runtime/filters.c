@@ -1,6 +1,7 @@
 /* filters.c: the group's action on values (SPEC §3) and the filter banks expanded over
  * the group, so that lift and gconv run as ordinary convolutions. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "geqrt.h"
@@ -116,4 +117,39 @@ void gq_bn_fold(float *scale, float *shift, const float *weight, const float *bi
 		scale[i] = (float)sc;
 		shift[i] = (float)((double)bias[i] - (double)mean[i] * sc);
 	}
+}
+
+int gq_bn_check_var(const float *var, int c, float eps, const char *name, char *err, size_t errlen)
+{
+	for (int i = 0; i < c; i++)
+		if (!(var[i] + eps > 0)) {
+			snprintf(err, errlen,
+			        "tensor '%s.running_var' has %g at [%d]: a variance must be >= 0",
+			        name, (double)var[i], i);
+			return -1;
+		}
+	return 0;
+}
+
+int gq_bn_fold_into_conv(float *w, float *b, size_t rowlen, int c, int ng, const float *const *bn,
+        float eps, const char *name, char *err, size_t errlen)
+{
+	if (gq_bn_check_var(bn[3], c, eps, name, err, errlen))
+		return -1;
+	for (int ch = 0; ch < c; ch++) {
+		float scale, shift;
+		gq_bn_fold(&scale, &shift, bn[0] + ch, bn[1] + ch, bn[2] + ch, bn[3] + ch, 1, eps);
+		for (int i = ch * ng; i < (ch + 1) * ng; i++) {
+			for (size_t j = 0; j < rowlen; j++)
+				w[(size_t)i * rowlen + j] *= scale;
+			b[i] = b[i] * scale + shift;
+		}
+	}
+	return 0;
+}
+
+void gq_expand_bias(float *out, const float *b, int c, int ng)
+{
+	for (int i = 0; i < c * ng; i++)
+		out[i] = b ? b[i / ng] : 0.0f;
 }

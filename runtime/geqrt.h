@@ -50,6 +50,18 @@ void gq_expand_gconv(float *out, const float *w, int cout, int cin, int k, const
 /* Folds inference batch norm into a per-channel affine map y = x*scale + shift. */
 void gq_bn_fold(float *scale, float *shift, const float *weight, const float *bias,
         const float *mean, const float *var, int c, float eps);
+/* -1, with "tensor 'NAME.running_var' has V at [i]: ..." in err, if a variance would make
+ * the folded bn NaN (var + eps not > 0); else 0. */
+int gq_bn_check_var(const float *var, int c, float eps, const char *name, char *err, size_t errlen);
+/* Folds a bn (bn[0..3]: weight, bias, running_mean, running_var of c channels) into the
+ * expanded conv before it, w [c*ng rows of rowlen], b [c*ng]: row c*ng + a is scaled by
+ * channel c's scale, and its bias becomes b*scale + shift. -1 (err as above) on a bad
+ * variance. */
+int gq_bn_fold_into_conv(float *w, float *b, size_t rowlen, int c, int ng, const float *const *bn,
+        float eps, const char *name, char *err, size_t errlen);
+/* A lift or gconv bias b [c] (or none: NULL) repeated over the group axis:
+ * out[c*ng + a] = b[c]. */
+void gq_expand_bias(float *out, const float *b, int c, int ng);
 
 /* ---- ops.c: the layers, one image each ---- */
 /* Floats of scratch gq_conv2d needs (im2col), given the output size. */
@@ -148,6 +160,24 @@ int gq_max_threads(void);
 int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx);
 /* Worker t's own GQ_TEAM_SCRATCH floats (t >= 1; NULL for t = 0, the caller brings its own). */
 float *gq_team_scratch(int t);
+
+/* A generated model's forward pass as the batch runner sees it: nsteps steps per image,
+ * step(net, s, ws, scratch, in, out) running step s of one image whose value buffers are
+ * at ws. Each of nthreads threads owns group image workspaces of vstride floats at
+ * ws + t*group*vstride, and sstride floats of scratch at scratch + t*sstride. */
+typedef struct gq_batch {
+	void *net;
+	void (*step)(void *net, int s, float *ws, float *scratch, const float *in, float *out);
+	int nsteps, group, nthreads;
+	float *ws, *scratch;
+	size_t vstride, sstride;
+	size_t in_size, out_size; /* floats per image of x and y */
+} gq_batch;
+/* y[b] = the model on x[b] for b < batch. The batch is split over the team in contiguous
+ * shares, one per thread, with no synchronisation until the end; each thread runs its share
+ * in groups of b->group images, step by step, so that a layer's filters are read once per
+ * group. A batch of one runs on the caller, and its large convolutions split over the team. */
+void gq_run_batch(const gq_batch *b, const float *x, int batch, float *y);
 
 /* ---- conv_fast.c: convolution as a packed, cache-blocked matrix product ---- */
 /* A convolution of fixed shape (parameters as gq_conv2d's) with its filters packed for the

@@ -159,3 +159,39 @@ int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 	pthread_mutex_unlock(&team.busy);
 	return n;
 }
+
+typedef struct BatchJob {
+	const gq_batch *b;
+	const float *x;
+	float *y;
+	int batch;
+} BatchJob;
+
+static void batch_share(void *ctx, int t, int nt)
+{
+	const BatchJob *j = ctx;
+	const gq_batch *b = j->b;
+	float *ws = b->ws + (size_t)t * b->group * b->vstride;
+	float *scratch = b->scratch + (size_t)t * b->sstride;
+	int end = (int)((long)j->batch * (t + 1) / nt);
+	for (int b0 = (int)((long)j->batch * t / nt); b0 < end; b0 += b->group) {
+		int nb = end - b0 < b->group ? end - b0 : b->group;
+		for (int s = 0; s < b->nsteps; s++)
+			for (int i = 0; i < nb; i++)
+				b->step(b->net, s, ws + (size_t)i * b->vstride, scratch,
+				        j->x + (size_t)(b0 + i) * b->in_size,
+				        j->y + (size_t)(b0 + i) * b->out_size);
+	}
+}
+
+void gq_run_batch(const gq_batch *b, const float *x, int batch, float *y)
+{
+	int nt = gq_threads() < b->nthreads ? gq_threads() : b->nthreads;
+	BatchJob j = {b, x, y, batch};
+	if (nt > batch)
+		nt = batch;
+	if (nt > 1)
+		gq_parallel(nt, batch_share, &j);
+	else
+		batch_share(&j, 0, 1);
+}

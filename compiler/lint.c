@@ -515,12 +515,25 @@ static bool centred_at(const Model *m, int (*size)[2], int H, int W, unsigned ax
 	return true;
 }
 
+/* The steps worth searching: every residue is periodic in the input size with period the
+ * product of the strides (growing the input by it grows each value by a whole number of
+ * its layer's strides), and a larger input only fits windows better, so a size not found
+ * within one period above or below is not found further away either. */
+static int search_steps(const Model *m)
+{
+	long long period = 1;
+	for (int i = 0; i < m->nlayers && period < SEARCH_STEPS; i++)
+		if (is_sliding(m->layer[i].op))
+			period *= m->layer[i].s;
+	return period < SEARCH_STEPS ? (int)period : SEARCH_STEPS;
+}
+
 /* Nearest size below (dir -1) or above (dir +1) n on the axes in mask, or 0. For both
  * axes at once (a group that swaps them) the input stays square. */
 static int nearest(const Model *m, int (*size)[2], int H, int W, unsigned axes, int dir)
 {
 	int n = axes & 1u << AXIS_Y ? H : W;
-	for (int step = 1; step <= SEARCH_STEPS; step++) {
+	for (int step = 1, steps = search_steps(m); step <= steps; step++) {
 		int t = n + dir * step;
 		if (t < 1 || t > GEQC_MAX_DIM)
 			return 0;

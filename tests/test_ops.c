@@ -337,6 +337,102 @@ START_TEST(affine_and_bn_fold)
 }
 END_TEST
 
+/* The bn folded into the conv before it equals the conv followed by the bn: each of the
+ * c*ng output rows scaled by its channel's factor, the bias moved to match. */
+START_TEST(bn_fold_into_conv)
+{
+	enum { C = 3, NG = 4, CIN = 2, K = 3, H = 6, W = 5 };
+	seed(9);
+	const size_t row = (size_t)CIN * K * K;
+	float *w = randbuf(C * NG * row), *b = randbuf(C * NG), *x = randbuf(CIN * H * W);
+	float wt[C], bias[C], mean[C], var[C], scale[C], shift[C];
+	const float eps = 1e-5f;
+	for (int c = 0; c < C; c++) {
+		wt[c] = 2 * frand(), bias[c] = frand(), mean[c] = frand();
+		var[c] = 0.1f + fabsf(frand());
+	}
+	int oh = conv_out(H, K, 1, 1, 1), ow = conv_out(W, K, 1, 1, 1);
+	size_t n = (size_t)C * NG * oh * ow;
+	double *ref = dbuf(n);
+	float *y = malloc(n * sizeof *y);
+	naive_conv(ref, x, w, b, CIN, H, W, C * NG, K, 1, 1, 1);
+	gq_bn_fold(scale, shift, wt, bias, mean, var, C, eps);
+	for (size_t i = 0; i < n; i++) {
+		int c = (int)(i / ((size_t)oh * ow)) / NG;
+		ref[i] = ref[i] * scale[c] + shift[c];
+	}
+	const float *bn[4] = {wt, bias, mean, var};
+	char err[160] = "";
+	ck_assert_int_eq(
+	        gq_bn_fold_into_conv(w, b, row, C, NG, bn, eps, "bn1", err, sizeof err), 0);
+	float *scratch = malloc(gq_conv2d_scratch(CIN, K, oh, ow) * sizeof *scratch);
+	gq_conv2d(y, x, w, b, CIN, H, W, C * NG, K, 1, 1, 1, scratch);
+	ASSERT_CLOSE(y, ref, n, "conv with the bn folded in");
+	free(scratch);
+	var[1] = -1.0f; /* a variance that would make the fold NaN is refused by name */
+	ck_assert_int_eq(
+	        gq_bn_fold_into_conv(w, b, row, C, NG, bn, eps, "bn1", err, sizeof err), -1);
+	ck_assert_str_eq(err, "tensor 'bn1.running_var' has -1 at [1]: a variance must be >= 0");
+	float bias_out[C * NG];
+	gq_expand_bias(bias_out, bias, C, NG);
+	for (int i = 0; i < C * NG; i++)
+		ck_assert_float_eq(bias_out[i], bias[i / NG]);
+	gq_expand_bias(bias_out, NULL, C, NG);
+	for (int i = 0; i < C * NG; i++)
+		ck_assert_float_eq(bias_out[i], 0.0f);
+	free(w), free(b), free(x), free(ref), free(y);
+}
+END_TEST
+
+/* gq_run_batch: a toy model of 3 steps whose step s adds s + 1 to its image's workspace
+ * value and the last writes it out, so y[b] = x[b] + 6 exactly when every image ran every
+ * step once, in order, in a workspace of its own; for every batch and thread count. */
+enum { TOY_STEPS = 3, TOY_GROUP = 4, TOY_THREADS = 2 };
+static void toy_step(void *net, int s, float *ws, float *scratch, const float *in, float *out)
+{
+	(void)net;
+	ck_assert_ptr_nonnull(scratch);
+	if (s == 0)
+		ws[0] = in[0];
+	ck_assert_float_eq(ws[1], (float)s); /* the steps before ran, in order */
+	ws[0] += (float)(s + 1);
+	ws[1] = (float)(s + 1);
+	if (s == TOY_STEPS - 1) {
+		out[0] = ws[0];
+		ws[1] = 0.0f;
+	}
+}
+
+START_TEST(run_batch)
+{
+	float ws[TOY_THREADS * TOY_GROUP * 2] = {0}, scratch[TOY_THREADS] = {0};
+	gq_batch b = {.step = toy_step,
+	        .nsteps = TOY_STEPS,
+	        .group = TOY_GROUP,
+	        .nthreads = TOY_THREADS,
+	        .ws = ws,
+	        .scratch = scratch,
+	        .vstride = 2,
+	        .sstride = 1,
+	        .in_size = 1,
+	        .out_size = 1};
+	float x[19], y[19];
+	for (int i = 0; i < 19; i++)
+		x[i] = (float)(10 * i);
+	for (int t = 1; t <= 3; t++) { /* 3: more threads than the net has workspaces */
+		gq_set_threads(t);
+		for (int batch = 0; batch <= 19; batch++) {
+			for (int i = 0; i < 19; i++)
+				y[i] = -1.0f;
+			gq_run_batch(&b, x, batch, y);
+			for (int i = 0; i < 19; i++)
+				ck_assert_float_eq(y[i], i < batch ? x[i] + 6.0f : -1.0f);
+		}
+	}
+	gq_set_threads(1);
+}
+END_TEST
+
 START_TEST(activations)
 {
 	enum { N = 64 };
@@ -790,6 +886,8 @@ static Suite *ops_suite(void)
 	tcase_add_test(t, conv2d_random);
 	tcase_add_test(t, pools);
 	tcase_add_test(t, affine_and_bn_fold);
+	tcase_add_test(t, bn_fold_into_conv);
+	tcase_add_test(t, run_batch);
 	tcase_add_test(t, activations);
 	tcase_add_test(t, group_and_global_pools);
 	tcase_add_test(t, linear);

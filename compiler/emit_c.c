@@ -808,7 +808,8 @@ static void emit_new(FILE *c, const Plan *P)
 	}
 	fprintf(c,
 	        "\tgq_batch *r = &n->run;\n"
-	        "\t*r = (gq_batch){.net = n, .step = step, .nsteps = NSTEPS, .group = GROUP,\n"
+	        "\t*r = (gq_batch){.net = n, .step = step, .step_names = step_names,\n"
+	        "\t        .nsteps = NSTEPS, .group = GROUP,\n"
 	        "\t        .nthreads = gq_max_threads(), .vstride = VSTRIDE,\n"
 	        "\t        .sstride = (scratch + 16) / 16 * 16, .in_size = %s_IN_SIZE,\n"
 	        "\t        .out_size = %s_OUT_SIZE};\n"
@@ -989,6 +990,27 @@ static void emit_forward_step(FILE *c, const Plan *P, int i)
 	fputs(is_conv(L->op) ? ", scratch);\n" : ");\n", c);
 }
 
+/* What each step runs, for the executable's --profile: the layer and its .geq line. */
+static void emit_step_names(FILE *c, const Plan *P)
+{
+	const Model *m = P->m;
+	fputs("static const char *const step_names[] = {\n", c);
+	if (m->output == 0)
+		fputs("\t\"copy the input\",\n", c);
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		if (!P->live[i] || !has_code(P, i))
+			continue;
+		fprintf(c, "\t\"%s, line %d", L->name, L->loc.first_line);
+		if (is_conv(L->op) && P->fold[i] >= 0)
+			fprintf(c, ", %s folded in", m->layer[P->fold[i]].name);
+		if (is_conv(L->op) && P->fuse[i] >= 0)
+			fprintf(c, ", %s fused", m->layer[P->fuse[i]].name);
+		fputs("\",\n", c);
+	}
+	fputs("\tNULL,\n};\n\n", c);
+}
+
 /* The steps of the forward pass: each live layer with code, and the no-code layers after
  * it as comments. step(s) runs step s of one image whose value buffers are at ws. */
 static void emit_steps(FILE *c, const Plan *P)
@@ -1021,6 +1043,7 @@ static void emit_steps(FILE *c, const Plan *P)
 	}
 	fputs(n ? "\t\tbreak;\n\t}\n}\n\n" : "\t}\n}\n\n", c);
 	fprintf(c, "enum { NSTEPS = %d };\n\n", n);
+	emit_step_names(c, P);
 }
 
 static void emit_forward(FILE *c, const Plan *P)

@@ -129,6 +129,16 @@ static void step(void *net, int s, float *ws, float *scratch, const float *in,
 
 enum { NSTEPS = 6 };
 
+static const char *const step_names[] = {
+	"lift1, line 9, bn1 folded in, relu1 fused",
+	"maxpool1, line 10",
+	"gconv1, line 11, bn2 folded in, relu2 fused",
+	"gpool1, line 12",
+	"global_avgpool1, line 13",
+	"linear1, line 13",
+	NULL,
+};
+
 nonsquare_pmm_net *nonsquare_pmm_new(void)
 {
 	nonsquare_pmm_net *n = calloc(1, sizeof *n);
@@ -148,7 +158,8 @@ nonsquare_pmm_net *nonsquare_pmm_new(void)
 	if (gq_conv_scratch(n->gconv1_conv) > scratch)
 		scratch = gq_conv_scratch(n->gconv1_conv);
 	gq_batch *r = &n->run;
-	*r = (gq_batch){.net = n, .step = step, .nsteps = NSTEPS, .group = GROUP,
+	*r = (gq_batch){.net = n, .step = step, .step_names = step_names,
+	        .nsteps = NSTEPS, .group = GROUP,
 	        .nthreads = gq_max_threads(), .vstride = VSTRIDE,
 	        .sstride = (scratch + 16) / 16 * 16, .in_size = NONSQUARE_PMM_IN_SIZE,
 	        .out_size = NONSQUARE_PMM_OUT_SIZE};

@@ -205,6 +205,19 @@ static void step(void *net, int s, float *ws, float *scratch, const float *in,
 
 enum { NSTEPS = 9 };
 
+static const char *const step_names[] = {
+	"lift1, line 7, bn1 folded in, relu1 fused",
+	"gconv1, line 8, bn2 folded in, relu2 fused",
+	"maxpool1, line 9",
+	"gconv2, line 10, bn3 folded in, relu3 fused",
+	"gconv3, line 11, bn4 folded in, relu4 fused",
+	"gconv4, line 12, bn5 folded in, relu5 fused",
+	"gconv5, line 13, bn6 folded in, relu6 fused",
+	"gconv6, line 14",
+	"gpool1, line 15",
+	NULL,
+};
+
 p4cnn_net *p4cnn_new(void)
 {
 	p4cnn_net *n = calloc(1, sizeof *n);
@@ -254,7 +267,8 @@ p4cnn_net *p4cnn_new(void)
 	if (gq_conv_scratch(n->gconv6_conv) > scratch)
 		scratch = gq_conv_scratch(n->gconv6_conv);
 	gq_batch *r = &n->run;
-	*r = (gq_batch){.net = n, .step = step, .nsteps = NSTEPS, .group = GROUP,
+	*r = (gq_batch){.net = n, .step = step, .step_names = step_names,
+	        .nsteps = NSTEPS, .group = GROUP,
 	        .nthreads = gq_max_threads(), .vstride = VSTRIDE,
 	        .sstride = (scratch + 16) / 16 * 16, .in_size = P4CNN_IN_SIZE,
 	        .out_size = P4CNN_OUT_SIZE};

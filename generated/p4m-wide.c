@@ -203,6 +203,19 @@ static void step(void *net, int s, float *ws, float *scratch, const float *in,
 
 enum { NSTEPS = 9 };
 
+static const char *const step_names[] = {
+	"lift1, line 6, bn1 folded in, relu1 fused",
+	"gconv1, line 7, bn2 folded in, relu2 fused",
+	"gconv2, line 8, bn3 folded in, relu3 fused",
+	"gconv3, line 9, bn4 folded in, relu4 fused",
+	"gconv4, line 10, bn5 folded in, relu5 fused",
+	"gconv5, line 11, bn6 folded in, relu6 fused",
+	"gpool1, line 12",
+	"global_avgpool1, line 13",
+	"linear1, line 13",
+	NULL,
+};
+
 p4m_wide_net *p4m_wide_new(void)
 {
 	p4m_wide_net *n = calloc(1, sizeof *n);
@@ -246,7 +259,8 @@ p4m_wide_net *p4m_wide_new(void)
 	if (gq_conv_scratch(n->gconv5_conv) > scratch)
 		scratch = gq_conv_scratch(n->gconv5_conv);
 	gq_batch *r = &n->run;
-	*r = (gq_batch){.net = n, .step = step, .nsteps = NSTEPS, .group = GROUP,
+	*r = (gq_batch){.net = n, .step = step, .step_names = step_names,
+	        .nsteps = NSTEPS, .group = GROUP,
 	        .nthreads = gq_max_threads(), .vstride = VSTRIDE,
 	        .sstride = (scratch + 16) / 16 * 16, .in_size = P4M_WIDE_IN_SIZE,
 	        .out_size = P4M_WIDE_OUT_SIZE};

@@ -213,6 +213,20 @@ static void step(void *net, int s, float *ws, float *scratch, const float *in,
 
 enum { NSTEPS = 10 };
 
+static const char *const step_names[] = {
+	"lift1, line 8, bn1 folded in, relu1 fused",
+	"gconv1, line 9, bn2 folded in, relu2 fused",
+	"maxpool1, line 10",
+	"gconv2, line 11, bn3 folded in, relu3 fused",
+	"gconv3, line 12, bn4 folded in, relu4 fused",
+	"gconv4, line 13, bn5 folded in, relu5 fused",
+	"gconv5, line 14, bn6 folded in, relu6 fused",
+	"gpool1, line 15",
+	"global_avgpool1, line 16",
+	"linear1, line 16",
+	NULL,
+};
+
 paper29_net *paper29_new(void)
 {
 	paper29_net *n = calloc(1, sizeof *n);
@@ -256,7 +270,8 @@ paper29_net *paper29_new(void)
 	if (gq_conv_scratch(n->gconv5_conv) > scratch)
 		scratch = gq_conv_scratch(n->gconv5_conv);
 	gq_batch *r = &n->run;
-	*r = (gq_batch){.net = n, .step = step, .nsteps = NSTEPS, .group = GROUP,
+	*r = (gq_batch){.net = n, .step = step, .step_names = step_names,
+	        .nsteps = NSTEPS, .group = GROUP,
 	        .nthreads = gq_max_threads(), .vstride = VSTRIDE,
 	        .sstride = (scratch + 16) / 16 * 16, .in_size = PAPER29_IN_SIZE,
 	        .out_size = PAPER29_OUT_SIZE};

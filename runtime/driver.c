@@ -25,7 +25,7 @@ typedef struct Opts {
 	const char **images;
 	int nimages;
 	unsigned long long seed;
-	bool has_seed, check, bench, help;
+	bool has_seed, check, bench, profile, help;
 	int batch, threads;
 } Opts;
 
@@ -198,6 +198,7 @@ static void usage(FILE *f, const gq_model *m)
 	        "                           (random input and seed 1 unless given)\n"
 	        "  --bench                  time the forward pass: prints `N images/s`\n"
 	        "  --batch B                images per forward pass for --bench (default 1)\n"
+	        "  --profile                with --bench: the time per image of each layer\n"
 	        "  --threads T              threads for the runtime (OpenBLAS)\n"
 	        "  --help                   this text\n\n"
 	        "Exit status: 0 ok; 1 an element disagrees with the lint; 2 bad usage or file.\n",
@@ -296,6 +297,8 @@ static int parse_args(const Run *r, Opts *o, int argc, char **argv)
 			o->check = true;
 		else if (!strcmp(a, "--bench"))
 			o->bench = true;
+		else if (!strcmp(a, "--profile"))
+			o->profile = true;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h"))
 			o->help = true;
 		else if (a[0] == '-' && a[1]) {
@@ -323,6 +326,10 @@ static int check_args(const Run *r, const Opts *o)
 	if (o->output && (o->check || o->bench)) {
 		fail(r, "--output goes with --input or images, not %s",
 		        o->check ? "--check-equivariance" : "--bench");
+		return -1;
+	}
+	if (o->profile && !o->bench) {
+		fail(r, "--profile goes with --bench");
 		return -1;
 	}
 	if (!o->check && !o->bench && !o->weights && !o->has_seed) {
@@ -727,6 +734,7 @@ static int run_bench(const Run *r, const Opts *o)
 		if (!run_forward(r, x, o->batch, y)) { /* the warm-up */
 			double rate[BENCH_RUNS];
 			timed_run(r, x, o->batch, y);
+			gq_profile(o->profile);
 			for (int i = 0; i < BENCH_RUNS; i++)
 				rate[i] = timed_run(r, x, o->batch, y);
 			qsort(rate, BENCH_RUNS, sizeof *rate, by_value);
@@ -739,6 +747,8 @@ static int run_bench(const Run *r, const Opts *o)
 			       "median %.1f, max %.1f images/s; %.3f ms per batch\n",
 			        m->name, o->batch, threads, BENCH_RUNS, BENCH_RUN_SECONDS, rate[0],
 			        med, rate[BENCH_RUNS - 1], 1e3 * o->batch / med);
+			gq_profile_report(stdout);
+			gq_profile(false);
 			rc = 0;
 		}
 	}

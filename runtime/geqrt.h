@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -168,6 +169,7 @@ float *gq_team_scratch(int t);
 typedef struct gq_batch {
 	void *net;
 	void (*step)(void *net, int s, float *ws, float *scratch, const float *in, float *out);
+	const char *const *step_names; /* what each step runs, for gq_profile_report */
 	int nsteps, group, nthreads;
 	float *ws, *scratch;
 	size_t vstride, sstride;
@@ -178,6 +180,13 @@ typedef struct gq_batch {
  * in groups of b->group images, step by step, so that a layer's filters are read once per
  * group. A batch of one runs on the caller, and its large convolutions split over the team. */
 void gq_run_batch(const gq_batch *b, const float *x, int batch, float *y);
+/* Profiling (the executable's --profile): while on, gq_run_batch adds up the wall time of
+ * each step that thread 0 runs (at batch 1, every step); gq_profile_report prints the
+ * totals per image, step by step, with their names and shares. Up to GQ_PROFILE_STEPS
+ * steps are timed (a model has at most one per layer, and one more). */
+enum { GQ_PROFILE_STEPS = 4097 };
+void gq_profile(bool on);
+void gq_profile_report(FILE *f);
 
 /* ---- conv_fast.c: convolution as a packed, cache-blocked matrix product ---- */
 /* A convolution of fixed shape (parameters as gq_conv2d's) with its filters packed for the

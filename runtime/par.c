@@ -7,6 +7,8 @@
 #include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "geqrt.h"
@@ -160,6 +162,60 @@ int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 	return n;
 }
 
+/* gq_profile's totals: seconds per step, and the images they add up over. */
+static struct {
+	bool on;
+	const gq_batch *b;
+	long images;
+	double t[GQ_PROFILE_STEPS];
+} prof;
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void gq_profile(bool on)
+{
+	prof.on = on;
+	prof.b = NULL;
+	prof.images = 0;
+	memset(prof.t, 0, sizeof prof.t);
+}
+
+void gq_profile_report(FILE *f)
+{
+	const gq_batch *b = prof.b;
+	if (!b || prof.images == 0)
+		return;
+	int n = b->nsteps < GQ_PROFILE_STEPS ? b->nsteps : GQ_PROFILE_STEPS;
+	double total = 0;
+	for (int s = 0; s < n; s++)
+		total += prof.t[s];
+	fprintf(f, "per image, on thread 0 (%ld images):\n", prof.images);
+	for (int s = 0; s < n; s++)
+		fprintf(f, "  %8.3f ms %5.1f%%  %s\n", 1e3 * prof.t[s] / (double)prof.images,
+		        total > 0 ? 100 * prof.t[s] / total : 0.0,
+		        b->step_names ? b->step_names[s] : "");
+	fprintf(f, "  %8.3f ms          all steps\n", 1e3 * total / (double)prof.images);
+}
+
+/* One step of one image; timed when profiling, on thread 0 (whose totals nothing else
+ * writes). */
+static void run_step(
+        const gq_batch *b, int t, int s, float *ws, float *scratch, const float *in, float *out)
+{
+	if (!prof.on || t != 0 || s >= GQ_PROFILE_STEPS) {
+		b->step(b->net, s, ws, scratch, in, out);
+		return;
+	}
+	double t0 = now();
+	b->step(b->net, s, ws, scratch, in, out);
+	prof.t[s] += now() - t0;
+}
+
 typedef struct BatchJob {
 	const gq_batch *b;
 	const float *x;
@@ -178,9 +234,11 @@ static void batch_share(void *ctx, int t, int nt)
 		int nb = end - b0 < b->group ? end - b0 : b->group;
 		for (int s = 0; s < b->nsteps; s++)
 			for (int i = 0; i < nb; i++)
-				b->step(b->net, s, ws + (size_t)i * b->vstride, scratch,
+				run_step(b, t, s, ws + (size_t)i * b->vstride, scratch,
 				        j->x + (size_t)(b0 + i) * b->in_size,
 				        j->y + (size_t)(b0 + i) * b->out_size);
+		if (t == 0 && prof.on)
+			prof.images += nb;
 	}
 }
 
@@ -188,6 +246,8 @@ void gq_run_batch(const gq_batch *b, const float *x, int batch, float *y)
 {
 	int nt = gq_threads() < b->nthreads ? gq_threads() : b->nthreads;
 	BatchJob j = {b, x, y, batch};
+	if (prof.on)
+		prof.b = b;
 	if (nt > batch)
 		nt = batch;
 	if (nt > 1)

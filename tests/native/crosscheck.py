@@ -285,6 +285,29 @@ def cli_tests(exe, py, work):
     t.expect("--check-equivariance on a given input",
              ["--check-equivariance", "--weights", w, "--input", j("x4.npy")], 0)
     t.expect("--bench", ["--bench", "--batch", "2", "--threads", "1"], 0, stdout_check=bench_line)
+
+    def profile_lines(out):
+        """One line per step, each naming a line of api.geq that holds a call, whose times
+        add up to the total and whose shares to 100%."""
+        bench_line(out)
+        with open(api_geq()) as f:
+            src = f.read().splitlines()
+        steps = re.findall(r"^ +([0-9.]+) ms +([0-9.]+)% +(\w+), line ([0-9]+)", out, re.M)
+        total = re.search(r"^ +([0-9.]+) ms +all steps$", out, re.M)
+        if len(steps) < 2 or not total:
+            raise AssertionError(f"no per-step profile in {out!r}")
+        for ms, pct, name, line in steps:
+            if "(" not in src[int(line) - 1]:
+                raise AssertionError(f"step {name} names line {line}: {src[int(line) - 1]!r}")
+        if abs(sum(float(s[0]) for s in steps) - float(total.group(1))) > 0.001 * len(steps):
+            raise AssertionError(f"steps do not add up to {total.group(1)} ms")
+        if abs(sum(float(s[1]) for s in steps) - 100) > 0.1 * len(steps):
+            raise AssertionError("shares do not add up to 100%")
+
+    t.expect("--bench --profile", ["--bench", "--profile", "--threads", "2"], 0,
+             stdout_check=profile_lines)
+    t.expect("--profile without --bench", ["--profile", "--seed", "1", "--input", j("x3.npy")],
+             2, ["--profile goes with --bench"])
     return t.lines, t.failed
 
 

@@ -634,6 +634,15 @@ static void quote_source(FILE *c, const Diag *src, Loc loc)
 
 /* The layer's origin: its name, where it is in the .geq file and (given the source) the
  * call as written; then its shapes. */
+/* What a conv absorbed, each part after sep: "; bn1 folded in; relu1 fused". */
+static void put_merged(FILE *c, const Plan *P, int i, const char *sep)
+{
+	if (is_conv(P->m->layer[i].op) && P->fold[i] >= 0)
+		fprintf(c, "%s%s folded in", sep, P->m->layer[P->fold[i]].name);
+	if (is_conv(P->m->layer[i].op) && P->fuse[i] >= 0)
+		fprintf(c, "%s%s fused", sep, P->m->layer[P->fuse[i]].name);
+}
+
 static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 {
 	const Layer *L = &P->m->layer[i];
@@ -657,10 +666,7 @@ static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 		fprintf(c, "; k=%d s=%d p=%d d=%d", L->k, L->s, L->p, L->d);
 	else if (L->op == OP_MAXPOOL || L->op == OP_AVGPOOL)
 		fprintf(c, "; k=%d s=%d p=%d", L->k, L->s, L->p);
-	if (is_conv(L->op) && P->fold[i] >= 0)
-		fprintf(c, "; %s folded in", P->m->layer[P->fold[i]].name);
-	if (is_conv(L->op) && P->fuse[i] >= 0)
-		fprintf(c, "; %s fused", P->m->layer[P->fuse[i]].name);
+	put_merged(c, P, i, "; ");
 	fputs(" */\n", c);
 }
 
@@ -999,13 +1005,10 @@ static void emit_step_names(FILE *c, const Plan *P)
 		fputs("\t\"copy the input\",\n", c);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		if (!P->live[i] || !has_code(P, i))
+		if (!has_code(P, i))
 			continue;
 		fprintf(c, "\t\"%s, line %d", L->name, L->loc.first_line);
-		if (is_conv(L->op) && P->fold[i] >= 0)
-			fprintf(c, ", %s folded in", m->layer[P->fold[i]].name);
-		if (is_conv(L->op) && P->fuse[i] >= 0)
-			fprintf(c, ", %s fused", m->layer[P->fuse[i]].name);
+		put_merged(c, P, i, ", ");
 		fputs("\",\n", c);
 	}
 	fputs("\tNULL,\n};\n\n", c);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { EXIT_MISMATCH = 1, EXIT_USAGE = 2 };
 enum { MAX_BATCH = 1 << 16, MAX_THREADS = 1024, TOP_K = 5 };
@@ -695,13 +694,6 @@ out:
 
 /* ---- --bench ---- */
 
-static double now(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 static int by_value(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -715,11 +707,11 @@ enum { BENCH_RUNS = 7 };
 static double timed_run(const Run *r, const float *x, int batch, float *y)
 {
 	long iters = 0;
-	double t0 = now(), t;
+	double t0 = gq_now(), t;
 	do {
 		r->m->forward(r->net, x, batch, y);
 		iters++;
-	} while ((t = now() - t0) < BENCH_RUN_SECONDS);
+	} while ((t = gq_now() - t0) < BENCH_RUN_SECONDS);
 	return (double)iters * batch / t;
 }
 

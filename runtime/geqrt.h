@@ -185,6 +185,8 @@ void gq_run_batch(const gq_batch *b, const float *x, int batch, float *y);
  * totals per image, step by step, with their names and shares. Up to GQ_PROFILE_STEPS
  * steps are timed (a model has at most one per layer, and one more). */
 enum { GQ_PROFILE_STEPS = 4097 };
+/* Seconds on a monotonic clock: what --bench and --profile time with. */
+double gq_now(void);
 void gq_profile(bool on);
 void gq_profile_report(FILE *f);
 

@@ -170,7 +170,7 @@ static struct {
 	double t[GQ_PROFILE_STEPS];
 } prof;
 
-static double now(void)
+double gq_now(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
@@ -211,9 +211,9 @@ static void run_step(
 		b->step(b->net, s, ws, scratch, in, out);
 		return;
 	}
-	double t0 = now();
+	double t0 = gq_now();
 	b->step(b->net, s, ws, scratch, in, out);
-	prof.t[s] += now() - t0;
+	prof.t[s] += gq_now() - t0;
 }
 
 typedef struct BatchJob {

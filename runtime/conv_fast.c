@@ -896,10 +896,10 @@ static void inside(int off, int s, int lim, int n, int *lo, int *hi)
 }
 
 /* xs [cin][s*s phases][hp][wq]: phase (a, b) row r, col x is the padded input at
- * (r*s + a, x*s + b), zero outside the image. */
-static void split_input(const gq_conv *c, float *xs, const float *in)
+ * (r*s + a, x*s + b), zero outside the image; channels [ci0, ci1). */
+static void split_input(const gq_conv *c, float *xs, const float *in, int ci0, int ci1)
 {
-	for (int ci = 0; ci < c->cin; ci++)
+	for (int ci = ci0; ci < ci1; ci++)
 		for (int a = 0; a < c->s; a++)
 			for (int b = 0; b < c->s; b++) {
 				float *o = xs + ci * phase_floats(c) +
@@ -926,11 +926,12 @@ static void split_input(const gq_conv *c, float *xs, const float *in)
 			}
 }
 
-/* Winograd: xp [cin, hp, wq] = in with p zeros above, below and left, zeros to the right. */
-static void pad_input(const gq_conv *c, float *xp, const float *in)
+/* Winograd: xp [cin, hp, wq] = in with p zeros above, below and left, zeros to the right;
+ * channels [ci0, ci1). */
+static void pad_input(const gq_conv *c, float *xp, const float *in, int ci0, int ci1)
 {
 	size_t plane = (size_t)c->hp * c->wq;
-	for (int ci = 0; ci < c->cin; ci++) {
+	for (int ci = ci0; ci < ci1; ci++) {
 		float *o = xp + ci * plane;
 		memset(o, 0, (size_t)c->p * c->wq * sizeof *o);
 		for (int y = 0; y < c->h; y++) {
@@ -1166,7 +1167,8 @@ static void wino_block(
 typedef struct Job {
 	const gq_conv *c;
 	float *out;
-	const float *in; /* direct and Winograd: the padded copy */
+	const float *x;  /* the input */
+	const float *in; /* direct and Winograd: its padded copy */
 	float *scratch;  /* the caller's */
 	float *V;        /* Winograd: the transformed input */
 	int units;       /* direct: tiles (by_panel: panels of MR output channels);
@@ -1193,33 +1195,41 @@ static void run_share(void *ctx, int t, int n)
 			packed_pixels(c, j->out, j->in, u0 * nr, min_int(u1 * nr, total), buf, tmp);
 	} else {
 		float *Mb = t ? buf : j->V + wino_v_floats(c);
+		/* blocks of at most cop panels, as even as they can be: the threads' shares differ
+		 * by a panel at most, not by cop - 1 */
 		int ntb = (c->tpanels + c->tcp - 1) / c->tcp;
+		long ncb = (c->mpanels + c->cop - 1) / c->cop;
 		for (int u = u0; u < u1; u++) {
-			int i0 = u / ntb * c->cop, j0 = u % ntb * c->tcp;
-			wino_block(c, j->out, j->V, i0, min_int(i0 + c->cop, c->mpanels), j0,
+			int cb = u / ntb, j0 = u % ntb * c->tcp;
+			wino_block(c, j->out, j->V, (int)(c->mpanels * cb / ncb),
+			        (int)(c->mpanels * (cb + 1) / ncb), j0,
 			        min_int(j0 + c->tcp, c->tpanels), Mb);
 		}
 	}
 }
 
-/* Winograd's first phase: input channels split over the threads. */
-static void wino_share(void *ctx, int t, int n)
+/* The first phase of direct and Winograd, input channels split over the threads: the
+ * padded copy (Winograd: and its transform). Serial, it left the other thread idle for
+ * several percent of a layer. */
+static void input_share(void *ctx, int t, int n)
 {
 	const Job *j = ctx;
-	int cin = j->c->cin;
-	j->c->kern->wino_in(
-	        j->c, j->V, j->in, (int)((long)cin * t / n), (int)((long)cin * (t + 1) / n));
+	const gq_conv *c = j->c;
+	int ci0 = (int)((long)c->cin * t / n), ci1 = (int)((long)c->cin * (t + 1) / n);
+	float *xp = (float *)j->in;
+	if (c->algo == GQ_CONV_DIRECT) {
+		split_input(c, xp, j->x, ci0, ci1);
+		return;
+	}
+	pad_input(c, xp, j->x, ci0, ci1);
+	c->kern->wino_in(c, j->V, xp, ci0, ci1);
 }
 
 void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 {
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
 	bool par = cost(c) >= PAR_COST;
-	Job j = {c, out, in, scratch, NULL, (n + nr - 1) / nr, false};
-	if (c->algo == GQ_CONV_DIRECT)
-		split_input(c, scratch, in);
-	else if (c->algo != GQ_CONV_PACKED)
-		pad_input(c, scratch, in);
+	Job j = {c, out, in, in, scratch, NULL, (n + nr - 1) / nr, false};
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;
 		j.units = c->tiles;
@@ -1233,10 +1243,12 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 	if (c->algo == GQ_CONV_WINO2 || c->algo == GQ_CONV_WINO4) {
 		j.V = scratch + padded_floats(c);
 		j.units = (c->mpanels + c->cop - 1) / c->cop * ((c->tpanels + c->tcp - 1) / c->tcp);
+	}
+	if (c->algo != GQ_CONV_PACKED) {
 		if (par)
-			gq_parallel(c->cin, wino_share, &j);
+			gq_parallel(c->cin, input_share, &j);
 		else
-			wino_share(&j, 0, 1);
+			input_share(&j, 0, 1);
 	}
 	if (!par || j.units < 2)
 		run_share(&j, 0, 1);

@@ -282,24 +282,67 @@ static inline __attribute__((always_inline)) void out_1d2(Lane *x, int st)
 	x[st] = m1 - m2 - m3;
 }
 
-/* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
-static inline __attribute__((always_inline)) void in_tf(int m, Lane *d)
+/* Stride 2: two outputs of a 3-tap filter read x0..x4; the even taps (w0, w2 on x0, x2, x4)
+ * are an F(2, 2) and the odd one (w1 on x1, x3) is taken as it is, five products instead of
+ * six: (x0 - x2) w0, x2 (w0 + w2), (x4 - x2) w2, x1 w1, x3 w1. */
+static inline __attribute__((always_inline)) void in_1ds2(Lane *x, int st)
 {
-	int a = m + 2;
+	Lane d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];
+	x[0] = d0 - d2;
+	x[st] = d2;
+	x[2 * st] = d4 - d2;
+	x[3 * st] = d1;
+	x[4 * st] = d3;
+}
+
+static inline __attribute__((always_inline)) void out_1ds2(Lane *x, int st)
+{
+	Lane m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];
+	x[0] = m0 + m1 + m3;
+	x[st] = m1 + m2 + m4;
+}
+
+/* A Winograd form f (GQ_CONV_WINO2, _WINO4 or _WINO2S2): the side of its patches (alpha),
+ * of its output tiles (m), and of its distinct filter transforms (the two products of the
+ * odd tap of stride 2 share theirs). */
+static inline __attribute__((always_inline)) int form_alpha(int f)
+{
+	return f == GQ_CONV_WINO4 ? 6 : f == GQ_CONV_WINO2 ? 4 : 5;
+}
+
+static inline __attribute__((always_inline)) int form_m(int f)
+{
+	return f == GQ_CONV_WINO4 ? 4 : 2;
+}
+
+static inline __attribute__((always_inline)) void in_1d(int f, Lane *x, int st)
+{
+	f == GQ_CONV_WINO2 ? in_1d2(x, st) : f == GQ_CONV_WINO4 ? in_1d4(x, st) : in_1ds2(x, st);
+}
+
+static inline __attribute__((always_inline)) void out_1d(int f, Lane *x, int st)
+{
+	f == GQ_CONV_WINO2 ? out_1d2(x, st) : f == GQ_CONV_WINO4 ? out_1d4(x, st) : out_1ds2(x, st);
+}
+
+/* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
+static inline __attribute__((always_inline)) void in_tf(int f, Lane *d)
+{
+	int a = form_alpha(f);
 	for (int y = 0; y < a; y++)
-		m == 2 ? in_1d2(d + y * a, 1) : in_1d4(d + y * a, 1);
+		in_1d(f, d + y * a, 1);
 	for (int x = 0; x < a; x++)
-		m == 2 ? in_1d2(d + x, a) : in_1d4(d + x, a);
+		in_1d(f, d + x, a);
 }
 
 /* A^T M A on LANES tiles, in place: the m x m result at d[i*alpha + j]. */
-static inline __attribute__((always_inline)) void out_tf(int m, Lane *d)
+static inline __attribute__((always_inline)) void out_tf(int f, Lane *d)
 {
-	int a = m + 2;
+	int a = form_alpha(f);
 	for (int y = 0; y < a; y++)
-		m == 2 ? out_1d2(d + y * a, 1) : out_1d4(d + y * a, 1);
-	for (int x = 0; x < m; x++)
-		m == 2 ? out_1d2(d + x, a) : out_1d4(d + x, a);
+		out_1d(f, d + y * a, 1);
+	for (int x = 0; x < form_m(f); x++)
+		out_1d(f, d + x, a);
 }
 
 /* Tiles t0 .. t0 + LANES - 1: the n of them that exist, where each one's patch starts in
@@ -317,7 +360,7 @@ static void chunk_at(const gq_conv *c, int t0, Chunk *k)
 	for (int l = 0; l < LANES; l++) {
 		k->oy[l] = y * c->m;
 		k->ox[l] = x * c->m;
-		k->patch[l] = (size_t)k->oy[l] * c->wq + (size_t)k->ox[l];
+		k->patch[l] = ((size_t)k->oy[l] * c->wq + (size_t)k->ox[l]) * c->s;
 		if (++x == c->tw) {
 			x = 0;
 			y++;
@@ -342,7 +385,7 @@ static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, i
 						        l < k.n ? xp[ci * plane + k.patch[l] +
 						                          (size_t)y * c->wq + z]
 						                : 0.0f;
-			in_tf(c->m, d);
+			in_tf(c->algo, d);
 			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
 			for (int xi = 0; xi < a * a; xi++)
 				memcpy(dst + (size_t)xi * c->tpanels * c->cin * nr, &d[xi],
@@ -366,7 +409,7 @@ static void wino_output_c(const gq_conv *c, float *out, const float *Mb, size_t 
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			for (int xi = 0; xi < a * a; xi++)
 				memcpy(&d[xi], Mc + xi * mstride, sizeof(Lane));
-			out_tf(m, d);
+			out_tf(c->algo, d);
 			float *o = out + (size_t)co * c->oh * c->ow;
 			for (int l = 0; l < k.n; l++)
 				for (int i = 0; i < m && k.oy[l] + i < c->oh; i++)
@@ -407,11 +450,11 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void transpose8
 
 /* As wino_input_c, but each patch row of eight tiles is eight vector loads and a
  * transpose, not 8 x alpha scalar copies (the padded plane has room for the overread).
- * Inlined with m constant, so that every loop below unrolls. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void wino_input_avx2_m(
-        const gq_conv *c, float *V, const float *xp, int ci0, int ci1, const int m)
+ * Inlined with the form f constant, so that every loop below unrolls. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void wino_input_avx2_f(
+        const gq_conv *c, float *V, const float *xp, int ci0, int ci1, const int f)
 {
-	const int a = m + 2;
+	const int a = form_alpha(f);
 	int nr = 2 * c->kern->v;
 	size_t plane = (size_t)c->hp * c->wq, xstride = (size_t)c->tpanels * c->cin * nr;
 	Lane d[36];
@@ -432,12 +475,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_input
 #pragma GCC unroll 6
 				for (int z = 0; z < a; z++)
 					d[y * a + z] = (Lane)r[z];
-				m == 2 ? in_1d2(d + y * a, 1) : in_1d4(d + y * a, 1);
+				in_1d(f, d + y * a, 1);
 			}
 			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
 #pragma GCC unroll 6
 			for (int z = 0; z < a; z++) {
-				m == 2 ? in_1d2(d + z, a) : in_1d4(d + z, a);
+				in_1d(f, d + z, a);
 #pragma GCC unroll 6
 				for (int y = 0; y < a; y++)
 					_mm256_storeu_ps(
@@ -450,10 +493,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_input
 __attribute__((target("avx2,fma"))) static void wino_input_avx2(
         const gq_conv *c, float *V, const float *xp, int ci0, int ci1)
 {
-	if (c->m == 2)
-		wino_input_avx2_m(c, V, xp, ci0, ci1, 2);
+	if (c->algo == GQ_CONV_WINO2)
+		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO2);
+	else if (c->algo == GQ_CONV_WINO4)
+		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO4);
 	else
-		wino_input_avx2_m(c, V, xp, ci0, ci1, 4);
+		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO2S2);
 }
 
 /* One output row of a tile: m pixels, one store unless the image's edge cuts it. */
@@ -473,12 +518,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_row(
 }
 
 /* As wino_output_c, with bias and relu on vectors and each tile's output row written by
- * one store after a transpose; m constant as above. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void wino_output_avx2_m(
+ * one store after a transpose; f constant as above. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void wino_output_avx2_f(
         const gq_conv *c, float *out, const float *Mb, size_t mstride, size_t cols, int co0,
-        int co1, int t0, int t1, const int m)
+        int co1, int t0, int t1, const int f)
 {
-	const int a = m + 2;
+	const int a = form_alpha(f), m = form_m(f);
 	__m256 zero = _mm256_setzero_ps();
 	Lane d[36];
 	Chunk k;
@@ -494,11 +539,11 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 				for (int z = 0; z < a; z++)
 					d[y * a + z] =
 					        (Lane)_mm256_loadu_ps(Mc + (y * a + z) * mstride);
-				m == 2 ? out_1d2(d + y * a, 1) : out_1d4(d + y * a, 1);
+				out_1d(f, d + y * a, 1);
 			}
 #pragma GCC unroll 4
 			for (int x = 0; x < m; x++)
-				m == 2 ? out_1d2(d + x, a) : out_1d4(d + x, a);
+				out_1d(f, d + x, a);
 #pragma GCC unroll 4
 			for (int i = 0; i < m; i++) {
 				__m256 r[8];
@@ -522,10 +567,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *c, float *out,
         const float *Mb, size_t mstride, size_t cols, int co0, int co1, int t0, int t1)
 {
-	if (c->m == 2)
-		wino_output_avx2_m(c, out, Mb, mstride, cols, co0, co1, t0, t1, 2);
+	if (c->algo == GQ_CONV_WINO2)
+		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO2);
+	else if (c->algo == GQ_CONV_WINO4)
+		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4);
 	else
-		wino_output_avx2_m(c, out, Mb, mstride, cols, co0, co1, t0, t1, 4);
+		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO2S2);
 }
 #endif
 
@@ -606,20 +653,26 @@ static void direct_taps(gq_conv *c)
 
 enum { WINO_BLOCK = 48 * 1024 }; /* floats of a thread's transformed-output block (L2) */
 
-/* Winograd's geometry: m x m output tiles over the output, each reading an alpha x alpha
- * patch of the plane padded so that every patch is inside it; output blocks of cop panels
- * of channels by tcp panels of tiles whose alpha^2 products fit WINO_BLOCK, at least 8 of
- * them across the channels so that threads share the work evenly. */
-static void plan_wino(gq_conv *c, int m)
+static bool is_wino(int algo)
 {
-	int nr = 2 * c->kern->v, th = (c->oh + m - 1) / m;
+	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2;
+}
+
+/* Winograd's geometry: m x m output tiles over the output, each reading an alpha x alpha
+ * patch (m*s apart) of the plane padded so that every patch is inside it; output blocks of
+ * cop panels of channels by tcp panels of tiles whose alpha^2 products fit WINO_BLOCK, at
+ * least 8 of them across the channels so that threads share the work evenly. */
+static void plan_wino(gq_conv *c)
+{
+	int m = form_m(c->algo), nr = 2 * c->kern->v, th = (c->oh + m - 1) / m;
 	c->m = m;
-	c->alpha = m + 2;
+	c->alpha = form_alpha(c->algo);
 	c->tw = (c->ow + m - 1) / m;
 	c->tiles = th * c->tw;
 	c->tpanels = (c->tiles + nr - 1) / nr;
-	c->hp = th * m + 2 > c->h + 2 * c->p ? th * m + 2 : c->h + 2 * c->p;
-	c->wq = c->tw * m + 2 > c->w + 2 * c->p ? c->tw * m + 2 : c->w + 2 * c->p;
+	int hp = (th - 1) * m * c->s + c->alpha, wq = (c->tw - 1) * m * c->s + c->alpha;
+	c->hp = hp > c->h + 2 * c->p ? hp : c->h + 2 * c->p;
+	c->wq = wq > c->w + 2 * c->p ? wq : c->w + 2 * c->p;
 	c->cib = min_int(c->cin, KC);
 	c->tcp = min_int(c->tpanels, 4);
 	int a2 = c->alpha * c->alpha;
@@ -651,6 +704,8 @@ static bool applies(const gq_conv *c, int algo)
 		return true;
 	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4)
 		return c->k == 3 && c->s == 1 && c->d == 1;
+	if (algo == GQ_CONV_WINO2S2)
+		return c->k == 3 && c->s == 2 && c->d == 1;
 	return algo == GQ_CONV_PACKED;
 }
 
@@ -660,17 +715,18 @@ static void plan_algo(gq_conv *c, int algo)
 	c->cib = KC / (c->k * c->k) > 0 ? KC / (c->k * c->k) : 1;
 	if (algo == GQ_CONV_DIRECT)
 		plan_direct(c);
-	else if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4)
-		plan_wino(c, algo == GQ_CONV_WINO2 ? 2 : 4);
+	else if (is_wino(algo))
+		plan_wino(c);
 }
 
 /* The cheapest algorithm that applies. */
 static void choose_algo(gq_conv *c)
 {
-	static const int order[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_DIRECT, GQ_CONV_PACKED};
+	static const int order[] = {
+	        GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO2S2, GQ_CONV_DIRECT, GQ_CONV_PACKED};
 	int best = GQ_CONV_PACKED;
 	double best_cost = 0;
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++) {
 		if (!applies(c, order[i]))
 			continue;
 		plan_algo(c, order[i]);
@@ -683,11 +739,30 @@ static void choose_algo(gq_conv *c)
 	plan_algo(c, best);
 }
 
+/* Winograd's distinct filter transforms: side^2 of them, where position xi of the alpha^2
+ * products takes number wino_mat(xi). */
+static int wino_side(const gq_conv *c)
+{
+	return c->algo == GQ_CONV_WINO2S2 ? 4 : c->alpha;
+}
+
+static int wino_mat(const gq_conv *c, int xi)
+{
+	if (c->algo != GQ_CONV_WINO2S2)
+		return xi;
+	int y = xi / c->alpha, x = xi % c->alpha;
+	return (y < 4 ? y : 3) * 4 + (x < 4 ? x : 3);
+}
+
+static int wino_mats(const gq_conv *c)
+{
+	return wino_side(c) * wino_side(c);
+}
+
 static size_t packed_a_floats(const gq_conv *c)
 {
-	bool wino = c->algo == GQ_CONV_WINO2 || c->algo == GQ_CONV_WINO4;
 	return (size_t)c->mpanels * MR *
-	       (wino ? (size_t)c->alpha * c->alpha * c->cin : (size_t)c->kdim);
+	       (is_wino(c->algo) ? (size_t)wino_mats(c) * c->cin : (size_t)c->kdim);
 }
 
 gq_conv *gq_conv_new_algo(
@@ -734,7 +809,8 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
 
 const char *gq_conv_algo(const gq_conv *c)
 {
-	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4"};
+	static const char *const names[] = {
+	        "auto", "direct", "packed", "winograd2", "winograd4", "winograd2s2"};
 	return names[c->algo];
 }
 
@@ -764,7 +840,7 @@ void gq_conv_set(gq_conv *c, const float *w, const float *bias)
 	int K = c->kdim;
 	for (int co = 0; co < c->cout; co++)
 		c->bias[co] = bias ? bias[co] : 0.0f;
-	if (c->algo == GQ_CONV_WINO2 || c->algo == GQ_CONV_WINO4) {
+	if (is_wino(c->algo)) {
 		wino_set(c, w);
 		return;
 	}
@@ -1105,13 +1181,15 @@ static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0
 static const double G4[6][3] = {{0.25, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
         {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
         {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+/* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is not stored). */
+static const double G2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
 
-/* U[xi] (xi = one of the alpha^2 transformed positions) packed as A with K = cin:
+/* U[xi] (xi = one of the side^2 distinct filter transforms) packed as A with K = cin:
  * [xi][K blocks of cib][mpanels][kc][MR]. */
 static void wino_set(gq_conv *c, const float *w)
 {
-	int a = c->alpha, cin = c->cin;
-	const double(*G)[3] = c->m == 2 ? G2 : G4;
+	int a = wino_side(c), cin = c->cin;
+	const double(*G)[3] = c->algo == GQ_CONV_WINO2 ? G2 : c->algo == GQ_CONV_WINO4 ? G4 : G2S2;
 	for (int co = 0; co < c->cout; co++)
 		for (int ci = 0; ci < cin; ci++) {
 			const float *g = w + ((size_t)co * cin + ci) * 9;
@@ -1141,7 +1219,7 @@ static void wino_block(
 	int v = c->kern->v, nr = 2 * v, cin = c->cin;
 	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)(j1 - j0) * nr;
 	for (int xi = 0; xi < c->alpha * c->alpha; xi++) {
-		const float *U = c->a + (size_t)xi * cin * c->mpanels * MR;
+		const float *U = c->a + (size_t)wino_mat(c, xi) * cin * c->mpanels * MR;
 		float *Mx = Mb + xi * rows * cols;
 		for (int pc = 0; pc < cin; pc += c->cib) {
 			int kc = min_int(c->cib, cin - pc);
@@ -1240,7 +1318,7 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 		j.by_panel = true;
 		j.units = c->mpanels;
 	}
-	if (c->algo == GQ_CONV_WINO2 || c->algo == GQ_CONV_WINO4) {
+	if (is_wino(c->algo)) {
 		j.V = scratch + padded_floats(c);
 		j.units = (c->mpanels + c->cop - 1) / c->cop * ((c->tpanels + c->tcp - 1) / c->tcp);
 	}

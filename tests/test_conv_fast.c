@@ -1,5 +1,6 @@
 /* test_conv_fast.c: the fast convolution (conv_fast.c) and the thread team (par.c). Every
- * algorithm (direct, packed, Winograd F(2x2,3x3) and F(4x4,3x3)) on every micro-kernel the
+ * algorithm (direct, packed, Winograd F(2x2,3x3), F(4x4,3x3) and the stride-2 form) on every
+ * micro-kernel the
  * CPU runs (AVX-512, AVX2, portable C), on one thread and on two, against a naive loop
  * written here from torch.nn.functional.conv2d's formula, accumulated in double. Buffers
  * are exactly as large as the API says (ASan flags a byte more), and outputs start as NaN,
@@ -102,7 +103,8 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias)
 	gq_conv *c =
 	        gq_conv_new_algo(S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, relu, algo);
 	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4;
-	bool applies = !wino || (S->k == 3 && S->s == 1 && S->d == 1);
+	bool applies = algo == GQ_CONV_WINO2S2 ? S->k == 3 && S->s == 2 && S->d == 1
+	                                       : !wino || (S->k == 3 && S->s == 1 && S->d == 1);
 	ck_assert_msg((c != NULL) == applies, "algo %d on k=%d s=%d d=%d: plan %p", algo, S->k,
 	        S->s, S->d, (void *)c);
 	if (!c)
@@ -132,8 +134,9 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias)
 }
 
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
-static const int algos[] = {
-        GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2, GQ_CONV_WINO4};
+static const int algos[] = {GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2,
+        GQ_CONV_WINO4, GQ_CONV_WINO2S2};
+enum { NALGOS = sizeof algos / sizeof algos[0] };
 
 /* S under every algorithm and every kernel this CPU runs. */
 static void check_all(const Shape *S, bool relu, bool bias)
@@ -141,7 +144,7 @@ static void check_all(const Shape *S, bool relu, bool bias)
 	for (int k = 0; k < 3; k++) {
 		if (gq_conv_use_kernel(kernel_names[k]))
 			continue;
-		for (int a = 0; a < 5; a++)
+		for (int a = 0; a < NALGOS; a++)
 			check_one(S, algos[a], relu, bias);
 	}
 	gq_conv_use_kernel(NULL);
@@ -164,6 +167,9 @@ static const Shape edge_shapes[] = {
         {3, 4, 4, 6, 3, 1, 2, 1},     /* padding 2: whole rows of zeros */
         {2, 9, 9, 6, 3, 1, 2, 2},     /* dilation */
         {5, 15, 15, 8, 3, 2, 1, 1},   /* stride 2 */
+        {7, 16, 14, 13, 3, 2, 1, 1},  /* stride 2, even sides: the last tile's half */
+        {3, 6, 5, 4, 3, 2, 0, 1},     /* stride 2, no padding: 2x2 out */
+        {300, 8, 8, 7, 3, 2, 1, 1},   /* stride 2, cin > 256 */
         {3, 11, 8, 7, 3, 3, 1, 1},    /* stride 3, non-square */
         {4, 6, 6, 5, 4, 1, 0, 1},     /* an even kernel: 4x4 -> 3x3 */
         {3, 9, 9, 4, 5, 1, 2, 1},     /* 5x5 */
@@ -201,12 +207,13 @@ START_TEST(two_threads)
 	static const Shape big[] = {
 	        {128, 24, 24, 128, 3, 1, 1, 1}, /* split over pixels, tiles or blocks */
 	        {128, 29, 29, 128, 3, 2, 1, 1}, /* stride 2: direct splits its filters */
+	        {256, 15, 15, 512, 3, 2, 1, 1}, /* stride 2, one panel of tiles */
 	        {320, 8, 8, 256, 3, 1, 1, 1},   /* few tiles, many channels */
 	};
 	seed(3);
 	gq_set_threads(2);
 	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
-		for (int a = 0; a < 5; a++)
+		for (int a = 0; a < NALGOS; a++)
 			check_one(&big[i], algos[a], true, true);
 	gq_set_threads(1);
 }
@@ -219,7 +226,10 @@ START_TEST(auto_picks_winograd_for_wide_3x3)
 	ck_assert_str_eq(gq_conv_algo(c), "winograd4");
 	gq_conv_free(c);
 	c = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true);
-	ck_assert_str_eq(gq_conv_algo(c), "direct"); /* Winograd needs stride 1 */
+	ck_assert_str_eq(gq_conv_algo(c), "winograd2s2");
+	gq_conv_free(c);
+	c = gq_conv_new(128, 29, 29, 256, 3, 3, 1, 1, true);
+	ck_assert_msg(strncmp(gq_conv_algo(c), "winograd", 8), "%s for stride 3", gq_conv_algo(c));
 	gq_conv_free(c);
 }
 END_TEST
@@ -232,6 +242,8 @@ START_TEST(bad_shapes_have_no_plan)
 	ck_assert_ptr_null(gq_conv_new(1, 5, 5, 1, 3, 1, -1, 1, false));
 	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 5, 1, 0, 1, false, GQ_CONV_WINO4));
 	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 1, 0, 2, false, GQ_CONV_WINO2));
+	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 1, 0, 1, false, GQ_CONV_WINO2S2));
+	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 5, 2, 0, 1, false, GQ_CONV_WINO2S2));
 	gq_conv_free(NULL);
 }
 END_TEST

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """`make bench`: geqc's native code against the PyTorch baseline (SPEC §5).
 
-    bench/run.py --build BUILD [--threads 2] [--rounds 2] [--out docs]
+    bench/run.py --build BUILD [--threads 2] [--rounds 5] [--out docs]
 
 For each benchmark model (examples/p4cnn.geq, examples/p4m-wide.geq) at batch 1 and 64:
 the generated executable's `--bench --batch B --threads T` and bench/baseline.py (the same
@@ -73,8 +73,11 @@ def cores_peak(pk, threads):
 
 def measure(a, tmp):
     """One row per (model, batch): medians over the rounds of each side's median, and of
-    the ratio each round measured (both sides back to back, so that a change in the
-    machine's speed between rounds cancels out of it)."""
+    the ratio each round measured. A round times geqc, then PyTorch, then geqc again, and
+    compares PyTorch with the geometric mean of the two geqc runs, which sit on either side
+    of it in time: the machine's speed drifts within a round as well as between rounds, and
+    a steady drift cancels out of that ratio, where it biased one taken from two runs one
+    after the other."""
     rows = []
     for model in MODELS:
         name = os.path.basename(model)[:-4]
@@ -82,11 +85,14 @@ def measure(a, tmp):
         run([a.geqc, "-Wno-equivariance", model, "-o", exe])
         for batch in BATCHES:
             g, t, info = [], [], None
+            ratios = []
             for _ in range(a.rounds):  # alternate, so both sides see the same load
-                g.append(geqc_rate(exe, batch, a.threads))
+                before = geqc_rate(exe, batch, a.threads)
                 info = torch_rate(a.geqc, model, batch, a.threads)
+                after = geqc_rate(exe, batch, a.threads)
+                g += [before, after]
                 t.append(info["images_per_s"])
-            ratios = [x / y for x, y in zip(g, t)]
+                ratios.append((before * after) ** 0.5 / t[-1])
             rows.append({"model": name, "batch": batch, "geqc": statistics.median(g),
                          "torch": statistics.median(t), "flops": info["flops_per_image"],
                          "torch_ops": info["ops"], "ratio": statistics.median(ratios),
@@ -203,10 +209,11 @@ def report(a, rows, pk, peak_t, isa, goals, load_before):
         "`torch.jit.optimize_for_inference` (conv-bn folding, oneDNN convolutions), "
         "checked against the module to 1e-4 before timing. Both report the median "
         "images/s of 7 runs of >= 0.2 s after a warm-up; the table gives the median over "
-        f"{a.rounds} rounds, each timing both sides back to back, and the ratio is the "
-        "median of the rounds' ratios, their range in parentheses: on a shared virtual "
-        "machine the speed of both sides drifts by tens of percent from minute to minute, "
-        "and it drifts out of a ratio measured within one round.",
+        f"{a.rounds} rounds, each timing geqc, PyTorch, then geqc again, and the ratio is the "
+        "median of the rounds' ratios (PyTorch against the geometric mean of the geqc runs "
+        "either side of it), their range in parentheses: on a shared virtual machine the "
+        "speed of both sides drifts by tens of percent from minute to minute, and a steady "
+        "drift within a round cancels out of its ratio.",
         "",
         table(rows),
         "",
@@ -230,14 +237,16 @@ def report(a, rows, pk, peak_t, isa, goals, load_before):
         if "profile" in r:
             lines += [f"{r['model']}:", "", "```"] + r["profile"] + ["```", ""]
     lines += [
-        "How to read it: the stride-1 3x3 group convolutions run as Winograd F(4x4,3x3) or "
-        "F(2x2,3x3), with fewer multiplications than the FLOPs counted above; the stride-2 "
-        "ones of the wide model (gconv2, gconv4), where Winograd does not apply, run on the "
-        "direct kernel at about half the FMA peak and take about 40% of its time. At batch 1 "
-        "a layer splits over both threads (output pixels, or output channels when its "
-        "filters outweigh its input), which measured about 1.6x one thread's speed on the "
-        "wide model: the second core first fetches the layer's input and its half of the "
-        "filters into its own caches. Small layers (the whole of P4CNN) stay on one thread, "
+        "How to read it: the 3x3 group convolutions run as Winograd F(4x4,3x3) or "
+        "F(2x2,3x3) at stride 1 and its stride-2 form (25 products per 2x2 tile instead of "
+        "36) at stride 2, with fewer multiplications than the FLOPs counted above. At batch "
+        "1 the wide model is bound by memory more than by arithmetic: every image streams "
+        "each layer's packed filters (about 40 MB, more than this machine's cache keeps) "
+        "from memory, which is why the deepest layer (gconv5, 8x8 maps, 16.8 MB of "
+        "transformed filters) takes the most time although it has the fewest "
+        "multiplications after Winograd, and why the filters sit on 2 MiB pages. A layer "
+        "splits over both threads (output channels, or output pixels), each with half the "
+        "filters to stream. Small layers (the whole of P4CNN) stay on one thread, "
         "which is faster than splitting them.",
         "",
     ]
@@ -255,7 +264,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default="build")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", default="docs")
     a = ap.parse_args()
     a.geqc = os.path.join(a.build, "geqc")

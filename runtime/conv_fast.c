@@ -101,7 +101,7 @@ enum { HUGE_PAGE = 2 << 20 };
 /* At batch 1 each image reads every layer's packed filters whole, from memory (the wide
  * model's are 40 MB), and on 4 KiB pages that stream misses the TLB every 4 KiB. Banks of a
  * megabyte or more go on 2 MiB pages where the system gives them for the asking (Linux's
- * transparent huge pages in "madvise" mode): 5-7% less time per image on the wide model,
+ * transparent huge pages in "madvise" mode): 5-9% less time per image on the wide model,
  * measured. Zeroed, as calloc; released with free. */
 static float *alloc_filters(size_t floats)
 {

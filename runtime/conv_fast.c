@@ -329,27 +329,60 @@ static inline __attribute__((always_inline)) void out_1ds2(Lane *x, int st)
 	x[st] = m1 + m2 + m4;
 }
 
-/* A Winograd form f (GQ_CONV_WINO2, _WINO4 or _WINO2S2): the side of its patches (alpha),
- * of its output tiles (m), and of its distinct filter transforms (the two products of the
- * odd tap of stride 2 share theirs). */
+/* Stride 2, four outputs from x0..x8: the even taps on e = x0, x2, .., x8 as F(4, 2) (points
+ * 0, 1, -1, 2, infinity; rows scaled so that the fractions sit in the filter transform,
+ * G4S2), then the odd tap's four products x1 w1 .. x7 w1: nine products instead of twelve. */
+static inline __attribute__((always_inline)) void in_1d4s2(Lane *x, int st)
+{
+	Lane e0 = x[0], o0 = x[st], e1 = x[2 * st], o1 = x[3 * st], e2 = x[4 * st];
+	Lane o2 = x[5 * st], e3 = x[6 * st], o3 = x[7 * st], e4 = x[8 * st];
+	x[0] = 2.0f * (e0 - e2) - e1 + e3;
+	x[st] = 2.0f * e1 + e2 - e3;
+	x[2 * st] = 3.0f * e2 - 2.0f * e1 - e3;
+	x[3 * st] = e3 - e1;
+	x[4 * st] = 2.0f * (e1 - e3) - e2 + e4;
+	x[5 * st] = o0;
+	x[6 * st] = o1;
+	x[7 * st] = o2;
+	x[8 * st] = o3;
+}
+
+static inline __attribute__((always_inline)) void out_1d4s2(Lane *x, int st)
+{
+	Lane m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];
+	Lane s12 = m1 + m2, d12 = m1 - m2;
+	x[0] = m0 + s12 + m3 + x[5 * st];
+	x[st] = d12 + 2.0f * m3 + x[6 * st];
+	x[2 * st] = s12 + 4.0f * m3 + x[7 * st];
+	x[3 * st] = d12 + 8.0f * m3 + m4 + x[8 * st];
+}
+
+/* A Winograd form f (GQ_CONV_WINO2, _WINO4, _WINO2S2 or _WINO4S2): the side of its patches
+ * (alpha) and of its output tiles (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
 {
-	return f == GQ_CONV_WINO4 ? 6 : f == GQ_CONV_WINO2 ? 4 : 5;
+	return f == GQ_CONV_WINO2 ? 4 : f == GQ_CONV_WINO4 ? 6 : f == GQ_CONV_WINO2S2 ? 5 : 9;
 }
 
 static inline __attribute__((always_inline)) int form_m(int f)
 {
-	return f == GQ_CONV_WINO4 ? 4 : 2;
+	return f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4S2 ? 4 : 2;
 }
 
 static inline __attribute__((always_inline)) void in_1d(int f, Lane *x, int st)
 {
-	f == GQ_CONV_WINO2 ? in_1d2(x, st) : f == GQ_CONV_WINO4 ? in_1d4(x, st) : in_1ds2(x, st);
+	f == GQ_CONV_WINO2     ? in_1d2(x, st)
+	: f == GQ_CONV_WINO4   ? in_1d4(x, st)
+	: f == GQ_CONV_WINO2S2 ? in_1ds2(x, st)
+	                       : in_1d4s2(x, st);
 }
 
 static inline __attribute__((always_inline)) void out_1d(int f, Lane *x, int st)
 {
-	f == GQ_CONV_WINO2 ? out_1d2(x, st) : f == GQ_CONV_WINO4 ? out_1d4(x, st) : out_1ds2(x, st);
+	f == GQ_CONV_WINO2     ? out_1d2(x, st)
+	: f == GQ_CONV_WINO4   ? out_1d4(x, st)
+	: f == GQ_CONV_WINO2S2 ? out_1ds2(x, st)
+	                       : out_1d4s2(x, st);
 }
 
 /* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
@@ -400,7 +433,7 @@ static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, i
 {
 	int a = c->alpha, nr = 2 * c->kern->v;
 	size_t plane = (size_t)c->hp * c->wq;
-	Lane d[36];
+	Lane d[81];
 	Chunk k;
 	for (int t0 = 0; t0 < c->tpanels * nr; t0 += LANES) {
 		chunk_at(c, t0, &k);
@@ -428,7 +461,7 @@ static void wino_output_c(const gq_conv *c, float *out, const float *Mb, size_t 
         size_t cols, int co0, int co1, int t0, int t1)
 {
 	int a = c->alpha, m = c->m;
-	Lane d[36];
+	Lane d[81];
 	Chunk k;
 	for (int u = t0; u < t1; u += LANES) {
 		chunk_at(c, u, &k);
@@ -484,7 +517,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_input
 	const int a = form_alpha(f);
 	int nr = 2 * c->kern->v;
 	size_t plane = (size_t)c->hp * c->wq, xstride = (size_t)c->tpanels * c->cin * nr;
-	Lane d[36];
+	Lane d[81];
 	Chunk k;
 	for (int t0 = 0; t0 < c->tpanels * nr; t0 += LANES) {
 		chunk_at(c, t0, &k);
@@ -500,8 +533,14 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_input
 					               : _mm256_setzero_ps();
 				transpose8(r);
 #pragma GCC unroll 6
-				for (int z = 0; z < a; z++)
+				for (int z = 0; z < a && z < 8; z++)
 					d[y * a + z] = (Lane)r[z];
+				if (a > 8) /* a ninth column: one float of each patch row */
+					for (int l = 0; l < LANES; l++)
+						d[y * a + 8][l] =
+						        l < k.n ? x[k.patch[l] + (size_t)y * c->wq +
+						                          8]
+						                : 0.0f;
 				in_1d(f, d + y * a, 1);
 			}
 			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
@@ -524,8 +563,10 @@ __attribute__((target("avx2,fma"))) static void wino_input_avx2(
 		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO2);
 	else if (c->algo == GQ_CONV_WINO4)
 		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO4);
-	else
+	else if (c->algo == GQ_CONV_WINO2S2)
 		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO2S2);
+	else
+		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO4S2);
 }
 
 /* One output row of a tile: m pixels, one store unless the image's edge cuts it. */
@@ -552,7 +593,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 {
 	const int a = form_alpha(f), m = form_m(f);
 	__m256 zero = _mm256_setzero_ps();
-	Lane d[36];
+	Lane d[81];
 	Chunk k;
 	for (int u = t0; u < t1; u += LANES) {
 		chunk_at(c, u, &k);
@@ -598,8 +639,10 @@ __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *
 		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO2);
 	else if (c->algo == GQ_CONV_WINO4)
 		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4);
-	else
+	else if (c->algo == GQ_CONV_WINO2S2)
 		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO2S2);
+	else
+		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4S2);
 }
 #endif
 
@@ -682,7 +725,8 @@ enum { WINO_BLOCK = 48 * 1024 }; /* floats of a thread's transformed-output bloc
 
 static bool is_wino(int algo)
 {
-	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2;
+	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
+	       algo == GQ_CONV_WINO4S2;
 }
 
 /* Winograd's geometry: m x m output tiles over the output, each reading an alpha x alpha
@@ -731,7 +775,7 @@ static bool applies(const gq_conv *c, int algo)
 		return true;
 	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4)
 		return c->k == 3 && c->s == 1 && c->d == 1;
-	if (algo == GQ_CONV_WINO2S2)
+	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
 	return algo == GQ_CONV_PACKED;
 }
@@ -749,8 +793,8 @@ static void plan_algo(gq_conv *c, int algo)
 /* The cheapest algorithm that applies. */
 static void choose_algo(gq_conv *c)
 {
-	static const int order[] = {
-	        GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO2S2, GQ_CONV_DIRECT, GQ_CONV_PACKED};
+	static const int order[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO4S2, GQ_CONV_WINO2S2,
+	        GQ_CONV_DIRECT, GQ_CONV_PACKED};
 	int best = GQ_CONV_PACKED;
 	double best_cost = 0;
 	for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++) {
@@ -767,18 +811,18 @@ static void choose_algo(gq_conv *c)
 }
 
 /* Winograd's distinct filter transforms: side^2 of them, where position xi of the alpha^2
- * products takes number wino_mat(xi). */
+ * products takes number wino_mat(xi). A stride-2 form's odd-tap products (the last m of
+ * each axis) share one. */
 static int wino_side(const gq_conv *c)
 {
-	return c->algo == GQ_CONV_WINO2S2 ? 4 : c->alpha;
+	bool s2 = c->algo == GQ_CONV_WINO2S2 || c->algo == GQ_CONV_WINO4S2;
+	return s2 ? c->alpha - c->m + 1 : c->alpha;
 }
 
 static int wino_mat(const gq_conv *c, int xi)
 {
-	if (c->algo != GQ_CONV_WINO2S2)
-		return xi;
-	int y = xi / c->alpha, x = xi % c->alpha;
-	return (y < 4 ? y : 3) * 4 + (x < 4 ? x : 3);
+	int side = wino_side(c), y = xi / c->alpha, x = xi % c->alpha;
+	return (y < side ? y : side - 1) * side + (x < side ? x : side - 1);
 }
 
 static int wino_mats(const gq_conv *c)
@@ -837,7 +881,7 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
 const char *gq_conv_algo(const gq_conv *c)
 {
 	static const char *const names[] = {
-	        "auto", "direct", "packed", "winograd2", "winograd4", "winograd2s2"};
+	        "auto", "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2"};
 	return names[c->algo];
 }
 
@@ -1210,13 +1254,19 @@ static const double G4[6][3] = {{0.25, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
         {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
 /* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is not stored). */
 static const double G2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
+/* Stride 2 (in_1d4s2): F(4, 2)'s on w0, w2, then w1 for the four odd products. */
+static const double G4S2[6][3] = {{0.5, 0, 0}, {0.5, 0, 0.5}, {1.0 / 6, 0, -1.0 / 6},
+        {1.0 / 6, 0, 1.0 / 3}, {0, 0, 1}, {0, 1, 0}};
 
 /* U[xi] (xi = one of the side^2 distinct filter transforms) packed as A with K = cin:
  * [xi][K blocks of cib][mpanels][kc][MR]. */
 static void wino_set(gq_conv *c, const float *w)
 {
 	int a = wino_side(c), cin = c->cin;
-	const double(*G)[3] = c->algo == GQ_CONV_WINO2 ? G2 : c->algo == GQ_CONV_WINO4 ? G4 : G2S2;
+	const double(*G)[3] = c->algo == GQ_CONV_WINO2     ? G2
+	                      : c->algo == GQ_CONV_WINO4   ? G4
+	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
+	                                                   : G4S2;
 	for (int co = 0; co < c->cout; co++)
 		for (int ci = 0; ci < cin; ci++) {
 			const float *g = w + ((size_t)co * cin + ci) * 9;

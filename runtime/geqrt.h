@@ -199,20 +199,21 @@ typedef struct gq_conv gq_conv;
  * needs the fewest multiply-adds for the shape: */
 gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu);
 /* or a given one (NULL if it does not apply): direct or packed (any), Winograd
- * F(2x2, 3x3) or F(4x4, 3x3) (k = 3, stride 1, no dilation), or its stride-2 form (k = 3,
- * stride 2, no dilation: per axis, two outputs from five products instead of six, the even
- * taps as F(2, 2) and the odd one as it is; 25 products for a 2x2 tile instead of 36). */
+ * F(2x2, 3x3) or F(4x4, 3x3) (k = 3, stride 1, no dilation), or their stride-2 forms (k = 3,
+ * stride 2, no dilation: per axis, the even taps as F(2, 2) or F(4, 2) and the odd one as it
+ * is; 25 products for a 2x2 tile instead of 36, 81 for a 4x4 tile instead of 144). */
 enum {
 	GQ_CONV_AUTO,
 	GQ_CONV_DIRECT,
 	GQ_CONV_PACKED,
 	GQ_CONV_WINO2,
 	GQ_CONV_WINO4,
-	GQ_CONV_WINO2S2
+	GQ_CONV_WINO2S2,
+	GQ_CONV_WINO4S2
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);
-/* "direct", "packed", "winograd2", "winograd4" or "winograd2s2". */
+/* "direct", "packed", "winograd2", "winograd4", "winograd2s2" or "winograd4s2". */
 const char *gq_conv_algo(const gq_conv *c);
 void gq_conv_free(gq_conv *c);
 /* Packs filters w [cout, cin, k, k] and bias [cout] (NULL: zeros), e.g. once at load. */

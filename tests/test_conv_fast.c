@@ -1,7 +1,7 @@
 /* test_conv_fast.c: the fast convolution (conv_fast.c) and the thread team (par.c). Every
- * algorithm (direct, packed, Winograd F(2x2,3x3), F(4x4,3x3) and the stride-2 form) on every
- * micro-kernel the
- * CPU runs (AVX-512, AVX2, portable C), on one thread and on two, against a naive loop
+ * algorithm (direct, packed, Winograd F(2x2,3x3), F(4x4,3x3) and their stride-2 forms) on
+ * every micro-kernel the CPU runs (AVX-512, AVX2, portable C), on one thread and on two,
+ * against a naive loop
  * written here from torch.nn.functional.conv2d's formula, accumulated in double. Buffers
  * are exactly as large as the API says (ASan flags a byte more), and outputs start as NaN,
  * so a pixel the kernel forgets shows up. Also the padding-free max pool (pool_fast.c). */
@@ -103,8 +103,9 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias)
 	gq_conv *c =
 	        gq_conv_new_algo(S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, relu, algo);
 	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4;
-	bool applies = algo == GQ_CONV_WINO2S2 ? S->k == 3 && S->s == 2 && S->d == 1
-	                                       : !wino || (S->k == 3 && S->s == 1 && S->d == 1);
+	bool s2 = algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2;
+	bool applies = s2 ? S->k == 3 && S->s == 2 && S->d == 1
+	                  : !wino || (S->k == 3 && S->s == 1 && S->d == 1);
 	ck_assert_msg((c != NULL) == applies, "algo %d on k=%d s=%d d=%d: plan %p", algo, S->k,
 	        S->s, S->d, (void *)c);
 	if (!c)
@@ -135,7 +136,7 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias)
 
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
 static const int algos[] = {GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2,
-        GQ_CONV_WINO4, GQ_CONV_WINO2S2};
+        GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2};
 enum { NALGOS = sizeof algos / sizeof algos[0] };
 
 /* S under every algorithm and every kernel this CPU runs. */
@@ -225,7 +226,10 @@ START_TEST(auto_picks_winograd_for_wide_3x3)
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(gq_conv_algo(c), "winograd4");
 	gq_conv_free(c);
-	c = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true);
+	c = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true); /* 15x15 out: one panel of 4x4 tiles */
+	ck_assert_str_eq(gq_conv_algo(c), "winograd4s2");
+	gq_conv_free(c);
+	c = gq_conv_new(256, 15, 15, 512, 3, 2, 1, 1, true); /* 8x8 out: 2x2 tiles fill a panel */
 	ck_assert_str_eq(gq_conv_algo(c), "winograd2s2");
 	gq_conv_free(c);
 	c = gq_conv_new(128, 29, 29, 256, 3, 3, 1, 1, true);
@@ -244,6 +248,7 @@ START_TEST(bad_shapes_have_no_plan)
 	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 1, 0, 2, false, GQ_CONV_WINO2));
 	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 1, 0, 1, false, GQ_CONV_WINO2S2));
 	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 5, 2, 0, 1, false, GQ_CONV_WINO2S2));
+	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 3, 0, 1, false, GQ_CONV_WINO4S2));
 	gq_conv_free(NULL);
 }
 END_TEST

@@ -238,8 +238,9 @@ def report(a, rows, pk, peak_t, isa, goals, load_before):
             lines += [f"{r['model']}:", "", "```"] + r["profile"] + ["```", ""]
     lines += [
         "How to read it: the 3x3 group convolutions run as Winograd F(4x4,3x3) or "
-        "F(2x2,3x3) at stride 1 and its stride-2 form (25 products per 2x2 tile instead of "
-        "36) at stride 2, with fewer multiplications than the FLOPs counted above. At batch "
+        "F(2x2,3x3) at stride 1 and their stride-2 forms (81 products per 4x4 tile instead "
+        "of 144, 25 per 2x2 instead of 36) at stride 2, with fewer multiplications than the "
+        "FLOPs counted above. At batch "
         "1 each image reads every layer's packed filters once (about 40 MB in all, more "
         "than this machine's cache keeps); on 4 KiB pages that stream missed the TLB, which "
         "is why they sit on 2 MiB pages. The deepest layer (gconv5: 8x8 maps, so one panel "

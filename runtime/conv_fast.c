@@ -14,8 +14,9 @@
  * - Winograd F(m x m, 3 x 3), m = 2 or 4 (3x3, stride 1): the input in (m+2)^2 tiles
  *   transformed (B^T d B), one product per transformed position (the same micro-kernel, K =
  *   cin), then A^T M A + bias and relu per m x m output tile: 36 multiplies instead of 144
- *   per 4x4 tile (16 instead of 36 per 2x2), the transforms vectorised across tiles. Its
- *   stride-2 form (in_1ds2) takes 25 instead of 36 per 2x2 tile.
+ *   per 4x4 tile (16 instead of 36 per 2x2), the transforms vectorised across tiles. Their
+ *   stride-2 forms (in_1ds2, in_1d4s2) take 25 instead of 36 per 2x2 tile and 81 instead of
+ *   144 per 4x4.
  * All block K so that what a tile reads stays in L1 while the panels of A stream from L2,
  * as BLIS blocks a GEMM. Large layers split their work over the team (par.c). */
 #if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)

@@ -1,10 +1,10 @@
 /* test_conv_fast.c: the fast convolution (conv_fast.c) and the thread team (par.c). Every
  * algorithm (direct, packed, Winograd F(2x2,3x3), F(4x4,3x3) and their stride-2 forms) on
  * every micro-kernel the CPU runs (AVX-512, AVX2, portable C), on one thread and on two,
- * against a naive loop
- * written here from torch.nn.functional.conv2d's formula, accumulated in double. Buffers
- * are exactly as large as the API says (ASan flags a byte more), and outputs start as NaN,
- * so a pixel the kernel forgets shows up. Also the padding-free max pool (pool_fast.c). */
+ * against a naive loop written here from torch.nn.functional.conv2d's formula, accumulated
+ * in double. Buffers are exactly as large as the API says (ASan flags a byte more), and
+ * outputs start as NaN, so a pixel the kernel forgets shows up. Also the padding-free max
+ * pool (pool_fast.c). */
 #include <check.h>
 #include <math.h>
 #include <stdatomic.h>

@@ -38,7 +38,7 @@ static struct {
 static _Thread_local int team_id = -1; /* >= 0 while running a job of the team */
 
 /* Per-thread buffers of the workers (BSS: only the pages a worker touches are backed). */
-static float worker_scratch[GQ_MAX_THREADS][GQ_TEAM_SCRATCH];
+static float worker_scratch[GQ_MAX_THREADS][GQ_TEAM_SCRATCH] __attribute__((aligned(64)));
 
 static inline void cpu_relax(void)
 {

@@ -632,8 +632,6 @@ static void quote_source(FILE *c, const Diag *src, Loc loc)
 	put_comment_text(c, from, n);
 }
 
-/* The layer's origin: its name, where it is in the .geq file and (given the source) the
- * call as written; then its shapes. */
 /* What a conv absorbed, each part after sep: "; bn1 folded in; relu1 fused". */
 static void put_merged(FILE *c, const Plan *P, int i, const char *sep)
 {
@@ -643,6 +641,8 @@ static void put_merged(FILE *c, const Plan *P, int i, const char *sep)
 		fprintf(c, "%s%s fused", sep, P->m->layer[P->fuse[i]].name);
 }
 
+/* The layer's origin: its name, where it is in the .geq file and (given the source) the
+ * call as written; then its shapes. */
 static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 {
 	const Layer *L = &P->m->layer[i];

@@ -430,6 +430,15 @@ static void chunk_at(const gq_conv *c, int t0, Chunk *k)
 	}
 }
 
+/* Floats from one of V's alpha^2 planes to the next: a line more than the plane, since
+ * the input transform writes all alpha^2 of them at once and, whole planes apart (a
+ * multiple of 4 KiB), those writes all fell in one set of L1 and evicted each other:
+ * 2-4x the transform's time, measured. */
+static size_t wino_vstride(const gq_conv *c)
+{
+	return (size_t)c->tpanels * c->cin * 2 * c->kern->v + LINE_FLOATS;
+}
+
 /* Input channels [ci0, ci1): every tile's patch, transformed, into V (portable). */
 static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, int ci1)
 {
@@ -450,7 +459,7 @@ static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, i
 			in_tf(c->algo, d);
 			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
 			for (int xi = 0; xi < a * a; xi++)
-				memcpy(dst + (size_t)xi * c->tpanels * c->cin * nr, &d[xi],
+				memcpy(dst + (size_t)xi * wino_vstride(c), &d[xi],
 				        sizeof(Lane));
 		}
 	}
@@ -518,7 +527,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_input
 {
 	const int a = form_alpha(f);
 	int nr = 2 * c->kern->v;
-	size_t plane = (size_t)c->hp * c->wq, xstride = (size_t)c->tpanels * c->cin * nr;
+	size_t plane = (size_t)c->hp * c->wq, xstride = wino_vstride(c);
 	Lane d[81];
 	Chunk k;
 	for (int t0 = 0; t0 < c->tpanels * nr; t0 += LANES) {
@@ -965,7 +974,7 @@ static size_t pack_floats(const gq_conv *c)
 /* Winograd: the transformed input, alpha^2 x tpanels panels of cin x 2V. */
 static size_t wino_v_floats(const gq_conv *c)
 {
-	return (size_t)c->alpha * c->alpha * c->tpanels * c->cin * 2 * c->kern->v;
+	return (size_t)c->alpha * c->alpha * wino_vstride(c);
 }
 
 /* Winograd: one thread's block of transformed outputs, alpha^2 x cop*MR x tcp*2V. */
@@ -1306,7 +1315,7 @@ static void wino_block(
 			int kc = min_int(c->cib, cin - pc);
 			for (int j = j0; j < j1; j++) {
 				const float *b =
-				        V + ((size_t)(xi * c->tpanels + j) * cin + pc) * nr;
+				        V + xi * wino_vstride(c) + ((size_t)j * cin + pc) * nr;
 				for (int i = i0; i < i1; i++) {
 					float *C = Mx + (i - i0) * MR * cols + (j - j0) * nr;
 					Out o = {C, C + v, cols, cols};

@@ -459,8 +459,7 @@ static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, i
 			in_tf(c->algo, d);
 			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
 			for (int xi = 0; xi < a * a; xi++)
-				memcpy(dst + (size_t)xi * wino_vstride(c), &d[xi],
-				        sizeof(Lane));
+				memcpy(dst + (size_t)xi * wino_vstride(c), &d[xi], sizeof(Lane));
 		}
 	}
 }
@@ -522,47 +521,52 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void transpose8
 /* As wino_input_c, but each patch row of eight tiles is eight vector loads and a
  * transpose, not 8 x alpha scalar copies (the padded plane has room for the overread).
  * Inlined with the form f constant, so that every loop below unrolls. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void input_lanes(
+        const gq_conv *c, float *dst, size_t xstride, const float *x, const Chunk *k, const int f)
+{
+	const int a = form_alpha(f);
+	Lane d[81];
+#pragma GCC unroll 6
+	for (int y = 0; y < a; y++) {
+		__m256 r[8];
+#pragma GCC unroll 8
+		for (int l = 0; l < LANES; l++)
+			r[l] = l < k->n ? _mm256_loadu_ps(x + k->patch[l] + (size_t)y * c->wq)
+			                : _mm256_setzero_ps();
+		transpose8(r);
+#pragma GCC unroll 6
+		for (int z = 0; z < a && z < 8; z++)
+			d[y * a + z] = (Lane)r[z];
+		if (a > 8) /* a ninth column: one float of each patch row */
+			for (int l = 0; l < LANES; l++)
+				d[y * a + 8][l] =
+				        l < k->n ? x[k->patch[l] + (size_t)y * c->wq + 8] : 0.0f;
+		in_1d(f, d + y * a, 1);
+	}
+#pragma GCC unroll 6
+	for (int z = 0; z < a; z++) {
+		in_1d(f, d + z, a);
+#pragma GCC unroll 6
+		for (int y = 0; y < a; y++)
+			_mm256_storeu_ps(dst + (y * a + z) * xstride, (__m256)d[y * a + z]);
+	}
+}
+
+/* A panel's lane groups one after the other for each channel, so that each line of V is
+ * written whole while it is in L1, not half now and half after every other channel. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_input_avx2_f(
         const gq_conv *c, float *V, const float *xp, int ci0, int ci1, const int f)
 {
-	const int a = form_alpha(f);
-	int nr = 2 * c->kern->v;
+	int nr = 2 * c->kern->v, groups = nr / LANES;
 	size_t plane = (size_t)c->hp * c->wq, xstride = wino_vstride(c);
-	Lane d[81];
-	Chunk k;
-	for (int t0 = 0; t0 < c->tpanels * nr; t0 += LANES) {
-		chunk_at(c, t0, &k);
+	Chunk k[VMAX * 2 / LANES];
+	for (int tp = 0; tp < c->tpanels; tp++) {
+		for (int g = 0; g < groups; g++)
+			chunk_at(c, tp * nr + g * LANES, &k[g]);
 		for (int ci = ci0; ci < ci1; ci++) {
-			const float *x = xp + ci * plane;
-#pragma GCC unroll 6
-			for (int y = 0; y < a; y++) {
-				__m256 r[8];
-#pragma GCC unroll 8
-				for (int l = 0; l < LANES; l++)
-					r[l] = l < k.n ? _mm256_loadu_ps(
-					                         x + k.patch[l] + (size_t)y * c->wq)
-					               : _mm256_setzero_ps();
-				transpose8(r);
-#pragma GCC unroll 6
-				for (int z = 0; z < a && z < 8; z++)
-					d[y * a + z] = (Lane)r[z];
-				if (a > 8) /* a ninth column: one float of each patch row */
-					for (int l = 0; l < LANES; l++)
-						d[y * a + 8][l] =
-						        l < k.n ? x[k.patch[l] + (size_t)y * c->wq +
-						                          8]
-						                : 0.0f;
-				in_1d(f, d + y * a, 1);
-			}
-			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
-#pragma GCC unroll 6
-			for (int z = 0; z < a; z++) {
-				in_1d(f, d + z, a);
-#pragma GCC unroll 6
-				for (int y = 0; y < a; y++)
-					_mm256_storeu_ps(
-					        dst + (y * a + z) * xstride, (__m256)d[y * a + z]);
-			}
+			float *dst = V + ((size_t)tp * c->cin + ci) * nr;
+			for (int g = 0; g < groups; g++)
+				input_lanes(c, dst + g * LANES, xstride, xp + ci * plane, &k[g], f);
 		}
 	}
 }

@@ -69,6 +69,7 @@ typedef struct Kernel {
 	const char *name;
 	int v; /* floats a vector */
 	gemm_fn *gemm;
+	gemm_fn *gemm1; /* as gemm, the first half only (b still 2V floats a row) */
 	direct_fn *direct;
 	/* Winograd's input and output transforms */
 	void (*wino_in)(const gq_conv *c, float *V, const float *xp, int ci0, int ci1);
@@ -96,6 +97,16 @@ struct gq_conv {
 };
 
 static const float zeros[MR];
+
+static int min_int(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+static int round_up(int n, int m)
+{
+	return (n + m - 1) / m * m;
+}
 
 enum { HUGE_PAGE = 2 << 20 };
 enum { LINE_FLOATS = 16 }; /* a 64-byte cache line */
@@ -148,6 +159,17 @@ static void gemm_c(int kc, const float *a, const float *b, Out o, const float *b
 	}
 }
 
+static void gemm1_c(int kc, const float *a, const float *b, Out o, const float *bias, int flags)
+{
+	float acc[MR][VC] = {{0}};
+	for (int k = 0; k < kc; k++, a += MR, b += 2 * VC)
+		for (int i = 0; i < MR; i++)
+			for (int j = 0; j < VC; j++)
+				acc[i][j] += a[i] * b[j];
+	for (int i = 0; i < MR; i++)
+		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], flags);
+}
+
 static void direct_c(const float *a, Src s, Out o, const float *bias, int flags)
 {
 	float acc[MR][2 * VC] = {{0}};
@@ -189,9 +211,12 @@ static bool always(void)
 		t = ADD(t, acc);                                                                   \
 		STOREU(c, (flags & RELU) ? MAX(t, ZERO()) : t);                                    \
 	}
-#define STORE(i) STORE_HALF(o.c0 + i * o.ld0, c##i##0, i) STORE_HALF(o.c1 + i * o.ld1, c##i##1, i)
+#define STORE(i)  STORE_HALF(o.c0 + i * o.ld0, c##i##0, i) STORE_HALF(o.c1 + i * o.ld1, c##i##1, i)
+#define DECL1(i)  V c##i##0 = ZERO();
+#define STEP1(i)  c##i##0 = FMA(BCAST(a + i), b0, c##i##0);
+#define STORE1(i) STORE_HALF(o.c0 + i * o.ld0, c##i##0, i)
 
-#define KERNELS(GEMM, DIRECT, TARGET)                                                              \
+#define KERNELS(GEMM, GEMM1, DIRECT, TARGET)                                                       \
 	__attribute__((target(TARGET))) static void GEMM(                                          \
 	        int kc, const float *a, const float *b, Out o, const float *bias, int flags)       \
 	{                                                                                          \
@@ -201,6 +226,16 @@ static bool always(void)
 			ROWS(STEP)                                                                 \
 		}                                                                                  \
 		ROWS(STORE)                                                                        \
+	}                                                                                          \
+	__attribute__((target(TARGET))) static void GEMM1(                                         \
+	        int kc, const float *a, const float *b, Out o, const float *bias, int flags)       \
+	{                                                                                          \
+		ROWS(DECL1)                                                                        \
+		for (int k = 0; k < kc; k++, a += MR, b += 2 * VW) {                               \
+			V b0 = LOADU(b);                                                           \
+			ROWS(STEP1)                                                                \
+		}                                                                                  \
+		ROWS(STORE1)                                                                       \
 	}                                                                                          \
 	__attribute__((target(TARGET))) static void DIRECT(                                        \
 	        const float *a, Src s, Out o, const float *bias, int flags)                        \
@@ -225,7 +260,7 @@ static bool always(void)
 #define STOREU _mm256_storeu_ps
 #define ADD    _mm256_add_ps
 #define MAX    _mm256_max_ps
-KERNELS(gemm_avx2, direct_avx2, "avx2,fma")
+KERNELS(gemm_avx2, gemm1_avx2, direct_avx2, "avx2,fma")
 #undef V
 #undef VW
 #undef ZERO
@@ -245,7 +280,7 @@ KERNELS(gemm_avx2, direct_avx2, "avx2,fma")
 #define STOREU   _mm512_storeu_ps
 #define ADD      _mm512_add_ps
 #define MAX      _mm512_max_ps
-KERNELS(gemm_avx512, direct_avx512, "avx512f")
+KERNELS(gemm_avx512, gemm1_avx512, direct_avx512, "avx512f")
 #undef V
 #undef VW
 #undef ZERO
@@ -439,6 +474,14 @@ static size_t wino_vstride(const gq_conv *c)
 	return (size_t)c->tpanels * c->cin * 2 * c->kern->v + LINE_FLOATS;
 }
 
+/* Columns of V that the products read: whole vectors of tiles, since a last panel with no
+ * tile in its second half runs gemm1 (on P4CNN's 24x24 maps, 36 tiles of 48 columns:
+ * 40 are read). */
+static int wino_live(const gq_conv *c)
+{
+	return round_up(c->tiles, c->kern->v);
+}
+
 /* Input channels [ci0, ci1): every tile's patch, transformed, into V (portable). */
 static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, int ci1)
 {
@@ -446,7 +489,7 @@ static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, i
 	size_t plane = (size_t)c->hp * c->wq;
 	Lane d[81];
 	Chunk k;
-	for (int t0 = 0; t0 < c->tpanels * nr; t0 += LANES) {
+	for (int t0 = 0; t0 < wino_live(c); t0 += LANES) {
 		chunk_at(c, t0, &k);
 		for (int ci = ci0; ci < ci1; ci++) {
 			for (int l = 0; l < LANES; l++)
@@ -557,10 +600,11 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_input_avx2_f(
         const gq_conv *c, float *V, const float *xp, int ci0, int ci1, const int f)
 {
-	int nr = 2 * c->kern->v, groups = nr / LANES;
+	int nr = 2 * c->kern->v, live = wino_live(c);
 	size_t plane = (size_t)c->hp * c->wq, xstride = wino_vstride(c);
 	Chunk k[VMAX * 2 / LANES];
 	for (int tp = 0; tp < c->tpanels; tp++) {
+		int groups = min_int(nr, live - tp * nr) / LANES;
 		for (int g = 0; g < groups; g++)
 			chunk_at(c, tp * nr + g * LANES, &k[g]);
 		for (int ci = ci0; ci < ci1; ci++) {
@@ -664,10 +708,12 @@ __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *
 /* Best first. */
 static const Kernel kernels[] = {
 #ifdef GQ_X86
-        {"avx512", 16, gemm_avx512, direct_avx512, wino_input_avx2, wino_output_avx2, has_avx512},
-        {"avx2", 8, gemm_avx2, direct_avx2, wino_input_avx2, wino_output_avx2, has_avx2},
+        {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, wino_input_avx2, wino_output_avx2,
+                has_avx512},
+        {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, wino_input_avx2, wino_output_avx2,
+                has_avx2},
 #endif
-        {"c", VC, gemm_c, direct_c, wino_input_c, wino_output_c, always},
+        {"c", VC, gemm_c, gemm1_c, direct_c, wino_input_c, wino_output_c, always},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
@@ -698,16 +744,6 @@ int gq_conv_use_kernel(const char *name)
 }
 
 /* ---- the plan ---- */
-
-static int min_int(int a, int b)
-{
-	return a < b ? a : b;
-}
-
-static int round_up(int n, int m)
-{
-	return (n + m - 1) / m * m;
-}
 
 /* The direct path's geometry: runs of V pixels on each output row, paired into tiles. The
  * padded input is split into s x s phase planes of hp x wq, phase (a, b) holding padded
@@ -1320,10 +1356,13 @@ static void wino_block(
 			for (int j = j0; j < j1; j++) {
 				const float *b =
 				        V + xi * wino_vstride(c) + ((size_t)j * cin + pc) * nr;
+				/* the last panel's second half may hold no tile */
+				gemm_fn *gemm =
+				        c->tiles - j * nr > v ? c->kern->gemm : c->kern->gemm1;
 				for (int i = i0; i < i1; i++) {
 					float *C = Mx + (i - i0) * MR * cols + (j - j0) * nr;
 					Out o = {C, C + v, cols, cols};
-					c->kern->gemm(kc,
+					gemm(kc,
 					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR,
 					        b, o, zeros, pc == 0 ? FIRST : 0);
 				}

@@ -1191,6 +1191,53 @@ static void direct_tiles(
 	}
 }
 
+/* A one-pixel output (a last convolution over the whole map, as P4CNN's): there the
+ * direct kernel spends 15 of its 16 lanes on pixels that do not exist, so out[co] is
+ * taken as a dot product instead. A panel is [kc][MR]; with the inputs repeated MR times,
+ * xx[kk*MR + r] = x[kk], panel times xx runs in whole vectors, and of every DOT floats
+ * (MR and LANES both divide it) the float at q belongs to output channel q % MR. Panels
+ * [p0, p1). */
+enum { DOT = 3 * LANES };
+_Static_assert(DOT % MR == 0, "a row of DOT floats must hold whole K rows");
+
+static void dot_panels(const gq_conv *c, float *out, const float *xp, int p0, int p1)
+{
+	float xx[KC * MR];
+	size_t plane = phase_floats(c);
+	int k2 = c->k * c->k;
+	for (int pc = 0; pc < c->kdim; pc += block_rows(c, pc)) {
+		int kc = block_rows(c, pc), flags = epilogue(c, pc, kc), n = kc * MR;
+		for (int kk = 0; kk < kc; kk++) {
+			int ci = (pc + kk) / k2, tap = (pc + kk) % k2;
+			for (int r = 0; r < MR; r++)
+				xx[kk * MR + r] = xp[ci * plane + c->tapoff[tap]];
+		}
+		for (int i = p0; i < p1; i++) {
+			const float *a = a_panel(c, pc, kc, i);
+			Lane acc[DOT / LANES] = {{0}};
+			int q = 0;
+			for (; q + DOT <= n; q += DOT)
+				for (int m = 0; m < DOT / LANES; m++) {
+					Lane va, vx;
+					memcpy(&va, a + q + m * LANES, sizeof va);
+					memcpy(&vx, xx + q + m * LANES, sizeof vx);
+					acc[m] += va * vx;
+				}
+			float sum[MR] = {0};
+			for (int m = 0; m < DOT / LANES; m++)
+				for (int l = 0; l < LANES; l++)
+					sum[(m * LANES + l) % MR] += acc[m][l];
+			for (; q < n; q++)
+				sum[q % MR] += a[q] * xx[q];
+			for (int r = 0; r < min_int(MR, c->cout - i * MR); r++) {
+				int co = i * MR + r;
+				float y = sum[r] + (flags & FIRST ? c->bias[co] : out[co]);
+				out[co] = flags & RELU && !(y > 0.0f) ? 0.0f : y;
+			}
+		}
+	}
+}
+
 /* ---- packed: im2col into panels of 2V pixels ---- */
 
 /* A run of output pixels on one output row, and for one tap where its inputs are:
@@ -1395,7 +1442,9 @@ static void run_share(void *ctx, int t, int n)
 	float *buf = t ? gq_team_scratch(t) : j->scratch;
 	if (c->algo == GQ_CONV_DIRECT) {
 		float *tmp = t ? buf : j->scratch + padded_floats(c);
-		if (j->by_panel)
+		if (c->oh * c->ow == 1)
+			dot_panels(c, j->out, j->in, u0, u1);
+		else if (j->by_panel)
 			direct_tiles(c, j->out, j->in, 0, c->tiles, u0, u1, tmp);
 		else
 			direct_tiles(c, j->out, j->in, u0, u1, 0, c->mpanels, tmp);
@@ -1450,7 +1499,8 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 	}
 	/* Every thread reads all of what is not split among them: split the filters when they
 	 * are the bigger part (deep layers on small maps), so that each is read once. */
-	if (c->algo == GQ_CONV_DIRECT && packed_a_floats(c) > (size_t)c->cin * phase_floats(c)) {
+	if (c->algo == GQ_CONV_DIRECT &&
+	        (packed_a_floats(c) > (size_t)c->cin * phase_floats(c) || c->oh * c->ow == 1)) {
 		j.by_panel = true;
 		j.units = c->mpanels;
 	}

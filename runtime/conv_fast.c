@@ -2,14 +2,16 @@
  * out[co, p] = bias[co] + sum_kk A[co, kk] B[kk, p], kk = (ci, ky, kx), p = an output pixel.
  * A (the filters) is packed once, at load, into panels of MR = 6 output channels. A
  * micro-kernel keeps an MR x 2V tile of out in registers (V floats a vector: AVX-512,
- * AVX2+FMA or portable C, picked at run time), runs down a block of K, and on the last
- * block adds the bias (the folded bn) and applies the relu before its one store.
+ * AVX2+FMA or portable C, picked at run time; gemm1, MR x V, for a last panel half empty),
+ * runs down a block of K, and on the last block adds the bias (the folded bn) and applies
+ * the relu before its one store.
  *
  * Three algorithms, chosen per layer at plan time by their cost in multiply-adds:
  * - direct: no im2col. The input is copied once into a zero-padded buffer (split into
  *   s x s phase planes at stride s), and the tile's two vectors are two runs of V
  *   consecutive output pixels of an output row, so B's row (ci, ky, kx) for a run is V
- *   consecutive floats of that buffer, loaded in place.
+ *   consecutive floats of that buffer, loaded in place. A one-pixel output (a last
+ *   layer over the whole map) runs as dot products (dot_panels).
  * - packed (any stride): im2col straight into panels of 2V pixels, KC rows at a time.
  * - Winograd F(m x m, 3 x 3), m = 2 or 4 (3x3, stride 1): the input in (m+2)^2 tiles
  *   transformed (B^T d B), one product per transformed position (the same micro-kernel, K =

@@ -247,8 +247,8 @@ def report(a, rows, pk, peak_t, isa, goals, load_before):
         "of 16 tiles, each transformed filter used 16 times) takes the most time although "
         "it has the fewest multiplications after Winograd. A layer "
         "splits over both threads (output channels, or output pixels), each with half the "
-        "filters to stream. Small layers (the whole of P4CNN) stay on one thread, "
-        "which is faster than splitting them.",
+        "filters to stream. Small layers (all of P4CNN but its 26x26 layer) stay on one "
+        "thread, which is faster than splitting them.",
         "",
     ]
     lines += [

@@ -40,11 +40,13 @@ enum { VMAX = 16 };      /* floats per vector, widest kernel */
 enum { KC = 256 };       /* rows of K per block */
 enum { NC = 384 };       /* pixels per packed block (a multiple of every 2V) */
 enum { MC_PANELS = 16 }; /* panels of A swept per tile of B: 96 x KC floats in L2 */
-/* Below this cost (multiply-adds or their equivalent, about 0.5 ms) a layer runs on one
+/* Below this cost (multiply-adds or their equivalent, about 50 us) a layer runs on one
  * thread: a helper that must first fetch the layer's input and filters into its own
- * caches gains less than the split costs (measured: the 40-channel P4CNN at batch 1 runs
- * faster on one thread than split over two). */
-enum { PAR_COST = 20000000 };
+ * caches gains less than the split costs. Measured on P4CNN at batch 1 (`--bench`, five
+ * alternating runs): splitting its 26x26 layer (cost 3.5e6) gave 17% more images/s;
+ * splitting the 12x12 one (1.0e6) and smaller as well gained no more and varied far
+ * more from run to run. */
+enum { PAR_COST = 2000000 };
 
 _Static_assert(GQ_TEAM_SCRATCH >= KC * NC + 2 * MR * VMAX, "team scratch too small");
 

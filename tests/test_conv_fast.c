@@ -203,7 +203,7 @@ START_TEST(random_shapes_every_algorithm)
 }
 END_TEST
 
-/* Layers large enough (cost >= PAR_COST, 2e7 multiply-adds, for every algorithm) that
+/* Layers large enough (cost >= PAR_COST, 2e6 multiply-adds, for every algorithm) that
  * gq_conv_run splits them over two threads. */
 START_TEST(two_threads)
 {
@@ -212,6 +212,7 @@ START_TEST(two_threads)
 	        {128, 29, 29, 128, 3, 2, 1, 1}, /* stride 2: direct splits its filters */
 	        {256, 15, 15, 512, 3, 2, 1, 1}, /* stride 2, one panel of tiles */
 	        {320, 8, 8, 256, 3, 1, 1, 1},   /* few tiles, many channels */
+	        {40, 26, 26, 40, 3, 1, 0, 1},   /* P4CNN's largest: F4's last panel half empty */
 	};
 	seed(3);
 	gq_set_threads(2);

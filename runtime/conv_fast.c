@@ -40,13 +40,14 @@ enum { VMAX = 16 };      /* floats per vector, widest kernel */
 enum { KC = 256 };       /* rows of K per block */
 enum { NC = 384 };       /* pixels per packed block (a multiple of every 2V) */
 enum { MC_PANELS = 16 }; /* panels of A swept per tile of B: 96 x KC floats in L2 */
-/* Below this cost (multiply-adds or their equivalent, about 50 us) a layer runs on one
- * thread: a helper that must first fetch the layer's input and filters into its own
- * caches gains less than the split costs. Measured on P4CNN at batch 1 (`--bench`, five
- * alternating runs): splitting its 26x26 layer (cost 3.5e6) gave 17% more images/s;
- * splitting the 12x12 one (1.0e6) and smaller as well gained no more and varied far
- * more from run to run. */
-enum { PAR_COST = 2000000 };
+/* Below this cost per parallel phase (multiply-adds or their equivalent, about 25 us) a
+ * layer runs on one thread: a helper that must first fetch the layer's input and filters
+ * into its own caches gains less than the split costs. Direct and Winograd layers hand
+ * off twice (the padded input, then the products), im2col once. Measured at batch 1
+ * (`--bench`, alternating runs of the executables): splitting P4CNN's 26x26 Winograd
+ * layer (cost 3.5e6) gave 17% more images/s, its 12x12 one (1.0e6) no more and far more
+ * variance; splitting the wide model's im2col lift (1.0e6) 4% more. */
+enum { PAR_COST = 900000 };
 
 _Static_assert(GQ_TEAM_SCRATCH >= KC * NC + 2 * MR * VMAX, "team scratch too small");
 
@@ -1495,7 +1496,7 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 	scratch = (float *)(((uintptr_t)scratch + LINE_FLOATS * sizeof(float) - 1) &
 	                    ~(uintptr_t)(LINE_FLOATS * sizeof(float) - 1));
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
-	bool par = cost(c) >= PAR_COST;
+	bool par = cost(c) >= (c->algo == GQ_CONV_PACKED ? 1 : 2) * (double)PAR_COST;
 	Job j = {c, out, in, in, scratch, NULL, (n + nr - 1) / nr, false};
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;

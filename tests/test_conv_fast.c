@@ -203,8 +203,8 @@ START_TEST(random_shapes_every_algorithm)
 }
 END_TEST
 
-/* Layers large enough (cost >= PAR_COST, 2e6 multiply-adds, for every algorithm) that
- * gq_conv_run splits them over two threads. */
+/* Layers large enough (cost >= 2 PAR_COST, 1.8e6 multiply-adds, for every algorithm)
+ * that gq_conv_run splits them over two threads. */
 START_TEST(two_threads)
 {
 	static const Shape big[] = {

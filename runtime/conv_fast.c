@@ -819,7 +819,7 @@ static double cost(const gq_conv *c)
 	case GQ_CONV_PACKED:
 		return co * c->kdim * round_up(c->oh * c->ow, (int)nr);
 	default: {
-		double t = (double)c->tpanels * nr, a2 = c->alpha * c->alpha;
+		double t = wino_live(c), a2 = c->alpha * c->alpha;
 		return a2 * co * c->cin * t + (c->cin + co) * t * a2 * 4;
 	}
 	}

@@ -1205,9 +1205,14 @@ static void direct_tiles(
 enum { DOT = 3 * LANES };
 _Static_assert(DOT % MR == 0, "a row of DOT floats must hold whole K rows");
 
+static bool by_dot(const gq_conv *c)
+{
+	return c->algo == GQ_CONV_DIRECT && c->oh * c->ow == 1 && c->k * c->k <= KC;
+}
+
 static void dot_panels(const gq_conv *c, float *out, const float *xp, int p0, int p1)
 {
-	float xx[KC * MR];
+	float xx[KC * MR]; /* kc <= KC: by_dot */
 	size_t plane = phase_floats(c);
 	int k2 = c->k * c->k;
 	for (int pc = 0; pc < c->kdim; pc += block_rows(c, pc)) {
@@ -1447,7 +1452,7 @@ static void run_share(void *ctx, int t, int n)
 	float *buf = t ? gq_team_scratch(t) : j->scratch;
 	if (c->algo == GQ_CONV_DIRECT) {
 		float *tmp = t ? buf : j->scratch + padded_floats(c);
-		if (c->oh * c->ow == 1)
+		if (by_dot(c))
 			dot_panels(c, j->out, j->in, u0, u1);
 		else if (j->by_panel)
 			direct_tiles(c, j->out, j->in, 0, c->tiles, u0, u1, tmp);
@@ -1505,7 +1510,7 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 	/* Every thread reads all of what is not split among them: split the filters when they
 	 * are the bigger part (deep layers on small maps), so that each is read once. */
 	if (c->algo == GQ_CONV_DIRECT &&
-	        (packed_a_floats(c) > (size_t)c->cin * phase_floats(c) || c->oh * c->ow == 1)) {
+	        (packed_a_floats(c) > (size_t)c->cin * phase_floats(c) || by_dot(c))) {
 		j.by_panel = true;
 		j.units = c->mpanels;
 	}

@@ -179,6 +179,7 @@ static const Shape edge_shapes[] = {
         {8, 13, 13, 12, 3, 1, 0, 1},  /* 11x11 out: partial tiles on both edges */
         {40, 26, 26, 40, 3, 1, 0, 1}, /* F4's 36 tiles: the last panel's second half empty */
         {40, 4, 4, 40, 4, 1, 0, 1},   /* one output pixel, K = 640: direct as dot products */
+        {2, 17, 17, 7, 17, 1, 0, 1},  /* one pixel, but 17x17 taps outgrow a K block */
 };
 
 START_TEST(edge_shapes_every_algorithm)

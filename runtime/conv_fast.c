@@ -1135,9 +1135,14 @@ static void split_input(const gq_conv *c, float *xs, const float *in, int ci0, i
  * channels [ci0, ci1). */
 static void pad_input(const gq_conv *c, float *xp, const float *in, int ci0, int ci1)
 {
-	size_t plane = (size_t)c->hp * c->wq;
+	size_t plane = (size_t)c->hp * c->wq, hw = (size_t)c->h * c->w;
 	for (int ci = ci0; ci < ci1; ci++) {
 		float *o = xp + ci * plane;
+		if (c->p == 0 && c->wq == c->w) { /* rows already in place: one copy, not h */
+			memcpy(o, in + ci * hw, hw * sizeof *o);
+			memset(o + hw, 0, (plane - hw) * sizeof *o);
+			continue;
+		}
 		memset(o, 0, (size_t)c->p * c->wq * sizeof *o);
 		for (int y = 0; y < c->h; y++) {
 			float *row = o + (size_t)(y + c->p) * c->wq;

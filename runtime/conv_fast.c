@@ -809,7 +809,9 @@ static void plan_wino(gq_conv *c)
 	c->cop = min_int(c->cop < 1 ? 1 : c->cop, (c->mpanels + 7) / 8);
 }
 
-/* Multiply-adds (with what the tiles waste), and for Winograd the transforms, roughly. */
+/* Multiply-adds (with what the tiles waste), and for Winograd the transforms and im2col
+ * the packing, roughly: a float packed, one by one, costs about as much as four
+ * multiply-adds done eight at a time. */
 static double cost(const gq_conv *c)
 {
 	double co = (double)c->mpanels * MR, nr = 2 * c->kern->v;
@@ -817,7 +819,7 @@ static double cost(const gq_conv *c)
 	case GQ_CONV_DIRECT:
 		return co * c->kdim * c->runs * c->kern->v;
 	case GQ_CONV_PACKED:
-		return co * c->kdim * round_up(c->oh * c->ow, (int)nr);
+		return (co + 4) * c->kdim * round_up(c->oh * c->ow, (int)nr);
 	default: {
 		double t = wino_live(c), a2 = c->alpha * c->alpha;
 		return a2 * co * c->cin * t + (c->cin + co) * t * a2 * 4;

@@ -1243,11 +1243,8 @@ static void dot_panels(const gq_conv *c, float *out, const float *xp, int p0, in
 					sum[(m * LANES + l) % MR] += acc[m][l];
 			for (; q < n; q++)
 				sum[q % MR] += a[q] * xx[q];
-			for (int r = 0; r < min_int(MR, c->cout - i * MR); r++) {
-				int co = i * MR + r;
-				float y = sum[r] + (flags & FIRST ? c->bias[co] : out[co]);
-				out[co] = flags & RELU && !(y > 0.0f) ? 0.0f : y;
-			}
+			for (int r = 0; r < min_int(MR, c->cout - i * MR); r++)
+				store_c(out + i * MR + r, &sum[r], 1, c->bias[i * MR + r], flags);
 		}
 	}
 }

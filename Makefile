@@ -17,8 +17,10 @@ CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 COMPILER_SRC := compiler/main.c compiler/ast.c compiler/diag.c compiler/group.c \
                 compiler/check.c compiler/lint.c compiler/emit_c.c compiler/emit_torch.c
+LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
+                runtime/load_image.c
 RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/conv_fast.c \
-                runtime/pool_fast.c runtime/par.c runtime/load.c runtime/driver.c
+                runtime/pool_fast.c runtime/par.c $(LOAD_SRC) runtime/driver.c
 GEN_SRC      := $(B)/parser.c $(B)/lexer.c
 
 all: $(B)/geqc $(B)/libgeqrt.a
@@ -38,6 +40,9 @@ $(B)/o/%.o: %.c compiler/geqc.h compiler/ops.h runtime/geqrt.h $(B)/parser.h | $
 $(B)/san/%.o: %.c compiler/geqc.h compiler/ops.h runtime/geqrt.h $(B)/parser.h | $(B)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(PKGCF) -O1 -g $(SAN) -c $< -o $@
+
+# The loaders share one private header.
+$(foreach d,$(B)/o $(B)/san $(B)/fuzz/o,$(LOAD_SRC:%.c=$(d)/%.o)): runtime/load_impl.h
 
 # geqc -o finds the runtime it was built with (an installed geqc looks beside itself first).
 $(B)/o/compiler/main.o $(B)/san/compiler/main.o: BASE += -DGEQC_BUILD_INC='"$(CURDIR)/runtime"' \

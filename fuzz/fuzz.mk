@@ -24,7 +24,7 @@ FUZZ_HDRS    := compiler/geqc.h compiler/ops.h runtime/geqrt.h fuzz/fuzz.h $(B)/
 
 # What each target links besides its own file: the compiler without main.c, or the loaders.
 FUZZ_FRONT   = $(filter-out $(1)/compiler/main.o,$(call COMPILER_OBJ,$(1)))
-FUZZ_LOADER  = $(1)/runtime/load.o
+FUZZ_LOADER  = $(LOAD_SRC:%.c=$(1)/%.o)
 fuzz_src     = fuzz/fuzz_$(if $(filter png pgm,$(1)),image,$(1)).c
 fuzz_libs    = $(if $(filter geq,$(1)),$(call FUZZ_FRONT,$(2)),$(call FUZZ_LOADER,$(2)))
 # The png target mends chunk CRCs before decoding, so that mutations reach the chunk
@@ -83,7 +83,7 @@ $(B)/san/tests/alloc-main.o: compiler/main.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) -O1 -g $(SAN) -Dmain=geqc_main -c $< -o $@
 $(B)/san/tests/alloc-fail: tests/alloc-fail.c $(B)/san/tests/alloc-main.o \
-		$(call FUZZ_FRONT,$(B)/san) $(B)/san/runtime/load.o
+		$(call FUZZ_FRONT,$(B)/san) $(call FUZZ_LOADER,$(B)/san)
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(PKGCF) -O1 -g $(SAN) $^ -o $@ $(ALLOC_WRAP) $(ALLOC_STATIC)
 

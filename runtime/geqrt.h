@@ -92,7 +92,7 @@ void gq_add(float *out, const float *a, const float *b, size_t n);
 /* Threads the runtime (and OpenBLAS) may use. */
 void gq_set_threads(int n);
 
-/* ---- load.c: files from others, validated before use ---- */
+/* ---- load_*.c: files from others, validated before use ---- */
 /* Errors are written to err as "FILE: what is wrong" (cut to errlen, always terminated) and
  * the call returns -1, with every output pointer NULL and nothing left allocated. Only
  * regular files are read. Non-finite values (inf, nan) are kept as the file has them. */

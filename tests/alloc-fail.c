@@ -8,7 +8,7 @@
  *   the run without failures; never a signal or a sanitizer report (LeakSanitizer checks
  *   each child as it exits); no output file, and no temporary one, left by a failed run;
  *
- *   the loaders and savers of runtime/load.c (in this process): -1 with "PATH: ..." saying
+ *   the loaders and savers of runtime/load_*.c (in this process): -1 with "PATH: ..." saying
  *   "memory" (or the file's own error), every output NULL, the heap exactly as before
  *   (ASan's count of allocated bytes); or 0 with the same result as without failures; a
  *   failed save leaves no file.
@@ -95,7 +95,7 @@ int __wrap_vasprintf(char **s, const char *fmt, va_list ap)
  * fires (akheron/jansson#362, open upstream). Until that is fixed there, json_loadb runs
  * here with its allocations counted but none failing, and when one of them was to fail,
  * the call fails as a correct jansson would: NULL, json_error_out_of_memory, "out of memory".
- * What is tested is then load.c's handling of that. */
+ * What is tested is then the loaders' handling of that. */
 json_t *__real_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err);
 
 json_t *__wrap_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *err)

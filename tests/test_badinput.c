@@ -2,8 +2,8 @@
  * cover yet, found reviewing it against issue 6's list (docs/robustness.md has the whole
  * catalogue). Each file is built here byte by byte from its format's definition; each either
  * loads with the values the definition gives, or fails with an error naming the file. For
- * errors that come from libpng or jansson only the prefix that load.c adds is checked, since
- * their wording is theirs. Among them, the regressions of two bugs fixed in load.c: a PGM
+ * errors that come from libpng or jansson only the prefix that the loaders add is checked, since
+ * their wording is theirs. Among them, the regressions of two bugs fixed in the loaders: a PGM
  * comment right after maxval (netpbm reads the raster after the comment's newline), and a
  * PNG text chunk that claimed 1.6 GB (libpng allocated it all before reading). */
 #include "geqrt.h"

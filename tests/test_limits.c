@@ -323,7 +323,7 @@ static int load_npy(const char *path, char *err, size_t errlen, int *dim)
 	return rc;
 }
 
-/* The loader's header limit, NPY_MAX_HEADER in load.c: 65536 bytes. */
+/* The loader's header limit, NPY_MAX_HEADER in load_npy.c: 65536 bytes. */
 START_TEST(npy_header_size)
 {
 	const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";

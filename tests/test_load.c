@@ -1,4 +1,4 @@
-/* test_load.c: the loaders of runtime/load.c against files written by real tools (numpy,
+/* test_load.c: the loaders of runtime/load_*.c against files written by real tools (numpy,
  * torch, libpng), round trips, conversions checked against the bit formulas, and the
  * catalogue of malformed files in tests/bad/, each with its exact error text.
  * Usage: test_load [TESTS_DIR] (default "tests"). */
@@ -489,25 +489,121 @@ static void sweep_prefixes(const char *good, const char *name, int (*load)(const
 	free(b);
 }
 
-/* Random byte changes: any outcome but a crash, a leak or an unterminated error. */
-static void fuzz_bytes(
-        const char *good, const char *name, int (*load)(const char *, char *), int rounds)
+/* c = b with 1 to 4 bytes of [lo, hi) changed (at least one really changed). */
+static void mutate(
+        unsigned char *c, const unsigned char *b, size_t n, size_t lo, size_t hi, unsigned *seed)
 {
-	size_t n;
-	unsigned char *b = read_bytes(good, &n), *c = malloc(n);
-	const char *path = tmp_path(name);
+	memcpy(c, b, n);
+	for (int k = 1 + (int)(rng(seed) % 4); k > 0 || !memcmp(c, b, n); k--)
+		c[lo + rng(seed) % (hi - lo)] = (unsigned char)rng(seed);
+}
+
+/* The bits of the floats a data section holds: n bytes -> *count values. */
+typedef void data_decoder(const unsigned char *d, size_t n, uint32_t *bits, size_t *count);
+
+/* Little-endian F32, as safetensors and .npy store it. */
+static void le_floats(const unsigned char *d, size_t n, uint32_t *bits, size_t *count)
+{
+	*count = n / 4;
+	for (size_t i = 0; i < n / 4; i++)
+		bits[i] = (uint32_t)d[4 * i] | (uint32_t)d[4 * i + 1] << 8 |
+		          (uint32_t)d[4 * i + 2] << 16 | (uint32_t)d[4 * i + 3] << 24;
+}
+
+/* A loader under fuzzing: 0 and the bits of the floats loaded (*n of them), or -1. */
+typedef int mutant_loader(const char *path, char *err, uint32_t *bits, size_t *n);
+
+enum { FUZZ_MAX_VALUES = 256 };
+
+/* Loads a mutant: rejected with a "PATH: ..." error (-1), or loaded (0) with its values. */
+static int load_mutant(const char *path, const unsigned char *c, size_t n, mutant_loader *load,
+        uint32_t *bits, size_t *nbits)
+{
+	char err[512] = "";
+	write_bytes(path, c, n);
+	if (load(path, err, bits, nbits) == 0)
+		return 0;
+	ck_assert_msg(strncmp(err, path, strlen(path)) == 0 && strlen(err) > strlen(path) + 2,
+	        "bad error '%s'", err);
+	return -1;
+}
+
+/* A file to fuzz: its raw values start at byte `data` and run to the end (data = the file's
+ * length: no such section, as in a PNG); decode says what those bytes mean. */
+typedef struct fuzz_spec {
+	const char *good, *name;
+	size_t data;
+	mutant_loader *load;
+	data_decoder *decode;
+	bool numbers_in_text; /* a changed digit in the header may still be a valid file */
+} fuzz_spec;
+
+/* A mutant of the preamble and header: almost every change breaks the file or its match
+ * with what is loaded, so it is rejected, or (a change of padding, a comment, metadata)
+ * loaded with the original values (unless the header has numbers as text: a PGM's maxval
+ * 255 changed to 250 is another valid image). Returns whether it was rejected. */
+static bool fuzz_header(const fuzz_spec *s, const char *path, const unsigned char *c, size_t n,
+        const uint32_t *orig, size_t values)
+{
+	uint32_t got[FUZZ_MAX_VALUES];
+	size_t got_n;
+	if (load_mutant(path, c, n, s->load, got, &got_n) == -1)
+		return true;
+	ck_assert_msg(s->numbers_in_text || (got_n == values && !memcmp(got, orig, values * 4)),
+	        "%s: a header mutant loaded other values", s->name);
+	return false;
+}
+
+/* A mutant of the raw data: it loads, with exactly the values its bytes say. */
+static void fuzz_data(const fuzz_spec *s, const char *path, const unsigned char *c, size_t n)
+{
+	uint32_t got[FUZZ_MAX_VALUES], want[FUZZ_MAX_VALUES];
+	size_t got_n, values;
+	s->decode(c + s->data, n - s->data, want, &values);
+	ck_assert_int_eq(load_mutant(path, c, n, s->load, got, &got_n), 0);
+	for (size_t i = 0; i < values; i++)
+		ck_assert_msg(got[i] == want[i], "%s: value %zu is %08x, the bytes say %08x",
+		        s->good, i, got[i], want[i]);
+	ck_assert_uint_eq(got_n, values);
+}
+
+/* Random byte changes (1 to 4 per mutant) in the header and in the data. A loader that
+ * accepted everything, or lost or moved a value, fails; at least `reject` percent of the
+ * header mutants must be rejected. */
+static void fuzz_file(const fuzz_spec *s, int rounds, int reject)
+{
+	size_t n, values, rejected = 0;
+	unsigned char *b = read_bytes(s->good, &n), *c = malloc(n);
+	const char *path = tmp_path(s->name); /* (s->good is used before this reuses its buffer) */
 	unsigned seed = 12345;
+	uint32_t orig[FUZZ_MAX_VALUES];
+	ck_assert(s->data > 0 && s->data <= n);
+	ck_assert_int_eq(s->load(s->good, (char[512]){0}, orig, &values), 0);
+	ck_assert(values <= FUZZ_MAX_VALUES);
 	for (int r = 0; r < rounds; r++) {
-		memcpy(c, b, n);
-		for (int k = 1 + (int)(rng(&seed) % 4); k > 0; k--)
-			c[rng(&seed) % n] = (unsigned char)rng(&seed);
-		write_bytes(path, c, n);
-		char err[512] = "";
-		if (load(path, err) == -1)
-			ck_assert(strlen(err) > strlen(path));
+		mutate(c, b, n, 0, s->data, &seed);
+		rejected += fuzz_header(s, path, c, n, orig, values);
+		if (s->decode) {
+			mutate(c, b, n, s->data, n, &seed);
+			fuzz_data(s, path, c, n);
+		}
 	}
+	ck_assert_msg(rejected * 100 >= (size_t)rounds * (size_t)reject,
+	        "%s: only %zu of %d header mutants rejected", s->name, rejected, rounds);
 	free(b);
 	free(c);
+}
+
+static int load_wb_bits(const char *path, char *err, uint32_t *bits, size_t *n)
+{
+	float w[4], b[2], *dst[] = {w, b};
+	char *labels = NULL;
+	int rc = gq_load_safetensors(path, wb, 2, dst, &labels, err, 512);
+	free(labels);
+	for (int i = 0; i < 6 && rc == 0; i++) /* in the file's order: b, then w */
+		bits[i] = bits_of(i < 2 ? b[i] : w[i - 2]);
+	*n = 6;
+	return rc;
 }
 
 static int load_wb_err(const char *path, char *err)
@@ -535,7 +631,13 @@ END_TEST
 
 START_TEST(st_fuzz)
 {
-	fuzz_bytes(saved_wb(), "fuzz.safetensors", load_wb_err, 400);
+	const char *good = saved_wb();
+	size_t n;
+	unsigned char *b = read_bytes(good, &n);
+	size_t data = 8 + (size_t)b[0] + ((size_t)b[1] << 8); /* the header is short */
+	free(b);
+	fuzz_file(&(fuzz_spec){good, "fuzz.safetensors", data, load_wb_bits, le_floats, false}, 400,
+	        95);
 }
 END_TEST
 
@@ -668,6 +770,21 @@ static int load_npy_err(const char *path, char *err)
 	return rc;
 }
 
+static int load_npy_bits(const char *path, char *err, uint32_t *bits, size_t *n)
+{
+	float *x;
+	int nd, d[4];
+	if (gq_load_npy(path, &x, &nd, d, err, 512))
+		return -1;
+	*n = 1;
+	for (int i = 0; i < nd; i++)
+		*n *= (size_t)d[i];
+	for (size_t i = 0; i < *n && i < FUZZ_MAX_VALUES; i++)
+		bits[i] = bits_of(x[i]);
+	free(x);
+	return 0;
+}
+
 START_TEST(npy_every_prefix)
 {
 	sweep_prefixes(data_path("v2.npy"), "prefix.npy", load_npy_err);
@@ -676,7 +793,14 @@ END_TEST
 
 START_TEST(npy_fuzz)
 {
-	fuzz_bytes(data_path("v1.npy"), "fuzz.npy", load_npy_err, 400);
+	size_t n;
+	unsigned char *b = read_bytes(data_path("v1.npy"), &n);
+	ck_assert_int_eq(b[6], 1); /* version 1.0: a 2-byte header length */
+	size_t data = 10 + (size_t)b[8] + ((size_t)b[9] << 8);
+	free(b);
+	fuzz_file(&(fuzz_spec){data_path("v1.npy"), "fuzz.npy", data, load_npy_bits, le_floats,
+	                  false},
+	        400, 90);
 }
 END_TEST
 
@@ -934,6 +1058,27 @@ static int load_image_err(const char *path, char *err)
 	return rc;
 }
 
+static int load_image_bits(const char *path, char *err, uint32_t *bits, size_t *n)
+{
+	float *x;
+	int c, h, w;
+	if (gq_load_image(path, &x, &c, &h, &w, err, 512))
+		return -1;
+	*n = (size_t)c * (size_t)h * (size_t)w;
+	for (size_t i = 0; i < *n && i < FUZZ_MAX_VALUES; i++)
+		bits[i] = bits_of(x[i]);
+	free(x);
+	return 0;
+}
+
+/* P5 with maxval 255: one byte a sample. */
+static void p5_samples(const unsigned char *d, size_t n, uint32_t *bits, size_t *count)
+{
+	*count = n;
+	for (size_t i = 0; i < n; i++)
+		bits[i] = bits_of((float)d[i] / 255.0f);
+}
+
 static const char *small_png(void)
 {
 	png_spec s = {5, 4, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, NULL, 0, NULL, 0};
@@ -952,7 +1097,10 @@ END_TEST
 
 START_TEST(png_fuzz)
 {
-	fuzz_bytes(small_png(), "fuzz.png", load_image_err, 400);
+	const char *good = small_png();
+	size_t n;
+	free(read_bytes(good, &n));
+	fuzz_file(&(fuzz_spec){good, "fuzz.png", n, load_image_bits, NULL, false}, 400, 95);
 }
 END_TEST
 
@@ -967,7 +1115,13 @@ END_TEST
 
 START_TEST(pgm_fuzz)
 {
-	fuzz_bytes(data_path("comments.pgm"), "fuzz.pgm", load_image_err, 400);
+	/* P5, where every byte of the raster is a sample (in P2 a changed digit is often
+	 * another valid value). */
+	const unsigned char p5[] = "P5\n# c\n3 2\n255\n\x01\x02\x03\x04\x05\x06";
+	write_bytes(tmp_path("small5.pgm"), p5, sizeof p5 - 1);
+	fuzz_file(&(fuzz_spec){tmp_path("small5.pgm"), "fuzz.pgm", 15, load_image_bits, p5_samples,
+	                  true},
+	        400, 80);
 }
 END_TEST
 

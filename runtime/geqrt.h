@@ -152,7 +152,12 @@ enum { GQ_TEAM_SCRATCH = 256 * 384 + 6 * 32 };
 /* The threads the runtime uses: what gq_set_threads (or OPENBLAS_NUM_THREADS) asked for,
  * 1..GQ_MAX_THREADS. */
 int gq_threads(void);
-/* At least gq_threads(), and as many as the machine has cores (at most GQ_MAX_THREADS): how
+/* The cores this process may run on (sched_getaffinity: taskset, cgroups' cpusets). */
+int gq_cores(void);
+/* The most threads one parallel job has used since gq_threads_used(true) (1 if none ran in
+ * parallel); with reset, returns that and starts counting again. What --bench reports. */
+int gq_threads_used(bool reset);
+/* At least gq_threads(), and as many as the process may use cores (at most GQ_MAX_THREADS): how
  * many per-thread workspaces a net allocates when it is created, before threads are set. */
 int gq_max_threads(void);
 /* Runs fn(ctx, t, n) for t = 0..n-1 at once, n = min(want, gq_threads()), the caller as

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,13 +16,15 @@
 
 /* The reference reader's limit: a larger header is not a safetensors file. */
 enum { ST_MAX_HEADER = 100000000 };
-enum { ST_F32, ST_F16, ST_BF16 };
+enum { ST_F32, ST_F16, ST_BF16, ST_FIRST_INT = 11, ST_LAST_INT = 18 };
 
-/* Every dtype the format defines; only the first three can be loaded. */
+/* Every dtype the format defines, with its bits per element; only the first three can be
+ * loaded, and the integer ones (U8 to U64) are read past for num_batches_tracked. */
 static const char *const st_dtype_names[] = {"F32", "F16", "BF16", "F64", "F8_E5M2", "F8_E4M3",
         "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "BOOL", "U8", "I8", "I16", "U16", "I32", "U32",
         "I64", "U64", "C64"};
-static const int st_dtype_size[] = {4, 2, 2};
+static const int st_dtype_bits[] = {
+        32, 16, 16, 64, 8, 8, 8, 4, 6, 6, 8, 8, 8, 16, 16, 32, 32, 64, 64, 64};
 
 typedef struct st_tensor {
 	const char *name; /* owned by the JSON root */
@@ -93,6 +96,26 @@ static int st_json_error(st_file *s, const json_error_t *je)
 	}
 }
 
+/* A file of another format given as weights, known by its first bytes: PyTorch's own
+ * checkpoints (torch.save: a zip archive, or before PyTorch 1.6 a pickle) and numpy arrays.
+ * (As a header length, the zip magic would be a 67 MB header, a pickle's beyond the limit.) */
+static int st_foreign(ld *l, const unsigned char *b)
+{
+	static const char fix[] = "save the weights with Model.save_safetensors(PATH) (the module "
+	                          "geqc emits) or safetensors.torch.save_file(model.state_dict(), "
+	                          "PATH)";
+	if (!memcmp(b, "PK\x03\x04", 4))
+		return ld_fail(l,
+		        "a zip archive (what torch.save writes), not a safetensors file: %s", fix);
+	if (b[0] == 0x80 && b[1] >= 2 && b[1] <= 5)
+		return ld_fail(l,
+		        "a Python pickle (torch.save's legacy format), not a safetensors file: %s",
+		        fix);
+	if (!memcmp(b, "\x93NUMPY", 6))
+		return ld_fail(l, "a .npy array, not a safetensors file: %s", fix);
+	return 0;
+}
+
 /* The length prefix and the JSON header. */
 static int st_open(st_file *s)
 {
@@ -103,7 +126,7 @@ static int st_open(st_file *s)
 	if (l->size < 8)
 		return ld_fail(l, "truncated: %llu bytes, too short for the 8-byte header length",
 		        l->size);
-	if (ld_read(l, b, 8))
+	if (ld_read(l, b, 8) || st_foreign(l, b))
 		return -1;
 	s->hlen = ld_get_le(b, 8);
 	if (s->hlen > ST_MAX_HEADER)
@@ -147,11 +170,7 @@ static int st_dtype(st_file *s, const char *name, json_t *v, st_tensor *t)
 	for (int i = 0; i < n; i++) {
 		if (strcmp(d, st_dtype_names[i]) != 0)
 			continue;
-		if (i > ST_BF16)
-			return ld_fail(&s->l,
-			        "tensor '%s' has dtype %s: only F32, F16 and BF16 can be loaded",
-			        ld_show(name).s, d);
-		t->dtype = i;
+		t->dtype = i; /* whether the model can take it is st_match's question */
 		return 0;
 	}
 	return ld_fail(&s->l, "tensor '%s' has unknown dtype '%s'", ld_show(name).s, ld_show(d).s);
@@ -208,8 +227,9 @@ static int st_bytes(st_file *s, const char *name, st_tensor *t)
 {
 	ull need;
 	const char *dt = st_dtype_names[t->dtype];
-	if (!ld_mul_ok(t->numel, (ull)st_dtype_size[t->dtype], &need))
+	if (!ld_mul_ok(t->numel, (ull)st_dtype_bits[t->dtype], &need) || need > ~0ull - 7)
 		return ld_fail(&s->l, "tensor '%s': shape is too large", ld_show(name).s);
+	need = (need + 7) / 8; /* F4 and F6 pack their elements */
 	if (t->end - t->begin != need)
 		return ld_fail(&s->l,
 		        "tensor '%s' has %llu bytes of data (data_offsets [%llu, %llu]), but %s %s "
@@ -339,8 +359,71 @@ static bool st_same_shape(const st_tensor *t, const gq_param *p)
 	return true;
 }
 
-/* Strict, as load_state_dict: every parameter present with its shape, nothing else. */
-static int st_match(st_file *s, const gq_param *params, int n)
+/* What is wrong with a file against the model: every problem, as load_state_dict lists them. */
+enum { MISMATCH_SHOWN = 16 };
+typedef struct mismatch {
+	char text[MISMATCH_SHOWN * 160];
+	size_t len;
+	int count;
+} mismatch;
+
+static void mismatch_add(mismatch *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* One more problem, on its own line (the first MISMATCH_SHOWN of them are kept). */
+static void mismatch_add(mismatch *m, const char *fmt, ...)
+{
+	if (m->count++ >= MISMATCH_SHOWN || m->len + 4 >= sizeof m->text)
+		return;
+	m->len += (size_t)snprintf(m->text + m->len, sizeof m->text - m->len, "\n  ");
+	va_list ap;
+	va_start(ap, fmt);
+	int k = vsnprintf(m->text + m->len, sizeof m->text - m->len, fmt, ap);
+	va_end(ap);
+	m->len = k < 0                                 ? m->len
+	         : m->len + (size_t)k < sizeof m->text ? m->len + (size_t)k
+	                                               : sizeof m->text - 1;
+}
+
+/* One problem: its line; several: how many, then one line each. */
+static int mismatch_report(st_file *s, const mismatch *m)
+{
+	if (m->count == 0)
+		return 0;
+	if (m->count == 1)
+		return ld_fail(&s->l, "%s", m->text + 3);
+	char more[48] = "";
+	if (m->count > MISMATCH_SHOWN)
+		snprintf(more, sizeof more, "\n  ... and %d more", m->count - MISMATCH_SHOWN);
+	return ld_fail(&s->l, "%d problems with the model's tensors, nothing was loaded:%s%s",
+	        m->count, m->text, more);
+}
+
+static bool st_is_int(const st_tensor *t)
+{
+	return t->dtype >= ST_FIRST_INT && t->dtype <= ST_LAST_INT;
+}
+
+/* PyTorch's batch norm keeps a step counter, PREFIX.num_batches_tracked (I64), in its
+ * state_dict; inference never reads it. It is skipped where the model has that batch norm
+ * (PREFIX.running_mean), as load_state_dict would load it. */
+static bool st_skipped(const st_tensor *t, const gq_param *params, int n)
+{
+	static const char counter[] = "num_batches_tracked", stat[] = "running_mean";
+	size_t len = strlen(t->name), c = sizeof counter - 1;
+	if (!st_is_int(t) || len <= c || strcmp(t->name + len - c, counter) != 0 ||
+	        t->name[len - c - 1] != '.')
+		return false;
+	for (int i = 0; i < n; i++) {
+		const char *p = params[i].name;
+		if (strlen(p) == len - c + sizeof stat - 1 && !strncmp(p, t->name, len - c) &&
+		        !strcmp(p + len - c, stat))
+			return true;
+	}
+	return false;
+}
+
+/* s->of[i]: the file's tensor named as params[i], or NULL. */
+static int st_index(st_file *s, const gq_param *params, int n)
 {
 	s->of = calloc(n > 0 ? (size_t)n : 1, sizeof *s->of);
 	if (!s->of)
@@ -351,21 +434,40 @@ static int st_match(st_file *s, const gq_param *params, int n)
 	for (int i = 0; i < n; i++) {
 		st_tensor key = {.name = params[i].name}, *kp = &key, **hit;
 		hit = bsearch(&kp, s->byname, s->nt, sizeof *s->byname, by_name);
-		if (!hit)
-			return ld_fail(&s->l, "missing tensor '%s' %s", params[i].name,
-			        ld_param_dims(&params[i]).s);
-		if (!st_same_shape(*hit, &params[i]))
-			return ld_fail(&s->l, "tensor '%s' has shape %s, the model expects %s",
-			        params[i].name, st_dims(*hit).s, ld_param_dims(&params[i]).s);
-		(*hit)->used = true;
-		s->of[i] = *hit;
+		if (hit) {
+			(*hit)->used = true;
+			s->of[i] = *hit;
+		}
 	}
+	return 0;
+}
+
+/* Strict, as load_state_dict: every parameter present with its shape and a float dtype,
+ * nothing else (but num_batches_tracked). Every problem is reported, in groups. */
+static int st_match(st_file *s, const gq_param *params, int n)
+{
+	mismatch m = {.count = 0};
+	if (st_index(s, params, n))
+		return -1;
+	for (int i = 0; i < n; i++)
+		if (!s->of[i])
+			mismatch_add(&m, "missing tensor '%s' %s", params[i].name,
+			        ld_param_dims(&params[i]).s);
 	for (size_t i = 0; i < s->nt; i++)
-		if (!s->t[i].used)
-			return ld_fail(&s->l,
+		if (!s->t[i].used && !st_skipped(&s->t[i], params, n))
+			mismatch_add(&m,
 			        "unexpected tensor '%s' %s: the model has no such parameter",
 			        ld_show(s->t[i].name).s, st_dims(&s->t[i]).s);
-	return 0;
+	for (int i = 0; i < n; i++)
+		if (s->of[i] && !st_same_shape(s->of[i], &params[i]))
+			mismatch_add(&m, "tensor '%s' has shape %s, the model expects %s",
+			        params[i].name, st_dims(s->of[i]).s, ld_param_dims(&params[i]).s);
+	for (int i = 0; i < n; i++)
+		if (s->of[i] && s->of[i]->dtype > ST_BF16)
+			mismatch_add(&m,
+			        "tensor '%s' has dtype %s: only F32, F16 and BF16 can be loaded",
+			        params[i].name, st_dtype_names[s->of[i]->dtype]);
+	return mismatch_report(s, &m);
 }
 
 /* IEEE half: zero and subnormals are man * 2^-24; inf and nan keep sign and payload. */

@@ -6,6 +6,7 @@
  * alone. */
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <time.h>
@@ -119,9 +120,36 @@ int gq_threads(void)
 	return n < 1 ? 1 : n > GQ_MAX_THREADS ? GQ_MAX_THREADS : n;
 }
 
+int gq_cores(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return CPU_COUNT(&set);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+/* The largest job since gq_threads_used(true). */
+static atomic_int most_used = 1;
+
+int gq_threads_used(bool reset)
+{
+	if (reset)
+		return atomic_exchange_explicit(&most_used, 1, memory_order_relaxed);
+	return atomic_load_explicit(&most_used, memory_order_relaxed);
+}
+
+static void note_used(int n)
+{
+	int m = atomic_load_explicit(&most_used, memory_order_relaxed);
+	while (n > m && !atomic_compare_exchange_weak_explicit(
+	                        &most_used, &m, n, memory_order_relaxed, memory_order_relaxed))
+		;
+}
+
 int gq_max_threads(void)
 {
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = gq_cores();
 	int t = gq_threads();
 	if (n > t)
 		t = n > GQ_MAX_THREADS ? GQ_MAX_THREADS : (int)n;
@@ -141,6 +169,7 @@ int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 		return 1;
 	}
 	n = start_workers(n);
+	note_used(n);
 	if (n > 1) {
 		pthread_mutex_lock(&team.m);
 		team.fn = fn;

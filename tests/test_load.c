@@ -89,7 +89,7 @@ static float float_of(uint32_t u)
 /* "PATH: message", as the loaders write errors. */
 static void assert_error(const char *err, const char *path, const char *msg)
 {
-	char want[512];
+	char want[2048];
 	snprintf(want, sizeof want, "%s: %s", path, msg);
 	ck_assert_str_eq(err, want);
 }
@@ -365,7 +365,10 @@ START_TEST(st_model_errors)
 	const char *path = tmp_path("model.safetensors");
 	ck_assert_int_eq(gq_save_safetensors(path, file, 1, src, NULL, err, sizeof err), 0);
 	ck_assert_int_eq(gq_load_safetensors(path, model, 2, dst, NULL, err, sizeof err), -1);
-	assert_error(err, path, "missing tensor 'gconv1.weight' [10, 10, 4, 3, 3]");
+	assert_error(err, path,
+	        "2 problems with the model's tensors, nothing was loaded:\n"
+	        "  missing tensor 'gconv1.weight' [10, 10, 4, 3, 3]\n"
+	        "  tensor 'lift1.weight' has shape [10, 1, 5, 5], the model expects [10, 1, 3, 3]");
 	ck_assert_int_eq(gq_load_safetensors(path, model + 1, 1, dst, NULL, err, sizeof err), -1);
 	assert_error(err, path,
 	        "tensor 'lift1.weight' has shape [10, 1, 5, 5], the model expects "
@@ -390,6 +393,117 @@ START_TEST(st_open_errors)
 	assert_error(err, tmp_dir, "is a directory");
 	ck_assert_int_eq(load_wb("/dev/null", err, sizeof err, NULL), -1);
 	assert_error(err, "/dev/null", "not a regular file");
+}
+END_TEST
+
+/* A safetensors file of the given entries, offsets contiguous, data zero. */
+typedef struct raw_tensor {
+	const char *name, *dtype, *shape; /* shape as JSON: "[2, 2]" */
+	size_t bytes;
+} raw_tensor;
+
+static void write_raw_st(const char *path, const raw_tensor *t, int n)
+{
+	char head[2048];
+	size_t len = 1, at = 0;
+	strcpy(head, "{");
+	for (int i = 0; i < n; i++, at += t[i - 1].bytes)
+		len += (size_t)snprintf(head + len, sizeof head - len,
+		        "%s\"%s\":{\"dtype\":\"%s\",\"shape\":%s,\"data_offsets\":[%zu,%zu]}",
+		        i ? "," : "", t[i].name, t[i].dtype, t[i].shape, at, at + t[i].bytes);
+	len += (size_t)snprintf(head + len, sizeof head - len, "}");
+	while (len % 8)
+		head[len++] = ' ';
+	unsigned char *b = calloc(8 + len + at, 1);
+	for (int i = 0; i < 8; i++)
+		b[i] = (unsigned char)((uint64_t)len >> (8 * i));
+	memcpy(b + 8, head, len);
+	write_bytes(path, b, 8 + len + at);
+	free(b);
+}
+
+/* Every problem at once, grouped as load_state_dict groups them; a batch norm's step
+ * counter (any integer dtype) is skipped where the model has that batch norm. */
+START_TEST(st_every_problem)
+{
+	static const gq_param model[] = {{"lift1.weight", 4, {2, 1, 3, 3}}, {"lift1.bias", 1, {2}},
+	        {"bn1.running_mean", 1, {2}}, {"bn1.running_var", 1, {2}},
+	        {"fc.weight", 2, {3, 2}}};
+	static const raw_tensor file[] = {{"lift1.wieght", "F32", "[2, 1, 3, 3]", 72},
+	        {"lift1.bias", "F32", "[3]", 12}, {"bn1.running_mean", "F32", "[2]", 8},
+	        {"bn1.running_var", "I64", "[2]", 16}, {"bn1.num_batches_tracked", "I64", "[]", 8},
+	        {"bn2.num_batches_tracked", "U8", "[]", 1}, {"extra", "F16", "[1]", 2}};
+	float *dst[5], buf[64];
+	for (int i = 0; i < 5; i++)
+		dst[i] = buf;
+	char err[2048];
+	const char *path = tmp_path("problems.safetensors");
+	write_raw_st(path, file, 7);
+	ck_assert_int_eq(gq_load_safetensors(path, model, 5, dst, NULL, err, sizeof err), -1);
+	assert_error(err, path,
+	        "7 problems with the model's tensors, nothing was loaded:\n"
+	        "  missing tensor 'lift1.weight' [2, 1, 3, 3]\n"
+	        "  missing tensor 'fc.weight' [3, 2]\n"
+	        "  unexpected tensor 'lift1.wieght' [2, 1, 3, 3]: the model has no such parameter\n"
+	        "  unexpected tensor 'bn2.num_batches_tracked' []: the model has no such "
+	        "parameter\n"
+	        "  unexpected tensor 'extra' [1]: the model has no such parameter\n"
+	        "  tensor 'lift1.bias' has shape [3], the model expects [2]\n"
+	        "  tensor 'bn1.running_var' has dtype I64: only F32, F16 and BF16 can be loaded");
+}
+END_TEST
+
+/* What PyTorch's state_dict() of a model with batch norm holds: loads, the counter (I64,
+ * or any integer dtype) skipped. */
+START_TEST(st_num_batches_tracked)
+{
+	static const gq_param model[] = {{"bn1.running_mean", 1, {2}}, {"bn1.running_var", 1, {2}}};
+	static const char *const ints[] = {"I64", "I32", "U8", "I8", "I16", "U16", "U32", "U64"};
+	static const int size[] = {8, 4, 1, 1, 2, 2, 4, 8};
+	float m[2] = {7, 7}, v[2] = {7, 7}, *dst[] = {m, v};
+	char err[512] = "";
+	const char *path = tmp_path("bn.safetensors");
+	for (int i = 0; i < 8; i++) {
+		raw_tensor file[] = {{"bn1.num_batches_tracked", ints[i], "[]", (size_t)size[i]},
+		        {"bn1.running_mean", "F32", "[2]", 8},
+		        {"bn1.running_var", "F32", "[2]", 8}};
+		write_raw_st(path, file, 3);
+		ck_assert_msg(gq_load_safetensors(path, model, 2, dst, NULL, err, sizeof err) == 0,
+		        "%s: %s", ints[i], err);
+		ck_assert(m[0] == 0 && m[1] == 0 && v[0] == 0 && v[1] == 0);
+	}
+	/* a float counter is not PyTorch's: unexpected */
+	raw_tensor f32[] = {{"bn1.num_batches_tracked", "F32", "[]", 4},
+	        {"bn1.running_mean", "F32", "[2]", 8}, {"bn1.running_var", "F32", "[2]", 8}};
+	write_raw_st(path, f32, 3);
+	ck_assert_int_eq(gq_load_safetensors(path, model, 2, dst, NULL, err, sizeof err), -1);
+	assert_error(err, path,
+	        "unexpected tensor 'bn1.num_batches_tracked' []: the model has no such parameter");
+}
+END_TEST
+
+/* torch.save's formats (a zip archive; a pickle before PyTorch 1.6) and .npy, named with the
+ * fix. (tests/native/crosscheck.py gives the executable files torch.save really wrote.) */
+START_TEST(st_foreign_formats)
+{
+	static const char fix[] = ", not a safetensors file: save the weights with "
+	                          "Model.save_safetensors(PATH) (the module geqc emits) or "
+	                          "safetensors.torch.save_file(model.state_dict(), PATH)";
+	static const struct {
+		const char *bytes, *what;
+	} cases[] = {
+	        {"PK\x03\x04\x00\x00\x08\x00\x00\x00", "a zip archive (what torch.save writes)"},
+	        {"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20",
+	                "a Python pickle (torch.save's legacy format)"},
+	        {"\x93NUMPY\x01\x00\x76\x00", "a .npy array"}};
+	char err[512], want[512];
+	const char *path = tmp_path("foreign.safetensors");
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		write_bytes(path, cases[i].bytes, 10);
+		ck_assert_int_eq(load_wb(path, err, sizeof err, NULL), -1);
+		snprintf(want, sizeof want, "%s%s", cases[i].what, fix);
+		assert_error(err, path, want);
+	}
 }
 END_TEST
 
@@ -1140,6 +1254,9 @@ static Suite *load_suite(void)
 	tcase_add_loop_test(st, st_bad_file, 0, sizeof st_bad / sizeof *st_bad);
 	tcase_add_test(st, st_model_errors);
 	tcase_add_test(st, st_open_errors);
+	tcase_add_test(st, st_every_problem);
+	tcase_add_test(st, st_num_batches_tracked);
+	tcase_add_test(st, st_foreign_formats);
 	tcase_add_test(st, st_error_truncation);
 	tcase_add_test(st, st_header_limit);
 	tcase_add_test(st, st_empty);

@@ -21,6 +21,7 @@ Prints `PASS name ...` or `FAIL name: why` per model and check, then `N passed, 
 import argparse
 import concurrent.futures
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -177,6 +178,41 @@ class Cli:
         return p
 
 
+def save_file(path, tensors):
+    """As safetensors.torch.save_file (not packaged in Debian): each tensor in its own dtype
+    (a state_dict's num_batches_tracked stays I64, shape []), offsets in name order."""
+    names = {torch.float32: "F32", torch.float16: "F16", torch.int64: "I64", torch.int32: "I32"}
+    header, blobs, at = {}, [], 0
+    for k in sorted(tensors):
+        blob = tensors[k].contiguous().numpy().tobytes()
+        header[k] = {"dtype": names[tensors[k].dtype], "shape": list(tensors[k].shape),
+                     "data_offsets": [at, at + len(blob)]}
+        blobs.append(blob)
+        at += len(blob)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+def pytorch_files(model, j):
+    """What a PyTorch user may pass as weights: the state_dict of a model whose batch norms
+    count their steps (as nn.BatchNorm2d does), torch.save's files, and one with four
+    problems at once."""
+    state = {k: v.float() for k, v in model.state_dict().items()}  # (the model went float64)
+    bns = sorted({k.rsplit(".", 1)[0] for k in state if k.endswith(".running_mean")})
+    counted = dict(state, **{f"{b}.num_batches_tracked": torch.tensor(937) for b in bns})
+    save_file(j("counted.safetensors"), counted)
+    torch.save(state, j("zip.pt"))
+    torch.save(state, j("legacy.pt"), _use_new_zipfile_serialization=False)
+    four = {k: v for k, v in state.items() if k != "gconv1.weight"}  # missing
+    four["lift1.wieght"] = four.pop("lift1.weight")  # renamed: missing and unexpected
+    four["lift1.bias"] = torch.zeros(four["lift1.bias"].numel() + 1)  # wrong shape
+    four["extra"] = torch.zeros(2)  # unexpected
+    save_file(j("four.safetensors"), four)
+    return bool(bns)
+
+
 def cli_tests(exe, py, work):
     """Modes, outputs and every bad-input exit of the executable."""
     mod = import_module(py, "api_torch")
@@ -273,6 +309,22 @@ def cli_tests(exe, py, work):
              all(n in ("ant", "bee", "cow") for n, _ in top_lines(o)) or 1 / 0)
     t.expect("missing tensor", ["--weights", j("missing.safetensors"), "--input",
              j("x3.npy")], 2, [j("missing.safetensors"), "gconv1.weight"])
+    if not pytorch_files(model, j):
+        return [f"FAIL cli: {py} has no batch norm"], 1
+    t.expect("state_dict with num_batches_tracked (I64)", ["--weights", j("counted.safetensors"),
+             "--input", j("x3.npy"), "--output", j("yc.npy")], 0,
+             stdout_check=values_match(j("yc.npy"), ref3))
+    fix = "safetensors.torch.save_file(model.state_dict(), PATH)"
+    t.expect("torch.save's zip file", ["--weights", j("zip.pt"), "--input", j("x3.npy")], 2,
+             [j("zip.pt") + ": a zip archive (what torch.save writes)", fix])
+    t.expect("torch.save's legacy pickle", ["--weights", j("legacy.pt"), "--input",
+             j("x3.npy")], 2, [j("legacy.pt") + ": a Python pickle", fix])
+    t.expect("four problems at once", ["--weights", j("four.safetensors"), "--input",
+             j("x3.npy"), "--output", j("y4p.npy")], 2,
+             ["5 problems", "missing tensor 'gconv1.weight'", "missing tensor 'lift1.weight'",
+              "unexpected tensor 'lift1.wieght'", "unexpected tensor 'extra' [2]",
+              "tensor 'lift1.bias' has shape [5], the model expects [4]"],
+             stdout_check=lambda _: os.path.exists(j("y4p.npy")) and 1 / 0)
     t.expect("missing weights file", ["--weights", j("none.safetensors"), "--input",
              j("x3.npy")], 2, [j("none.safetensors")])
     t.expect("wrong-shape input", ["--seed", "1", "--input", j("wrong.npy")], 2,
@@ -285,6 +337,20 @@ def cli_tests(exe, py, work):
     t.expect("--check-equivariance on a given input",
              ["--check-equivariance", "--weights", w, "--input", j("x4.npy")], 0)
     t.expect("--bench", ["--bench", "--batch", "2", "--threads", "1"], 0, stdout_check=bench_line)
+    cores = len(os.sched_getaffinity(0))
+
+    def threads_line(used, set_to):
+        def check(out):
+            bench_line(out)
+            want = f"{used} threads used ({set_to} set, {cores} cores)"
+            if want not in out:
+                raise AssertionError(f"no {want!r} in {out!r}")
+        return check
+    t.expect("--bench says the threads it used", ["--bench", "--batch", "1", "--threads",
+             "1"], 0, stdout_check=threads_line(1, 1))
+    t.expect("--threads above the cores: a warning", ["--bench", "--batch", "2", "--threads",
+             str(cores + 1)], 0, [f"warning: --threads {cores + 1} is more than the {cores} "
+             "cores this process may use"], stdout_check=bench_line)
 
     def profile_lines(out):
         """One line per step, each naming a line of api.geq that holds a call, whose times

@@ -1,6 +1,7 @@
 """The experiment's table (markdown, also printed) and plot (PNG) from evaluate.py's results.
 
-    report.py --epochs E --train-n N --md OUT.md --png OUT.png
+    report.py --epochs E --train-n N [--aug A] [--seed S] [--model paper|resnet]
+              --md OUT.md --png OUT.png
               LINT28.json ACC28.npz LINT29.json ACC29.npz [ACC29_CONTENT.npz]
 
 The legend carries each model's lint verdict from `geqc --lint-json`. The optional last
@@ -32,6 +33,21 @@ def epochs(n):
     return f"{n} epoch" + ("" if str(n) == "1" else "s")
 
 
+# How each training regime (train.py --aug) turned the training images, for titles and text.
+REGIMES = {
+    "upright": ("trained upright", "no augmentation"),
+    "rot90": ("trained on quarter turns",
+              "each image turned by a random multiple of 90 degrees (numpy.rot90), anew each epoch"),
+    "gauss45": ("trained on rotations ~ N(45, 20) degrees",
+                "each image turned by an angle ~ N(45, 20) degrees (bilinear, zero fill), anew "
+                "each epoch"),
+    "uniform": ("trained on uniform rotations",
+                "each image turned by an angle drawn uniformly from [0, 360) degrees (bilinear, "
+                "zero fill), anew each epoch"),
+}
+MODELS = {"paper": "the P4CNN", "resnet": "the small p4 ResNet"}
+
+
 def mean_at(acc, angles):
     vals = [acc[a] for a in angles if a in acc]
     return sum(vals) / len(vals) if vals else float("nan")
@@ -49,12 +65,14 @@ def table(v28, a28, v29, a29, content):
 
 
 def markdown(args, v28, a28, v29, a29, content, ntest):
-    head = (f"# Fashion-MNIST trained upright for {epochs(args.epochs)}, tested rotated\n\n"
+    title, how = REGIMES[args.aug]
+    head = (f"# Fashion-MNIST, {MODELS[args.model]} {title} for {epochs(args.epochs)}, "
+            f"tested rotated\n\n"
             f"Test accuracy (%) of the native geqc executables on {ntest} test images rotated "
             f"counter-clockwise about the centre of each model's input (multiples of 90 "
             f"degrees: exact `numpy.rot90`; others: bilinear, zero fill). Training: "
-            f"{args.train_n} upright images, Adam (lr 1e-3, cosine decay to 0), batch 64, "
-            f"seed 0, no augmentation, the same for both nets. The 29x29 input is the 28x28 "
+            f"{args.train_n} images, Adam (lr 1e-3, cosine decay to 0), batch 64, "
+            f"seed {args.seed}, {how}, the same for both nets. The 29x29 input is the 28x28 "
             f"image with one zero row at the bottom and one zero column at the right.\n")
     if content:
         head += ("\nIn brackets: the 29x29 net when the 28x28 picture is rotated first and "
@@ -83,8 +101,9 @@ def plot(path, args, v28, a28, v29, a29, content, ntest):
     ax.set_xticks(range(0, 361, 45))
     ax.set_xlim(-5, 355)
     ax.set_ylim(0, 100)
-    ax.set_title(f"Fashion-MNIST, trained upright ({epochs(args.epochs)}, "
-                 f"{args.train_n} images), {ntest} test images")
+    ax.set_title(f"Fashion-MNIST, {MODELS[args.model]} {REGIMES[args.aug][0]}\n"
+                 f"({epochs(args.epochs)}, {args.train_n} images, seed {args.seed}), "
+                 f"{ntest} test images")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize="small")
     ax.grid(alpha=0.3)
     fig.savefig(path, bbox_inches="tight")
@@ -95,6 +114,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", required=True)
     ap.add_argument("--train-n", type=int, required=True)
+    ap.add_argument("--aug", choices=sorted(REGIMES), default="upright")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", choices=sorted(MODELS), default="paper")
     ap.add_argument("--md", required=True)
     ap.add_argument("--png", required=True)
     ap.add_argument("files", nargs="+")

@@ -1,7 +1,8 @@
 """Checks of the experiment's geometry and of a finished quick run; run by test-quick.sh.
 
-    test_paper.py OUT_DIR [EXAMPLES_DIR]
+    test_paper.py OUT_DIR [EXAMPLES_DIR] [CHECK...]
 
+OUT_DIR is a quick run trained on quarter turns (paper/run.sh --quick --aug rot90).
 Prints one `PASS name` or `FAIL name: why` line per check. The references are the maths
 (numpy.rot90, centres of mass of rotated blobs) and the dataset's published layout, never
 outputs of the code under test.
@@ -107,6 +108,65 @@ def example_pictures_are_test_images():
     assert (np.array(Image.open(os.path.join(d, "fashion-coat-r90.png"))) == np.rot90(coat)).all()
 
 
+def training_inputs(size, index):
+    """The model inputs of the training images index, upright (train.py's dataset)."""
+    images, _ = fmnist.load("train", int(index.max()) + 1)
+    x = fmnist.to_input(images[index])
+    return fmnist.pad29(x) if size == 29 else x
+
+
+@check
+def quick_runs_training_batch_is_turned_by_quarter_turns():
+    """What train.py fed the nets first: each image its upright input under numpy.rot90 by
+    its own drawn turn, not all the same turn; the 28 and 29 nets got the same turns."""
+    b28, b29 = results("batch28.npz"), results("batch29.npz")
+    assert (b28["index"] == b29["index"]).all() and (b28["degrees"] == b29["degrees"]).all()
+    deg = b28["degrees"]
+    assert set(np.unique(deg)) <= {0, 90, 180, 270} and len(np.unique(deg)) >= 3, deg
+    for size, b in ((28, b28), (29, b29)):
+        upright = training_inputs(size, b["index"])
+        want = np.stack([np.rot90(u, int(d) // 90, axes=(-2, -1)) for u, d in zip(upright, deg)])
+        assert b["x"].shape == want.shape and (b["x"] == want).all(), size
+
+
+@check
+def bilinear_regimes_turn_each_image_as_the_test_images_turn():
+    """train.py's batched rotation against fmnist.rotate, image by image (the evaluation's
+    rotation, checked above against numpy.rot90 and the centres of mass)."""
+    import torch
+    from train import augment
+    x = np.random.default_rng(3).random((16, 1, 29, 29), dtype=np.float32)
+    for aug in ("gauss45", "uniform"):
+        got, deg = augment(torch.from_numpy(x), aug, np.random.default_rng(4))
+        want = np.stack([fmnist.rotate(img, d) for img, d in zip(x, deg)])
+        assert np.abs(got.numpy() - want).max() < 1e-4, (aug, np.abs(got.numpy() - want).max())
+        assert len(np.unique(deg)) == len(x), deg  # an angle per image
+
+
+@check
+def regimes_draw_the_angles_they_promise():
+    from train import angles
+    rng = np.random.default_rng(5)
+    n = 40000
+    assert (angles("upright", n, rng) == 0).all()
+    quarter = np.bincount((angles("rot90", n, rng) // 90).astype(int), minlength=4) / n
+    assert len(quarter) == 4 and np.abs(quarter - 0.25).max() < 0.01, quarter
+    g = angles("gauss45", n, rng)
+    assert abs(g.mean() - 45) < 0.5 and abs(g.std() - 20) < 0.5, (g.mean(), g.std())
+    u = angles("uniform", n, rng)
+    assert u.min() >= 0 and u.max() < 360, (u.min(), u.max())
+    assert abs(u.mean() - 180) < 2 and abs(u.std() - 360 / np.sqrt(12)) < 2, (u.mean(), u.std())
+
+
+@check
+def upright_regime_leaves_the_batch_alone():
+    import torch
+    from train import augment
+    x = torch.rand(8, 1, 28, 28)
+    got, deg = augment(x, "upright", np.random.default_rng(6))
+    assert got is x and (deg == 0).all()
+
+
 def results(name):
     return np.load(os.path.join(OUT, name))
 
@@ -151,6 +211,7 @@ def table_and_plot_exist():
     rows = [ln for ln in text.splitlines() if ln.startswith("| ") and ln[2].isdigit()]
     assert len(rows) == 36, f"{len(rows)} angle rows"
     assert "exact for all of p4" in text and "broken for r, r2, r3" in text
+    assert "trained on quarter turns" in text, text.splitlines()[0]
     with Image.open(os.path.join(OUT, "accuracy.png")) as img:
         assert img.format == "PNG" and img.size[0] >= 400, (img.format, img.size)
 

@@ -15,7 +15,8 @@ LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 PKGCF   := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null)
 
-COMPILER_SRC := compiler/main.c compiler/ast.c compiler/diag.c compiler/group.c \
+COMPILER_SRC := compiler/main.c compiler/ast.c compiler/diag.c compiler/diag_sarif.c \
+                compiler/group.c compiler/sizes.c \
                 compiler/check.c compiler/lint.c compiler/emit_c.c compiler/emit_torch.c
 LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
                 runtime/load_image.c

@@ -18,6 +18,7 @@ enum {
 	GEQC_MAX_DEPTH = 64,       /* nesting of calls and parentheses */
 	GEQC_MAX_DIM = 1 << 16,    /* any channel count, height, width, kernel, stride */
 	GEQC_MAX_LAYERS = 4096,    /* op applications in one model */
+	GEQC_MAX_SIZES = 4096,     /* input sizes one --sizes sweeps */
 };
 #define GEQC_MAX_NUMEL (1LL << 28) /* floats in one value or one parameter tensor */
 
@@ -41,15 +42,47 @@ typedef struct Loc {
 
 typedef enum { D_ERROR, D_WARNING, D_NOTE } DiagKind;
 
+/* How diagnostics reach the user (-fdiagnostics-format): gcc's text as each is reported,
+ * or collected and written at the end as SARIF 2.1.0 or gcc's JSON (diag_sarif.c). */
+typedef enum { DF_TEXT, DF_SARIF_STDERR, DF_SARIF_FILE, DF_JSON_STDERR } DiagFormat;
+
+/* A fix-it: replace the text at loc (inclusive columns) by text; an empty loc range
+ * (last_column = first_column - 1) inserts before first_column. */
+typedef struct DiagFixit {
+	Loc loc;
+	char *text;
+} DiagFixit;
+
+/* One reported diagnostic, kept when Diag.log is set (for SARIF, JSON and --fix). */
+typedef struct DiagRecord {
+	DiagKind kind; /* D_ERROR also for a warning promoted by -Werror */
+	bool promoted;
+	Loc loc;
+	const char *flag; /* "-Wequivariance", or NULL */
+	char *msg;
+	int parent; /* a note: index of the error or warning it belongs to, or -1 */
+	int nfix;
+	DiagFixit *fix;
+} DiagRecord;
+
+typedef struct DiagLog {
+	DiagRecord *rec;
+	int n, cap;
+} DiagLog;
+
 typedef struct Diag {
 	const char *file; /* as given on the command line */
 	const char *src;  /* the whole source, for quoting lines */
 	size_t srclen;
-	FILE *out; /* stderr, or a memstream in tests */
+	FILE *out; /* stderr, or a memstream in tests; NULL: count, print nothing */
 	int nerrors, nwarnings;
 	bool werror;      /* -Werror: warnings count as errors for the exit status */
 	bool no_equiv;    /* -Wno-equivariance: drop warnings of that flag and their notes */
 	bool suppressing; /* the last warning was dropped, so drop its notes too */
+	DiagFormat format;
+	bool color;            /* -fdiagnostics-color: SGR sequences from GCC_COLORS */
+	bool parseable_fixits; /* -fdiagnostics-parseable-fixits: fix-it lines as gcc's */
+	DiagLog *log;          /* if set, every shown diagnostic is also recorded here */
 } Diag;
 
 /* Prints `file:line:col: kind: msg [flag]`, then for errors and warnings the source
@@ -60,6 +93,23 @@ void diag_report(Diag *d, DiagKind kind, Loc loc, const char *flag, const char *
 #define error_at(d, loc, ...)   diag_report(d, D_ERROR, loc, NULL, __VA_ARGS__)
 #define note_at(d, loc, ...)    diag_report(d, D_NOTE, loc, NULL, __VA_ARGS__)
 #define warn_equiv(d, loc, ...) diag_report(d, D_WARNING, loc, "-Wequivariance", __VA_ARGS__)
+/* Attaches a fix-it to the error or warning reported last, or the one its notes that
+ * came since belong to (nothing if it was not shown). */
+void diag_fixit(Diag *d, Loc loc, const char *text);
+/* Line `line` (1-based) of the source without its newline; false if there is none. */
+bool diag_line(const Diag *d, int line, const char **start, size_t *len);
+/* Colour from -fdiagnostics-color=auto|always|never (auto: stderr is a terminal);
+ * GCC_COLORS set but empty turns it off, as in gcc. False for an unknown word. */
+bool diag_set_color(Diag *d, const char *when);
+void diag_log_free(DiagLog *log);
+
+/* ---- diag_sarif.c: the collected diagnostics as SARIF 2.1.0 or gcc's JSON ---- */
+/* Writes d->log in d->format to out; tool_ok is the run's success. */
+void diag_write_sarif(FILE *out, const Diag *d, bool tool_ok);
+void diag_write_json(FILE *out, const Diag *d);
+/* s as a JSON string: line breaks (diag.c wraps messages for terminals) become spaces,
+ * other control bytes and bytes past ASCII are escaped, so the output is always JSON. */
+void json_put_string(FILE *out, const char *s);
 
 /* ---- ast.c / parser.y / lexer.l: the syntax tree ---- */
 typedef enum { N_INT, N_FLOAT, N_BOOL, N_NAME, N_CALL, N_ADD } NodeKind;
@@ -154,6 +204,11 @@ bool group_predeclared(const char *name, Group *out);
 /* The predeclared names in SPEC order (p1 p2 pm pmm cm cmm p4 p4m), NULL-terminated. */
 extern const char *const group_predeclared_names[];
 int group_axis(const Group *G, int g); /* position of element g on the group axis, or -1 */
+/* The elements of mask (e is always among them) as the lint names them, into buf:
+ * "all of p4m", "the subgroup cm = {e, mr3}", "the subgroup {e, mr2}" (unnamed), "e, r"
+ * (not a subgroup) or "only e". Returns buf. */
+enum { GROUP_DESCRIBE_MAX = 64 };
+const char *group_describe(char *buf, size_t n, const Group *G, unsigned mask);
 
 /* ---- check.c: names, kinds, shapes; the checked model ---- */
 typedef enum {
@@ -260,6 +315,41 @@ typedef struct Lint {
 Lint *lint_model(const Model *m, Arena *arena, Diag *d);
 /* The lint as one JSON object (SPEC §4). */
 void lint_json(FILE *out, const Model *m, const Lint *l);
+/* The same without the closing brace, for more members after it (--sizes). */
+void lint_json_members(FILE *out, const Model *m, const Lint *l);
+
+/* ---- sizes.c: --sizes, the verdict at every square input size (SPEC §4.1) ---- */
+typedef struct SizeVerdict {
+	int n;             /* the input is n x n */
+	bool ok;           /* the model checks at this size */
+	unsigned exact;    /* if ok: the elements for which it is exact */
+	const char *error; /* if not: its first error */
+} SizeVerdict;
+
+/* Where the elements elems are all exact: at every N >= from that checks and has
+ * res[N mod period]. complete: the sweep saw every residue and covered the product of
+ * the strides, so the rule is not only an observation. */
+typedef struct SizeRule {
+	unsigned elems;
+	int period, from;
+	bool *res;
+	bool complete;
+} SizeRule;
+
+typedef struct SizeSweep {
+	int lo, hi;
+	int first_ok;   /* the first size that checks (hi if none does) */
+	long long P;    /* the product of the strides (the period the theory gives) */
+	SizeVerdict *v; /* v[N - lo] */
+	int nrules;     /* rule[0]: the whole group; then one per class of elements */
+	SizeRule rule[GQ_D4_ORDER + 1];
+} SizeSweep;
+
+/* Checks and lints prog at every N x N, lo <= N <= hi (m: the model as declared). */
+SizeSweep *sizes_sweep(Program *prog, const Model *m, const Diag *d, int lo, int hi, Arena *a);
+void sizes_text(FILE *out, const SizeSweep *s, const Model *m);
+/* The members `"sizes": [...], "pattern": [...]` of the lint JSON, each after a comma. */
+void sizes_json(FILE *out, const SizeSweep *s, const Model *m);
 
 /* ---- emit_torch.c, emit_c.c ---- */
 /* cmdline: the geqc command line, quoted into the header comment. */

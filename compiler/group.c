@@ -1,5 +1,6 @@
 /* group.c: the subgroups of D4 a model may be declared on (SPEC §2, §3). The element
  * algebra itself is the runtime's d4.c, so compiler and generated code cannot disagree. */
+#include <stdio.h>
 #include <string.h>
 
 #include "geqc.h"
@@ -73,4 +74,57 @@ int group_axis(const Group *G, int g)
 		if (G->elem[a] == g)
 			return a;
 	return -1;
+}
+
+/* "{e, mr3}" */
+static int put_set(char *buf, size_t n, unsigned mask)
+{
+	int k = snprintf(buf, n, "{");
+	const char *sep = "";
+	for (int g = 0; g < GQ_D4_ORDER; g++)
+		if (mask >> g & 1) {
+			k += snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, "%s%s", sep,
+			        d4_name[g]);
+			sep = ", ";
+		}
+	return k + snprintf(buf + k, n > (size_t)k ? n - (size_t)k : 0, "}");
+}
+
+/* The predeclared group with exactly these members, or NULL. Conjugates (the up-down
+ * mirror {e, mr2} beside pm = {e, m}) are other sets and stay unnamed. */
+static const char *predeclared_with(unsigned mask)
+{
+	Group H;
+	for (int i = 0; group_predeclared_names[i]; i++)
+		if (group_predeclared(group_predeclared_names[i], &H) && H.mask == mask)
+			return H.name;
+	return NULL;
+}
+
+static bool is_subgroup(unsigned mask)
+{
+	int elems[GQ_D4_ORDER], n = 0;
+	for (int g = 0; g < GQ_D4_ORDER; g++)
+		if (mask >> g & 1)
+			elems[n++] = g;
+	return close_mask(elems, n) == mask;
+}
+
+const char *group_describe(char *buf, size_t n, const Group *G, unsigned mask)
+{
+	mask = (mask & G->mask) | 1u;
+	char set[64];
+	put_set(set, sizeof set, mask);
+	const char *name = predeclared_with(mask);
+	if (mask == G->mask)
+		snprintf(buf, n, "all of %s", G->name);
+	else if (mask == 1u)
+		snprintf(buf, n, "only e");
+	else if (!is_subgroup(mask))
+		snprintf(buf, n, "%.*s", (int)strlen(set) - 2, set + 1);
+	else if (name)
+		snprintf(buf, n, "the subgroup %s = %s", name, set);
+	else
+		snprintf(buf, n, "the subgroup %s", set);
+	return buf;
 }

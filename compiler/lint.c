@@ -846,6 +846,18 @@ static void free_ctx(Ctx *c)
 	free(c->selfbr);
 }
 
+/* Names the elements that stay exact when only some break, as a subgroup where they are
+ * one (SPEC §4.1). */
+static void note_verdict(Ctx *c, unsigned exact)
+{
+	exact = (exact & c->all) | 1u;
+	if (exact == c->all || exact == 1u)
+		return;
+	char buf[GROUP_DESCRIBE_MAX];
+	note_at(c->d, c->m->group_loc, "the model is exact for %s of %s",
+	        group_describe(buf, sizeof buf, &c->m->group, exact), c->m->group.name);
+}
+
 Lint *lint_model(const Model *m, Arena *arena, Diag *d)
 {
 	Lint *l = arena_alloc(arena, sizeof *l);
@@ -861,6 +873,7 @@ Lint *lint_model(const Model *m, Arena *arena, Diag *d)
 			warn_grid(&c, i);
 	}
 	l->exact = c.exact[m->output >= 0 && m->output < m->nvalues ? m->output : 0] | 1u;
+	note_verdict(&c, l->exact);
 	free_ctx(&c);
 	return l;
 }
@@ -939,7 +952,7 @@ static void json_layer(FILE *out, const Layer *L, const LayerLint *ll, unsigned 
 	fputc('}', out);
 }
 
-void lint_json(FILE *out, const Model *m, const Lint *l)
+void lint_json_members(FILE *out, const Model *m, const Lint *l)
 {
 	unsigned all = m->group.mask | 1u;
 	fputs("{\n  \"model\": ", out);
@@ -958,5 +971,11 @@ void lint_json(FILE *out, const Model *m, const Lint *l)
 		fputs(i ? ",\n" : "\n", out);
 		json_layer(out, &m->layer[i], &l->layer[i], all);
 	}
-	fputs(m->nlayers ? "\n  ]\n}\n" : "]\n}\n", out);
+	fputs(m->nlayers ? "\n  ]" : "]", out);
+}
+
+void lint_json(FILE *out, const Model *m, const Lint *l)
+{
+	lint_json_members(out, m, l);
+	fputs("\n}\n", out);
 }

@@ -37,7 +37,11 @@ typedef enum { EMIT_NONE, EMIT_C, EMIT_TORCH, EMIT_EXE } Emit;
 typedef struct Options {
 	const char *input, *output;
 	Emit emit;
-	bool emit_given, lint_json, dump_ast, werror, no_equiv;
+	bool emit_given, lint_json, dump_ast, werror, no_equiv, syntax_only, parseable_fixits;
+	DiagFormat format;
+	const char *color;   /* -fdiagnostics-color's word */
+	int input_size[2];   /* --input-size H x W, or 0 */
+	int sizes[2];        /* --sizes LO..HI, or 0 */
 	const char *cmdline; /* for the emitted files' header comment */
 } Options;
 
@@ -53,9 +57,22 @@ static const char usage[] =
         "  --emit=c              C source; -o model.c also writes model.h (needs -o)\n"
         "  --emit=pytorch        a torch.nn.Module (to stdout without -o)\n"
         "  --lint-json           the equivariance lint as JSON on stdout\n"
+        "  --input-size HxW      check and lint as if the input were H x W\n"
+        "  --sizes LO..HI        the exact elements at every square size N x N, LO <= N <=\n"
+        "                        HI (at most 4096 sizes), and their pattern in N\n"
+        "  -fsyntax-only         check and lint only, even with -o\n"
         "  -Werror               treat warnings as errors\n"
         "  -Wequivariance        warn about inexact equivariance (the default)\n"
         "  -Wno-equivariance     do not\n"
+        "  -Wall, -Wextra        every warning (the default)\n"
+        "  -fdiagnostics-format=text|sarif-stderr|sarif-file|json-stderr\n"
+        "                        diagnostics as gcc's text, SARIF 2.1.0 (sarif-file writes\n"
+        "                        model.geq.sarif in the current directory) or gcc's JSON\n"
+        "  -fdiagnostics-color[=auto|always|never]\n"
+        "                        colour (auto, the default: when stderr is a terminal;\n"
+        "                        GCC_COLORS as gcc's)\n"
+        "  -fdiagnostics-parseable-fixits\n"
+        "                        print fix-its as gcc does: fix-it:\"file\":{l:c-l:c}:\"text\"\n"
         "  --dump-ast            print the syntax tree and stop (for debugging)\n"
         "  --version             print the version\n"
         "  --help                print this help\n"
@@ -136,9 +153,139 @@ static bool flag_option(Options *o, const char *arg)
 		o->lint_json = true;
 	else if (strcmp(arg, "--dump-ast") == 0)
 		o->dump_ast = true;
-	else
-		return false;
+	else if (strcmp(arg, "-fsyntax-only") == 0)
+		o->syntax_only = true;
+	else if (strcmp(arg, "-fdiagnostics-parseable-fixits") == 0)
+		o->parseable_fixits = true;
+	else if (strcmp(arg, "-fdiagnostics-color") == 0)
+		o->color = "always";
+	else if (strcmp(arg, "-fno-diagnostics-color") == 0)
+		o->color = "never";
+	else if (strcmp(arg, "-Wall") != 0 && strcmp(arg, "-Wextra") != 0)
+		return false; /* -Wall and -Wextra: every warning is on already */
 	return true;
+}
+
+static bool set_format(Options *o, const char *v)
+{
+	static const struct {
+		const char *name;
+		DiagFormat format;
+	} formats[] = {{"text", DF_TEXT}, {"sarif-stderr", DF_SARIF_STDERR},
+	        {"sarif-file", DF_SARIF_FILE}, {"json-stderr", DF_JSON_STDERR},
+	        {"json", DF_JSON_STDERR}};
+	for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++) {
+		if (strcmp(v, formats[i].name) == 0) {
+			o->format = formats[i].format;
+			return true;
+		}
+	}
+	sys_error("unknown diagnostics format '-fdiagnostics-format=%s' (use text, sarif-stderr, "
+	          "sarif-file or json-stderr)",
+	        v);
+	return false;
+}
+
+static bool set_color(Options *o, const char *v)
+{
+	if (strcmp(v, "auto") != 0 && strcmp(v, "always") != 0 && strcmp(v, "never") != 0) {
+		sys_error("unknown colour setting '-fdiagnostics-color=%s' (use auto, always or "
+		          "never)",
+		        v);
+		return false;
+	}
+	o->color = v;
+	return true;
+}
+
+/* A dimension of --input-size or --sizes: digits only, 1 to GEQC_MAX_DIM; *end after it. */
+static bool parse_dim(const char *s, const char **end, int *out)
+{
+	long long v = 0;
+	const char *p = s;
+	for (; *p >= '0' && *p <= '9' && v <= GEQC_MAX_DIM; p++)
+		v = 10 * v + (*p - '0');
+	*end = p;
+	*out = (int)v;
+	return p > s && v >= 1 && v <= GEQC_MAX_DIM;
+}
+
+static bool set_input_size(Options *o, const char *v)
+{
+	const char *p;
+	if (!v) {
+		sys_error("missing HxW after '--input-size'");
+		return false;
+	}
+	if (!parse_dim(v, &p, &o->input_size[0]) || (*p != 'x' && *p != 'X') ||
+	        !parse_dim(p + 1, &p, &o->input_size[1]) || *p) {
+		sys_error("--input-size needs HxW, two whole numbers from 1 to %d such as 29x29, "
+		          "not '%s'",
+		        GEQC_MAX_DIM, v);
+		return false;
+	}
+	return true;
+}
+
+static bool set_sizes(Options *o, const char *v)
+{
+	const char *p;
+	if (!v) {
+		sys_error("missing LO..HI after '--sizes'");
+		return false;
+	}
+	if (!parse_dim(v, &p, &o->sizes[0]) || strncmp(p, "..", 2) != 0 ||
+	        !parse_dim(p + 2, &p, &o->sizes[1]) || *p) {
+		sys_error("--sizes needs LO..HI, two whole numbers from 1 to %d such as 21..64, "
+		          "not '%s'",
+		        GEQC_MAX_DIM, v);
+		return false;
+	}
+	if (o->sizes[0] > o->sizes[1]) {
+		sys_error("--sizes %s: LO is greater than HI", v);
+		return false;
+	}
+	if (o->sizes[1] - o->sizes[0] >= GEQC_MAX_SIZES) {
+		sys_error("--sizes %s asks for %d sizes; geqc sweeps at most %d at once "
+		          "(GEQC_MAX_SIZES)",
+		        v, o->sizes[1] - o->sizes[0] + 1, GEQC_MAX_SIZES);
+		return false;
+	}
+	return true;
+}
+
+/* `--opt VALUE` or `--opt=VALUE`: the value, or NULL if arg is not opt (*is_opt false) or
+ * the value is missing. */
+static const char *opt_value(const char *opt, int argc, char **argv, int *i, bool *is_opt)
+{
+	size_t n = strlen(opt);
+	const char *arg = argv[*i];
+	*is_opt = strncmp(arg, opt, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+	if (!*is_opt)
+		return NULL;
+	if (arg[n] == '=')
+		return arg + n + 1;
+	return ++*i < argc ? argv[*i] : NULL;
+}
+
+/* The options that take a value; false if arg is none of them (*done false). */
+static bool value_option(Options *o, int argc, char **argv, int *i, bool *done)
+{
+	const char *arg = argv[*i], *v;
+	*done = true;
+	if (strncmp(arg, "--emit=", 7) == 0)
+		return set_emit(o, arg + 7);
+	if (strncmp(arg, "-fdiagnostics-format=", 21) == 0)
+		return set_format(o, arg + 21);
+	if (strncmp(arg, "-fdiagnostics-color=", 20) == 0)
+		return set_color(o, arg + 20);
+	v = opt_value("--input-size", argc, argv, i, done);
+	if (*done)
+		return set_input_size(o, v);
+	v = opt_value("--sizes", argc, argv, i, done);
+	if (*done)
+		return set_sizes(o, v);
+	return false;
 }
 
 static bool set_input(Options *o, const char *arg)
@@ -177,8 +324,10 @@ static bool parse_arg(Options *o, int argc, char **argv, int *i, bool *only_file
 		return set_output(o, ++*i < argc ? argv[*i] : NULL);
 	if (strncmp(arg, "-o", 2) == 0)
 		return set_output(o, arg + 2);
-	if (strncmp(arg, "--emit=", 7) == 0)
-		return set_emit(o, arg + 7);
+	bool done;
+	bool ok = value_option(o, argc, argv, i, &done);
+	if (done)
+		return ok;
 	if (flag_option(o, arg))
 		return true;
 	sys_error("unrecognized command-line option '%s' (see 'geqc --help')", arg);
@@ -196,8 +345,20 @@ static bool settle_options(Options *o)
 		sys_error("--lint-json prints to stdout: it cannot be combined with -o or --emit");
 		return false;
 	}
+	if (o->sizes[0] && (o->output || o->emit_given)) {
+		sys_error("--sizes prints to stdout: it cannot be combined with -o or --emit");
+		return false;
+	}
+	if (o->sizes[0] && o->input_size[0]) {
+		sys_error("--sizes and --input-size both set the input size: give one");
+		return false;
+	}
 	if (!o->emit_given)
 		o->emit = o->output ? EMIT_EXE : EMIT_NONE;
+	if (o->syntax_only) {
+		o->emit = EMIT_NONE;
+		return true;
+	}
 	if ((o->emit == EMIT_C || o->emit == EMIT_EXE) && !o->output) {
 		sys_error(
 		        "--emit=%s needs an output file: -o FILE", o->emit == EMIT_C ? "c" : "exe");
@@ -548,6 +709,42 @@ static int build_exe(const Options *o, Arena *a, const Diag *d, const Model *m, 
 
 /* ---- the pipeline ---- */
 
+/* --input-size: the declared input's height and width replaced before checking. */
+static void override_input(Program *prog, const int hw[2])
+{
+	ModelDecl *md = prog->model;
+	if (!md || !md->dims[1] || !md->dims[2] || md->dims[1]->kind != N_INT ||
+	        md->dims[2]->kind != N_INT)
+		return;
+	md->dims[1]->i = hw[0];
+	md->dims[2]->i = hw[1];
+}
+
+/* After errors at an --input-size: where the size came from. */
+static void note_input_size(const Program *prog, Diag *d, const int hw[2])
+{
+	if (prog->model)
+		note_at(d, prog->model->input_loc, "the input is %dx%d by --input-size %dx%d",
+		        hw[0], hw[1], hw[0], hw[1]);
+}
+
+/* The lint JSON and the --sizes sweep, on stdout. */
+static void report_lint(
+        const Options *o, Arena *arena, Program *prog, Diag *d, const Model *m, const Lint *l)
+{
+	SizeSweep *sw = NULL;
+	if (o->sizes[0])
+		sw = sizes_sweep(prog, m, d, o->sizes[0], o->sizes[1], arena);
+	if (o->lint_json) {
+		lint_json_members(stdout, m, l);
+		if (sw)
+			sizes_json(stdout, sw, m);
+		fputs("\n}\n", stdout);
+	} else if (sw) {
+		sizes_text(stdout, sw, m);
+	}
+}
+
 static int compile(const Options *o, Arena *arena, Diag *d)
 {
 	Program *prog = parse_program(d->src, d->srclen, arena, d);
@@ -557,14 +754,17 @@ static int compile(const Options *o, Arena *arena, Diag *d)
 		ast_dump(stdout, prog);
 		return 0;
 	}
+	if (o->input_size[0])
+		override_input(prog, o->input_size);
 	Model *m = check_program(prog, arena, d);
+	if (!m && o->input_size[0])
+		note_input_size(prog, d, o->input_size);
 	if (!m)
 		return 1;
 	Lint *l = lint_model(m, arena, d);
 	if (!l)
 		return 1;
-	if (o->lint_json)
-		lint_json(stdout, m, l);
+	report_lint(o, arena, prog, d, m, l);
 	if (d->nerrors > 0)
 		return 1;
 	switch (o->emit) {
@@ -580,9 +780,25 @@ static int compile(const Options *o, Arena *arena, Diag *d)
 	return 2;
 }
 
+/* -fdiagnostics-format=sarif-*|json-*: what diag.c collected, written at the end. */
+static int write_diagnostics(const Options *o, Arena *a, const Diag *d, int status)
+{
+	if (o->format == DF_SARIF_STDERR)
+		diag_write_sarif(stderr, d, status != 2);
+	if (o->format == DF_JSON_STDERR)
+		diag_write_json(stderr, d);
+	if (o->format != DF_SARIF_FILE)
+		return status;
+	OutFile out;
+	if (!out_open(&out, a, arena_printf(a, "%s.sarif", base_name(o->input))))
+		return 2;
+	diag_write_sarif(out.f, d, status != 2);
+	return out_close(&out, true) ? status : 2;
+}
+
 int main(int argc, char **argv)
 {
-	Options o = {0};
+	Options o = {.color = "auto"};
 	int status = parse_options(&o, argc, argv);
 	if (status >= 0)
 		return status;
@@ -592,12 +808,19 @@ int main(int argc, char **argv)
 		return 2;
 	Arena *arena = arena_new();
 	o.cmdline = join_args(arena, argc, argv);
+	DiagLog log = {0};
 	Diag d = {.file = o.input, .src = src, .srclen = len, .out = stderr};
 	d.werror = o.werror;
 	d.no_equiv = o.no_equiv;
+	d.format = o.format;
+	d.parseable_fixits = o.parseable_fixits;
+	d.log = o.format != DF_TEXT ? &log : NULL;
+	diag_set_color(&d, o.color);
 	status = compile(&o, arena, &d);
 	if (status == 0 && d.nerrors > 0)
 		status = 1;
+	status = write_diagnostics(&o, arena, &d, status);
+	diag_log_free(&log);
 	arena_free(arena);
 	free(src);
 	return status;

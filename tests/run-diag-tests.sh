@@ -4,6 +4,7 @@
 #   NAME.err   stderr, byte for byte
 #   NAME.exit  the exit status (default: 1 in errors/, 0 in lint/)
 #   NAME.args  extra arguments, before the file name (split on blanks)
+#   NAME.out   if present, stdout, byte for byte (--sizes)
 #   NAME.json  if present, stdout of `geqc --lint-json` (compared after json.tool)
 # Usage, from the repo root:
 #   tests/run-diag-tests.sh GEQC            run them; prints `N passed, N failed` last
@@ -20,6 +21,7 @@ if [ $# -ne 1 ] || [ ! -x "$1" ]; then
 fi
 geqc=$1
 py=/usr/bin/python3
+unset GCC_COLORS # colour cases expect gcc's default colours
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
@@ -50,6 +52,7 @@ run_case() {
 	rc=$?
 	if [ $update -eq 1 ]; then
 		cp "$tmp/stderr" "$base.err"
+		[ -f "$base.out" ] && cp "$tmp/stdout" "$base.out"
 	fi
 	if [ ! -f "$base.err" ]; then
 		fail "$name" "no $base.err (create it with --update and review it)"
@@ -58,6 +61,11 @@ run_case() {
 	if ! cmp -s "$tmp/stderr" "$base.err"; then
 		fail "$name" "stderr differs from $base.err:"
 		diff -u "$base.err" "$tmp/stderr" | head -n 40
+		return
+	fi
+	if [ -f "$base.out" ] && ! cmp -s "$tmp/stdout" "$base.out"; then
+		fail "$name" "stdout differs from $base.out:"
+		diff -u "$base.out" "$tmp/stdout" | head -n 40
 		return
 	fi
 	if [ "$rc" != "$want_exit" ]; then

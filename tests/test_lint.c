@@ -884,6 +884,92 @@ START_TEST(json_is_valid_and_agrees)
 }
 END_TEST
 
+/* ---- --sizes: the sweep against brute force, and its pattern as a prediction ---- */
+
+/* The chain as .geq source on an N x N input (N is replaced by the sweep). */
+static char *chain_source(const Step *st, int n)
+{
+	char *src;
+	size_t len;
+	FILE *f = open_memstream(&src, &len);
+	fputs("model t(x: [1, 8, 8]) on p4m {\n    h = x;\n", f);
+	for (int i = 0; i < n; i++) {
+		const char *op = op_info[st[i].op].name;
+		bool pool = st[i].op == OP_MAXPOOL || st[i].op == OP_AVGPOOL;
+		if (st[i].op == OP_GPOOL)
+			fputs("    h = gpool(h, max);\n", f);
+		else if (!st[i].k)
+			fprintf(f, "    h = %s(h);\n", op);
+		else if (pool)
+			fprintf(f, "    h = %s(h, %d, s=%d, p=%d);\n", op, st[i].k, st[i].s,
+			        st[i].p);
+		else
+			fprintf(f, "    h = %s(h, 2, k=%d, s=%d, p=%d, d=%d);\n", op, st[i].k,
+			        st[i].s, st[i].p, st[i].d);
+	}
+	fputs("    return h;\n}\n", f);
+	fclose(f);
+	return src;
+}
+
+/* The brute-force verdict at N x N, or -1 if some window does not fit. */
+static int brute_at(TB *t, const Step *st, int n, int N)
+{
+	double shift[MAXL][2];
+	int stride[MAXL][2];
+	if (!build_chain(t, N, N, ALL, st, n))
+		return -1;
+	return (int)brute_exact(t, st, n, shift, stride);
+}
+
+static bool sweep_case(const Step *st, int n, int lo, int hi)
+{
+	static TB t;
+	char *src = chain_source(st, n);
+	Arena *a = arena_new();
+	Diag d = {.file = "t.geq", .src = src, .srclen = strlen(src)};
+	Program *p = parse_program(src, d.srclen, a, &d);
+	ck_assert_msg(p != NULL, "%s", src);
+	int N0 = lo;
+	while (N0 <= hi && brute_at(&t, st, n, N0) < 0)
+		N0++;
+	bool tested = N0 <= hi;
+	Model *m =
+	        tested ? (p->model->dims[1]->i = p->model->dims[2]->i = N0, check_program(p, a, &d))
+	               : NULL;
+	ck_assert_msg(!tested || m, "%s at %d: %d errors", src, N0, d.nerrors);
+	SizeSweep *sw = m ? sizes_sweep(p, m, &d, lo, hi, a) : NULL;
+	for (int N = lo; sw && N <= hi; N++) {
+		const SizeVerdict *v = &sw->v[N - lo];
+		int want = brute_at(&t, st, n, N);
+		ck_assert_msg(v->ok == (want >= 0), "%s at %d: checks %d", src, N, v->ok);
+		ck_assert_msg(!v->ok || v->exact == (unsigned)want,
+		        "%s at %d: sweep %#x, brute %#x", src, N, v->exact, want);
+	}
+	/* a complete rule predicts every size past the sweep */
+	const SizeRule *r = sw ? &sw->rule[0] : NULL;
+	for (int N = hi + 1; r && r->complete && N <= hi + 2 * r->period; N++) {
+		int want = brute_at(&t, st, n, N);
+		ck_assert_msg(want >= 0 && (want == ALL) == r->res[N % r->period],
+		        "%s: the rule (period %d) mispredicts %d", src, r->period, N);
+	}
+	arena_free(a);
+	free(src);
+	return tested;
+}
+
+START_TEST(sizes_match_brute_force)
+{
+	int tested = 0;
+	while (tested < 150) {
+		Step st[MAXL];
+		int n = random_chain(st);
+		int lo = rnd(1, 12), hi = lo + rnd(8, 40);
+		tested += sweep_case(st, n, lo, hi);
+	}
+}
+END_TEST
+
 static Suite *lint_suite(void)
 {
 	Suite *s = suite_create("lint");
@@ -903,6 +989,7 @@ static Suite *lint_suite(void)
 	tcase_add_test(tc, suggested_layer_change_centres_it);
 	tcase_add_test(tc, spec_example);
 	tcase_add_test(tc, json_is_valid_and_agrees);
+	tcase_add_test(tc, sizes_match_brute_force);
 	suite_add_tcase(s, tc);
 	return s;
 }

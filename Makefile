@@ -85,6 +85,11 @@ install: all
 	install -m 644 runtime/geqrt.h $(DESTDIR)$(PREFIX)/include/geqrt/geqrt.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' runtime/geqrt.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/geqrt.pc
+	@case ":$$(pkg-config --variable pc_path pkg-config 2>/dev/null):$${PKG_CONFIG_PATH-}:" in \
+	  *":$(PREFIX)/lib/pkgconfig:"*) ;; \
+	  *) echo "make install: pkg-config does not look in $(PREFIX)/lib/pkgconfig; use" \
+	     "export PATH=\"$(PREFIX)/bin:\$$PATH\" PKG_CONFIG_PATH=\"$(PREFIX)/lib/pkgconfig\"";; \
+	esac
 
 # `make bench`, `make paper` and `make fuzz` (with the replay and allocation-failure
 # builds that `make check` uses) live beside their scripts.
@@ -97,6 +102,21 @@ $(B)/san/tests/test_%: tests/test_%.c $(call COMPILER_LIB_OBJ,$(B)/san) $(B)/san
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(PKGCF) -O1 -g $(SAN) $(shell pkg-config --cflags check) $^ -o $@ \
 		$(LIBS) $(CHECKLIBS)
+
+# tests/test_threads.c: the runtime and a generated model under ThreadSanitizer (geqrt.h's
+# concurrency contract), several application threads on several nets and on one.
+TSAN       := -fsanitize=thread -fno-omit-frame-pointer
+TSAN_MODEL := paper28
+$(B)/tsan/%.o: %.c runtime/geqrt.h | $(B)
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(PKGCF) -O1 -g $(TSAN) -c $< -o $@
+$(B)/tsan/$(TSAN_MODEL).c: examples/$(TSAN_MODEL).geq $(B)/geqc
+	@mkdir -p $(dir $@)
+	$(B)/geqc -Wno-equivariance --emit=c -o $@ $<
+$(B)/tsan/test_threads: tests/test_threads.c $(B)/tsan/$(TSAN_MODEL).c \
+		$(RUNTIME_SRC:%.c=$(B)/tsan/%.o)
+	$(CC) $(BASE) $(PKGCF) -O1 -g $(TSAN) -DGQ_TEST_MODEL=$(TSAN_MODEL)_model $^ -o $@ \
+		$(LIBS) -lpthread
 
 # generated/: the C emitted for every example, committed; tests/check-generated.sh
 # fails when regenerating would change it.
@@ -111,7 +131,7 @@ generated: $(B)/geqc
 check: deps
 	@$(MAKE) --no-print-directory check-run
 check-run: all $(B)/san/geqc $(B)/san/libgeqrt.a $(UNIT_TESTS:%=$(B)/san/tests/test_%) \
-		$(FUZZ_CHECK_PREREQS)
+		$(FUZZ_CHECK_PREREQS) $(B)/tsan/test_threads
 	@tests/run-all.sh $(B)
 
 demo: deps

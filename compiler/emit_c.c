@@ -487,8 +487,10 @@ static void emit_header(FILE *h, const Plan *P, const char *hname, const char *c
 	        p, p);
 	fprintf(h,
 	        "/* y[b] = model(x[b]) for b < batch (%s_IN_SIZE and %s_OUT_SIZE floats each).\n"
-	        " * Never allocates; uses the net's workspace, so one call at a time per net.\n"
-	        " * Returns 0, or -1 if no weights were loaded. */\n",
+	        " * Never allocates. Several nets may run on several threads at once; one net\n"
+	        " * runs one call at a time (its workspace is its own). Returns 0; -1 if no\n"
+	        " * weights were loaded; GQ_EBUSY (-2), having done nothing, if another thread\n"
+	        " * is running this net. */\n",
 	        P->up, P->up);
 	fprintf(h, "int %s_forward(%s_net *n, const float *x, int batch, float *y);\n", p, p);
 	fprintf(h, "void %s_free(%s_net *n);\n\n", p, p);
@@ -1055,8 +1057,7 @@ static void emit_forward(FILE *c, const Plan *P)
 	fprintf(c, "int %s_forward(%s_net *n, const float *x, int batch, float *y)\n{\n", p, p);
 	fputs("\tif (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))\n"
 	      "\t\treturn -1;\n"
-	      "\tgq_run_batch(&n->run, x, batch, y);\n"
-	      "\treturn 0;\n}\n\n",
+	      "\treturn gq_run_batch(&n->run, x, batch, y);\n}\n\n",
 	        c);
 }
 

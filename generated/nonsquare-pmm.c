@@ -243,8 +243,7 @@ int nonsquare_pmm_forward(nonsquare_pmm_net *n, const float *x, int batch, float
 {
 	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
 		return -1;
-	gq_run_batch(&n->run, x, batch, y);
-	return 0;
+	return gq_run_batch(&n->run, x, batch, y);
 }
 
 static void *create(void)

@@ -33,8 +33,10 @@ p4m_stride2_28_net *p4m_stride2_28_new(void);
  * no other. Returns 0, or -1 with the reason in err. */
 int p4m_stride2_28_load(p4m_stride2_28_net *n, const char *safetensors_path, char *err, size_t errlen);
 /* y[b] = model(x[b]) for b < batch (P4M_STRIDE2_28_IN_SIZE and P4M_STRIDE2_28_OUT_SIZE floats each).
- * Never allocates; uses the net's workspace, so one call at a time per net.
- * Returns 0, or -1 if no weights were loaded. */
+ * Never allocates. Several nets may run on several threads at once; one net
+ * runs one call at a time (its workspace is its own). Returns 0; -1 if no
+ * weights were loaded; GQ_EBUSY (-2), having done nothing, if another thread
+ * is running this net. */
 int p4m_stride2_28_forward(p4m_stride2_28_net *n, const float *x, int batch, float *y);
 void p4m_stride2_28_free(p4m_stride2_28_net *n);
 

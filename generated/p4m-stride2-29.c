@@ -317,8 +317,7 @@ int p4m_stride2_29_forward(p4m_stride2_29_net *n, const float *x, int batch, flo
 {
 	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
 		return -1;
-	gq_run_batch(&n->run, x, batch, y);
-	return 0;
+	return gq_run_batch(&n->run, x, batch, y);
 }
 
 static void *create(void)

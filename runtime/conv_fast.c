@@ -798,7 +798,11 @@ static void plan_wino(gq_conv *c)
 	c->tiles = th * c->tw;
 	c->tpanels = (c->tiles + nr - 1) / nr;
 	int hp = (th - 1) * m * c->s + c->alpha, wq = (c->tw - 1) * m * c->s + c->alpha;
-	c->hp = hp > c->h + 2 * c->p ? hp : c->h + 2 * c->p;
+	/* + 1 row: input_lanes' 8-float loads run up to 8 - alpha floats past a patch row, and
+	 * past the last row they would read the next channel, which another thread of
+	 * input_share may be padding at that moment (a data race, though the floats read are
+	 * never used) */
+	c->hp = (hp > c->h + 2 * c->p ? hp : c->h + 2 * c->p) + 1;
 	c->wq = wq > c->w + 2 * c->p ? wq : c->w + 2 * c->p;
 	c->cib = min_int(c->cin, KC);
 	c->tcp = min_int(c->tpanels, 4);

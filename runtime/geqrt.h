@@ -179,12 +179,20 @@ typedef struct gq_batch {
 	float *ws, *scratch;
 	size_t vstride, sstride;
 	size_t in_size, out_size; /* floats per image of x and y */
+	int busy;                 /* the runtime's: nonzero while gq_run_batch runs it */
 } gq_batch;
 /* y[b] = the model on x[b] for b < batch. The batch is split over the team in contiguous
  * shares, one per thread, with no synchronisation until the end; each thread runs its share
  * in groups of b->group images, step by step, so that a layer's filters are read once per
  * group. A batch of one runs on the caller, and its large convolutions split over the team. */
-void gq_run_batch(const gq_batch *b, const float *x, int batch, float *y);
+/* Threads: several nets (of one model or several) may run on several application threads
+ * at once; their calls share the team, which runs one job at a time (a call that finds it
+ * busy does its own work alone). A net runs one call at a time, since the workspace is
+ * its own: a call on a batch (a net's forward) that another thread is running returns
+ * GQ_EBUSY at once, having done nothing. Loading or freeing a net while another thread
+ * uses it is not detected: don't. Returns 0 or GQ_EBUSY. */
+enum { GQ_EBUSY = -2 };
+int gq_run_batch(gq_batch *b, const float *x, int batch, float *y);
 /* Profiling (the executable's --profile): while on, gq_run_batch adds up the wall time of
  * each step that thread 0 runs (at batch 1, every step); gq_profile_report prints the
  * totals per image, step by step, with their names and shares. Up to GQ_PROFILE_STEPS

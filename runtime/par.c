@@ -271,8 +271,12 @@ static void batch_share(void *ctx, int t, int nt)
 	}
 }
 
-void gq_run_batch(const gq_batch *b, const float *x, int batch, float *y)
+int gq_run_batch(gq_batch *b, const float *x, int batch, float *y)
 {
+	/* the net's workspace is one call's: a second caller meanwhile is refused, not let
+	 * to overwrite it (acquire/release: the next call sees all this one wrote) */
+	if (__atomic_exchange_n(&b->busy, 1, __ATOMIC_ACQUIRE))
+		return GQ_EBUSY;
 	int nt = gq_threads() < b->nthreads ? gq_threads() : b->nthreads;
 	BatchJob j = {b, x, y, batch};
 	if (prof.on)
@@ -283,4 +287,6 @@ void gq_run_batch(const gq_batch *b, const float *x, int batch, float *y)
 		gq_parallel(nt, batch_share, &j);
 	else
 		batch_share(&j, 0, 1);
+	__atomic_store_n(&b->busy, 0, __ATOMIC_RELEASE);
+	return 0;
 }

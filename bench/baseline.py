@@ -68,7 +68,7 @@ class Tracer(torch.fx.Tracer):
 
 
 def maxpool(x, k, s, p):
-    """The module's pool(F.max_pool2d, ...), as one traced node."""
+    """The module's pool(..., avg=False), as one traced node."""
     y = F.max_pool2d(x.flatten(1, -3), k, s, p)
     return y.view(x.shape[:-2] + y.shape[-2:])
 
@@ -83,15 +83,15 @@ torch.fx.wrap("maxpool")  # fx records a call of these, not what they do
 torch.fx.wrap("avgpool")
 
 
-def pool(f, x, k, s, p):
+def pool(x, k, s, p, avg):
     """Stands in for the module's pool(): one node per pool in the traced graph."""
-    return (maxpool if f is F.max_pool2d else avgpool)(x, k, s, p)
+    return (avgpool if avg else maxpool)(x, k, s, p)
 
 
 def trace_layers(mod, net, example):
     """The module's forward as an fx graph with each node's output shape."""
     saved = mod.batched, mod.pool
-    mod.batched = lambda x: (x, False)  # the shape checks are Python: not traceable
+    mod.batched = lambda x, shape: (x, False)  # the shape checks are Python: not traceable
     mod.pool = pool
     try:
         graph = Tracer().trace(net)

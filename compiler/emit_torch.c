@@ -2,8 +2,10 @@
  *
  * The module is both what users train with and the project's numerical oracle, so it
  * spells the convention out in plain torch: G-maps are tensors [B, C, G, H, W], lift and
- * gconv expand their filters over the group (torch.rot90 / torch.flip and an index
- * permutation of the group axis) and call F.conv2d once on the [B, C*G, H, W] view.
+ * gconv expand their filters over the group (transposes and flips for the rotations and
+ * mirrors, an index permutation of the group axis) and call F.conv2d once on the
+ * [B, C*G, H, W] view. It scripts (torch.jit.script: no global read in forward) and
+ * exports to ONNX (opset 13 has no rot90; it has transposes, flips and gathers).
  * The output is deterministic: generated/ commits some of these files. */
 #include "geqc.h"
 
@@ -138,6 +140,8 @@ static const char imports[] =
         "import json\n"
         "import math\n"
         "import struct\n"
+        "import warnings\n"
+        "from typing import List\n"
         "\n"
         "import numpy as np\n"
         "import torch\n"
@@ -219,11 +223,17 @@ static void emit_constants(Emitter *e, const Lint *l)
 
 /* clang-format off */
 static const char helpers[] =
-        "def transform(w, g):\n"
-        "    \"\"\"T_g on the last two axes of w, for g = 4j+i: rotate i times, then mirror j times.\"\"\"\n"
-        "    j, i = divmod(g, 4)\n"
-        "    w = torch.rot90(w, i, dims=(-2, -1)) if i else w\n"
-        "    return torch.flip(w, dims=(-1,)) if j else w\n"
+        "def transform(w, g: int):\n"
+        "    \"\"\"T_g on the last two axes of w, for g = 4j+i: rotate i times, then mirror j times;\n"
+        "    as transposes and flips, which TorchScript and ONNX have (ONNX has no rot90).\"\"\"\n"
+        "    i = g % 4\n"
+        "    if i == 1:\n"
+        "        w = w.transpose(-2, -1).flip(-2)\n"
+        "    elif i == 2:\n"
+        "        w = w.flip(-2).flip(-1)\n"
+        "    elif i == 3:\n"
+        "        w = w.transpose(-2, -1).flip(-1)\n"
+        "    return w.flip(-1) if g >= 4 else w\n"
         "\n"
         "\n"
         "def init_like_torch(weight, bias):\n"
@@ -234,24 +244,26 @@ static const char helpers[] =
         "        nn.init.uniform_(bias, -bound, bound)\n"
         "\n"
         "\n"
-        "def pool(f, x, k, s, p):\n"
+        "def pool(x, k: int, s: int, p: int, avg: bool):\n"
         "    \"\"\"A 2-D pool on every plane of an image [B, C, H, W] or a G-map [B, C, G, H, W].\n"
         "    avg_pool2d counts padded zeros (count_include_pad), max_pool2d pads with -inf.\"\"\"\n"
-        "    y = f(x.flatten(1, -3), k, s, p)\n"
+        "    planes = x.flatten(1, -3)\n"
+        "    y = F.avg_pool2d(planes, k, s, p) if avg else F.max_pool2d(planes, k, s, p)\n"
         "    return y.view(x.shape[:-2] + y.shape[-2:])\n"
         "\n"
         "\n"
-        "def batched(x):\n"
-        "    \"\"\"x as [B, C, H, W] (a single [C, H, W] image gains a batch of one).\"\"\"\n"
+        "def batched(x, shape: List[int]):\n"
+        "    \"\"\"x as [B, C, H, W] (a single [C, H, W] image gains a batch of one); shape: [C, H, W].\"\"\"\n"
         "    if torch.jit.is_tracing():  # torch.jit.trace fixes the shape by its example input\n"
         "        return x, False\n"
-        "    x = torch.as_tensor(x)\n"
+        "    if not torch.jit.is_scripting():  # (TorchScript takes only tensors)\n"
+        "        x = torch.as_tensor(x)\n"
         "    one = x.dim() == 3\n"
         "    if one:\n"
         "        x = x.unsqueeze(0)\n"
-        "    if x.dim() != 4 or tuple(x.shape[1:]) != INPUT_SHAPE:\n"
+        "    if list(x.shape[1:]) != shape:\n"
         "        raise ValueError(f\"input has shape {list(x.shape)}, the model expects \"\n"
-        "                         f\"[B, {', '.join(map(str, INPUT_SHAPE))}] or {list(INPUT_SHAPE)}\")\n"
+        "                         f\"[B, {shape[0]}, {shape[1]}, {shape[2]}] or {shape}\")\n"
         "    return x, one\n"
         "\n"
         "\n";
@@ -342,16 +354,17 @@ static const char class_lift[] =
         "        self.weight = nn.Parameter(torch.empty(cout, cin, k, k))\n"
         "        self.bias = nn.Parameter(torch.empty(cout)) if bias else None\n"
         "        self.s, self.p, self.d = s, p, d\n"
+        "        self.elements = list(ELEMENTS)  # (TorchScript reads no global tuple)\n"
         "        init_like_torch(self.weight, self.bias)\n"
         "\n"
         "    def filters(self):\n"
         "        \"\"\"[C*G, Cin, k, k]: row c*G + a is T_g weight[c] for g = ELEMENTS[a].\"\"\"\n"
-        "        return torch.stack([transform(self.weight, g) for g in ELEMENTS], 1).flatten(0, 1)\n"
+        "        return torch.stack([transform(self.weight, g) for g in self.elements], 1).flatten(0, 1)\n"
         "\n"
         "    def forward(self, x):\n"
-        "        b = None if self.bias is None else self.bias.repeat_interleave(len(ELEMENTS))\n"
+        "        b = None if self.bias is None else self.bias.repeat_interleave(len(self.elements))\n"
         "        y = F.conv2d(x, self.filters(), b, self.s, self.p, self.d)\n"
-        "        return y.unflatten(1, (-1, len(ELEMENTS)))\n"
+        "        return y.view(y.shape[0], -1, len(self.elements), y.shape[2], y.shape[3])\n"
         "\n"
         "\n";
 
@@ -364,20 +377,23 @@ static const char class_gconv[] =
         "        self.weight = nn.Parameter(torch.empty(cout, cin, len(ELEMENTS), k, k))\n"
         "        self.bias = nn.Parameter(torch.empty(cout)) if bias else None\n"
         "        self.s, self.p, self.d = s, p, d\n"
+        "        self.elements = list(ELEMENTS)\n"
+        "        n = len(ELEMENTS)  # perm[a]: the axis positions of g^-1 h, h = ELEMENTS[0..n)\n"
+        "        perm = [[MUL[INV[a]][b] for b in range(n)] for a in range(n)]\n"
+        "        self.register_buffer(\"perm\", torch.tensor(perm), persistent=False)\n"
         "        init_like_torch(self.weight, self.bias)\n"
         "\n"
         "    def filters(self):\n"
         "        \"\"\"[C*G, Cin*G, k, k]: entry (c*G + a, c'*G + b) is T_g weight[c, c', g^-1 h]\n"
         "        for g = ELEMENTS[a], h = ELEMENTS[b].\"\"\"\n"
-        "        n = len(ELEMENTS)\n"
-        "        rows = [transform(self.weight[:, :, [MUL[INV[a]][b] for b in range(n)]], g)\n"
-        "                for a, g in enumerate(ELEMENTS)]\n"
+        "        rows = [transform(self.weight.index_select(2, self.perm[a]), g)\n"
+        "                for a, g in enumerate(self.elements)]\n"
         "        return torch.stack(rows, 1).flatten(2, 3).flatten(0, 1)\n"
         "\n"
         "    def forward(self, x):\n"
-        "        b = None if self.bias is None else self.bias.repeat_interleave(len(ELEMENTS))\n"
+        "        b = None if self.bias is None else self.bias.repeat_interleave(len(self.elements))\n"
         "        y = F.conv2d(x.flatten(1, 2), self.filters(), b, self.s, self.p, self.d)\n"
-        "        return y.unflatten(1, (-1, len(ELEMENTS)))\n"
+        "        return y.view(y.shape[0], -1, len(self.elements), y.shape[2], y.shape[3])\n"
         "\n"
         "\n";
 
@@ -531,10 +547,10 @@ static void emit_init_layer(Emitter *e, const Layer *l)
 
 /* ---- Model.forward: one line per layer ---- */
 
-static void emit_pool(Emitter *e, const Layer *l, const char *fn)
+static void emit_pool(Emitter *e, const Layer *l, bool avg)
 {
-	fprintf(e->out, "pool(%s, %s, k=%d, s=%d, p=%d)", fn, value_name(e->m, l->in[0]), l->k,
-	        l->s, l->p);
+	fprintf(e->out, "pool(%s, k=%d, s=%d, p=%d, avg=%s)", value_name(e->m, l->in[0]), l->k,
+	        l->s, l->p, avg ? "True" : "False");
 }
 
 /* Global pools: [B, C, H, W] -> [B, C]; [B, C, G, H, W] -> [B, C*G] at index c*G + g. */
@@ -569,10 +585,10 @@ static void emit_expr(Emitter *e, const Layer *l)
 		emit_module_call(e, l);
 		break;
 	case OP_MAXPOOL:
-		emit_pool(e, l, "F.max_pool2d");
+		emit_pool(e, l, false);
 		break;
 	case OP_AVGPOOL:
-		emit_pool(e, l, "F.avg_pool2d");
+		emit_pool(e, l, true);
 		break;
 	case OP_RELU:
 		emit_call(e, l, "F.relu");
@@ -617,7 +633,7 @@ static void emit_forward(Emitter *e)
 	fputs(shape_dims(o, dims), out);
 	fprintf(out, "]; one image [%d, %d, %d] -> ", in.c, in.h, in.w);
 	put_shape(out, o);
-	fputs(".\"\"\"\n        x, one = batched(x)\n", out);
+	fputs(".\"\"\"\n        x, one = batched(x, self.input_shape)\n", out);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *l = &m->layer[i];
 		fprintf(out, "        %s = ", l->name);
@@ -654,6 +670,17 @@ static const char model_io[] =
         "        self.labels = None if labels is None else labels.split(\"\\n\")\n"
         "        return self.labels\n"
         "\n"
+        "    def export_onnx(self, path, opset=13):\n"
+        "        \"\"\"Writes the model in eval mode as ONNX (opset >= 13), input \"x\" [B, C, H, W] and\n"
+        "        output \"y\", the batch size free. Scripted and frozen first, so that the filters\n"
+        "        are expanded over the group once, into the graph's constants.\"\"\"\n"
+        "        frozen = torch.jit.freeze(torch.jit.script(self.eval()))\n"
+        "        x = torch.zeros([1] + self.input_shape)\n"
+        "        with warnings.catch_warnings():  # that a scripted forward has no Python signature\n"
+        "            warnings.filterwarnings(\"ignore\", \"no signature found\")\n"
+        "            torch.onnx.export(frozen, (x,), path, opset_version=opset, input_names=[\"x\"],\n"
+        "                              output_names=[\"y\"], dynamic_axes={\"x\": {0: \"batch\"}, \"y\": {0: \"batch\"}})\n"
+        "\n"
         "    def save_safetensors(self, path, labels=None):\n"
         "        \"\"\"Writes every tensor as F32; labels (a list of class names, default\n"
         "        self.labels) go to __metadata__ \"labels\", one per line.\"\"\"\n"
@@ -672,7 +699,7 @@ static void emit_model(Emitter *e)
 	fputs(" per image.\"\"\"\n\n    def __init__(self):\n        super().__init__()\n", out);
 	for (int i = 0; i < m->nlayers; i++)
 		emit_init_layer(e, &m->layer[i]);
-	fputs("        self.labels = None\n\n", out);
+	fputs("        self.labels = None\n        self.input_shape = list(INPUT_SHAPE)\n\n", out);
 	emit_forward(e);
 	fputs("\n", out);
 	fputs(model_io, out);

@@ -50,6 +50,7 @@ run diagnostics tests/run-diag-tests.sh "$B/san/geqc"
 [ -x tests/native/crosscheck.sh ] && run native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"
 run threads-tsan env TSAN_OPTIONS=halt_on_error=1 "$B/tsan/test_threads"
 run install tests/test-install.sh
+run roundtrip tests/test-roundtrip.sh "$B"
 run fuzz-replay tests/replay-fuzz.sh "$B"
 run alloc-fail tests/alloc-fail.sh "$B"
 run paper-quick paper/test-quick.sh "$B"

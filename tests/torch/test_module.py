@@ -420,6 +420,45 @@ def test_jit_trace_freeze():
         close(fast(x), model(x), 1e-5)
 
 
+def test_torchscript_and_onnx():
+    """Every example's module scripts (torch.jit.script, equal to eager, batched and single
+    images; frozen too, as export_onnx exports it) and exports to ONNX (export_onnx, opset
+    13) as a graph onnx.checker accepts, with no ATen fallback; where onnxruntime is
+    installed, its outputs equal eager's."""
+    import onnx
+    try:
+        import onnxruntime
+    except ImportError:
+        onnxruntime = None
+        print("note: onnxruntime is not installed: ONNX outputs are not compared")
+    examples = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples")
+    for geq in sorted(os.listdir(examples)):
+        if not geq.endswith(".geq"):
+            continue
+        with open(os.path.join(examples, geq)) as f:
+            mod = emit(geq[:-4], f.read())
+        model = mod.Model()
+        randomise(model, 5)
+        model.eval()
+        x = torch.randn(2, *mod.INPUT_SHAPE)
+        scripted = torch.jit.script(model)
+        frozen = torch.jit.freeze(torch.jit.script(model))  # what export_onnx exports
+        with torch.no_grad():
+            close(scripted(x), model(x), 1e-6)
+            close(scripted(x[1]), model(x[1]), 1e-6)
+            close(frozen(x), model(x), 1e-6)
+        path = os.path.join(TMP, geq[:-4] + ".onnx")
+        model.export_onnx(path)
+        graph = onnx.load(path)
+        onnx.checker.check_model(graph, full_check=True)
+        ops = {n.op_type for n in graph.graph.node}
+        assert "ATen" not in ops and graph.opset_import[0].version >= 13, (geq, ops)
+        if onnxruntime:
+            run = onnxruntime.InferenceSession(path).run
+            with torch.no_grad():
+                close(run(None, {"x": x.numpy()})[0], model(x).numpy(), 1e-5)
+
+
 def test_emitted_file_is_deterministic_and_describes_itself():
     emit("names", NAMING)
     src = os.path.join(TMP, "names.geq")

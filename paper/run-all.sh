@@ -52,7 +52,8 @@ one() {
 	echo "  $dir: $((SECONDS - t0)) s (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 
-echo "paper-all: seeds $seeds, $epochs epochs on $train_n training images, $test_n test images x 36 angles"
+echo "paper-all: seeds $seeds, $epochs epochs on $train_n training images," \
+	"$test_n test images x 36 angles"
 for seed in ${seeds//,/ }; do
 	for aug in upright rot90 gauss45 uniform; do
 		one paper "$aug" "$seed"

@@ -7,7 +7,6 @@ Prints one `PASS name` or `FAIL name: why` line per check. The references are th
 (numpy.rot90, centres of mass of rotated blobs) and the dataset's published layout, never
 outputs of the code under test.
 """
-import io
 import os
 import subprocess
 import sys

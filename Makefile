@@ -6,7 +6,7 @@ PY      := /usr/bin/python3
 PREFIX  ?= /usr/local
 B       := build
 VERSION := $(shell sed -n 's/^\#define GEQC_VERSION "\(.*\)"/\1/p' compiler/geqc.h)
-WARN    := -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
+WARN    := -Werror=switch -Wall -Wextra -Wno-unused-parameter -Wshadow -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
 BASE    := -std=c11 -D_GNU_SOURCE $(WARN) -Icompiler -Iruntime -I$(B)
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
@@ -15,8 +15,8 @@ LIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 PKGCF   := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null)
 
-COMPILER_SRC := compiler/main.c compiler/ast.c compiler/diag.c compiler/diag_sarif.c \
-                compiler/group.c compiler/sizes.c \
+COMPILER_SRC := compiler/main.c compiler/ast.c compiler/ops.c compiler/diag.c \
+                compiler/diag_sarif.c compiler/group.c compiler/sizes.c \
                 compiler/check.c compiler/lint.c compiler/emit_c.c compiler/emit_torch.c
 LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
                 runtime/load_image.c

@@ -22,27 +22,46 @@ struct Arena {
 	Block *head;
 };
 
-static _Noreturn void out_of_memory(void)
+_Noreturn void out_of_memory(void)
 {
 	fputs("geqc: error: out of memory\n", stderr);
 	exit(2);
 }
 
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
 Arena *arena_new(void)
 {
-	Arena *a = calloc(1, sizeof *a);
-	if (!a)
-		out_of_memory();
-	return a;
+	return xcalloc(1, sizeof(Arena));
 }
 
 static Block *block_new(size_t size, Block *next)
 {
 	if (size > SIZE_MAX - sizeof(Block))
 		out_of_memory();
-	Block *b = malloc(sizeof(Block) + size);
-	if (!b)
-		out_of_memory();
+	Block *b = xmalloc(sizeof(Block) + size);
 	*b = (Block){.next = next, .size = size};
 	return b;
 }

@@ -11,25 +11,9 @@
 
 #include "geqc.h"
 
-const OpInfo op_info[OP_COUNT] = {
-#define X(id, spelling, kinds, schema) [OP_##id] = {spelling, kinds, schema},
-#include "ops.h"
-#undef X
-};
-
 /* After this many errors the rest of the file is skipped: a hostile file cannot make the
  * checker print (or search for suggestions) without bound. */
 enum { CHECK_MAX_ERRORS = 50 };
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p) {
-		fputs("geqc: error: out of memory\n", stderr);
-		exit(2);
-	}
-	return p;
-}
 
 /* ---- the argument schemas of ops.h, parsed once ---- */
 
@@ -324,7 +308,7 @@ static Entry *table_put(Table *t, const char *name)
 {
 	if (2 * (t->n + 1) > t->cap) {
 		Table big = {.cap = t->cap ? 2 * t->cap : 16};
-		big.e = xrealloc(NULL, big.cap * sizeof *big.e);
+		big.e = xmalloc(big.cap * sizeof *big.e);
 		memset(big.e, 0, big.cap * sizeof *big.e);
 		for (size_t i = 0; i < t->cap; i++)
 			if (t->e[i].name)
@@ -894,7 +878,7 @@ static void window_note(Checker *c, const Layer *L, int n, const char *axes)
 {
 	long long span = (long long)L->d * (L->k - 1) + 1;
 	long long fix = (span - n + 1) / 2;
-	bool pool = L->op == OP_MAXPOOL || L->op == OP_AVGPOOL;
+	bool pool = op_has(L->op, P_POOL);
 	const char *hint = "", *spans = arena_printf(c->arena, "%lld", span);
 	if (fix <= GEQC_MAX_DIM && (!pool || fix <= L->k / 2))
 		hint = arena_printf(c->arena, "; p=%lld would make it fit", fix);
@@ -912,7 +896,7 @@ static bool window(Checker *c, const Layer *L, Shape *out)
 	out->w = conv_out_size(L->in_shape.w, L->k, L->s, L->p, L->d);
 	if (out->h > 0 && out->w > 0)
 		return true;
-	if (L->op == OP_MAXPOOL || L->op == OP_AVGPOOL)
+	if (op_has(L->op, P_POOL))
 		err(c, L->loc, "kernel %d does not fit the %dx%d input with padding %d", L->k,
 		        L->in_shape.h, L->in_shape.w, L->p);
 	else
@@ -936,11 +920,10 @@ static bool infer_conv(Checker *c, Layer *L, const Schema *sc, const Bound *b, S
 	L->p = (int)bound_int(sc, b, "p");
 	L->d = (int)bound_int(sc, b, "d");
 	L->bias = bound_int(sc, b, "bias");
-	*out = (Shape){.kind = L->op == OP_CONV ? K_IMAGE : K_GMAP,
-	        .c = L->C,
-	        .g = L->op == OP_CONV ? 1 : c->group.n};
+	Kind kind = (Kind)op_info[L->op].out;
+	*out = (Shape){.kind = kind, .c = L->C, .g = kind == K_GMAP ? c->group.n : 1};
 	int cin = L->in_shape.c;
-	if (L->op == OP_GCONV)
+	if (L->in_shape.kind == K_GMAP) /* a gconv's filters have a group axis */
 		add_tensor(L, "weight", 5, (int[]){L->C, cin, c->group.n, L->k, L->k});
 	else
 		add_tensor(L, "weight", 4, (int[]){L->C, cin, L->k, L->k});
@@ -1075,7 +1058,7 @@ static Layer new_layer(Checker *c, Op op, Loc loc, int in)
 	Layer L = {0};
 	L.op = op;
 	L.loc = loc;
-	L.nin = 1;
+	L.nin = op_info[op].nin;
 	L.in[0] = in;
 	L.in[1] = -1;
 	L.in_shape = c->value[in];
@@ -1174,18 +1157,33 @@ static bool check_kind(Checker *c, Op op, const Node *arg, Shape s)
 
 static int find_op(const char *name)
 {
-	for (int op = 0; op < OP_ADD; op++)
-		if (strcmp(op_info[op].name, name) == 0)
+	for (int op = 0; op < OP_COUNT; op++)
+		if (!op_has((Op)op, P_INFIX) && strcmp(op_info[op].name, name) == 0)
 			return op;
 	return -1;
+}
+
+/* "the operations are lift gconv ...", the called ops of ops.h in lines of about 80. */
+static const char *op_list(Checker *c)
+{
+	const char *s = "the operations are";
+	size_t line = strlen(s);
+	for (int op = 0; op < OP_COUNT; op++) {
+		if (op_has((Op)op, P_INFIX))
+			continue;
+		bool wrap = line + 1 + strlen(op_info[op].name) > 80;
+		s = arena_printf(c->arena, "%s%c%s", s, wrap ? '\n' : ' ', op_info[op].name);
+		line = wrap ? strlen(op_info[op].name) : line + 1 + strlen(op_info[op].name);
+	}
+	return s;
 }
 
 static void unknown_op(Checker *c, const Node *call)
 {
 	const char *best = alias(op_aliases, sizeof op_aliases / sizeof *op_aliases, call->name);
 	int dist = INT_MAX;
-	for (int op = 0; !best && op < OP_ADD; op++)
-		if (close_enough(call->name, op_info[op].name, &dist))
+	for (int op = 0; !best && op < OP_COUNT; op++)
+		if (!op_has((Op)op, P_INFIX) && close_enough(call->name, op_info[op].name, &dist))
 			best = op_info[op].name;
 	if (best) {
 		err(c, call->name_loc, "unknown operation '%s'; did you mean '%s'?", call->name,
@@ -1193,9 +1191,7 @@ static void unknown_op(Checker *c, const Node *call)
 		return;
 	}
 	err(c, call->name_loc, "unknown operation '%s'", call->name);
-	note(c, call->name_loc,
-	        "the operations are lift gconv conv maxpool avgpool bn relu sigmoid tanh gpool\n"
-	        "global_avgpool global_maxpool flatten linear softmax");
+	note(c, call->name_loc, "%s", op_list(c));
 }
 
 /* The first positional argument, if it comes first: the op's operand. */
@@ -1217,7 +1213,7 @@ static int eval_call(Checker *c, const Node *call)
 		return -1;
 	Bound b = {0};
 	bool ok = bind_args(c, (Op)op, call, &b);
-	if ((op == OP_MAXPOOL || op == OP_AVGPOOL) && ok)
+	if (op_has((Op)op, P_POOL) && ok)
 		ok = check_pool_padding(c, (Op)op, &b);
 	if (!ok || in < 0 || !check_kind(c, (Op)op, arg, c->value[in]))
 		return -1;
@@ -1258,7 +1254,6 @@ static int make_add(Checker *c, const Node *n, int a, int b, int rank)
 	if (a < 0 || b < 0)
 		return -1;
 	Layer L = new_layer(c, OP_ADD, n->loc, a);
-	L.nin = 2;
 	L.in[1] = b;
 	if (!add_shape(c->value[a], c->value[b], &L.out_shape)) {
 		err(c, n->loc, "+ needs operands of the same shape, but got %s and %s",
@@ -1276,7 +1271,7 @@ static int eval_add(Checker *c, const Node *n)
 	size_t depth = 0;
 	for (const Node *m = n; m->kind == N_ADD; m = m->lhs)
 		depth++;
-	const Node **spine = xrealloc(NULL, depth * sizeof *spine);
+	const Node **spine = xmalloc(depth * sizeof *spine);
 	const Node *m = n;
 	for (size_t i = depth; i-- > 0; m = m->lhs)
 		spine[i] = m;
@@ -1359,7 +1354,7 @@ static int cmp_rank(const void *a, const void *b)
 static void name_layers(Checker *c, Layer *layer, int n)
 {
 	int count[OP_COUNT] = {0};
-	int *order = xrealloc(NULL, 2 * (size_t)n * sizeof *order);
+	int *order = xmalloc(2 * (size_t)n * sizeof *order);
 	for (int i = 0; i < n; i++) {
 		order[2 * i] = c->rank[i];
 		order[2 * i + 1] = i;
@@ -1367,8 +1362,7 @@ static void name_layers(Checker *c, Layer *layer, int n)
 	qsort(order, (size_t)n, 2 * sizeof *order, cmp_rank);
 	for (int i = 0; i < n; i++) {
 		Layer *L = &layer[order[2 * i + 1]];
-		const char *base = L->op == OP_ADD ? "add" : op_info[L->op].name;
-		L->name = arena_printf(c->arena, "%s%d", base, ++count[L->op]);
+		L->name = arena_printf(c->arena, "%s%d", op_info[L->op].layer, ++count[L->op]);
 		for (int t = 0; t < L->nparams; t++)
 			L->param[t].name =
 			        arena_printf(c->arena, "%s.%s", L->name, L->param[t].name);
@@ -1414,7 +1408,7 @@ static Model *check_model(Checker *c, const ModelDecl *md, const Table *groups)
 	bool input_ok = check_input(c, md, &input);
 	if (group_ok && input_ok)
 		check_square(c, md, &c->group, input);
-	c->value = xrealloc(NULL, sizeof *c->value);
+	c->value = xmalloc(sizeof *c->value);
 	c->value[0] = input;
 	bind(c, md->input, md->input_loc, input_ok ? 0 : -1);
 	int out = check_body(c, md);

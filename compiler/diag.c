@@ -147,20 +147,10 @@ static void put_source(const Diag *d, Loc loc, int color)
 
 /* ---- the log ---- */
 
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p) {
-		fputs("geqc: out of memory\n", stderr);
-		exit(2);
-	}
-	return p;
-}
-
 static char *xstrdup(const char *s)
 {
 	size_t n = strlen(s) + 1;
-	return memcpy(xrealloc(NULL, n), s, n);
+	return memcpy(xmalloc(n), s, n);
 }
 
 static void record(

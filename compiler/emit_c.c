@@ -51,16 +51,6 @@ typedef struct Plan {
 	int nconv;      /* live convolutions: each needs scratch */
 } Plan;
 
-static void *xcalloc(size_t n, size_t size)
-{
-	void *p = calloc(n ? n : 1, size);
-	if (!p) {
-		fputs("geqc: error: out of memory\n", stderr);
-		exit(2);
-	}
-	return p;
-}
-
 static size_t align_up(size_t n)
 {
 	return (n + ALIGN - 1) / ALIGN * ALIGN;
@@ -69,11 +59,6 @@ static size_t align_up(size_t n)
 static size_t max_size(size_t a, size_t b)
 {
 	return a > b ? a : b;
-}
-
-static bool is_conv(Op op)
-{
-	return op == OP_LIFT || op == OP_GCONV || op == OP_CONV;
 }
 
 static size_t numel(Shape s)
@@ -148,10 +133,11 @@ static void plan_fold(Plan *P)
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
 		int v = L->in[0];
-		if (!P->live[i] || L->op != OP_BN || v == 0 || v == m->output || P->nread[v] != 1)
+		if (!P->live[i] || !op_has(L->op, P_FOLDS) || v == 0 || v == m->output ||
+		        P->nread[v] != 1)
 			continue;
 		int c = producer(m, v);
-		if (c >= 0 && P->live[c] && is_conv(m->layer[c].op)) {
+		if (c >= 0 && P->live[c] && op_has(m->layer[c].op, P_CONV)) {
 			P->fold[i] = c;
 			P->fold[c] = i;
 		}
@@ -162,9 +148,9 @@ static void plan_fold(Plan *P)
 static int conv_writing(const Plan *P, int v)
 {
 	int c = v > 0 ? producer(P->m, v) : -1;
-	if (c >= 0 && P->m->layer[c].op == OP_BN && P->fold[c] >= 0)
+	if (c >= 0 && op_has(P->m->layer[c].op, P_FOLDS) && P->fold[c] >= 0)
 		c = P->fold[c];
-	return c >= 0 && P->live[c] && is_conv(P->m->layer[c].op) ? c : -1;
+	return c >= 0 && P->live[c] && op_has(P->m->layer[c].op, P_CONV) ? c : -1;
 }
 
 /* A relu that overwrites the output of a conv, its only reader, runs in the conv's
@@ -176,7 +162,7 @@ static void plan_fuse(Plan *P)
 		P->fuse[i] = -1;
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		int v = L->in[0], c = L->op == OP_RELU ? conv_writing(P, v) : -1;
+		int v = L->in[0], c = op_has(L->op, P_FUSES) ? conv_writing(P, v) : -1;
 		if (!P->live[i] || c < 0 || P->over[i] < 0 || P->nread[v] != 1 || P->fuse[c] >= 0)
 			continue;
 		P->fuse[i] = c;
@@ -209,22 +195,10 @@ static bool dies_at(const Plan *P, int v, int i)
 static int overwritable(const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
-	switch (L->op) {
-	case OP_BN:
-	case OP_RELU:
-	case OP_SIGMOID:
-	case OP_TANH:
-	case OP_SOFTMAX:
-	case OP_FLATTEN:
-		return dies_at(P, L->in[0], i) ? 0 : -1;
-	case OP_ADD:
-		for (int j = 0; j < 2; j++)
-			if (dies_at(P, L->in[j], i))
-				return j;
-		return -1;
-	default:
-		return -1;
-	}
+	for (int j = 0; op_has(L->op, P_OVERWRITE) && j < L->nin; j++)
+		if (dies_at(P, L->in[j], i))
+			return j;
+	return -1;
 }
 
 /* Gives every value a buffer: its operand's when it overwrites it, else a new one. */
@@ -237,7 +211,7 @@ static void plan_slots(Plan *P)
 		P->over[i] = -1;
 		if (!P->live[i])
 			continue;
-		if (L->op == OP_BN && P->fold[i] >= 0) {
+		if (op_has(L->op, P_FOLDS) && P->fold[i] >= 0) {
 			join(P, L->out, P->slot[L->in[0]]);
 			continue;
 		}
@@ -315,12 +289,12 @@ static void plan_params(Plan *P)
 		P->woff[i] = P->boff[i] = NONE;
 		if (!P->live[i])
 			continue;
-		if (is_conv(L->op)) {
+		if (op_has(L->op, P_CONV)) {
 			size_t k2 = (size_t)L->k * L->k;
 			P->woff[i] = take(&P->params, (size_t)conv_cout(L) * conv_cin(L) * k2);
 			if (L->bias || P->fold[i] >= 0)
 				P->boff[i] = take(&P->params, conv_cout(L));
-			P->need_elem |= L->op != OP_CONV;
+			P->need_elem |= L->out_shape.kind == K_GMAP;
 			P->nconv++;
 		} else if (L->op == OP_BN && P->fold[i] < 0) {
 			P->woff[i] = take(&P->params, L->in_shape.c);
@@ -582,11 +556,11 @@ static void emit_struct(FILE *c, const Plan *P)
 		const Layer *L = &m->layer[i];
 		if (P->woff[i] == NONE)
 			continue;
-		if (is_conv(L->op)) {
+		if (op_has(L->op, P_CONV)) {
 			char what[160];
 			snprintf(what, sizeof what, "[%d, %d, %d, %d]%s%s%s", conv_cout(L),
 			        conv_cin(L), L->k, L->k,
-			        L->op == OP_CONV ? "" : ", expanded over the group",
+			        L->out_shape.kind == K_GMAP ? ", expanded over the group" : "",
 			        P->fold[i] >= 0 ? ", folded with " : "",
 			        P->fold[i] >= 0 ? m->layer[P->fold[i]].name : "");
 			emit_member(c, L, "w", what);
@@ -606,9 +580,9 @@ static void emit_struct(FILE *c, const Plan *P)
 		}
 		char what[64];
 		snprintf(what, sizeof what, "[%d]",
-		        is_conv(L->op)   ? conv_cout(L)
-		        : L->op == OP_BN ? L->in_shape.c
-		                         : L->C);
+		        op_has(L->op, P_CONV) ? conv_cout(L)
+		        : L->op == OP_BN      ? L->in_shape.c
+		                              : L->C);
 		if (P->boff[i] != NONE)
 			emit_member(c, L, L->op == OP_BN ? "shift" : "b", what);
 	}
@@ -637,9 +611,9 @@ static void quote_source(FILE *c, const Diag *src, Loc loc)
 /* What a conv absorbed, each part after sep: "; bn1 folded in; relu1 fused". */
 static void put_merged(FILE *c, const Plan *P, int i, const char *sep)
 {
-	if (is_conv(P->m->layer[i].op) && P->fold[i] >= 0)
+	if (op_has(P->m->layer[i].op, P_CONV) && P->fold[i] >= 0)
 		fprintf(c, "%s%s folded in", sep, P->m->layer[P->fold[i]].name);
-	if (is_conv(P->m->layer[i].op) && P->fuse[i] >= 0)
+	if (op_has(P->m->layer[i].op, P_CONV) && P->fuse[i] >= 0)
 		fprintf(c, "%s%s fused", sep, P->m->layer[P->fuse[i]].name);
 }
 
@@ -664,12 +638,65 @@ static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 	}
 	fputs(" -> ", c);
 	put_shape(c, L->out_shape);
-	if (is_conv(L->op))
+	if (op_has(L->op, P_CONV))
 		fprintf(c, "; k=%d s=%d p=%d d=%d", L->k, L->s, L->p, L->d);
-	else if (L->op == OP_MAXPOOL || L->op == OP_AVGPOOL)
+	else if (op_has(L->op, P_POOL))
 		fprintf(c, "; k=%d s=%d p=%d", L->k, L->s, L->p);
 	put_merged(c, P, i, "; ");
 	fputs(" */\n", c);
+}
+
+/* The $words of ops.h's C column: the buffers the layer function names, and the layer's
+ * sizes and hyperparameters. */
+typedef struct CallVars {
+	const Layer *L;
+	const char *x, *y, *out;
+} CallVars;
+
+static bool c_var(FILE *f, const char *w, const void *ctx)
+{
+	const CallVars *v = ctx;
+	const Layer *L = v->L;
+	Shape a = L->in_shape;
+	const struct {
+		const char *w, *s;
+	} strs[] = {{"x", v->x}, {"y", v->y}, {"out", v->out}, {"name", L->name},
+	        {"mean", L->mode == GPOOL_MEAN ? "true" : "false"}};
+	const struct {
+		const char *w;
+		int val;
+	} ints[] = {{"planes", a.c * a.g}, {"h", a.h}, {"w", a.w}, {"hw", a.h * a.w}, {"c", a.c},
+	        {"g", a.g}, {"k", L->k}, {"s", L->s}, {"p", L->p}, {"C", L->C}};
+	for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+		if (!strcmp(w, strs[i].w) && strs[i].s) {
+			fputs(strs[i].s, f);
+			return true;
+		}
+	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+		if (!strcmp(w, ints[i].w)) {
+			fprintf(f, "%d", ints[i].val);
+			return true;
+		}
+	if (!strcmp(w, "numel"))
+		fprintf(f, "%lld", shape_numel(a));
+	else if (!strcmp(w, "bias") && L->bias)
+		fprintf(f, "n->%s_b", L->name);
+	else if (!strcmp(w, "bias"))
+		fputs("NULL", f);
+	else
+		return false;
+	return true;
+}
+
+/* The layer's runtime call (ops.h's C column) on the buffers x, y and out, if it has one. */
+static void emit_call(FILE *c, const Layer *L, const char *x, const char *y, const char *out)
+{
+	const char *t = op_info[L->op].c;
+	if (!*t)
+		return;
+	fputc('\t', c);
+	op_template(c, t, c_var, &(CallVars){L, x, y, out});
+	fputs(";\n", c);
 }
 
 static void emit_conv(FILE *c, const Plan *P, int i)
@@ -679,79 +706,26 @@ static void emit_conv(FILE *c, const Plan *P, int i)
 	        "static void layer_%s(%s_net *n, const float *in, float *out, float *scratch)\n"
 	        "{\n",
 	        L->name, P->pfx);
-	fprintf(c, "\tgq_conv_run(n->%s_conv, out, in, scratch);\n}\n\n", L->name);
-}
-
-/* A layer of one operand: its runtime call on (in, out), or on x when it overwrites. */
-static void emit_unary_call(FILE *c, const Layer *L, const char *in, const char *out)
-{
-	Shape a = L->in_shape;
-	int planes = a.c * a.g, hw = a.h * a.w;
-	switch (L->op) {
-	case OP_MAXPOOL:
-	case OP_AVGPOOL:
-		fprintf(c, "\tgq_%s2d(%s, %s, %d, %d, %d, %d, %d, %d);\n",
-		        L->op == OP_MAXPOOL ? "maxpool" : "avgpool", out, in, planes, a.h, a.w,
-		        L->k, L->s, L->p);
-		break;
-	case OP_GPOOL:
-		fprintf(c, "\tgq_gpool(%s, %s, %d, %d, %d, %s);\n", out, in, a.c, a.g, hw,
-		        L->mode == GPOOL_MEAN ? "true" : "false");
-		break;
-	case OP_GLOBAL_AVGPOOL:
-	case OP_GLOBAL_MAXPOOL:
-		fprintf(c, "\tgq_global_pool(%s, %s, %d, %d, %s);\n", out, in, planes, hw,
-		        L->op == OP_GLOBAL_AVGPOOL ? "true" : "false");
-		break;
-	case OP_LINEAR:
-		fprintf(c, "\tgq_linear(%s, %s, n->%s_w, ", out, in, L->name);
-		if (L->bias)
-			fprintf(c, "n->%s_b", L->name);
-		else
-			fputs("NULL", c);
-		fprintf(c, ", %d, %lld);\n", L->C, shape_numel(a));
-		break;
-	case OP_BN:
-		fprintf(c, "\tgq_affine(%s, %d, %d, %d, n->%s_scale, n->%s_shift);\n", out, a.c,
-		        a.g, hw, L->name, L->name);
-		break;
-	case OP_RELU:
-	case OP_SIGMOID:
-	case OP_TANH:
-		fprintf(c, "\tgq_%s(%s, %lld);\n", op_info[L->op].name, out, shape_numel(a));
-		break;
-	case OP_SOFTMAX:
-		fprintf(c, "\tgq_softmax(%s, %lld);\n", out, shape_numel(a));
-		break;
-	case OP_FLATTEN: /* the same floats, now seen as a vector */
-	default:
-		break;
-	}
-}
-
-static bool elementwise(Op op)
-{
-	return op == OP_BN || op == OP_RELU || op == OP_SIGMOID || op == OP_TANH ||
-	       op == OP_SOFTMAX || op == OP_FLATTEN;
+	emit_call(c, L, "in", NULL, "out");
+	fputs("}\n\n", c);
 }
 
 static void emit_unary(FILE *c, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
-	bool uses_n = L->op == OP_LINEAR || L->op == OP_BN;
 	char npar[80] = "";
-	if (uses_n)
+	if (op_has(L->op, P_PARAMS))
 		snprintf(npar, sizeof npar, "%s_net *n, ", P->pfx);
 	if (P->over[i] >= 0) {
 		fprintf(c, "static void layer_%s(%sfloat *x)\n{\n", L->name, npar);
-		emit_unary_call(c, L, "x", "x");
+		emit_call(c, L, "x", NULL, "x");
 	} else {
 		fprintf(c, "static void layer_%s(%sconst float *in, float *out)\n{\n", L->name,
 		        npar);
-		if (elementwise(L->op)) /* the input is still needed: work on a copy */
+		if (op_has(L->op, P_INPLACE)) /* the input is still needed: work on a copy */
 			fprintf(c, "\tmemcpy(out, in, %lld * sizeof(float));\n",
 			        shape_numel(L->in_shape));
-		emit_unary_call(c, L, "in", "out");
+		emit_call(c, L, "in", NULL, "out");
 	}
 	fputs("}\n\n", c);
 }
@@ -760,7 +734,8 @@ static void emit_add(FILE *c, const Layer *L)
 {
 	fprintf(c, "static void layer_%s(const float *a, const float *b, float *out)\n{\n",
 	        L->name);
-	fprintf(c, "\tgq_add(out, a, b, %lld);\n}\n\n", shape_numel(L->out_shape));
+	emit_call(c, L, "a", "b", "out");
+	fputs("}\n\n", c);
 }
 
 /* Whether layer i gets a function: folded bns, fused relus and overwriting flattens are no
@@ -768,11 +743,11 @@ static void emit_add(FILE *c, const Layer *L)
 static bool has_code(const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
-	if (!P->live[i] || (L->op == OP_BN && P->fold[i] >= 0))
+	if (!P->live[i] || (op_has(L->op, P_FOLDS) && P->fold[i] >= 0))
 		return false;
-	if (L->op == OP_RELU && P->fuse[i] >= 0)
+	if (op_has(L->op, P_FUSES) && P->fuse[i] >= 0)
 		return false;
-	return !(L->op == OP_FLATTEN && P->over[i] >= 0);
+	return !(!*op_info[L->op].c && P->over[i] >= 0);
 }
 
 static void emit_layers(FILE *c, const Plan *P, const Diag *src)
@@ -782,9 +757,9 @@ static void emit_layers(FILE *c, const Plan *P, const Diag *src)
 		if (!has_code(P, i))
 			continue;
 		emit_origin(c, P, i, src);
-		if (is_conv(L->op))
+		if (op_has(L->op, P_CONV))
 			emit_conv(c, P, i);
-		else if (L->op == OP_ADD)
+		else if (L->nin == 2)
 			emit_add(c, L);
 		else
 			emit_unary(c, P, i);
@@ -802,7 +777,7 @@ static void emit_new(FILE *c, const Plan *P)
 	fputs("\tsize_t scratch = 0;\n", c);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		if (!P->live[i] || !is_conv(L->op))
+		if (!P->live[i] || !op_has(L->op, P_CONV))
 			continue;
 		fprintf(c,
 		        "\tif (!(n->%s_conv = gq_conv_new(%d, %d, %d, %d, %d, %d, %d, %d, %s))) {\n"
@@ -840,7 +815,7 @@ static void emit_new(FILE *c, const Plan *P)
 	fputs("\treturn n;\n}\n\n", c);
 	fprintf(c, "void %s_free(%s_net *n)\n{\n\tif (!n)\n\t\treturn;\n", p, p);
 	for (int i = 0; i < m->nlayers; i++)
-		if (P->live[i] && is_conv(m->layer[i].op))
+		if (P->live[i] && op_has(m->layer[i].op, P_CONV))
 			fprintf(c, "\tgq_conv_free(n->%s_conv);\n", m->layer[i].name);
 	fputs("\tfree(n->run.ws);\n\tfree(n->run.scratch);\n\tfree(n->mem);\n\tfree(n);\n}\n\n", c);
 }
@@ -896,7 +871,7 @@ static void emit_load_layer(FILE *c, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
 	int t = P->param0[i];
-	if (is_conv(L->op)) {
+	if (op_has(L->op, P_CONV)) {
 		emit_load_conv(c, P, i);
 	} else if (L->op == OP_BN) {
 		fprintf(c,
@@ -969,11 +944,11 @@ static void emit_load(FILE *c, const Plan *P)
 static void emit_forward_step(FILE *c, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
-	if (L->op == OP_BN && P->fold[i] >= 0) {
+	if (op_has(L->op, P_FOLDS) && P->fold[i] >= 0) {
 		fprintf(c, "\t/* %s: folded into %s */\n", L->name, P->m->layer[P->fold[i]].name);
 		return;
 	}
-	if (L->op == OP_RELU && P->fuse[i] >= 0) {
+	if (op_has(L->op, P_FUSES) && P->fuse[i] >= 0) {
 		fprintf(c, "\t/* %s: fused into %s */\n", L->name, P->m->layer[P->fuse[i]].name);
 		return;
 	}
@@ -982,10 +957,9 @@ static void emit_forward_step(FILE *c, const Plan *P, int i)
 		return;
 	}
 	fprintf(c, "\tlayer_%s(", L->name);
-	bool uses_n = is_conv(L->op) || L->op == OP_LINEAR || (L->op == OP_BN);
-	if (uses_n)
+	if (op_has(L->op, P_PARAMS))
 		fputs("n, ", c);
-	if (L->op == OP_ADD) {
+	if (L->nin == 2) {
 		put_buf(c, P, L->in[0]);
 		fputs(", ", c);
 		put_buf(c, P, L->in[1]);
@@ -995,7 +969,7 @@ static void emit_forward_step(FILE *c, const Plan *P, int i)
 		fputs(", ", c);
 	}
 	put_buf(c, P, L->out);
-	fputs(is_conv(L->op) ? ", scratch);\n" : ");\n", c);
+	fputs(op_has(L->op, P_CONV) ? ", scratch);\n" : ");\n", c);
 }
 
 /* What each step runs, for the executable's --profile: the layer and its .geq line. */

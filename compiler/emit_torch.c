@@ -18,6 +18,12 @@ typedef struct Emitter {
 	const char *src; /* the .geq file's name as given, for `# model.geq:LINE` comments */
 } Emitter;
 
+/* A layer of the forward, for torch_var. */
+typedef struct TorchVars {
+	const Emitter *e;
+	const Layer *l;
+} TorchVars;
+
 /* ---- small helpers ---- */
 
 /* The .geq file on the command line: the last word ending in ".geq" (main passes file
@@ -547,79 +553,34 @@ static void emit_init_layer(Emitter *e, const Layer *l)
 
 /* ---- Model.forward: one line per layer ---- */
 
-static void emit_pool(Emitter *e, const Layer *l, bool avg)
+/* The $words of ops.h's torch column: the operands' Python names, the layer's name and
+ * hyperparameters, and for pools over the spatial axes the axes of its input's kind. */
+static bool torch_var(FILE *out, const char *w, const void *ctx)
 {
-	fprintf(e->out, "pool(%s, k=%d, s=%d, p=%d, avg=%s)", value_name(e->m, l->in[0]), l->k,
-	        l->s, l->p, avg ? "True" : "False");
-}
-
-/* Global pools: [B, C, H, W] -> [B, C]; [B, C, G, H, W] -> [B, C*G] at index c*G + g. */
-static void emit_global_pool(Emitter *e, const Layer *l, const char *reduce)
-{
-	const char *x = value_name(e->m, l->in[0]);
-	if (l->in_shape.kind == K_GMAP)
-		fprintf(e->out, "%s.%s((3, 4)).flatten(1)", x, reduce);
-	else
-		fprintf(e->out, "%s.%s((2, 3))", x, reduce);
-}
-
-static void emit_call(Emitter *e, const Layer *l, const char *fn)
-{
-	fprintf(e->out, "%s(%s)", fn, value_name(e->m, l->in[0]));
-}
-
-static void emit_module_call(Emitter *e, const Layer *l)
-{
-	fprintf(e->out, "self.%s(%s)", l->name, value_name(e->m, l->in[0]));
-}
-
-static void emit_expr(Emitter *e, const Layer *l)
-{
-	const char *x = value_name(e->m, l->in[0]);
-	switch (l->op) {
-	case OP_LIFT:
-	case OP_GCONV:
-	case OP_CONV:
-	case OP_BN:
-	case OP_LINEAR:
-		emit_module_call(e, l);
-		break;
-	case OP_MAXPOOL:
-		emit_pool(e, l, false);
-		break;
-	case OP_AVGPOOL:
-		emit_pool(e, l, true);
-		break;
-	case OP_RELU:
-		emit_call(e, l, "F.relu");
-		break;
-	case OP_SIGMOID:
-		emit_call(e, l, "torch.sigmoid");
-		break;
-	case OP_TANH:
-		emit_call(e, l, "torch.tanh");
-		break;
-	case OP_GPOOL:
-		fprintf(e->out, "%s.%s(2)", x, l->mode == GPOOL_MAX ? "amax" : "mean");
-		break;
-	case OP_GLOBAL_AVGPOOL:
-		emit_global_pool(e, l, "mean");
-		break;
-	case OP_GLOBAL_MAXPOOL:
-		emit_global_pool(e, l, "amax");
-		break;
-	case OP_FLATTEN:
-		fprintf(e->out, "%s.flatten(1)", x);
-		break;
-	case OP_SOFTMAX:
-		fprintf(e->out, "F.softmax(%s, -1)", x);
-		break;
-	case OP_ADD:
-		fprintf(e->out, "%s + %s", x, value_name(e->m, l->in[1]));
-		break;
-	case OP_COUNT:
-		break;
-	}
+	const Emitter *e = ((const TorchVars *)ctx)->e;
+	const Layer *l = ((const TorchVars *)ctx)->l;
+	bool gmap = l->in_shape.kind == K_GMAP;
+	const struct {
+		const char *w, *s;
+	} strs[] = {{"x", value_name(e->m, l->in[0])},
+	        {"y", l->nin > 1 ? value_name(e->m, l->in[1]) : NULL}, {"name", l->name},
+	        {"reduce", l->mode == GPOOL_MAX ? "amax" : "mean"},
+	        {"axes", gmap ? "(3, 4)" : "(2, 3)"}, {"flat", gmap ? ".flatten(1)" : ""}};
+	const struct {
+		const char *w;
+		int val;
+	} ints[] = {{"k", l->k}, {"s", l->s}, {"p", l->p}};
+	for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+		if (!strcmp(w, strs[i].w) && strs[i].s) {
+			fputs(strs[i].s, out);
+			return true;
+		}
+	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+		if (!strcmp(w, ints[i].w)) {
+			fprintf(out, "%d", ints[i].val);
+			return true;
+		}
+	return false;
 }
 
 static void emit_forward(Emitter *e)
@@ -637,7 +598,7 @@ static void emit_forward(Emitter *e)
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *l = &m->layer[i];
 		fprintf(out, "        %s = ", l->name);
-		emit_expr(e, l);
+		op_template(out, op_info[l->op].torch, torch_var, &(TorchVars){e, l});
 		fprintf(out, "  # %s:%d -> ", e->src, l->loc.first_line);
 		put_shape(out, l->out_shape);
 		fputs("\n", out);

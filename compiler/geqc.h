@@ -22,13 +22,21 @@ enum {
 };
 #define GEQC_MAX_NUMEL (1LL << 28) /* floats in one value or one parameter tensor */
 
-/* ---- ast.c: the arena that owns every AST node and string of one compilation ---- */
+/* ---- ast.c: the arena that owns every AST node and string of one compilation, and the
+ * one allocator ---- */
 typedef struct Arena Arena;
 Arena *arena_new(void);
 void *arena_alloc(Arena *a, size_t n); /* zeroed; aborts cleanly (exit 2) on OOM */
 char *arena_strndup(Arena *a, const char *s, size_t n);
 char *arena_printf(Arena *a, const char *fmt, ...);
 void arena_free(Arena *a);
+/* Memory a pass frees itself (tables that grow, per-pass scratch): the only other way the
+ * compiler allocates. Both ways end geqc on failure with out_of_memory(). */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size); /* zeroed */
+void *xrealloc(void *p, size_t n);
+/* "geqc: error: out of memory" and exit status 2, the one message for it. */
+_Noreturn void out_of_memory(void);
 
 /* ---- diag.c: the one reporting function ---- */
 
@@ -212,17 +220,32 @@ const char *group_describe(char *buf, size_t n, const Group *G, unsigned mask);
 
 /* ---- check.c: names, kinds, shapes; the checked model ---- */
 typedef enum {
-#define X(id, name, kinds, schema) OP_##id,
+#define X(id, spelling, layer, nin, kinds, out, props, schema, c, torch) OP_##id,
 #include "ops.h"
 #undef X
 	OP_COUNT
 } Op;
+/* A row of ops.h; its header says what each column means. */
 typedef struct OpInfo {
-	const char *name;
+	const char *name;  /* the spelling: "relu", "+" */
+	const char *layer; /* the base of layer names: "relu", "add" */
+	int nin;
 	unsigned kinds; /* Kind bits accepted as the first operand */
+	unsigned out;   /* the result's Kind, or OUT_SAME */
+	unsigned props; /* P_* bits */
 	const char *schema;
+	const char *c, *torch; /* templates of the emitted C call and torch expression */
 } OpInfo;
 extern const OpInfo op_info[OP_COUNT];
+static inline bool op_has(Op op, unsigned props)
+{
+	return (op_info[op].props & props) != 0;
+}
+/* Writes template t (ops.h's C or torch column) to out; var prints each $word and
+ * returns false for a word it does not know, a bug in ops.h that aborts. */
+typedef bool (*OpVar)(FILE *out, const char *word, const void *ctx);
+void op_template(FILE *out, const char *t, OpVar var, const void *ctx);
+_Noreturn void op_template_bug(const char *t, const char *at);
 
 typedef enum { K_IMAGE = 1, K_GMAP = 2, K_VECTOR = 4 } Kind;
 /* How the group acts on a vector (SPEC §3). */

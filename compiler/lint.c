@@ -121,12 +121,6 @@ static int popcount(unsigned x)
 
 /* ---- the geometry ---- */
 
-static bool is_sliding(Op op)
-{
-	return op == OP_LIFT || op == OP_GCONV || op == OP_CONV || op == OP_MAXPOOL ||
-	       op == OP_AVGPOOL;
-}
-
 static int residue(int n, int k, int s, int p, int d)
 {
 	long long span = (long long)n + 2LL * p - (long long)d * (k - 1) - 1;
@@ -296,24 +290,14 @@ static unsigned self_breaks(Ctx *c, const Layer *L, unsigned *moved)
  * permutation of such a map's group axis changes nothing. */
 static bool flat_output(const Ctx *c, const Layer *L)
 {
-	bool in = c->flat[L->in[0]];
-	switch (L->op) {
-	case OP_LIFT:
+	bool in = true;
+	for (int j = 0; j < L->nin; j++)
+		in &= c->flat[L->in[j]];
+	if (L->op == OP_LIFT)
 		return L->k == 1;
-	case OP_GCONV:
+	if (L->op == OP_GCONV)
 		return in && L->k == 1;
-	case OP_ADD:
-		return in && c->flat[L->in[1]];
-	case OP_MAXPOOL:
-	case OP_AVGPOOL:
-	case OP_BN:
-	case OP_RELU:
-	case OP_SIGMOID:
-	case OP_TANH:
-		return in;
-	default:
-		return false;
-	}
+	return in && op_has(L->op, P_PLANEWISE);
 }
 
 static void lint_layer(Ctx *c, int i)
@@ -325,7 +309,7 @@ static void lint_layer(Ctx *c, int i)
 	if (L->nin == 2)
 		exact &= c->exact[L->in[1]];
 	c->grid[v] = c->grid[in];
-	if (is_sliding(L->op)) {
+	if (op_has(L->op, P_SLIDING)) {
 		int n[2] = {L->in_shape.h, L->in_shape.w};
 		ll->res[AXIS_Y] = residue(n[0], L->k, L->s, L->p, L->d);
 		ll->res[AXIS_X] = residue(n[1], L->k, L->s, L->p, L->d);
@@ -501,7 +485,7 @@ static bool centred_at(const Model *m, int (*size)[2], int H, int W, unsigned ax
 		int *out = size[L->out];
 		for (int a = 0; a < 2; a++) {
 			out[a] = in[a];
-			if (is_sliding(L->op)) {
+			if (op_has(L->op, P_SLIDING)) {
 				out[a] = conv_out_size(in[a], L->k, L->s, L->p, L->d);
 				if (out[a] <= 0 ||
 				        (axes & 1u << a && residue(in[a], L->k, L->s, L->p, L->d)))
@@ -523,7 +507,7 @@ static int search_steps(const Model *m)
 {
 	long long period = 1;
 	for (int i = 0; i < m->nlayers && period < SEARCH_STEPS; i++)
-		if (is_sliding(m->layer[i].op))
+		if (op_has(m->layer[i].op, P_SLIDING))
 			period *= m->layer[i].s;
 	return period < SEARCH_STEPS ? (int)period : SEARCH_STEPS;
 }
@@ -562,10 +546,10 @@ static unsigned axes_to_fix(Ctx *c)
 static bool note_sizes(Ctx *c)
 {
 	const Model *m = c->m;
-	int(*size)[2] = calloc((size_t)m->nvalues, sizeof *size);
+	int(*size)[2] = xcalloc((size_t)m->nvalues, sizeof *size);
 	int H = m->input.h, W = m->input.w, lo[2] = {H, W}, hi[2] = {H, W};
 	unsigned fix = axes_to_fix(c);
-	bool ok = size && fix;
+	bool ok = fix != 0;
 	if (ok && group_has_swapper(c->all)) {
 		lo[0] = lo[1] = nearest(m, size, H, W, 3u, -1);
 		hi[0] = hi[1] = nearest(m, size, H, W, 3u, +1);
@@ -616,8 +600,7 @@ static bool fix_better(const Fix *x, const Fix *y)
  * (2p mod s takes every value there, and the output size cannot stay the same beyond). */
 static void padding_range(const Layer *L, int k, int *lo, int *hi)
 {
-	long long top =
-	        L->op == OP_MAXPOOL || L->op == OP_AVGPOOL ? k / 2 : (long long)L->d * (k - 1);
+	long long top = op_has(L->op, P_POOL) ? k / 2 : (long long)L->d * (k - 1);
 	int reach = L->s < 32 ? L->s : 32;
 	*lo = L->p > reach ? L->p - reach : 0;
 	*hi = top < (long long)L->p + reach ? (int)top : L->p + reach;
@@ -652,7 +635,7 @@ static void try_kernel(Ctx *c, const Layer *L, int k, int dk_rank, Fix *best, bo
 static void put_call(Buf *b, const Layer *L, const char *operand, int k, int p)
 {
 	const char *op = op_info[L->op].name;
-	if (L->op == OP_MAXPOOL || L->op == OP_AVGPOOL) {
+	if (op_has(L->op, P_POOL)) {
 		bprintf(b, "%s(%s, %d", op, operand, k);
 		if (L->s != k)
 			bprintf(b, ", s=%d", L->s);
@@ -665,7 +648,7 @@ static void put_call(Buf *b, const Layer *L, const char *operand, int k, int p)
 		bprintf(b, ", p=%d", p);
 	if (L->d != 1)
 		bprintf(b, ", d=%d", L->d);
-	if (L->op != OP_MAXPOOL && L->op != OP_AVGPOOL && !L->bias)
+	if (!op_has(L->op, P_POOL) && !L->bias)
 		bprintf(b, ", bias=false");
 	bprintf(b, ")");
 }
@@ -712,8 +695,7 @@ static const Layer *vector_source(const Model *m, int v)
 {
 	while (v > 0) {
 		const Layer *L = &m->layer[v - 1];
-		if (L->op != OP_RELU && L->op != OP_SIGMOID && L->op != OP_TANH &&
-		        L->op != OP_SOFTMAX)
+		if (!op_has(L->op, P_KEEPS_ACT))
 			return L;
 		v = L->in[0];
 	}
@@ -822,16 +804,12 @@ static void init_ctx(Ctx *c, const Model *m, Lint *l, Diag *d)
 	int nv = m->nvalues > 0 ? m->nvalues : 1, nl = m->nlayers > 0 ? m->nlayers : 1;
 	*c = (Ctx){.m = m, .d = d, .l = l, .all = m->group.mask | 1u};
 	c->non_e = c->all & ~1u;
-	c->grid = calloc((size_t)nv, sizeof *c->grid);
-	c->exact = calloc((size_t)nv, sizeof *c->exact);
-	c->moved = calloc((size_t)nv, sizeof *c->moved);
-	c->flat = calloc((size_t)nv, sizeof *c->flat);
-	c->gridbr = calloc((size_t)nl, sizeof *c->gridbr);
-	c->selfbr = calloc((size_t)nl, sizeof *c->selfbr);
-	if (!c->grid || !c->exact || !c->moved || !c->flat || !c->gridbr || !c->selfbr) {
-		fputs("geqc: out of memory\n", stderr);
-		exit(2);
-	}
+	c->grid = xcalloc((size_t)nv, sizeof *c->grid);
+	c->exact = xcalloc((size_t)nv, sizeof *c->exact);
+	c->moved = xcalloc((size_t)nv, sizeof *c->moved);
+	c->flat = xcalloc((size_t)nv, sizeof *c->flat);
+	c->gridbr = xcalloc((size_t)nl, sizeof *c->gridbr);
+	c->selfbr = xcalloc((size_t)nl, sizeof *c->selfbr);
 	c->grid[0] = (Grid){{0, 0}, {1, 1}, {m->input.h, m->input.w}};
 	c->exact[0] = c->all;
 }
@@ -933,7 +911,7 @@ static void json_layer(FILE *out, const Layer *L, const LayerLint *ll, unsigned 
 	json_shape(out, L->in_shape);
 	fputs(", \"output\": ", out);
 	json_shape(out, L->out_shape);
-	if (is_sliding(L->op) && L->s > 1)
+	if (op_has(L->op, P_SLIDING) && L->s > 1)
 		fprintf(out, ", \"residue\": [%d, %d]", ll->res[0], ll->res[1]);
 	else
 		fputs(", \"residue\": null", out);

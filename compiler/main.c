@@ -397,12 +397,7 @@ static char *read_source(const char *path, size_t *len)
 		sys_error("cannot open '%s': %s", path, strerror(errno));
 		return NULL;
 	}
-	char *buf = malloc(GEQC_MAX_SOURCE + 2);
-	if (!buf) {
-		fclose(f);
-		sys_error("out of memory");
-		return NULL;
-	}
+	char *buf = xmalloc(GEQC_MAX_SOURCE + 2);
 	*len = fread(buf, 1, GEQC_MAX_SOURCE + 1, f);
 	int err = ferror(f) ? errno : 0;
 	fclose(f);

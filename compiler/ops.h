@@ -1,27 +1,95 @@
-/* The operator table: one line per op of SPEC §2, included wherever a pass needs a
- * per-op list (the Op enum, names, argument schemas, shape rules, lint, emitters).
+/* The operator table: one row per op of SPEC §2, the one place that says what an op is.
+ * geqc.h turns it into the Op enum and check.c into op_info[]; the passes ask the columns
+ * (op_info[op].nin, op_has(op, P_CONV), ...) rather than testing OP_* values.
  *
- *   X(ID, spelling, input kinds, argument schema)
+ *   X(ID, spelling, layer, nin, input kinds, output kind, properties, schema, C, torch)
  *
- * The schema lists the op's arguments in positional order: `name:type` is required,
- * `name:type=default` optional. Types: `map` (the op's first operand, any of the input
- * kinds), `int`, `float`, `bool`, `enum(a|b)`. A default may name an earlier argument
- * (`s:int=k`: the stride defaults to the kernel size, as torch.nn.MaxPool2d).
- * Adding an op: one line here, then one case in check.c (shape), lint.c (geometry),
- * emit_torch.c and emit_c.c; the compiler warns (-Wswitch) where one is missing. */
-X(LIFT, "lift", K_IMAGE, "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true")
-X(GCONV, "gconv", K_GMAP, "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true")
-X(CONV, "conv", K_IMAGE, "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true")
-X(MAXPOOL, "maxpool", K_IMAGE | K_GMAP, "x:map k:int s:int=k p:int=0")
-X(AVGPOOL, "avgpool", K_IMAGE | K_GMAP, "x:map k:int s:int=k p:int=0")
-X(BN, "bn", K_IMAGE | K_GMAP, "x:map eps:float=1e-5")
-X(RELU, "relu", K_IMAGE | K_GMAP | K_VECTOR, "x:map")
-X(SIGMOID, "sigmoid", K_IMAGE | K_GMAP | K_VECTOR, "x:map")
-X(TANH, "tanh", K_IMAGE | K_GMAP | K_VECTOR, "x:map")
-X(GPOOL, "gpool", K_GMAP, "x:map mode:enum(max|mean)")
-X(GLOBAL_AVGPOOL, "global_avgpool", K_IMAGE | K_GMAP, "x:map")
-X(GLOBAL_MAXPOOL, "global_maxpool", K_IMAGE | K_GMAP, "x:map")
-X(FLATTEN, "flatten", K_IMAGE | K_GMAP, "x:map")
-X(LINEAR, "linear", K_VECTOR, "x:map N:int bias:bool=true")
-X(SOFTMAX, "softmax", K_VECTOR, "x:map")
-X(ADD, "+", K_IMAGE | K_GMAP | K_VECTOR, "a:map b:map")
+ * spelling   how the source writes it: a call `relu(h)`, or an infix operator (P_INFIX)
+ * layer      the base of its layers' names: relu1, relu2 ... (SPEC §2.3)
+ * nin        operand count; the first is the call's first argument (`x:map` below)
+ * input kinds  Kind bits its first operand may have (check.c reports the others)
+ * output kind  K_IMAGE, K_GMAP, K_VECTOR, or OUT_SAME: the first operand's kind
+ * properties   P_* bits, below
+ * schema     the arguments in positional order: `name:type` is required,
+ *            `name:type=default` optional. Types: `map` (an operand), `int`, `float`,
+ *            `bool`, `enum(a|b)`. A default may name an earlier argument (`s:int=k`: the
+ *            stride defaults to the kernel size, as torch.nn.MaxPool2d).
+ * C          the runtime call of one image in the emitted C ("" for none: the same floats)
+ * torch      the expression in the PyTorch module's forward
+ * The C and torch columns are templates: $x and $y are the operands, $out the result (C),
+ * $name the layer; emit_c.c's c_var and emit_torch.c's torch_var list the other $words.
+ *
+ * Adding an op: one row here; then the build (-Werror=switch) stops at each switch over
+ * Op that needs a case for it, and only those:
+ *   check.c       infer()            its shape rule and parameter tensors (SPEC §2)
+ *   lint.c        self_breaks()      whether it commutes with the group (SPEC §1 (a))
+ *   emit_torch.c  emit_init_layer()  its nn.Module, if it has parameters (P_PARAMS)
+ * A sliding window (P_SLIDING) is linted (grid exactness, the size search) from its
+ * k s p d alone. An op whose C template is not the whole story (a conv's packed plan, a
+ * bn's folding, a linear's weights) also needs its lines in emit_c.c's plan_params and
+ * emit_load_layer, and its torch nn.Module class in emit_torch.c's emit_classes; SPEC §2
+ * and README's op table document it for users, and tests/errors and tests/torch test it. */
+
+/* Properties: what the passes ask of an op. */
+#define P_INFIX     (1u << 0) /* written `a + b`, not called */
+#define P_SLIDING   (1u << 1) /* a window with k s p d over H and W (lint: grid exactness) */
+#define P_CONV      (1u << 2) /* filters expanded over the group, run as a gq_conv plan */
+#define P_POOL      (1u << 3) /* a window pool: p <= k/2, as PyTorch requires */
+#define P_PARAMS    (1u << 4) /* has tensors in the weights file (an nn.Module in torch) */
+#define P_INPLACE   (1u << 5) /* the C works in place on a copy of the operand */
+#define P_OVERWRITE (1u << 6) /* may write its result over an operand that dies there */
+#define P_PLANEWISE (1u << 7) /* the same on every plane of the group axis: equal planes stay equal */
+#define P_KEEPS_ACT (1u << 8) /* commutes with any permutation of a vector's entries */
+#define P_FOLDS     (1u << 9) /* an affine map per channel that folds into the conv before it */
+#define P_FUSES     (1u << 10) /* runs in the epilogue of the conv whose output it overwrites */
+#define OUT_SAME    0
+
+#define SLIDE_     (P_SLIDING | P_PLANEWISE)
+#define POINTWISE_ (P_INPLACE | P_OVERWRITE | P_PLANEWISE | P_KEEPS_ACT)
+
+X(LIFT, "lift", "lift", 1, K_IMAGE, K_GMAP, P_SLIDING | P_CONV | P_PARAMS,
+        "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true",
+        "gq_conv_run(n->$name_conv, $out, $x, scratch)", "self.$name($x)")
+X(GCONV, "gconv", "gconv", 1, K_GMAP, K_GMAP, P_SLIDING | P_CONV | P_PARAMS,
+        "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true",
+        "gq_conv_run(n->$name_conv, $out, $x, scratch)", "self.$name($x)")
+X(CONV, "conv", "conv", 1, K_IMAGE, K_IMAGE, P_SLIDING | P_CONV | P_PARAMS,
+        "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true",
+        "gq_conv_run(n->$name_conv, $out, $x, scratch)", "self.$name($x)")
+X(MAXPOOL, "maxpool", "maxpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL,
+        "x:map k:int s:int=k p:int=0",
+        "gq_maxpool2d($out, $x, $planes, $h, $w, $k, $s, $p)",
+        "pool($x, k=$k, s=$s, p=$p, avg=False)")
+X(AVGPOOL, "avgpool", "avgpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL,
+        "x:map k:int s:int=k p:int=0",
+        "gq_avgpool2d($out, $x, $planes, $h, $w, $k, $s, $p)",
+        "pool($x, k=$k, s=$s, p=$p, avg=True)")
+X(BN, "bn", "bn", 1, K_IMAGE | K_GMAP, OUT_SAME,
+        P_PARAMS | P_INPLACE | P_OVERWRITE | P_PLANEWISE | P_FOLDS, "x:map eps:float=1e-5",
+        "gq_affine($out, $c, $g, $hw, n->$name_scale, n->$name_shift)", "self.$name($x)")
+X(RELU, "relu", "relu", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_ | P_FUSES,
+        "x:map", "gq_relu($out, $numel)", "F.relu($x)")
+X(SIGMOID, "sigmoid", "sigmoid", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_,
+        "x:map", "gq_sigmoid($out, $numel)", "torch.sigmoid($x)")
+X(TANH, "tanh", "tanh", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_, "x:map",
+        "gq_tanh($out, $numel)", "torch.tanh($x)")
+X(GPOOL, "gpool", "gpool", 1, K_GMAP, K_IMAGE, 0, "x:map mode:enum(max|mean)",
+        "gq_gpool($out, $x, $c, $g, $hw, $mean)", "$x.$reduce(2)")
+X(GLOBAL_AVGPOOL, "global_avgpool", "global_avgpool", 1, K_IMAGE | K_GMAP, K_VECTOR, 0,
+        "x:map", "gq_global_pool($out, $x, $planes, $hw, true)", "$x.mean($axes)$flat")
+X(GLOBAL_MAXPOOL, "global_maxpool", "global_maxpool", 1, K_IMAGE | K_GMAP, K_VECTOR, 0,
+        "x:map", "gq_global_pool($out, $x, $planes, $hw, false)", "$x.amax($axes)$flat")
+X(FLATTEN, "flatten", "flatten", 1, K_IMAGE | K_GMAP, K_VECTOR, P_INPLACE | P_OVERWRITE,
+        "x:map", "", "$x.flatten(1)")
+X(LINEAR, "linear", "linear", 1, K_VECTOR, K_VECTOR, P_PARAMS,
+        "x:map N:int bias:bool=true", "gq_linear($out, $x, n->$name_w, $bias, $C, $numel)",
+        "self.$name($x)")
+X(SOFTMAX, "softmax", "softmax", 1, K_VECTOR, OUT_SAME,
+        P_INPLACE | P_OVERWRITE | P_KEEPS_ACT, "x:map", "gq_softmax($out, $numel)",
+        "F.softmax($x, -1)")
+X(ADD, "+", "add", 2, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME,
+        P_INFIX | P_OVERWRITE | P_PLANEWISE, "a:map b:map", "gq_add($out, $x, $y, $numel)",
+        "$x + $y")
+
+#undef SLIDE_
+#undef POINTWISE_

@@ -472,10 +472,8 @@ Program *parse_program(const char *src, size_t srclen, Arena *arena, Diag *d)
 	ctx.prog = arena_alloc(arena, sizeof *ctx.prog);
 	ctx.group_tail = &ctx.prog->groups;
 	yyscan_t scanner;
-	if (yylex_init(&scanner) != 0) { /* out of memory: exit 2, as arena_alloc does */
-		fputs("geqc: error: out of memory\n", stderr);
-		exit(2);
-	}
+	if (yylex_init(&scanner) != 0) /* out of memory: exit 2, as arena_alloc does */
+		out_of_memory();
 	YY_BUFFER_STATE buf = yy_scan_bytes(src, (int)srclen, scanner);
 	int rc = yyparse(scanner, &ctx);
 	yy_delete_buffer(buf, scanner);

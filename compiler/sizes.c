@@ -66,9 +66,7 @@ static long long stride_product(const Model *m)
 {
 	long long P = 1;
 	for (int i = 0; i < m->nlayers && P <= PERIOD_CAP; i++) {
-		Op op = m->layer[i].op;
-		if (op == OP_LIFT || op == OP_GCONV || op == OP_CONV || op == OP_MAXPOOL ||
-		        op == OP_AVGPOOL)
+		if (op_has(m->layer[i].op, P_SLIDING))
 			P *= m->layer[i].s;
 	}
 	return P;

@@ -224,7 +224,7 @@ START_TEST(tensors_follow_the_spec)
 	assert_shape(L[6].out_shape, K_VECTOR, VA_TRIVIAL, 7, 1, 1, 1);
 	ck_assert_int_eq(L[6].C, 7);
 	for (int i = 0; i < m->nlayers; i++)
-		if (L[i].op != OP_LIFT && L[i].op != OP_GCONV && L[i].op != OP_CONV)
+		if (!op_has(L[i].op, P_CONV))
 			ck_assert(L[i].k == 1 && L[i].s == 1 && L[i].p == 0 && L[i].d == 1);
 	run_free(r);
 }

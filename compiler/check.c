@@ -1218,6 +1218,7 @@ static int eval_call(Checker *c, const Node *call)
 	if (!ok || in < 0 || !check_kind(c, (Op)op, arg, c->value[in]))
 		return -1;
 	Layer L = new_layer(c, (Op)op, call->loc, in);
+	L.node = call;
 	if (!infer(c, &L, &b) || !check_sizes(c, &L))
 		return -1;
 	L.C = L.out_shape.c;
@@ -1254,6 +1255,7 @@ static int make_add(Checker *c, const Node *n, int a, int b, int rank)
 	if (a < 0 || b < 0)
 		return -1;
 	Layer L = new_layer(c, OP_ADD, n->loc, a);
+	L.node = n;
 	L.in[1] = b;
 	if (!add_shape(c->value[a], c->value[b], &L.out_shape)) {
 		err(c, n->loc, "+ needs operands of the same shape, but got %s and %s",
@@ -1434,4 +1436,58 @@ Model *check_program(const Program *p, Arena *arena, Diag *d)
 	free(c.rank);
 	free(c.value);
 	return d->nerrors > c.base_errors ? NULL : m;
+}
+
+/* ---- --dump=model ---- */
+
+/* An argument of L by its schema name: C N k s p d bias eps mode. */
+static void dump_arg(FILE *out, const Layer *L, const Param *p)
+{
+	const struct {
+		const char *w;
+		int val;
+	} ints[] = {{"C", L->C}, {"N", L->C}, {"k", L->k}, {"s", L->s}, {"p", L->p}, {"d", L->d}};
+	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+		if (!strcmp(p->name, ints[i].w))
+			fprintf(out, "%d", ints[i].val);
+	if (p->type == T_BOOL)
+		fputs(L->bias ? "true" : "false", out);
+	else if (p->type == T_FLOAT)
+		fprintf(out, "%g", L->eps);
+	else if (p->type == T_ENUM)
+		fputs(p->enums[L->mode], out);
+}
+
+static void dump_layer(FILE *out, const Layer *L)
+{
+	const Schema *sc = &schemas[L->op];
+	char dims[SHAPE_DIMS_MAX];
+	fprintf(out, "  v%d = %s: %s(", L->out, L->name, op_info[L->op].name);
+	for (int j = 0; j < L->nin; j++)
+		fprintf(out, "%sv%d", j ? ", " : "", L->in[j]);
+	for (int i = L->nin; i < sc->n; i++) {
+		fprintf(out, ", %s=", sc->p[i].name);
+		dump_arg(out, L, &sc->p[i]);
+	}
+	fprintf(out, ") -> %s [%s]  (line %d:%d)\n", kind_name(L->out_shape.kind),
+	        shape_dims(L->out_shape, dims), L->loc.first_line, L->loc.first_column);
+	for (int t = 0; t < L->nparams; t++) {
+		fprintf(out, "        %s [", L->param[t].name);
+		for (int d = 0; d < L->param[t].ndim; d++)
+			fprintf(out, "%s%d", d ? ", " : "", L->param[t].dim[d]);
+		fputs("]\n", out);
+	}
+}
+
+void model_dump(FILE *out, const Model *m)
+{
+	schemas_init();
+	char dims[SHAPE_DIMS_MAX];
+	fprintf(out, "model %s on %s {", m->name, m->group.name);
+	for (int a = 0; a < m->group.n; a++)
+		fprintf(out, "%s%s", a ? ", " : "", d4_name[m->group.elem[a]]);
+	fprintf(out, "}: v0 = the input, image [%s]\n", shape_dims(m->input, dims));
+	for (int i = 0; i < m->nlayers; i++)
+		dump_layer(out, &m->layer[i]);
+	fprintf(out, "  return v%d\n", m->output);
 }

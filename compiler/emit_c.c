@@ -1,356 +1,15 @@
 /* emit_c.c: the model as specialised C, model.c + model.h, calling the runtime geqrt.h.
- * Everything is planned here, at compile time: which layers run (those the output
- * needs), which bn folds into the conv before it, and one workspace in which a value's
- * buffer is reused once its last reader ran (elementwise ops overwrite an input that
- * dies there). The generated forward is a flat list of runtime calls on constant shapes
- * and offsets; only m_new and m_load allocate. Convolutions run as gq_conv plans (packed
- * filters, a relu that reads only the conv's output fused into it), and a batch is split
+ * It writes out what plan.c decided: which layers run, which bn folds into its conv, the
+ * buffers of one workspace. The generated forward is a flat list of runtime calls on
+ * constant shapes and offsets; only m_new and m_load allocate. Convolutions run as gq_conv plans
+ * (packed filters, a relu that reads only the conv's output fused into it), and a batch is split
  * over the runtime's threads, each with its own workspace. */
 #include "geqc.h"
 
-#include <ctype.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { ALIGN = 16 };                  /* floats: buffers start on 64-byte boundaries */
-enum { GROUP = 4 };                   /* images a thread runs layer by layer together */
-enum { IN_SLOT = -1, OUT_SLOT = -2 }; /* the caller's x and y, outside the workspace */
-#define NONE SIZE_MAX
-
-/* A buffer of the workspace: holds one value, or a chain of values that elementwise
- * ops wrote over each other. Live from the layer that first writes it to its last read. */
-typedef struct Slot {
-	int start, end;
-	size_t size, off;
-	bool out; /* holds the model's output: lives in the caller's y instead */
-} Slot;
-
-typedef struct Plan {
-	const Model *m;
-	const char *pfx; /* the model's name: every external symbol starts with it */
-	char *up;        /* the same in upper case, for macros */
-	bool *live;      /* per layer: the output depends on it */
-	int *nread;      /* per value: reads by live layers */
-	int *last;       /* per value: the last live layer reading it, or -1 */
-	int *slot;       /* per value: its Slot, IN_SLOT or OUT_SLOT */
-	int *fold;       /* per layer: a conv's folded bn, a folded bn's conv, or -1 */
-	int *fuse;       /* per layer: a conv's fused relu, a fused relu's conv, or -1 */
-	int *over;       /* per layer: the operand an elementwise op overwrites, or -1 */
-	int *param0;     /* per layer: its first tensor in the parameter table */
-	size_t *woff;    /* per layer: its weights (bn: scale) in the parameter block */
-	size_t *boff;    /* per layer: its bias (bn: shift), or NONE */
-	Slot *slots;
-	int nslots;
-	size_t values;  /* floats of the value buffers */
-	size_t ws;      /* floats of the workspace before the conv scratch */
-	size_t params;  /* floats of the parameter block */
-	size_t raw;     /* floats of every tensor as the file holds them */
-	int nparams;    /* tensors in the file */
-	bool need_elem; /* a lift or gconv expands its filters over the group */
-	int nconv;      /* live convolutions: each needs scratch */
-} Plan;
-
-static size_t align_up(size_t n)
-{
-	return (n + ALIGN - 1) / ALIGN * ALIGN;
-}
-
-static size_t max_size(size_t a, size_t b)
-{
-	return a > b ? a : b;
-}
-
-static size_t numel(Shape s)
-{
-	return (size_t)shape_numel(s);
-}
-
-/* A conv's channel counts as the runtime sees them: a G-map is c*g planes. */
-static int conv_cin(const Layer *L)
-{
-	return L->in_shape.c * L->in_shape.g;
-}
-
-static int conv_cout(const Layer *L)
-{
-	return L->out_shape.c * L->out_shape.g;
-}
-
-static size_t tensor_numel(const Tensor *t)
-{
-	size_t n = 1;
-	for (int i = 0; i < t->ndim; i++)
-		n *= (size_t)t->dim[i];
-	return n;
-}
-
-/* ---- planning ---- */
-
-/* Layers the output does not depend on are never run (their weights are still loaded,
- * strictly, as the PyTorch module has them). */
-static void plan_live(Plan *P)
-{
-	const Model *m = P->m;
-	bool *need = xcalloc(m->nvalues, sizeof *need);
-	need[m->output] = true;
-	for (int i = m->nlayers - 1; i >= 0; i--) {
-		const Layer *L = &m->layer[i];
-		if (!need[L->out])
-			continue;
-		P->live[i] = true;
-		for (int j = 0; j < L->nin; j++)
-			need[L->in[j]] = true;
-	}
-	free(need);
-	for (int v = 0; v < m->nvalues; v++)
-		P->last[v] = -1;
-	for (int i = 0; i < m->nlayers; i++) {
-		const Layer *L = &m->layer[i];
-		for (int j = 0; P->live[i] && j < L->nin; j++) {
-			P->nread[L->in[j]]++;
-			P->last[L->in[j]] = i;
-		}
-	}
-}
-
-/* The layer that produces value v (> 0). */
-static int producer(const Model *m, int v)
-{
-	for (int i = v - 1; i >= 0 && i < m->nlayers; i--)
-		if (m->layer[i].out == v)
-			return i;
-	return -1;
-}
-
-/* A bn folds into the conv whose output only it reads: the conv then writes the bn's
- * value directly, with scaled filters and a shifted bias. */
-static void plan_fold(Plan *P)
-{
-	const Model *m = P->m;
-	for (int i = 0; i < m->nlayers; i++)
-		P->fold[i] = -1;
-	for (int i = 0; i < m->nlayers; i++) {
-		const Layer *L = &m->layer[i];
-		int v = L->in[0];
-		if (!P->live[i] || !op_has(L->op, P_FOLDS) || v == 0 || v == m->output ||
-		        P->nread[v] != 1)
-			continue;
-		int c = producer(m, v);
-		if (c >= 0 && P->live[c] && op_has(m->layer[c].op, P_CONV)) {
-			P->fold[i] = c;
-			P->fold[c] = i;
-		}
-	}
-}
-
-/* The conv that writes value v, directly or through the bn folded into it, or -1. */
-static int conv_writing(const Plan *P, int v)
-{
-	int c = v > 0 ? producer(P->m, v) : -1;
-	if (c >= 0 && op_has(P->m->layer[c].op, P_FOLDS) && P->fold[c] >= 0)
-		c = P->fold[c];
-	return c >= 0 && P->live[c] && op_has(P->m->layer[c].op, P_CONV) ? c : -1;
-}
-
-/* A relu that overwrites the output of a conv, its only reader, runs in the conv's
- * epilogue: the value is clamped in registers before it is ever stored. */
-static void plan_fuse(Plan *P)
-{
-	const Model *m = P->m;
-	for (int i = 0; i < m->nlayers; i++)
-		P->fuse[i] = -1;
-	for (int i = 0; i < m->nlayers; i++) {
-		const Layer *L = &m->layer[i];
-		int v = L->in[0], c = op_has(L->op, P_FUSES) ? conv_writing(P, v) : -1;
-		if (!P->live[i] || c < 0 || P->over[i] < 0 || P->nread[v] != 1 || P->fuse[c] >= 0)
-			continue;
-		P->fuse[i] = c;
-		P->fuse[c] = i;
-	}
-}
-
-static int new_slot(Plan *P, int start, size_t n)
-{
-	Slot *s = &P->slots[P->nslots];
-	s->start = s->end = start;
-	s->size = align_up(n);
-	return P->nslots++;
-}
-
-static void join(Plan *P, int v, int s)
-{
-	P->slot[v] = s;
-	if (P->last[v] > P->slots[s].end)
-		P->slots[s].end = P->last[v];
-}
-
-/* Whether operand v's buffer is free once layer i has read it. */
-static bool dies_at(const Plan *P, int v, int i)
-{
-	return v != 0 && P->slots[P->slot[v]].end == i;
-}
-
-/* The operand an elementwise layer may overwrite (its buffer dies there), or -1. */
-static int overwritable(const Plan *P, int i)
-{
-	const Layer *L = &P->m->layer[i];
-	for (int j = 0; op_has(L->op, P_OVERWRITE) && j < L->nin; j++)
-		if (dies_at(P, L->in[j], i))
-			return j;
-	return -1;
-}
-
-/* Gives every value a buffer: its operand's when it overwrites it, else a new one. */
-static void plan_slots(Plan *P)
-{
-	const Model *m = P->m;
-	P->slot[0] = IN_SLOT;
-	for (int i = 0; i < m->nlayers; i++) {
-		const Layer *L = &m->layer[i];
-		P->over[i] = -1;
-		if (!P->live[i])
-			continue;
-		if (op_has(L->op, P_FOLDS) && P->fold[i] >= 0) {
-			join(P, L->out, P->slot[L->in[0]]);
-			continue;
-		}
-		P->over[i] = overwritable(P, i);
-		if (P->over[i] >= 0)
-			join(P, L->out, P->slot[L->in[P->over[i]]]);
-		else
-			join(P, L->out, new_slot(P, i, numel(L->out_shape)));
-	}
-	if (m->output == 0)
-		return;
-	int s = P->slot[m->output];
-	P->slots[s].out = true;
-	for (int v = 1; v < m->nvalues; v++)
-		if (P->slot[v] == s)
-			P->slot[v] = OUT_SLOT;
-}
-
-static bool overlap(const Slot *a, const Slot *b)
-{
-	return a->start <= b->end && b->start <= a->end;
-}
-
-static int by_offset(const void *a, const void *b)
-{
-	const Slot *x = *(const Slot *const *)a, *y = *(const Slot *const *)b;
-	return (x->off > y->off) - (x->off < y->off);
-}
-
-/* The lowest offset where slot s fits beside every placed slot live at the same time. */
-static size_t first_fit(const Plan *P, int s, const Slot **busy)
-{
-	int n = 0;
-	for (int t = 0; t < s; t++)
-		if (!P->slots[t].out && overlap(&P->slots[t], &P->slots[s]))
-			busy[n++] = &P->slots[t];
-	qsort(busy, n, sizeof *busy, by_offset);
-	size_t off = 0;
-	for (int t = 0; t < n && off + P->slots[s].size > busy[t]->off; t++)
-		off = max_size(off, busy[t]->off + busy[t]->size);
-	return off;
-}
-
-static void plan_pack(Plan *P)
-{
-	const Slot **busy = xcalloc(P->nslots, sizeof *busy);
-	for (int s = 0; s < P->nslots; s++) {
-		if (P->slots[s].out)
-			continue;
-		P->slots[s].off = first_fit(P, s, busy);
-		P->values = max_size(P->values, P->slots[s].off + P->slots[s].size);
-	}
-	free(busy);
-	P->ws = P->values;
-}
-
-static size_t take(size_t *top, size_t n)
-{
-	size_t off = *top;
-	*top += align_up(n);
-	return off;
-}
-
-/* Where each live layer keeps what it needs from the file: expanded (and folded) conv
- * filters and biases, a bn's folded scale and shift, a linear's weights. */
-static void plan_params(Plan *P)
-{
-	const Model *m = P->m;
-	for (int i = 0; i < m->nlayers; i++) {
-		const Layer *L = &m->layer[i];
-		P->param0[i] = P->nparams;
-		P->nparams += L->nparams;
-		for (int t = 0; t < L->nparams; t++)
-			P->raw += tensor_numel(&L->param[t]);
-		P->woff[i] = P->boff[i] = NONE;
-		if (!P->live[i])
-			continue;
-		if (op_has(L->op, P_CONV)) {
-			size_t k2 = (size_t)L->k * L->k;
-			P->woff[i] = take(&P->params, (size_t)conv_cout(L) * conv_cin(L) * k2);
-			if (L->bias || P->fold[i] >= 0)
-				P->boff[i] = take(&P->params, conv_cout(L));
-			P->need_elem |= L->out_shape.kind == K_GMAP;
-			P->nconv++;
-		} else if (L->op == OP_BN && P->fold[i] < 0) {
-			P->woff[i] = take(&P->params, L->in_shape.c);
-			P->boff[i] = take(&P->params, L->in_shape.c);
-		} else if (L->op == OP_LINEAR) {
-			P->woff[i] = take(&P->params, tensor_numel(&L->param[0]));
-			if (L->bias)
-				P->boff[i] = take(&P->params, L->C);
-		}
-	}
-}
-
-static void plan_init(Plan *P, const Model *m)
-{
-	memset(P, 0, sizeof *P);
-	P->m = m;
-	P->pfx = m->name;
-	size_t n = strlen(m->name);
-	P->up = xcalloc(n + 1, 1);
-	for (size_t i = 0; i < n; i++)
-		P->up[i] = (char)toupper((unsigned char)m->name[i]);
-	int nl = m->nlayers, nv = m->nvalues;
-	P->live = xcalloc(nl, sizeof *P->live);
-	P->fold = xcalloc(nl, sizeof *P->fold);
-	P->fuse = xcalloc(nl, sizeof *P->fuse);
-	P->over = xcalloc(nl, sizeof *P->over);
-	P->param0 = xcalloc(nl, sizeof *P->param0);
-	P->woff = xcalloc(nl, sizeof *P->woff);
-	P->boff = xcalloc(nl, sizeof *P->boff);
-	P->slots = xcalloc(nl, sizeof *P->slots);
-	P->nread = xcalloc(nv, sizeof *P->nread);
-	P->last = xcalloc(nv, sizeof *P->last);
-	P->slot = xcalloc(nv, sizeof *P->slot);
-	plan_live(P);
-	plan_fold(P);
-	plan_slots(P);
-	plan_fuse(P);
-	plan_pack(P);
-	plan_params(P);
-}
-
-static void plan_free(Plan *P)
-{
-	free(P->up);
-	free(P->live);
-	free(P->fold);
-	free(P->fuse);
-	free(P->over);
-	free(P->param0);
-	free(P->woff);
-	free(P->boff);
-	free(P->slots);
-	free(P->nread);
-	free(P->last);
-	free(P->slot);
-}
+enum { GROUP = 4 }; /* images a thread runs layer by layer together */
 
 /* ---- text helpers ---- */
 
@@ -409,9 +68,9 @@ static void put_verdict(FILE *f, const Model *m, const Lint *l)
 static void put_buf(FILE *f, const Plan *P, int v)
 {
 	int s = P->slot[v];
-	if (s == IN_SLOT)
+	if (s == SLOT_IN)
 		fputs("in", f);
-	else if (s == OUT_SLOT)
+	else if (s == SLOT_OUT)
 		fputs("out", f);
 	else
 		fprintf(f, "ws + %zu", P->slots[s].off);
@@ -536,7 +195,7 @@ static void emit_tables(FILE *c, const Plan *P)
 	        "/* Images a thread runs together (gq_run_batch), WS_FLOATS of value buffers "
 	        "each. */\n"
 	        "enum { GROUP = %d, VSTRIDE = %zu };\n\n",
-	        GROUP, align_up(P->ws + 1));
+	        GROUP, plan_align(P->ws + 1));
 }
 
 static void emit_member(FILE *c, const Layer *L, const char *suffix, const char *what)
@@ -554,7 +213,7 @@ static void emit_struct(FILE *c, const Plan *P)
 	        c);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		if (P->woff[i] == NONE)
+		if (P->woff[i] == PLAN_NONE)
 			continue;
 		if (op_has(L->op, P_CONV)) {
 			char what[160];
@@ -583,7 +242,7 @@ static void emit_struct(FILE *c, const Plan *P)
 		        op_has(L->op, P_CONV) ? conv_cout(L)
 		        : L->op == OP_BN      ? L->in_shape.c
 		                              : L->C);
-		if (P->boff[i] != NONE)
+		if (P->boff[i] != PLAN_NONE)
 			emit_member(c, L, L->op == OP_BN ? "shift" : "b", what);
 	}
 	fputs("};\n\n", c);
@@ -594,18 +253,17 @@ static void emit_struct(FILE *c, const Plan *P)
 /* The call as written in the source: its first line if it spans several. */
 static void quote_source(FILE *c, const Diag *src, Loc loc)
 {
-	const char *s = src->src, *end = s + src->srclen;
-	for (int line = 1; s < end && line < loc.first_line; s++)
-		line += *s == '\n';
-	if (loc.first_line < 1 || loc.first_column < 1 || loc.first_column > end - s)
+	const char *line;
+	size_t len;
+	if (!diag_line(src, loc.first_line, &line, &len) || loc.first_column < 1 ||
+	        (size_t)loc.first_column > len + 1)
 		return;
-	const char *from = s + (loc.first_column - 1);
-	size_t n = (size_t)(end - from);
+	size_t n = len - (size_t)(loc.first_column - 1);
 	if (loc.last_line == loc.first_line && loc.last_column >= loc.first_column &&
 	        (size_t)(loc.last_column - loc.first_column + 1) < n)
 		n = (size_t)(loc.last_column - loc.first_column + 1);
 	fputs(": ", c);
-	put_comment_text(c, from, n);
+	put_comment_text(c, line + loc.first_column - 1, n);
 }
 
 /* What a conv absorbed, each part after sep: "; bn1 folded in; relu1 fused". */
@@ -738,23 +396,11 @@ static void emit_add(FILE *c, const Layer *L)
 	fputs("}\n\n", c);
 }
 
-/* Whether layer i gets a function: folded bns, fused relus and overwriting flattens are no
- * code. */
-static bool has_code(const Plan *P, int i)
-{
-	const Layer *L = &P->m->layer[i];
-	if (!P->live[i] || (op_has(L->op, P_FOLDS) && P->fold[i] >= 0))
-		return false;
-	if (op_has(L->op, P_FUSES) && P->fuse[i] >= 0)
-		return false;
-	return !(!*op_info[L->op].c && P->over[i] >= 0);
-}
-
 static void emit_layers(FILE *c, const Plan *P, const Diag *src)
 {
 	for (int i = 0; i < P->m->nlayers; i++) {
 		const Layer *L = &P->m->layer[i];
-		if (!has_code(P, i))
+		if (!plan_has_code(P, i))
 			continue;
 		emit_origin(c, P, i, src);
 		if (op_has(L->op, P_CONV))
@@ -805,10 +451,10 @@ static void emit_new(FILE *c, const Plan *P)
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
 		bool bn = L->op == OP_BN;
-		if (P->woff[i] != NONE)
+		if (P->woff[i] != PLAN_NONE)
 			fprintf(c, "\tn->%s_%s = n->mem + %zu;\n", L->name, bn ? "scale" : "w",
 			        P->woff[i]);
-		if (P->boff[i] != NONE)
+		if (P->boff[i] != PLAN_NONE)
 			fprintf(c, "\tn->%s_%s = n->mem + %zu;\n", L->name, bn ? "shift" : "b",
 			        P->boff[i]);
 	}
@@ -826,16 +472,16 @@ static void emit_load_conv_weights(FILE *c, const Plan *P, int i)
 	int t = P->param0[i], C = L->C, cin = L->in_shape.c;
 	if (L->op == OP_CONV) {
 		fprintf(c, "\tmemcpy(n->%s_w, t[%d], %zu * sizeof(float));\n", L->name, t,
-		        tensor_numel(&L->param[0]));
+		        tensor_size(&L->param[0]));
 		if (L->bias)
 			fprintf(c, "\tmemcpy(n->%s_b, t[%d], %d * sizeof(float));\n", L->name,
 			        t + 1, C);
-		else if (P->boff[i] != NONE)
+		else if (P->boff[i] != PLAN_NONE)
 			fprintf(c, "\tmemset(n->%s_b, 0, %d * sizeof(float));\n", L->name, C);
 	} else {
 		fprintf(c, "\tgq_expand_%s(n->%s_w, t[%d], %d, %d, %d, elem, NG);\n",
 		        L->op == OP_LIFT ? "lift" : "gconv", L->name, t, C, cin, L->k);
-		if (P->boff[i] != NONE) {
+		if (P->boff[i] != PLAN_NONE) {
 			fprintf(c, "\tgq_expand_bias(n->%s_b, ", L->name);
 			if (L->bias)
 				fprintf(c, "t[%d]", t + 1);
@@ -861,7 +507,7 @@ static void emit_load_conv(FILE *c, const Plan *P, int i)
 	const Layer *L = &P->m->layer[i];
 	emit_load_conv_weights(c, P, i);
 	fprintf(c, "\tgq_conv_set(n->%s_conv, n->%s_w, ", L->name, L->name);
-	if (P->boff[i] != NONE)
+	if (P->boff[i] != PLAN_NONE)
 		fprintf(c, "n->%s_b);\n", L->name);
 	else
 		fputs("NULL);\n", c);
@@ -884,7 +530,7 @@ static void emit_load_layer(FILE *c, const Plan *P, int i)
 		        L->name, L->name, t, t + 1, t + 2, t + 3, L->in_shape.c, L->eps);
 	} else if (L->op == OP_LINEAR) {
 		fprintf(c, "\tmemcpy(n->%s_w, t[%d], %zu * sizeof(float));\n", L->name, t,
-		        tensor_numel(&L->param[0]));
+		        tensor_size(&L->param[0]));
 		if (L->bias)
 			fprintf(c, "\tmemcpy(n->%s_b, t[%d], %d * sizeof(float));\n", L->name,
 			        t + 1, L->C);
@@ -904,7 +550,7 @@ static void emit_load(FILE *c, const Plan *P)
 	fprintf(c, "\t%s_net *n = net;\n", p);
 	bool any = false;
 	for (int i = 0; i < m->nlayers; i++) {
-		if (P->woff[i] != NONE) {
+		if (P->woff[i] != PLAN_NONE) {
 			emit_load_layer(c, P, i);
 			any = true;
 		}
@@ -952,7 +598,7 @@ static void emit_forward_step(FILE *c, const Plan *P, int i)
 		fprintf(c, "\t/* %s: fused into %s */\n", L->name, P->m->layer[P->fuse[i]].name);
 		return;
 	}
-	if (!has_code(P, i)) {
+	if (!plan_has_code(P, i)) {
 		fprintf(c, "\t/* %s: the same floats, now a vector */\n", L->name);
 		return;
 	}
@@ -981,7 +627,7 @@ static void emit_step_names(FILE *c, const Plan *P)
 		fputs("\t\"copy the input\",\n", c);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		if (!has_code(P, i))
+		if (!plan_has_code(P, i))
 			continue;
 		fprintf(c, "\t\"%s, line %d", L->name, L->loc.first_line);
 		put_merged(c, P, i, ", ");
@@ -1013,7 +659,7 @@ static void emit_steps(FILE *c, const Plan *P)
 	for (int i = 0; i < m->nlayers; i++) {
 		if (!P->live[i])
 			continue;
-		if (has_code(P, i)) {
+		if (plan_has_code(P, i)) {
 			fprintf(c, "%s\tcase %d:\n", n ? "\t\tbreak;\n" : "", n);
 			n++;
 		}
@@ -1066,7 +712,7 @@ static void emit_descriptor(FILE *c, const Plan *P, const Lint *l)
 	fputs("\t.nparams = NPARAMS,\n\t.params = params,\n\t.create = create,\n"
 	      "\t.load_raw = load_raw,\n\t.forward = forward,\n\t.destroy = destroy,\n",
 	        c);
-	int prod = m->output ? producer(m, m->output) : -1;
+	int prod = m->output ? model_producer(m, m->output) : -1;
 	fprintf(c, "\t.ends_softmax = %s,\n};\n\n",
 	        prod >= 0 && m->layer[prod].op == OP_SOFTMAX ? "true" : "false");
 	fprintf(c,
@@ -1075,26 +721,22 @@ static void emit_descriptor(FILE *c, const Plan *P, const Lint *l)
 	        p);
 }
 
-void emit_c(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline,
-        const Diag *src)
+void emit_c(FILE *c, FILE *h, const char *hname, const Emit *e)
 {
-	Plan P;
-	plan_init(&P, m);
-	if (!cmdline)
-		cmdline = "";
-	emit_header(h, &P, hname, cmdline);
-	emit_banner(c, &P, l, cmdline);
+	const Plan *P = e->plan;
+	const char *cmdline = e->cmdline ? e->cmdline : "";
+	emit_header(h, P, hname, cmdline);
+	emit_banner(c, P, e->lint, cmdline);
 	fputs("#include <stdbool.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
 	      "#include <string.h>\n\n",
 	        c);
 	fprintf(c, "#include \"%s\"\n\n", hname);
-	emit_tables(c, &P);
-	emit_struct(c, &P);
-	emit_layers(c, &P, src);
-	emit_steps(c, &P);
-	emit_new(c, &P);
-	emit_load(c, &P);
-	emit_forward(c, &P);
-	emit_descriptor(c, &P, l);
-	plan_free(&P);
+	emit_tables(c, P);
+	emit_struct(c, P);
+	emit_layers(c, P, e->src);
+	emit_steps(c, P);
+	emit_new(c, P);
+	emit_load(c, P);
+	emit_forward(c, P);
+	emit_descriptor(c, P, e->lint);
 }

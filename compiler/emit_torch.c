@@ -26,24 +26,6 @@ typedef struct TorchVars {
 
 /* ---- small helpers ---- */
 
-/* The .geq file on the command line: the last word ending in ".geq" (main passes file
- * names as given, so this stays deterministic), else a stand-in. */
-static const char *source_name(Arena *a, const char *cmdline)
-{
-	const char *best = NULL;
-	size_t bestlen = 0;
-	for (const char *p = cmdline ? cmdline : ""; *p;) {
-		size_t n = strcspn(p, " ");
-		if (n >= 4 && memcmp(p + n - 4, ".geq", 4) == 0) {
-			best = p;
-			bestlen = n;
-		}
-		p += n;
-		p += strspn(p, " ");
-	}
-	return best ? arena_strndup(a, best, bestlen) : "model.geq";
-}
-
 /* Writes s into a Python comment: control characters would end the comment. */
 static void put_comment_text(FILE *out, const char *s)
 {
@@ -666,16 +648,15 @@ static void emit_model(Emitter *e)
 	fputs(model_io, out);
 }
 
-void emit_torch(FILE *out, const Model *m, const Lint *l, const char *cmdline)
+void emit_torch(FILE *out, const Emit *em)
 {
-	Arena *a = arena_new();
-	Emitter e = {out, m, source_name(a, cmdline)};
-	emit_header(&e, l, cmdline);
+	const char *file = em->src && em->src->file ? em->src->file : "model.geq";
+	Emitter e = {out, em->m, file};
+	emit_header(&e, em->lint, em->cmdline);
 	fputs(imports, out);
-	emit_constants(&e, l);
+	emit_constants(&e, em->lint);
 	fputs(helpers, out);
 	fputs(safetensors, out);
 	emit_classes(&e);
 	emit_model(&e);
-	arena_free(a);
 }

@@ -1,12 +1,14 @@
 /* geqc.h: the compiler's one header, a section per file (as chibicc.h).
- * The pipeline (main.c): text -> tokens (lexer.l) -> AST (parser.y, ast.c) ->
- * checked model (check.c, group.c) -> lint (lint.c) -> emitted C or PyTorch
- * (emit_c.c, emit_torch.c). Every pass reports through diag.c. */
+ * The pipeline (main.c's compile()): text -> tokens (lexer.l) -> AST (parser.y, ast.c) ->
+ * checked model (check.c, group.c) -> lint (lint.c) -> plan (plan.c) -> emitted C or
+ * PyTorch (emit_c.c, emit_torch.c). ops.h describes every op for all of them. Every pass
+ * reports through diag.c and allocates through ast.c. */
 #ifndef GEQC_H
 #define GEQC_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define GEQC_VERSION "0.1.0"
@@ -183,7 +185,7 @@ typedef struct Program {
 Program *parse_program(const char *src, size_t srclen, Arena *arena, Diag *d);
 /* A zeroed node of that kind and location, owned by the arena. */
 Node *ast_node(Arena *a, NodeKind kind, Loc loc);
-/* The AST as text, one declaration or statement a line (geqc --dump-ast). */
+/* The AST as text, one declaration or statement a line (geqc --dump=ast). */
 void ast_dump(FILE *out, const Program *p);
 
 /* ---- group.c: the point group D4 and its subgroups (SPEC §3) ---- */
@@ -285,6 +287,7 @@ typedef struct Layer {
 	Op op;
 	const char *name; /* op name + occurrence number in source order: "lift1", "relu3" */
 	Loc loc;          /* the call (or the `+`) */
+	const Node *node; /* the same in the AST (NULL for layers built by hand in tests) */
 	int nin;
 	int in[2];      /* value ids of the operands */
 	int out;        /* value id of the result (= index of this layer + 1) */
@@ -316,6 +319,8 @@ typedef struct Model {
 /* Resolves groups and names, infers kinds and shapes, assigns parameter names; reports
  * every error it finds through d. Returns NULL if there was any. */
 Model *check_program(const Program *p, Arena *arena, Diag *d);
+/* The checked model as text, a line per layer with its tensors (geqc --dump=model). */
+void model_dump(FILE *out, const Model *m);
 /* Output size of a sliding window, or <= 0 if the window does not fit. */
 int conv_out_size(int n, int k, int s, int p, int d);
 
@@ -374,13 +379,70 @@ void sizes_text(FILE *out, const SizeSweep *s, const Model *m);
 /* The members `"sizes": [...], "pattern": [...]` of the lint JSON, each after a comma. */
 void sizes_json(FILE *out, const SizeSweep *s, const Model *m);
 
+/* ---- plan.c: what the emitted C computes where; the pass between lint and emitters ---- */
+enum { SLOT_IN = -1, SLOT_OUT = -2 }; /* the caller's x and y, outside the workspace */
+#define PLAN_NONE SIZE_MAX            /* no such offset */
+
+/* A buffer of the workspace: holds one value, or a chain of values that elementwise
+ * ops wrote over each other. Live from the layer that first writes it to its last read. */
+typedef struct Slot {
+	int start, end;
+	size_t size, off;
+	bool out; /* holds the model's output: lives in the caller's y instead */
+} Slot;
+
+typedef struct Plan {
+	const Model *m;
+	const char *pfx; /* the model's name: every external symbol starts with it */
+	char *up;        /* the same in upper case, for macros */
+	bool *live;      /* per layer: the output depends on it */
+	int *nread;      /* per value: reads by live layers */
+	int *last;       /* per value: the last live layer reading it, or -1 */
+	int *slot;       /* per value: its Slot, SLOT_IN or SLOT_OUT */
+	int *fold;       /* per layer: a conv's folded bn, a folded bn's conv, or -1 */
+	int *fuse;       /* per layer: a conv's fused relu, a fused relu's conv, or -1 */
+	int *over;       /* per layer: the operand an elementwise op overwrites, or -1 */
+	int *param0;     /* per layer: its first tensor in the parameter table */
+	size_t *woff;    /* per layer: its weights (bn: scale) in the parameter block */
+	size_t *boff;    /* per layer: its bias (bn: shift), or PLAN_NONE */
+	Slot *slots;
+	int nslots;
+	size_t values;  /* floats of the value buffers */
+	size_t ws;      /* floats of the workspace before the conv scratch */
+	size_t params;  /* floats of the parameter block */
+	size_t raw;     /* floats of every tensor as the file holds them */
+	int nparams;    /* tensors in the file */
+	bool need_elem; /* a lift or gconv expands its filters over the group */
+	int nconv;      /* live convolutions: each needs scratch */
+} Plan;
+
+/* Plans the model's emitted C; everything it allocates is the arena's. */
+Plan *plan_model(const Model *m, Arena *arena);
+/* The plan as text, a line per layer and per buffer (geqc --dump=plan). */
+void plan_dump(FILE *out, const Plan *P);
+/* Whether layer i runs code of its own: not when unused, folded, fused, or a flatten
+ * that only renames its operand's floats. */
+bool plan_has_code(const Plan *P, int i);
+/* The layer that produces value v (> 0), or -1. */
+int model_producer(const Model *m, int v);
+size_t plan_align(size_t n); /* rounded up to whole 64-byte lines of floats */
+/* A conv's channel counts as the runtime sees them: a G-map is c*g planes. */
+int conv_cin(const Layer *L);
+int conv_cout(const Layer *L);
+size_t tensor_size(const Tensor *t); /* floats */
+
 /* ---- emit_torch.c, emit_c.c ---- */
-/* cmdline: the geqc command line, quoted into the header comment. */
-void emit_torch(FILE *out, const Model *m, const Lint *l, const char *cmdline);
+/* What both emitters read. */
+typedef struct Emit {
+	const Model *m;
+	const Lint *lint;
+	const Plan *plan;    /* emit_c only */
+	const Diag *src;     /* the .geq file: its name as given and its text (diag_line) */
+	const char *cmdline; /* the geqc command line, quoted into the header comment */
+} Emit;
+void emit_torch(FILE *out, const Emit *e);
 /* Writes model.c to c and model.h to h; hname is the header's file name for #include.
- * src (main.c's Diag: its file, src and srclen), if not NULL, is the .geq source, whose
- * call for each layer is quoted above the layer's function. */
-void emit_c(FILE *c, FILE *h, const char *hname, const Model *m, const Lint *l, const char *cmdline,
-        const Diag *src);
+ * Each layer's function is headed by its call as the source writes it. */
+void emit_c(FILE *c, FILE *h, const char *hname, const Emit *e);
 
 #endif

@@ -329,45 +329,15 @@ static void lint_layer(Ctx *c, int i)
 	}
 }
 
-/* ---- the source text of an operand, for fixes written in .geq syntax ---- */
+/* ---- the operand of a call, for fixes written in .geq syntax ---- */
 
-static const char *line_start(const Diag *d, int line)
+/* The first operand of L's call if it is written as a plain name, else "...". */
+static const char *operand_name(const Layer *L)
 {
-	if (!d->src || line < 1)
-		return NULL;
-	const char *s = d->src, *end = d->src + d->srclen;
-	for (int l = 1; l < line; l++) {
-		s = memchr(s, '\n', (size_t)(end - s));
-		if (!s)
-			return NULL;
-		s++;
-	}
-	return s;
-}
-
-/* The first operand of the call at loc if it is written as a plain name, else "...". */
-static void operand_name(const Diag *d, Loc loc, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "...");
-	const char *s = line_start(d, loc.first_line), *end = d->src + d->srclen;
-	if (!s || loc.first_column < 1 || (size_t)(end - s) < (size_t)loc.first_column)
-		return;
-	s += loc.first_column - 1;
-	while (s < end && *s != '(' && *s != '\n')
-		s++;
-	if (s == end || *s != '(')
-		return;
-	for (s++; s < end && (*s == ' ' || *s == '\t'); s++)
-		;
-	const char *t = s;
-	while (t < end && (*t == '_' || (*t >= 'A' && *t <= 'Z') || (*t >= 'a' && *t <= 'z') ||
-	                          (t > s && *t >= '0' && *t <= '9')))
-		t++;
-	const char *u = t;
-	while (u < end && (*u == ' ' || *u == '\t'))
-		u++;
-	if (t > s && u < end && (*u == ',' || *u == ')') && (size_t)(t - s) < outlen)
-		snprintf(out, outlen, "%.*s", (int)(t - s), s);
+	const Node *n = L->node;
+	if (n && n->kind == N_CALL && n->args && !n->args->kw && n->args->val->kind == N_NAME)
+		return n->args->val->name;
+	return "...";
 }
 
 /* ---- the grid warning and its notes ---- */
@@ -663,14 +633,12 @@ static void note_layer_fix(Ctx *c, int i, bool after_sizes)
 		try_kernel(c, L, L->k + dks[j], abs(dks[j]), &best, &found);
 	if (!found)
 		return;
-	char operand[GEQC_MAX_IDENT + 1];
-	operand_name(c->d, L->loc, operand, sizeof operand);
 	Buf b = {.n = 0};
 	if (after_sizes)
 		bprintf(&b, "or keep %dx%d: ", c->m->input.h, c->m->input.w);
 	else
 		bprintf(&b, "keeping %dx%d: ", c->m->input.h, c->m->input.w);
-	put_call(&b, L, operand, best.k, best.p);
+	put_call(&b, L, operand_name(L), best.k, best.p);
 	bprintf(&b, " samples a centred grid");
 	note_at(c->d, L->loc, "%s", b.s);
 }
@@ -716,9 +684,7 @@ static void warn_conv(Ctx *c, const Layer *L, const char *elems)
 static void warn_linear(Ctx *c, const Layer *L, const char *elems)
 {
 	const Layer *src = vector_source(c->m, L->in[0]);
-	char x[GEQC_MAX_IDENT + 1] = "...";
-	if (src)
-		operand_name(c->d, src->loc, x, sizeof x);
+	const char *x = src ? operand_name(src) : "...";
 	bool pooled = src && (src->op == OP_GLOBAL_AVGPOOL || src->op == OP_GLOBAL_MAXPOOL);
 	bool flattened = src && src->op == OP_FLATTEN;
 	switch (c->m->value[L->in[0]].act) {

@@ -1,7 +1,9 @@
 /* main.c: the command line (SPEC §4) and the pipeline, one pass after another:
  *
- *   read -> parse_program -> check_program -> lint_model -> lint JSON, PyTorch, C, or a
- *   native executable (C through the system's C compiler)
+ *   read -> parse_program -> check_program -> lint_model -> plan_model -> lint JSON,
+ *   PyTorch, C, or a native executable (C through the system's C compiler)
+ *
+ * --dump=ast|model|plan prints the AST, the checked model or the plan and stops.
  *
  * Exit status: 0 success (warnings allowed), 1 errors in the model (or warnings under
  * -Werror), 2 usage or I/O errors. Output files appear only for a model without errors,
@@ -32,12 +34,15 @@
 
 extern char **environ;
 
-typedef enum { EMIT_NONE, EMIT_C, EMIT_TORCH, EMIT_EXE } Emit;
+typedef enum { EMIT_NONE, EMIT_C, EMIT_TORCH, EMIT_EXE } EmitKind;
+/* --dump=: an intermediate form on stdout, then stop (QBE's -d). */
+typedef enum { DUMP_NONE, DUMP_AST, DUMP_MODEL, DUMP_PLAN } Dump;
 
 typedef struct Options {
 	const char *input, *output;
-	Emit emit;
-	bool emit_given, lint_json, dump_ast, werror, no_equiv, syntax_only, parseable_fixits;
+	EmitKind emit;
+	Dump dump;
+	bool emit_given, lint_json, werror, no_equiv, syntax_only, parseable_fixits;
 	DiagFormat format;
 	const char *color;   /* -fdiagnostics-color's word */
 	int input_size[2];   /* --input-size H x W, or 0 */
@@ -73,7 +78,8 @@ static const char usage[] =
         "                        GCC_COLORS as gcc's)\n"
         "  -fdiagnostics-parseable-fixits\n"
         "                        print fix-its as gcc does: fix-it:\"file\":{l:c-l:c}:\"text\"\n"
-        "  --dump-ast            print the syntax tree and stop (for debugging)\n"
+        "  --dump=ast|model|plan print an intermediate form and stop: the syntax tree,\n"
+        "                        the checked model, or the plan of the emitted C\n"
         "  --version             print the version\n"
         "  --help                print this help\n"
         "\n"
@@ -125,7 +131,7 @@ static bool set_emit(Options *o, const char *v)
 {
 	static const struct {
 		const char *name;
-		Emit emit;
+		EmitKind emit;
 	} kinds[] = {{"c", EMIT_C}, {"pytorch", EMIT_TORCH}, {"exe", EMIT_EXE}};
 	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
 		if (strcmp(v, kinds[i].name) == 0) {
@@ -135,6 +141,20 @@ static bool set_emit(Options *o, const char *v)
 		}
 	}
 	sys_error("unknown output kind '--emit=%s' (use c, pytorch or exe)", v);
+	return false;
+}
+
+static bool set_dump(Options *o, const char *v)
+{
+	static const char *const forms[] = {
+	        [DUMP_AST] = "ast", [DUMP_MODEL] = "model", [DUMP_PLAN] = "plan"};
+	for (int i = DUMP_AST; i <= DUMP_PLAN; i++) {
+		if (strcmp(v, forms[i]) == 0) {
+			o->dump = (Dump)i;
+			return true;
+		}
+	}
+	sys_error("unknown form '--dump=%s' (use ast, model or plan)", v);
 	return false;
 }
 
@@ -151,8 +171,8 @@ static bool flag_option(Options *o, const char *arg)
 		o->no_equiv = true;
 	else if (strcmp(arg, "--lint-json") == 0)
 		o->lint_json = true;
-	else if (strcmp(arg, "--dump-ast") == 0)
-		o->dump_ast = true;
+	else if (strcmp(arg, "--dump-ast") == 0) /* the spelling before --dump= */
+		o->dump = DUMP_AST;
 	else if (strcmp(arg, "-fsyntax-only") == 0)
 		o->syntax_only = true;
 	else if (strcmp(arg, "-fdiagnostics-parseable-fixits") == 0)
@@ -275,6 +295,8 @@ static bool value_option(Options *o, int argc, char **argv, int *i, bool *done)
 	*done = true;
 	if (strncmp(arg, "--emit=", 7) == 0)
 		return set_emit(o, arg + 7);
+	if (strncmp(arg, "--dump=", 7) == 0)
+		return set_dump(o, arg + 7);
 	if (strncmp(arg, "-fdiagnostics-format=", 21) == 0)
 		return set_format(o, arg + 21);
 	if (strncmp(arg, "-fdiagnostics-color=", 20) == 0)
@@ -339,6 +361,11 @@ static bool settle_options(Options *o)
 {
 	if (!o->input) {
 		sys_error("no input file (usage: geqc [options] model.geq; see 'geqc --help')");
+		return false;
+	}
+	if (o->dump && (o->output || o->emit_given || o->lint_json)) {
+		sys_error("--dump prints to stdout: it cannot be combined with -o, --emit or "
+		          "--lint-json");
 		return false;
 	}
 	if (o->lint_json && (o->output || o->emit_given)) {
@@ -514,22 +541,21 @@ static const char *base_name(const char *path)
 
 /* ---- the outputs ---- */
 
-static int write_torch(const Options *o, Arena *a, const Model *m, const Lint *l)
+static int write_torch(const Options *o, Arena *a, const Emit *e)
 {
 	if (!o->output) {
-		emit_torch(stdout, m, l, o->cmdline);
+		emit_torch(stdout, e);
 		return fflush(stdout) == 0 ? 0 : 2;
 	}
 	OutFile out;
 	if (!out_open(&out, a, o->output))
 		return 2;
-	emit_torch(out.f, m, l, o->cmdline);
+	emit_torch(out.f, e);
 	return out_close(&out, true) ? 0 : 2;
 }
 
 /* Writes cpath and its header; both or neither. */
-static bool write_c_files(const Options *o, Arena *a, const char *cpath, const char *hpath,
-        const Diag *d, const Model *m, const Lint *l)
+static bool write_c_files(Arena *a, const char *cpath, const char *hpath, const Emit *e)
 {
 	OutFile c, h;
 	if (!out_open(&c, a, cpath))
@@ -538,15 +564,15 @@ static bool write_c_files(const Options *o, Arena *a, const char *cpath, const c
 		out_close(&c, false);
 		return false;
 	}
-	emit_c(c.f, h.f, base_name(hpath), m, l, o->cmdline, d);
+	emit_c(c.f, h.f, base_name(hpath), e);
 	bool ok = out_close(&h, true);
 	return out_close(&c, ok) && ok;
 }
 
-static int write_c(const Options *o, Arena *a, const Diag *d, const Model *m, const Lint *l)
+static int write_c(const Options *o, Arena *a, const Emit *e)
 {
 	const char *h = header_path(a, o->output);
-	return write_c_files(o, a, o->output, h, d, m, l) ? 0 : 2;
+	return write_c_files(a, o->output, h, e) ? 0 : 2;
 }
 
 /* ---- the native executable: the emitted C through the system's C compiler ---- */
@@ -681,7 +707,7 @@ static bool compile_exe(const Options *o, Arena *a, const char *csrc)
 	return true;
 }
 
-static int build_exe(const Options *o, Arena *a, const Diag *d, const Model *m, const Lint *l)
+static int build_exe(const Options *o, Arena *a, const Emit *e)
 {
 	const char *tmpdir = getenv("TMPDIR");
 	char *dir = arena_printf(a, "%s/geqc-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
@@ -694,7 +720,7 @@ static int build_exe(const Options *o, Arena *a, const Diag *d, const Model *m, 
 	const char *hsrc = arena_printf(a, "%s/model.h", dir);
 	pending_add(csrc);
 	pending_add(hsrc);
-	bool ok = write_c_files(o, a, csrc, hsrc, d, m, l) && compile_exe(o, a, csrc);
+	bool ok = write_c_files(a, csrc, hsrc, e) && compile_exe(o, a, csrc);
 	remove_pending();
 	pending_drop(csrc);
 	pending_drop(hsrc);
@@ -740,15 +766,29 @@ static void report_lint(
 	}
 }
 
+static int write_output(const Options *o, Arena *arena, const Emit *e)
+{
+	switch (o->emit) {
+	case EMIT_NONE:
+		return 0;
+	case EMIT_TORCH:
+		return write_torch(o, arena, e);
+	case EMIT_C:
+		return write_c(o, arena, e);
+	case EMIT_EXE:
+		return build_exe(o, arena, e);
+	}
+	return 2;
+}
+
+/* The passes in order; each --dump=FORM stops after the pass that makes FORM. */
 static int compile(const Options *o, Arena *arena, Diag *d)
 {
 	Program *prog = parse_program(d->src, d->srclen, arena, d);
 	if (!prog)
 		return 1;
-	if (o->dump_ast) {
-		ast_dump(stdout, prog);
-		return 0;
-	}
+	if (o->dump == DUMP_AST)
+		return ast_dump(stdout, prog), 0;
 	if (o->input_size[0])
 		override_input(prog, o->input_size);
 	Model *m = check_program(prog, arena, d);
@@ -756,23 +796,17 @@ static int compile(const Options *o, Arena *arena, Diag *d)
 		note_input_size(prog, d, o->input_size);
 	if (!m)
 		return 1;
+	if (o->dump == DUMP_MODEL)
+		return model_dump(stdout, m), 0;
 	Lint *l = lint_model(m, arena, d);
-	if (!l)
-		return 1;
 	report_lint(o, arena, prog, d, m, l);
 	if (d->nerrors > 0)
 		return 1;
-	switch (o->emit) {
-	case EMIT_NONE:
-		return 0;
-	case EMIT_TORCH:
-		return write_torch(o, arena, m, l);
-	case EMIT_C:
-		return write_c(o, arena, d, m, l);
-	case EMIT_EXE:
-		return build_exe(o, arena, d, m, l);
-	}
-	return 2;
+	Plan *plan = plan_model(m, arena);
+	if (o->dump == DUMP_PLAN)
+		return plan_dump(stdout, plan), 0;
+	Emit e = {.m = m, .lint = l, .plan = plan, .src = d, .cmdline = o->cmdline};
+	return write_output(o, arena, &e);
 }
 
 /* -fdiagnostics-format=sarif-*|json-*: what diag.c collected, written at the end. */

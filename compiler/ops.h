@@ -26,8 +26,8 @@
  *   emit_torch.c  emit_init_layer()  its nn.Module, if it has parameters (P_PARAMS)
  * A sliding window (P_SLIDING) is linted (grid exactness, the size search) from its
  * k s p d alone. An op whose C template is not the whole story (a conv's packed plan, a
- * bn's folding, a linear's weights) also needs its lines in emit_c.c's plan_params and
- * emit_load_layer, and its torch nn.Module class in emit_torch.c's emit_classes; SPEC §2
+ * bn's folding, a linear's weights) also needs its lines in plan.c's plan_params and
+ * emit_c.c's emit_load_layer, and its torch nn.Module class in emit_torch.c's emit_classes; SPEC §2
  * and README's op table document it for users, and tests/errors and tests/torch test it. */
 
 /* Properties: what the passes ask of an op. */

@@ -40,13 +40,16 @@ static void assert_within_limits(const Model *m)
 	}
 }
 
-static void emit_all(Diag *d, const Model *m, const Lint *l)
+static void emit_all(Arena *arena, Diag *d, const Model *m, const Lint *l)
 {
 	lint_json(devnull, m, l);
 	if (d->nerrors > 0)
 		return;
-	emit_torch(devnull, m, l, "geqc fuzz.geq");
-	emit_c(devnull, devnull, "fuzz.h", m, l, "geqc fuzz.geq", d);
+	Plan *plan = plan_model(m, arena);
+	plan_dump(devnull, plan);
+	Emit e = {.m = m, .lint = l, .plan = plan, .src = d, .cmdline = "geqc fuzz.geq"};
+	emit_torch(devnull, &e);
+	emit_c(devnull, devnull, "fuzz.h", &e);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -62,10 +65,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_ASSERT(!m || d.nerrors == 0);
 		if (m) {
 			assert_within_limits(m);
+			model_dump(devnull, m);
 			Lint *l = lint_model(m, arena, &d);
 			FUZZ_ASSERT(l || d.nerrors > 0);
 			if (l)
-				emit_all(&d, m, l);
+				emit_all(arena, &d, m, l);
 		}
 	}
 	arena_free(arena);

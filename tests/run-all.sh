@@ -42,19 +42,30 @@ run() {
 	tally "$name" "$out" $?
 }
 
+# A suite that must be there: missing or not executable is a failure, never a skip.
+run_required() {
+	local name=$1 script=$2
+	if [ ! -x "$script" ]; then
+		echo "$script is missing or not executable" >"$log/$name.out"
+		tally "$name" "$log/$name.out" 1
+		return
+	fi
+	run "$@"
+}
+
 for t in "$B"/san/tests/test_*; do
 	run "$(basename "$t")" "$t"
 done
 run diagnostics tests/run-diag-tests.sh "$B/san/geqc"
-[ -x tests/torch/run.sh ] && run pytorch-oracle tests/torch/run.sh "$B/san/geqc"
-[ -x tests/native/crosscheck.sh ] && run native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"
+run_required pytorch-oracle tests/torch/run.sh "$B/san/geqc"
+run_required native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"
 run threads-tsan env TSAN_OPTIONS=halt_on_error=1 "$B/tsan/test_threads"
 run install tests/test-install.sh
 run roundtrip tests/test-roundtrip.sh "$B"
 run fuzz-replay tests/replay-fuzz.sh "$B"
 run alloc-fail tests/alloc-fail.sh "$B"
 run paper-quick paper/test-quick.sh "$B"
-[ -x tests/check-generated.sh ] && run generated-current tests/check-generated.sh "$B/geqc"
+run_required generated-current tests/check-generated.sh "$B/geqc"
 
 echo
 [ ${#broken_suites[@]} -gt 0 ] && echo "failing suites: ${broken_suites[*]}"

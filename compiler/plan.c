@@ -1,0 +1,398 @@
+/* plan.c: the planner, the pass between the lint and the emitters. It decides what the
+ * emitted C computes where, at compile time: which layers run (those the output needs),
+ * which bn folds into the conv before it (P_FOLDS), which relu runs in a conv's epilogue
+ * (P_FUSES), and one workspace in which a value's buffer is reused once its last reader
+ * ran (an op that may overwrite (P_OVERWRITE) writes over an operand that dies there),
+ * packed first-fit; then where each layer's parameters sit in one parameter block.
+ * `geqc --dump=plan` prints it (plan_dump). */
+#include "geqc.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ALIGN = 16 }; /* floats: buffers start on 64-byte boundaries */
+
+size_t plan_align(size_t n)
+{
+	return (n + ALIGN - 1) / ALIGN * ALIGN;
+}
+
+static size_t max_size(size_t a, size_t b)
+{
+	return a > b ? a : b;
+}
+
+static size_t numel(Shape s)
+{
+	return (size_t)shape_numel(s);
+}
+
+/* A conv's channel counts as the runtime sees them: a G-map is c*g planes. */
+int conv_cin(const Layer *L)
+{
+	return L->in_shape.c * L->in_shape.g;
+}
+
+int conv_cout(const Layer *L)
+{
+	return L->out_shape.c * L->out_shape.g;
+}
+
+size_t tensor_size(const Tensor *t)
+{
+	size_t n = 1;
+	for (int i = 0; i < t->ndim; i++)
+		n *= (size_t)t->dim[i];
+	return n;
+}
+
+/* ---- planning ---- */
+
+/* Layers the output does not depend on are never run (their weights are still loaded,
+ * strictly, as the PyTorch module has them). */
+static void plan_live(Plan *P)
+{
+	const Model *m = P->m;
+	bool *need = xcalloc((size_t)m->nvalues, sizeof *need);
+	need[m->output] = true;
+	for (int i = m->nlayers - 1; i >= 0; i--) {
+		const Layer *L = &m->layer[i];
+		if (!need[L->out])
+			continue;
+		P->live[i] = true;
+		for (int j = 0; j < L->nin; j++)
+			need[L->in[j]] = true;
+	}
+	free(need);
+	for (int v = 0; v < m->nvalues; v++)
+		P->last[v] = -1;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		for (int j = 0; P->live[i] && j < L->nin; j++) {
+			P->nread[L->in[j]]++;
+			P->last[L->in[j]] = i;
+		}
+	}
+}
+
+/* The layer that produces value v (> 0). */
+int model_producer(const Model *m, int v)
+{
+	for (int i = v - 1; i >= 0 && i < m->nlayers; i--)
+		if (m->layer[i].out == v)
+			return i;
+	return -1;
+}
+
+/* A bn folds into the conv whose output only it reads: the conv then writes the bn's
+ * value directly, with scaled filters and a shifted bias. */
+static void plan_fold(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++)
+		P->fold[i] = -1;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		int v = L->in[0];
+		if (!P->live[i] || !op_has(L->op, P_FOLDS) || v == 0 || v == m->output ||
+		        P->nread[v] != 1)
+			continue;
+		int c = model_producer(m, v);
+		if (c >= 0 && P->live[c] && op_has(m->layer[c].op, P_CONV)) {
+			P->fold[i] = c;
+			P->fold[c] = i;
+		}
+	}
+}
+
+/* The conv that writes value v, directly or through the bn folded into it, or -1. */
+static int conv_writing(const Plan *P, int v)
+{
+	int c = v > 0 ? model_producer(P->m, v) : -1;
+	if (c >= 0 && op_has(P->m->layer[c].op, P_FOLDS) && P->fold[c] >= 0)
+		c = P->fold[c];
+	return c >= 0 && P->live[c] && op_has(P->m->layer[c].op, P_CONV) ? c : -1;
+}
+
+/* A relu that overwrites the output of a conv, its only reader, runs in the conv's
+ * epilogue: the value is clamped in registers before it is ever stored. */
+static void plan_fuse(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++)
+		P->fuse[i] = -1;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		int v = L->in[0], c = op_has(L->op, P_FUSES) ? conv_writing(P, v) : -1;
+		if (!P->live[i] || c < 0 || P->over[i] < 0 || P->nread[v] != 1 || P->fuse[c] >= 0)
+			continue;
+		P->fuse[i] = c;
+		P->fuse[c] = i;
+	}
+}
+
+static int new_slot(Plan *P, int start, size_t n)
+{
+	Slot *s = &P->slots[P->nslots];
+	s->start = s->end = start;
+	s->size = plan_align(n);
+	return P->nslots++;
+}
+
+static void join(Plan *P, int v, int s)
+{
+	P->slot[v] = s;
+	if (P->last[v] > P->slots[s].end)
+		P->slots[s].end = P->last[v];
+}
+
+/* Whether operand v's buffer is free once layer i has read it. */
+static bool dies_at(const Plan *P, int v, int i)
+{
+	return v != 0 && P->slots[P->slot[v]].end == i;
+}
+
+/* The operand an elementwise layer may overwrite (its buffer dies there), or -1. */
+static int overwritable(const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	for (int j = 0; op_has(L->op, P_OVERWRITE) && j < L->nin; j++)
+		if (dies_at(P, L->in[j], i))
+			return j;
+	return -1;
+}
+
+/* Gives every value a buffer: its operand's when it overwrites it, else a new one. */
+static void plan_slots(Plan *P)
+{
+	const Model *m = P->m;
+	P->slot[0] = SLOT_IN;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		P->over[i] = -1;
+		if (!P->live[i])
+			continue;
+		if (op_has(L->op, P_FOLDS) && P->fold[i] >= 0) {
+			join(P, L->out, P->slot[L->in[0]]);
+			continue;
+		}
+		P->over[i] = overwritable(P, i);
+		if (P->over[i] >= 0)
+			join(P, L->out, P->slot[L->in[P->over[i]]]);
+		else
+			join(P, L->out, new_slot(P, i, numel(L->out_shape)));
+	}
+	if (m->output == 0)
+		return;
+	int s = P->slot[m->output];
+	P->slots[s].out = true;
+	for (int v = 1; v < m->nvalues; v++)
+		if (P->slot[v] == s)
+			P->slot[v] = SLOT_OUT;
+}
+
+static bool overlap(const Slot *a, const Slot *b)
+{
+	return a->start <= b->end && b->start <= a->end;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+	const Slot *x = *(const Slot *const *)a, *y = *(const Slot *const *)b;
+	return (x->off > y->off) - (x->off < y->off);
+}
+
+/* The lowest offset where slot s fits beside every placed slot live at the same time. */
+static size_t first_fit(const Plan *P, int s, const Slot **busy)
+{
+	int n = 0;
+	for (int t = 0; t < s; t++)
+		if (!P->slots[t].out && overlap(&P->slots[t], &P->slots[s]))
+			busy[n++] = &P->slots[t];
+	qsort(busy, n, sizeof *busy, by_offset);
+	size_t off = 0;
+	for (int t = 0; t < n && off + P->slots[s].size > busy[t]->off; t++)
+		off = max_size(off, busy[t]->off + busy[t]->size);
+	return off;
+}
+
+static void plan_pack(Plan *P)
+{
+	const Slot **busy = xcalloc((size_t)P->nslots, sizeof *busy);
+	for (int s = 0; s < P->nslots; s++) {
+		if (P->slots[s].out)
+			continue;
+		P->slots[s].off = first_fit(P, s, busy);
+		P->values = max_size(P->values, P->slots[s].off + P->slots[s].size);
+	}
+	free(busy);
+	P->ws = P->values;
+}
+
+static size_t take(size_t *top, size_t n)
+{
+	size_t off = *top;
+	*top += plan_align(n);
+	return off;
+}
+
+/* Where each live layer keeps what it needs from the file: expanded (and folded) conv
+ * filters and biases, a bn's folded scale and shift, a linear's weights. */
+static void plan_params(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		P->param0[i] = P->nparams;
+		P->nparams += L->nparams;
+		for (int t = 0; t < L->nparams; t++)
+			P->raw += tensor_size(&L->param[t]);
+		P->woff[i] = P->boff[i] = PLAN_NONE;
+		if (!P->live[i])
+			continue;
+		if (op_has(L->op, P_CONV)) {
+			size_t k2 = (size_t)L->k * L->k;
+			P->woff[i] = take(&P->params, (size_t)conv_cout(L) * conv_cin(L) * k2);
+			if (L->bias || P->fold[i] >= 0)
+				P->boff[i] = take(&P->params, conv_cout(L));
+			P->need_elem |= L->out_shape.kind == K_GMAP;
+			P->nconv++;
+		} else if (L->op == OP_BN && P->fold[i] < 0) {
+			P->woff[i] = take(&P->params, L->in_shape.c);
+			P->boff[i] = take(&P->params, L->in_shape.c);
+		} else if (L->op == OP_LINEAR) {
+			P->woff[i] = take(&P->params, tensor_size(&L->param[0]));
+			if (L->bias)
+				P->boff[i] = take(&P->params, L->C);
+		}
+	}
+}
+
+/* Whether layer i gets a function: folded bns, fused relus and overwriting flattens are no
+ * code. */
+bool plan_has_code(const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	if (!P->live[i] || (op_has(L->op, P_FOLDS) && P->fold[i] >= 0))
+		return false;
+	if (op_has(L->op, P_FUSES) && P->fuse[i] >= 0)
+		return false;
+	return !(!*op_info[L->op].c && P->over[i] >= 0);
+}
+
+/* Arrays of the plan: per layer or per value, never empty. */
+static void *plan_array(Arena *a, int n, size_t size)
+{
+	return arena_alloc(a, (size_t)(n > 0 ? n : 1) * size);
+}
+
+Plan *plan_model(const Model *m, Arena *a)
+{
+	Plan *P = arena_alloc(a, sizeof *P);
+	P->m = m;
+	P->pfx = m->name;
+	char *up = arena_strndup(a, m->name, strlen(m->name));
+	for (char *u = up; *u; u++)
+		*u = (char)toupper((unsigned char)*u);
+	P->up = up;
+	int nl = m->nlayers, nv = m->nvalues;
+	P->live = plan_array(a, nl, sizeof *P->live);
+	P->fold = plan_array(a, nl, sizeof *P->fold);
+	P->fuse = plan_array(a, nl, sizeof *P->fuse);
+	P->over = plan_array(a, nl, sizeof *P->over);
+	P->param0 = plan_array(a, nl, sizeof *P->param0);
+	P->woff = plan_array(a, nl, sizeof *P->woff);
+	P->boff = plan_array(a, nl, sizeof *P->boff);
+	P->slots = plan_array(a, nl, sizeof *P->slots);
+	P->nread = plan_array(a, nv, sizeof *P->nread);
+	P->last = plan_array(a, nv, sizeof *P->last);
+	P->slot = plan_array(a, nv, sizeof *P->slot);
+	plan_live(P);
+	plan_fold(P);
+	plan_slots(P);
+	plan_fuse(P);
+	plan_pack(P);
+	plan_params(P);
+	return P;
+}
+
+/* ---- --dump=plan ---- */
+
+static void dump_buf(FILE *out, const Plan *P, int v)
+{
+	int s = P->slot[v];
+	if (s == SLOT_IN)
+		fprintf(out, "v%d (x)", v);
+	else if (s == SLOT_OUT)
+		fprintf(out, "v%d (y)", v);
+	else
+		fprintf(out, "v%d (buffer %d)", v, s);
+}
+
+/* What became of a layer that runs no code of its own, or NULL. */
+static const char *merged_into(const Plan *P, int i, const char **other)
+{
+	const Layer *L = &P->m->layer[i];
+	*other = NULL;
+	if (op_has(L->op, P_FOLDS) && P->fold[i] >= 0)
+		*other = P->m->layer[P->fold[i]].name;
+	if (op_has(L->op, P_FUSES) && P->fuse[i] >= 0)
+		*other = P->m->layer[P->fuse[i]].name;
+	if (*other)
+		return op_has(L->op, P_FOLDS) ? "folded into" : "fused into";
+	return NULL;
+}
+
+static void dump_layer(FILE *out, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	const char *other, *how = merged_into(P, i, &other);
+	fprintf(out, "  %-16s ", L->name);
+	if (!P->live[i]) {
+		fprintf(out, "v%d: not run, the output does not need it\n", L->out);
+		return;
+	}
+	for (int j = 0; j < L->nin; j++) {
+		fputs(j ? " + " : "", out);
+		dump_buf(out, P, L->in[j]);
+	}
+	fputs(" -> ", out);
+	dump_buf(out, P, L->out);
+	if (how)
+		fprintf(out, "; %s %s", how, other);
+	else if (P->over[i] >= 0)
+		fprintf(out, "; overwrites v%d", L->in[P->over[i]]);
+	if (op_has(L->op, P_CONV) && P->fold[i] >= 0)
+		fprintf(out, "; %s folded in", P->m->layer[P->fold[i]].name);
+	if (op_has(L->op, P_CONV) && P->fuse[i] >= 0)
+		fprintf(out, "; %s fused", P->m->layer[P->fuse[i]].name);
+	if (P->woff[i] != PLAN_NONE)
+		fprintf(out, "; weights at %zu", P->woff[i]);
+	if (P->boff[i] != PLAN_NONE)
+		fprintf(out, ", bias at %zu", P->boff[i]);
+	fputc('\n', out);
+}
+
+void plan_dump(FILE *out, const Plan *P)
+{
+	const Model *m = P->m;
+	fprintf(out, "plan %s: %d layers, values v0 (the input) to v%d, output v%d\n", m->name,
+	        m->nlayers, m->nvalues - 1, m->output);
+	for (int i = 0; i < m->nlayers; i++)
+		dump_layer(out, P, i);
+	fputs("buffers (a value, or the values that overwrote it, in the workspace):\n", out);
+	for (int s = 0; s < P->nslots; s++) {
+		const Slot *b = &P->slots[s];
+		fprintf(out, "  buffer %d: written by %s, last read by %s, %zu floats", s,
+		        m->layer[b->start].name, m->layer[b->end].name, b->size);
+		if (b->out)
+			fputs(", the caller's y\n", out);
+		else
+			fprintf(out, " at %zu\n", b->off);
+	}
+	fprintf(out,
+	        "workspace %zu floats; parameter block %zu floats; the file %d tensors, %zu "
+	        "floats\n",
+	        P->ws, P->params, P->nparams, P->raw);
+}

@@ -415,22 +415,6 @@ static const char *describe_node(Checker *c, const Node *n)
 	return "an expression";
 }
 
-const char *kind_name(Kind k)
-{
-	return k == K_IMAGE ? "image" : k == K_GMAP ? "G-map" : "vector";
-}
-
-const char *shape_dims(Shape s, char buf[SHAPE_DIMS_MAX])
-{
-	if (s.kind == K_VECTOR)
-		snprintf(buf, SHAPE_DIMS_MAX, "%lld", shape_numel(s));
-	else if (s.kind == K_GMAP)
-		snprintf(buf, SHAPE_DIMS_MAX, "%d, %d, %d, %d", s.c, s.g, s.h, s.w);
-	else
-		snprintf(buf, SHAPE_DIMS_MAX, "%d, %d, %d", s.c, s.h, s.w);
-	return buf;
-}
-
 static const char *shape_str(Checker *c, Shape s)
 {
 	char buf[SHAPE_DIMS_MAX];
@@ -445,25 +429,6 @@ static const char *numel_limit(Checker *c)
 	        c->arena, "more than geqc's limit of %lld (GEQC_MAX_NUMEL)", GEQC_MAX_NUMEL);
 }
 
-static long long mul_sat(long long a, long long b)
-{
-	long long r;
-	return __builtin_mul_overflow(a, b, &r) ? LLONG_MAX : r;
-}
-
-long long shape_numel(Shape s)
-{
-	return mul_sat(mul_sat(s.c, s.g), mul_sat(s.h, s.w));
-}
-
-static long long tensor_numel(const Tensor *t)
-{
-	long long n = 1;
-	for (int i = 0; i < t->ndim; i++)
-		n = mul_sat(n, t->dim[i]);
-	return n;
-}
-
 /* For messages: exact below 2^53, and no wrap-around above. */
 static double tensor_numel_f(const Tensor *t)
 {
@@ -471,17 +436,6 @@ static double tensor_numel_f(const Tensor *t)
 	for (int i = 0; i < t->ndim; i++)
 		n *= t->dim[i];
 	return n;
-}
-
-int conv_out_size(int n, int k, int s, int p, int d)
-{
-	if (s < 1)
-		return 0;
-	long long room = (long long)n + 2LL * p - ((long long)d * ((long long)k - 1) + 1);
-	if (room < 0)
-		return 0;
-	long long out = room / s + 1;
-	return out > INT_MAX ? INT_MAX : (int)out;
 }
 
 /* ---- groups ---- */
@@ -865,14 +819,6 @@ static bool check_pool_padding(Checker *c, Op op, const Bound *b)
 
 /* ---- shapes (SPEC §2) ---- */
 
-static void add_tensor(Layer *L, const char *suffix, int ndim, const int *dim)
-{
-	Tensor *t = &L->param[L->nparams++];
-	t->name = suffix; /* prefixed with the layer's name once names are known */
-	t->ndim = ndim;
-	memcpy(t->dim, dim, sizeof(int) * (size_t)ndim);
-}
-
 /* One axis the window does not fit: the arithmetic, and a padding that would fit it. */
 static void window_note(Checker *c, const Layer *L, int n, const char *axes)
 {
@@ -889,13 +835,11 @@ static void window_note(Checker *c, const Layer *L, int n, const char *axes)
 	        spans, n, L->p, (long long)n + 2LL * L->p, axes, hint);
 }
 
-/* Sets out's h and w from the sliding window; reports a window that does not fit. */
-static bool window(Checker *c, const Layer *L, Shape *out)
+/* Reports a sliding window that does not fit its input, with a note per axis. */
+static void window_error(Checker *c, const Layer *L)
 {
-	out->h = conv_out_size(L->in_shape.h, L->k, L->s, L->p, L->d);
-	out->w = conv_out_size(L->in_shape.w, L->k, L->s, L->p, L->d);
-	if (out->h > 0 && out->w > 0)
-		return true;
+	int h = conv_out_size(L->in_shape.h, L->k, L->s, L->p, L->d);
+	int w = conv_out_size(L->in_shape.w, L->k, L->s, L->p, L->d);
 	if (op_has(L->op, P_POOL))
 		err(c, L->loc, "kernel %d does not fit the %dx%d input with padding %d", L->k,
 		        L->in_shape.h, L->in_shape.w, L->p);
@@ -904,124 +848,44 @@ static bool window(Checker *c, const Layer *L, Shape *out)
 		        "kernel %d (dilation %d) does not fit the %dx%d input with padding %d",
 		        L->k, L->d, L->in_shape.h, L->in_shape.w, L->p);
 	bool same = L->in_shape.h == L->in_shape.w;
-	if (out->h <= 0)
+	if (h <= 0)
 		window_note(c, L, L->in_shape.h, same ? "on both axes" : "in height");
-	if (out->w <= 0 && !same)
+	if (w <= 0 && !same)
 		window_note(c, L, L->in_shape.w, "in width");
-	return false;
 }
 
-/* lift, gconv, conv: filters [C, Cin, (|G|,) k, k] and a bias [C]. */
-static bool infer_conv(Checker *c, Layer *L, const Schema *sc, const Bound *b, Shape *out)
+/* Sets L's hyperparameters from the bound arguments, by their names in the schema. */
+static void bind_layer(Layer *L, const Schema *sc, const Bound *b)
 {
-	L->C = (int)bound_int(sc, b, "C");
-	L->k = (int)bound_int(sc, b, "k");
-	L->s = (int)bound_int(sc, b, "s");
-	L->p = (int)bound_int(sc, b, "p");
-	L->d = (int)bound_int(sc, b, "d");
-	L->bias = bound_int(sc, b, "bias");
-	Kind kind = (Kind)op_info[L->op].out;
-	*out = (Shape){.kind = kind, .c = L->C, .g = kind == K_GMAP ? c->group.n : 1};
-	int cin = L->in_shape.c;
-	if (L->in_shape.kind == K_GMAP) /* a gconv's filters have a group axis */
-		add_tensor(L, "weight", 5, (int[]){L->C, cin, c->group.n, L->k, L->k});
-	else
-		add_tensor(L, "weight", 4, (int[]){L->C, cin, L->k, L->k});
-	if (L->bias)
-		add_tensor(L, "bias", 1, (int[]){L->C});
-	return window(c, L, out);
+	const struct {
+		const char *name;
+		int *field;
+	} ints[] = {
+	        {"C", &L->C}, {"N", &L->C}, {"k", &L->k}, {"s", &L->s}, {"p", &L->p}, {"d", &L->d}};
+	for (int i = 1; i < sc->n; i++) {
+		for (size_t j = 0; j < sizeof ints / sizeof *ints; j++)
+			if (!strcmp(sc->p[i].name, ints[j].name))
+				*ints[j].field = (int)b->ival[i];
+		if (sc->p[i].type == T_BOOL)
+			L->bias = b->ival[i];
+		else if (sc->p[i].type == T_FLOAT)
+			L->eps = b->fval[i];
+		else if (sc->p[i].type == T_ENUM)
+			L->mode = (GpoolMode)b->ival[i];
+	}
 }
 
-static bool infer_pool(Checker *c, Layer *L, const Schema *sc, const Bound *b, Shape *out)
-{
-	L->k = (int)bound_int(sc, b, "k");
-	L->s = (int)bound_int(sc, b, "s");
-	L->p = (int)bound_int(sc, b, "p");
-	*out = L->in_shape;
-	return window(c, L, out);
-}
-
-static void infer_bn(Layer *L, const Schema *sc, const Bound *b)
-{
-	static const char *const names[4] = {"weight", "bias", "running_mean", "running_var"};
-	L->eps = b->fval[schema_find(sc, "eps")];
-	for (int i = 0; i < 4; i++)
-		add_tensor(L, names[i], 1, (int[]){L->in_shape.c});
-}
-
-/* A global pool of a G-map keeps its group axis, which the group permutes. */
-static Shape global_pool(Shape in)
-{
-	bool gmap = in.kind == K_GMAP;
-	return (Shape){.kind = K_VECTOR,
-	        .act = gmap ? VA_GROUP : VA_TRIVIAL,
-	        .c = in.c,
-	        .g = in.g,
-	        .h = 1,
-	        .w = 1};
-}
-
-static Shape flatten(Shape in)
-{
-	Shape out = in;
-	out.kind = K_VECTOR;
-	out.act = in.kind == K_IMAGE && in.h == 1 && in.w == 1 ? VA_TRIVIAL : VA_MAP;
-	return out;
-}
-
-static void infer_linear(Layer *L, const Schema *sc, const Bound *b, Shape *out)
-{
-	L->C = (int)bound_int(sc, b, "N");
-	L->bias = bound_int(sc, b, "bias");
-	*out = (Shape){.kind = K_VECTOR, .act = VA_TRIVIAL, .c = L->C, .g = 1, .h = 1, .w = 1};
-	/* the input passed the numel limit, so it fits an int */
-	add_tensor(L, "weight", 2, (int[]){L->C, (int)shape_numel(L->in_shape)});
-	if (L->bias)
-		add_tensor(L, "bias", 1, (int[]){L->C});
-}
-
-/* Fills L's hyperparameters, output shape and tensors; false after reporting an error. */
+/* Fills L's hyperparameters, output shape and tensors; false after reporting an error
+ * (a window that does not fit: nothing else of one operand can fail here). */
 static bool infer(Checker *c, Layer *L, const Bound *b)
 {
-	const Schema *sc = &schemas[L->op];
-	Shape *out = &L->out_shape;
-	*out = L->in_shape;
-	switch (L->op) {
-	case OP_LIFT:
-	case OP_GCONV:
-	case OP_CONV:
-		return infer_conv(c, L, sc, b, out);
-	case OP_MAXPOOL:
-	case OP_AVGPOOL:
-		return infer_pool(c, L, sc, b, out);
-	case OP_BN:
-		infer_bn(L, sc, b);
-		return true;
-	case OP_RELU:
-	case OP_SIGMOID:
-	case OP_TANH:
-	case OP_SOFTMAX:
-		return true;
-	case OP_GPOOL:
-		L->mode = bound_int(sc, b, "mode") ? GPOOL_MEAN : GPOOL_MAX;
-		out->kind = K_IMAGE;
-		out->g = 1;
-		return true;
-	case OP_GLOBAL_AVGPOOL:
-	case OP_GLOBAL_MAXPOOL:
-		*out = global_pool(L->in_shape);
-		return true;
-	case OP_FLATTEN:
-		*out = flatten(L->in_shape);
-		return true;
-	case OP_LINEAR:
-		infer_linear(L, sc, b, out);
-		return true;
-	case OP_ADD:
-	case OP_COUNT:
-		break;
+	bind_layer(L, &schemas[L->op], b);
+	if (!shape_infer(L, &L->in_shape, c->group.n, &L->out_shape)) {
+		window_error(c, L);
+		return false;
 	}
-	return false;
+	shape_tensors(L, c->group.n);
+	return true;
 }
 
 /* Every value and tensor must fit GEQC_MAX_NUMEL floats. */
@@ -1225,31 +1089,6 @@ static int eval_call(Checker *c, const Node *call)
 	return append_layer(c, &L, rank);
 }
 
-static bool same_dims(Shape a, Shape b)
-{
-	return a.c == b.c && a.g == b.g && a.h == b.h && a.w == b.w;
-}
-
-/* Vectors of equal length add whatever they came from; the group then acts on the sum
- * only if it acts on both operands the same way (trivial vectors are all [N, 1, 1, 1]). */
-static bool add_shape(Shape a, Shape b, Shape *out)
-{
-	if (a.kind != b.kind)
-		return false;
-	if (a.kind != K_VECTOR) {
-		*out = a;
-		return same_dims(a, b);
-	}
-	long long n = shape_numel(a);
-	if (n != shape_numel(b))
-		return false;
-	*out = a;
-	if (a.act == b.act && same_dims(a, b))
-		return true;
-	*out = (Shape){.kind = K_VECTOR, .act = VA_MIXED, .c = (int)n, .g = 1, .h = 1, .w = 1};
-	return true;
-}
-
 static int make_add(Checker *c, const Node *n, int a, int b, int rank)
 {
 	if (a < 0 || b < 0)
@@ -1257,7 +1096,8 @@ static int make_add(Checker *c, const Node *n, int a, int b, int rank)
 	Layer L = new_layer(c, OP_ADD, n->loc, a);
 	L.node = n;
 	L.in[1] = b;
-	if (!add_shape(c->value[a], c->value[b], &L.out_shape)) {
+	Shape in[2] = {c->value[a], c->value[b]};
+	if (!shape_infer(&L, in, c->group.n, &L.out_shape)) {
 		err(c, n->loc, "+ needs operands of the same shape, but got %s and %s",
 		        shape_str(c, c->value[a]), shape_str(c, c->value[b]));
 		return -1;

@@ -267,13 +267,6 @@ typedef struct Shape {
 	VecAction act;
 	int c, g, h, w;
 } Shape;
-long long shape_numel(Shape s);
-/* "image", "G-map" or "vector", for messages and comments. */
-const char *kind_name(Kind k);
-/* A value's dims as the user sees them, into buf: "1, 28, 28" (C, H, W), "10, 4, 26, 26"
- * (C, |G|, H, W) or "10" (N). */
-enum { SHAPE_DIMS_MAX = 64 };
-const char *shape_dims(Shape s, char buf[SHAPE_DIMS_MAX]);
 
 typedef struct Tensor {
 	const char *name; /* "lift1.weight" */
@@ -321,8 +314,26 @@ typedef struct Model {
 Model *check_program(const Program *p, Arena *arena, Diag *d);
 /* The checked model as text, a line per layer with its tensors (geqc --dump=model). */
 void model_dump(FILE *out, const Model *m);
+
+/* ---- shape.c: the shape rules of SPEC §2, the only shape inference ---- */
+/* The result's shape of layer L (its op and hyperparameters) on the operand shapes
+ * in[0 .. L->nin) for a group of order group_n; false if there is none: a window that
+ * does not fit, operands of + that do not agree. L->in_shape is not read, so the lint
+ * can ask at other input sizes. */
+bool shape_infer(const Layer *L, const Shape *in, int group_n, Shape *out);
+/* Sets L's parameter tensors from its op, hyperparameters and in_shape (SPEC §2; names
+ * without the layer's prefix). */
+void shape_tensors(Layer *L, int group_n);
 /* Output size of a sliding window, or <= 0 if the window does not fit. */
 int conv_out_size(int n, int k, int s, int p, int d);
+long long shape_numel(Shape s);          /* saturating at LLONG_MAX */
+long long tensor_numel(const Tensor *t); /* the same */
+/* "image", "G-map" or "vector", for messages and comments. */
+const char *kind_name(Kind k);
+/* A value's dims as the user sees them, into buf: "1, 28, 28" (C, H, W), "10, 4, 26, 26"
+ * (C, |G|, H, W) or "10" (N). */
+enum { SHAPE_DIMS_MAX = 64 };
+const char *shape_dims(Shape s, char buf[SHAPE_DIMS_MAX]);
 
 /* ---- lint.c: per-element, per-layer exactness (SPEC §1) ---- */
 typedef struct LayerLint {

@@ -442,29 +442,24 @@ static void note_arith(Ctx *c, int i)
 /* ---- input sizes that centre every grid ---- */
 
 /* Whether an H x W input fits every layer with residue 0 on the axes in mask: every
- * value's size recomputed in size[], stopping at the first layer that fails (a window that
- * no longer fits, operands of a `+` of maps that no longer agree, an off-centre grid), so
- * that the search below costs little per rejected size even on a deep model. */
-static bool centred_at(const Model *m, int (*size)[2], int H, int W, unsigned axes)
+ * value's shape inferred again into val[] (shape.c), stopping at the first layer that
+ * fails (a window that no longer fits, operands of a `+` that no longer agree, an
+ * off-centre grid), so that the search below costs little per rejected size even on a
+ * deep model. */
+static bool centred_at(const Model *m, Shape *val, int H, int W, unsigned axes)
 {
-	size[0][0] = H;
-	size[0][1] = W;
+	val[0] = m->input;
+	val[0].h = H;
+	val[0].w = W;
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		const int *in = size[L->in[0]];
-		int *out = size[L->out];
-		for (int a = 0; a < 2; a++) {
-			out[a] = in[a];
-			if (op_has(L->op, P_SLIDING)) {
-				out[a] = conv_out_size(in[a], L->k, L->s, L->p, L->d);
-				if (out[a] <= 0 ||
-				        (axes & 1u << a && residue(in[a], L->k, L->s, L->p, L->d)))
-					return false;
-			}
-			if (L->op == OP_ADD && L->in_shape.kind != K_VECTOR &&
-			        size[L->in[1]][a] != in[a])
+		Shape in[2] = {val[L->in[0]], val[L->in[L->nin - 1]]};
+		if (!shape_infer(L, in, m->group.n, &val[L->out]))
+			return false;
+		int n[2] = {in[0].h, in[0].w};
+		for (int a = 0; op_has(L->op, P_SLIDING) && a < 2; a++)
+			if (axes & 1u << a && residue(n[a], L->k, L->s, L->p, L->d))
 				return false;
-		}
 	}
 	return true;
 }
@@ -484,7 +479,7 @@ static int search_steps(const Model *m)
 
 /* Nearest size below (dir -1) or above (dir +1) n on the axes in mask, or 0. For both
  * axes at once (a group that swaps them) the input stays square. */
-static int nearest(const Model *m, int (*size)[2], int H, int W, unsigned axes, int dir)
+static int nearest(const Model *m, Shape *val, int H, int W, unsigned axes, int dir)
 {
 	int n = axes & 1u << AXIS_Y ? H : W;
 	for (int step = 1, steps = search_steps(m); step <= steps; step++) {
@@ -492,7 +487,7 @@ static int nearest(const Model *m, int (*size)[2], int H, int W, unsigned axes, 
 		if (t < 1 || t > GEQC_MAX_DIM)
 			return 0;
 		int h = axes & 1u << AXIS_Y ? t : H, w = axes & 1u << AXIS_X ? t : W;
-		if (centred_at(m, size, h, w, axes))
+		if (centred_at(m, val, h, w, axes))
 			return t;
 	}
 	return 0;
@@ -516,24 +511,24 @@ static unsigned axes_to_fix(Ctx *c)
 static bool note_sizes(Ctx *c)
 {
 	const Model *m = c->m;
-	int(*size)[2] = xcalloc((size_t)m->nvalues, sizeof *size);
+	Shape *val = xcalloc((size_t)m->nvalues, sizeof *val);
 	int H = m->input.h, W = m->input.w, lo[2] = {H, W}, hi[2] = {H, W};
 	unsigned fix = axes_to_fix(c);
 	bool ok = fix != 0;
 	if (ok && group_has_swapper(c->all)) {
-		lo[0] = lo[1] = nearest(m, size, H, W, 3u, -1);
-		hi[0] = hi[1] = nearest(m, size, H, W, 3u, +1);
+		lo[0] = lo[1] = nearest(m, val, H, W, 3u, -1);
+		hi[0] = hi[1] = nearest(m, val, H, W, 3u, +1);
 	} else if (ok) {
 		for (int a = 0; a < 2; a++)
 			if (fix & 1u << a) {
-				lo[a] = nearest(m, size, H, W, 1u << a, -1);
-				hi[a] = nearest(m, size, H, W, 1u << a, +1);
+				lo[a] = nearest(m, val, H, W, 1u << a, -1);
+				hi[a] = nearest(m, val, H, W, 1u << a, +1);
 			}
 	}
 	/* per-axis answers must also hold together */
-	bool has_lo = ok && lo[0] && lo[1] && centred_at(m, size, lo[0], lo[1], fix);
-	bool has_hi = ok && hi[0] && hi[1] && centred_at(m, size, hi[0], hi[1], fix);
-	free(size);
+	bool has_lo = ok && lo[0] && lo[1] && centred_at(m, val, lo[0], lo[1], fix);
+	bool has_hi = ok && hi[0] && hi[1] && centred_at(m, val, hi[0], hi[1], fix);
+	free(val);
 	if (!has_lo && !has_hi)
 		return false;
 	bool any_self = false;

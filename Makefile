@@ -22,7 +22,7 @@ COMPILER_SRC := compiler/main.c compiler/ast.c compiler/ops.c compiler/diag.c \
 LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
                 runtime/load_image.c
 RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/conv_fast.c \
-                runtime/pool_fast.c runtime/par.c $(LOAD_SRC) runtime/driver.c
+                runtime/pool_fast.c runtime/par.c $(LOAD_SRC) runtime/driver.c runtime/model.c
 GEN_SRC      := $(B)/parser.c $(B)/lexer.c
 
 all: $(B)/geqc $(B)/libgeqrt.a

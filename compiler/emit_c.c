@@ -6,10 +6,9 @@
  * over the runtime's threads, each with its own workspace. */
 #include "geqc.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { GROUP = 4 }; /* images a thread runs layer by layer together */
 
 /* ---- text helpers ---- */
 
@@ -64,16 +63,43 @@ static void put_verdict(FILE *f, const Model *m, const Lint *l)
 	put_elements(f, &m->group, broken);
 }
 
-/* The buffer expression of value v inside m_forward. */
+/* A layer's name in upper case: its offsets (LIFT1_OUT, LIFT1_W) and its conv (LIFT1). */
+typedef struct Upper {
+	char s[GEQC_MAX_IDENT + 16];
+} Upper;
+
+static Upper upper(const char *name)
+{
+	Upper u;
+	size_t n = 0;
+	for (; *name && n + 1 < sizeof u.s; name++)
+		u.s[n++] = (char)toupper((unsigned char)*name);
+	u.s[n] = '\0';
+	return u;
+}
+
+/* "mem + LIFT1_W": where layer i keeps its weights (bias: its bias) in the parameter
+ * block, pre the block's expression; NULL if it keeps none. */
+static void put_param(FILE *f, const Plan *P, int i, bool bias, const char *pre)
+{
+	if ((bias ? P->boff[i] : P->woff[i]) == PLAN_NONE)
+		fputs("NULL", f);
+	else
+		fprintf(f, "%s%s_%s", pre, upper(P->m->layer[i].name).s, bias ? "B" : "W");
+}
+
+/* The buffer of value v as a layer function names it: the image, its output, or a value
+ * buffer of the image's workspace, named after the layer that first writes it. */
 static void put_buf(FILE *f, const Plan *P, int v)
 {
 	int s = P->slot[v];
-	if (s == SLOT_IN)
-		fputs("in", f);
-	else if (s == SLOT_OUT)
-		fputs("out", f);
-	else
-		fprintf(f, "ws + %zu", P->slots[s].off);
+	if (s == SLOT_IN) {
+		fputs("im->x", f);
+	} else if (s == SLOT_OUT) {
+		fputs("im->y", f);
+	} else {
+		fprintf(f, "im->ws + %s_OUT", upper(P->m->layer[P->slots[s].start].name).s);
+	}
 }
 
 /* ---- model.h ---- */
@@ -160,13 +186,11 @@ static void emit_banner(FILE *c, const Plan *P, const Lint *l, const char *cmdli
 		fputs("#error \"a model named gq clashes with the runtime's gq_ names\"\n", c);
 }
 
-static void emit_tables(FILE *c, const Plan *P)
+static void emit_params(FILE *c, const Model *m)
 {
-	const Model *m = P->m;
 	fputs("/* The tensors of the weights file (SPEC names and shapes), in layer order. */\n",
 	        c);
-	fprintf(c, "enum { NPARAMS = %d };\n", P->nparams);
-	fputs("static const gq_param params[NPARAMS + 1] = {\n", c);
+	fputs("static const gq_param params[] = {\n", c);
 	for (int i = 0; i < m->nlayers; i++) {
 		for (int t = 0; t < m->layer[i].nparams; t++) {
 			const Tensor *T = &m->layer[i].param[t];
@@ -176,74 +200,137 @@ static void emit_tables(FILE *c, const Plan *P)
 			fputs("}},\n", c);
 		}
 	}
-	fputs("\t{NULL, 0, {0}},\n};\n\n", c);
-	fputs("/* The group axis: ", c);
-	put_elements(c, &m->group, m->group.mask);
-	fprintf(c, " */\nenum { NG = %d };\n", m->group.n);
-	if (P->need_elem) {
-		fputs("static const int elem[NG] = {", c);
-		for (int a = 0; a < m->group.n; a++)
-			fprintf(c, "%s%d", a ? ", " : "", m->group.elem[a]);
-		fputs("};\n", c);
-	}
-	fputs("\n", c);
-	if (!P->need_elem)
+	fputs("\t{NULL, 0, {0}}, /* the end (and the array is never empty) */\n};\n", c);
+	fputs("enum { NPARAMS = sizeof params / sizeof *params - 1 };\n\n", c);
+}
+
+static void emit_group(FILE *c, const Plan *P)
+{
+	const Group *G = &P->m->group;
+	if (!P->need_elem) {
 		fputs("/* (no lift or gconv: nothing is expanded over the group) */\n\n", c);
-	fprintf(c, "enum { WS_FLOATS = %zu, PARAM_FLOATS = %zu, RAW_FLOATS = %zu };\n", P->ws,
-	        P->params, P->raw);
-	fprintf(c,
-	        "/* Images a thread runs together (gq_run_batch), WS_FLOATS of value buffers "
-	        "each. */\n"
-	        "enum { GROUP = %d, VSTRIDE = %zu };\n\n",
-	        GROUP, plan_align(P->ws + 1));
+		return;
+	}
+	fputs("/* The group axis: ", c);
+	put_elements(c, G, G->mask);
+	fprintf(c, " */\nenum { NG = %d };\nstatic const int elem[NG] = {", G->n);
+	for (int a = 0; a < G->n; a++)
+		fprintf(c, "%s%d", a ? ", " : "", G->elem[a]);
+	fputs("};\n\n", c);
 }
 
-static void emit_member(FILE *c, const Layer *L, const char *suffix, const char *what)
+/* "27040,": an offset in an enum, for lining up the comments after it. */
+typedef struct Num {
+	char s[24];
+} Num;
+
+static Num num(size_t n)
 {
-	fprintf(c, "\tfloat *%s_%s; /* %s */\n", L->name, suffix, what);
+	Num u;
+	snprintf(u.s, sizeof u.s, "%zu,", n);
+	return u;
 }
 
-static void emit_struct(FILE *c, const Plan *P)
+/* The values a buffer holds: its first writer's, then those written over it. */
+static void put_holders(FILE *c, const Plan *P, int s)
 {
-	const Model *m = P->m;
-	fprintf(c, "struct %s_net {\n", P->pfx);
-	fputs("\tgq_batch run; /* the steps, and each thread's workspace and scratch */\n"
-	      "\tfloat *mem;   /* the parameter block; the pointers below point into it */\n"
-	      "\tint loaded;\n",
-	        c);
-	for (int i = 0; i < m->nlayers; i++) {
-		const Layer *L = &m->layer[i];
-		if (P->woff[i] == PLAN_NONE)
-			continue;
-		if (op_has(L->op, P_CONV)) {
-			char what[160];
-			snprintf(what, sizeof what, "[%d, %d, %d, %d]%s%s%s", conv_cout(L),
-			        conv_cin(L), L->k, L->k,
-			        L->out_shape.kind == K_GMAP ? ", expanded over the group" : "",
-			        P->fold[i] >= 0 ? ", folded with " : "",
-			        P->fold[i] >= 0 ? m->layer[P->fold[i]].name : "");
-			emit_member(c, L, "w", what);
-			fprintf(c,
-			        "\tgq_conv *%s_conv; /* the same, packed for the kernel%s%s */\n",
-			        L->name, P->fuse[i] >= 0 ? "; relu fused: " : "",
-			        P->fuse[i] >= 0 ? m->layer[P->fuse[i]].name : "");
-		} else {
-			char what[64];
-			if (L->op == OP_BN)
-				snprintf(what, sizeof what, "[%d]: batch norm as x*scale + shift",
-				        L->in_shape.c);
-			else
-				snprintf(what, sizeof what, "[%d, %lld]", L->C,
-				        shape_numel(L->in_shape));
-			emit_member(c, L, L->op == OP_BN ? "scale" : "w", what);
+	const char *sep = "";
+	for (int v = 1; v < P->m->nvalues; v++)
+		if (P->slot[v] == s && plan_has_code(P, v - 1)) {
+			fprintf(c, "%s%s", sep, P->m->layer[v - 1].name);
+			sep = ", then ";
 		}
-		char what[64];
-		snprintf(what, sizeof what, "[%d]",
+}
+
+static void emit_buffers(FILE *c, const Plan *P)
+{
+	fputs("/* One image's value buffers: offsets in its workspace (a buffer is reused once "
+	      "its\n"
+	      " * last reader ran; geqc --dump=plan shows the plan). */\nenum {\n",
+	        c);
+	for (int s = 0; s < P->nslots; s++) {
+		if (P->slots[s].out)
+			continue;
+		char name[sizeof(Upper) + 8];
+		snprintf(name, sizeof name, "%s_OUT", upper(P->m->layer[P->slots[s].start].name).s);
+		fprintf(c, "\t%-16s = %-7s /* %zu floats: ", name, num(P->slots[s].off).s,
+		        P->slots[s].size);
+		put_holders(c, P, s);
+		fputs(" */\n", c);
+	}
+	fprintf(c, "\t%-16s = %zu\n};\n\n", "WS_FLOATS", P->ws);
+}
+
+/* What a parameter of layer i holds, for its offset's comment. */
+static void put_param_what(FILE *c, const Plan *P, int i, bool bias)
+{
+	const Layer *L = &P->m->layer[i];
+	if (bias)
+		fprintf(c, "[%d]",
 		        op_has(L->op, P_CONV) ? conv_cout(L)
 		        : L->op == OP_BN      ? L->in_shape.c
 		                              : L->C);
-		if (P->boff[i] != PLAN_NONE)
-			emit_member(c, L, L->op == OP_BN ? "shift" : "b", what);
+	else if (op_has(L->op, P_CONV))
+		fprintf(c, "[%d, %d, %d, %d]%s", conv_cout(L), conv_cin(L), L->k, L->k,
+		        L->out_shape.kind == K_GMAP ? ", expanded over the group" : "");
+	else if (L->op == OP_BN)
+		fprintf(c, "[%d]: batch norm as x*scale + shift", L->in_shape.c);
+	else
+		fprintf(c, "[%d, %lld]", L->C, shape_numel(L->in_shape));
+	if (!bias && P->fold[i] >= 0 && op_has(L->op, P_CONV))
+		fprintf(c, ", folded with %s", P->m->layer[P->fold[i]].name);
+	if (bias && L->op == OP_BN)
+		fputs(", the shift", c);
+}
+
+static void emit_param_offset(FILE *c, const Plan *P, int i, bool bias)
+{
+	size_t off = bias ? P->boff[i] : P->woff[i];
+	if (off == PLAN_NONE)
+		return;
+	char name[sizeof(Upper) + 8];
+	snprintf(name, sizeof name, "%s_%s", upper(P->m->layer[i].name).s, bias ? "B" : "W");
+	fprintf(c, "\t%-16s = %-7s /* ", name, num(off).s);
+	put_param_what(c, P, i, bias);
+	fputs(" */\n", c);
+}
+
+static void emit_param_offsets(FILE *c, const Plan *P)
+{
+	fputs("/* The parameter block: offsets of what each layer keeps from the file. */\nenum "
+	      "{\n",
+	        c);
+	for (int i = 0; i < P->m->nlayers; i++) {
+		emit_param_offset(c, P, i, false);
+		emit_param_offset(c, P, i, true);
+	}
+	fprintf(c, "\t%-16s = %zu\n};\n\n", "PARAM_FLOATS", P->params);
+}
+
+/* The convolutions as the runtime plans them (gq_conv_new), one per live conv layer. */
+static void emit_convs(FILE *c, const Plan *P)
+{
+	const Model *m = P->m;
+	if (P->nconv == 0)
+		return;
+	fputs("/* The convolutions, each run as a gq_conv plan: packed filters, a relu fused. */\n"
+	      "enum {\n",
+	        c);
+	for (int i = 0; i < m->nlayers; i++)
+		if (P->live[i] && op_has(m->layer[i].op, P_CONV)) {
+			fprintf(c, "\t%s,\n", upper(m->layer[i].name).s);
+		}
+	fputs("\tNCONVS\n};\nstatic const gq_conv_shape convs[NCONVS] = {\n", c);
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		if (!P->live[i] || !op_has(L->op, P_CONV))
+			continue;
+		fprintf(c,
+		        "\t[%s] = {.cin = %d, .h = %d, .w = %d, .cout = %d, .k = %d, .s = %d, .p = "
+		        "%d, "
+		        ".d = %d, .relu = %s},\n",
+		        upper(L->name).s, conv_cin(L), L->in_shape.h, L->in_shape.w, conv_cout(L),
+		        L->k, L->s, L->p, L->d, P->fuse[i] >= 0 ? "true" : "false");
 	}
 	fputs("};\n\n", c);
 }
@@ -304,32 +391,40 @@ static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 	fputs(" */\n", c);
 }
 
-/* The $words of ops.h's C column: the buffers the layer function names, and the layer's
- * sizes and hyperparameters. */
+/* The $words of ops.h's C column: the layer's buffers (put_buf), its parameters and
+ * conv plan, its sizes and hyperparameters. */
 typedef struct CallVars {
-	const Layer *L;
-	const char *x, *y, *out;
+	const Plan *P;
+	int i;
 } CallVars;
+
+/* $x $y $out $conv $weight $bias; false for other words. */
+static bool c_buffer_var(FILE *f, const char *w, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	if (!strcmp(w, "x") || !strcmp(w, "y") || !strcmp(w, "out"))
+		put_buf(f, P, !strcmp(w, "out") ? L->out : L->in[!strcmp(w, "y")]);
+	else if (!strcmp(w, "weight") || !strcmp(w, "bias"))
+		put_param(f, P, i, !strcmp(w, "bias"), "im->net->mem + ");
+	else if (!strcmp(w, "conv"))
+		fprintf(f, "im->net->conv[%s]", upper(P->m->layer[i].name).s);
+	else
+		return false;
+	return true;
+}
 
 static bool c_var(FILE *f, const char *w, const void *ctx)
 {
 	const CallVars *v = ctx;
-	const Layer *L = v->L;
+	const Layer *L = &v->P->m->layer[v->i];
 	Shape a = L->in_shape;
-	const struct {
-		const char *w, *s;
-	} strs[] = {{"x", v->x}, {"y", v->y}, {"out", v->out}, {"name", L->name},
-	        {"mean", L->mode == GPOOL_MEAN ? "true" : "false"}};
 	const struct {
 		const char *w;
 		int val;
 	} ints[] = {{"planes", a.c * a.g}, {"h", a.h}, {"w", a.w}, {"hw", a.h * a.w}, {"c", a.c},
 	        {"g", a.g}, {"k", L->k}, {"s", L->s}, {"p", L->p}, {"C", L->C}};
-	for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-		if (!strcmp(w, strs[i].w) && strs[i].s) {
-			fputs(strs[i].s, f);
-			return true;
-		}
+	if (c_buffer_var(f, w, v->P, v->i))
+		return true;
 	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
 		if (!strcmp(w, ints[i].w)) {
 			fprintf(f, "%d", ints[i].val);
@@ -337,348 +432,244 @@ static bool c_var(FILE *f, const char *w, const void *ctx)
 		}
 	if (!strcmp(w, "numel"))
 		fprintf(f, "%lld", shape_numel(a));
-	else if (!strcmp(w, "bias") && L->bias)
-		fprintf(f, "n->%s_b", L->name);
-	else if (!strcmp(w, "bias"))
-		fputs("NULL", f);
+	else if (!strcmp(w, "mean"))
+		fputs(L->mode == GPOOL_MEAN ? "true" : "false", f);
 	else
 		return false;
 	return true;
 }
 
-/* The layer's runtime call (ops.h's C column) on the buffers x, y and out, if it has one. */
-static void emit_call(FILE *c, const Layer *L, const char *x, const char *y, const char *out)
-{
-	const char *t = op_info[L->op].c;
-	if (!*t)
-		return;
-	fputc('\t', c);
-	op_template(c, t, c_var, &(CallVars){L, x, y, out});
-	fputs(";\n", c);
-}
-
-static void emit_conv(FILE *c, const Plan *P, int i)
+/* The function of layer i: its runtime call (ops.h's C column) on its buffers, after a
+ * copy of its operand when it works in place but may not overwrite it. */
+static void emit_layer(FILE *c, const Plan *P, int i, const Diag *src)
 {
 	const Layer *L = &P->m->layer[i];
-	fprintf(c,
-	        "static void layer_%s(%s_net *n, const float *in, float *out, float *scratch)\n"
-	        "{\n",
-	        L->name, P->pfx);
-	emit_call(c, L, "in", NULL, "out");
-	fputs("}\n\n", c);
-}
-
-static void emit_unary(FILE *c, const Plan *P, int i)
-{
-	const Layer *L = &P->m->layer[i];
-	char npar[80] = "";
-	if (op_has(L->op, P_PARAMS))
-		snprintf(npar, sizeof npar, "%s_net *n, ", P->pfx);
-	if (P->over[i] >= 0) {
-		fprintf(c, "static void layer_%s(%sfloat *x)\n{\n", L->name, npar);
-		emit_call(c, L, "x", NULL, "x");
-	} else {
-		fprintf(c, "static void layer_%s(%sconst float *in, float *out)\n{\n", L->name,
-		        npar);
-		if (op_has(L->op, P_INPLACE)) /* the input is still needed: work on a copy */
-			fprintf(c, "\tmemcpy(out, in, %lld * sizeof(float));\n",
-			        shape_numel(L->in_shape));
-		emit_call(c, L, "in", NULL, "out");
+	emit_origin(c, P, i, src);
+	fprintf(c, "static void layer_%s(const gq_image *im)\n{\n", L->name);
+	if (op_has(L->op, P_INPLACE) && P->over[i] < 0) {
+		fputs("\tmemcpy(", c);
+		put_buf(c, P, L->out);
+		fputs(", ", c);
+		put_buf(c, P, L->in[0]);
+		fprintf(c, ", %lld * sizeof(float)); /* the operand is read later */\n",
+		        shape_numel(L->in_shape));
 	}
-	fputs("}\n\n", c);
-}
-
-static void emit_add(FILE *c, const Layer *L)
-{
-	fprintf(c, "static void layer_%s(const float *a, const float *b, float *out)\n{\n",
-	        L->name);
-	emit_call(c, L, "a", "b", "out");
+	if (*op_info[L->op].c) {
+		fputc('\t', c);
+		op_template(c, op_info[L->op].c, c_var, &(CallVars){P, i});
+		fputs(";\n", c);
+	}
 	fputs("}\n\n", c);
 }
 
 static void emit_layers(FILE *c, const Plan *P, const Diag *src)
 {
-	for (int i = 0; i < P->m->nlayers; i++) {
-		const Layer *L = &P->m->layer[i];
-		if (!plan_has_code(P, i))
-			continue;
-		emit_origin(c, P, i, src);
-		if (op_has(L->op, P_CONV))
-			emit_conv(c, P, i);
-		else if (L->nin == 2)
-			emit_add(c, L);
-		else
-			emit_unary(c, P, i);
-	}
+	if (P->m->output == 0)
+		fprintf(c,
+		        "/* The model returns its input. */\n"
+		        "static void copy_input(const gq_image *im)\n{\n"
+		        "\tmemcpy(im->y, im->x, %s_IN_SIZE * sizeof(float));\n}\n\n",
+		        P->up);
+	for (int i = 0; i < P->m->nlayers; i++)
+		if (plan_has_code(P, i))
+			emit_layer(c, P, i, src);
 }
 
-/* ---- model.c: new, free, load, forward ---- */
+/* A layer without code of its own, in the forward table: what became of it. */
+static void put_no_code(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	fprintf(c, "\t/* %s: ", L->name);
+	if (op_has(L->op, P_FOLDS) && P->fold[i] >= 0)
+		fprintf(c, "folded into %s */\n", P->m->layer[P->fold[i]].name);
+	else if (op_has(L->op, P_FUSES) && P->fuse[i] >= 0)
+		fprintf(c, "fused into %s */\n", P->m->layer[P->fuse[i]].name);
+	else
+		fputs("the same floats, now a vector */\n", c);
+}
 
-static void emit_new(FILE *c, const Plan *P)
+static void emit_forward(FILE *c, const Plan *P)
 {
 	const Model *m = P->m;
-	const char *p = P->pfx;
-	fprintf(c, "%s_net *%s_new(void)\n{\n", p, p);
-	fprintf(c, "\t%s_net *n = calloc(1, sizeof *n);\n\tif (!n)\n\t\treturn NULL;\n", p);
-	fputs("\tsize_t scratch = 0;\n", c);
+	fputs("/* The forward pass of one image: its layers in order. (The batch runner runs a "
+	      "few\n"
+	      " * images through each layer before the next: its weights are read once for them.) "
+	      "*/\nstatic const gq_layer forward[] = {\n",
+	        c);
+	if (m->output == 0)
+		fputs("\t{copy_input, \"copy the input\"},\n", c);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		if (!P->live[i] || !op_has(L->op, P_CONV))
+		if (!P->live[i])
 			continue;
-		fprintf(c,
-		        "\tif (!(n->%s_conv = gq_conv_new(%d, %d, %d, %d, %d, %d, %d, %d, %s))) {\n"
-		        "\t\t%s_free(n);\n\t\treturn NULL;\n\t}\n",
-		        L->name, conv_cin(L), L->in_shape.h, L->in_shape.w, conv_cout(L), L->k,
-		        L->s, L->p, L->d, P->fuse[i] >= 0 ? "true" : "false", p);
-		fprintf(c,
-		        "\tif (gq_conv_scratch(n->%s_conv) > scratch)\n"
-		        "\t\tscratch = gq_conv_scratch(n->%s_conv);\n",
-		        L->name, L->name);
+		if (!plan_has_code(P, i)) {
+			put_no_code(c, P, i);
+			continue;
+		}
+		fprintf(c, "\t{layer_%s, \"%s, line %d", L->name, L->name, L->loc.first_line);
+		put_merged(c, P, i, ", ");
+		fputs("\"},\n", c);
 	}
-	fprintf(c,
-	        "\tgq_batch *r = &n->run;\n"
-	        "\t*r = (gq_batch){.net = n, .step = step, .step_names = step_names,\n"
-	        "\t        .nsteps = NSTEPS, .group = GROUP,\n"
-	        "\t        .nthreads = gq_max_threads(), .vstride = VSTRIDE,\n"
-	        "\t        .sstride = (scratch + 16) / 16 * 16, .in_size = %s_IN_SIZE,\n"
-	        "\t        .out_size = %s_OUT_SIZE};\n"
-	        "\tr->ws = calloc((size_t)r->nthreads * GROUP * VSTRIDE, sizeof(float));\n"
-	        "\tr->scratch = calloc((size_t)r->nthreads * r->sstride, sizeof(float));\n"
-	        "\tn->mem = calloc(PARAM_FLOATS + 1, sizeof(float));\n"
-	        "\tif (!r->ws || !r->scratch || !n->mem) {\n\t\t%s_free(n);\n\t\treturn "
-	        "NULL;\n\t}\n",
-	        P->up, P->up, p);
-	for (int i = 0; i < m->nlayers; i++) {
-		const Layer *L = &m->layer[i];
-		bool bn = L->op == OP_BN;
-		if (P->woff[i] != PLAN_NONE)
-			fprintf(c, "\tn->%s_%s = n->mem + %zu;\n", L->name, bn ? "scale" : "w",
-			        P->woff[i]);
-		if (P->boff[i] != PLAN_NONE)
-			fprintf(c, "\tn->%s_%s = n->mem + %zu;\n", L->name, bn ? "shift" : "b",
-			        P->boff[i]);
-	}
-	fputs("\treturn n;\n}\n\n", c);
-	fprintf(c, "void %s_free(%s_net *n)\n{\n\tif (!n)\n\t\treturn;\n", p, p);
-	for (int i = 0; i < m->nlayers; i++)
-		if (P->live[i] && op_has(m->layer[i].op, P_CONV))
-			fprintf(c, "\tgq_conv_free(n->%s_conv);\n", m->layer[i].name);
-	fputs("\tfree(n->run.ws);\n\tfree(n->run.scratch);\n\tfree(n->mem);\n\tfree(n);\n}\n\n", c);
+	fputs("};\n\n", c);
 }
+
+/* ---- model.c: loading the weights ---- */
 
 static void emit_load_conv_weights(FILE *c, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
 	int t = P->param0[i], C = L->C, cin = L->in_shape.c;
 	if (L->op == OP_CONV) {
-		fprintf(c, "\tmemcpy(n->%s_w, t[%d], %zu * sizeof(float));\n", L->name, t,
-		        tensor_size(&L->param[0]));
-		if (L->bias)
-			fprintf(c, "\tmemcpy(n->%s_b, t[%d], %d * sizeof(float));\n", L->name,
-			        t + 1, C);
-		else if (P->boff[i] != PLAN_NONE)
-			fprintf(c, "\tmemset(n->%s_b, 0, %d * sizeof(float));\n", L->name, C);
+		fputs("\tmemcpy(", c);
+		put_param(c, P, i, false, "mem + ");
+		fprintf(c, ", t[%d], %zu * sizeof(float));\n", t, tensor_size(&L->param[0]));
 	} else {
-		fprintf(c, "\tgq_expand_%s(n->%s_w, t[%d], %d, %d, %d, elem, NG);\n",
-		        L->op == OP_LIFT ? "lift" : "gconv", L->name, t, C, cin, L->k);
-		if (P->boff[i] != PLAN_NONE) {
-			fprintf(c, "\tgq_expand_bias(n->%s_b, ", L->name);
-			if (L->bias)
-				fprintf(c, "t[%d]", t + 1);
-			else
-				fputs("NULL", c);
-			fprintf(c, ", %d, NG);\n", C);
-		}
+		fprintf(c, "\tgq_expand_%s(", op_info[L->op].name);
+		put_param(c, P, i, false, "mem + ");
+		fprintf(c, ", t[%d], %d, %d, %d, elem, NG);\n", t, C, cin, L->k);
 	}
-	int b = P->fold[i];
-	if (b < 0)
+	if (P->boff[i] == PLAN_NONE)
 		return;
-	const Layer *B = &P->m->layer[b];
+	if (L->op == OP_CONV && L->bias) {
+		fputs("\tmemcpy(", c);
+		put_param(c, P, i, true, "mem + ");
+		fprintf(c, ", t[%d], %d * sizeof(float));\n", t + 1, C);
+	} else if (L->op == OP_CONV) {
+		fputs("\tmemset(", c);
+		put_param(c, P, i, true, "mem + ");
+		fprintf(c, ", 0, %d * sizeof(float));\n", C);
+	} else {
+		fputs("\tgq_expand_bias(", c);
+		put_param(c, P, i, true, "mem + ");
+		if (L->bias)
+			fprintf(c, ", t[%d], %d, NG);\n", t + 1, C);
+		else
+			fprintf(c, ", NULL, %d, NG);\n", C);
+	}
+}
+
+static void emit_fold(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i], *B = &P->m->layer[P->fold[i]];
+	fputs("\tif (gq_bn_fold_into_conv(", c);
+	put_param(c, P, i, false, "mem + ");
+	fputs(", ", c);
+	put_param(c, P, i, true, "mem + ");
 	fprintf(c,
-	        "\tif (gq_bn_fold_into_conv(n->%s_w, n->%s_b, %zu, %d, %d, t + %d, %.9gf, \"%s\", "
-	        "err,\n\t        errlen))\n\t\treturn -1;\n",
-	        L->name, L->name, (size_t)conv_cin(L) * L->k * L->k, C, L->out_shape.g,
-	        P->param0[b], B->eps, B->name);
+	        ", %zu, %d, %d, t + %d, %.9gf, \"%s\", err,\n\t        errlen))\n\t\treturn -1;\n",
+	        (size_t)conv_cin(L) * L->k * L->k, L->C, L->out_shape.g, P->param0[P->fold[i]],
+	        B->eps, B->name);
 }
 
 /* The filters expanded (and folded), then packed for the kernel. */
 static void emit_load_conv(FILE *c, const Plan *P, int i)
 {
-	const Layer *L = &P->m->layer[i];
 	emit_load_conv_weights(c, P, i);
-	fprintf(c, "\tgq_conv_set(n->%s_conv, n->%s_w, ", L->name, L->name);
-	if (P->boff[i] != PLAN_NONE)
-		fprintf(c, "n->%s_b);\n", L->name);
-	else
-		fputs("NULL);\n", c);
+	if (P->fold[i] >= 0)
+		emit_fold(c, P, i);
+	fprintf(c, "\tgq_conv_set(n->conv[%s], ", upper(P->m->layer[i].name).s);
+	put_param(c, P, i, false, "mem + ");
+	fputs(", ", c);
+	put_param(c, P, i, true, "mem + ");
+	fputs(");\n", c);
 }
 
-static void emit_load_layer(FILE *c, const Plan *P, int i)
+static void emit_load_bn(FILE *c, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
 	int t = P->param0[i];
-	if (op_has(L->op, P_CONV)) {
+	fprintf(c,
+	        "\tif (gq_bn_check_var(t[%d], %d, %.9gf, \"%s\", err, errlen))\n\t\treturn -1;\n",
+	        t + 3, L->in_shape.c, L->eps, L->name);
+	fputs("\tgq_bn_fold(", c);
+	put_param(c, P, i, false, "mem + ");
+	fputs(", ", c);
+	put_param(c, P, i, true, "mem + ");
+	fprintf(c, ", t[%d], t[%d], t[%d], t[%d], %d, %.9gf);\n", t, t + 1, t + 2, t + 3,
+	        L->in_shape.c, L->eps);
+}
+
+static void emit_load_linear(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	int t = P->param0[i];
+	fputs("\tmemcpy(", c);
+	put_param(c, P, i, false, "mem + ");
+	fprintf(c, ", t[%d], %zu * sizeof(float));\n", t, tensor_size(&L->param[0]));
+	if (!L->bias)
+		return;
+	fputs("\tmemcpy(", c);
+	put_param(c, P, i, true, "mem + ");
+	fprintf(c, ", t[%d], %d * sizeof(float));\n", t + 1, L->C);
+}
+
+/* The layers that keep something from the file: convs, unfolded bns, linears. */
+static bool emit_load_layer(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	if (P->woff[i] == PLAN_NONE)
+		return false;
+	if (op_has(L->op, P_CONV))
 		emit_load_conv(c, P, i);
-	} else if (L->op == OP_BN) {
-		fprintf(c,
-		        "\tif (gq_bn_check_var(t[%d], %d, %.9gf, \"%s\", err, errlen))\n"
-		        "\t\treturn -1;\n",
-		        t + 3, L->in_shape.c, L->eps, L->name);
-		fprintf(c,
-		        "\tgq_bn_fold(n->%s_scale, n->%s_shift, t[%d], t[%d], t[%d], t[%d], %d, "
-		        "%.9gf);\n",
-		        L->name, L->name, t, t + 1, t + 2, t + 3, L->in_shape.c, L->eps);
-	} else if (L->op == OP_LINEAR) {
-		fprintf(c, "\tmemcpy(n->%s_w, t[%d], %zu * sizeof(float));\n", L->name, t,
-		        tensor_size(&L->param[0]));
-		if (L->bias)
-			fprintf(c, "\tmemcpy(n->%s_b, t[%d], %d * sizeof(float));\n", L->name,
-			        t + 1, L->C);
-	}
+	else if (L->op == OP_BN)
+		emit_load_bn(c, P, i);
+	else
+		emit_load_linear(c, P, i);
+	return true;
 }
 
 static void emit_load(FILE *c, const Plan *P)
 {
-	const Model *m = P->m;
-	const char *p = P->pfx;
-	fputs("/* Takes the file's tensors (params order) and keeps them as the layers use them:\n"
-	      " * expanded over the group, batch norms folded. */\n",
+	fputs("/* Keeps the file's tensors t (params order) in the parameter block as the layers "
+	      "use\n"
+	      " * them: filters expanded over the group, batch norms folded. */\n"
+	      "static int load(gq_net *n, const float *const *t, char *err, size_t errlen)\n{\n"
+	      "\tfloat *mem = n->mem;\n",
 	        c);
-	fputs("static int load_raw(void *net, const float *const *t, char *err, size_t "
-	      "errlen)\n{\n",
-	        c);
-	fprintf(c, "\t%s_net *n = net;\n", p);
-	bool any = false;
-	for (int i = 0; i < m->nlayers; i++) {
-		if (P->woff[i] != PLAN_NONE) {
-			emit_load_layer(c, P, i);
-			any = true;
-		}
+	bool any = false, bn = false;
+	for (int i = 0; i < P->m->nlayers; i++) {
+		any |= emit_load_layer(c, P, i);
+		bn |= P->live[i] && P->m->layer[i].op == OP_BN;
 	}
 	if (!any)
-		fputs("\t(void)t;\n", c);
-	fputs("\t(void)err;\n\t(void)errlen;\n\tn->loaded = 1;\n\treturn 0;\n}\n\n", c);
-
-	fprintf(c,
-	        "int %s_load(%s_net *n, const char *safetensors_path, char *err, size_t errlen)\n"
-	        "{\n",
-	        p, p);
-	fputs("\tfloat *t[NPARAMS + 1] = {0}, *raw = malloc((RAW_FLOATS + 1) * sizeof(float));\n"
-	      "\tif (!raw) {\n"
-	      "\t\tsnprintf(err, errlen, \"%s: out of memory\", safetensors_path);\n"
-	      "\t\treturn -1;\n"
-	      "\t}\n"
-	      "\tsize_t off = 0;\n"
-	      "\tfor (int i = 0; i < NPARAMS; i++) {\n"
-	      "\t\tt[i] = raw + off;\n"
-	      "\t\tsize_t numel = 1;\n"
-	      "\t\tfor (int d = 0; d < params[i].ndim; d++)\n"
-	      "\t\t\tnumel *= (size_t)params[i].dim[d];\n"
-	      "\t\toff += numel;\n"
-	      "\t}\n"
-	      "\tint rc = gq_load_safetensors(safetensors_path, params, NPARAMS, t, NULL, err, "
-	      "errlen);\n"
-	      "\tchar why[256];\n"
-	      "\tif (rc == 0 && (rc = load_raw(n, (const float *const *)t, why, sizeof why)))\n"
-	      "\t\tsnprintf(err, errlen, \"%s: %s\", safetensors_path, why);\n"
-	      "\tfree(raw);\n"
-	      "\treturn rc;\n"
-	      "}\n\n",
-	        c);
+		fputs("\t(void)mem, (void)t; /* nothing to keep */\n", c);
+	if (!bn)
+		fputs("\t(void)err, (void)errlen; /* no batch norm to check */\n", c);
+	fputs("\treturn 0;\n}\n\n", c);
 }
 
-static void emit_forward_step(FILE *c, const Plan *P, int i)
-{
-	const Layer *L = &P->m->layer[i];
-	if (op_has(L->op, P_FOLDS) && P->fold[i] >= 0) {
-		fprintf(c, "\t/* %s: folded into %s */\n", L->name, P->m->layer[P->fold[i]].name);
-		return;
-	}
-	if (op_has(L->op, P_FUSES) && P->fuse[i] >= 0) {
-		fprintf(c, "\t/* %s: fused into %s */\n", L->name, P->m->layer[P->fuse[i]].name);
-		return;
-	}
-	if (!plan_has_code(P, i)) {
-		fprintf(c, "\t/* %s: the same floats, now a vector */\n", L->name);
-		return;
-	}
-	fprintf(c, "\tlayer_%s(", L->name);
-	if (op_has(L->op, P_PARAMS))
-		fputs("n, ", c);
-	if (L->nin == 2) {
-		put_buf(c, P, L->in[0]);
-		fputs(", ", c);
-		put_buf(c, P, L->in[1]);
-		fputs(", ", c);
-	} else if (P->over[i] < 0) {
-		put_buf(c, P, L->in[0]);
-		fputs(", ", c);
-	}
-	put_buf(c, P, L->out);
-	fputs(op_has(L->op, P_CONV) ? ", scratch);\n" : ");\n", c);
-}
+/* ---- model.c: the API and the descriptor ---- */
 
-/* What each step runs, for the executable's --profile: the layer and its .geq line. */
-static void emit_step_names(FILE *c, const Plan *P)
-{
-	const Model *m = P->m;
-	fputs("static const char *const step_names[] = {\n", c);
-	if (m->output == 0)
-		fputs("\t\"copy the input\",\n", c);
-	for (int i = 0; i < m->nlayers; i++) {
-		const Layer *L = &m->layer[i];
-		if (!plan_has_code(P, i))
-			continue;
-		fprintf(c, "\t\"%s, line %d", L->name, L->loc.first_line);
-		put_merged(c, P, i, ", ");
-		fputs("\",\n", c);
-	}
-	fputs("\tNULL,\n};\n\n", c);
-}
-
-/* The steps of the forward pass: each live layer with code, and the no-code layers after
- * it as comments. step(s) runs step s of one image whose value buffers are at ws. */
-static void emit_steps(FILE *c, const Plan *P)
-{
-	const Model *m = P->m;
-	fprintf(c,
-	        "/* Step s of one image: its value buffers at ws, scratch for the convolutions. "
-	        "*/\n"
-	        "static void step(void *net, int s, float *ws, float *scratch, const float *in,\n"
-	        "        float *out)\n{\n"
-	        "\t%s_net *n = net;\n",
-	        P->pfx);
-	fputs("\t(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all "
-	      "*/\n"
-	      "\tswitch (s) {\n",
-	        c);
-	int n = 0;
-	if (m->output == 0)
-		fprintf(c, "\tcase %d:\n\t\tmemcpy(out, in, %s_IN_SIZE * sizeof(float));\n", n++,
-		        P->up);
-	for (int i = 0; i < m->nlayers; i++) {
-		if (!P->live[i])
-			continue;
-		if (plan_has_code(P, i)) {
-			fprintf(c, "%s\tcase %d:\n", n ? "\t\tbreak;\n" : "", n);
-			n++;
-		}
-		fputs("\t", c);
-		emit_forward_step(c, P, i);
-	}
-	fputs(n ? "\t\tbreak;\n\t}\n}\n\n" : "\t}\n}\n\n", c);
-	fprintf(c, "enum { NSTEPS = %d };\n\n", n);
-	emit_step_names(c, P);
-}
-
-static void emit_forward(FILE *c, const Plan *P)
+static void emit_api(FILE *c, const Plan *P)
 {
 	const char *p = P->pfx;
-	fprintf(c, "int %s_forward(%s_net *n, const float *x, int batch, float *y)\n{\n", p, p);
-	fputs("\tif (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))\n"
-	      "\t\treturn -1;\n"
-	      "\treturn gq_run_batch(&n->run, x, batch, y);\n}\n\n",
-	        c);
+	fprintf(c,
+	        "static const gq_net_desc desc = {\n"
+	        "\t.layers = forward,\n"
+	        "\t.nlayers = sizeof forward / sizeof *forward,\n"
+	        "\t.convs = %s,\n"
+	        "\t.nconvs = %s,\n"
+	        "\t.ws_floats = WS_FLOATS,\n"
+	        "\t.param_floats = PARAM_FLOATS,\n"
+	        "\t.in_size = %s_IN_SIZE,\n"
+	        "\t.out_size = %s_OUT_SIZE,\n"
+	        "\t.params = params,\n"
+	        "\t.nparams = NPARAMS,\n"
+	        "\t.load = load,\n};\n\n",
+	        P->nconv ? "convs" : "NULL", P->nconv ? "NCONVS" : "0", P->up, P->up);
+	fprintf(c, "/* %s.h's API: the runtime's gq_net, run as desc says. */\n", p);
+	fprintf(c, "%s_net *%s_new(void)\n{\n\treturn (%s_net *)gq_net_new(&desc);\n}\n\n", p, p,
+	        p);
+	fprintf(c,
+	        "int %s_load(%s_net *n, const char *safetensors_path, char *err, size_t errlen)\n"
+	        "{\n\treturn gq_net_load((gq_net *)n, safetensors_path, err, errlen);\n}\n\n",
+	        p, p);
+	fprintf(c,
+	        "int %s_forward(%s_net *n, const float *x, int batch, float *y)\n{\n"
+	        "\treturn gq_net_forward(n, x, batch, y);\n}\n\n",
+	        p, p);
+	fprintf(c, "void %s_free(%s_net *n)\n{\n\tgq_net_free(n);\n}\n\n", p, p);
+	fprintf(c, "static void *create(void)\n{\n\treturn gq_net_new(&desc);\n}\n\n");
 }
 
 static void emit_shape_init(FILE *c, const char *field, Shape s)
@@ -694,23 +685,18 @@ static void emit_descriptor(FILE *c, const Plan *P, const Lint *l)
 {
 	const Model *m = P->m;
 	const char *p = P->pfx;
-	fprintf(c, "static void *create(void)\n{\n\treturn %s_new();\n}\n\n", p);
-	fprintf(c,
-	        "static int forward(void *n, const float *x, int batch, float *y)\n{\n"
-	        "\treturn %s_forward(n, x, batch, y);\n}\n\n",
-	        p);
-	fprintf(c, "static void destroy(void *n)\n{\n\t%s_free(n);\n}\n\n", p);
 	fprintf(c, "const gq_model %s_model = {\n\t.name = \"%s\",\n\t.lint_verdict = \"", p, p);
 	put_verdict(c, m, l);
 	fputs("\",\n", c);
 	emit_shape_init(c, "input", m->input);
 	emit_shape_init(c, "output", m->value[m->output]);
-	fputs("\t.ngroup = NG,\n\t.elem = {", c);
+	fprintf(c, "\t.ngroup = %d,\n\t.elem = {", m->group.n);
 	for (int a = 0; a < m->group.n; a++)
 		fprintf(c, "%s%d", a ? ", " : "", m->group.elem[a]);
 	fprintf(c, "},\n\t.lint_exact = 0x%02xu,\n", exact_mask(m, l));
 	fputs("\t.nparams = NPARAMS,\n\t.params = params,\n\t.create = create,\n"
-	      "\t.load_raw = load_raw,\n\t.forward = forward,\n\t.destroy = destroy,\n",
+	      "\t.load_raw = gq_net_load_raw,\n\t.forward = gq_net_forward,\n"
+	      "\t.destroy = gq_net_free,\n",
 	        c);
 	int prod = m->output ? model_producer(m, m->output) : -1;
 	fprintf(c, "\t.ends_softmax = %s,\n};\n\n",
@@ -727,16 +713,16 @@ void emit_c(FILE *c, FILE *h, const char *hname, const Emit *e)
 	const char *cmdline = e->cmdline ? e->cmdline : "";
 	emit_header(h, P, hname, cmdline);
 	emit_banner(c, P, e->lint, cmdline);
-	fputs("#include <stdbool.h>\n#include <stdio.h>\n#include <stdlib.h>\n"
-	      "#include <string.h>\n\n",
-	        c);
+	fputs("#include <string.h>\n\n", c);
 	fprintf(c, "#include \"%s\"\n\n", hname);
-	emit_tables(c, P);
-	emit_struct(c, P);
+	emit_params(c, P->m);
+	emit_group(c, P);
+	emit_buffers(c, P);
+	emit_param_offsets(c, P);
+	emit_convs(c, P);
 	emit_layers(c, P, e->src);
-	emit_steps(c, P);
-	emit_new(c, P);
-	emit_load(c, P);
 	emit_forward(c, P);
+	emit_load(c, P);
+	emit_api(c, P);
 	emit_descriptor(c, P, e->lint);
 }

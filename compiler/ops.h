@@ -17,7 +17,8 @@
  * C          the runtime call of one image in the emitted C ("" for none: the same floats)
  * torch      the expression in the PyTorch module's forward
  * The C and torch columns are templates: $x and $y are the operands, $out the result (C),
- * $name the layer; emit_c.c's c_var and emit_torch.c's torch_var list the other $words.
+ * $name the layer (torch), $weight $bias its parameters and $conv its plan (C); emit_c.c's c_var
+ * and emit_torch.c's torch_var list the other $words.
  *
  * Adding an op: one row here; then the build (-Werror=switch) stops at each switch over
  * Op that needs a case for it, and only those:
@@ -49,13 +50,13 @@
 
 X(LIFT, "lift", "lift", 1, K_IMAGE, K_GMAP, P_SLIDING | P_CONV | P_PARAMS,
         "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true",
-        "gq_conv_run(n->$name_conv, $out, $x, scratch)", "self.$name($x)")
+        "gq_conv_run($conv, $out, $x, im->scratch)", "self.$name($x)")
 X(GCONV, "gconv", "gconv", 1, K_GMAP, K_GMAP, P_SLIDING | P_CONV | P_PARAMS,
         "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true",
-        "gq_conv_run(n->$name_conv, $out, $x, scratch)", "self.$name($x)")
+        "gq_conv_run($conv, $out, $x, im->scratch)", "self.$name($x)")
 X(CONV, "conv", "conv", 1, K_IMAGE, K_IMAGE, P_SLIDING | P_CONV | P_PARAMS,
         "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true",
-        "gq_conv_run(n->$name_conv, $out, $x, scratch)", "self.$name($x)")
+        "gq_conv_run($conv, $out, $x, im->scratch)", "self.$name($x)")
 X(MAXPOOL, "maxpool", "maxpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL,
         "x:map k:int s:int=k p:int=0",
         "gq_maxpool2d($out, $x, $planes, $h, $w, $k, $s, $p)",
@@ -66,7 +67,7 @@ X(AVGPOOL, "avgpool", "avgpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL,
         "pool($x, k=$k, s=$s, p=$p, avg=True)")
 X(BN, "bn", "bn", 1, K_IMAGE | K_GMAP, OUT_SAME,
         P_PARAMS | P_INPLACE | P_OVERWRITE | P_PLANEWISE | P_FOLDS, "x:map eps:float=1e-5",
-        "gq_affine($out, $c, $g, $hw, n->$name_scale, n->$name_shift)", "self.$name($x)")
+        "gq_affine($out, $c, $g, $hw, $weight, $bias)", "self.$name($x)")
 X(RELU, "relu", "relu", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_ | P_FUSES,
         "x:map", "gq_relu($out, $numel)", "F.relu($x)")
 X(SIGMOID, "sigmoid", "sigmoid", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_,
@@ -82,7 +83,7 @@ X(GLOBAL_MAXPOOL, "global_maxpool", "global_maxpool", 1, K_IMAGE | K_GMAP, K_VEC
 X(FLATTEN, "flatten", "flatten", 1, K_IMAGE | K_GMAP, K_VECTOR, P_INPLACE | P_OVERWRITE,
         "x:map", "", "$x.flatten(1)")
 X(LINEAR, "linear", "linear", 1, K_VECTOR, K_VECTOR, P_PARAMS,
-        "x:map N:int bias:bool=true", "gq_linear($out, $x, n->$name_w, $bias, $C, $numel)",
+        "x:map N:int bias:bool=true", "gq_linear($out, $x, $weight, $bias, $C, $numel)",
         "self.$name($x)")
 X(SOFTMAX, "softmax", "softmax", 1, K_VECTOR, OUT_SAME,
         P_INPLACE | P_OVERWRITE | P_KEEPS_ACT, "x:map", "gq_softmax($out, $numel)",

@@ -4,16 +4,12 @@
  * Input [3, 28, 29] image, output [5] vector.
  * Workspace: 32256 floats for 9 values in 5 buffers (a buffer is reused once its
  * value's last reader ran), then the conv scratch. */
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "nonsquare-pmm.h"
 
 /* The tensors of the weights file (SPEC names and shapes), in layer order. */
-enum { NPARAMS = 14 };
-static const gq_param params[NPARAMS + 1] = {
+static const gq_param params[] = {
 	{"lift1.weight", 4, {8, 3, 3, 3}},
 	{"lift1.bias", 1, {8}},
 	{"bn1.weight", 1, {8}},
@@ -28,237 +24,164 @@ static const gq_param params[NPARAMS + 1] = {
 	{"bn2.running_var", 1, {16}},
 	{"linear1.weight", 2, {5, 16}},
 	{"linear1.bias", 1, {5}},
-	{NULL, 0, {0}},
+	{NULL, 0, {0}}, /* the end (and the array is never empty) */
 };
+enum { NPARAMS = sizeof params / sizeof *params - 1 };
 
 /* The group axis: e, r2, m, mr2 */
 enum { NG = 4 };
 static const int elem[NG] = {0, 2, 4, 6};
 
-enum { WS_FLOATS = 32256, PARAM_FLOATS = 19488, RAW_FLOATS = 5029 };
-/* Images a thread runs together (gq_run_batch), WS_FLOATS of value buffers each. */
-enum { GROUP = 4, VSTRIDE = 32272 };
+/* One image's value buffers: offsets in its workspace (a buffer is reused once its
+ * last reader ran; geqc --dump=plan shows the plan). */
+enum {
+	LIFT1_OUT        = 0,      /* 25984 floats: lift1 */
+	MAXPOOL1_OUT     = 25984,  /* 6272 floats: maxpool1 */
+	GCONV1_OUT       = 0,      /* 12544 floats: gconv1 */
+	GPOOL1_OUT       = 12544,  /* 3136 floats: gpool1 */
+	GLOBAL_AVGPOOL1_OUT = 0,      /* 16 floats: global_avgpool1 */
+	WS_FLOATS        = 32256
+};
 
-struct nonsquare_pmm_net {
-	gq_batch run; /* the steps, and each thread's workspace and scratch */
-	float *mem;   /* the parameter block; the pointers below point into it */
-	int loaded;
-	float *lift1_w; /* [32, 3, 3, 3], expanded over the group, folded with bn1 */
-	gq_conv *lift1_conv; /* the same, packed for the kernel; relu fused: relu1 */
-	float *lift1_b; /* [32] */
-	float *gconv1_w; /* [64, 32, 3, 3], expanded over the group, folded with bn2 */
-	gq_conv *gconv1_conv; /* the same, packed for the kernel; relu fused: relu2 */
-	float *gconv1_b; /* [64] */
-	float *linear1_w; /* [5, 16] */
-	float *linear1_b; /* [5] */
+/* The parameter block: offsets of what each layer keeps from the file. */
+enum {
+	LIFT1_W          = 0,      /* [32, 3, 3, 3], expanded over the group, folded with bn1 */
+	LIFT1_B          = 864,    /* [32] */
+	GCONV1_W         = 896,    /* [64, 32, 3, 3], expanded over the group, folded with bn2 */
+	GCONV1_B         = 19328,  /* [64] */
+	LINEAR1_W        = 19392,  /* [5, 16] */
+	LINEAR1_B        = 19472,  /* [5] */
+	PARAM_FLOATS     = 19488
+};
+
+/* The convolutions, each run as a gq_conv plan: packed filters, a relu fused. */
+enum {
+	LIFT1,
+	GCONV1,
+	NCONVS
+};
+static const gq_conv_shape convs[NCONVS] = {
+	[LIFT1] = {.cin = 3, .h = 28, .w = 29, .cout = 32, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[GCONV1] = {.cin = 32, .h = 14, .w = 14, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 };
 
 /* lift1, examples/nonsquare-pmm.geq:9:17: lift(x, 8, k=3, p=1)
  * [3, 28, 29] image -> [8, 4, 28, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused */
-static void layer_lift1(nonsquare_pmm_net *n, const float *in, float *out, float *scratch)
+static void layer_lift1(const gq_image *im)
 {
-	gq_conv_run(n->lift1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[LIFT1], im->ws + LIFT1_OUT, im->x, im->scratch);
 }
 
 /* maxpool1, examples/nonsquare-pmm.geq:10:9: maxpool(h, 2)
  * [8, 4, 28, 29] G-map -> [8, 4, 14, 14] G-map; k=2 s=2 p=0 */
-static void layer_maxpool1(const float *in, float *out)
+static void layer_maxpool1(const gq_image *im)
 {
-	gq_maxpool2d(out, in, 32, 28, 29, 2, 2, 0);
+	gq_maxpool2d(im->ws + MAXPOOL1_OUT, im->ws + LIFT1_OUT, 32, 28, 29, 2, 2, 0);
 }
 
 /* gconv1, examples/nonsquare-pmm.geq:11:17: gconv(h, 16, k=3, p=1)
  * [8, 4, 14, 14] G-map -> [16, 4, 14, 14] G-map; k=3 s=1 p=1 d=1; bn2 folded in; relu2 fused */
-static void layer_gconv1(nonsquare_pmm_net *n, const float *in, float *out, float *scratch)
+static void layer_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[GCONV1], im->ws + GCONV1_OUT, im->ws + MAXPOOL1_OUT, im->scratch);
 }
 
 /* gpool1, examples/nonsquare-pmm.geq:12:9: gpool(h, max)
  * [16, 4, 14, 14] G-map -> [16, 14, 14] image */
-static void layer_gpool1(const float *in, float *out)
+static void layer_gpool1(const gq_image *im)
 {
-	gq_gpool(out, in, 16, 4, 196, false);
+	gq_gpool(im->ws + GPOOL1_OUT, im->ws + GCONV1_OUT, 16, 4, 196, false);
 }
 
 /* global_avgpool1, examples/nonsquare-pmm.geq:13:19: global_avgpool(h)
  * [16, 14, 14] image -> [16] vector */
-static void layer_global_avgpool1(const float *in, float *out)
+static void layer_global_avgpool1(const gq_image *im)
 {
-	gq_global_pool(out, in, 16, 196, true);
+	gq_global_pool(im->ws + GLOBAL_AVGPOOL1_OUT, im->ws + GPOOL1_OUT, 16, 196, true);
 }
 
 /* linear1, examples/nonsquare-pmm.geq:13:12: linear(global_avgpool(h), 5)
  * [16] vector -> [5] vector */
-static void layer_linear1(nonsquare_pmm_net *n, const float *in, float *out)
+static void layer_linear1(const gq_image *im)
 {
-	gq_linear(out, in, n->linear1_w, n->linear1_b, 5, 16);
+	gq_linear(im->y, im->ws + GLOBAL_AVGPOOL1_OUT, im->net->mem + LINEAR1_W, im->net->mem + LINEAR1_B, 5, 16);
 }
 
-/* Step s of one image: its value buffers at ws, scratch for the convolutions. */
-static void step(void *net, int s, float *ws, float *scratch, const float *in,
-        float *out)
-{
-	nonsquare_pmm_net *n = net;
-	(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */
-	switch (s) {
-	case 0:
-		layer_lift1(n, in, ws + 0, scratch);
-		/* bn1: folded into lift1 */
-		/* relu1: fused into lift1 */
-		break;
-	case 1:
-		layer_maxpool1(ws + 0, ws + 25984);
-		break;
-	case 2:
-		layer_gconv1(n, ws + 25984, ws + 0, scratch);
-		/* bn2: folded into gconv1 */
-		/* relu2: fused into gconv1 */
-		break;
-	case 3:
-		layer_gpool1(ws + 0, ws + 12544);
-		break;
-	case 4:
-		layer_global_avgpool1(ws + 12544, ws + 0);
-		break;
-	case 5:
-		layer_linear1(n, ws + 0, out);
-		break;
-	}
-}
-
-enum { NSTEPS = 6 };
-
-static const char *const step_names[] = {
-	"lift1, line 9, bn1 folded in, relu1 fused",
-	"maxpool1, line 10",
-	"gconv1, line 11, bn2 folded in, relu2 fused",
-	"gpool1, line 12",
-	"global_avgpool1, line 13",
-	"linear1, line 13",
-	NULL,
+/* The forward pass of one image: its layers in order. (The batch runner runs a few
+ * images through each layer before the next: its weights are read once for them.) */
+static const gq_layer forward[] = {
+	{layer_lift1, "lift1, line 9, bn1 folded in, relu1 fused"},
+	/* bn1: folded into lift1 */
+	/* relu1: fused into lift1 */
+	{layer_maxpool1, "maxpool1, line 10"},
+	{layer_gconv1, "gconv1, line 11, bn2 folded in, relu2 fused"},
+	/* bn2: folded into gconv1 */
+	/* relu2: fused into gconv1 */
+	{layer_gpool1, "gpool1, line 12"},
+	{layer_global_avgpool1, "global_avgpool1, line 13"},
+	{layer_linear1, "linear1, line 13"},
 };
 
+/* Keeps the file's tensors t (params order) in the parameter block as the layers use
+ * them: filters expanded over the group, batch norms folded. */
+static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
+{
+	float *mem = n->mem;
+	gq_expand_lift(mem + LIFT1_W, t[0], 8, 3, 3, elem, NG);
+	gq_expand_bias(mem + LIFT1_B, t[1], 8, NG);
+	if (gq_bn_fold_into_conv(mem + LIFT1_W, mem + LIFT1_B, 27, 8, 4, t + 2, 1e-05f, "bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[LIFT1], mem + LIFT1_W, mem + LIFT1_B);
+	gq_expand_gconv(mem + GCONV1_W, t[6], 16, 8, 3, elem, NG);
+	gq_expand_bias(mem + GCONV1_B, t[7], 16, NG);
+	if (gq_bn_fold_into_conv(mem + GCONV1_W, mem + GCONV1_B, 288, 16, 4, t + 8, 1e-05f, "bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[GCONV1], mem + GCONV1_W, mem + GCONV1_B);
+	memcpy(mem + LINEAR1_W, t[12], 80 * sizeof(float));
+	memcpy(mem + LINEAR1_B, t[13], 5 * sizeof(float));
+	return 0;
+}
+
+static const gq_net_desc desc = {
+	.layers = forward,
+	.nlayers = sizeof forward / sizeof *forward,
+	.convs = convs,
+	.nconvs = NCONVS,
+	.ws_floats = WS_FLOATS,
+	.param_floats = PARAM_FLOATS,
+	.in_size = NONSQUARE_PMM_IN_SIZE,
+	.out_size = NONSQUARE_PMM_OUT_SIZE,
+	.params = params,
+	.nparams = NPARAMS,
+	.load = load,
+};
+
+/* nonsquare_pmm.h's API: the runtime's gq_net, run as desc says. */
 nonsquare_pmm_net *nonsquare_pmm_new(void)
 {
-	nonsquare_pmm_net *n = calloc(1, sizeof *n);
-	if (!n)
-		return NULL;
-	size_t scratch = 0;
-	if (!(n->lift1_conv = gq_conv_new(3, 28, 29, 32, 3, 1, 1, 1, true))) {
-		nonsquare_pmm_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->lift1_conv) > scratch)
-		scratch = gq_conv_scratch(n->lift1_conv);
-	if (!(n->gconv1_conv = gq_conv_new(32, 14, 14, 64, 3, 1, 1, 1, true))) {
-		nonsquare_pmm_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv1_conv);
-	gq_batch *r = &n->run;
-	*r = (gq_batch){.net = n, .step = step, .step_names = step_names,
-	        .nsteps = NSTEPS, .group = GROUP,
-	        .nthreads = gq_max_threads(), .vstride = VSTRIDE,
-	        .sstride = (scratch + 16) / 16 * 16, .in_size = NONSQUARE_PMM_IN_SIZE,
-	        .out_size = NONSQUARE_PMM_OUT_SIZE};
-	r->ws = calloc((size_t)r->nthreads * GROUP * VSTRIDE, sizeof(float));
-	r->scratch = calloc((size_t)r->nthreads * r->sstride, sizeof(float));
-	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
-	if (!r->ws || !r->scratch || !n->mem) {
-		nonsquare_pmm_free(n);
-		return NULL;
-	}
-	n->lift1_w = n->mem + 0;
-	n->lift1_b = n->mem + 864;
-	n->gconv1_w = n->mem + 896;
-	n->gconv1_b = n->mem + 19328;
-	n->linear1_w = n->mem + 19392;
-	n->linear1_b = n->mem + 19472;
-	return n;
-}
-
-void nonsquare_pmm_free(nonsquare_pmm_net *n)
-{
-	if (!n)
-		return;
-	gq_conv_free(n->lift1_conv);
-	gq_conv_free(n->gconv1_conv);
-	free(n->run.ws);
-	free(n->run.scratch);
-	free(n->mem);
-	free(n);
-}
-
-/* Takes the file's tensors (params order) and keeps them as the layers use them:
- * expanded over the group, batch norms folded. */
-static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
-{
-	nonsquare_pmm_net *n = net;
-	gq_expand_lift(n->lift1_w, t[0], 8, 3, 3, elem, NG);
-	gq_expand_bias(n->lift1_b, t[1], 8, NG);
-	if (gq_bn_fold_into_conv(n->lift1_w, n->lift1_b, 27, 8, 4, t + 2, 1e-05f, "bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
-	gq_expand_gconv(n->gconv1_w, t[6], 16, 8, 3, elem, NG);
-	gq_expand_bias(n->gconv1_b, t[7], 16, NG);
-	if (gq_bn_fold_into_conv(n->gconv1_w, n->gconv1_b, 288, 16, 4, t + 8, 1e-05f, "bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->gconv1_conv, n->gconv1_w, n->gconv1_b);
-	memcpy(n->linear1_w, t[12], 80 * sizeof(float));
-	memcpy(n->linear1_b, t[13], 5 * sizeof(float));
-	(void)err;
-	(void)errlen;
-	n->loaded = 1;
-	return 0;
+	return (nonsquare_pmm_net *)gq_net_new(&desc);
 }
 
 int nonsquare_pmm_load(nonsquare_pmm_net *n, const char *safetensors_path, char *err, size_t errlen)
 {
-	float *t[NPARAMS + 1] = {0}, *raw = malloc((RAW_FLOATS + 1) * sizeof(float));
-	if (!raw) {
-		snprintf(err, errlen, "%s: out of memory", safetensors_path);
-		return -1;
-	}
-	size_t off = 0;
-	for (int i = 0; i < NPARAMS; i++) {
-		t[i] = raw + off;
-		size_t numel = 1;
-		for (int d = 0; d < params[i].ndim; d++)
-			numel *= (size_t)params[i].dim[d];
-		off += numel;
-	}
-	int rc = gq_load_safetensors(safetensors_path, params, NPARAMS, t, NULL, err, errlen);
-	char why[256];
-	if (rc == 0 && (rc = load_raw(n, (const float *const *)t, why, sizeof why)))
-		snprintf(err, errlen, "%s: %s", safetensors_path, why);
-	free(raw);
-	return rc;
+	return gq_net_load((gq_net *)n, safetensors_path, err, errlen);
 }
 
 int nonsquare_pmm_forward(nonsquare_pmm_net *n, const float *x, int batch, float *y)
 {
-	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
-		return -1;
-	return gq_run_batch(&n->run, x, batch, y);
+	return gq_net_forward(n, x, batch, y);
+}
+
+void nonsquare_pmm_free(nonsquare_pmm_net *n)
+{
+	gq_net_free(n);
 }
 
 static void *create(void)
 {
-	return nonsquare_pmm_new();
-}
-
-static int forward(void *n, const float *x, int batch, float *y)
-{
-	return nonsquare_pmm_forward(n, x, batch, y);
-}
-
-static void destroy(void *n)
-{
-	nonsquare_pmm_free(n);
+	return gq_net_new(&desc);
 }
 
 const gq_model nonsquare_pmm_model = {
@@ -266,15 +189,15 @@ const gq_model nonsquare_pmm_model = {
 	.lint_verdict = "exact for e, mr2; broken for r2, m",
 	.input = {GQ_IMAGE, GQ_VA_NONE, 3, 1, 28, 29},
 	.output = {GQ_VECTOR, GQ_VA_TRIVIAL, 5, 1, 1, 1},
-	.ngroup = NG,
+	.ngroup = 4,
 	.elem = {0, 2, 4, 6},
 	.lint_exact = 0x41u,
 	.nparams = NPARAMS,
 	.params = params,
 	.create = create,
-	.load_raw = load_raw,
-	.forward = forward,
-	.destroy = destroy,
+	.load_raw = gq_net_load_raw,
+	.forward = gq_net_forward,
+	.destroy = gq_net_free,
 	.ends_softmax = false,
 };
 

@@ -4,16 +4,12 @@
  * Input [1, 29, 29] image, output [10] vector.
  * Workspace: 67296 floats for 21 values in 9 buffers (a buffer is reused once its
  * value's last reader ran), then the conv scratch. */
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "paper29.h"
 
 /* The tensors of the weights file (SPEC names and shapes), in layer order. */
-enum { NPARAMS = 38 };
-static const gq_param params[NPARAMS + 1] = {
+static const gq_param params[] = {
 	{"lift1.weight", 4, {10, 1, 3, 3}},
 	{"lift1.bias", 1, {10}},
 	{"bn1.weight", 1, {10}},
@@ -52,361 +48,248 @@ static const gq_param params[NPARAMS + 1] = {
 	{"bn6.running_var", 1, {10}},
 	{"linear1.weight", 2, {10, 10}},
 	{"linear1.bias", 1, {10}},
-	{NULL, 0, {0}},
+	{NULL, 0, {0}}, /* the end (and the array is never empty) */
 };
+enum { NPARAMS = sizeof params / sizeof *params - 1 };
 
 /* The group axis: e, r, r2, r3 */
 enum { NG = 4 };
 static const int elem[NG] = {0, 1, 2, 3};
 
-enum { WS_FLOATS = 67296, PARAM_FLOATS = 72784, RAW_FLOATS = 18500 };
-/* Images a thread runs together (gq_run_batch), WS_FLOATS of value buffers each. */
-enum { GROUP = 4, VSTRIDE = 67312 };
+/* One image's value buffers: offsets in its workspace (a buffer is reused once its
+ * last reader ran; geqc --dump=plan shows the plan). */
+enum {
+	LIFT1_OUT        = 0,      /* 33648 floats: lift1 */
+	GCONV1_OUT       = 33648,  /* 33648 floats: gconv1 */
+	MAXPOOL1_OUT     = 0,      /* 7840 floats: maxpool1 */
+	GCONV2_OUT       = 7840,   /* 7840 floats: gconv2 */
+	GCONV3_OUT       = 0,      /* 7840 floats: gconv3 */
+	GCONV4_OUT       = 7840,   /* 7840 floats: gconv4 */
+	GCONV5_OUT       = 0,      /* 7840 floats: gconv5 */
+	GPOOL1_OUT       = 7840,   /* 1968 floats: gpool1 */
+	GLOBAL_AVGPOOL1_OUT = 0,      /* 16 floats: global_avgpool1 */
+	WS_FLOATS        = 67296
+};
 
-struct paper29_net {
-	gq_batch run; /* the steps, and each thread's workspace and scratch */
-	float *mem;   /* the parameter block; the pointers below point into it */
-	int loaded;
-	float *lift1_w; /* [40, 1, 3, 3], expanded over the group, folded with bn1 */
-	gq_conv *lift1_conv; /* the same, packed for the kernel; relu fused: relu1 */
-	float *lift1_b; /* [40] */
-	float *gconv1_w; /* [40, 40, 3, 3], expanded over the group, folded with bn2 */
-	gq_conv *gconv1_conv; /* the same, packed for the kernel; relu fused: relu2 */
-	float *gconv1_b; /* [40] */
-	float *gconv2_w; /* [40, 40, 3, 3], expanded over the group, folded with bn3 */
-	gq_conv *gconv2_conv; /* the same, packed for the kernel; relu fused: relu3 */
-	float *gconv2_b; /* [40] */
-	float *gconv3_w; /* [40, 40, 3, 3], expanded over the group, folded with bn4 */
-	gq_conv *gconv3_conv; /* the same, packed for the kernel; relu fused: relu4 */
-	float *gconv3_b; /* [40] */
-	float *gconv4_w; /* [40, 40, 3, 3], expanded over the group, folded with bn5 */
-	gq_conv *gconv4_conv; /* the same, packed for the kernel; relu fused: relu5 */
-	float *gconv4_b; /* [40] */
-	float *gconv5_w; /* [40, 40, 3, 3], expanded over the group, folded with bn6 */
-	gq_conv *gconv5_conv; /* the same, packed for the kernel; relu fused: relu6 */
-	float *gconv5_b; /* [40] */
-	float *linear1_w; /* [10, 10] */
-	float *linear1_b; /* [10] */
+/* The parameter block: offsets of what each layer keeps from the file. */
+enum {
+	LIFT1_W          = 0,      /* [40, 1, 3, 3], expanded over the group, folded with bn1 */
+	LIFT1_B          = 368,    /* [40] */
+	GCONV1_W         = 416,    /* [40, 40, 3, 3], expanded over the group, folded with bn2 */
+	GCONV1_B         = 14816,  /* [40] */
+	GCONV2_W         = 14864,  /* [40, 40, 3, 3], expanded over the group, folded with bn3 */
+	GCONV2_B         = 29264,  /* [40] */
+	GCONV3_W         = 29312,  /* [40, 40, 3, 3], expanded over the group, folded with bn4 */
+	GCONV3_B         = 43712,  /* [40] */
+	GCONV4_W         = 43760,  /* [40, 40, 3, 3], expanded over the group, folded with bn5 */
+	GCONV4_B         = 58160,  /* [40] */
+	GCONV5_W         = 58208,  /* [40, 40, 3, 3], expanded over the group, folded with bn6 */
+	GCONV5_B         = 72608,  /* [40] */
+	LINEAR1_W        = 72656,  /* [10, 10] */
+	LINEAR1_B        = 72768,  /* [10] */
+	PARAM_FLOATS     = 72784
+};
+
+/* The convolutions, each run as a gq_conv plan: packed filters, a relu fused. */
+enum {
+	LIFT1,
+	GCONV1,
+	GCONV2,
+	GCONV3,
+	GCONV4,
+	GCONV5,
+	NCONVS
+};
+static const gq_conv_shape convs[NCONVS] = {
+	[LIFT1] = {.cin = 1, .h = 29, .w = 29, .cout = 40, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[GCONV1] = {.cin = 40, .h = 29, .w = 29, .cout = 40, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[GCONV2] = {.cin = 40, .h = 14, .w = 14, .cout = 40, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[GCONV3] = {.cin = 40, .h = 14, .w = 14, .cout = 40, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[GCONV4] = {.cin = 40, .h = 14, .w = 14, .cout = 40, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[GCONV5] = {.cin = 40, .h = 14, .w = 14, .cout = 40, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 };
 
 /* lift1, examples/paper29.geq:8:17: lift(x, 10, k=3, p=1)
  * [1, 29, 29] image -> [10, 4, 29, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused */
-static void layer_lift1(paper29_net *n, const float *in, float *out, float *scratch)
+static void layer_lift1(const gq_image *im)
 {
-	gq_conv_run(n->lift1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[LIFT1], im->ws + LIFT1_OUT, im->x, im->scratch);
 }
 
 /* gconv1, examples/paper29.geq:9:17: gconv(h, 10, k=3, p=1)
  * [10, 4, 29, 29] G-map -> [10, 4, 29, 29] G-map; k=3 s=1 p=1 d=1; bn2 folded in; relu2 fused */
-static void layer_gconv1(paper29_net *n, const float *in, float *out, float *scratch)
+static void layer_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[GCONV1], im->ws + GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* maxpool1, examples/paper29.geq:10:9: maxpool(h, 2)
  * [10, 4, 29, 29] G-map -> [10, 4, 14, 14] G-map; k=2 s=2 p=0 */
-static void layer_maxpool1(const float *in, float *out)
+static void layer_maxpool1(const gq_image *im)
 {
-	gq_maxpool2d(out, in, 40, 29, 29, 2, 2, 0);
+	gq_maxpool2d(im->ws + MAXPOOL1_OUT, im->ws + GCONV1_OUT, 40, 29, 29, 2, 2, 0);
 }
 
 /* gconv2, examples/paper29.geq:11:17: gconv(h, 10, k=3, p=1)
  * [10, 4, 14, 14] G-map -> [10, 4, 14, 14] G-map; k=3 s=1 p=1 d=1; bn3 folded in; relu3 fused */
-static void layer_gconv2(paper29_net *n, const float *in, float *out, float *scratch)
+static void layer_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[GCONV2], im->ws + GCONV2_OUT, im->ws + MAXPOOL1_OUT, im->scratch);
 }
 
 /* gconv3, examples/paper29.geq:12:17: gconv(h, 10, k=3, p=1)
  * [10, 4, 14, 14] G-map -> [10, 4, 14, 14] G-map; k=3 s=1 p=1 d=1; bn4 folded in; relu4 fused */
-static void layer_gconv3(paper29_net *n, const float *in, float *out, float *scratch)
+static void layer_gconv3(const gq_image *im)
 {
-	gq_conv_run(n->gconv3_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[GCONV3], im->ws + GCONV3_OUT, im->ws + GCONV2_OUT, im->scratch);
 }
 
 /* gconv4, examples/paper29.geq:13:17: gconv(h, 10, k=3, p=1)
  * [10, 4, 14, 14] G-map -> [10, 4, 14, 14] G-map; k=3 s=1 p=1 d=1; bn5 folded in; relu5 fused */
-static void layer_gconv4(paper29_net *n, const float *in, float *out, float *scratch)
+static void layer_gconv4(const gq_image *im)
 {
-	gq_conv_run(n->gconv4_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[GCONV4], im->ws + GCONV4_OUT, im->ws + GCONV3_OUT, im->scratch);
 }
 
 /* gconv5, examples/paper29.geq:14:17: gconv(h, 10, k=3, p=1)
  * [10, 4, 14, 14] G-map -> [10, 4, 14, 14] G-map; k=3 s=1 p=1 d=1; bn6 folded in; relu6 fused */
-static void layer_gconv5(paper29_net *n, const float *in, float *out, float *scratch)
+static void layer_gconv5(const gq_image *im)
 {
-	gq_conv_run(n->gconv5_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[GCONV5], im->ws + GCONV5_OUT, im->ws + GCONV4_OUT, im->scratch);
 }
 
 /* gpool1, examples/paper29.geq:15:9: gpool(h, max)
  * [10, 4, 14, 14] G-map -> [10, 14, 14] image */
-static void layer_gpool1(const float *in, float *out)
+static void layer_gpool1(const gq_image *im)
 {
-	gq_gpool(out, in, 10, 4, 196, false);
+	gq_gpool(im->ws + GPOOL1_OUT, im->ws + GCONV5_OUT, 10, 4, 196, false);
 }
 
 /* global_avgpool1, examples/paper29.geq:16:19: global_avgpool(h)
  * [10, 14, 14] image -> [10] vector */
-static void layer_global_avgpool1(const float *in, float *out)
+static void layer_global_avgpool1(const gq_image *im)
 {
-	gq_global_pool(out, in, 10, 196, true);
+	gq_global_pool(im->ws + GLOBAL_AVGPOOL1_OUT, im->ws + GPOOL1_OUT, 10, 196, true);
 }
 
 /* linear1, examples/paper29.geq:16:12: linear(global_avgpool(h), 10)
  * [10] vector -> [10] vector */
-static void layer_linear1(paper29_net *n, const float *in, float *out)
+static void layer_linear1(const gq_image *im)
 {
-	gq_linear(out, in, n->linear1_w, n->linear1_b, 10, 10);
+	gq_linear(im->y, im->ws + GLOBAL_AVGPOOL1_OUT, im->net->mem + LINEAR1_W, im->net->mem + LINEAR1_B, 10, 10);
 }
 
-/* Step s of one image: its value buffers at ws, scratch for the convolutions. */
-static void step(void *net, int s, float *ws, float *scratch, const float *in,
-        float *out)
-{
-	paper29_net *n = net;
-	(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */
-	switch (s) {
-	case 0:
-		layer_lift1(n, in, ws + 0, scratch);
-		/* bn1: folded into lift1 */
-		/* relu1: fused into lift1 */
-		break;
-	case 1:
-		layer_gconv1(n, ws + 0, ws + 33648, scratch);
-		/* bn2: folded into gconv1 */
-		/* relu2: fused into gconv1 */
-		break;
-	case 2:
-		layer_maxpool1(ws + 33648, ws + 0);
-		break;
-	case 3:
-		layer_gconv2(n, ws + 0, ws + 7840, scratch);
-		/* bn3: folded into gconv2 */
-		/* relu3: fused into gconv2 */
-		break;
-	case 4:
-		layer_gconv3(n, ws + 7840, ws + 0, scratch);
-		/* bn4: folded into gconv3 */
-		/* relu4: fused into gconv3 */
-		break;
-	case 5:
-		layer_gconv4(n, ws + 0, ws + 7840, scratch);
-		/* bn5: folded into gconv4 */
-		/* relu5: fused into gconv4 */
-		break;
-	case 6:
-		layer_gconv5(n, ws + 7840, ws + 0, scratch);
-		/* bn6: folded into gconv5 */
-		/* relu6: fused into gconv5 */
-		break;
-	case 7:
-		layer_gpool1(ws + 0, ws + 7840);
-		break;
-	case 8:
-		layer_global_avgpool1(ws + 7840, ws + 0);
-		break;
-	case 9:
-		layer_linear1(n, ws + 0, out);
-		break;
-	}
-}
-
-enum { NSTEPS = 10 };
-
-static const char *const step_names[] = {
-	"lift1, line 8, bn1 folded in, relu1 fused",
-	"gconv1, line 9, bn2 folded in, relu2 fused",
-	"maxpool1, line 10",
-	"gconv2, line 11, bn3 folded in, relu3 fused",
-	"gconv3, line 12, bn4 folded in, relu4 fused",
-	"gconv4, line 13, bn5 folded in, relu5 fused",
-	"gconv5, line 14, bn6 folded in, relu6 fused",
-	"gpool1, line 15",
-	"global_avgpool1, line 16",
-	"linear1, line 16",
-	NULL,
+/* The forward pass of one image: its layers in order. (The batch runner runs a few
+ * images through each layer before the next: its weights are read once for them.) */
+static const gq_layer forward[] = {
+	{layer_lift1, "lift1, line 8, bn1 folded in, relu1 fused"},
+	/* bn1: folded into lift1 */
+	/* relu1: fused into lift1 */
+	{layer_gconv1, "gconv1, line 9, bn2 folded in, relu2 fused"},
+	/* bn2: folded into gconv1 */
+	/* relu2: fused into gconv1 */
+	{layer_maxpool1, "maxpool1, line 10"},
+	{layer_gconv2, "gconv2, line 11, bn3 folded in, relu3 fused"},
+	/* bn3: folded into gconv2 */
+	/* relu3: fused into gconv2 */
+	{layer_gconv3, "gconv3, line 12, bn4 folded in, relu4 fused"},
+	/* bn4: folded into gconv3 */
+	/* relu4: fused into gconv3 */
+	{layer_gconv4, "gconv4, line 13, bn5 folded in, relu5 fused"},
+	/* bn5: folded into gconv4 */
+	/* relu5: fused into gconv4 */
+	{layer_gconv5, "gconv5, line 14, bn6 folded in, relu6 fused"},
+	/* bn6: folded into gconv5 */
+	/* relu6: fused into gconv5 */
+	{layer_gpool1, "gpool1, line 15"},
+	{layer_global_avgpool1, "global_avgpool1, line 16"},
+	{layer_linear1, "linear1, line 16"},
 };
 
+/* Keeps the file's tensors t (params order) in the parameter block as the layers use
+ * them: filters expanded over the group, batch norms folded. */
+static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
+{
+	float *mem = n->mem;
+	gq_expand_lift(mem + LIFT1_W, t[0], 10, 1, 3, elem, NG);
+	gq_expand_bias(mem + LIFT1_B, t[1], 10, NG);
+	if (gq_bn_fold_into_conv(mem + LIFT1_W, mem + LIFT1_B, 9, 10, 4, t + 2, 1e-05f, "bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[LIFT1], mem + LIFT1_W, mem + LIFT1_B);
+	gq_expand_gconv(mem + GCONV1_W, t[6], 10, 10, 3, elem, NG);
+	gq_expand_bias(mem + GCONV1_B, t[7], 10, NG);
+	if (gq_bn_fold_into_conv(mem + GCONV1_W, mem + GCONV1_B, 360, 10, 4, t + 8, 1e-05f, "bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[GCONV1], mem + GCONV1_W, mem + GCONV1_B);
+	gq_expand_gconv(mem + GCONV2_W, t[12], 10, 10, 3, elem, NG);
+	gq_expand_bias(mem + GCONV2_B, t[13], 10, NG);
+	if (gq_bn_fold_into_conv(mem + GCONV2_W, mem + GCONV2_B, 360, 10, 4, t + 14, 1e-05f, "bn3", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[GCONV2], mem + GCONV2_W, mem + GCONV2_B);
+	gq_expand_gconv(mem + GCONV3_W, t[18], 10, 10, 3, elem, NG);
+	gq_expand_bias(mem + GCONV3_B, t[19], 10, NG);
+	if (gq_bn_fold_into_conv(mem + GCONV3_W, mem + GCONV3_B, 360, 10, 4, t + 20, 1e-05f, "bn4", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[GCONV3], mem + GCONV3_W, mem + GCONV3_B);
+	gq_expand_gconv(mem + GCONV4_W, t[24], 10, 10, 3, elem, NG);
+	gq_expand_bias(mem + GCONV4_B, t[25], 10, NG);
+	if (gq_bn_fold_into_conv(mem + GCONV4_W, mem + GCONV4_B, 360, 10, 4, t + 26, 1e-05f, "bn5", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[GCONV4], mem + GCONV4_W, mem + GCONV4_B);
+	gq_expand_gconv(mem + GCONV5_W, t[30], 10, 10, 3, elem, NG);
+	gq_expand_bias(mem + GCONV5_B, t[31], 10, NG);
+	if (gq_bn_fold_into_conv(mem + GCONV5_W, mem + GCONV5_B, 360, 10, 4, t + 32, 1e-05f, "bn6", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[GCONV5], mem + GCONV5_W, mem + GCONV5_B);
+	memcpy(mem + LINEAR1_W, t[36], 100 * sizeof(float));
+	memcpy(mem + LINEAR1_B, t[37], 10 * sizeof(float));
+	return 0;
+}
+
+static const gq_net_desc desc = {
+	.layers = forward,
+	.nlayers = sizeof forward / sizeof *forward,
+	.convs = convs,
+	.nconvs = NCONVS,
+	.ws_floats = WS_FLOATS,
+	.param_floats = PARAM_FLOATS,
+	.in_size = PAPER29_IN_SIZE,
+	.out_size = PAPER29_OUT_SIZE,
+	.params = params,
+	.nparams = NPARAMS,
+	.load = load,
+};
+
+/* paper29.h's API: the runtime's gq_net, run as desc says. */
 paper29_net *paper29_new(void)
 {
-	paper29_net *n = calloc(1, sizeof *n);
-	if (!n)
-		return NULL;
-	size_t scratch = 0;
-	if (!(n->lift1_conv = gq_conv_new(1, 29, 29, 40, 3, 1, 1, 1, true))) {
-		paper29_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->lift1_conv) > scratch)
-		scratch = gq_conv_scratch(n->lift1_conv);
-	if (!(n->gconv1_conv = gq_conv_new(40, 29, 29, 40, 3, 1, 1, 1, true))) {
-		paper29_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv1_conv);
-	if (!(n->gconv2_conv = gq_conv_new(40, 14, 14, 40, 3, 1, 1, 1, true))) {
-		paper29_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv2_conv);
-	if (!(n->gconv3_conv = gq_conv_new(40, 14, 14, 40, 3, 1, 1, 1, true))) {
-		paper29_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv3_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv3_conv);
-	if (!(n->gconv4_conv = gq_conv_new(40, 14, 14, 40, 3, 1, 1, 1, true))) {
-		paper29_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv4_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv4_conv);
-	if (!(n->gconv5_conv = gq_conv_new(40, 14, 14, 40, 3, 1, 1, 1, true))) {
-		paper29_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->gconv5_conv) > scratch)
-		scratch = gq_conv_scratch(n->gconv5_conv);
-	gq_batch *r = &n->run;
-	*r = (gq_batch){.net = n, .step = step, .step_names = step_names,
-	        .nsteps = NSTEPS, .group = GROUP,
-	        .nthreads = gq_max_threads(), .vstride = VSTRIDE,
-	        .sstride = (scratch + 16) / 16 * 16, .in_size = PAPER29_IN_SIZE,
-	        .out_size = PAPER29_OUT_SIZE};
-	r->ws = calloc((size_t)r->nthreads * GROUP * VSTRIDE, sizeof(float));
-	r->scratch = calloc((size_t)r->nthreads * r->sstride, sizeof(float));
-	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
-	if (!r->ws || !r->scratch || !n->mem) {
-		paper29_free(n);
-		return NULL;
-	}
-	n->lift1_w = n->mem + 0;
-	n->lift1_b = n->mem + 368;
-	n->gconv1_w = n->mem + 416;
-	n->gconv1_b = n->mem + 14816;
-	n->gconv2_w = n->mem + 14864;
-	n->gconv2_b = n->mem + 29264;
-	n->gconv3_w = n->mem + 29312;
-	n->gconv3_b = n->mem + 43712;
-	n->gconv4_w = n->mem + 43760;
-	n->gconv4_b = n->mem + 58160;
-	n->gconv5_w = n->mem + 58208;
-	n->gconv5_b = n->mem + 72608;
-	n->linear1_w = n->mem + 72656;
-	n->linear1_b = n->mem + 72768;
-	return n;
-}
-
-void paper29_free(paper29_net *n)
-{
-	if (!n)
-		return;
-	gq_conv_free(n->lift1_conv);
-	gq_conv_free(n->gconv1_conv);
-	gq_conv_free(n->gconv2_conv);
-	gq_conv_free(n->gconv3_conv);
-	gq_conv_free(n->gconv4_conv);
-	gq_conv_free(n->gconv5_conv);
-	free(n->run.ws);
-	free(n->run.scratch);
-	free(n->mem);
-	free(n);
-}
-
-/* Takes the file's tensors (params order) and keeps them as the layers use them:
- * expanded over the group, batch norms folded. */
-static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
-{
-	paper29_net *n = net;
-	gq_expand_lift(n->lift1_w, t[0], 10, 1, 3, elem, NG);
-	gq_expand_bias(n->lift1_b, t[1], 10, NG);
-	if (gq_bn_fold_into_conv(n->lift1_w, n->lift1_b, 9, 10, 4, t + 2, 1e-05f, "bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
-	gq_expand_gconv(n->gconv1_w, t[6], 10, 10, 3, elem, NG);
-	gq_expand_bias(n->gconv1_b, t[7], 10, NG);
-	if (gq_bn_fold_into_conv(n->gconv1_w, n->gconv1_b, 360, 10, 4, t + 8, 1e-05f, "bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->gconv1_conv, n->gconv1_w, n->gconv1_b);
-	gq_expand_gconv(n->gconv2_w, t[12], 10, 10, 3, elem, NG);
-	gq_expand_bias(n->gconv2_b, t[13], 10, NG);
-	if (gq_bn_fold_into_conv(n->gconv2_w, n->gconv2_b, 360, 10, 4, t + 14, 1e-05f, "bn3", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->gconv2_conv, n->gconv2_w, n->gconv2_b);
-	gq_expand_gconv(n->gconv3_w, t[18], 10, 10, 3, elem, NG);
-	gq_expand_bias(n->gconv3_b, t[19], 10, NG);
-	if (gq_bn_fold_into_conv(n->gconv3_w, n->gconv3_b, 360, 10, 4, t + 20, 1e-05f, "bn4", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->gconv3_conv, n->gconv3_w, n->gconv3_b);
-	gq_expand_gconv(n->gconv4_w, t[24], 10, 10, 3, elem, NG);
-	gq_expand_bias(n->gconv4_b, t[25], 10, NG);
-	if (gq_bn_fold_into_conv(n->gconv4_w, n->gconv4_b, 360, 10, 4, t + 26, 1e-05f, "bn5", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->gconv4_conv, n->gconv4_w, n->gconv4_b);
-	gq_expand_gconv(n->gconv5_w, t[30], 10, 10, 3, elem, NG);
-	gq_expand_bias(n->gconv5_b, t[31], 10, NG);
-	if (gq_bn_fold_into_conv(n->gconv5_w, n->gconv5_b, 360, 10, 4, t + 32, 1e-05f, "bn6", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->gconv5_conv, n->gconv5_w, n->gconv5_b);
-	memcpy(n->linear1_w, t[36], 100 * sizeof(float));
-	memcpy(n->linear1_b, t[37], 10 * sizeof(float));
-	(void)err;
-	(void)errlen;
-	n->loaded = 1;
-	return 0;
+	return (paper29_net *)gq_net_new(&desc);
 }
 
 int paper29_load(paper29_net *n, const char *safetensors_path, char *err, size_t errlen)
 {
-	float *t[NPARAMS + 1] = {0}, *raw = malloc((RAW_FLOATS + 1) * sizeof(float));
-	if (!raw) {
-		snprintf(err, errlen, "%s: out of memory", safetensors_path);
-		return -1;
-	}
-	size_t off = 0;
-	for (int i = 0; i < NPARAMS; i++) {
-		t[i] = raw + off;
-		size_t numel = 1;
-		for (int d = 0; d < params[i].ndim; d++)
-			numel *= (size_t)params[i].dim[d];
-		off += numel;
-	}
-	int rc = gq_load_safetensors(safetensors_path, params, NPARAMS, t, NULL, err, errlen);
-	char why[256];
-	if (rc == 0 && (rc = load_raw(n, (const float *const *)t, why, sizeof why)))
-		snprintf(err, errlen, "%s: %s", safetensors_path, why);
-	free(raw);
-	return rc;
+	return gq_net_load((gq_net *)n, safetensors_path, err, errlen);
 }
 
 int paper29_forward(paper29_net *n, const float *x, int batch, float *y)
 {
-	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
-		return -1;
-	return gq_run_batch(&n->run, x, batch, y);
+	return gq_net_forward(n, x, batch, y);
+}
+
+void paper29_free(paper29_net *n)
+{
+	gq_net_free(n);
 }
 
 static void *create(void)
 {
-	return paper29_new();
-}
-
-static int forward(void *n, const float *x, int batch, float *y)
-{
-	return paper29_forward(n, x, batch, y);
-}
-
-static void destroy(void *n)
-{
-	paper29_free(n);
+	return gq_net_new(&desc);
 }
 
 const gq_model paper29_model = {
@@ -414,15 +297,15 @@ const gq_model paper29_model = {
 	.lint_verdict = "exact for e; broken for r, r2, r3",
 	.input = {GQ_IMAGE, GQ_VA_NONE, 1, 1, 29, 29},
 	.output = {GQ_VECTOR, GQ_VA_TRIVIAL, 10, 1, 1, 1},
-	.ngroup = NG,
+	.ngroup = 4,
 	.elem = {0, 1, 2, 3},
 	.lint_exact = 0x01u,
 	.nparams = NPARAMS,
 	.params = params,
 	.create = create,
-	.load_raw = load_raw,
-	.forward = forward,
-	.destroy = destroy,
+	.load_raw = gq_net_load_raw,
+	.forward = gq_net_forward,
+	.destroy = gq_net_free,
 	.ends_softmax = false,
 };
 

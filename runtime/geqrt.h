@@ -248,6 +248,60 @@ int gq_conv_use_kernel(const char *name);
  * nothing, for the shapes it does not handle. */
 bool gq_maxpool2d_fast(float *out, const float *in, int n, int h, int w, int k, int s, int p);
 
+/* ---- model.c: what every generated model shares; the generated code describes its own
+ * layers and sizes in a gq_net_desc and keeps only what differs ---- */
+typedef struct gq_net gq_net;
+/* One image as a layer sees it: its operands and result are at fixed offsets of ws (the
+ * image's value buffers), or are x (the image) or y (its output). */
+typedef struct gq_image {
+	const gq_net *net;
+	float *ws;
+	float *scratch; /* for the convolutions */
+	const float *x;
+	float *y;
+} gq_image;
+typedef void gq_layer_fn(const gq_image *im);
+typedef struct gq_layer {
+	gq_layer_fn *run;
+	const char *name; /* "gconv1, line 8, bn2 folded in, relu2 fused", for --profile */
+} gq_layer;
+/* A convolution's shape, as gq_conv_new takes it. */
+typedef struct gq_conv_shape {
+	int cin, h, w, cout, k, s, p, d;
+	bool relu;
+} gq_conv_shape;
+typedef struct gq_net_desc {
+	const gq_layer *layers; /* the forward pass of one image, in order */
+	int nlayers;
+	const gq_conv_shape *convs; /* n->conv[i] is convs[i]'s plan */
+	int nconvs;
+	size_t ws_floats;    /* the value buffers of one image's workspace */
+	size_t param_floats; /* the parameter block: filters expanded, bn folded */
+	size_t in_size, out_size; /* floats per image of x and y */
+	const gq_param *params;   /* the weights file's tensors */
+	int nparams;
+	/* Keeps the file's tensors t (params order) in n->mem as the layers use them. */
+	int (*load)(gq_net *n, const float *const *t, char *err, size_t errlen);
+} gq_net_desc;
+struct gq_net {
+	const gq_net_desc *desc;
+	float *mem;     /* the parameter block */
+	gq_conv **conv; /* the convolutions' plans */
+	bool loaded;
+	gq_batch run;       /* the batch runner's view: a step per layer */
+	const char **names; /* the layers' names, for the batch runner */
+};
+/* Allocates the net, its convolution plans and workspaces; NULL if out of memory. */
+gq_net *gq_net_new(const gq_net_desc *d);
+void gq_net_free(void *n);
+/* As gq_model's load_raw: desc->load, and the net counts as loaded. */
+int gq_net_load_raw(void *n, const float *const *t, char *err, size_t errlen);
+/* Loads a safetensors file strictly against desc->params; 0, or -1 with the reason in err. */
+int gq_net_load(gq_net *n, const char *path, char *err, size_t errlen);
+/* y[b] = the model on x[b]; -1 before weights were loaded or for bad arguments, GQ_EBUSY
+ * if another thread is running this net (gq_run_batch). Never allocates. */
+int gq_net_forward(void *n, const float *x, int batch, float *y);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,150 @@
+/* model.c: the part of a generated model that is the same in every one: creating the net
+ * (its convolution plans, workspaces and parameter block), loading a weights file,
+ * running a batch. The generated code describes its model in a gq_net_desc (its layers
+ * in order, its convolutions' shapes, its sizes) and keeps only what differs. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "geqrt.h"
+
+/* Images a thread runs through one layer before the next (gq_batch.group), so that the
+ * layer's filters are read once per IMAGES_PER_STEP images. */
+enum { IMAGES_PER_STEP = 4 };
+
+/* n floats rounded up to whole 64-byte lines, and never 0: calloc(0) may return NULL,
+ * which would read as out of memory. */
+static size_t lines_of(size_t n)
+{
+	return (n / 16 + 1) * 16;
+}
+
+/* Step s of one image: the batch runner's view of layer s. */
+static void run_layer(void *net, int s, float *ws, float *scratch, const float *x, float *y)
+{
+	const gq_net *n = net;
+	n->desc->layers[s].run(&(gq_image){n, ws, scratch, x, y});
+}
+
+/* The convolutions' plans; the scratch the largest needs, or false if out of memory. */
+static bool new_convs(gq_net *n, size_t *scratch)
+{
+	const gq_net_desc *d = n->desc;
+	*scratch = 0;
+	for (int i = 0; i < d->nconvs; i++) {
+		const gq_conv_shape *c = &d->convs[i];
+		n->conv[i] =
+		        gq_conv_new(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu);
+		if (!n->conv[i])
+			return false;
+		if (gq_conv_scratch(n->conv[i]) > *scratch)
+			*scratch = gq_conv_scratch(n->conv[i]);
+	}
+	return true;
+}
+
+static void init_batch(gq_net *n, size_t scratch)
+{
+	const gq_net_desc *d = n->desc;
+	for (int i = 0; i < d->nlayers; i++)
+		n->names[i] = d->layers[i].name;
+	n->run = (gq_batch){.net = n,
+	        .step = run_layer,
+	        .step_names = n->names,
+	        .nsteps = d->nlayers,
+	        .group = IMAGES_PER_STEP,
+	        .nthreads = gq_max_threads(),
+	        .vstride = lines_of(d->ws_floats),
+	        .sstride = lines_of(scratch),
+	        .in_size = d->in_size,
+	        .out_size = d->out_size};
+}
+
+gq_net *gq_net_new(const gq_net_desc *d)
+{
+	gq_net *n = calloc(1, sizeof *n);
+	if (!n)
+		return NULL;
+	n->desc = d;
+	n->conv = calloc((size_t)d->nconvs + 1, sizeof *n->conv);
+	n->names = calloc((size_t)d->nlayers + 1, sizeof *n->names);
+	size_t scratch;
+	if (!n->conv || !n->names || !new_convs(n, &scratch)) {
+		gq_net_free(n);
+		return NULL;
+	}
+	init_batch(n, scratch);
+	gq_batch *r = &n->run;
+	r->ws = calloc((size_t)r->nthreads * IMAGES_PER_STEP * r->vstride, sizeof(float));
+	r->scratch = calloc((size_t)r->nthreads * r->sstride, sizeof(float));
+	n->mem = calloc(lines_of(d->param_floats), sizeof(float));
+	if (!r->ws || !r->scratch || !n->mem) {
+		gq_net_free(n);
+		return NULL;
+	}
+	return n;
+}
+
+void gq_net_free(void *net)
+{
+	gq_net *n = net;
+	if (!n)
+		return;
+	for (int i = 0; n->conv && i < n->desc->nconvs; i++)
+		gq_conv_free(n->conv[i]);
+	free(n->conv);
+	free(n->names);
+	free(n->run.ws);
+	free(n->run.scratch);
+	free(n->mem);
+	free(n);
+}
+
+int gq_net_load_raw(void *net, const float *const *t, char *err, size_t errlen)
+{
+	gq_net *n = net;
+	if (n->desc->load(n, t, err, errlen))
+		return -1;
+	n->loaded = true;
+	return 0;
+}
+
+static size_t param_floats(const gq_param *p)
+{
+	size_t numel = 1;
+	for (int d = 0; d < p->ndim; d++)
+		numel *= (size_t)p->dim[d];
+	return numel;
+}
+
+int gq_net_load(gq_net *n, const char *path, char *err, size_t errlen)
+{
+	const gq_net_desc *d = n->desc;
+	size_t total = 0;
+	for (int i = 0; i < d->nparams; i++)
+		total += param_floats(&d->params[i]);
+	float **t = calloc((size_t)d->nparams + 1, sizeof *t),
+	      *raw = malloc(lines_of(total) * sizeof *raw);
+	int rc = -1;
+	if (!t || !raw)
+		snprintf(err, errlen, "%s: out of memory", path);
+	for (size_t off = 0, i = 0; t && raw && i < (size_t)d->nparams; i++) {
+		t[i] = raw + off;
+		off += param_floats(&d->params[i]);
+	}
+	if (t && raw)
+		rc = gq_load_safetensors(path, d->params, d->nparams, t, NULL, err, errlen);
+	char why[256];
+	if (rc == 0 && (rc = gq_net_load_raw(n, (const float *const *)t, why, sizeof why)))
+		snprintf(err, errlen, "%s: %s", path, why);
+	free(t);
+	free(raw);
+	return rc;
+}
+
+int gq_net_forward(void *net, const float *x, int batch, float *y)
+{
+	gq_net *n = net;
+	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
+		return -1;
+	return gq_run_batch(&n->run, x, batch, y); /* 0, or GQ_EBUSY */
+}

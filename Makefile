@@ -99,9 +99,10 @@ include bench/bench.mk paper/paper.mk fuzz/fuzz.mk
 # ---- tests ----
 UNIT_TESTS := ast diag parser group check lint ops load badinput limits conv_fast
 COMPILER_LIB_OBJ = $(filter-out $(1)/compiler/main.o,$(call COMPILER_OBJ,$(1)))
-$(B)/san/tests/test_%: tests/test_%.c $(call COMPILER_LIB_OBJ,$(B)/san) $(B)/san/libgeqrt.a
+$(B)/san/tests/test_%: tests/test_%.c tests/harness.h $(call COMPILER_LIB_OBJ,$(B)/san) \
+		$(B)/san/libgeqrt.a
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE) $(PKGCF) -O1 -g $(SAN) $(shell pkg-config --cflags check) $^ -o $@ \
+	$(CC) $(BASE) $(PKGCF) -O1 -g $(SAN) $(shell pkg-config --cflags check) $(filter-out %.h,$^) -o $@ \
 		$(LIBS) $(CHECKLIBS)
 
 # tests/test_threads.c: the runtime and a generated model under ThreadSanitizer (geqrt.h's

@@ -1,5 +1,5 @@
 /* The operator table: one row per op of SPEC §2, the one place that says what an op is.
- * geqc.h turns it into the Op enum and check.c into op_info[]; the passes ask the columns
+ * geqc.h turns it into the Op enum and ops.c into op_info[]; the passes ask the columns
  * (op_info[op].nin, op_has(op, P_CONV), ...) rather than testing OP_* values.
  *
  *   X(ID, spelling, layer, nin, input kinds, output kind, properties, schema, C, torch)
@@ -16,20 +16,22 @@
  *            stride defaults to the kernel size, as torch.nn.MaxPool2d).
  * C          the runtime call of one image in the emitted C ("" for none: the same floats)
  * torch      the expression in the PyTorch module's forward
- * The C and torch columns are templates: $x and $y are the operands, $out the result (C),
- * $name the layer (torch), $weight $bias its parameters and $conv its plan (C); emit_c.c's c_var
- * and emit_torch.c's torch_var list the other $words.
+ * The C and torch columns are templates: $x and $y are the operands, $out the result
+ * (C), $name the layer (torch), $weight $bias its parameters and $conv its plan (C);
+ * emit_c.c's c_var and emit_torch.c's torch_var list the other $words.
  *
  * Adding an op: one row here; then the build (-Werror=switch) stops at each switch over
  * Op that needs a case for it, and only those:
- *   check.c       infer()            its shape rule and parameter tensors (SPEC §2)
+ *   shape.c       shape_infer()      its shape rule (SPEC §2)
+ *   shape.c       shape_tensors()    its parameter tensors, if any (P_PARAMS)
  *   lint.c        self_breaks()      whether it commutes with the group (SPEC §1 (a))
- *   emit_torch.c  emit_init_layer()  its nn.Module, if it has parameters (P_PARAMS)
+ *   emit_torch.c  emit_init_layer()  its nn.Module, if it has parameters
  * A sliding window (P_SLIDING) is linted (grid exactness, the size search) from its
  * k s p d alone. An op whose C template is not the whole story (a conv's packed plan, a
  * bn's folding, a linear's weights) also needs its lines in plan.c's plan_params and
- * emit_c.c's emit_load_layer, and its torch nn.Module class in emit_torch.c's emit_classes; SPEC §2
- * and README's op table document it for users, and tests/errors and tests/torch test it. */
+ * emit_c.c's emit_load_layer, and its nn.Module class in emit_torch.c's emit_classes.
+ * SPEC §2 and README's op table document it for users; tests/errors and tests/torch test
+ * it. */
 
 /* Properties: what the passes ask of an op. */
 #define P_INFIX     (1u << 0) /* written `a + b`, not called */
@@ -39,7 +41,7 @@
 #define P_PARAMS    (1u << 4) /* has tensors in the weights file (an nn.Module in torch) */
 #define P_INPLACE   (1u << 5) /* the C works in place on a copy of the operand */
 #define P_OVERWRITE (1u << 6) /* may write its result over an operand that dies there */
-#define P_PLANEWISE (1u << 7) /* the same on every plane of the group axis: equal planes stay equal */
+#define P_PLANEWISE (1u << 7) /* the same on each plane of the group axis: equal ones stay equal */
 #define P_KEEPS_ACT (1u << 8) /* commutes with any permutation of a vector's entries */
 #define P_FOLDS     (1u << 9) /* an affine map per channel that folds into the conv before it */
 #define P_FUSES     (1u << 10) /* runs in the epilogue of the conv whose output it overwrites */

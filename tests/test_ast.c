@@ -73,10 +73,37 @@ START_TEST(test_printf_matches_snprintf)
 }
 END_TEST
 
+/* arena_free(NULL) is a no-op, as free(NULL); a fresh arena hands out memory at once, even
+ * for 0 bytes; an arena freed with its blocks leaves nothing (ASan's leak check). */
 START_TEST(test_free_null_and_empty)
 {
 	arena_free(NULL);
-	arena_free(arena_new());
+	Arena *a = arena_new();
+	ck_assert_ptr_nonnull(a);
+	arena_free(a);
+	a = arena_new();
+	ck_assert_ptr_nonnull(arena_alloc(a, 0));
+	unsigned char *big = arena_alloc(a, 1 << 20); /* a block of its own */
+	ck_assert(all_bytes(big, 1 << 20, 0));
+	arena_free(a);
+}
+END_TEST
+
+/* The allocator beside the arena: zeroed where it says so, contents kept by xrealloc, and
+ * never NULL, not even for 0 bytes. */
+START_TEST(test_xalloc)
+{
+	int *z = xcalloc(1000, sizeof *z);
+	ck_assert(all_bytes((unsigned char *)z, 1000 * sizeof *z, 0));
+	for (int i = 0; i < 1000; i++)
+		z[i] = i;
+	z = xrealloc(z, 100000 * sizeof *z);
+	for (int i = 0; i < 1000; i++)
+		ck_assert_int_eq(z[i], i);
+	free(z);
+	void *p = xmalloc(0), *q = xcalloc(0, 8), *r = xrealloc(NULL, 0);
+	ck_assert(p && q && r);
+	free(p), free(q), free(r);
 }
 END_TEST
 
@@ -152,6 +179,7 @@ static Suite *ast_suite(void)
 	tcase_add_test(tc, test_strndup);
 	tcase_add_test(tc, test_printf_matches_snprintf);
 	tcase_add_test(tc, test_free_null_and_empty);
+	tcase_add_test(tc, test_xalloc);
 	tcase_add_test(tc, test_ast_node);
 	tcase_add_test(tc, test_dump);
 	suite_add_tcase(s, tc);

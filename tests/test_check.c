@@ -6,12 +6,11 @@
 #include <string.h>
 
 #include "geqc.h"
+#include "harness.h"
 
 typedef struct Run {
 	Arena *arena;
-	Diag d;
-	char *errs; /* everything the diagnostics printed */
-	size_t errlen;
+	Sink s; /* s.text: everything the diagnostics printed */
 	Model *m;
 } Run;
 
@@ -19,19 +18,17 @@ static Run *run_check(const char *src)
 {
 	Run *r = calloc(1, sizeof *r);
 	r->arena = arena_new();
-	r->d = (Diag){.file = "t.geq", .src = src, .srclen = strlen(src)};
-	r->d.out = open_memstream(&r->errs, &r->errlen);
-	Program *p = parse_program(src, strlen(src), r->arena, &r->d);
+	sink_open(&r->s, "t.geq", src, strlen(src));
+	Program *p = parse_program(src, strlen(src), r->arena, &r->s.d);
 	ck_assert_msg(p != NULL, "syntax error in test source:\n%s", src);
-	r->m = check_program(p, r->arena, &r->d);
-	fflush(r->d.out);
+	r->m = check_program(p, r->arena, &r->s.d);
+	fflush(r->s.d.out);
 	return r;
 }
 
 static void run_free(Run *r)
 {
-	fclose(r->d.out);
-	free(r->errs);
+	free(sink_close(&r->s));
 	arena_free(r->arena);
 	free(r);
 }
@@ -48,8 +45,8 @@ static Run *run_body(const char *group, int c, int h, int w, const char *body)
 static Run *run_ok(const char *group, int c, int h, int w, const char *body)
 {
 	Run *r = run_body(group, c, h, w, body);
-	ck_assert_msg(r->m != NULL, "unexpected errors:\n%s", r->errs);
-	ck_assert_int_eq(r->d.nerrors, 0);
+	ck_assert_msg(r->m != NULL, "unexpected errors:\n%s", r->s.text);
+	ck_assert_int_eq(r->s.d.nerrors, 0);
 	return r;
 }
 
@@ -57,14 +54,14 @@ static Run *run_err(const char *group, int c, int h, int w, const char *body, in
 {
 	Run *r = run_body(group, c, h, w, body);
 	ck_assert_ptr_null(r->m);
-	ck_assert_msg(r->d.nerrors == nerrors, "expected %d errors, got %d:\n%s", nerrors,
-	        r->d.nerrors, r->errs);
+	ck_assert_msg(r->s.d.nerrors == nerrors, "expected %d errors, got %d:\n%s", nerrors,
+	        r->s.d.nerrors, r->s.text);
 	return r;
 }
 
 static void assert_has(const Run *r, const char *text)
 {
-	ck_assert_msg(strstr(r->errs, text) != NULL, "expected '%s' in:\n%s", text, r->errs);
+	ck_assert_msg(strstr(r->s.text, text) != NULL, "expected '%s' in:\n%s", text, r->s.text);
 }
 
 /* The number of window positions: starts 0, s, 2s, ... in the padded input of n + 2p
@@ -116,10 +113,10 @@ END_TEST
  * that fits nowhere is an error. */
 START_TEST(sliding_layer_shapes)
 {
-	srand(7);
+	seed(7);
 	for (int t = 0; t < 300; t++) {
-		int h = 1 + rand() % 12, w = 1 + rand() % 12, k = 1 + rand() % 5;
-		int s = 1 + rand() % 3, p = rand() % 3, d = 1 + rand() % 2;
+		int h = irand(1, 12), w = irand(1, 12), k = irand(1, 5);
+		int s = irand(1, 3), p = irand(0, 2), d = irand(1, 2);
 		bool pool = t % 2;
 		char body[256];
 		if (pool) {
@@ -133,7 +130,7 @@ START_TEST(sliding_layer_shapes)
 		int oh = brute_windows(h, k, s, p, d), ow = brute_windows(w, k, s, p, d);
 		Run *r = run_body("pmm", 2, h, w, body);
 		if (oh > 0 && ow > 0) {
-			ck_assert_msg(r->m != NULL, "%s on %dx%d:\n%s", body, h, w, r->errs);
+			ck_assert_msg(r->m != NULL, "%s on %dx%d:\n%s", body, h, w, r->s.text);
 			const Layer *L = &r->m->layer[0];
 			assert_shape(L->out_shape, pool ? K_IMAGE : K_GMAP, VA_NONE, pool ? 2 : 3,
 			        pool ? 1 : 4, oh, ow);
@@ -392,7 +389,7 @@ START_TEST(group_errors)
 	Run *r = run_check("group a = <rot90, rot45, flip, shear>;\n"
 	                   "group p4 = <rot90>;\ngroup b = <flip>;\ngroup b = <rot90>;\n"
 	                   "model t(x: [1, 4, 4]) on a { return x; }");
-	ck_assert_int_eq(r->d.nerrors, 4);
+	ck_assert_int_eq(r->s.d.nerrors, 4);
 	assert_has(r, "'rot45' is not a symmetry of the square pixel grid");
 	assert_has(r, "'shear' is not a symmetry");
 	assert_has(r, "cannot redefine the predeclared group 'p4'");
@@ -461,12 +458,11 @@ START_TEST(layer_limit)
 	        .group = "p1",
 	        .body = &ret};
 	Program p = {.model = &md};
-	char *buf = NULL;
-	size_t len = 0;
-	Diag d = {.file = "t.geq", .src = "", .out = open_memstream(&buf, &len)};
-	ck_assert_ptr_null(check_program(&p, a, &d));
-	fclose(d.out);
-	ck_assert_int_eq(d.nerrors, 1);
+	Sink sk;
+	sink_open(&sk, "t.geq", "", 0);
+	ck_assert_ptr_null(check_program(&p, a, &sk.d));
+	char *buf = sink_close(&sk);
+	ck_assert_int_eq(sk.d.nerrors, 1);
 	ck_assert_msg(strstr(buf, "more than 4096 layers") != NULL, "%s", buf);
 	free(buf);
 	arena_free(a);
@@ -481,7 +477,7 @@ START_TEST(error_limit)
 		        i);
 	strcat(body, "return x;");
 	Run *r = run_body("p1", 1, 4, 4, body);
-	ck_assert_int_eq(r->d.nerrors, 50);
+	ck_assert_int_eq(r->s.d.nerrors, 50);
 	assert_has(r, "too many errors");
 	run_free(r);
 }

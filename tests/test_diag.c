@@ -6,29 +6,12 @@
 #include <string.h>
 
 #include "geqc.h"
+#include "harness.h"
 
-/* A Diag writing into memory, over a given source. */
-typedef struct Sink {
-	Diag d;
-	char *buf;
-	size_t len;
-} Sink;
-
-static void sink_open(Sink *s, const char *src, size_t srclen)
+/* A Diag writing into memory over src, as harness.h's, named model.geq. */
+static void sink_src(Sink *s, const char *src, size_t srclen)
 {
-	memset(s, 0, sizeof *s);
-	s->d.file = "model.geq";
-	s->d.src = src;
-	s->d.srclen = srclen;
-	s->d.out = open_memstream(&s->buf, &s->len);
-	ck_assert_ptr_nonnull(s->d.out);
-}
-
-/* Everything printed so far; the sink is closed. */
-static char *sink_text(Sink *s)
-{
-	fclose(s->d.out);
-	return s->buf;
+	sink_open(s, "model.geq", src, srclen);
 }
 
 static Loc span(int line, int first, int last)
@@ -47,7 +30,7 @@ static const char paper29[] = "model paper29(x: [1, 29, 29]) on p4 {\n"
 START_TEST(test_warning_with_caret_and_note)
 {
 	Sink s;
-	sink_open(&s, paper29, strlen(paper29));
+	sink_src(&s, paper29, strlen(paper29));
 	warn_equiv(&s.d, span(6, 9, 21),
 	        "maxpool samples an off-centre grid: not exactly equivariant to %s", "r, r2, r3");
 	note_at(&s.d, span(6, 9, 21),
@@ -61,25 +44,25 @@ START_TEST(test_warning_with_caret_and_note)
 	        "model.geq:6:9: note: its input is 29x29: (29 + 2*0 - 1*(2-1) - 1) mod 2 = 1 on "
 	        "both axes, so the last\n"
 	        "      row and column are never sampled\n";
-	ck_assert_str_eq(sink_text(&s), want);
+	ck_assert_str_eq(sink_close(&s), want);
 	ck_assert_int_eq(s.d.nwarnings, 1);
 	ck_assert_int_eq(s.d.nerrors, 0);
-	free(s.buf);
+	free(s.text);
 }
 END_TEST
 
 START_TEST(test_error_counts_and_single_caret)
 {
 	Sink s;
-	sink_open(&s, paper29, strlen(paper29));
+	sink_src(&s, paper29, strlen(paper29));
 	error_at(&s.d, span(1, 1, 1), "%s %d", "one", 1);
 	const char *want = "model.geq:1:1: error: one 1\n"
 	                   "    1 | model paper29(x: [1, 29, 29]) on p4 {\n"
 	                   "      | ^\n";
-	ck_assert_str_eq(sink_text(&s), want);
+	ck_assert_str_eq(sink_close(&s), want);
 	ck_assert_int_eq(s.d.nerrors, 1);
 	ck_assert_int_eq(s.d.nwarnings, 0);
-	free(s.buf);
+	free(s.text);
 }
 END_TEST
 
@@ -88,13 +71,13 @@ START_TEST(test_tabs_are_copied)
 {
 	const char src[] = "model m(x: [1, 4, 4]) on p1 {\n\t\th = \tbad(x);\n}\n";
 	Sink s;
-	sink_open(&s, src, strlen(src));
+	sink_src(&s, src, strlen(src));
 	error_at(&s.d, span(2, 8, 13), "x");
 	const char *want = "model.geq:2:8: error: x\n"
 	                   "    2 | \t\th = \tbad(x);\n"
 	                   "      | \t\t    \t^~~~~~\n";
-	ck_assert_str_eq(sink_text(&s), want);
-	free(s.buf);
+	ck_assert_str_eq(sink_close(&s), want);
+	free(s.text);
 }
 END_TEST
 
@@ -103,14 +86,14 @@ START_TEST(test_multiline_location)
 {
 	const char src[] = "a = f(x,\n      y);\n";
 	Sink s;
-	sink_open(&s, src, strlen(src));
+	sink_src(&s, src, strlen(src));
 	Loc two_lines = {1, 5, 2, 8};
 	error_at(&s.d, two_lines, "call");
 	const char *want = "model.geq:1:5: error: call\n"
 	                   "    1 | a = f(x,\n"
 	                   "      |     ^~~~\n";
-	ck_assert_str_eq(sink_text(&s), want);
-	free(s.buf);
+	ck_assert_str_eq(sink_close(&s), want);
+	free(s.text);
 }
 END_TEST
 
@@ -119,7 +102,7 @@ START_TEST(test_unprintable_bytes)
 {
 	const char src[] = "ab\0c\xe9\x01z\r\nnext";
 	Sink s;
-	sink_open(&s, src, sizeof src - 1);
+	sink_src(&s, src, sizeof src - 1);
 	error_at(&s.d, span(1, 3, 3), "stray");
 	error_at(&s.d, span(2, 1, 4), "last line without a newline");
 	const char *want = "model.geq:1:3: error: stray\n"
@@ -128,19 +111,19 @@ START_TEST(test_unprintable_bytes)
 	                   "model.geq:2:1: error: last line without a newline\n"
 	                   "    2 | next\n"
 	                   "      | ^~~~\n";
-	ck_assert_str_eq(sink_text(&s), want);
-	free(s.buf);
+	ck_assert_str_eq(sink_close(&s), want);
+	free(s.text);
 }
 END_TEST
 
 START_TEST(test_no_location)
 {
 	Sink s;
-	sink_open(&s, paper29, strlen(paper29));
+	sink_src(&s, paper29, strlen(paper29));
 	error_at(&s.d, (Loc){0}, "no model declared");
-	ck_assert_str_eq(sink_text(&s), "model.geq: error: no model declared\n");
+	ck_assert_str_eq(sink_close(&s), "model.geq: error: no model declared\n");
 	ck_assert_int_eq(s.d.nerrors, 1);
-	free(s.buf);
+	free(s.text);
 }
 END_TEST
 
@@ -149,19 +132,19 @@ START_TEST(test_line_past_end)
 {
 	const char src[] = "one\ntwo";
 	Sink s;
-	sink_open(&s, src, strlen(src));
+	sink_src(&s, src, strlen(src));
 	error_at(&s.d, span(3, 1, 1), "far");
 	error_at(&s.d, span(7, 1, 1), "farther");
 	ck_assert_str_eq(
-	        sink_text(&s), "model.geq:3:1: error: far\nmodel.geq:7:1: error: farther\n");
-	free(s.buf);
+	        sink_close(&s), "model.geq:3:1: error: far\nmodel.geq:7:1: error: farther\n");
+	free(s.text);
 }
 END_TEST
 
 START_TEST(test_werror_promotes)
 {
 	Sink s;
-	sink_open(&s, paper29, strlen(paper29));
+	sink_src(&s, paper29, strlen(paper29));
 	s.d.werror = true;
 	warn_equiv(&s.d, span(6, 9, 21), "off-centre");
 	note_at(&s.d, span(6, 9, 21), "why");
@@ -169,10 +152,10 @@ START_TEST(test_werror_promotes)
 	                   "    6 |     h = maxpool(h, 2);\n"
 	                   "      |         ^~~~~~~~~~~~~\n"
 	                   "model.geq:6:9: note: why\n";
-	ck_assert_str_eq(sink_text(&s), want);
+	ck_assert_str_eq(sink_close(&s), want);
 	ck_assert_int_eq(s.d.nerrors, 1);
 	ck_assert_int_eq(s.d.nwarnings, 0);
-	free(s.buf);
+	free(s.text);
 }
 END_TEST
 
@@ -180,7 +163,7 @@ END_TEST
 START_TEST(test_no_equiv_suppresses_notes)
 {
 	Sink s;
-	sink_open(&s, paper29, strlen(paper29));
+	sink_src(&s, paper29, strlen(paper29));
 	s.d.no_equiv = true;
 	warn_equiv(&s.d, span(6, 9, 21), "dropped");
 	note_at(&s.d, span(6, 9, 21), "dropped note");
@@ -188,12 +171,12 @@ START_TEST(test_no_equiv_suppresses_notes)
 	error_at(&s.d, (Loc){0}, "kept");
 	note_at(&s.d, (Loc){0}, "kept note");
 	diag_report(&s.d, D_WARNING, (Loc){0}, "-Wother", "other flags stay");
-	ck_assert_str_eq(sink_text(&s), "model.geq: error: kept\n"
-	                                "model.geq: note: kept note\n"
-	                                "model.geq: warning: other flags stay [-Wother]\n");
+	ck_assert_str_eq(sink_close(&s), "model.geq: error: kept\n"
+	                                 "model.geq: note: kept note\n"
+	                                 "model.geq: warning: other flags stay [-Wother]\n");
 	ck_assert_int_eq(s.d.nerrors, 1);
 	ck_assert_int_eq(s.d.nwarnings, 1);
-	free(s.buf);
+	free(s.text);
 }
 END_TEST
 
@@ -202,12 +185,12 @@ START_TEST(test_caret_past_line_end)
 {
 	const char src[] = "h = f(x)\n";
 	Sink s;
-	sink_open(&s, src, strlen(src));
+	sink_src(&s, src, strlen(src));
 	error_at(&s.d, span(1, 9, 9), "expected ';'");
-	ck_assert_str_eq(sink_text(&s), "model.geq:1:9: error: expected ';'\n"
-	                                "    1 | h = f(x)\n"
-	                                "      |         ^\n");
-	free(s.buf);
+	ck_assert_str_eq(sink_close(&s), "model.geq:1:9: error: expected ';'\n"
+	                                 "    1 | h = f(x)\n"
+	                                 "      |         ^\n");
+	free(s.text);
 }
 END_TEST
 
@@ -234,14 +217,14 @@ static void report_sample(Diag *d)
 static json_t *sarif_of(DiagLog *log, char **buf)
 {
 	Sink s;
-	sink_open(&s, utf8_src, strlen(utf8_src));
+	sink_src(&s, utf8_src, strlen(utf8_src));
 	s.d.format = DF_SARIF_STDERR;
 	s.d.log = log;
 	report_sample(&s.d);
 	ck_assert_int_eq(s.d.nwarnings, 1);
 	ck_assert_int_eq(s.d.nerrors, 1);
 	diag_write_sarif(s.d.out, &s.d, true);
-	*buf = sink_text(&s);
+	*buf = sink_close(&s);
 	json_error_t err;
 	json_t *root = json_loads(*buf, 0, &err);
 	ck_assert_msg(root != NULL, "not JSON: %s\n%s", err.text, *buf);
@@ -341,12 +324,12 @@ START_TEST(test_json_is_gccs)
 {
 	DiagLog log = {0};
 	Sink s;
-	sink_open(&s, utf8_src, strlen(utf8_src));
+	sink_src(&s, utf8_src, strlen(utf8_src));
 	s.d.format = DF_JSON_STDERR;
 	s.d.log = &log;
 	report_sample(&s.d);
 	diag_write_json(s.d.out, &s.d);
-	char *buf = sink_text(&s);
+	char *buf = sink_close(&s);
 	json_t *root = json_loads(buf, 0, NULL);
 	ck_assert_msg(root != NULL, "%s", buf);
 	ck_assert_int_eq((int)json_array_size(root), 2);
@@ -372,16 +355,16 @@ START_TEST(test_collecting_prints_nothing)
 {
 	DiagLog log = {0};
 	Sink s;
-	sink_open(&s, utf8_src, strlen(utf8_src));
+	sink_src(&s, utf8_src, strlen(utf8_src));
 	s.d.format = DF_SARIF_FILE;
 	s.d.log = &log;
 	s.d.no_equiv = true;
 	report_sample(&s.d);
-	ck_assert_str_eq(sink_text(&s), "");
+	ck_assert_str_eq(sink_close(&s), "");
 	ck_assert_int_eq(log.n, 2); /* the error and its note */
 	ck_assert_int_eq(log.rec[0].nfix, 0);
 	ck_assert_int_eq(log.rec[1].parent, 0);
-	free(s.buf);
+	free(s.text);
 	diag_log_free(&log);
 }
 END_TEST
@@ -389,17 +372,17 @@ END_TEST
 START_TEST(test_parseable_fixits)
 {
 	Sink s;
-	sink_open(&s, paper29, strlen(paper29));
+	sink_src(&s, paper29, strlen(paper29));
 	s.d.parseable_fixits = true;
 	warn_equiv(&s.d, span(6, 9, 21), "w");
 	diag_fixit(&s.d, span(6, 21, 21), "3, s=2");
 	diag_fixit(&s.d, (Loc){6, 22, 6, 21}, "\"q\"\\");
-	ck_assert_str_eq(sink_text(&s), "model.geq:6:9: warning: w [-Wequivariance]\n"
-	                                "    6 |     h = maxpool(h, 2);\n"
-	                                "      |         ^~~~~~~~~~~~~\n"
-	                                "fix-it:\"model.geq\":{6:21-6:22}:\"3, s=2\"\n"
-	                                "fix-it:\"model.geq\":{6:22-6:22}:\"\\\"q\\\"\\\\\"\n");
-	free(s.buf);
+	ck_assert_str_eq(sink_close(&s), "model.geq:6:9: warning: w [-Wequivariance]\n"
+	                                 "    6 |     h = maxpool(h, 2);\n"
+	                                 "      |         ^~~~~~~~~~~~~\n"
+	                                 "fix-it:\"model.geq\":{6:21-6:22}:\"3, s=2\"\n"
+	                                 "fix-it:\"model.geq\":{6:22-6:22}:\"\\\"q\\\"\\\\\"\n");
+	free(s.text);
 }
 END_TEST
 
@@ -408,23 +391,23 @@ END_TEST
 START_TEST(test_colours)
 {
 	Sink s;
-	sink_open(&s, paper29, strlen(paper29));
+	sink_src(&s, paper29, strlen(paper29));
 	unsetenv("GCC_COLORS");
 	ck_assert(diag_set_color(&s.d, "always"));
 	error_at(&s.d, span(1, 1, 5), "e");
-	ck_assert_str_eq(sink_text(&s),
+	ck_assert_str_eq(sink_close(&s),
 	        "\33[01m\33[Kmodel.geq:1:1:\33[m\33[K \33[01;31m\33[Kerror:\33[m\33[K e\n"
 	        "    1 | model paper29(x: [1, 29, 29]) on p4 {\n"
 	        "      | \33[01;31m\33[K^~~~~\33[m\33[K\n");
-	free(s.buf);
-	sink_open(&s, paper29, strlen(paper29));
+	free(s.text);
+	sink_src(&s, paper29, strlen(paper29));
 	setenv("GCC_COLORS", "note=04;32:bogus=1:locus=", 1);
 	ck_assert(diag_set_color(&s.d, "always"));
 	note_at(&s.d, (Loc){0}, "n");
-	ck_assert_str_eq(
-	        sink_text(&s), "\33[m\33[Kmodel.geq:\33[m\33[K \33[04;32m\33[Knote:\33[m\33[K n\n");
-	free(s.buf);
-	sink_open(&s, paper29, strlen(paper29));
+	ck_assert_str_eq(sink_close(&s),
+	        "\33[m\33[Kmodel.geq:\33[m\33[K \33[04;32m\33[Knote:\33[m\33[K n\n");
+	free(s.text);
+	sink_src(&s, paper29, strlen(paper29));
 	setenv("GCC_COLORS", "", 1);
 	ck_assert(diag_set_color(&s.d, "always"));
 	ck_assert(!s.d.color);
@@ -433,7 +416,7 @@ START_TEST(test_colours)
 	ck_assert(diag_set_color(&s.d, "never"));
 	ck_assert(!s.d.color);
 	fclose(s.d.out);
-	free(s.buf);
+	free(s.text);
 }
 END_TEST
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "geqc.h"
+#include "harness.h"
 
 enum { MAXS = 8 };
 
@@ -82,7 +83,7 @@ static Arr random_arr(int h, int w)
 {
 	Arr a = {.h = h, .w = w};
 	for (int i = 0; i < h * w; i++)
-		a.v[i] = (float)i + (float)(rand() % 1000) / 1000.0f;
+		a.v[i] = (float)i + (float)irand(0, 999) / 1000.0f;
 	return a;
 }
 
@@ -286,7 +287,7 @@ static Suite *group_suite(void)
 
 int main(void)
 {
-	srand(12345);
+	seed(12345);
 	SRunner *sr = srunner_create(group_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "geqc.h"
+#include "harness.h"
 
 extern char **environ;
 
@@ -24,24 +25,21 @@ static char tmp_dir[64];
 
 typedef struct Run {
 	Arena *arena;
-	Diag d;
-	char *out; /* diagnostics */
-	size_t outlen;
+	Sink s; /* s.text: the diagnostics */
 	Program *prog;
 	Model *model;
 } Run;
 
-/* Parses and checks len bytes of source; diagnostics go to r->out. */
+/* Parses and checks len bytes of source; diagnostics go to r->s.text. */
 static Run *compile_bytes(const char *src, size_t len)
 {
 	Run *r = calloc(1, sizeof *r);
 	r->arena = arena_new();
-	r->d = (Diag){.file = "t.geq", .src = src, .srclen = len};
-	r->d.out = open_memstream(&r->out, &r->outlen);
-	r->prog = parse_program(src, len, r->arena, &r->d);
+	sink_open(&r->s, "t.geq", src, len);
+	r->prog = parse_program(src, len, r->arena, &r->s.d);
 	if (r->prog)
-		r->model = check_program(r->prog, r->arena, &r->d);
-	fclose(r->d.out);
+		r->model = check_program(r->prog, r->arena, &r->s.d);
+	sink_close(&r->s);
 	return r;
 }
 
@@ -53,20 +51,20 @@ static Run *compile(const char *src)
 static void run_free(Run *r)
 {
 	arena_free(r->arena);
-	free(r->out);
+	free(r->s.text);
 	free(r);
 }
 
 static void assert_ok(const Run *r)
 {
-	ck_assert_msg(r->model != NULL, "refused:\n%s", r->out);
-	ck_assert_int_eq(r->d.nerrors, 0);
+	ck_assert_msg(r->model != NULL, "refused:\n%s", r->s.text);
+	ck_assert_int_eq(r->s.d.nerrors, 0);
 }
 
 static void assert_refused(const Run *r, const char *text)
 {
 	ck_assert_msg(r->model == NULL, "accepted, but should say '%s'", text);
-	ck_assert_msg(strstr(r->out, text) != NULL, "expected '%s' in:\n%s", text, r->out);
+	ck_assert_msg(strstr(r->s.text, text) != NULL, "expected '%s' in:\n%s", text, r->s.text);
 }
 
 /* `model m(x: [C, H, W]) on p1 { BODY }` */
@@ -184,11 +182,11 @@ static bool check_adds(int n, char **out)
 	        .group = "p1",
 	        .body = &ret};
 	Program p = {.model = &md};
-	size_t len = 0;
-	Diag d = {.file = "t.geq", .src = "", .out = open_memstream(out, &len)};
-	Model *m = check_program(&p, a, &d);
+	Sink sk;
+	sink_open(&sk, "t.geq", "", 0);
+	Model *m = check_program(&p, a, &sk.d);
 	int nlayers = m ? m->nlayers : -1;
-	fclose(d.out);
+	*out = sink_close(&sk);
 	arena_free(a);
 	return nlayers == n;
 }

@@ -12,20 +12,9 @@
 #include <string.h>
 
 #include "geqc.h"
+#include "harness.h"
 
 enum { MAXL = 16, MAXN = 1200, ALL = 0xff, PMM = 1u << 0 | 1u << 2 | 1u << 4 | 1u << 6 };
-
-/* ---- a deterministic random source ---- */
-
-static unsigned long long rng_state = 0x9e3779b97f4a7c15ull;
-
-static int rnd(int lo, int hi) /* uniform in [lo, hi] */
-{
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return lo + (int)(rng_state % (unsigned long long)(hi - lo + 1));
-}
 
 /* ---- hand-built models ---- */
 
@@ -139,14 +128,13 @@ static void unwrap(char *s)
 /* Runs the lint; the diagnostics land in *text (caller frees), notes unwrapped. */
 static Lint *run_lint(TB *t, Arena *a, char **text, int *nwarn)
 {
-	size_t len;
-	FILE *f = open_memstream(text, &len);
-	Diag d = {.file = "t.geq", .out = f};
-	Lint *l = lint_model(&t->m, a, &d);
-	fclose(f);
+	Sink s;
+	sink_open(&s, "t.geq", NULL, 0);
+	Lint *l = lint_model(&t->m, a, &s.d);
+	*text = sink_close(&s);
 	unwrap(*text);
 	if (nwarn)
-		*nwarn = d.nwarnings;
+		*nwarn = s.d.nwarnings;
 	return l;
 }
 
@@ -188,9 +176,9 @@ START_TEST(single_layer_residue_and_shift)
 {
 	int tested = 0;
 	while (tested < 3000) {
-		int H = rnd(1, 40), W = rnd(0, 1) ? H : rnd(1, 40);
-		int k = rnd(1, 6), s = rnd(1, 4), d = rnd(1, 3), p = rnd(0, 3);
-		bool pool = rnd(0, 2) == 0;
+		int H = irand(1, 40), W = irand(0, 1) ? H : irand(1, 40);
+		int k = irand(1, 6), s = irand(1, 4), d = irand(1, 3), p = irand(0, 3);
+		bool pool = irand(0, 2) == 0;
 		if (pool)
 			d = 1, p = p > k / 2 ? k / 2 : p;
 		Windows wy = count_windows(H, k, s, p, d), wx = count_windows(W, k, s, p, d);
@@ -247,19 +235,19 @@ static bool build_chain(TB *t, int H, int W, unsigned mask, const Step *st, int 
 /* A random chain of ops that commute with the group: only the grids can break it. */
 static int random_chain(Step *st)
 {
-	int n = rnd(1, 5);
+	int n = irand(1, 5);
 	bool gmap = false;
 	for (int i = 0; i < n; i++) {
 		Step x = {0};
-		int pick = rnd(0, 5);
+		int pick = irand(0, 5);
 		if (pick <= 1) {
-			x.op = gmap ? OP_GCONV : rnd(0, 1) ? OP_LIFT : OP_CONV;
-			x.k = x.op == OP_CONV ? 1 : rnd(1, 4);
-			x.s = rnd(1, 3), x.p = rnd(0, 2), x.d = rnd(1, 2);
+			x.op = gmap ? OP_GCONV : irand(0, 1) ? OP_LIFT : OP_CONV;
+			x.k = x.op == OP_CONV ? 1 : irand(1, 4);
+			x.s = irand(1, 3), x.p = irand(0, 2), x.d = irand(1, 2);
 			gmap |= x.op != OP_CONV;
 		} else if (pick <= 3) {
-			x.op = rnd(0, 1) ? OP_MAXPOOL : OP_AVGPOOL;
-			x.k = rnd(1, 4), x.s = rnd(1, 3), x.p = rnd(0, x.k / 2), x.d = 1;
+			x.op = irand(0, 1) ? OP_MAXPOOL : OP_AVGPOOL;
+			x.k = irand(1, 4), x.s = irand(1, 3), x.p = irand(0, x.k / 2), x.d = 1;
 		} else if (pick == 4) {
 			x.op = gmap ? OP_GPOOL : OP_BN;
 			gmap = false;
@@ -358,7 +346,7 @@ START_TEST(chains_match_brute_force)
 	while (tested < 1500) {
 		Step st[MAXL];
 		int n = random_chain(st);
-		int H = rnd(1, 36), W = rnd(0, 1) ? H : rnd(1, 36);
+		int H = irand(1, 36), W = irand(0, 1) ? H : irand(1, 36);
 		unsigned mask = H == W ? ALL : PMM;
 		if (!build_chain(&t, H, W, mask, st, n))
 			continue;
@@ -542,7 +530,7 @@ START_TEST(note_shows_the_arithmetic)
 {
 	static TB t;
 	for (int i = 0; i < 200; i++) {
-		int n = rnd(8, 40), k = rnd(1, 5), s = rnd(2, 3), p = rnd(0, k / 2);
+		int n = irand(8, 40), k = irand(1, 5), s = irand(2, 3), p = irand(0, k / 2);
 		tb_init(&t, 1, n, n, 0xf);
 		tb_slide(&t, OP_MAXPOOL, 0, 0, k, s, p, 1);
 		int r = (n + 2 * p - (k - 1) - 1) % s;
@@ -644,8 +632,8 @@ START_TEST(suggested_sizes_are_nearest_and_exact)
 	while (checked < 300) {
 		Step st[MAXL];
 		int n = random_chain(st);
-		int H = rnd(4, 36), W = rnd(0, 1) ? H : rnd(4, 36);
-		unsigned mask = H == W ? (rnd(0, 1) ? ALL : 0xf) : PMM;
+		int H = irand(4, 36), W = irand(0, 1) ? H : irand(4, 36);
+		unsigned mask = H == W ? (irand(0, 1) ? ALL : 0xf) : PMM;
 		if (!build_chain(&t, H, W, mask, st, n))
 			continue;
 		Arena *a = arena_new();
@@ -740,9 +728,9 @@ START_TEST(suggested_layer_change_centres_it)
 	static TB t;
 	int checked = 0;
 	for (int i = 0; i < 600; i++) {
-		int n = rnd(6, 40), k = rnd(1, 5), s = rnd(2, 4);
-		bool pool = rnd(0, 1);
-		int p = rnd(0, pool ? k / 2 : 2);
+		int n = irand(6, 40), k = irand(1, 5), s = irand(2, 4);
+		bool pool = irand(0, 1);
+		int p = irand(0, pool ? k / 2 : 2);
 		tb_init(&t, 1, n, n, ALL);
 		if (tb_slide(&t, pool ? OP_AVGPOOL : OP_LIFT, 0, 3, k, s, p, 1) < 0)
 			continue;
@@ -812,7 +800,7 @@ START_TEST(json_is_valid_and_agrees)
 	for (int i = 0; i < 200; i++) {
 		Step st[MAXL];
 		int n = random_chain(st);
-		int H = rnd(4, 30), W = rnd(0, 1) ? H : rnd(4, 30);
+		int H = irand(4, 30), W = irand(0, 1) ? H : irand(4, 30);
 		unsigned mask = H == W ? ALL : PMM;
 		if (!build_chain(&t, H, W, mask, st, n))
 			continue;
@@ -943,7 +931,7 @@ START_TEST(sizes_match_brute_force)
 	while (tested < 150) {
 		Step st[MAXL];
 		int n = random_chain(st);
-		int lo = rnd(1, 12), hi = lo + rnd(8, 40);
+		int lo = irand(1, 12), hi = lo + irand(8, 40);
 		tested += sweep_case(st, n, lo, hi);
 	}
 }

@@ -11,61 +11,9 @@
 #include <string.h>
 
 #include "geqrt.h"
+#include "harness.h"
 
 /* ---- helpers ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static void seed(uint64_t s)
-{
-	rng_state = s * 0x9e3779b97f4a7c15ull + 1;
-}
-
-/* xorshift64*: deterministic, so a failure reproduces */
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dull;
-}
-
-static int irand(int lo, int hi) /* inclusive */
-{
-	return lo + (int)(rnd() % (uint64_t)(hi - lo + 1));
-}
-
-static float frand(void) /* uniform in [-1, 1) */
-{
-	return (float)((rnd() >> 40) * (2.0 / (double)(1ull << 24)) - 1.0);
-}
-
-/* Exactly n floats (ASan flags any read or write past them), filled at random. */
-static float *randbuf(size_t n)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	ck_assert_ptr_nonnull(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = frand();
-	return p;
-}
-
-/* Exactly n floats filled with NaN: an op that fails to write an output shows up. */
-static float *nanbuf(size_t n)
-{
-	float *p = malloc((n ? n : 1) * sizeof *p);
-	ck_assert_ptr_nonnull(p);
-	for (size_t i = 0; i < n; i++)
-		p[i] = NAN;
-	return p;
-}
-
-static double *dbuf(size_t n)
-{
-	double *p = calloc(n ? n : 1, sizeof *p);
-	ck_assert_ptr_nonnull(p);
-	return p;
-}
 
 /* Index of the first element off by more than 1e-4 relative (floor 1 for small
  * values), or -1 when all agree. */

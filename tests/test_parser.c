@@ -9,14 +9,13 @@
 #include <string.h>
 
 #include "geqc.h"
+#include "harness.h"
 
 /* ---- harness ---- */
 
 typedef struct Parse {
 	Arena *arena;
-	Diag d;
-	char *out; /* diagnostics printed */
-	size_t outlen;
+	Sink s; /* s.text: the diagnostics printed */
 	Program *prog;
 } Parse;
 
@@ -24,10 +23,9 @@ static void parse_bytes(Parse *p, const char *src, size_t len)
 {
 	memset(p, 0, sizeof *p);
 	p->arena = arena_new();
-	p->d = (Diag){.file = "t.geq", .src = src, .srclen = len};
-	p->d.out = open_memstream(&p->out, &p->outlen);
-	p->prog = parse_program(src, len, p->arena, &p->d);
-	fclose(p->d.out);
+	sink_open(&p->s, "t.geq", src, len);
+	p->prog = parse_program(src, len, p->arena, &p->s.d);
+	sink_close(&p->s);
 }
 
 static void parse(Parse *p, const char *src)
@@ -38,7 +36,7 @@ static void parse(Parse *p, const char *src)
 static void done(Parse *p)
 {
 	arena_free(p->arena);
-	free(p->out);
+	free(p->s.text);
 }
 
 /* The location of the n-th (from 0) occurrence of needle in src, counted directly. */
@@ -121,8 +119,8 @@ START_TEST(test_example_declarations)
 	Parse p;
 	parse(&p, example);
 	ck_assert_ptr_nonnull(p.prog);
-	ck_assert_int_eq(p.d.nerrors, 0);
-	ck_assert_uint_eq(p.outlen, 0);
+	ck_assert_int_eq(p.s.d.nerrors, 0);
+	ck_assert_uint_eq(p.s.len, 0);
 
 	const GroupDecl *g = p.prog->groups;
 	ck_assert_ptr_nonnull(g);
@@ -301,7 +299,7 @@ START_TEST(test_empty_and_comment_only)
 		ck_assert_ptr_nonnull(p.prog);
 		ck_assert_ptr_null(p.prog->model);
 		ck_assert_ptr_null(p.prog->groups);
-		ck_assert_int_eq(p.d.nerrors, 0);
+		ck_assert_int_eq(p.s.d.nerrors, 0);
 		done(&p);
 	}
 }
@@ -362,7 +360,7 @@ START_TEST(test_nesting_limit)
 				ck_assert_ptr_nonnull(p.prog);
 			} else {
 				ck_assert_ptr_null(p.prog);
-				ck_assert_ptr_nonnull(strstr(p.out, "more than 64 nested"));
+				ck_assert_ptr_nonnull(strstr(p.s.text, "more than 64 nested"));
 			}
 			done(&p);
 			free(src);
@@ -392,7 +390,7 @@ START_TEST(test_identifier_limit)
 	snprintf(want, sizeof want,
 	        "t.geq:1:%d: error: identifier 'aaaaaaaaaaaaaaaa...' is longer than 64 characters",
 	        at.first_column);
-	ck_assert_ptr_nonnull(strstr(p.out, want));
+	ck_assert_ptr_nonnull(strstr(p.s.text, want));
 	done(&p);
 	free(ok);
 	free(bad);
@@ -404,9 +402,9 @@ START_TEST(test_integer_limit)
 	Parse p;
 	parse(&p, "model m(x: [1, 4, 2147483648]) on p1 { return x; }");
 	ck_assert_ptr_null(p.prog);
-	ck_assert_str_eq(p.out, "t.geq:1:19: error: integer constant '2147483648' is too large\n"
-	                        "    1 | model m(x: [1, 4, 2147483648]) on p1 { return x; }\n"
-	                        "      |                   ^~~~~~~~~~\n");
+	ck_assert_str_eq(p.s.text, "t.geq:1:19: error: integer constant '2147483648' is too large\n"
+	                           "    1 | model m(x: [1, 4, 2147483648]) on p1 { return x; }\n"
+	                           "      |                   ^~~~~~~~~~\n");
 	done(&p);
 }
 END_TEST
@@ -422,7 +420,7 @@ START_TEST(test_layer_limit)
 			ck_assert_ptr_nonnull(p.prog);
 		} else {
 			ck_assert_ptr_null(p.prog);
-			ck_assert_ptr_nonnull(strstr(p.out, "more than 4096 layers"));
+			ck_assert_ptr_nonnull(strstr(p.s.text, "more than 4096 layers"));
 		}
 		done(&p);
 		free(src);
@@ -467,11 +465,11 @@ START_TEST(test_syntax_error)
 	Parse p;
 	parse(&p, errors[_i].src);
 	ck_assert_ptr_null(p.prog);
-	ck_assert_int_eq(p.d.nerrors, 1);
-	size_t n = strcspn(p.out, "\n");
-	ck_assert_msg(
-	        strlen(errors[_i].first_line) == n && strncmp(p.out, errors[_i].first_line, n) == 0,
-	        "got:  %.*s\nwant: %s", (int)n, p.out, errors[_i].first_line);
+	ck_assert_int_eq(p.s.d.nerrors, 1);
+	size_t n = strcspn(p.s.text, "\n");
+	ck_assert_msg(strlen(errors[_i].first_line) == n &&
+	                      strncmp(p.s.text, errors[_i].first_line, n) == 0,
+	        "got:  %.*s\nwant: %s", (int)n, p.s.text, errors[_i].first_line);
 	done(&p);
 }
 END_TEST
@@ -482,9 +480,9 @@ START_TEST(test_nul_byte)
 	Parse p;
 	parse_bytes(&p, src, sizeof src - 1);
 	ck_assert_ptr_null(p.prog);
-	ck_assert_str_eq(p.out, "t.geq:1:35: error: stray '\\000' in program\n"
-	                        "    1 | model m(x: [1, 4, 4]) on p1 { y = ?; }\n"
-	                        "      |                                   ^\n");
+	ck_assert_str_eq(p.s.text, "t.geq:1:35: error: stray '\\000' in program\n"
+	                           "    1 | model m(x: [1, 4, 4]) on p1 { y = ?; }\n"
+	                           "      |                                   ^\n");
 	done(&p);
 }
 END_TEST
@@ -497,9 +495,10 @@ static void check_contract(const char *src, size_t len)
 	Parse p;
 	parse_bytes(&p, src, len);
 	if (p.prog)
-		ck_assert_int_eq(p.d.nerrors, 0);
+		ck_assert_int_eq(p.s.d.nerrors, 0);
 	else
-		ck_assert_msg(p.d.nerrors == 1, "%d errors for %.*s", p.d.nerrors, (int)len, src);
+		ck_assert_msg(
+		        p.s.d.nerrors == 1, "%d errors for %.*s", p.s.d.nerrors, (int)len, src);
 	done(&p);
 }
 

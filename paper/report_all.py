@@ -170,11 +170,14 @@ def plots(args, groups):
     fig.tight_layout()
     fig.savefig(args.png)
     plt.close(fig)
-    if ("resnet", "upright") in groups:
-        fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
-        curves(ax, groups[("resnet", "upright")], "p4 ResNet, trained upright")
-        ax.set_xlabel("rotation of the test images (degrees)")
-        ax.set_ylabel("test accuracy (%)")
+    augs = [a for a in AUGS if ("resnet", a) in groups]
+    if augs:
+        fig, axes = plt.subplots(1, len(augs), figsize=(5 * len(augs), 4), dpi=110,
+                                 sharey=True, squeeze=False)
+        for ax, aug in zip(axes[0], augs):
+            curves(ax, groups[("resnet", aug)], f"p4 ResNet, trained on {DATA[aug]}")
+            ax.set_xlabel("rotation of the test images (degrees)")
+        axes[0, 0].set_ylabel("test accuracy (%)")
         fig.tight_layout()
         fig.savefig(args.png_resnet)
         plt.close(fig)

@@ -2,8 +2,9 @@
 # `make paper-all`: both of the paper's claims in one reduced run. For every seed, the
 # P4CNN pair (paper28 exact, paper29 one pixel off) is trained in each of the four regimes
 # (upright, rot90, gauss45, uniform) and the ResNet pair (resnet29 exact, resnet28 one
-# pixel off) upright, each with paper/run.sh --lean; then paper/report_all.py writes one
-# table of mean +- std over the seeds and the plots.
+# pixel off) upright, on N(45, 20) and on uniform rotations, each with paper/run.sh
+# --lean; then paper/report_all.py writes one table of mean +- std over the seeds and
+# the plots.
 # A run whose directory holds a finished result of the same configuration is not redone,
 # so an interrupted paper-all resumes where it stopped.
 #
@@ -58,7 +59,9 @@ for seed in ${seeds//,/ }; do
 	for aug in upright rot90 gauss45 uniform; do
 		one paper "$aug" "$seed"
 	done
-	one resnet upright "$seed"
+	for aug in upright gauss45 uniform; do
+		one resnet "$aug" "$seed"
+	done
 done
 /usr/bin/python3 paper/report_all.py --epochs "$epochs" --train-n "$train_n" \
 	--md paper/results-all.md --png paper/accuracy-all.png --png-resnet paper/accuracy-resnet.png \

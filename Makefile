@@ -17,7 +17,7 @@ CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null)
 
 COMPILER_SRC := compiler/main.c compiler/ast.c compiler/ops.c compiler/diag.c \
                 compiler/diag_sarif.c compiler/group.c compiler/sizes.c compiler/shape.c \
-                compiler/check.c compiler/lint.c compiler/plan.c compiler/emit_c.c \
+                compiler/expand.c compiler/check.c compiler/lint.c compiler/plan.c compiler/emit_c.c \
                 compiler/emit_torch.c
 LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
                 runtime/load_image.c

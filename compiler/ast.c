@@ -138,6 +138,16 @@ Node *ast_node(Arena *a, NodeKind kind, Loc loc)
 
 static void dump_node(FILE *out, const Node *n);
 
+const char *ast_op_spelling(int op)
+{
+	static const char *const two[] = {"==", "!=", "<=", ">=", "&&", "||"};
+	static const char *const one[] = {"+", "-", "*", "/", "%", "<", ">", "!"};
+	if (op >= OP2_EQ && op <= OP2_OR)
+		return two[op - OP2_EQ];
+	const char *p = op > 0 && op < 128 ? strchr("+-*/%<>!", op) : NULL;
+	return p ? one[p - "+-*/%<>!"] : "?:";
+}
+
 static void dump_args(FILE *out, const Arg *a)
 {
 	for (; a; a = a->next) {
@@ -169,7 +179,22 @@ static void dump_node(FILE *out, const Node *n)
 		fputc(')', out);
 		break;
 	case N_ADD:
-		fputs("(+ ", out);
+	case N_BINARY:
+		fprintf(out, "(%s ", ast_op_spelling(n->kind == N_ADD ? '+' : n->op));
+		dump_node(out, n->lhs);
+		fputc(' ', out);
+		dump_node(out, n->rhs);
+		fputc(')', out);
+		break;
+	case N_UNARY:
+		fprintf(out, "(%c ", n->op);
+		dump_node(out, n->lhs);
+		fputc(')', out);
+		break;
+	case N_COND:
+		fputs("(?: ", out);
+		dump_node(out, n->cond);
+		fputc(' ', out);
 		dump_node(out, n->lhs);
 		fputc(' ', out);
 		dump_node(out, n->rhs);
@@ -178,17 +203,54 @@ static void dump_node(FILE *out, const Node *n)
 	}
 }
 
+/* One statement a line, indented by nesting: `3:5   h (relu h)`, `4:5   for i 0 7`. */
+static void dump_stmts(FILE *out, const Stmt *s, int indent)
+{
+	static const char *const word[] = {"", "return", "for", "if"};
+	for (; s; s = s->next) {
+		/* as in check.c, a statement without a target is a return */
+		const char *what = s->kind != S_ASSIGN ? word[s->kind]
+		                   : s->target         ? s->target
+		                                       : "return";
+		fprintf(out, "%d:%d %*s%s ", s->loc.first_line, s->loc.first_column, 2 * indent, "",
+		        what);
+		if (s->kind == S_FOR)
+			fprintf(out, "%s ", s->target);
+		dump_node(out, s->expr);
+		if (s->kind == S_FOR) {
+			fputc(' ', out);
+			dump_node(out, s->hi);
+		}
+		fputc('\n', out);
+		dump_stmts(out, s->body, indent + 1);
+		if (s->alt)
+			fprintf(out, "%d:%d %*selse\n", s->loc.first_line, s->loc.first_column,
+			        2 * indent, "");
+		dump_stmts(out, s->alt, indent + 1);
+	}
+}
+
 static void dump_model(FILE *out, const ModelDecl *m)
 {
 	fprintf(out, "%d:%d model %s (%s [%lld %lld %lld]) on %s\n", m->loc.first_line,
 	        m->loc.first_column, m->name, m->input, m->dims[0]->i, m->dims[1]->i, m->dims[2]->i,
 	        m->group);
-	for (const Stmt *s = m->body; s; s = s->next) {
-		fprintf(out, "%d:%d   %s ", s->loc.first_line, s->loc.first_column,
-		        s->target ? s->target : "return");
-		dump_node(out, s->expr);
-		fputc('\n', out);
+	dump_stmts(out, m->body, 1);
+}
+
+static void dump_block(FILE *out, const BlockDecl *b)
+{
+	fprintf(out, "%d:%d block %s (", b->loc.first_line, b->loc.first_column, b->name);
+	for (const BlockParam *q = b->params; q; q = q->next) {
+		fputs(q->name, out);
+		if (q->def) {
+			fputc('=', out);
+			dump_node(out, q->def);
+		}
+		fputs(q->next ? " " : "", out);
 	}
+	fputs(")\n", out);
+	dump_stmts(out, b->body, 1);
 }
 
 void ast_dump(FILE *out, const Program *p)
@@ -199,6 +261,8 @@ void ast_dump(FILE *out, const Program *p)
 			fprintf(out, "%s%s", id->name, id->next ? " " : "");
 		fputs(">\n", out);
 	}
+	for (const BlockDecl *b = p->blocks; b; b = b->next)
+		dump_block(out, b);
 	if (p->model)
 		dump_model(out, p->model);
 }

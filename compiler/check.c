@@ -249,6 +249,11 @@ static bool close_enough(const char *typed, const char *cand, int *best)
 	return true;
 }
 
+bool suggest_close(const char *typed, const char *cand, int *best)
+{
+	return close_enough(typed, cand, best);
+}
+
 static const char *kind_phrase(unsigned kinds)
 {
 	switch (kinds) {
@@ -411,6 +416,10 @@ static const char *describe_node(Checker *c, const Node *n)
 		return arena_printf(c->arena, "a call of %s", n->name);
 	case N_ADD:
 		return "a sum";
+	case N_UNARY: /* folded by expand.c */
+	case N_BINARY:
+	case N_COND:
+		break;
 	}
 	return "an expression";
 }
@@ -974,7 +983,7 @@ static void undefined_name(Checker *c, const Node *n)
 
 static int eval_name(Checker *c, const Node *n)
 {
-	const Entry *e = table_find(&c->names, n->name);
+	const Entry *e = table_find(&c->names, n->key ? n->key : n->name);
 	if (e)
 		return e->val;
 	undefined_name(c, n);
@@ -1142,6 +1151,9 @@ static int eval(Checker *c, const Node *n, const char *what)
 	case N_INT:
 	case N_FLOAT:
 	case N_BOOL:
+	case N_UNARY: /* folded by expand.c */
+	case N_BINARY:
+	case N_COND:
 		break;
 	}
 	err(c, n->loc, "%s must be a value (an image, G-map or vector), not %s", what,
@@ -1191,11 +1203,35 @@ static int cmp_rank(const void *a, const void *b)
 	return (x[0] > y[0]) - (x[0] < y[0]);
 }
 
+/* The path as a C and Python identifier: basic17.gconv2 -> basic17_gconv2. */
+static const char *c_name(Checker *c, const char *path)
+{
+	char *s = arena_printf(c->arena, "%s", path);
+	for (char *p = s; (p = strchr(p, '.')); p++)
+		*p = '_';
+	return s;
+}
+
+/* Two paths can meet in C (a1.b1 and a block a1_b's first call): the emitted code
+ * would not compile, so that is an error here. */
+static void check_c_name(Checker *c, Table *cnames, const Layer *L)
+{
+	Entry *e = table_put(cnames, L->name);
+	if (!e->ptr) {
+		e->ptr = L;
+		return;
+	}
+	const Layer *first = e->ptr;
+	err(c, L->loc, "layers '%s' and '%s' would share the C name '%s'; rename a block",
+	        first->path, L->path, L->name);
+}
+
 /* Names count each op's occurrences in source order: relu(bn(gconv(h))) is relu1 bn1
- * gconv1, though gconv is evaluated first. */
+ * gconv1, though gconv is evaluated first. Inside a call of a block the count restarts
+ * under the call's path (SPEC §2.1): basic3.gconv1, basic3.bn1, ... */
 static void name_layers(Checker *c, Layer *layer, int n)
 {
-	int count[OP_COUNT] = {0};
+	Table count = {0}, cnames = {0};
 	int *order = xmalloc(2 * (size_t)n * sizeof *order);
 	for (int i = 0; i < n; i++) {
 		order[2 * i] = c->rank[i];
@@ -1204,12 +1240,19 @@ static void name_layers(Checker *c, Layer *layer, int n)
 	qsort(order, (size_t)n, 2 * sizeof *order, cmp_rank);
 	for (int i = 0; i < n; i++) {
 		Layer *L = &layer[order[2 * i + 1]];
-		L->name = arena_printf(c->arena, "%s%d", op_info[L->op].layer, ++count[L->op]);
+		const char *base = op_info[L->op].layer;
+		const char *prefix = L->loc.site ? L->loc.site->path : "";
+		Entry *e = table_put(&count, arena_printf(c->arena, "%s%s", prefix, base));
+		L->path = arena_printf(c->arena, "%s%d", e->name, ++e->val);
+		L->name = c_name(c, L->path);
+		check_c_name(c, &cnames, L);
 		for (int t = 0; t < L->nparams; t++)
 			L->param[t].name =
-			        arena_printf(c->arena, "%s.%s", L->name, L->param[t].name);
+			        arena_printf(c->arena, "%s.%s", L->path, L->param[t].name);
 	}
 	free(order);
+	free(count.e);
+	free(cnames.e);
 }
 
 static Model *finish(Checker *c, const ModelDecl *md, Shape input, int out)
@@ -1237,7 +1280,7 @@ static Model *finish(Checker *c, const ModelDecl *md, Shape input, int out)
 
 static void no_model(Checker *c)
 {
-	Loc loc = c->d->srclen ? (Loc){1, 1, 1, 1} : (Loc){0};
+	Loc loc = c->d->srclen ? (Loc){1, 1, 1, 1, NULL} : (Loc){0};
 	err(c, loc, "no model declared");
 	note(c, loc, "a file needs one: model NAME(x: [C, H, W]) on GROUP { ... return ...; }");
 }

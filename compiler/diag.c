@@ -204,7 +204,9 @@ static void put_parseable_fixit(const Diag *d, Loc loc, const char *text)
 
 void diag_fixit(Diag *d, Loc loc, const char *text)
 {
-	if (d->suppressing)
+	/* Code inside a block serves every call of it: a fix computed for one call (with
+	 * its arguments written in) would break the others, so none is offered there. */
+	if (d->suppressing || loc.site)
 		return;
 	if (d->out && d->format == DF_TEXT && d->parseable_fixits)
 		put_parseable_fixit(d, loc, text);
@@ -251,6 +253,18 @@ static void put_text(
 		put_source(d, loc, color);
 }
 
+/* Where a location inside a block comes from, innermost call first, as gcc says where
+ * inlined code was inlined: one note per call, at the block's declaration. */
+static void put_call_chain(Diag *d, const Site *s)
+{
+	for (; s; s = s->call.site) {
+		Loc decl = s->decl;
+		decl.site = NULL; /* a note prints no chain of its own */
+		diag_report(d, D_NOTE, decl, NULL, "in block '%s' called at %s:%d:%d", s->block,
+		        d->file, s->call.first_line, s->call.first_column);
+	}
+}
+
 void diag_report(Diag *d, DiagKind kind, Loc loc, const char *flag, const char *fmt, ...)
 {
 	if (!diag_admit(d, kind, flag))
@@ -267,4 +281,6 @@ void diag_report(Diag *d, DiagKind kind, Loc loc, const char *flag, const char *
 	if (d->out && d->format == DF_TEXT)
 		put_text(d, kind, promoted, loc, flag, msg ? msg : fmt);
 	free(msg);
+	if (kind != D_NOTE)
+		put_call_chain(d, loc.site);
 }

@@ -367,7 +367,7 @@ static void put_merged(FILE *c, const Plan *P, int i, const char *sep)
 static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 {
 	const Layer *L = &P->m->layer[i];
-	fprintf(c, "/* %s, ", L->name);
+	fprintf(c, "/* %s, ", L->path);
 	if (src && src->file) {
 		put_comment_text(c, src->file, strlen(src->file));
 		fprintf(c, ":%d:%d", L->loc.first_line, L->loc.first_column);
@@ -376,6 +376,9 @@ static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 	}
 	if (src && src->src)
 		quote_source(c, src, L->loc);
+	for (const Site *s = L->loc.site; s; s = s->call.site)
+		fprintf(c, "\n * in block %s called at line %d:%d", s->block, s->call.first_line,
+		        s->call.first_column);
 	fputs("\n * ", c);
 	for (int j = 0; j < L->nin; j++) {
 		fputs(j ? " + " : "", c);
@@ -558,7 +561,7 @@ static void emit_fold(FILE *c, const Plan *P, int i)
 	fprintf(c,
 	        ", %zu, %d, %d, t + %d, %.9gf, \"%s\", err,\n\t        errlen))\n\t\treturn -1;\n",
 	        (size_t)conv_cin(L) * L->k * L->k, L->C, L->out_shape.g, P->param0[P->fold[i]],
-	        B->eps, B->name);
+	        B->eps, B->path);
 }
 
 /* The filters expanded (and folded), then packed for the kernel. */
@@ -580,7 +583,7 @@ static void emit_load_bn(FILE *c, const Plan *P, int i)
 	int t = P->param0[i];
 	fprintf(c,
 	        "\tif (gq_bn_check_var(t[%d], %d, %.9gf, \"%s\", err, errlen))\n\t\treturn -1;\n",
-	        t + 3, L->in_shape.c, L->eps, L->name);
+	        t + 3, L->in_shape.c, L->eps, L->path);
 	fputs("\tgq_bn_fold(", c);
 	put_param(c, P, i, false, "mem + ");
 	fputs(", ", c);

@@ -15,7 +15,9 @@
 typedef struct Emitter {
 	FILE *out;
 	const Model *m;
-	const char *src; /* the .geq file's name as given, for `# model.geq:LINE` comments */
+	const char *src;  /* the .geq file's name as given, for `# model.geq:LINE` comments */
+	const char *made; /* the innermost block-call module made so far ("basic3"), or "" */
+	Arena *arena;
 } Emitter;
 
 /* A layer of the forward, for torch_var. */
@@ -467,7 +469,7 @@ static void emit_classes(Emitter *e)
 static void init_conv(Emitter *e, const Layer *l, const char *cls)
 {
 	FILE *out = e->out;
-	fprintf(out, "self.%s = %s(%d, %d, k=%d", l->name, cls, l->param[0].dim[1],
+	fprintf(out, "self.%s = %s(%d, %d, k=%d", l->path, cls, l->param[0].dim[1],
 	        l->param[0].dim[0], l->k);
 	if (l->s != 1)
 		fprintf(out, ", s=%d", l->s);
@@ -480,7 +482,7 @@ static void init_conv(Emitter *e, const Layer *l, const char *cls)
 
 static void init_bn(Emitter *e, const Layer *l)
 {
-	fprintf(e->out, "self.%s = BN(%d", l->name, l->param[0].dim[0]);
+	fprintf(e->out, "self.%s = BN(%d", l->path, l->param[0].dim[0]);
 	if (l->eps != 1e-5) {
 		fputs(", eps=", e->out);
 		put_float(e->out, l->eps);
@@ -490,8 +492,37 @@ static void init_bn(Emitter *e, const Layer *l)
 
 static void init_linear(Emitter *e, const Layer *l)
 {
-	fprintf(e->out, "self.%s = Linear(%d, %d%s)", l->name, l->param[0].dim[1],
+	fprintf(e->out, "self.%s = Linear(%d, %d%s)", l->path, l->param[0].dim[1],
 	        l->param[0].dim[0], l->bias ? "" : ", bias=False");
+}
+
+/* `  # model.geq:3, in basic called at line 10`: where the layer's call is written, and
+ * the block calls it sits in, innermost first. */
+static void put_origin(Emitter *e, const Layer *l)
+{
+	fprintf(e->out, "  # %s:%d", e->src, l->loc.first_line);
+	for (const Site *s = l->loc.site; s; s = s->call.site)
+		fprintf(e->out, ", in %s called at line %d", s->block, s->call.first_line);
+}
+
+/* Whether the module `path[0..n)` was made: a prefix of the last one, up to a dot. */
+static bool made(const Emitter *e, const char *path, size_t n)
+{
+	return strncmp(e->made, path, n) == 0 && (e->made[n] == '.' || e->made[n] == '\0');
+}
+
+/* `self.basic3 = nn.Module()` before `self.basic3.gconv1 = GConv(...)`: the module nests
+ * along the layer's path, so that state_dict() keys are the SPEC's names. The layers of
+ * one block call come together (calls nest, they never interleave), so a module is new
+ * unless it encloses the last layer's. */
+static void emit_modules(Emitter *e, const char *path)
+{
+	const char *dot = strrchr(path, '.');
+	size_t n = dot ? (size_t)(dot - path) : 0;
+	for (const char *p = strchr(path, '.'); p; p = strchr(p + 1, '.'))
+		if (!made(e, path, (size_t)(p - path)))
+			fprintf(e->out, "        self.%.*s = nn.Module()\n", (int)(p - path), path);
+	e->made = n ? arena_strndup(e->arena, path, n) : "";
 }
 
 /* One line of Model.__init__ for a layer with parameters; nothing for the others. */
@@ -499,6 +530,7 @@ static void emit_init_layer(Emitter *e, const Layer *l)
 {
 	if (l->nparams == 0)
 		return;
+	emit_modules(e, l->path);
 	fputs("        ", e->out);
 	switch (l->op) {
 	case OP_LIFT:
@@ -530,7 +562,8 @@ static void emit_init_layer(Emitter *e, const Layer *l)
 	case OP_COUNT:
 		break; /* no parameters */
 	}
-	fprintf(e->out, "  # %s:%d\n", e->src, l->loc.first_line);
+	put_origin(e, l);
+	fputs("\n", e->out);
 }
 
 /* ---- Model.forward: one line per layer ---- */
@@ -545,7 +578,7 @@ static bool torch_var(FILE *out, const char *w, const void *ctx)
 	const struct {
 		const char *w, *s;
 	} strs[] = {{"x", value_name(e->m, l->in[0])},
-	        {"y", l->nin > 1 ? value_name(e->m, l->in[1]) : NULL}, {"name", l->name},
+	        {"y", l->nin > 1 ? value_name(e->m, l->in[1]) : NULL}, {"name", l->path},
 	        {"reduce", l->mode == GPOOL_MAX ? "amax" : "mean"},
 	        {"axes", gmap ? "(3, 4)" : "(2, 3)"}, {"flat", gmap ? ".flatten(1)" : ""}};
 	const struct {
@@ -651,7 +684,8 @@ static void emit_model(Emitter *e)
 void emit_torch(FILE *out, const Emit *em)
 {
 	const char *file = em->src && em->src->file ? em->src->file : "model.geq";
-	Emitter e = {out, em->m, file};
+	Arena *a = arena_new();
+	Emitter e = {out, em->m, file, "", a};
 	emit_header(&e, em->lint, em->cmdline);
 	fputs(imports, out);
 	emit_constants(&e, em->lint);
@@ -659,4 +693,5 @@ void emit_torch(FILE *out, const Emit *em)
 	fputs(safetensors, out);
 	emit_classes(&e);
 	emit_model(&e);
+	arena_free(a);
 }

@@ -19,8 +19,9 @@ enum {
 	GEQC_MAX_IDENT = 64,       /* characters of an identifier */
 	GEQC_MAX_DEPTH = 64,       /* nesting of calls and parentheses */
 	GEQC_MAX_DIM = 1 << 16,    /* any channel count, height, width, kernel, stride */
-	GEQC_MAX_LAYERS = 4096,    /* op applications in one model */
+	GEQC_MAX_LAYERS = 4096,    /* op applications in one model, after expansion */
 	GEQC_MAX_SIZES = 4096,     /* input sizes one --sizes sweeps */
+	GEQC_MAX_STEPS = 1 << 20,  /* statements and loop turns run by the expansion */
 };
 #define GEQC_MAX_NUMEL (1LL << 28) /* floats in one value or one parameter tensor */
 
@@ -42,13 +43,26 @@ _Noreturn void out_of_memory(void);
 
 /* ---- diag.c: the one reporting function ---- */
 
-/* Bison's YYLTYPE: lines and columns are 1-based, last_column inclusive. */
+/* Bison's YYLTYPE: lines and columns are 1-based, last_column inclusive. A location
+ * inside a block body also says which call of the block it belongs to (as gcc's
+ * locations of inlined code do): site is NULL for code directly in the model. */
+typedef struct Site Site;
 typedef struct Loc {
 	int first_line, first_column, last_line, last_column;
+	const Site *site;
 } Loc;
 #define YYLTYPE             Loc
 #define YYLTYPE_IS_DECLARED 1
-#define YYLTYPE_IS_TRIVIAL  1
+#define YYLTYPE_IS_TRIVIAL  0 /* bison's {1, 1, 1, 1} would leave site uninitialised */
+
+/* One call of a block, made by expand.c: every diagnostic at a location of that
+ * instance ends with `note: in block 'basic' called at FILE:LINE:COL`, one per level. */
+struct Site {
+	const char *block; /* the block's name */
+	Loc decl;          /* its name in the declaration */
+	Loc call;          /* the call; call.site is the caller's instance (NULL: the model) */
+	const char *path;  /* the instance's name prefix: "basic17." or "stage2.basic3." */
+};
 
 typedef enum { D_ERROR, D_WARNING, D_NOTE } DiagKind;
 
@@ -122,7 +136,12 @@ void diag_write_json(FILE *out, const Diag *d);
 void json_put_string(FILE *out, const char *s);
 
 /* ---- ast.c / parser.y / lexer.l: the syntax tree ---- */
-typedef enum { N_INT, N_FLOAT, N_BOOL, N_NAME, N_CALL, N_ADD } NodeKind;
+/* N_UNARY, N_BINARY and N_COND are compile-time arithmetic (SPEC §2.1): expand.c
+ * folds them, so the checker never sees them. `+` is N_ADD whatever it adds. */
+typedef enum { N_INT, N_FLOAT, N_BOOL, N_NAME, N_CALL, N_ADD, N_UNARY, N_BINARY, N_COND } NodeKind;
+
+/* The operators of N_UNARY ('-' '!') and N_BINARY: the character, or one of these. */
+enum { OP2_EQ = 256, OP2_NE, OP2_LE, OP2_GE, OP2_AND, OP2_OR };
 
 typedef struct Node Node;
 typedef struct Arg {
@@ -138,16 +157,26 @@ struct Node {
 	long long i;      /* N_INT (checked against INT_MAX by the lexer), N_BOOL */
 	double f;         /* N_FLOAT */
 	const char *name; /* N_NAME, N_CALL (the op or function name) */
-	Loc name_loc;     /* N_CALL: the op name alone */
+	const char *key;  /* N_NAME after expansion: the value it names in the flat model
+	                     ("basic3.h" inside a block); NULL: name itself */
+	Loc name_loc;     /* N_CALL: the op name alone; N_ADD N_UNARY N_BINARY: the operator */
 	Arg *args;        /* N_CALL */
-	Node *lhs, *rhs;  /* N_ADD */
+	int op;           /* N_UNARY, N_BINARY: '-', '*', OP2_EQ, ... */
+	Node *cond;       /* N_COND: cond ? lhs : rhs */
+	Node *lhs, *rhs;  /* N_ADD, N_BINARY, N_COND; N_UNARY: lhs */
 };
 
+/* After expansion a model's body holds only S_ASSIGN and S_RETURN. */
+typedef enum { S_ASSIGN, S_RETURN, S_FOR, S_IF } StmtKind;
+
 typedef struct Stmt {
+	StmtKind kind;
 	Loc loc;
-	const char *target; /* assigned name, or NULL for `return` */
+	const char *target; /* assigned name (S_FOR: the loop variable), NULL for `return` */
 	Loc target_loc;
-	Node *expr;
+	Node *expr;              /* S_FOR: the first bound; S_IF: the condition */
+	Node *hi;                /* S_FOR: the bound past the last turn */
+	struct Stmt *body, *alt; /* S_FOR, S_IF: the body; S_IF: the else branch or NULL */
 	struct Stmt *next;
 } Stmt;
 
@@ -175,9 +204,28 @@ typedef struct ModelDecl {
 	Stmt *body;
 } ModelDecl;
 
+/* block NAME(x, C, s=1) { ... return ...; } */
+typedef struct BlockParam {
+	const char *name;
+	Loc loc;
+	Node *def; /* the default, or NULL */
+	struct BlockParam *next;
+} BlockParam;
+
+typedef struct BlockDecl {
+	const char *name;
+	Loc loc; /* the name */
+	BlockParam *params;
+	Stmt *body;
+	int order; /* declarations before it in the file (blocks and the model) */
+	struct BlockDecl *next;
+} BlockDecl;
+
 typedef struct Program {
 	GroupDecl *groups; /* in source order */
+	BlockDecl *blocks; /* in source order */
 	ModelDecl *model;  /* NULL if the file declares none (check reports it) */
+	int model_order;   /* declarations before the model */
 } Program;
 
 /* Parses src (srclen bytes, may contain NULs) into an AST owned by arena; reports syntax
@@ -185,8 +233,19 @@ typedef struct Program {
 Program *parse_program(const char *src, size_t srclen, Arena *arena, Diag *d);
 /* A zeroed node of that kind and location, owned by the arena. */
 Node *ast_node(Arena *a, NodeKind kind, Loc loc);
+/* An N_UNARY or N_BINARY operator as written: "-", "==", "&&". */
+const char *ast_op_spelling(int op);
 /* The AST as text, one declaration or statement a line (geqc --dump=ast). */
 void ast_dump(FILE *out, const Program *p);
+
+/* ---- expand.c: blocks, loops and conditions run at compile time (SPEC §2.1) ---- */
+
+/* A copy of p whose model body is a flat list of assignments and a return: every block
+ * call inlined (its nodes' locations carry the call's Site), every loop unrolled, every
+ * condition decided and every compile-time expression folded to a literal. Values
+ * inside a block get keys of their own ("basic3.h"), so no instance sees another's
+ * names. Reports errors through d and returns NULL after any. */
+Program *expand_program(const Program *p, Arena *arena, Diag *d);
 
 /* ---- group.c: the point group D4 and its subgroups (SPEC §3) ---- */
 
@@ -278,7 +337,10 @@ typedef enum { GPOOL_MAX, GPOOL_MEAN } GpoolMode;
 
 typedef struct Layer {
 	Op op;
-	const char *name; /* op name + occurrence number in source order: "lift1", "relu3" */
+	const char *path; /* the parameter-name path (SPEC §2.1): op name + occurrence number
+	                     in source order, after the block calls it sits in: "lift1",
+	                     "basic17.gconv2" */
+	const char *name; /* path as a C and Python identifier: "lift1", "basic17_gconv2" */
 	Loc loc;          /* the call (or the `+`) */
 	const Node *node; /* the same in the AST (NULL for layers built by hand in tests) */
 	int nin;
@@ -324,6 +386,8 @@ bool shape_infer(const Layer *L, const Shape *in, int group_n, Shape *out);
 /* Sets L's parameter tensors from its op, hyperparameters and in_shape (SPEC §2; names
  * without the layer's prefix). */
 void shape_tensors(Layer *L, int group_n);
+/* For "did you mean": whether cand is close to typed and closer than *best (updated). */
+bool suggest_close(const char *typed, const char *cand, int *best);
 /* Output size of a sliding window, or <= 0 if the window does not fit. */
 int conv_out_size(int n, int k, int s, int p, int d);
 long long shape_numel(Shape s);          /* saturating at LLONG_MAX */

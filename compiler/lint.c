@@ -861,14 +861,31 @@ static void json_num(FILE *out, double x)
 		fputs("null", out);
 }
 
+/* The block calls a layer sits in, outermost first (SPEC §2.1): each the block's name
+ * and where it was called. */
+static void json_call_path(FILE *out, const Site *s, bool last)
+{
+	if (!s) {
+		fputc('[', out);
+		return;
+	}
+	json_call_path(out, s->call.site, false);
+	fputs("{\"block\": ", out);
+	json_str(out, s->block);
+	fprintf(out, ", \"line\": %d, \"column\": %d}%s", s->call.first_line, s->call.first_column,
+	        last ? "" : ", ");
+}
+
 static void json_layer(FILE *out, const Layer *L, const LayerLint *ll, unsigned all)
 {
 	fputs("    {\"name\": ", out);
-	json_str(out, L->name);
+	json_str(out, L->path);
 	fputs(", \"op\": ", out);
 	json_str(out, op_info[L->op].name);
-	fprintf(out, ", \"line\": %d, \"column\": %d, \"input\": ", L->loc.first_line,
+	fprintf(out, ", \"line\": %d, \"column\": %d, \"call_path\": ", L->loc.first_line,
 	        L->loc.first_column);
+	json_call_path(out, L->loc.site, true);
+	fputs("], \"input\": ", out);
 	json_shape(out, L->in_shape);
 	fputs(", \"output\": ", out);
 	json_shape(out, L->out_shape);

@@ -1,6 +1,6 @@
 /* main.c: the command line (SPEC §4) and the pipeline, one pass after another:
  *
- *   read -> parse_program -> check_program -> lint_model -> plan_model -> lint JSON,
+ *   read -> parse_program -> expand_program -> check_program -> lint_model -> plan_model -> lint JSON,
  *   PyTorch, C, or a native executable (C through the system's C compiler)
  *
  * --dump=ast|model|plan prints the AST, the checked model or the plan and stops.
@@ -791,6 +791,9 @@ static int compile(const Options *o, Arena *arena, Diag *d)
 		return ast_dump(stdout, prog), 0;
 	if (o->input_size[0])
 		override_input(prog, o->input_size);
+	prog = expand_program(prog, arena, d);
+	if (!prog)
+		return 1;
 	Model *m = check_program(prog, arena, d);
 	if (!m && o->input_size[0])
 		note_input_size(prog, d, o->input_size);

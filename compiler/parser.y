@@ -1,7 +1,8 @@
 /* parser.y: the grammar of a .geq file (SPEC §2) into the AST of geqc.h, every node with
  * its location. A pure parser over the reentrant scanner of lexer.l; it stops at the first
  * syntax error, whose message (yyreport_syntax_error) names what was expected and, for the
- * likely mistakes, why: a missing ';', an unclosed bracket, '==' or ':' for '='. */
+ * likely mistakes, why: a missing ';', an unclosed bracket, '==' or ':' for '=', a loop or
+ * a function written as in C or Python. */
 %define api.pure full
 %define parse.error custom
 %define parse.lac full
@@ -36,14 +37,19 @@ typedef struct ParseCtx {
 	const char *src;
 	Program *prog;
 	GroupDecl **group_tail;
+	BlockDecl **block_tail;
+	int ndecls;       /* blocks and models so far */
 	size_t offset;    /* bytes scanned so far */
 	int line, col;    /* position of the next byte */
 	Token tok, prev;  /* the last token scanned (the lookahead at an error), the one before */
 	Bracket open[GEQC_MAX_DEPTH + 8]; /* unclosed brackets, innermost last */
 	int nopen;
 	int parens;     /* unclosed '(': the nesting depth */
+	int braces;     /* unclosed '{': the nesting depth */
+	bool in_group;  /* inside a group declaration, where '<' and '>' are brackets */
 	bool unmatched; /* the last token closes a bracket that is not open */
 	int nops;       /* calls and '+' so far */
+	int narith;     /* other operators so far */
 } ParseCtx;
 }
 
@@ -60,6 +66,9 @@ YY_DECL;
 
 static void yyerror(const Loc *loc, yyscan_t scanner, ParseCtx *ctx, const char *msg);
 static bool count_op(ParseCtx *ctx, Loc loc);
+static Node *arith(ParseCtx *ctx, NodeKind kind, int op, Loc loc, Loc op_loc, Node *l, Node *r);
+static Stmt *control(ParseCtx *ctx, StmtKind kind, Loc loc, Node *expr, Stmt *body, Stmt *alt);
+static void block_add(ParseCtx *ctx, const char *name, Loc loc, BlockParam *params, Stmt *body);
 static Node *leaf(ParseCtx *ctx, NodeKind kind, Loc loc);
 static Arg *arg_new(ParseCtx *ctx, const char *kw, Loc loc, Node *val);
 static Ident *ident_new(ParseCtx *ctx, const char *name, Loc loc);
@@ -98,6 +107,7 @@ typedef struct Dims {
 	Arg *arg;
 	Stmt *stmt;
 	Ident *ident;
+	BlockParam *param;
 	Dims dims;
 }
 
@@ -112,10 +122,32 @@ typedef struct Dims {
 %token T_TRUE "'true'"
 %token T_FALSE "'false'"
 %token T_EQEQ "'=='"
+%token T_BLOCK "'block'"
+%token T_FOR "'for'"
+%token T_IN "'in'"
+%token T_IF "'if'"
+%token T_ELSE "'else'"
+%token T_NE "'!='"
+%token T_LE "'<='"
+%token T_GE "'>='"
+%token T_AND "'&&'"
+%token T_OR "'||'"
+%token T_DOTDOT "'..'"
+
+/* C's precedence and associativity. */
+%right '?' ':'
+%left T_OR
+%left T_AND
+%left T_EQEQ T_NE
+%left '<' '>' T_LE T_GE
+%left '+' '-'
+%left '*' '/' '%'
+%precedence '!' UNARY
 
 %type <node> expr term call
 %type <arg> args arg_list arg
-%type <stmt> stmts stmt
+%type <stmt> stmts stmt if_stmt body
+%type <param> params param_list param
 %type <ident> gens gen_list
 %type <dims> dims
 
@@ -128,6 +160,7 @@ program:
 
 decl:
 	group_decl
+|	block_decl
 |	model_decl
 ;
 
@@ -149,15 +182,14 @@ gen_list:
 /* model NAME(INPUT: [C, H, W]) on GROUP { stmt* } */
 model_decl:
 	T_MODEL T_IDENT { if (!model_unique(ctx, @2)) YYABORT; }
-	'(' T_IDENT ':' '[' dims ']' ')' T_ON T_IDENT '{' stmts '}' {
+	'(' T_IDENT ':' '[' dims ']' ')' T_ON T_IDENT body {
 		ModelDecl *m = arena_alloc(ctx->arena, sizeof *m);
 		*m = (ModelDecl){.name = $2, .loc = @2, .input = $5};
 		m->group = $12;
 		m->group_loc = @12;
-		m->input_loc = (Loc){@5.first_line, @5.first_column, @9.last_line, @9.last_column};
-		REVERSE(Stmt, $14);
-		m->body = $14;
-		Loc dims_loc = {@7.first_line, @7.first_column, @9.last_line, @9.last_column};
+		m->input_loc = (Loc){@5.first_line, @5.first_column, @9.last_line, @9.last_column, NULL};
+		m->body = $13;
+		Loc dims_loc = {@7.first_line, @7.first_column, @9.last_line, @9.last_column, NULL};
 		if (!model_add(ctx, m, &$8, dims_loc))
 			YYABORT;
 	}
@@ -175,6 +207,39 @@ dims:
 	}
 ;
 
+/* block NAME(x, C, s=1) { stmt* } */
+block_decl:
+	T_BLOCK T_IDENT '(' params ')' body {
+		REVERSE(BlockParam, $4);
+		block_add(ctx, $2, @2, $4, $6);
+	}
+;
+
+params:
+	%empty                  { $$ = NULL; }
+|	param_list
+;
+
+param_list:
+	param
+|	param_list ',' param    { $$ = $3; $$->next = $1; }
+;
+
+param:
+	T_IDENT {
+		$$ = arena_alloc(ctx->arena, sizeof *$$);
+		*$$ = (BlockParam){.name = $1, .loc = @1};
+	}
+|	T_IDENT '=' expr {
+		$$ = arena_alloc(ctx->arena, sizeof *$$);
+		*$$ = (BlockParam){.name = $1, .loc = @1, .def = $3};
+	}
+;
+
+body:
+	'{' stmts '}'           { $$ = $2; REVERSE(Stmt, $$); }
+;
+
 stmts:
 	%empty                  { $$ = NULL; }
 |	stmts stmt              { $$ = $2; $$->next = $1; }
@@ -182,19 +247,49 @@ stmts:
 
 stmt:
 	T_IDENT '=' expr ';'    { $$ = stmt_new(ctx, $1, @1, $3, @$); }
-|	T_RETURN expr ';'       { $$ = stmt_new(ctx, NULL, (Loc){0}, $2, @$); }
+|	T_RETURN expr ';'       { $$ = stmt_new(ctx, NULL, (Loc){0}, $2, @$); $$->kind = S_RETURN; }
+|	T_FOR T_IDENT T_IN expr T_DOTDOT expr body {
+		$$ = control(ctx, S_FOR, @$, $4, $7, NULL);
+		$$->target = $2;
+		$$->target_loc = @2;
+		$$->hi = $6;
+	}
+|	if_stmt
 ;
 
-/* `+` is the only operator: left associative, spanning both operands. */
+/* Braces are required, so an `else` always belongs to the nearest `if`. */
+if_stmt:
+	T_IF '(' expr ')' body  { $$ = control(ctx, S_IF, @$, $3, $5, NULL); }
+|	T_IF '(' expr ')' body T_ELSE body      { $$ = control(ctx, S_IF, @$, $3, $5, $7); }
+|	T_IF '(' expr ')' body T_ELSE if_stmt   { $$ = control(ctx, S_IF, @$, $3, $5, $7); }
+;
+
+/* `+` adds values or numbers; the rest are compile-time arithmetic (expand.c). */
 expr:
 	term
-|	expr '+' term {
+|	expr '+' expr {
 		if (!count_op(ctx, @2))
 			YYABORT;
-		$$ = leaf(ctx, N_ADD, @$);
-		$$->name_loc = @2;
-		$$->lhs = $1;
-		$$->rhs = $3;
+		$$ = arith(ctx, N_ADD, '+', @$, @2, $1, $3);
+	}
+|	expr '-' expr           { if (!($$ = arith(ctx, N_BINARY, '-', @$, @2, $1, $3))) YYABORT; }
+|	expr '*' expr           { if (!($$ = arith(ctx, N_BINARY, '*', @$, @2, $1, $3))) YYABORT; }
+|	expr '/' expr           { if (!($$ = arith(ctx, N_BINARY, '/', @$, @2, $1, $3))) YYABORT; }
+|	expr '%' expr           { if (!($$ = arith(ctx, N_BINARY, '%', @$, @2, $1, $3))) YYABORT; }
+|	expr '<' expr           { if (!($$ = arith(ctx, N_BINARY, '<', @$, @2, $1, $3))) YYABORT; }
+|	expr '>' expr           { if (!($$ = arith(ctx, N_BINARY, '>', @$, @2, $1, $3))) YYABORT; }
+|	expr T_LE expr          { if (!($$ = arith(ctx, N_BINARY, OP2_LE, @$, @2, $1, $3))) YYABORT; }
+|	expr T_GE expr          { if (!($$ = arith(ctx, N_BINARY, OP2_GE, @$, @2, $1, $3))) YYABORT; }
+|	expr T_EQEQ expr        { if (!($$ = arith(ctx, N_BINARY, OP2_EQ, @$, @2, $1, $3))) YYABORT; }
+|	expr T_NE expr          { if (!($$ = arith(ctx, N_BINARY, OP2_NE, @$, @2, $1, $3))) YYABORT; }
+|	expr T_AND expr         { if (!($$ = arith(ctx, N_BINARY, OP2_AND, @$, @2, $1, $3))) YYABORT; }
+|	expr T_OR expr          { if (!($$ = arith(ctx, N_BINARY, OP2_OR, @$, @2, $1, $3))) YYABORT; }
+|	'-' expr %prec UNARY    { if (!($$ = arith(ctx, N_UNARY, '-', @$, @1, $2, NULL))) YYABORT; }
+|	'!' expr                { if (!($$ = arith(ctx, N_UNARY, '!', @$, @1, $2, NULL))) YYABORT; }
+|	expr '?' expr ':' expr {
+		if (!($$ = arith(ctx, N_COND, '?', @$, @2, $3, $5)))
+			YYABORT;
+		$$->cond = $1;
 	}
 ;
 
@@ -257,6 +352,39 @@ static Ident *ident_new(ParseCtx *ctx, const char *name, Loc loc)
 	return id;
 }
 
+/* An operator node; false (NULL) past the limit on the AST's size. */
+static Node *arith(ParseCtx *ctx, NodeKind kind, int op, Loc loc, Loc op_loc, Node *l, Node *r)
+{
+	if (kind != N_ADD && ++ctx->narith > GEQC_MAX_LAYERS) {
+		error_at(ctx->d, op_loc,
+		        "more than %d operators in the file, geqc's limit (GEQC_MAX_LAYERS)",
+		        GEQC_MAX_LAYERS);
+		return NULL;
+	}
+	Node *n = leaf(ctx, kind, loc);
+	n->op = op;
+	n->name_loc = op_loc;
+	n->lhs = l;
+	n->rhs = r;
+	return n;
+}
+
+static Stmt *control(ParseCtx *ctx, StmtKind kind, Loc loc, Node *expr, Stmt *body, Stmt *alt)
+{
+	Stmt *s = arena_alloc(ctx->arena, sizeof *s);
+	*s = (Stmt){.kind = kind, .loc = loc, .expr = expr, .body = body, .alt = alt};
+	return s;
+}
+
+static void block_add(ParseCtx *ctx, const char *name, Loc loc, BlockParam *params, Stmt *body)
+{
+	BlockDecl *b = arena_alloc(ctx->arena, sizeof *b);
+	*b = (BlockDecl){.name = name, .loc = loc, .params = params, .body = body};
+	b->order = ctx->ndecls++;
+	*ctx->block_tail = b;
+	ctx->block_tail = &b->next;
+}
+
 static Stmt *stmt_new(ParseCtx *ctx, const char *target, Loc target_loc, Node *expr, Loc loc)
 {
 	Stmt *s = arena_alloc(ctx->arena, sizeof *s);
@@ -303,6 +431,7 @@ static bool model_add(ParseCtx *ctx, ModelDecl *m, const Dims *dims, Loc dims_lo
 	}
 	memcpy(m->dims, dims->n, sizeof m->dims);
 	ctx->prog->model = m;
+	ctx->prog->model_order = ctx->ndecls++;
 	return true;
 }
 
@@ -333,9 +462,9 @@ static bool ends_bracket(char open, yysymbol_kind_t sym)
 {
 	static const int closers[] = {
 	        ';', '{', '}', ')', ']', '>', T_END, T_RETURN, T_MODEL, T_GROUP, T_ON};
-	static const int after_model[] = {T_END, T_GROUP};
-	const int *c = open == '{' ? after_model : closers;
-	size_t n = open == '{' ? 2 : sizeof closers / sizeof closers[0];
+	static const int after_body[] = {T_END, T_GROUP, T_BLOCK, T_MODEL};
+	const int *c = open == '{' ? after_body : closers;
+	size_t n = open == '{' ? 4 : sizeof closers / sizeof closers[0];
 	for (size_t i = 0; i < n; i++)
 		if (is_token(sym, c[i]))
 			return true;
@@ -350,7 +479,7 @@ static Loc missing_loc(const ParseCtx *ctx, Loc la)
 	const Loc *p = &ctx->prev.loc;
 	if (!ctx->prev.valid || la.first_line <= p->last_line)
 		return la;
-	return (Loc){p->last_line, p->last_column + 1, p->last_line, p->last_column + 1};
+	return (Loc){p->last_line, p->last_column + 1, p->last_line, p->last_column + 1, NULL};
 }
 
 /* The lookahead as a message names it: its text in quotes, cut short if long. */
@@ -364,26 +493,39 @@ static const char *describe(const ParseCtx *ctx, yysymbol_kind_t la)
 	        ctx->arena, "'%.*s%s'", n, ctx->src + t->offset, t->len > 32 ? "..." : "");
 }
 
-/* "expected A, B or C": a whole set of expression starters reads as "expression"; end of
- * file is named only when nothing else would do. */
+static bool among(yysymbol_kind_t sym, const int *tokens, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (is_token(sym, tokens[i]))
+			return true;
+	return false;
+}
+
+/* "expected A, B or C": a whole set of expression starters reads as "expression", the
+ * binary operators as "an operator"; end of file is named only when nothing else would. */
 static const char *expected_list(const ParseCtx *ctx, const Expected *e)
 {
-	static const int starters[] = {T_IDENT, T_INT, T_FLOAT, T_TRUE, T_FALSE, '('};
+	static const int starters[] = {T_IDENT, T_INT, T_FLOAT, T_TRUE, T_FALSE, '(', '-', '!'};
+	static const int binary[] = {'+', '-', '*', '/', '%', '<', '>', T_LE, T_GE, T_EQEQ, T_NE,
+	        T_AND, T_OR, '?'};
+	const size_t nstart = sizeof starters / sizeof starters[0];
 	bool expr = true;
-	for (size_t i = 0; i < sizeof starters / sizeof starters[0]; i++)
+	for (size_t i = 0; i < nstart; i++)
 		expr = expr && expects(e, starters[i]);
-	const char *names[YYNTOKENS];
+	bool op = expects(e, '+') && expects(e, '*');
+	const char *names[YYNTOKENS + 2];
 	int n = 0;
 	if (expr)
 		names[n++] = "expression";
 	for (int i = 0; i < e->n; i++) {
-		bool starter = false;
-		for (size_t j = 0; j < sizeof starters / sizeof starters[0]; j++)
-			starter = starter || is_token(e->sym[i], starters[j]);
-		if ((expr && starter) || (e->sym[i] == YYSYMBOL_YYEOF && e->n > 1))
+		if ((expr && among(e->sym[i], starters, nstart)) ||
+		        (op && among(e->sym[i], binary, sizeof binary / sizeof binary[0])) ||
+		        (e->sym[i] == YYSYMBOL_YYEOF && e->n > 1))
 			continue;
 		names[n++] = yysymbol_name(e->sym[i]);
 	}
+	if (op)
+		names[n++] = "an operator";
 	const char *s = n > 0 ? names[0] : "something else";
 	for (int i = 1; i < n; i++)
 		s = arena_printf(ctx->arena, "%s%s%s", s, i == n - 1 ? " or " : ", ", names[i]);
@@ -403,15 +545,49 @@ static const Bracket *unclosed(const ParseCtx *ctx, const Expected *e, yysymbol_
 	return expects(e, closer) ? b : NULL;
 }
 
+/* Whether token t (the lookahead or the one before) is the identifier word. */
+static bool token_is(const ParseCtx *ctx, const Token *t, const char *word)
+{
+	size_t n = strlen(word);
+	return t->valid && t->len == n && memcmp(ctx->src + t->offset, word, n) == 0;
+}
+
+/* Loops and functions as C and Python spell them. */
+static const char *hint_control(const ParseCtx *ctx, const Expected *e, yysymbol_kind_t la)
+{
+	static const char loop[] = ": a loop is written 'for i in 0..7 { ... }' (from 0 up to 6, "
+	                           "as Python's range(0, 7)); it runs at compile time";
+	static const char *const defs[] = {"def", "function", "func", "fn", "void"};
+	for (size_t i = 0; i < sizeof defs / sizeof defs[0]; i++)
+		if (expects(e, T_BLOCK) && token_is(ctx, &ctx->tok, defs[i]))
+			return ": a new operation is declared as 'block NAME(x, C, s=1) { ... return "
+			       "...; }'";
+	if (expects(e, '=') && is_token(la, '(') && token_is(ctx, &ctx->prev, "while"))
+		return loop;
+	if (expects(e, '=') && is_token(la, '(') && token_is(ctx, &ctx->prev, "elif"))
+		return ": write 'else if (...) { ... }'";
+	if (expects(e, T_IN) || (token_is(ctx, &ctx->prev, "for") && is_token(la, '(')))
+		return loop;
+	if (expects(e, T_DOTDOT))
+		return ": a range is written 'A..B', from A up to B-1 (as Python's range(A, B))";
+	if (expects(e, '(') && e->n == 1 && token_is(ctx, &ctx->prev, "if"))
+		return ": the condition goes in parentheses, as in C: if (s != 1) { ... }";
+	if (expects(e, '{') && is_token(la, ':'))
+		return ": a body goes in braces, as in C: { ... }";
+	return "";
+}
+
 /* A hint for the likely mistake behind an error, or "". */
 static const char *hint(const ParseCtx *ctx, const Expected *e, yysymbol_kind_t la)
 {
-	static const int keywords[] = {T_GROUP, T_MODEL, T_ON, T_RETURN, T_TRUE, T_FALSE};
+	static const int keywords[] = {T_GROUP, T_MODEL, T_ON, T_RETURN, T_TRUE, T_FALSE, T_BLOCK,
+	        T_FOR, T_IN, T_IF, T_ELSE};
 	for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++)
 		if (is_token(la, keywords[i]) && expects(e, T_IDENT))
 			return arena_printf(ctx->arena, " (%s is a keyword)", yysymbol_name(la));
-	if (e->n != 1)
-		return "";
+	const char *h = hint_control(ctx, e, la);
+	if (*h || e->n != 1)
+		return h;
 	if (expects(e, '<'))
 		return ": a group lists its generators, as in <rot90, flip>";
 	if (expects(e, ':'))
@@ -471,6 +647,7 @@ Program *parse_program(const char *src, size_t srclen, Arena *arena, Diag *d)
 	ParseCtx ctx = {.arena = arena, .d = d, .src = src, .line = 1, .col = 1};
 	ctx.prog = arena_alloc(arena, sizeof *ctx.prog);
 	ctx.group_tail = &ctx.prog->groups;
+	ctx.block_tail = &ctx.prog->blocks;
 	yyscan_t scanner;
 	if (yylex_init(&scanner) != 0) /* out of memory: exit 2, as arena_alloc does */
 		out_of_memory();

@@ -60,6 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(prog || d.nerrors > 0);
 	if (prog) {
 		ast_dump(devnull, prog);
+		prog = expand_program(prog, arena, &d);
+		FUZZ_ASSERT(prog || d.nerrors > 0);
+	}
+	if (prog) {
 		Model *m = check_program(prog, arena, &d);
 		FUZZ_ASSERT(m || d.nerrors > 0);
 		FUZZ_ASSERT(!m || d.nerrors == 0);

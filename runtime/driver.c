@@ -115,12 +115,23 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
+/* Whether the tensor belongs to a bn: its layer, the last part of its path before the
+ * field, is bnN ("bn2.weight", "basic3.bn1.running_var"). */
+static bool is_bn(const char *name)
+{
+	const char *field = strrchr(name, '.'), *layer = name;
+	for (const char *p = name; field && p < field; p++)
+		if (*p == '.')
+			layer = p + 1;
+	return strncmp(layer, "bn", 2) == 0;
+}
+
 /* He initialisation by the tensor's SPEC name: weights N(0, 2/fan_in), biases N(0, 0.1);
  * a bn's weight and running_var U(0.5, 1.5), its bias and running_mean N(0, 0.1). */
 static void fill_param(const gq_param *p, float *x, Rng *g)
 {
 	size_t n = param_numel(p), fan_in = n / (size_t)(p->dim[0] ? p->dim[0] : 1);
-	bool bn = strncmp(p->name, "bn", 2) == 0;
+	bool bn = is_bn(p->name);
 	bool uniform = bn && (ends_with(p->name, ".weight") || ends_with(p->name, ".running_var"));
 	double sd = !bn && ends_with(p->name, ".weight") ? sqrt(2.0 / (double)(fan_in ? fan_in : 1))
 	                                                 : 0.1;

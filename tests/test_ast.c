@@ -110,7 +110,7 @@ END_TEST
 START_TEST(test_ast_node)
 {
 	Arena *a = arena_new();
-	Loc loc = {3, 9, 3, 21};
+	Loc loc = {3, 9, 3, 21, NULL};
 	Node *n = ast_node(a, N_CALL, loc);
 	ck_assert_int_eq(n->kind, N_CALL);
 	ck_assert_int_eq(n->loc.first_line, 3);
@@ -128,7 +128,7 @@ END_TEST
 START_TEST(test_dump)
 {
 	Arena *a = arena_new();
-	Loc l = {2, 5, 2, 5};
+	Loc l = {2, 5, 2, 5, NULL};
 	Node *x = ast_node(a, N_NAME, l), *y = ast_node(a, N_NAME, l);
 	x->name = "x";
 	y->name = "y";

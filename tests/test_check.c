@@ -433,7 +433,7 @@ END_TEST
 
 static Node *node(Arena *a, NodeKind kind, const char *name)
 {
-	Node *n = ast_node(a, kind, (Loc){1, 1, 1, 1});
+	Node *n = ast_node(a, kind, (Loc){1, 1, 1, 1, NULL});
 	n->name = name;
 	return n;
 }

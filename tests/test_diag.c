@@ -16,7 +16,7 @@ static void sink_src(Sink *s, const char *src, size_t srclen)
 
 static Loc span(int line, int first, int last)
 {
-	return (Loc){line, first, line, last};
+	return (Loc){line, first, line, last, NULL};
 }
 
 static const char paper29[] = "model paper29(x: [1, 29, 29]) on p4 {\n"
@@ -87,7 +87,7 @@ START_TEST(test_multiline_location)
 	const char src[] = "a = f(x,\n      y);\n";
 	Sink s;
 	sink_src(&s, src, strlen(src));
-	Loc two_lines = {1, 5, 2, 8};
+	Loc two_lines = {1, 5, 2, 8, NULL};
 	error_at(&s.d, two_lines, "call");
 	const char *want = "model.geq:1:5: error: call\n"
 	                   "    1 | a = f(x,\n"

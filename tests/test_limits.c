@@ -157,7 +157,7 @@ END_TEST
 
 static Node *name_node(Arena *a, const char *name)
 {
-	Node *n = ast_node(a, N_NAME, (Loc){1, 1, 1, 1});
+	Node *n = ast_node(a, N_NAME, (Loc){1, 1, 1, 1, NULL});
 	n->name = name;
 	return n;
 }
@@ -169,7 +169,7 @@ static bool check_adds(int n, char **out)
 	Arena *a = arena_new();
 	Node *sum = name_node(a, "x");
 	for (int i = 0; i < n; i++) {
-		Node *add = ast_node(a, N_ADD, (Loc){1, 1, 1, 1});
+		Node *add = ast_node(a, N_ADD, (Loc){1, 1, 1, 1, NULL});
 		add->lhs = sum;
 		add->rhs = name_node(a, "x");
 		sum = add;

@@ -41,7 +41,7 @@ static void tb_init(TB *t, int C, int H, int W, unsigned mask)
 	t->m.name = "t";
 	t->m.group = group_of(mask);
 	t->m.input = (Shape){K_IMAGE, VA_NONE, C, 1, H, W};
-	t->m.input_loc = (Loc){1, 9, 1, 20};
+	t->m.input_loc = (Loc){1, 9, 1, 20, NULL};
 	t->m.layer = t->layer;
 	t->m.value = t->value;
 	t->value[0] = t->m.input;
@@ -57,7 +57,7 @@ static Layer *tb_layer(TB *t, Op op, int in, int in2)
 	*L = (Layer){.op = op, .nin = in2 >= 0 ? 2 : 1, .in = {in, in2}, .out = i + 1};
 	snprintf(t->names[i], sizeof t->names[i], "%s%d", op_info[op].name, ++t->count[op]);
 	L->name = t->names[i];
-	L->loc = (Loc){i + 2, 5, i + 2, 20};
+	L->loc = (Loc){i + 2, 5, i + 2, 20, NULL};
 	L->in_shape = t->value[in];
 	L->k = L->s = L->d = 1;
 	L->bias = true;

@@ -52,14 +52,14 @@ static Loc where(const char *src, const char *needle, int n)
 		line += *c == '\n';
 		col = *c == '\n' ? 1 : col + 1;
 	}
-	return (Loc){line, col, line, col + (int)strlen(needle) - 1};
+	return (Loc){line, col, line, col + (int)strlen(needle) - 1, NULL};
 }
 
 /* len columns of a one-line location, from its column off (0-based). */
 static Loc part(Loc l, int off, int len)
 {
-	return (Loc){
-	        l.first_line, l.first_column + off, l.first_line, l.first_column + off + len - 1};
+	return (Loc){l.first_line, l.first_column + off, l.first_line,
+	        l.first_column + off + len - 1, NULL};
 }
 
 #define ck_assert_loc(got, want)                                                                   \
@@ -457,7 +457,7 @@ static const struct {
                 "t.geq:1:35: error: stray '\\200' in program"},
         {"model m(x: [1, 4, 4]) on p1 { y = 3px; }",
                 "t.geq:1:35: error: invalid suffix 'px' on integer constant"},
-        {"return x;", "t.geq:1:1: error: expected 'group' or 'model' before 'return'"},
+        {"return x;", "t.geq:1:1: error: expected 'group', 'model' or 'block' before 'return'"},
 };
 
 START_TEST(test_syntax_error)
@@ -543,6 +543,88 @@ START_TEST(test_mutations)
 }
 END_TEST
 
+/* ---- blocks, loops, conditions and compile-time expressions (SPEC §2.1) ---- */
+
+/* The AST dump of src, which must parse without a message. */
+static char *dump_of(const char *src)
+{
+	Parse p;
+	parse(&p, src);
+	ck_assert_msg(p.prog != NULL, "did not parse: %s", p.out);
+	ck_assert_uint_eq(p.outlen, 0);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	ast_dump(f, p.prog);
+	fclose(f);
+	done(&p);
+	return text;
+}
+
+static void assert_dump_has(const char *src, const char *line)
+{
+	char *text = dump_of(src);
+	ck_assert_msg(strstr(text, line) != NULL, "no '%s' in the dump:\n%s", line, text);
+	free(text);
+}
+
+START_TEST(test_precedence_as_c)
+{
+	assert_dump_has("model m(x: [1, 8, 8]) on p4 { a = 1 + 2 * 3 == 7 && !false ? -1 : 2 % 3;"
+	                " return x; }",
+	        "a (?: (&& (== (+ 1 (* 2 3)) 7) (! false)) (- 1) (% 2 3))");
+	assert_dump_has("model m(x: [1, 8, 8]) on p4 { a = 1 - 2 - 3 < 4 || 5 >= 6 != 7 <= 8;"
+	                " return x; }",
+	        "a (|| (< (- (- 1 2) 3) 4) (!= (>= 5 6) (<= 7 8)))");
+}
+END_TEST
+
+/* `0..7` is two integers and '..', not the float `0.` and `.7`. */
+START_TEST(test_range_lexes_as_integers)
+{
+	assert_dump_has("model m(x: [1, 8, 8]) on p4 { for i in 0..7 { x = relu(x); } return x; }",
+	        "for i 0 7");
+	assert_dump_has("model m(x: [1, 8, 8]) on p4 { for i in 1 .. n+1 { x = relu(x); } "
+	                "return x; }",
+	        "for i 1 (+ n 1)");
+}
+END_TEST
+
+START_TEST(test_if_else_chain_and_block)
+{
+	char *text = dump_of("block b(x, C, s=1) {\n"
+	                     "    if (s == 1) { h = x; } else if (C > 2) { h = relu(x); } else {"
+	                     " h = tanh(x); }\n"
+	                     "    return h;\n"
+	                     "}\n"
+	                     "model m(x: [1, 8, 8]) on p4 { return b(x, 2); }\n");
+	const char *want = "1:7 block b (x C s=1)\n"
+	                   "2:5   if (== s 1)\n"
+	                   "2:19     h x\n"
+	                   "2:5   else\n"
+	                   "2:33     if (> C 2)\n"
+	                   "2:46       h (relu x)\n"
+	                   "2:33     else\n"
+	                   "2:68       h (tanh x)\n"
+	                   "3:5   return h\n";
+	ck_assert_msg(strstr(text, want) != NULL, "dump:\n%s", text);
+	free(text);
+}
+END_TEST
+
+/* '<' and '>' bracket a group's generators only: a hundred comparisons leave nothing open
+ * (the nesting limit counts open brackets). */
+START_TEST(test_comparisons_are_not_brackets)
+{
+	char src[8192] = "group g = <rot90>;\nmodel m(x: [1, 8, 8]) on g {\n";
+	for (int i = 0; i < 100; i++)
+		strcat(src, "    if (1 < 2) { x = relu(x); }\n");
+	strcat(src, "    return x;\n}\n");
+	char *text = dump_of(src);
+	free(text);
+}
+END_TEST
+
 static Suite *parser_suite(void)
 {
 	Suite *s = suite_create("parser");
@@ -555,6 +637,12 @@ static Suite *parser_suite(void)
 	tcase_add_test(ast, test_empty_and_comment_only);
 	tcase_add_test(ast, test_groups_in_source_order);
 	suite_add_tcase(s, ast);
+	TCase *control = tcase_create("control");
+	tcase_add_test(control, test_precedence_as_c);
+	tcase_add_test(control, test_range_lexes_as_integers);
+	tcase_add_test(control, test_if_else_chain_and_block);
+	tcase_add_test(control, test_comparisons_are_not_brackets);
+	suite_add_tcase(s, control);
 	TCase *limits = tcase_create("limits");
 	tcase_add_test(limits, test_nesting_limit);
 	tcase_add_test(limits, test_identifier_limit);

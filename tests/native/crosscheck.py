@@ -56,7 +56,8 @@ def randomise(model, rng):
         for name, t in model.state_dict().items():
             layer, field = name.rsplit(".", 1)
             shape = tuple(t.shape)
-            if field == "running_var" or (layer.startswith("bn") and field == "weight"):
+            bn = layer.rsplit(".", 1)[-1].startswith("bn")  # bn3, basic2.bn1
+            if field == "running_var" or (bn and field == "weight"):
                 a = rng.uniform(0.5, 1.5, shape)
             elif field in ("running_mean", "bias"):
                 a = rng.normal(0, 0.5, shape)
@@ -118,6 +119,47 @@ def check_model(geqc, geq, work):
         return True, f"PASS {name}: error {err:.1e}; {lines[-1] if lines else ''}"
     except Exception as e:  # one model's failure must not hide the others'
         return False, f"FAIL {name}: {e}"
+
+
+def trained_resnet(work):
+    """A user's loop on the ResNet-44 of examples/ (SPEC §2.1): train the emitted module a
+    few steps, save its state_dict, load it into the native executable, and both agree.
+    Uses what check_model built; None if examples/resnet44-p4-33.geq was not among them."""
+    name = "resnet44-p4-33"
+    exe, py = os.path.join(work, name), os.path.join(work, name + "_torch.py")
+    if not os.path.exists(exe) or not os.path.exists(py):
+        return None
+    try:
+        mod = import_module(py, "trained_torch")
+        torch.manual_seed(0)
+        model = mod.Model()
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        x = torch.randn(6, *mod.INPUT_SHAPE)
+        labels = torch.randint(0, 10, (6,))
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), labels)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        model.eval()
+        weights = os.path.join(work, "trained.safetensors")
+        model.save_safetensors(weights)
+        xin, yout = os.path.join(work, "trained_x.npy"), os.path.join(work, "trained_y.npy")
+        np.save(xin, x[:BATCH].numpy())
+        p = run([exe, "--weights", weights, "--input", xin, "--output", yout])
+        if p.returncode != 0:
+            raise RuntimeError(f"--input exited {p.returncode}:\n{p.stderr}")
+        with torch.no_grad():
+            ref = model.double()(x[:BATCH].double()).numpy()
+        err = float(np.abs(np.load(yout) - ref).max() / np.abs(ref).max())
+        if not (err <= TOL and losses[-1] < losses[0]):
+            raise RuntimeError(f"losses {losses}, native vs trained module error {err:.2e}")
+        return True, f"PASS trained {name}: loss {losses[0]:.3f} -> {losses[-1]:.3f}, " \
+                     f"native vs module {err:.1e}"
+    except Exception as e:
+        return False, f"FAIL trained {name}: {e}"
 
 
 # ---- the executable's command line on one model (tests/native/api.geq) ----
@@ -422,6 +464,10 @@ def main():
             print(line, flush=True)
             passed += ok
             failed += not ok
+    for ok, line in filter(None, [trained_resnet(work)]):
+        print(line, flush=True)
+        passed += ok
+        failed += not ok
     ok, line = api_test(args.geqc, work)
     print(line, flush=True)
     passed += ok

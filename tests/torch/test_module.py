@@ -226,6 +226,47 @@ def test_state_dict_names_and_default_init():
         assert (getattr(model.bn1, f) == v).all()
 
 
+BLOCKS = """
+block cbn(x, C) {
+    return bn(gconv(x, C, k=1));
+}
+block res(x, C) {
+    h = relu(cbn(x, C));
+    return relu(cbn(h, C) + x);
+}
+model paths(x: [1, 6, 6]) on p2 {
+    h = lift(x, 3, k=1);
+    for i in 0..2 { h = res(h, 3); }
+    return gpool(bn(h), max);
+}
+"""
+
+
+def test_block_paths_nest_modules():
+    """SPEC §2.1: names are call paths, and the module nests nn.Modules along them, so
+    state_dict() keys are those names; the layers outside blocks keep flat names."""
+    mod = emit("paths", BLOCKS)
+    model = mod.Model()
+    want = {"lift1.weight", "lift1.bias", "bn1.weight", "bn1.bias", "bn1.running_mean",
+            "bn1.running_var"}
+    for r in ("res1", "res2"):
+        for c in ("cbn1", "cbn2"):
+            want |= {f"{r}.{c}.gconv1.weight", f"{r}.{c}.gconv1.bias"}
+            want |= {f"{r}.{c}.bn1.{f}" for f in ("weight", "bias", "running_mean", "running_var")}
+    assert set(model.state_dict()) == want, sorted(set(model.state_dict()) ^ want)
+    assert isinstance(model.res2.cbn1, torch.nn.Module) and model.res2.cbn1.gconv1.weight.shape \
+        == (3, 3, 2, 1, 1)
+    x = torch.randn(2, 1, 6, 6)
+    model.eval()
+    with torch.no_grad():
+        y = model(x)
+        h = model.lift1(x)
+        for r in (model.res1, model.res2):
+            a = torch.relu(r.cbn1.bn1(r.cbn1.gconv1(h)))
+            h = torch.relu(r.cbn2.bn1(r.cbn2.gconv1(a)) + h)
+        close(y.numpy(), model.bn1(h).amax(2).numpy())
+
+
 def test_training_and_bn_statistics():
     mod = emit("names", NAMING)
     torch.manual_seed(1)

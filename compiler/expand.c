@@ -35,8 +35,13 @@ typedef struct Binding {
 	Loc loc;
 	Val val; /* a value is an N_NAME with its key */
 	bool loop;
-	struct Binding *next;
+	struct Binding *next; /* in its hash bucket */
 } Binding;
+
+/* Bounds that keep every search of the expansion short on a hostile file (each has an
+ * error that names it): names per body (hashed into NBUCKETS lists), parameters per
+ * block, blocks per file. */
+enum { MAX_NAMES = GEQC_MAX_LAYERS, NBUCKETS = 256, MAX_PARAMS = 64, MAX_BLOCKS = 1024 };
 
 /* Calls of one block name made by one body, to number them (basic1, basic2, ...). */
 typedef struct Count {
@@ -51,7 +56,8 @@ typedef struct Frame {
 	const Site *site;       /* NULL: the model */
 	const char *path;       /* "" in the model, else site->path */
 	int order;              /* the body's declaration: blocks it calls come before */
-	Binding *names;
+	Binding *names[NBUCKETS];
+	int nnames;
 	Count *calls;
 	const struct Frame *caller;
 	int depth;
@@ -152,6 +158,12 @@ static bool check_block_name(Expander *E, const BlockDecl *b)
 
 static bool check_params(Expander *E, const BlockDecl *b)
 {
+	int n = 0;
+	for (const BlockParam *q = b->params; q; q = q->next)
+		if (++n > MAX_PARAMS)
+			return fail(E, q->loc,
+			        "block '%s' has more than %d parameters, geqc's limit", b->name,
+			        MAX_PARAMS);
 	for (const BlockParam *q = b->params; q; q = q->next)
 		for (const BlockParam *r = b->params; r != q; r = r->next)
 			if (strcmp(r->name, q->name) == 0)
@@ -202,6 +214,11 @@ static bool check_returns(Expander *E, const char *owner, Loc loc, const Stmt *b
 
 static bool check_blocks(Expander *E)
 {
+	int n = 0;
+	for (const BlockDecl *b = E->p->blocks; b; b = b->next)
+		if (++n > MAX_BLOCKS)
+			return fail(E, b->loc, "more than %d blocks in one file, geqc's limit",
+			        MAX_BLOCKS);
 	for (const BlockDecl *b = E->p->blocks; b; b = b->next) {
 		const char *owner = arena_printf(E->a, "block '%s'", b->name);
 		if (!check_block_name(E, b) || !check_params(E, b) ||
@@ -214,22 +231,35 @@ static bool check_blocks(Expander *E)
 
 /* ---- names ---- */
 
-static Binding *lookup(const Frame *F, const char *name)
+static Binding **bucket(Frame *F, const char *name)
 {
-	for (Binding *b = F->names; b; b = b->next)
+	unsigned h = 2166136261u;
+	for (const char *c = name; *c; c++)
+		h = (h ^ (unsigned char)*c) * 16777619u;
+	return &F->names[h % NBUCKETS];
+}
+
+static Binding *lookup(Frame *F, const char *name)
+{
+	for (Binding *b = *bucket(F, name); b; b = b->next)
 		if (strcmp(b->name, name) == 0)
 			return b;
 	return NULL;
 }
 
+/* Binds name in F (NULL past MAX_NAMES, after reporting it). */
 static Binding *bind(Expander *E, Frame *F, const char *name, Loc loc, Val v)
 {
 	Binding *b = lookup(F, name);
+	if (!b && ++F->nnames > MAX_NAMES) {
+		fail(E, loc, "more than %d names in one body, geqc's limit", MAX_NAMES);
+		return NULL;
+	}
 	if (!b) {
 		b = arena_alloc(E->a, sizeof *b);
 		b->name = name;
-		b->next = F->names;
-		F->names = b;
+		b->next = *bucket(F, name);
+		*bucket(F, name) = b;
 	}
 	b->loc = loc;
 	b->val = v;
@@ -238,7 +268,7 @@ static Binding *bind(Expander *E, Frame *F, const char *name, Loc loc, Val v)
 
 static void unbind(Frame *F, const Binding *gone)
 {
-	for (Binding **b = &F->names; *b; b = &(*b)->next) {
+	for (Binding **b = bucket(F, gone->name); *b; b = &(*b)->next) {
 		if (*b == gone) {
 			*b = gone->next;
 			return;
@@ -785,8 +815,7 @@ static bool assign(Expander *E, Frame *F, const Stmt *s)
 		emit_assign(E, key, at(F, s->loc), loc, v.node);
 		v.node = name_ref(E, s->target, key, loc);
 	}
-	bind(E, F, s->target, loc, v);
-	return true;
+	return bind(E, F, s->target, loc, v) != NULL;
 }
 
 /* A block's return: its value gets a key, which the caller's expression names. */
@@ -869,6 +898,8 @@ static bool expand_for(Expander *E, Frame *F, const Stmt *s)
 	        !check_range(E, F, s, lo, hi))
 		return false;
 	Binding *var = bind(E, F, s->target, at(F, s->target_loc), (Val){.kind = V_INT, .i = lo});
+	if (!var)
+		return false;
 	var->loop = true;
 	for (long long i = lo; i < hi && !E->failed; i++) {
 		var->val.i = i;

@@ -21,7 +21,7 @@ enum {
 	GEQC_MAX_DIM = 1 << 16,    /* any channel count, height, width, kernel, stride */
 	GEQC_MAX_LAYERS = 4096,    /* op applications in one model, after expansion */
 	GEQC_MAX_SIZES = 4096,     /* input sizes one --sizes sweeps */
-	GEQC_MAX_STEPS = 1 << 20,  /* statements and loop turns run by the expansion */
+	GEQC_MAX_STEPS = 1 << 18,  /* statements and loop turns run by the expansion */
 };
 #define GEQC_MAX_NUMEL (1LL << 28) /* floats in one value or one parameter tensor */
 

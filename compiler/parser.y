@@ -30,6 +30,22 @@ typedef struct Bracket {
 	char c; /* ( [ { < */
 } Bracket;
 
+/* Bison's rule for a rule's location, which also clears the Site (a parsed location is
+ * in no block call yet): bison's own leaves fields it does not know uninitialised. */
+#define YYLLOC_DEFAULT(Cur, Rhs, N)                                                        \
+	do {                                                                                       \
+		if (N) {                                                                           \
+			(Cur).first_line = YYRHSLOC(Rhs, 1).first_line;                            \
+			(Cur).first_column = YYRHSLOC(Rhs, 1).first_column;                        \
+			(Cur).last_line = YYRHSLOC(Rhs, N).last_line;                              \
+			(Cur).last_column = YYRHSLOC(Rhs, N).last_column;                          \
+		} else {                                                                           \
+			(Cur).first_line = (Cur).last_line = YYRHSLOC(Rhs, 0).last_line;           \
+			(Cur).first_column = (Cur).last_column = YYRHSLOC(Rhs, 0).last_column;     \
+		}                                                                                  \
+		(Cur).site = NULL;                                                                 \
+	} while (0)
+
 /* The state shared by the scanner and the parser of one parse_program call. */
 typedef struct ParseCtx {
 	Arena *arena;

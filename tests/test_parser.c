@@ -625,6 +625,22 @@ START_TEST(test_comparisons_are_not_brackets)
 }
 END_TEST
 
+/* A parsed location belongs to no block call: its Site is NULL (diag.c follows it). */
+START_TEST(test_parsed_locations_have_no_site)
+{
+	Parse p;
+	parse(&p, "model m(x: [1, 8, 8]) on p4 { h = relu(x + x); return h; }");
+	ck_assert_ptr_nonnull(p.prog);
+	const Stmt *st = p.prog->model->body;
+	ck_assert_ptr_null(st->loc.site);
+	ck_assert_ptr_null(st->expr->loc.site);
+	ck_assert_ptr_null(st->expr->args->loc.site);
+	ck_assert_ptr_null(st->expr->args->val->loc.site);
+	ck_assert_ptr_null(st->next->loc.site);
+	done(&p);
+}
+END_TEST
+
 static Suite *parser_suite(void)
 {
 	Suite *s = suite_create("parser");
@@ -642,6 +658,7 @@ static Suite *parser_suite(void)
 	tcase_add_test(control, test_range_lexes_as_integers);
 	tcase_add_test(control, test_if_else_chain_and_block);
 	tcase_add_test(control, test_comparisons_are_not_brackets);
+	tcase_add_test(control, test_parsed_locations_have_no_site);
 	suite_add_tcase(s, control);
 	TCase *limits = tcase_create("limits");
 	tcase_add_test(limits, test_nesting_limit);

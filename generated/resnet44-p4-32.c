@@ -2348,8 +2348,7 @@ int resnet44_forward(resnet44_net *n, const float *x, int batch, float *y)
 {
 	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
 		return -1;
-	gq_run_batch(&n->run, x, batch, y);
-	return 0;
+	return gq_run_batch(&n->run, x, batch, y);
 }
 
 static void *create(void)

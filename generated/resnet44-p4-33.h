@@ -33,8 +33,10 @@ resnet44_net *resnet44_new(void);
  * no other. Returns 0, or -1 with the reason in err. */
 int resnet44_load(resnet44_net *n, const char *safetensors_path, char *err, size_t errlen);
 /* y[b] = model(x[b]) for b < batch (RESNET44_IN_SIZE and RESNET44_OUT_SIZE floats each).
- * Never allocates; uses the net's workspace, so one call at a time per net.
- * Returns 0, or -1 if no weights were loaded. */
+ * Never allocates. Several nets may run on several threads at once; one net
+ * runs one call at a time (its workspace is its own). Returns 0; -1 if no
+ * weights were loaded; GQ_EBUSY (-2), having done nothing, if another thread
+ * is running this net. */
 int resnet44_forward(resnet44_net *n, const float *x, int batch, float *y);
 void resnet44_free(resnet44_net *n);
 

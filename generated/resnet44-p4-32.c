@@ -4,16 +4,12 @@
  * Input [3, 32, 32] image, output [10] vector.
  * Workspace: 196608 floats for 156 values in 47 buffers (a buffer is reused once its
  * value's last reader ran), then the conv scratch. */
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "resnet44-p4-32.h"
 
 /* The tensors of the weights file (SPEC names and shapes), in layer order. */
-enum { NPARAMS = 272 };
-static const gq_param params[NPARAMS + 1] = {
+static const gq_param params[] = {
 	{"lift1.weight", 4, {16, 3, 3, 3}},
 	{"lift1.bias", 1, {16}},
 	{"bn1.weight", 1, {16}},
@@ -286,2084 +282,1457 @@ static const gq_param params[NPARAMS + 1] = {
 	{"basic21.bn2.running_var", 1, {64}},
 	{"linear1.weight", 2, {10, 64}},
 	{"linear1.bias", 1, {10}},
-	{NULL, 0, {0}},
+	{NULL, 0, {0}}, /* the end (and the array is never empty) */
 };
+enum { NPARAMS = sizeof params / sizeof *params - 1 };
 
 /* The group axis: e, r, r2, r3 */
 enum { NG = 4 };
 static const int elem[NG] = {0, 1, 2, 3};
 
-enum { WS_FLOATS = 196608, PARAM_FLOATS = 10519440, RAW_FLOATS = 2637066 };
-/* Images a thread runs together (gq_run_batch), WS_FLOATS of value buffers each. */
-enum { GROUP = 4, VSTRIDE = 196624 };
+/* One image's value buffers: offsets in its workspace (a buffer is reused once its
+ * last reader ran; geqc --dump=plan shows the plan). */
+enum {
+	LIFT1_OUT        = 0,      /* 65536 floats: lift1 */
+	BASIC1_GCONV1_OUT = 65536,  /* 65536 floats: basic1_gconv1 */
+	BASIC1_GCONV2_OUT = 131072, /* 65536 floats: basic1_gconv2, then basic1_add1, then basic1_relu2 */
+	BASIC2_GCONV1_OUT = 0,      /* 65536 floats: basic2_gconv1 */
+	BASIC2_GCONV2_OUT = 65536,  /* 65536 floats: basic2_gconv2, then basic2_add1, then basic2_relu2 */
+	BASIC3_GCONV1_OUT = 0,      /* 65536 floats: basic3_gconv1 */
+	BASIC3_GCONV2_OUT = 131072, /* 65536 floats: basic3_gconv2, then basic3_add1, then basic3_relu2 */
+	BASIC4_GCONV1_OUT = 0,      /* 65536 floats: basic4_gconv1 */
+	BASIC4_GCONV2_OUT = 65536,  /* 65536 floats: basic4_gconv2, then basic4_add1, then basic4_relu2 */
+	BASIC5_GCONV1_OUT = 0,      /* 65536 floats: basic5_gconv1 */
+	BASIC5_GCONV2_OUT = 131072, /* 65536 floats: basic5_gconv2, then basic5_add1, then basic5_relu2 */
+	BASIC6_GCONV1_OUT = 0,      /* 65536 floats: basic6_gconv1 */
+	BASIC6_GCONV2_OUT = 65536,  /* 65536 floats: basic6_gconv2, then basic6_add1, then basic6_relu2 */
+	BASIC7_GCONV1_OUT = 0,      /* 65536 floats: basic7_gconv1 */
+	BASIC7_GCONV2_OUT = 131072, /* 65536 floats: basic7_gconv2, then basic7_add1, then basic7_relu2 */
+	BASIC8_GCONV1_OUT = 0,      /* 32768 floats: basic8_gconv1 */
+	BASIC8_GCONV2_OUT = 32768,  /* 32768 floats: basic8_gconv2, then basic8_add1, then basic8_relu2 */
+	BASIC8_GCONV3_OUT = 0,      /* 32768 floats: basic8_gconv3 */
+	BASIC9_GCONV1_OUT = 0,      /* 32768 floats: basic9_gconv1 */
+	BASIC9_GCONV2_OUT = 65536,  /* 32768 floats: basic9_gconv2, then basic9_add1, then basic9_relu2 */
+	BASIC10_GCONV1_OUT = 0,      /* 32768 floats: basic10_gconv1 */
+	BASIC10_GCONV2_OUT = 32768,  /* 32768 floats: basic10_gconv2, then basic10_add1, then basic10_relu2 */
+	BASIC11_GCONV1_OUT = 0,      /* 32768 floats: basic11_gconv1 */
+	BASIC11_GCONV2_OUT = 65536,  /* 32768 floats: basic11_gconv2, then basic11_add1, then basic11_relu2 */
+	BASIC12_GCONV1_OUT = 0,      /* 32768 floats: basic12_gconv1 */
+	BASIC12_GCONV2_OUT = 32768,  /* 32768 floats: basic12_gconv2, then basic12_add1, then basic12_relu2 */
+	BASIC13_GCONV1_OUT = 0,      /* 32768 floats: basic13_gconv1 */
+	BASIC13_GCONV2_OUT = 65536,  /* 32768 floats: basic13_gconv2, then basic13_add1, then basic13_relu2 */
+	BASIC14_GCONV1_OUT = 0,      /* 32768 floats: basic14_gconv1 */
+	BASIC14_GCONV2_OUT = 32768,  /* 32768 floats: basic14_gconv2, then basic14_add1, then basic14_relu2 */
+	BASIC15_GCONV1_OUT = 0,      /* 16384 floats: basic15_gconv1 */
+	BASIC15_GCONV2_OUT = 16384,  /* 16384 floats: basic15_gconv2, then basic15_add1, then basic15_relu2 */
+	BASIC15_GCONV3_OUT = 0,      /* 16384 floats: basic15_gconv3 */
+	BASIC16_GCONV1_OUT = 0,      /* 16384 floats: basic16_gconv1 */
+	BASIC16_GCONV2_OUT = 32768,  /* 16384 floats: basic16_gconv2, then basic16_add1, then basic16_relu2 */
+	BASIC17_GCONV1_OUT = 0,      /* 16384 floats: basic17_gconv1 */
+	BASIC17_GCONV2_OUT = 16384,  /* 16384 floats: basic17_gconv2, then basic17_add1, then basic17_relu2 */
+	BASIC18_GCONV1_OUT = 0,      /* 16384 floats: basic18_gconv1 */
+	BASIC18_GCONV2_OUT = 32768,  /* 16384 floats: basic18_gconv2, then basic18_add1, then basic18_relu2 */
+	BASIC19_GCONV1_OUT = 0,      /* 16384 floats: basic19_gconv1 */
+	BASIC19_GCONV2_OUT = 16384,  /* 16384 floats: basic19_gconv2, then basic19_add1, then basic19_relu2 */
+	BASIC20_GCONV1_OUT = 0,      /* 16384 floats: basic20_gconv1 */
+	BASIC20_GCONV2_OUT = 32768,  /* 16384 floats: basic20_gconv2, then basic20_add1, then basic20_relu2 */
+	BASIC21_GCONV1_OUT = 0,      /* 16384 floats: basic21_gconv1 */
+	BASIC21_GCONV2_OUT = 16384,  /* 16384 floats: basic21_gconv2, then basic21_add1, then basic21_relu2 */
+	GPOOL1_OUT       = 0,      /* 4096 floats: gpool1 */
+	GLOBAL_AVGPOOL1_OUT = 4096,   /* 64 floats: global_avgpool1 */
+	WS_FLOATS        = 196608
+};
 
-struct resnet44_net {
-	gq_batch run; /* the steps, and each thread's workspace and scratch */
-	float *mem;   /* the parameter block; the pointers below point into it */
-	int loaded;
-	float *lift1_w; /* [64, 3, 3, 3], expanded over the group, folded with bn1 */
-	gq_conv *lift1_conv; /* the same, packed for the kernel; relu fused: relu1 */
-	float *lift1_b; /* [64] */
-	float *basic1_gconv1_w; /* [64, 64, 3, 3], expanded over the group, folded with basic1_bn1 */
-	gq_conv *basic1_gconv1_conv; /* the same, packed for the kernel; relu fused: basic1_relu1 */
-	float *basic1_gconv1_b; /* [64] */
-	float *basic1_gconv2_w; /* [64, 64, 3, 3], expanded over the group, folded with basic1_bn2 */
-	gq_conv *basic1_gconv2_conv; /* the same, packed for the kernel */
-	float *basic1_gconv2_b; /* [64] */
-	float *basic2_gconv1_w; /* [64, 64, 3, 3], expanded over the group, folded with basic2_bn1 */
-	gq_conv *basic2_gconv1_conv; /* the same, packed for the kernel; relu fused: basic2_relu1 */
-	float *basic2_gconv1_b; /* [64] */
-	float *basic2_gconv2_w; /* [64, 64, 3, 3], expanded over the group, folded with basic2_bn2 */
-	gq_conv *basic2_gconv2_conv; /* the same, packed for the kernel */
-	float *basic2_gconv2_b; /* [64] */
-	float *basic3_gconv1_w; /* [64, 64, 3, 3], expanded over the group, folded with basic3_bn1 */
-	gq_conv *basic3_gconv1_conv; /* the same, packed for the kernel; relu fused: basic3_relu1 */
-	float *basic3_gconv1_b; /* [64] */
-	float *basic3_gconv2_w; /* [64, 64, 3, 3], expanded over the group, folded with basic3_bn2 */
-	gq_conv *basic3_gconv2_conv; /* the same, packed for the kernel */
-	float *basic3_gconv2_b; /* [64] */
-	float *basic4_gconv1_w; /* [64, 64, 3, 3], expanded over the group, folded with basic4_bn1 */
-	gq_conv *basic4_gconv1_conv; /* the same, packed for the kernel; relu fused: basic4_relu1 */
-	float *basic4_gconv1_b; /* [64] */
-	float *basic4_gconv2_w; /* [64, 64, 3, 3], expanded over the group, folded with basic4_bn2 */
-	gq_conv *basic4_gconv2_conv; /* the same, packed for the kernel */
-	float *basic4_gconv2_b; /* [64] */
-	float *basic5_gconv1_w; /* [64, 64, 3, 3], expanded over the group, folded with basic5_bn1 */
-	gq_conv *basic5_gconv1_conv; /* the same, packed for the kernel; relu fused: basic5_relu1 */
-	float *basic5_gconv1_b; /* [64] */
-	float *basic5_gconv2_w; /* [64, 64, 3, 3], expanded over the group, folded with basic5_bn2 */
-	gq_conv *basic5_gconv2_conv; /* the same, packed for the kernel */
-	float *basic5_gconv2_b; /* [64] */
-	float *basic6_gconv1_w; /* [64, 64, 3, 3], expanded over the group, folded with basic6_bn1 */
-	gq_conv *basic6_gconv1_conv; /* the same, packed for the kernel; relu fused: basic6_relu1 */
-	float *basic6_gconv1_b; /* [64] */
-	float *basic6_gconv2_w; /* [64, 64, 3, 3], expanded over the group, folded with basic6_bn2 */
-	gq_conv *basic6_gconv2_conv; /* the same, packed for the kernel */
-	float *basic6_gconv2_b; /* [64] */
-	float *basic7_gconv1_w; /* [64, 64, 3, 3], expanded over the group, folded with basic7_bn1 */
-	gq_conv *basic7_gconv1_conv; /* the same, packed for the kernel; relu fused: basic7_relu1 */
-	float *basic7_gconv1_b; /* [64] */
-	float *basic7_gconv2_w; /* [64, 64, 3, 3], expanded over the group, folded with basic7_bn2 */
-	gq_conv *basic7_gconv2_conv; /* the same, packed for the kernel */
-	float *basic7_gconv2_b; /* [64] */
-	float *basic8_gconv1_w; /* [128, 64, 3, 3], expanded over the group, folded with basic8_bn1 */
-	gq_conv *basic8_gconv1_conv; /* the same, packed for the kernel; relu fused: basic8_relu1 */
-	float *basic8_gconv1_b; /* [128] */
-	float *basic8_gconv2_w; /* [128, 128, 3, 3], expanded over the group, folded with basic8_bn2 */
-	gq_conv *basic8_gconv2_conv; /* the same, packed for the kernel */
-	float *basic8_gconv2_b; /* [128] */
-	float *basic8_gconv3_w; /* [128, 64, 1, 1], expanded over the group, folded with basic8_bn3 */
-	gq_conv *basic8_gconv3_conv; /* the same, packed for the kernel */
-	float *basic8_gconv3_b; /* [128] */
-	float *basic9_gconv1_w; /* [128, 128, 3, 3], expanded over the group, folded with basic9_bn1 */
-	gq_conv *basic9_gconv1_conv; /* the same, packed for the kernel; relu fused: basic9_relu1 */
-	float *basic9_gconv1_b; /* [128] */
-	float *basic9_gconv2_w; /* [128, 128, 3, 3], expanded over the group, folded with basic9_bn2 */
-	gq_conv *basic9_gconv2_conv; /* the same, packed for the kernel */
-	float *basic9_gconv2_b; /* [128] */
-	float *basic10_gconv1_w; /* [128, 128, 3, 3], expanded over the group, folded with basic10_bn1 */
-	gq_conv *basic10_gconv1_conv; /* the same, packed for the kernel; relu fused: basic10_relu1 */
-	float *basic10_gconv1_b; /* [128] */
-	float *basic10_gconv2_w; /* [128, 128, 3, 3], expanded over the group, folded with basic10_bn2 */
-	gq_conv *basic10_gconv2_conv; /* the same, packed for the kernel */
-	float *basic10_gconv2_b; /* [128] */
-	float *basic11_gconv1_w; /* [128, 128, 3, 3], expanded over the group, folded with basic11_bn1 */
-	gq_conv *basic11_gconv1_conv; /* the same, packed for the kernel; relu fused: basic11_relu1 */
-	float *basic11_gconv1_b; /* [128] */
-	float *basic11_gconv2_w; /* [128, 128, 3, 3], expanded over the group, folded with basic11_bn2 */
-	gq_conv *basic11_gconv2_conv; /* the same, packed for the kernel */
-	float *basic11_gconv2_b; /* [128] */
-	float *basic12_gconv1_w; /* [128, 128, 3, 3], expanded over the group, folded with basic12_bn1 */
-	gq_conv *basic12_gconv1_conv; /* the same, packed for the kernel; relu fused: basic12_relu1 */
-	float *basic12_gconv1_b; /* [128] */
-	float *basic12_gconv2_w; /* [128, 128, 3, 3], expanded over the group, folded with basic12_bn2 */
-	gq_conv *basic12_gconv2_conv; /* the same, packed for the kernel */
-	float *basic12_gconv2_b; /* [128] */
-	float *basic13_gconv1_w; /* [128, 128, 3, 3], expanded over the group, folded with basic13_bn1 */
-	gq_conv *basic13_gconv1_conv; /* the same, packed for the kernel; relu fused: basic13_relu1 */
-	float *basic13_gconv1_b; /* [128] */
-	float *basic13_gconv2_w; /* [128, 128, 3, 3], expanded over the group, folded with basic13_bn2 */
-	gq_conv *basic13_gconv2_conv; /* the same, packed for the kernel */
-	float *basic13_gconv2_b; /* [128] */
-	float *basic14_gconv1_w; /* [128, 128, 3, 3], expanded over the group, folded with basic14_bn1 */
-	gq_conv *basic14_gconv1_conv; /* the same, packed for the kernel; relu fused: basic14_relu1 */
-	float *basic14_gconv1_b; /* [128] */
-	float *basic14_gconv2_w; /* [128, 128, 3, 3], expanded over the group, folded with basic14_bn2 */
-	gq_conv *basic14_gconv2_conv; /* the same, packed for the kernel */
-	float *basic14_gconv2_b; /* [128] */
-	float *basic15_gconv1_w; /* [256, 128, 3, 3], expanded over the group, folded with basic15_bn1 */
-	gq_conv *basic15_gconv1_conv; /* the same, packed for the kernel; relu fused: basic15_relu1 */
-	float *basic15_gconv1_b; /* [256] */
-	float *basic15_gconv2_w; /* [256, 256, 3, 3], expanded over the group, folded with basic15_bn2 */
-	gq_conv *basic15_gconv2_conv; /* the same, packed for the kernel */
-	float *basic15_gconv2_b; /* [256] */
-	float *basic15_gconv3_w; /* [256, 128, 1, 1], expanded over the group, folded with basic15_bn3 */
-	gq_conv *basic15_gconv3_conv; /* the same, packed for the kernel */
-	float *basic15_gconv3_b; /* [256] */
-	float *basic16_gconv1_w; /* [256, 256, 3, 3], expanded over the group, folded with basic16_bn1 */
-	gq_conv *basic16_gconv1_conv; /* the same, packed for the kernel; relu fused: basic16_relu1 */
-	float *basic16_gconv1_b; /* [256] */
-	float *basic16_gconv2_w; /* [256, 256, 3, 3], expanded over the group, folded with basic16_bn2 */
-	gq_conv *basic16_gconv2_conv; /* the same, packed for the kernel */
-	float *basic16_gconv2_b; /* [256] */
-	float *basic17_gconv1_w; /* [256, 256, 3, 3], expanded over the group, folded with basic17_bn1 */
-	gq_conv *basic17_gconv1_conv; /* the same, packed for the kernel; relu fused: basic17_relu1 */
-	float *basic17_gconv1_b; /* [256] */
-	float *basic17_gconv2_w; /* [256, 256, 3, 3], expanded over the group, folded with basic17_bn2 */
-	gq_conv *basic17_gconv2_conv; /* the same, packed for the kernel */
-	float *basic17_gconv2_b; /* [256] */
-	float *basic18_gconv1_w; /* [256, 256, 3, 3], expanded over the group, folded with basic18_bn1 */
-	gq_conv *basic18_gconv1_conv; /* the same, packed for the kernel; relu fused: basic18_relu1 */
-	float *basic18_gconv1_b; /* [256] */
-	float *basic18_gconv2_w; /* [256, 256, 3, 3], expanded over the group, folded with basic18_bn2 */
-	gq_conv *basic18_gconv2_conv; /* the same, packed for the kernel */
-	float *basic18_gconv2_b; /* [256] */
-	float *basic19_gconv1_w; /* [256, 256, 3, 3], expanded over the group, folded with basic19_bn1 */
-	gq_conv *basic19_gconv1_conv; /* the same, packed for the kernel; relu fused: basic19_relu1 */
-	float *basic19_gconv1_b; /* [256] */
-	float *basic19_gconv2_w; /* [256, 256, 3, 3], expanded over the group, folded with basic19_bn2 */
-	gq_conv *basic19_gconv2_conv; /* the same, packed for the kernel */
-	float *basic19_gconv2_b; /* [256] */
-	float *basic20_gconv1_w; /* [256, 256, 3, 3], expanded over the group, folded with basic20_bn1 */
-	gq_conv *basic20_gconv1_conv; /* the same, packed for the kernel; relu fused: basic20_relu1 */
-	float *basic20_gconv1_b; /* [256] */
-	float *basic20_gconv2_w; /* [256, 256, 3, 3], expanded over the group, folded with basic20_bn2 */
-	gq_conv *basic20_gconv2_conv; /* the same, packed for the kernel */
-	float *basic20_gconv2_b; /* [256] */
-	float *basic21_gconv1_w; /* [256, 256, 3, 3], expanded over the group, folded with basic21_bn1 */
-	gq_conv *basic21_gconv1_conv; /* the same, packed for the kernel; relu fused: basic21_relu1 */
-	float *basic21_gconv1_b; /* [256] */
-	float *basic21_gconv2_w; /* [256, 256, 3, 3], expanded over the group, folded with basic21_bn2 */
-	gq_conv *basic21_gconv2_conv; /* the same, packed for the kernel */
-	float *basic21_gconv2_b; /* [256] */
-	float *linear1_w; /* [10, 64] */
-	float *linear1_b; /* [10] */
+/* The parameter block: offsets of what each layer keeps from the file. */
+enum {
+	LIFT1_W          = 0,      /* [64, 3, 3, 3], expanded over the group, folded with bn1 */
+	LIFT1_B          = 1728,   /* [64] */
+	BASIC1_GCONV1_W  = 1792,   /* [64, 64, 3, 3], expanded over the group, folded with basic1_bn1 */
+	BASIC1_GCONV1_B  = 38656,  /* [64] */
+	BASIC1_GCONV2_W  = 38720,  /* [64, 64, 3, 3], expanded over the group, folded with basic1_bn2 */
+	BASIC1_GCONV2_B  = 75584,  /* [64] */
+	BASIC2_GCONV1_W  = 75648,  /* [64, 64, 3, 3], expanded over the group, folded with basic2_bn1 */
+	BASIC2_GCONV1_B  = 112512, /* [64] */
+	BASIC2_GCONV2_W  = 112576, /* [64, 64, 3, 3], expanded over the group, folded with basic2_bn2 */
+	BASIC2_GCONV2_B  = 149440, /* [64] */
+	BASIC3_GCONV1_W  = 149504, /* [64, 64, 3, 3], expanded over the group, folded with basic3_bn1 */
+	BASIC3_GCONV1_B  = 186368, /* [64] */
+	BASIC3_GCONV2_W  = 186432, /* [64, 64, 3, 3], expanded over the group, folded with basic3_bn2 */
+	BASIC3_GCONV2_B  = 223296, /* [64] */
+	BASIC4_GCONV1_W  = 223360, /* [64, 64, 3, 3], expanded over the group, folded with basic4_bn1 */
+	BASIC4_GCONV1_B  = 260224, /* [64] */
+	BASIC4_GCONV2_W  = 260288, /* [64, 64, 3, 3], expanded over the group, folded with basic4_bn2 */
+	BASIC4_GCONV2_B  = 297152, /* [64] */
+	BASIC5_GCONV1_W  = 297216, /* [64, 64, 3, 3], expanded over the group, folded with basic5_bn1 */
+	BASIC5_GCONV1_B  = 334080, /* [64] */
+	BASIC5_GCONV2_W  = 334144, /* [64, 64, 3, 3], expanded over the group, folded with basic5_bn2 */
+	BASIC5_GCONV2_B  = 371008, /* [64] */
+	BASIC6_GCONV1_W  = 371072, /* [64, 64, 3, 3], expanded over the group, folded with basic6_bn1 */
+	BASIC6_GCONV1_B  = 407936, /* [64] */
+	BASIC6_GCONV2_W  = 408000, /* [64, 64, 3, 3], expanded over the group, folded with basic6_bn2 */
+	BASIC6_GCONV2_B  = 444864, /* [64] */
+	BASIC7_GCONV1_W  = 444928, /* [64, 64, 3, 3], expanded over the group, folded with basic7_bn1 */
+	BASIC7_GCONV1_B  = 481792, /* [64] */
+	BASIC7_GCONV2_W  = 481856, /* [64, 64, 3, 3], expanded over the group, folded with basic7_bn2 */
+	BASIC7_GCONV2_B  = 518720, /* [64] */
+	BASIC8_GCONV1_W  = 518784, /* [128, 64, 3, 3], expanded over the group, folded with basic8_bn1 */
+	BASIC8_GCONV1_B  = 592512, /* [128] */
+	BASIC8_GCONV2_W  = 592640, /* [128, 128, 3, 3], expanded over the group, folded with basic8_bn2 */
+	BASIC8_GCONV2_B  = 740096, /* [128] */
+	BASIC8_GCONV3_W  = 740224, /* [128, 64, 1, 1], expanded over the group, folded with basic8_bn3 */
+	BASIC8_GCONV3_B  = 748416, /* [128] */
+	BASIC9_GCONV1_W  = 748544, /* [128, 128, 3, 3], expanded over the group, folded with basic9_bn1 */
+	BASIC9_GCONV1_B  = 896000, /* [128] */
+	BASIC9_GCONV2_W  = 896128, /* [128, 128, 3, 3], expanded over the group, folded with basic9_bn2 */
+	BASIC9_GCONV2_B  = 1043584, /* [128] */
+	BASIC10_GCONV1_W = 1043712, /* [128, 128, 3, 3], expanded over the group, folded with basic10_bn1 */
+	BASIC10_GCONV1_B = 1191168, /* [128] */
+	BASIC10_GCONV2_W = 1191296, /* [128, 128, 3, 3], expanded over the group, folded with basic10_bn2 */
+	BASIC10_GCONV2_B = 1338752, /* [128] */
+	BASIC11_GCONV1_W = 1338880, /* [128, 128, 3, 3], expanded over the group, folded with basic11_bn1 */
+	BASIC11_GCONV1_B = 1486336, /* [128] */
+	BASIC11_GCONV2_W = 1486464, /* [128, 128, 3, 3], expanded over the group, folded with basic11_bn2 */
+	BASIC11_GCONV2_B = 1633920, /* [128] */
+	BASIC12_GCONV1_W = 1634048, /* [128, 128, 3, 3], expanded over the group, folded with basic12_bn1 */
+	BASIC12_GCONV1_B = 1781504, /* [128] */
+	BASIC12_GCONV2_W = 1781632, /* [128, 128, 3, 3], expanded over the group, folded with basic12_bn2 */
+	BASIC12_GCONV2_B = 1929088, /* [128] */
+	BASIC13_GCONV1_W = 1929216, /* [128, 128, 3, 3], expanded over the group, folded with basic13_bn1 */
+	BASIC13_GCONV1_B = 2076672, /* [128] */
+	BASIC13_GCONV2_W = 2076800, /* [128, 128, 3, 3], expanded over the group, folded with basic13_bn2 */
+	BASIC13_GCONV2_B = 2224256, /* [128] */
+	BASIC14_GCONV1_W = 2224384, /* [128, 128, 3, 3], expanded over the group, folded with basic14_bn1 */
+	BASIC14_GCONV1_B = 2371840, /* [128] */
+	BASIC14_GCONV2_W = 2371968, /* [128, 128, 3, 3], expanded over the group, folded with basic14_bn2 */
+	BASIC14_GCONV2_B = 2519424, /* [128] */
+	BASIC15_GCONV1_W = 2519552, /* [256, 128, 3, 3], expanded over the group, folded with basic15_bn1 */
+	BASIC15_GCONV1_B = 2814464, /* [256] */
+	BASIC15_GCONV2_W = 2814720, /* [256, 256, 3, 3], expanded over the group, folded with basic15_bn2 */
+	BASIC15_GCONV2_B = 3404544, /* [256] */
+	BASIC15_GCONV3_W = 3404800, /* [256, 128, 1, 1], expanded over the group, folded with basic15_bn3 */
+	BASIC15_GCONV3_B = 3437568, /* [256] */
+	BASIC16_GCONV1_W = 3437824, /* [256, 256, 3, 3], expanded over the group, folded with basic16_bn1 */
+	BASIC16_GCONV1_B = 4027648, /* [256] */
+	BASIC16_GCONV2_W = 4027904, /* [256, 256, 3, 3], expanded over the group, folded with basic16_bn2 */
+	BASIC16_GCONV2_B = 4617728, /* [256] */
+	BASIC17_GCONV1_W = 4617984, /* [256, 256, 3, 3], expanded over the group, folded with basic17_bn1 */
+	BASIC17_GCONV1_B = 5207808, /* [256] */
+	BASIC17_GCONV2_W = 5208064, /* [256, 256, 3, 3], expanded over the group, folded with basic17_bn2 */
+	BASIC17_GCONV2_B = 5797888, /* [256] */
+	BASIC18_GCONV1_W = 5798144, /* [256, 256, 3, 3], expanded over the group, folded with basic18_bn1 */
+	BASIC18_GCONV1_B = 6387968, /* [256] */
+	BASIC18_GCONV2_W = 6388224, /* [256, 256, 3, 3], expanded over the group, folded with basic18_bn2 */
+	BASIC18_GCONV2_B = 6978048, /* [256] */
+	BASIC19_GCONV1_W = 6978304, /* [256, 256, 3, 3], expanded over the group, folded with basic19_bn1 */
+	BASIC19_GCONV1_B = 7568128, /* [256] */
+	BASIC19_GCONV2_W = 7568384, /* [256, 256, 3, 3], expanded over the group, folded with basic19_bn2 */
+	BASIC19_GCONV2_B = 8158208, /* [256] */
+	BASIC20_GCONV1_W = 8158464, /* [256, 256, 3, 3], expanded over the group, folded with basic20_bn1 */
+	BASIC20_GCONV1_B = 8748288, /* [256] */
+	BASIC20_GCONV2_W = 8748544, /* [256, 256, 3, 3], expanded over the group, folded with basic20_bn2 */
+	BASIC20_GCONV2_B = 9338368, /* [256] */
+	BASIC21_GCONV1_W = 9338624, /* [256, 256, 3, 3], expanded over the group, folded with basic21_bn1 */
+	BASIC21_GCONV1_B = 9928448, /* [256] */
+	BASIC21_GCONV2_W = 9928704, /* [256, 256, 3, 3], expanded over the group, folded with basic21_bn2 */
+	BASIC21_GCONV2_B = 10518528, /* [256] */
+	LINEAR1_W        = 10518784, /* [10, 64] */
+	LINEAR1_B        = 10519424, /* [10] */
+	PARAM_FLOATS     = 10519440
+};
+
+/* The convolutions, each run as a gq_conv plan: packed filters, a relu fused. */
+enum {
+	LIFT1,
+	BASIC1_GCONV1,
+	BASIC1_GCONV2,
+	BASIC2_GCONV1,
+	BASIC2_GCONV2,
+	BASIC3_GCONV1,
+	BASIC3_GCONV2,
+	BASIC4_GCONV1,
+	BASIC4_GCONV2,
+	BASIC5_GCONV1,
+	BASIC5_GCONV2,
+	BASIC6_GCONV1,
+	BASIC6_GCONV2,
+	BASIC7_GCONV1,
+	BASIC7_GCONV2,
+	BASIC8_GCONV1,
+	BASIC8_GCONV2,
+	BASIC8_GCONV3,
+	BASIC9_GCONV1,
+	BASIC9_GCONV2,
+	BASIC10_GCONV1,
+	BASIC10_GCONV2,
+	BASIC11_GCONV1,
+	BASIC11_GCONV2,
+	BASIC12_GCONV1,
+	BASIC12_GCONV2,
+	BASIC13_GCONV1,
+	BASIC13_GCONV2,
+	BASIC14_GCONV1,
+	BASIC14_GCONV2,
+	BASIC15_GCONV1,
+	BASIC15_GCONV2,
+	BASIC15_GCONV3,
+	BASIC16_GCONV1,
+	BASIC16_GCONV2,
+	BASIC17_GCONV1,
+	BASIC17_GCONV2,
+	BASIC18_GCONV1,
+	BASIC18_GCONV2,
+	BASIC19_GCONV1,
+	BASIC19_GCONV2,
+	BASIC20_GCONV1,
+	BASIC20_GCONV2,
+	BASIC21_GCONV1,
+	BASIC21_GCONV2,
+	NCONVS
+};
+static const gq_conv_shape convs[NCONVS] = {
+	[LIFT1] = {.cin = 3, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC1_GCONV1] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC1_GCONV2] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC2_GCONV1] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC2_GCONV2] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC3_GCONV1] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC3_GCONV2] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC4_GCONV1] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC4_GCONV2] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC5_GCONV1] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC5_GCONV2] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC6_GCONV1] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC6_GCONV2] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC7_GCONV1] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC7_GCONV2] = {.cin = 64, .h = 32, .w = 32, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC8_GCONV1] = {.cin = 64, .h = 32, .w = 32, .cout = 128, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true},
+	[BASIC8_GCONV2] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC8_GCONV3] = {.cin = 64, .h = 32, .w = 32, .cout = 128, .k = 1, .s = 2, .p = 0, .d = 1, .relu = false},
+	[BASIC9_GCONV1] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC9_GCONV2] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC10_GCONV1] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC10_GCONV2] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC11_GCONV1] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC11_GCONV2] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC12_GCONV1] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC12_GCONV2] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC13_GCONV1] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC13_GCONV2] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC14_GCONV1] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC14_GCONV2] = {.cin = 128, .h = 16, .w = 16, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC15_GCONV1] = {.cin = 128, .h = 16, .w = 16, .cout = 256, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true},
+	[BASIC15_GCONV2] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC15_GCONV3] = {.cin = 128, .h = 16, .w = 16, .cout = 256, .k = 1, .s = 2, .p = 0, .d = 1, .relu = false},
+	[BASIC16_GCONV1] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC16_GCONV2] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC17_GCONV1] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC17_GCONV2] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC18_GCONV1] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC18_GCONV2] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC19_GCONV1] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC19_GCONV2] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC20_GCONV1] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC20_GCONV2] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC21_GCONV1] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[BASIC21_GCONV2] = {.cin = 256, .h = 8, .w = 8, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
 };
 
 /* lift1, examples/resnet44-p4-32.geq:11:17: lift(x, 16, k=3, p=1)
  * [3, 32, 32] image -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused */
-static void layer_lift1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_lift1(const gq_image *im)
 {
-	gq_conv_run(n->lift1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[LIFT1], im->ws + LIFT1_OUT, im->x, im->scratch);
 }
 
 /* basic1.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic1_bn1 folded in; basic1_relu1 fused */
-static void layer_basic1_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic1_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic1_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC1_GCONV1], im->ws + BASIC1_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic1.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic1_bn2 folded in */
-static void layer_basic1_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic1_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic1_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC1_GCONV2], im->ws + BASIC1_GCONV2_OUT, im->ws + BASIC1_GCONV1_OUT, im->scratch);
 }
 
 /* basic1.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map + [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic1_add1(const float *a, const float *b, float *out)
+static void layer_basic1_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 65536);
+	gq_add(im->ws + BASIC1_GCONV2_OUT, im->ws + BASIC1_GCONV2_OUT, im->ws + LIFT1_OUT, 65536);
 }
 
 /* basic1.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic1_relu2(float *x)
+static void layer_basic1_relu2(const gq_image *im)
 {
-	gq_relu(x, 65536);
+	gq_relu(im->ws + BASIC1_GCONV2_OUT, 65536);
 }
 
 /* basic2.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic2_bn1 folded in; basic2_relu1 fused */
-static void layer_basic2_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic2_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic2_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC2_GCONV1], im->ws + BASIC2_GCONV1_OUT, im->ws + BASIC1_GCONV2_OUT, im->scratch);
 }
 
 /* basic2.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic2_bn2 folded in */
-static void layer_basic2_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic2_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic2_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC2_GCONV2], im->ws + BASIC2_GCONV2_OUT, im->ws + BASIC2_GCONV1_OUT, im->scratch);
 }
 
 /* basic2.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map + [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic2_add1(const float *a, const float *b, float *out)
+static void layer_basic2_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 65536);
+	gq_add(im->ws + BASIC2_GCONV2_OUT, im->ws + BASIC2_GCONV2_OUT, im->ws + BASIC1_GCONV2_OUT, 65536);
 }
 
 /* basic2.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic2_relu2(float *x)
+static void layer_basic2_relu2(const gq_image *im)
 {
-	gq_relu(x, 65536);
+	gq_relu(im->ws + BASIC2_GCONV2_OUT, 65536);
 }
 
 /* basic3.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic3_bn1 folded in; basic3_relu1 fused */
-static void layer_basic3_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic3_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic3_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC3_GCONV1], im->ws + BASIC3_GCONV1_OUT, im->ws + BASIC2_GCONV2_OUT, im->scratch);
 }
 
 /* basic3.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic3_bn2 folded in */
-static void layer_basic3_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic3_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic3_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC3_GCONV2], im->ws + BASIC3_GCONV2_OUT, im->ws + BASIC3_GCONV1_OUT, im->scratch);
 }
 
 /* basic3.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map + [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic3_add1(const float *a, const float *b, float *out)
+static void layer_basic3_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 65536);
+	gq_add(im->ws + BASIC3_GCONV2_OUT, im->ws + BASIC3_GCONV2_OUT, im->ws + BASIC2_GCONV2_OUT, 65536);
 }
 
 /* basic3.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic3_relu2(float *x)
+static void layer_basic3_relu2(const gq_image *im)
 {
-	gq_relu(x, 65536);
+	gq_relu(im->ws + BASIC3_GCONV2_OUT, 65536);
 }
 
 /* basic4.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic4_bn1 folded in; basic4_relu1 fused */
-static void layer_basic4_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic4_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic4_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC4_GCONV1], im->ws + BASIC4_GCONV1_OUT, im->ws + BASIC3_GCONV2_OUT, im->scratch);
 }
 
 /* basic4.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic4_bn2 folded in */
-static void layer_basic4_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic4_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic4_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC4_GCONV2], im->ws + BASIC4_GCONV2_OUT, im->ws + BASIC4_GCONV1_OUT, im->scratch);
 }
 
 /* basic4.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map + [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic4_add1(const float *a, const float *b, float *out)
+static void layer_basic4_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 65536);
+	gq_add(im->ws + BASIC4_GCONV2_OUT, im->ws + BASIC4_GCONV2_OUT, im->ws + BASIC3_GCONV2_OUT, 65536);
 }
 
 /* basic4.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic4_relu2(float *x)
+static void layer_basic4_relu2(const gq_image *im)
 {
-	gq_relu(x, 65536);
+	gq_relu(im->ws + BASIC4_GCONV2_OUT, 65536);
 }
 
 /* basic5.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic5_bn1 folded in; basic5_relu1 fused */
-static void layer_basic5_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic5_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic5_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC5_GCONV1], im->ws + BASIC5_GCONV1_OUT, im->ws + BASIC4_GCONV2_OUT, im->scratch);
 }
 
 /* basic5.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic5_bn2 folded in */
-static void layer_basic5_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic5_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic5_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC5_GCONV2], im->ws + BASIC5_GCONV2_OUT, im->ws + BASIC5_GCONV1_OUT, im->scratch);
 }
 
 /* basic5.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map + [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic5_add1(const float *a, const float *b, float *out)
+static void layer_basic5_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 65536);
+	gq_add(im->ws + BASIC5_GCONV2_OUT, im->ws + BASIC5_GCONV2_OUT, im->ws + BASIC4_GCONV2_OUT, 65536);
 }
 
 /* basic5.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic5_relu2(float *x)
+static void layer_basic5_relu2(const gq_image *im)
 {
-	gq_relu(x, 65536);
+	gq_relu(im->ws + BASIC5_GCONV2_OUT, 65536);
 }
 
 /* basic6.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic6_bn1 folded in; basic6_relu1 fused */
-static void layer_basic6_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic6_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic6_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC6_GCONV1], im->ws + BASIC6_GCONV1_OUT, im->ws + BASIC5_GCONV2_OUT, im->scratch);
 }
 
 /* basic6.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic6_bn2 folded in */
-static void layer_basic6_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic6_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic6_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC6_GCONV2], im->ws + BASIC6_GCONV2_OUT, im->ws + BASIC6_GCONV1_OUT, im->scratch);
 }
 
 /* basic6.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map + [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic6_add1(const float *a, const float *b, float *out)
+static void layer_basic6_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 65536);
+	gq_add(im->ws + BASIC6_GCONV2_OUT, im->ws + BASIC6_GCONV2_OUT, im->ws + BASIC5_GCONV2_OUT, 65536);
 }
 
 /* basic6.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic6_relu2(float *x)
+static void layer_basic6_relu2(const gq_image *im)
 {
-	gq_relu(x, 65536);
+	gq_relu(im->ws + BASIC6_GCONV2_OUT, 65536);
 }
 
 /* basic7.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic7_bn1 folded in; basic7_relu1 fused */
-static void layer_basic7_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic7_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic7_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC7_GCONV1], im->ws + BASIC7_GCONV1_OUT, im->ws + BASIC6_GCONV2_OUT, im->scratch);
 }
 
 /* basic7.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map; k=3 s=1 p=1 d=1; basic7_bn2 folded in */
-static void layer_basic7_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic7_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic7_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC7_GCONV2], im->ws + BASIC7_GCONV2_OUT, im->ws + BASIC7_GCONV1_OUT, im->scratch);
 }
 
 /* basic7.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map + [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic7_add1(const float *a, const float *b, float *out)
+static void layer_basic7_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 65536);
+	gq_add(im->ws + BASIC7_GCONV2_OUT, im->ws + BASIC7_GCONV2_OUT, im->ws + BASIC6_GCONV2_OUT, 65536);
 }
 
 /* basic7.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 12:25
  * [16, 4, 32, 32] G-map -> [16, 4, 32, 32] G-map */
-static void layer_basic7_relu2(float *x)
+static void layer_basic7_relu2(const gq_image *im)
 {
-	gq_relu(x, 65536);
+	gq_relu(im->ws + BASIC7_GCONV2_OUT, 65536);
 }
 
 /* basic8.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [16, 4, 32, 32] G-map -> [32, 4, 16, 16] G-map; k=3 s=2 p=1 d=1; basic8_bn1 folded in; basic8_relu1 fused */
-static void layer_basic8_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic8_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic8_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC8_GCONV1], im->ws + BASIC8_GCONV1_OUT, im->ws + BASIC7_GCONV2_OUT, im->scratch);
 }
 
 /* basic8.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic8_bn2 folded in */
-static void layer_basic8_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic8_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic8_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC8_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV1_OUT, im->scratch);
 }
 
 /* basic8.gconv3, examples/resnet44-p4-32.geq:7:26: gconv(x, C, k=1, s=s)
  * in block basic called at line 13:25
  * [16, 4, 32, 32] G-map -> [32, 4, 16, 16] G-map; k=1 s=2 p=0 d=1; basic8_bn3 folded in */
-static void layer_basic8_gconv3(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic8_gconv3(const gq_image *im)
 {
-	gq_conv_run(n->basic8_gconv3_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC8_GCONV3], im->ws + BASIC8_GCONV3_OUT, im->ws + BASIC7_GCONV2_OUT, im->scratch);
 }
 
 /* basic8.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map + [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic8_add1(const float *a, const float *b, float *out)
+static void layer_basic8_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 32768);
+	gq_add(im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV3_OUT, 32768);
 }
 
 /* basic8.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic8_relu2(float *x)
+static void layer_basic8_relu2(const gq_image *im)
 {
-	gq_relu(x, 32768);
+	gq_relu(im->ws + BASIC8_GCONV2_OUT, 32768);
 }
 
 /* basic9.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic9_bn1 folded in; basic9_relu1 fused */
-static void layer_basic9_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic9_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic9_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC9_GCONV1], im->ws + BASIC9_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic9.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic9_bn2 folded in */
-static void layer_basic9_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic9_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic9_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC9_GCONV2], im->ws + BASIC9_GCONV2_OUT, im->ws + BASIC9_GCONV1_OUT, im->scratch);
 }
 
 /* basic9.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map + [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic9_add1(const float *a, const float *b, float *out)
+static void layer_basic9_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 32768);
+	gq_add(im->ws + BASIC9_GCONV2_OUT, im->ws + BASIC9_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, 32768);
 }
 
 /* basic9.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic9_relu2(float *x)
+static void layer_basic9_relu2(const gq_image *im)
 {
-	gq_relu(x, 32768);
+	gq_relu(im->ws + BASIC9_GCONV2_OUT, 32768);
 }
 
 /* basic10.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic10_bn1 folded in; basic10_relu1 fused */
-static void layer_basic10_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic10_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic10_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC10_GCONV1], im->ws + BASIC10_GCONV1_OUT, im->ws + BASIC9_GCONV2_OUT, im->scratch);
 }
 
 /* basic10.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic10_bn2 folded in */
-static void layer_basic10_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic10_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic10_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC10_GCONV2], im->ws + BASIC10_GCONV2_OUT, im->ws + BASIC10_GCONV1_OUT, im->scratch);
 }
 
 /* basic10.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map + [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic10_add1(const float *a, const float *b, float *out)
+static void layer_basic10_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 32768);
+	gq_add(im->ws + BASIC10_GCONV2_OUT, im->ws + BASIC10_GCONV2_OUT, im->ws + BASIC9_GCONV2_OUT, 32768);
 }
 
 /* basic10.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic10_relu2(float *x)
+static void layer_basic10_relu2(const gq_image *im)
 {
-	gq_relu(x, 32768);
+	gq_relu(im->ws + BASIC10_GCONV2_OUT, 32768);
 }
 
 /* basic11.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic11_bn1 folded in; basic11_relu1 fused */
-static void layer_basic11_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic11_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic11_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC11_GCONV1], im->ws + BASIC11_GCONV1_OUT, im->ws + BASIC10_GCONV2_OUT, im->scratch);
 }
 
 /* basic11.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic11_bn2 folded in */
-static void layer_basic11_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic11_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic11_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC11_GCONV2], im->ws + BASIC11_GCONV2_OUT, im->ws + BASIC11_GCONV1_OUT, im->scratch);
 }
 
 /* basic11.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map + [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic11_add1(const float *a, const float *b, float *out)
+static void layer_basic11_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 32768);
+	gq_add(im->ws + BASIC11_GCONV2_OUT, im->ws + BASIC11_GCONV2_OUT, im->ws + BASIC10_GCONV2_OUT, 32768);
 }
 
 /* basic11.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic11_relu2(float *x)
+static void layer_basic11_relu2(const gq_image *im)
 {
-	gq_relu(x, 32768);
+	gq_relu(im->ws + BASIC11_GCONV2_OUT, 32768);
 }
 
 /* basic12.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic12_bn1 folded in; basic12_relu1 fused */
-static void layer_basic12_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic12_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic12_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC12_GCONV1], im->ws + BASIC12_GCONV1_OUT, im->ws + BASIC11_GCONV2_OUT, im->scratch);
 }
 
 /* basic12.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic12_bn2 folded in */
-static void layer_basic12_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic12_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic12_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC12_GCONV2], im->ws + BASIC12_GCONV2_OUT, im->ws + BASIC12_GCONV1_OUT, im->scratch);
 }
 
 /* basic12.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map + [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic12_add1(const float *a, const float *b, float *out)
+static void layer_basic12_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 32768);
+	gq_add(im->ws + BASIC12_GCONV2_OUT, im->ws + BASIC12_GCONV2_OUT, im->ws + BASIC11_GCONV2_OUT, 32768);
 }
 
 /* basic12.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic12_relu2(float *x)
+static void layer_basic12_relu2(const gq_image *im)
 {
-	gq_relu(x, 32768);
+	gq_relu(im->ws + BASIC12_GCONV2_OUT, 32768);
 }
 
 /* basic13.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic13_bn1 folded in; basic13_relu1 fused */
-static void layer_basic13_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic13_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic13_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC13_GCONV1], im->ws + BASIC13_GCONV1_OUT, im->ws + BASIC12_GCONV2_OUT, im->scratch);
 }
 
 /* basic13.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic13_bn2 folded in */
-static void layer_basic13_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic13_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic13_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC13_GCONV2], im->ws + BASIC13_GCONV2_OUT, im->ws + BASIC13_GCONV1_OUT, im->scratch);
 }
 
 /* basic13.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map + [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic13_add1(const float *a, const float *b, float *out)
+static void layer_basic13_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 32768);
+	gq_add(im->ws + BASIC13_GCONV2_OUT, im->ws + BASIC13_GCONV2_OUT, im->ws + BASIC12_GCONV2_OUT, 32768);
 }
 
 /* basic13.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic13_relu2(float *x)
+static void layer_basic13_relu2(const gq_image *im)
 {
-	gq_relu(x, 32768);
+	gq_relu(im->ws + BASIC13_GCONV2_OUT, 32768);
 }
 
 /* basic14.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic14_bn1 folded in; basic14_relu1 fused */
-static void layer_basic14_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic14_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic14_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC14_GCONV1], im->ws + BASIC14_GCONV1_OUT, im->ws + BASIC13_GCONV2_OUT, im->scratch);
 }
 
 /* basic14.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map; k=3 s=1 p=1 d=1; basic14_bn2 folded in */
-static void layer_basic14_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic14_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic14_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC14_GCONV2], im->ws + BASIC14_GCONV2_OUT, im->ws + BASIC14_GCONV1_OUT, im->scratch);
 }
 
 /* basic14.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map + [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic14_add1(const float *a, const float *b, float *out)
+static void layer_basic14_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 32768);
+	gq_add(im->ws + BASIC14_GCONV2_OUT, im->ws + BASIC14_GCONV2_OUT, im->ws + BASIC13_GCONV2_OUT, 32768);
 }
 
 /* basic14.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 13:25
  * [32, 4, 16, 16] G-map -> [32, 4, 16, 16] G-map */
-static void layer_basic14_relu2(float *x)
+static void layer_basic14_relu2(const gq_image *im)
 {
-	gq_relu(x, 32768);
+	gq_relu(im->ws + BASIC14_GCONV2_OUT, 32768);
 }
 
 /* basic15.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [32, 4, 16, 16] G-map -> [64, 4, 8, 8] G-map; k=3 s=2 p=1 d=1; basic15_bn1 folded in; basic15_relu1 fused */
-static void layer_basic15_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic15_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic15_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC15_GCONV1], im->ws + BASIC15_GCONV1_OUT, im->ws + BASIC14_GCONV2_OUT, im->scratch);
 }
 
 /* basic15.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic15_bn2 folded in */
-static void layer_basic15_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic15_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic15_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC15_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV1_OUT, im->scratch);
 }
 
 /* basic15.gconv3, examples/resnet44-p4-32.geq:7:26: gconv(x, C, k=1, s=s)
  * in block basic called at line 14:25
  * [32, 4, 16, 16] G-map -> [64, 4, 8, 8] G-map; k=1 s=2 p=0 d=1; basic15_bn3 folded in */
-static void layer_basic15_gconv3(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic15_gconv3(const gq_image *im)
 {
-	gq_conv_run(n->basic15_gconv3_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC15_GCONV3], im->ws + BASIC15_GCONV3_OUT, im->ws + BASIC14_GCONV2_OUT, im->scratch);
 }
 
 /* basic15.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map + [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic15_add1(const float *a, const float *b, float *out)
+static void layer_basic15_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 16384);
+	gq_add(im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV3_OUT, 16384);
 }
 
 /* basic15.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic15_relu2(float *x)
+static void layer_basic15_relu2(const gq_image *im)
 {
-	gq_relu(x, 16384);
+	gq_relu(im->ws + BASIC15_GCONV2_OUT, 16384);
 }
 
 /* basic16.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic16_bn1 folded in; basic16_relu1 fused */
-static void layer_basic16_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic16_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic16_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC16_GCONV1], im->ws + BASIC16_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic16.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic16_bn2 folded in */
-static void layer_basic16_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic16_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic16_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC16_GCONV2], im->ws + BASIC16_GCONV2_OUT, im->ws + BASIC16_GCONV1_OUT, im->scratch);
 }
 
 /* basic16.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map + [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic16_add1(const float *a, const float *b, float *out)
+static void layer_basic16_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 16384);
+	gq_add(im->ws + BASIC16_GCONV2_OUT, im->ws + BASIC16_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, 16384);
 }
 
 /* basic16.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic16_relu2(float *x)
+static void layer_basic16_relu2(const gq_image *im)
 {
-	gq_relu(x, 16384);
+	gq_relu(im->ws + BASIC16_GCONV2_OUT, 16384);
 }
 
 /* basic17.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic17_bn1 folded in; basic17_relu1 fused */
-static void layer_basic17_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic17_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic17_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC17_GCONV1], im->ws + BASIC17_GCONV1_OUT, im->ws + BASIC16_GCONV2_OUT, im->scratch);
 }
 
 /* basic17.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic17_bn2 folded in */
-static void layer_basic17_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic17_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic17_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC17_GCONV2], im->ws + BASIC17_GCONV2_OUT, im->ws + BASIC17_GCONV1_OUT, im->scratch);
 }
 
 /* basic17.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map + [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic17_add1(const float *a, const float *b, float *out)
+static void layer_basic17_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 16384);
+	gq_add(im->ws + BASIC17_GCONV2_OUT, im->ws + BASIC17_GCONV2_OUT, im->ws + BASIC16_GCONV2_OUT, 16384);
 }
 
 /* basic17.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic17_relu2(float *x)
+static void layer_basic17_relu2(const gq_image *im)
 {
-	gq_relu(x, 16384);
+	gq_relu(im->ws + BASIC17_GCONV2_OUT, 16384);
 }
 
 /* basic18.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic18_bn1 folded in; basic18_relu1 fused */
-static void layer_basic18_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic18_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic18_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC18_GCONV1], im->ws + BASIC18_GCONV1_OUT, im->ws + BASIC17_GCONV2_OUT, im->scratch);
 }
 
 /* basic18.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic18_bn2 folded in */
-static void layer_basic18_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic18_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic18_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC18_GCONV2], im->ws + BASIC18_GCONV2_OUT, im->ws + BASIC18_GCONV1_OUT, im->scratch);
 }
 
 /* basic18.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map + [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic18_add1(const float *a, const float *b, float *out)
+static void layer_basic18_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 16384);
+	gq_add(im->ws + BASIC18_GCONV2_OUT, im->ws + BASIC18_GCONV2_OUT, im->ws + BASIC17_GCONV2_OUT, 16384);
 }
 
 /* basic18.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic18_relu2(float *x)
+static void layer_basic18_relu2(const gq_image *im)
 {
-	gq_relu(x, 16384);
+	gq_relu(im->ws + BASIC18_GCONV2_OUT, 16384);
 }
 
 /* basic19.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic19_bn1 folded in; basic19_relu1 fused */
-static void layer_basic19_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic19_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic19_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC19_GCONV1], im->ws + BASIC19_GCONV1_OUT, im->ws + BASIC18_GCONV2_OUT, im->scratch);
 }
 
 /* basic19.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic19_bn2 folded in */
-static void layer_basic19_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic19_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic19_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC19_GCONV2], im->ws + BASIC19_GCONV2_OUT, im->ws + BASIC19_GCONV1_OUT, im->scratch);
 }
 
 /* basic19.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map + [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic19_add1(const float *a, const float *b, float *out)
+static void layer_basic19_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 16384);
+	gq_add(im->ws + BASIC19_GCONV2_OUT, im->ws + BASIC19_GCONV2_OUT, im->ws + BASIC18_GCONV2_OUT, 16384);
 }
 
 /* basic19.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic19_relu2(float *x)
+static void layer_basic19_relu2(const gq_image *im)
 {
-	gq_relu(x, 16384);
+	gq_relu(im->ws + BASIC19_GCONV2_OUT, 16384);
 }
 
 /* basic20.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic20_bn1 folded in; basic20_relu1 fused */
-static void layer_basic20_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic20_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic20_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC20_GCONV1], im->ws + BASIC20_GCONV1_OUT, im->ws + BASIC19_GCONV2_OUT, im->scratch);
 }
 
 /* basic20.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic20_bn2 folded in */
-static void layer_basic20_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic20_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic20_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC20_GCONV2], im->ws + BASIC20_GCONV2_OUT, im->ws + BASIC20_GCONV1_OUT, im->scratch);
 }
 
 /* basic20.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map + [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic20_add1(const float *a, const float *b, float *out)
+static void layer_basic20_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 16384);
+	gq_add(im->ws + BASIC20_GCONV2_OUT, im->ws + BASIC20_GCONV2_OUT, im->ws + BASIC19_GCONV2_OUT, 16384);
 }
 
 /* basic20.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic20_relu2(float *x)
+static void layer_basic20_relu2(const gq_image *im)
 {
-	gq_relu(x, 16384);
+	gq_relu(im->ws + BASIC20_GCONV2_OUT, 16384);
 }
 
 /* basic21.gconv1, examples/resnet44-p4-32.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic21_bn1 folded in; basic21_relu1 fused */
-static void layer_basic21_gconv1(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic21_gconv1(const gq_image *im)
 {
-	gq_conv_run(n->basic21_gconv1_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC21_GCONV1], im->ws + BASIC21_GCONV1_OUT, im->ws + BASIC20_GCONV2_OUT, im->scratch);
 }
 
 /* basic21.gconv2, examples/resnet44-p4-32.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map; k=3 s=1 p=1 d=1; basic21_bn2 folded in */
-static void layer_basic21_gconv2(resnet44_net *n, const float *in, float *out, float *scratch)
+static void layer_basic21_gconv2(const gq_image *im)
 {
-	gq_conv_run(n->basic21_gconv2_conv, out, in, scratch);
+	gq_conv_run(im->net->conv[BASIC21_GCONV2], im->ws + BASIC21_GCONV2_OUT, im->ws + BASIC21_GCONV1_OUT, im->scratch);
 }
 
 /* basic21.add1, examples/resnet44-p4-32.geq:8:17: h + x
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map + [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic21_add1(const float *a, const float *b, float *out)
+static void layer_basic21_add1(const gq_image *im)
 {
-	gq_add(out, a, b, 16384);
+	gq_add(im->ws + BASIC21_GCONV2_OUT, im->ws + BASIC21_GCONV2_OUT, im->ws + BASIC20_GCONV2_OUT, 16384);
 }
 
 /* basic21.relu2, examples/resnet44-p4-32.geq:8:12: relu(h + x)
  * in block basic called at line 14:25
  * [64, 4, 8, 8] G-map -> [64, 4, 8, 8] G-map */
-static void layer_basic21_relu2(float *x)
+static void layer_basic21_relu2(const gq_image *im)
 {
-	gq_relu(x, 16384);
+	gq_relu(im->ws + BASIC21_GCONV2_OUT, 16384);
 }
 
 /* gpool1, examples/resnet44-p4-32.geq:15:34: gpool(h, max)
  * [64, 4, 8, 8] G-map -> [64, 8, 8] image */
-static void layer_gpool1(const float *in, float *out)
+static void layer_gpool1(const gq_image *im)
 {
-	gq_gpool(out, in, 64, 4, 64, false);
+	gq_gpool(im->ws + GPOOL1_OUT, im->ws + BASIC21_GCONV2_OUT, 64, 4, 64, false);
 }
 
 /* global_avgpool1, examples/resnet44-p4-32.geq:15:19: global_avgpool(gpool(h, max))
  * [64, 8, 8] image -> [64] vector */
-static void layer_global_avgpool1(const float *in, float *out)
+static void layer_global_avgpool1(const gq_image *im)
 {
-	gq_global_pool(out, in, 64, 64, true);
+	gq_global_pool(im->ws + GLOBAL_AVGPOOL1_OUT, im->ws + GPOOL1_OUT, 64, 64, true);
 }
 
 /* linear1, examples/resnet44-p4-32.geq:15:12: linear(global_avgpool(gpool(h, max)), 10)
  * [64] vector -> [10] vector */
-static void layer_linear1(resnet44_net *n, const float *in, float *out)
+static void layer_linear1(const gq_image *im)
 {
-	gq_linear(out, in, n->linear1_w, n->linear1_b, 10, 64);
+	gq_linear(im->y, im->ws + GLOBAL_AVGPOOL1_OUT, im->net->mem + LINEAR1_W, im->net->mem + LINEAR1_B, 10, 64);
 }
 
-/* Step s of one image: its value buffers at ws, scratch for the convolutions. */
-static void step(void *net, int s, float *ws, float *scratch, const float *in,
-        float *out)
-{
-	resnet44_net *n = net;
-	(void)n, (void)ws, (void)scratch, (void)in, (void)out; /* not all steps use all */
-	switch (s) {
-	case 0:
-		layer_lift1(n, in, ws + 0, scratch);
-		/* bn1: folded into lift1 */
-		/* relu1: fused into lift1 */
-		break;
-	case 1:
-		layer_basic1_gconv1(n, ws + 0, ws + 65536, scratch);
-		/* basic1_bn1: folded into basic1_gconv1 */
-		/* basic1_relu1: fused into basic1_gconv1 */
-		break;
-	case 2:
-		layer_basic1_gconv2(n, ws + 65536, ws + 131072, scratch);
-		/* basic1_bn2: folded into basic1_gconv2 */
-		break;
-	case 3:
-		layer_basic1_add1(ws + 131072, ws + 0, ws + 131072);
-		break;
-	case 4:
-		layer_basic1_relu2(ws + 131072);
-		break;
-	case 5:
-		layer_basic2_gconv1(n, ws + 131072, ws + 0, scratch);
-		/* basic2_bn1: folded into basic2_gconv1 */
-		/* basic2_relu1: fused into basic2_gconv1 */
-		break;
-	case 6:
-		layer_basic2_gconv2(n, ws + 0, ws + 65536, scratch);
-		/* basic2_bn2: folded into basic2_gconv2 */
-		break;
-	case 7:
-		layer_basic2_add1(ws + 65536, ws + 131072, ws + 65536);
-		break;
-	case 8:
-		layer_basic2_relu2(ws + 65536);
-		break;
-	case 9:
-		layer_basic3_gconv1(n, ws + 65536, ws + 0, scratch);
-		/* basic3_bn1: folded into basic3_gconv1 */
-		/* basic3_relu1: fused into basic3_gconv1 */
-		break;
-	case 10:
-		layer_basic3_gconv2(n, ws + 0, ws + 131072, scratch);
-		/* basic3_bn2: folded into basic3_gconv2 */
-		break;
-	case 11:
-		layer_basic3_add1(ws + 131072, ws + 65536, ws + 131072);
-		break;
-	case 12:
-		layer_basic3_relu2(ws + 131072);
-		break;
-	case 13:
-		layer_basic4_gconv1(n, ws + 131072, ws + 0, scratch);
-		/* basic4_bn1: folded into basic4_gconv1 */
-		/* basic4_relu1: fused into basic4_gconv1 */
-		break;
-	case 14:
-		layer_basic4_gconv2(n, ws + 0, ws + 65536, scratch);
-		/* basic4_bn2: folded into basic4_gconv2 */
-		break;
-	case 15:
-		layer_basic4_add1(ws + 65536, ws + 131072, ws + 65536);
-		break;
-	case 16:
-		layer_basic4_relu2(ws + 65536);
-		break;
-	case 17:
-		layer_basic5_gconv1(n, ws + 65536, ws + 0, scratch);
-		/* basic5_bn1: folded into basic5_gconv1 */
-		/* basic5_relu1: fused into basic5_gconv1 */
-		break;
-	case 18:
-		layer_basic5_gconv2(n, ws + 0, ws + 131072, scratch);
-		/* basic5_bn2: folded into basic5_gconv2 */
-		break;
-	case 19:
-		layer_basic5_add1(ws + 131072, ws + 65536, ws + 131072);
-		break;
-	case 20:
-		layer_basic5_relu2(ws + 131072);
-		break;
-	case 21:
-		layer_basic6_gconv1(n, ws + 131072, ws + 0, scratch);
-		/* basic6_bn1: folded into basic6_gconv1 */
-		/* basic6_relu1: fused into basic6_gconv1 */
-		break;
-	case 22:
-		layer_basic6_gconv2(n, ws + 0, ws + 65536, scratch);
-		/* basic6_bn2: folded into basic6_gconv2 */
-		break;
-	case 23:
-		layer_basic6_add1(ws + 65536, ws + 131072, ws + 65536);
-		break;
-	case 24:
-		layer_basic6_relu2(ws + 65536);
-		break;
-	case 25:
-		layer_basic7_gconv1(n, ws + 65536, ws + 0, scratch);
-		/* basic7_bn1: folded into basic7_gconv1 */
-		/* basic7_relu1: fused into basic7_gconv1 */
-		break;
-	case 26:
-		layer_basic7_gconv2(n, ws + 0, ws + 131072, scratch);
-		/* basic7_bn2: folded into basic7_gconv2 */
-		break;
-	case 27:
-		layer_basic7_add1(ws + 131072, ws + 65536, ws + 131072);
-		break;
-	case 28:
-		layer_basic7_relu2(ws + 131072);
-		break;
-	case 29:
-		layer_basic8_gconv1(n, ws + 131072, ws + 0, scratch);
-		/* basic8_bn1: folded into basic8_gconv1 */
-		/* basic8_relu1: fused into basic8_gconv1 */
-		break;
-	case 30:
-		layer_basic8_gconv2(n, ws + 0, ws + 32768, scratch);
-		/* basic8_bn2: folded into basic8_gconv2 */
-		break;
-	case 31:
-		layer_basic8_gconv3(n, ws + 131072, ws + 0, scratch);
-		/* basic8_bn3: folded into basic8_gconv3 */
-		break;
-	case 32:
-		layer_basic8_add1(ws + 32768, ws + 0, ws + 32768);
-		break;
-	case 33:
-		layer_basic8_relu2(ws + 32768);
-		break;
-	case 34:
-		layer_basic9_gconv1(n, ws + 32768, ws + 0, scratch);
-		/* basic9_bn1: folded into basic9_gconv1 */
-		/* basic9_relu1: fused into basic9_gconv1 */
-		break;
-	case 35:
-		layer_basic9_gconv2(n, ws + 0, ws + 65536, scratch);
-		/* basic9_bn2: folded into basic9_gconv2 */
-		break;
-	case 36:
-		layer_basic9_add1(ws + 65536, ws + 32768, ws + 65536);
-		break;
-	case 37:
-		layer_basic9_relu2(ws + 65536);
-		break;
-	case 38:
-		layer_basic10_gconv1(n, ws + 65536, ws + 0, scratch);
-		/* basic10_bn1: folded into basic10_gconv1 */
-		/* basic10_relu1: fused into basic10_gconv1 */
-		break;
-	case 39:
-		layer_basic10_gconv2(n, ws + 0, ws + 32768, scratch);
-		/* basic10_bn2: folded into basic10_gconv2 */
-		break;
-	case 40:
-		layer_basic10_add1(ws + 32768, ws + 65536, ws + 32768);
-		break;
-	case 41:
-		layer_basic10_relu2(ws + 32768);
-		break;
-	case 42:
-		layer_basic11_gconv1(n, ws + 32768, ws + 0, scratch);
-		/* basic11_bn1: folded into basic11_gconv1 */
-		/* basic11_relu1: fused into basic11_gconv1 */
-		break;
-	case 43:
-		layer_basic11_gconv2(n, ws + 0, ws + 65536, scratch);
-		/* basic11_bn2: folded into basic11_gconv2 */
-		break;
-	case 44:
-		layer_basic11_add1(ws + 65536, ws + 32768, ws + 65536);
-		break;
-	case 45:
-		layer_basic11_relu2(ws + 65536);
-		break;
-	case 46:
-		layer_basic12_gconv1(n, ws + 65536, ws + 0, scratch);
-		/* basic12_bn1: folded into basic12_gconv1 */
-		/* basic12_relu1: fused into basic12_gconv1 */
-		break;
-	case 47:
-		layer_basic12_gconv2(n, ws + 0, ws + 32768, scratch);
-		/* basic12_bn2: folded into basic12_gconv2 */
-		break;
-	case 48:
-		layer_basic12_add1(ws + 32768, ws + 65536, ws + 32768);
-		break;
-	case 49:
-		layer_basic12_relu2(ws + 32768);
-		break;
-	case 50:
-		layer_basic13_gconv1(n, ws + 32768, ws + 0, scratch);
-		/* basic13_bn1: folded into basic13_gconv1 */
-		/* basic13_relu1: fused into basic13_gconv1 */
-		break;
-	case 51:
-		layer_basic13_gconv2(n, ws + 0, ws + 65536, scratch);
-		/* basic13_bn2: folded into basic13_gconv2 */
-		break;
-	case 52:
-		layer_basic13_add1(ws + 65536, ws + 32768, ws + 65536);
-		break;
-	case 53:
-		layer_basic13_relu2(ws + 65536);
-		break;
-	case 54:
-		layer_basic14_gconv1(n, ws + 65536, ws + 0, scratch);
-		/* basic14_bn1: folded into basic14_gconv1 */
-		/* basic14_relu1: fused into basic14_gconv1 */
-		break;
-	case 55:
-		layer_basic14_gconv2(n, ws + 0, ws + 32768, scratch);
-		/* basic14_bn2: folded into basic14_gconv2 */
-		break;
-	case 56:
-		layer_basic14_add1(ws + 32768, ws + 65536, ws + 32768);
-		break;
-	case 57:
-		layer_basic14_relu2(ws + 32768);
-		break;
-	case 58:
-		layer_basic15_gconv1(n, ws + 32768, ws + 0, scratch);
-		/* basic15_bn1: folded into basic15_gconv1 */
-		/* basic15_relu1: fused into basic15_gconv1 */
-		break;
-	case 59:
-		layer_basic15_gconv2(n, ws + 0, ws + 16384, scratch);
-		/* basic15_bn2: folded into basic15_gconv2 */
-		break;
-	case 60:
-		layer_basic15_gconv3(n, ws + 32768, ws + 0, scratch);
-		/* basic15_bn3: folded into basic15_gconv3 */
-		break;
-	case 61:
-		layer_basic15_add1(ws + 16384, ws + 0, ws + 16384);
-		break;
-	case 62:
-		layer_basic15_relu2(ws + 16384);
-		break;
-	case 63:
-		layer_basic16_gconv1(n, ws + 16384, ws + 0, scratch);
-		/* basic16_bn1: folded into basic16_gconv1 */
-		/* basic16_relu1: fused into basic16_gconv1 */
-		break;
-	case 64:
-		layer_basic16_gconv2(n, ws + 0, ws + 32768, scratch);
-		/* basic16_bn2: folded into basic16_gconv2 */
-		break;
-	case 65:
-		layer_basic16_add1(ws + 32768, ws + 16384, ws + 32768);
-		break;
-	case 66:
-		layer_basic16_relu2(ws + 32768);
-		break;
-	case 67:
-		layer_basic17_gconv1(n, ws + 32768, ws + 0, scratch);
-		/* basic17_bn1: folded into basic17_gconv1 */
-		/* basic17_relu1: fused into basic17_gconv1 */
-		break;
-	case 68:
-		layer_basic17_gconv2(n, ws + 0, ws + 16384, scratch);
-		/* basic17_bn2: folded into basic17_gconv2 */
-		break;
-	case 69:
-		layer_basic17_add1(ws + 16384, ws + 32768, ws + 16384);
-		break;
-	case 70:
-		layer_basic17_relu2(ws + 16384);
-		break;
-	case 71:
-		layer_basic18_gconv1(n, ws + 16384, ws + 0, scratch);
-		/* basic18_bn1: folded into basic18_gconv1 */
-		/* basic18_relu1: fused into basic18_gconv1 */
-		break;
-	case 72:
-		layer_basic18_gconv2(n, ws + 0, ws + 32768, scratch);
-		/* basic18_bn2: folded into basic18_gconv2 */
-		break;
-	case 73:
-		layer_basic18_add1(ws + 32768, ws + 16384, ws + 32768);
-		break;
-	case 74:
-		layer_basic18_relu2(ws + 32768);
-		break;
-	case 75:
-		layer_basic19_gconv1(n, ws + 32768, ws + 0, scratch);
-		/* basic19_bn1: folded into basic19_gconv1 */
-		/* basic19_relu1: fused into basic19_gconv1 */
-		break;
-	case 76:
-		layer_basic19_gconv2(n, ws + 0, ws + 16384, scratch);
-		/* basic19_bn2: folded into basic19_gconv2 */
-		break;
-	case 77:
-		layer_basic19_add1(ws + 16384, ws + 32768, ws + 16384);
-		break;
-	case 78:
-		layer_basic19_relu2(ws + 16384);
-		break;
-	case 79:
-		layer_basic20_gconv1(n, ws + 16384, ws + 0, scratch);
-		/* basic20_bn1: folded into basic20_gconv1 */
-		/* basic20_relu1: fused into basic20_gconv1 */
-		break;
-	case 80:
-		layer_basic20_gconv2(n, ws + 0, ws + 32768, scratch);
-		/* basic20_bn2: folded into basic20_gconv2 */
-		break;
-	case 81:
-		layer_basic20_add1(ws + 32768, ws + 16384, ws + 32768);
-		break;
-	case 82:
-		layer_basic20_relu2(ws + 32768);
-		break;
-	case 83:
-		layer_basic21_gconv1(n, ws + 32768, ws + 0, scratch);
-		/* basic21_bn1: folded into basic21_gconv1 */
-		/* basic21_relu1: fused into basic21_gconv1 */
-		break;
-	case 84:
-		layer_basic21_gconv2(n, ws + 0, ws + 16384, scratch);
-		/* basic21_bn2: folded into basic21_gconv2 */
-		break;
-	case 85:
-		layer_basic21_add1(ws + 16384, ws + 32768, ws + 16384);
-		break;
-	case 86:
-		layer_basic21_relu2(ws + 16384);
-		break;
-	case 87:
-		layer_gpool1(ws + 16384, ws + 0);
-		break;
-	case 88:
-		layer_global_avgpool1(ws + 0, ws + 4096);
-		break;
-	case 89:
-		layer_linear1(n, ws + 4096, out);
-		break;
-	}
-}
-
-enum { NSTEPS = 90 };
-
-static const char *const step_names[] = {
-	"lift1, line 11, bn1 folded in, relu1 fused",
-	"basic1_gconv1, line 5, basic1_bn1 folded in, basic1_relu1 fused",
-	"basic1_gconv2, line 6, basic1_bn2 folded in",
-	"basic1_add1, line 8",
-	"basic1_relu2, line 8",
-	"basic2_gconv1, line 5, basic2_bn1 folded in, basic2_relu1 fused",
-	"basic2_gconv2, line 6, basic2_bn2 folded in",
-	"basic2_add1, line 8",
-	"basic2_relu2, line 8",
-	"basic3_gconv1, line 5, basic3_bn1 folded in, basic3_relu1 fused",
-	"basic3_gconv2, line 6, basic3_bn2 folded in",
-	"basic3_add1, line 8",
-	"basic3_relu2, line 8",
-	"basic4_gconv1, line 5, basic4_bn1 folded in, basic4_relu1 fused",
-	"basic4_gconv2, line 6, basic4_bn2 folded in",
-	"basic4_add1, line 8",
-	"basic4_relu2, line 8",
-	"basic5_gconv1, line 5, basic5_bn1 folded in, basic5_relu1 fused",
-	"basic5_gconv2, line 6, basic5_bn2 folded in",
-	"basic5_add1, line 8",
-	"basic5_relu2, line 8",
-	"basic6_gconv1, line 5, basic6_bn1 folded in, basic6_relu1 fused",
-	"basic6_gconv2, line 6, basic6_bn2 folded in",
-	"basic6_add1, line 8",
-	"basic6_relu2, line 8",
-	"basic7_gconv1, line 5, basic7_bn1 folded in, basic7_relu1 fused",
-	"basic7_gconv2, line 6, basic7_bn2 folded in",
-	"basic7_add1, line 8",
-	"basic7_relu2, line 8",
-	"basic8_gconv1, line 5, basic8_bn1 folded in, basic8_relu1 fused",
-	"basic8_gconv2, line 6, basic8_bn2 folded in",
-	"basic8_gconv3, line 7, basic8_bn3 folded in",
-	"basic8_add1, line 8",
-	"basic8_relu2, line 8",
-	"basic9_gconv1, line 5, basic9_bn1 folded in, basic9_relu1 fused",
-	"basic9_gconv2, line 6, basic9_bn2 folded in",
-	"basic9_add1, line 8",
-	"basic9_relu2, line 8",
-	"basic10_gconv1, line 5, basic10_bn1 folded in, basic10_relu1 fused",
-	"basic10_gconv2, line 6, basic10_bn2 folded in",
-	"basic10_add1, line 8",
-	"basic10_relu2, line 8",
-	"basic11_gconv1, line 5, basic11_bn1 folded in, basic11_relu1 fused",
-	"basic11_gconv2, line 6, basic11_bn2 folded in",
-	"basic11_add1, line 8",
-	"basic11_relu2, line 8",
-	"basic12_gconv1, line 5, basic12_bn1 folded in, basic12_relu1 fused",
-	"basic12_gconv2, line 6, basic12_bn2 folded in",
-	"basic12_add1, line 8",
-	"basic12_relu2, line 8",
-	"basic13_gconv1, line 5, basic13_bn1 folded in, basic13_relu1 fused",
-	"basic13_gconv2, line 6, basic13_bn2 folded in",
-	"basic13_add1, line 8",
-	"basic13_relu2, line 8",
-	"basic14_gconv1, line 5, basic14_bn1 folded in, basic14_relu1 fused",
-	"basic14_gconv2, line 6, basic14_bn2 folded in",
-	"basic14_add1, line 8",
-	"basic14_relu2, line 8",
-	"basic15_gconv1, line 5, basic15_bn1 folded in, basic15_relu1 fused",
-	"basic15_gconv2, line 6, basic15_bn2 folded in",
-	"basic15_gconv3, line 7, basic15_bn3 folded in",
-	"basic15_add1, line 8",
-	"basic15_relu2, line 8",
-	"basic16_gconv1, line 5, basic16_bn1 folded in, basic16_relu1 fused",
-	"basic16_gconv2, line 6, basic16_bn2 folded in",
-	"basic16_add1, line 8",
-	"basic16_relu2, line 8",
-	"basic17_gconv1, line 5, basic17_bn1 folded in, basic17_relu1 fused",
-	"basic17_gconv2, line 6, basic17_bn2 folded in",
-	"basic17_add1, line 8",
-	"basic17_relu2, line 8",
-	"basic18_gconv1, line 5, basic18_bn1 folded in, basic18_relu1 fused",
-	"basic18_gconv2, line 6, basic18_bn2 folded in",
-	"basic18_add1, line 8",
-	"basic18_relu2, line 8",
-	"basic19_gconv1, line 5, basic19_bn1 folded in, basic19_relu1 fused",
-	"basic19_gconv2, line 6, basic19_bn2 folded in",
-	"basic19_add1, line 8",
-	"basic19_relu2, line 8",
-	"basic20_gconv1, line 5, basic20_bn1 folded in, basic20_relu1 fused",
-	"basic20_gconv2, line 6, basic20_bn2 folded in",
-	"basic20_add1, line 8",
-	"basic20_relu2, line 8",
-	"basic21_gconv1, line 5, basic21_bn1 folded in, basic21_relu1 fused",
-	"basic21_gconv2, line 6, basic21_bn2 folded in",
-	"basic21_add1, line 8",
-	"basic21_relu2, line 8",
-	"gpool1, line 15",
-	"global_avgpool1, line 15",
-	"linear1, line 15",
-	NULL,
+/* The forward pass of one image: its layers in order. (The batch runner runs a few
+ * images through each layer before the next: its weights are read once for them.) */
+static const gq_layer forward[] = {
+	{layer_lift1, "lift1, line 11, bn1 folded in, relu1 fused"},
+	/* bn1: folded into lift1 */
+	/* relu1: fused into lift1 */
+	{layer_basic1_gconv1, "basic1_gconv1, line 5, basic1_bn1 folded in, basic1_relu1 fused"},
+	/* basic1_bn1: folded into basic1_gconv1 */
+	/* basic1_relu1: fused into basic1_gconv1 */
+	{layer_basic1_gconv2, "basic1_gconv2, line 6, basic1_bn2 folded in"},
+	/* basic1_bn2: folded into basic1_gconv2 */
+	{layer_basic1_add1, "basic1_add1, line 8"},
+	{layer_basic1_relu2, "basic1_relu2, line 8"},
+	{layer_basic2_gconv1, "basic2_gconv1, line 5, basic2_bn1 folded in, basic2_relu1 fused"},
+	/* basic2_bn1: folded into basic2_gconv1 */
+	/* basic2_relu1: fused into basic2_gconv1 */
+	{layer_basic2_gconv2, "basic2_gconv2, line 6, basic2_bn2 folded in"},
+	/* basic2_bn2: folded into basic2_gconv2 */
+	{layer_basic2_add1, "basic2_add1, line 8"},
+	{layer_basic2_relu2, "basic2_relu2, line 8"},
+	{layer_basic3_gconv1, "basic3_gconv1, line 5, basic3_bn1 folded in, basic3_relu1 fused"},
+	/* basic3_bn1: folded into basic3_gconv1 */
+	/* basic3_relu1: fused into basic3_gconv1 */
+	{layer_basic3_gconv2, "basic3_gconv2, line 6, basic3_bn2 folded in"},
+	/* basic3_bn2: folded into basic3_gconv2 */
+	{layer_basic3_add1, "basic3_add1, line 8"},
+	{layer_basic3_relu2, "basic3_relu2, line 8"},
+	{layer_basic4_gconv1, "basic4_gconv1, line 5, basic4_bn1 folded in, basic4_relu1 fused"},
+	/* basic4_bn1: folded into basic4_gconv1 */
+	/* basic4_relu1: fused into basic4_gconv1 */
+	{layer_basic4_gconv2, "basic4_gconv2, line 6, basic4_bn2 folded in"},
+	/* basic4_bn2: folded into basic4_gconv2 */
+	{layer_basic4_add1, "basic4_add1, line 8"},
+	{layer_basic4_relu2, "basic4_relu2, line 8"},
+	{layer_basic5_gconv1, "basic5_gconv1, line 5, basic5_bn1 folded in, basic5_relu1 fused"},
+	/* basic5_bn1: folded into basic5_gconv1 */
+	/* basic5_relu1: fused into basic5_gconv1 */
+	{layer_basic5_gconv2, "basic5_gconv2, line 6, basic5_bn2 folded in"},
+	/* basic5_bn2: folded into basic5_gconv2 */
+	{layer_basic5_add1, "basic5_add1, line 8"},
+	{layer_basic5_relu2, "basic5_relu2, line 8"},
+	{layer_basic6_gconv1, "basic6_gconv1, line 5, basic6_bn1 folded in, basic6_relu1 fused"},
+	/* basic6_bn1: folded into basic6_gconv1 */
+	/* basic6_relu1: fused into basic6_gconv1 */
+	{layer_basic6_gconv2, "basic6_gconv2, line 6, basic6_bn2 folded in"},
+	/* basic6_bn2: folded into basic6_gconv2 */
+	{layer_basic6_add1, "basic6_add1, line 8"},
+	{layer_basic6_relu2, "basic6_relu2, line 8"},
+	{layer_basic7_gconv1, "basic7_gconv1, line 5, basic7_bn1 folded in, basic7_relu1 fused"},
+	/* basic7_bn1: folded into basic7_gconv1 */
+	/* basic7_relu1: fused into basic7_gconv1 */
+	{layer_basic7_gconv2, "basic7_gconv2, line 6, basic7_bn2 folded in"},
+	/* basic7_bn2: folded into basic7_gconv2 */
+	{layer_basic7_add1, "basic7_add1, line 8"},
+	{layer_basic7_relu2, "basic7_relu2, line 8"},
+	{layer_basic8_gconv1, "basic8_gconv1, line 5, basic8_bn1 folded in, basic8_relu1 fused"},
+	/* basic8_bn1: folded into basic8_gconv1 */
+	/* basic8_relu1: fused into basic8_gconv1 */
+	{layer_basic8_gconv2, "basic8_gconv2, line 6, basic8_bn2 folded in"},
+	/* basic8_bn2: folded into basic8_gconv2 */
+	{layer_basic8_gconv3, "basic8_gconv3, line 7, basic8_bn3 folded in"},
+	/* basic8_bn3: folded into basic8_gconv3 */
+	{layer_basic8_add1, "basic8_add1, line 8"},
+	{layer_basic8_relu2, "basic8_relu2, line 8"},
+	{layer_basic9_gconv1, "basic9_gconv1, line 5, basic9_bn1 folded in, basic9_relu1 fused"},
+	/* basic9_bn1: folded into basic9_gconv1 */
+	/* basic9_relu1: fused into basic9_gconv1 */
+	{layer_basic9_gconv2, "basic9_gconv2, line 6, basic9_bn2 folded in"},
+	/* basic9_bn2: folded into basic9_gconv2 */
+	{layer_basic9_add1, "basic9_add1, line 8"},
+	{layer_basic9_relu2, "basic9_relu2, line 8"},
+	{layer_basic10_gconv1, "basic10_gconv1, line 5, basic10_bn1 folded in, basic10_relu1 fused"},
+	/* basic10_bn1: folded into basic10_gconv1 */
+	/* basic10_relu1: fused into basic10_gconv1 */
+	{layer_basic10_gconv2, "basic10_gconv2, line 6, basic10_bn2 folded in"},
+	/* basic10_bn2: folded into basic10_gconv2 */
+	{layer_basic10_add1, "basic10_add1, line 8"},
+	{layer_basic10_relu2, "basic10_relu2, line 8"},
+	{layer_basic11_gconv1, "basic11_gconv1, line 5, basic11_bn1 folded in, basic11_relu1 fused"},
+	/* basic11_bn1: folded into basic11_gconv1 */
+	/* basic11_relu1: fused into basic11_gconv1 */
+	{layer_basic11_gconv2, "basic11_gconv2, line 6, basic11_bn2 folded in"},
+	/* basic11_bn2: folded into basic11_gconv2 */
+	{layer_basic11_add1, "basic11_add1, line 8"},
+	{layer_basic11_relu2, "basic11_relu2, line 8"},
+	{layer_basic12_gconv1, "basic12_gconv1, line 5, basic12_bn1 folded in, basic12_relu1 fused"},
+	/* basic12_bn1: folded into basic12_gconv1 */
+	/* basic12_relu1: fused into basic12_gconv1 */
+	{layer_basic12_gconv2, "basic12_gconv2, line 6, basic12_bn2 folded in"},
+	/* basic12_bn2: folded into basic12_gconv2 */
+	{layer_basic12_add1, "basic12_add1, line 8"},
+	{layer_basic12_relu2, "basic12_relu2, line 8"},
+	{layer_basic13_gconv1, "basic13_gconv1, line 5, basic13_bn1 folded in, basic13_relu1 fused"},
+	/* basic13_bn1: folded into basic13_gconv1 */
+	/* basic13_relu1: fused into basic13_gconv1 */
+	{layer_basic13_gconv2, "basic13_gconv2, line 6, basic13_bn2 folded in"},
+	/* basic13_bn2: folded into basic13_gconv2 */
+	{layer_basic13_add1, "basic13_add1, line 8"},
+	{layer_basic13_relu2, "basic13_relu2, line 8"},
+	{layer_basic14_gconv1, "basic14_gconv1, line 5, basic14_bn1 folded in, basic14_relu1 fused"},
+	/* basic14_bn1: folded into basic14_gconv1 */
+	/* basic14_relu1: fused into basic14_gconv1 */
+	{layer_basic14_gconv2, "basic14_gconv2, line 6, basic14_bn2 folded in"},
+	/* basic14_bn2: folded into basic14_gconv2 */
+	{layer_basic14_add1, "basic14_add1, line 8"},
+	{layer_basic14_relu2, "basic14_relu2, line 8"},
+	{layer_basic15_gconv1, "basic15_gconv1, line 5, basic15_bn1 folded in, basic15_relu1 fused"},
+	/* basic15_bn1: folded into basic15_gconv1 */
+	/* basic15_relu1: fused into basic15_gconv1 */
+	{layer_basic15_gconv2, "basic15_gconv2, line 6, basic15_bn2 folded in"},
+	/* basic15_bn2: folded into basic15_gconv2 */
+	{layer_basic15_gconv3, "basic15_gconv3, line 7, basic15_bn3 folded in"},
+	/* basic15_bn3: folded into basic15_gconv3 */
+	{layer_basic15_add1, "basic15_add1, line 8"},
+	{layer_basic15_relu2, "basic15_relu2, line 8"},
+	{layer_basic16_gconv1, "basic16_gconv1, line 5, basic16_bn1 folded in, basic16_relu1 fused"},
+	/* basic16_bn1: folded into basic16_gconv1 */
+	/* basic16_relu1: fused into basic16_gconv1 */
+	{layer_basic16_gconv2, "basic16_gconv2, line 6, basic16_bn2 folded in"},
+	/* basic16_bn2: folded into basic16_gconv2 */
+	{layer_basic16_add1, "basic16_add1, line 8"},
+	{layer_basic16_relu2, "basic16_relu2, line 8"},
+	{layer_basic17_gconv1, "basic17_gconv1, line 5, basic17_bn1 folded in, basic17_relu1 fused"},
+	/* basic17_bn1: folded into basic17_gconv1 */
+	/* basic17_relu1: fused into basic17_gconv1 */
+	{layer_basic17_gconv2, "basic17_gconv2, line 6, basic17_bn2 folded in"},
+	/* basic17_bn2: folded into basic17_gconv2 */
+	{layer_basic17_add1, "basic17_add1, line 8"},
+	{layer_basic17_relu2, "basic17_relu2, line 8"},
+	{layer_basic18_gconv1, "basic18_gconv1, line 5, basic18_bn1 folded in, basic18_relu1 fused"},
+	/* basic18_bn1: folded into basic18_gconv1 */
+	/* basic18_relu1: fused into basic18_gconv1 */
+	{layer_basic18_gconv2, "basic18_gconv2, line 6, basic18_bn2 folded in"},
+	/* basic18_bn2: folded into basic18_gconv2 */
+	{layer_basic18_add1, "basic18_add1, line 8"},
+	{layer_basic18_relu2, "basic18_relu2, line 8"},
+	{layer_basic19_gconv1, "basic19_gconv1, line 5, basic19_bn1 folded in, basic19_relu1 fused"},
+	/* basic19_bn1: folded into basic19_gconv1 */
+	/* basic19_relu1: fused into basic19_gconv1 */
+	{layer_basic19_gconv2, "basic19_gconv2, line 6, basic19_bn2 folded in"},
+	/* basic19_bn2: folded into basic19_gconv2 */
+	{layer_basic19_add1, "basic19_add1, line 8"},
+	{layer_basic19_relu2, "basic19_relu2, line 8"},
+	{layer_basic20_gconv1, "basic20_gconv1, line 5, basic20_bn1 folded in, basic20_relu1 fused"},
+	/* basic20_bn1: folded into basic20_gconv1 */
+	/* basic20_relu1: fused into basic20_gconv1 */
+	{layer_basic20_gconv2, "basic20_gconv2, line 6, basic20_bn2 folded in"},
+	/* basic20_bn2: folded into basic20_gconv2 */
+	{layer_basic20_add1, "basic20_add1, line 8"},
+	{layer_basic20_relu2, "basic20_relu2, line 8"},
+	{layer_basic21_gconv1, "basic21_gconv1, line 5, basic21_bn1 folded in, basic21_relu1 fused"},
+	/* basic21_bn1: folded into basic21_gconv1 */
+	/* basic21_relu1: fused into basic21_gconv1 */
+	{layer_basic21_gconv2, "basic21_gconv2, line 6, basic21_bn2 folded in"},
+	/* basic21_bn2: folded into basic21_gconv2 */
+	{layer_basic21_add1, "basic21_add1, line 8"},
+	{layer_basic21_relu2, "basic21_relu2, line 8"},
+	{layer_gpool1, "gpool1, line 15"},
+	{layer_global_avgpool1, "global_avgpool1, line 15"},
+	{layer_linear1, "linear1, line 15"},
 };
 
+/* Keeps the file's tensors t (params order) in the parameter block as the layers use
+ * them: filters expanded over the group, batch norms folded. */
+static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
+{
+	float *mem = n->mem;
+	gq_expand_lift(mem + LIFT1_W, t[0], 16, 3, 3, elem, NG);
+	gq_expand_bias(mem + LIFT1_B, t[1], 16, NG);
+	if (gq_bn_fold_into_conv(mem + LIFT1_W, mem + LIFT1_B, 27, 16, 4, t + 2, 1e-05f, "bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[LIFT1], mem + LIFT1_W, mem + LIFT1_B);
+	gq_expand_gconv(mem + BASIC1_GCONV1_W, t[6], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC1_GCONV1_B, t[7], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC1_GCONV1_W, mem + BASIC1_GCONV1_B, 576, 16, 4, t + 8, 1e-05f, "basic1.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC1_GCONV1], mem + BASIC1_GCONV1_W, mem + BASIC1_GCONV1_B);
+	gq_expand_gconv(mem + BASIC1_GCONV2_W, t[12], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC1_GCONV2_B, t[13], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC1_GCONV2_W, mem + BASIC1_GCONV2_B, 576, 16, 4, t + 14, 1e-05f, "basic1.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC1_GCONV2], mem + BASIC1_GCONV2_W, mem + BASIC1_GCONV2_B);
+	gq_expand_gconv(mem + BASIC2_GCONV1_W, t[18], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC2_GCONV1_B, t[19], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC2_GCONV1_W, mem + BASIC2_GCONV1_B, 576, 16, 4, t + 20, 1e-05f, "basic2.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC2_GCONV1], mem + BASIC2_GCONV1_W, mem + BASIC2_GCONV1_B);
+	gq_expand_gconv(mem + BASIC2_GCONV2_W, t[24], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC2_GCONV2_B, t[25], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC2_GCONV2_W, mem + BASIC2_GCONV2_B, 576, 16, 4, t + 26, 1e-05f, "basic2.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC2_GCONV2], mem + BASIC2_GCONV2_W, mem + BASIC2_GCONV2_B);
+	gq_expand_gconv(mem + BASIC3_GCONV1_W, t[30], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC3_GCONV1_B, t[31], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC3_GCONV1_W, mem + BASIC3_GCONV1_B, 576, 16, 4, t + 32, 1e-05f, "basic3.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC3_GCONV1], mem + BASIC3_GCONV1_W, mem + BASIC3_GCONV1_B);
+	gq_expand_gconv(mem + BASIC3_GCONV2_W, t[36], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC3_GCONV2_B, t[37], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC3_GCONV2_W, mem + BASIC3_GCONV2_B, 576, 16, 4, t + 38, 1e-05f, "basic3.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC3_GCONV2], mem + BASIC3_GCONV2_W, mem + BASIC3_GCONV2_B);
+	gq_expand_gconv(mem + BASIC4_GCONV1_W, t[42], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC4_GCONV1_B, t[43], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC4_GCONV1_W, mem + BASIC4_GCONV1_B, 576, 16, 4, t + 44, 1e-05f, "basic4.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC4_GCONV1], mem + BASIC4_GCONV1_W, mem + BASIC4_GCONV1_B);
+	gq_expand_gconv(mem + BASIC4_GCONV2_W, t[48], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC4_GCONV2_B, t[49], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC4_GCONV2_W, mem + BASIC4_GCONV2_B, 576, 16, 4, t + 50, 1e-05f, "basic4.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC4_GCONV2], mem + BASIC4_GCONV2_W, mem + BASIC4_GCONV2_B);
+	gq_expand_gconv(mem + BASIC5_GCONV1_W, t[54], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC5_GCONV1_B, t[55], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC5_GCONV1_W, mem + BASIC5_GCONV1_B, 576, 16, 4, t + 56, 1e-05f, "basic5.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC5_GCONV1], mem + BASIC5_GCONV1_W, mem + BASIC5_GCONV1_B);
+	gq_expand_gconv(mem + BASIC5_GCONV2_W, t[60], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC5_GCONV2_B, t[61], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC5_GCONV2_W, mem + BASIC5_GCONV2_B, 576, 16, 4, t + 62, 1e-05f, "basic5.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC5_GCONV2], mem + BASIC5_GCONV2_W, mem + BASIC5_GCONV2_B);
+	gq_expand_gconv(mem + BASIC6_GCONV1_W, t[66], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC6_GCONV1_B, t[67], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC6_GCONV1_W, mem + BASIC6_GCONV1_B, 576, 16, 4, t + 68, 1e-05f, "basic6.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC6_GCONV1], mem + BASIC6_GCONV1_W, mem + BASIC6_GCONV1_B);
+	gq_expand_gconv(mem + BASIC6_GCONV2_W, t[72], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC6_GCONV2_B, t[73], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC6_GCONV2_W, mem + BASIC6_GCONV2_B, 576, 16, 4, t + 74, 1e-05f, "basic6.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC6_GCONV2], mem + BASIC6_GCONV2_W, mem + BASIC6_GCONV2_B);
+	gq_expand_gconv(mem + BASIC7_GCONV1_W, t[78], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC7_GCONV1_B, t[79], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC7_GCONV1_W, mem + BASIC7_GCONV1_B, 576, 16, 4, t + 80, 1e-05f, "basic7.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC7_GCONV1], mem + BASIC7_GCONV1_W, mem + BASIC7_GCONV1_B);
+	gq_expand_gconv(mem + BASIC7_GCONV2_W, t[84], 16, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC7_GCONV2_B, t[85], 16, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC7_GCONV2_W, mem + BASIC7_GCONV2_B, 576, 16, 4, t + 86, 1e-05f, "basic7.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC7_GCONV2], mem + BASIC7_GCONV2_W, mem + BASIC7_GCONV2_B);
+	gq_expand_gconv(mem + BASIC8_GCONV1_W, t[90], 32, 16, 3, elem, NG);
+	gq_expand_bias(mem + BASIC8_GCONV1_B, t[91], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC8_GCONV1_W, mem + BASIC8_GCONV1_B, 576, 32, 4, t + 92, 1e-05f, "basic8.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC8_GCONV1], mem + BASIC8_GCONV1_W, mem + BASIC8_GCONV1_B);
+	gq_expand_gconv(mem + BASIC8_GCONV2_W, t[96], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC8_GCONV2_B, t[97], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC8_GCONV2_W, mem + BASIC8_GCONV2_B, 1152, 32, 4, t + 98, 1e-05f, "basic8.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC8_GCONV2], mem + BASIC8_GCONV2_W, mem + BASIC8_GCONV2_B);
+	gq_expand_gconv(mem + BASIC8_GCONV3_W, t[102], 32, 16, 1, elem, NG);
+	gq_expand_bias(mem + BASIC8_GCONV3_B, t[103], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC8_GCONV3_W, mem + BASIC8_GCONV3_B, 64, 32, 4, t + 104, 1e-05f, "basic8.bn3", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC8_GCONV3], mem + BASIC8_GCONV3_W, mem + BASIC8_GCONV3_B);
+	gq_expand_gconv(mem + BASIC9_GCONV1_W, t[108], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC9_GCONV1_B, t[109], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC9_GCONV1_W, mem + BASIC9_GCONV1_B, 1152, 32, 4, t + 110, 1e-05f, "basic9.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC9_GCONV1], mem + BASIC9_GCONV1_W, mem + BASIC9_GCONV1_B);
+	gq_expand_gconv(mem + BASIC9_GCONV2_W, t[114], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC9_GCONV2_B, t[115], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC9_GCONV2_W, mem + BASIC9_GCONV2_B, 1152, 32, 4, t + 116, 1e-05f, "basic9.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC9_GCONV2], mem + BASIC9_GCONV2_W, mem + BASIC9_GCONV2_B);
+	gq_expand_gconv(mem + BASIC10_GCONV1_W, t[120], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC10_GCONV1_B, t[121], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC10_GCONV1_W, mem + BASIC10_GCONV1_B, 1152, 32, 4, t + 122, 1e-05f, "basic10.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC10_GCONV1], mem + BASIC10_GCONV1_W, mem + BASIC10_GCONV1_B);
+	gq_expand_gconv(mem + BASIC10_GCONV2_W, t[126], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC10_GCONV2_B, t[127], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC10_GCONV2_W, mem + BASIC10_GCONV2_B, 1152, 32, 4, t + 128, 1e-05f, "basic10.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC10_GCONV2], mem + BASIC10_GCONV2_W, mem + BASIC10_GCONV2_B);
+	gq_expand_gconv(mem + BASIC11_GCONV1_W, t[132], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC11_GCONV1_B, t[133], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC11_GCONV1_W, mem + BASIC11_GCONV1_B, 1152, 32, 4, t + 134, 1e-05f, "basic11.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC11_GCONV1], mem + BASIC11_GCONV1_W, mem + BASIC11_GCONV1_B);
+	gq_expand_gconv(mem + BASIC11_GCONV2_W, t[138], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC11_GCONV2_B, t[139], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC11_GCONV2_W, mem + BASIC11_GCONV2_B, 1152, 32, 4, t + 140, 1e-05f, "basic11.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC11_GCONV2], mem + BASIC11_GCONV2_W, mem + BASIC11_GCONV2_B);
+	gq_expand_gconv(mem + BASIC12_GCONV1_W, t[144], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC12_GCONV1_B, t[145], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC12_GCONV1_W, mem + BASIC12_GCONV1_B, 1152, 32, 4, t + 146, 1e-05f, "basic12.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC12_GCONV1], mem + BASIC12_GCONV1_W, mem + BASIC12_GCONV1_B);
+	gq_expand_gconv(mem + BASIC12_GCONV2_W, t[150], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC12_GCONV2_B, t[151], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC12_GCONV2_W, mem + BASIC12_GCONV2_B, 1152, 32, 4, t + 152, 1e-05f, "basic12.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC12_GCONV2], mem + BASIC12_GCONV2_W, mem + BASIC12_GCONV2_B);
+	gq_expand_gconv(mem + BASIC13_GCONV1_W, t[156], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC13_GCONV1_B, t[157], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC13_GCONV1_W, mem + BASIC13_GCONV1_B, 1152, 32, 4, t + 158, 1e-05f, "basic13.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC13_GCONV1], mem + BASIC13_GCONV1_W, mem + BASIC13_GCONV1_B);
+	gq_expand_gconv(mem + BASIC13_GCONV2_W, t[162], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC13_GCONV2_B, t[163], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC13_GCONV2_W, mem + BASIC13_GCONV2_B, 1152, 32, 4, t + 164, 1e-05f, "basic13.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC13_GCONV2], mem + BASIC13_GCONV2_W, mem + BASIC13_GCONV2_B);
+	gq_expand_gconv(mem + BASIC14_GCONV1_W, t[168], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC14_GCONV1_B, t[169], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC14_GCONV1_W, mem + BASIC14_GCONV1_B, 1152, 32, 4, t + 170, 1e-05f, "basic14.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC14_GCONV1], mem + BASIC14_GCONV1_W, mem + BASIC14_GCONV1_B);
+	gq_expand_gconv(mem + BASIC14_GCONV2_W, t[174], 32, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC14_GCONV2_B, t[175], 32, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC14_GCONV2_W, mem + BASIC14_GCONV2_B, 1152, 32, 4, t + 176, 1e-05f, "basic14.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC14_GCONV2], mem + BASIC14_GCONV2_W, mem + BASIC14_GCONV2_B);
+	gq_expand_gconv(mem + BASIC15_GCONV1_W, t[180], 64, 32, 3, elem, NG);
+	gq_expand_bias(mem + BASIC15_GCONV1_B, t[181], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC15_GCONV1_W, mem + BASIC15_GCONV1_B, 1152, 64, 4, t + 182, 1e-05f, "basic15.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC15_GCONV1], mem + BASIC15_GCONV1_W, mem + BASIC15_GCONV1_B);
+	gq_expand_gconv(mem + BASIC15_GCONV2_W, t[186], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC15_GCONV2_B, t[187], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC15_GCONV2_W, mem + BASIC15_GCONV2_B, 2304, 64, 4, t + 188, 1e-05f, "basic15.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC15_GCONV2], mem + BASIC15_GCONV2_W, mem + BASIC15_GCONV2_B);
+	gq_expand_gconv(mem + BASIC15_GCONV3_W, t[192], 64, 32, 1, elem, NG);
+	gq_expand_bias(mem + BASIC15_GCONV3_B, t[193], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC15_GCONV3_W, mem + BASIC15_GCONV3_B, 128, 64, 4, t + 194, 1e-05f, "basic15.bn3", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC15_GCONV3], mem + BASIC15_GCONV3_W, mem + BASIC15_GCONV3_B);
+	gq_expand_gconv(mem + BASIC16_GCONV1_W, t[198], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC16_GCONV1_B, t[199], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC16_GCONV1_W, mem + BASIC16_GCONV1_B, 2304, 64, 4, t + 200, 1e-05f, "basic16.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC16_GCONV1], mem + BASIC16_GCONV1_W, mem + BASIC16_GCONV1_B);
+	gq_expand_gconv(mem + BASIC16_GCONV2_W, t[204], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC16_GCONV2_B, t[205], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC16_GCONV2_W, mem + BASIC16_GCONV2_B, 2304, 64, 4, t + 206, 1e-05f, "basic16.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC16_GCONV2], mem + BASIC16_GCONV2_W, mem + BASIC16_GCONV2_B);
+	gq_expand_gconv(mem + BASIC17_GCONV1_W, t[210], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC17_GCONV1_B, t[211], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC17_GCONV1_W, mem + BASIC17_GCONV1_B, 2304, 64, 4, t + 212, 1e-05f, "basic17.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC17_GCONV1], mem + BASIC17_GCONV1_W, mem + BASIC17_GCONV1_B);
+	gq_expand_gconv(mem + BASIC17_GCONV2_W, t[216], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC17_GCONV2_B, t[217], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC17_GCONV2_W, mem + BASIC17_GCONV2_B, 2304, 64, 4, t + 218, 1e-05f, "basic17.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC17_GCONV2], mem + BASIC17_GCONV2_W, mem + BASIC17_GCONV2_B);
+	gq_expand_gconv(mem + BASIC18_GCONV1_W, t[222], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC18_GCONV1_B, t[223], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC18_GCONV1_W, mem + BASIC18_GCONV1_B, 2304, 64, 4, t + 224, 1e-05f, "basic18.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC18_GCONV1], mem + BASIC18_GCONV1_W, mem + BASIC18_GCONV1_B);
+	gq_expand_gconv(mem + BASIC18_GCONV2_W, t[228], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC18_GCONV2_B, t[229], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC18_GCONV2_W, mem + BASIC18_GCONV2_B, 2304, 64, 4, t + 230, 1e-05f, "basic18.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC18_GCONV2], mem + BASIC18_GCONV2_W, mem + BASIC18_GCONV2_B);
+	gq_expand_gconv(mem + BASIC19_GCONV1_W, t[234], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC19_GCONV1_B, t[235], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC19_GCONV1_W, mem + BASIC19_GCONV1_B, 2304, 64, 4, t + 236, 1e-05f, "basic19.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC19_GCONV1], mem + BASIC19_GCONV1_W, mem + BASIC19_GCONV1_B);
+	gq_expand_gconv(mem + BASIC19_GCONV2_W, t[240], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC19_GCONV2_B, t[241], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC19_GCONV2_W, mem + BASIC19_GCONV2_B, 2304, 64, 4, t + 242, 1e-05f, "basic19.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC19_GCONV2], mem + BASIC19_GCONV2_W, mem + BASIC19_GCONV2_B);
+	gq_expand_gconv(mem + BASIC20_GCONV1_W, t[246], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC20_GCONV1_B, t[247], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC20_GCONV1_W, mem + BASIC20_GCONV1_B, 2304, 64, 4, t + 248, 1e-05f, "basic20.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC20_GCONV1], mem + BASIC20_GCONV1_W, mem + BASIC20_GCONV1_B);
+	gq_expand_gconv(mem + BASIC20_GCONV2_W, t[252], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC20_GCONV2_B, t[253], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC20_GCONV2_W, mem + BASIC20_GCONV2_B, 2304, 64, 4, t + 254, 1e-05f, "basic20.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC20_GCONV2], mem + BASIC20_GCONV2_W, mem + BASIC20_GCONV2_B);
+	gq_expand_gconv(mem + BASIC21_GCONV1_W, t[258], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC21_GCONV1_B, t[259], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC21_GCONV1_W, mem + BASIC21_GCONV1_B, 2304, 64, 4, t + 260, 1e-05f, "basic21.bn1", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC21_GCONV1], mem + BASIC21_GCONV1_W, mem + BASIC21_GCONV1_B);
+	gq_expand_gconv(mem + BASIC21_GCONV2_W, t[264], 64, 64, 3, elem, NG);
+	gq_expand_bias(mem + BASIC21_GCONV2_B, t[265], 64, NG);
+	if (gq_bn_fold_into_conv(mem + BASIC21_GCONV2_W, mem + BASIC21_GCONV2_B, 2304, 64, 4, t + 266, 1e-05f, "basic21.bn2", err,
+	        errlen))
+		return -1;
+	gq_conv_set(n->conv[BASIC21_GCONV2], mem + BASIC21_GCONV2_W, mem + BASIC21_GCONV2_B);
+	memcpy(mem + LINEAR1_W, t[270], 640 * sizeof(float));
+	memcpy(mem + LINEAR1_B, t[271], 10 * sizeof(float));
+	return 0;
+}
+
+static const gq_net_desc desc = {
+	.layers = forward,
+	.nlayers = sizeof forward / sizeof *forward,
+	.convs = convs,
+	.nconvs = NCONVS,
+	.ws_floats = WS_FLOATS,
+	.param_floats = PARAM_FLOATS,
+	.in_size = RESNET44_IN_SIZE,
+	.out_size = RESNET44_OUT_SIZE,
+	.params = params,
+	.nparams = NPARAMS,
+	.load = load,
+};
+
+/* resnet44.h's API: the runtime's gq_net, run as desc says. */
 resnet44_net *resnet44_new(void)
 {
-	resnet44_net *n = calloc(1, sizeof *n);
-	if (!n)
-		return NULL;
-	size_t scratch = 0;
-	if (!(n->lift1_conv = gq_conv_new(3, 32, 32, 64, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->lift1_conv) > scratch)
-		scratch = gq_conv_scratch(n->lift1_conv);
-	if (!(n->basic1_gconv1_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic1_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic1_gconv1_conv);
-	if (!(n->basic1_gconv2_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic1_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic1_gconv2_conv);
-	if (!(n->basic2_gconv1_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic2_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic2_gconv1_conv);
-	if (!(n->basic2_gconv2_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic2_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic2_gconv2_conv);
-	if (!(n->basic3_gconv1_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic3_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic3_gconv1_conv);
-	if (!(n->basic3_gconv2_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic3_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic3_gconv2_conv);
-	if (!(n->basic4_gconv1_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic4_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic4_gconv1_conv);
-	if (!(n->basic4_gconv2_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic4_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic4_gconv2_conv);
-	if (!(n->basic5_gconv1_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic5_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic5_gconv1_conv);
-	if (!(n->basic5_gconv2_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic5_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic5_gconv2_conv);
-	if (!(n->basic6_gconv1_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic6_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic6_gconv1_conv);
-	if (!(n->basic6_gconv2_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic6_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic6_gconv2_conv);
-	if (!(n->basic7_gconv1_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic7_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic7_gconv1_conv);
-	if (!(n->basic7_gconv2_conv = gq_conv_new(64, 32, 32, 64, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic7_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic7_gconv2_conv);
-	if (!(n->basic8_gconv1_conv = gq_conv_new(64, 32, 32, 128, 3, 2, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic8_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic8_gconv1_conv);
-	if (!(n->basic8_gconv2_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic8_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic8_gconv2_conv);
-	if (!(n->basic8_gconv3_conv = gq_conv_new(64, 32, 32, 128, 1, 2, 0, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic8_gconv3_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic8_gconv3_conv);
-	if (!(n->basic9_gconv1_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic9_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic9_gconv1_conv);
-	if (!(n->basic9_gconv2_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic9_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic9_gconv2_conv);
-	if (!(n->basic10_gconv1_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic10_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic10_gconv1_conv);
-	if (!(n->basic10_gconv2_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic10_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic10_gconv2_conv);
-	if (!(n->basic11_gconv1_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic11_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic11_gconv1_conv);
-	if (!(n->basic11_gconv2_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic11_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic11_gconv2_conv);
-	if (!(n->basic12_gconv1_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic12_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic12_gconv1_conv);
-	if (!(n->basic12_gconv2_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic12_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic12_gconv2_conv);
-	if (!(n->basic13_gconv1_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic13_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic13_gconv1_conv);
-	if (!(n->basic13_gconv2_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic13_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic13_gconv2_conv);
-	if (!(n->basic14_gconv1_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic14_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic14_gconv1_conv);
-	if (!(n->basic14_gconv2_conv = gq_conv_new(128, 16, 16, 128, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic14_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic14_gconv2_conv);
-	if (!(n->basic15_gconv1_conv = gq_conv_new(128, 16, 16, 256, 3, 2, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic15_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic15_gconv1_conv);
-	if (!(n->basic15_gconv2_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic15_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic15_gconv2_conv);
-	if (!(n->basic15_gconv3_conv = gq_conv_new(128, 16, 16, 256, 1, 2, 0, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic15_gconv3_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic15_gconv3_conv);
-	if (!(n->basic16_gconv1_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic16_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic16_gconv1_conv);
-	if (!(n->basic16_gconv2_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic16_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic16_gconv2_conv);
-	if (!(n->basic17_gconv1_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic17_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic17_gconv1_conv);
-	if (!(n->basic17_gconv2_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic17_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic17_gconv2_conv);
-	if (!(n->basic18_gconv1_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic18_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic18_gconv1_conv);
-	if (!(n->basic18_gconv2_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic18_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic18_gconv2_conv);
-	if (!(n->basic19_gconv1_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic19_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic19_gconv1_conv);
-	if (!(n->basic19_gconv2_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic19_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic19_gconv2_conv);
-	if (!(n->basic20_gconv1_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic20_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic20_gconv1_conv);
-	if (!(n->basic20_gconv2_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic20_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic20_gconv2_conv);
-	if (!(n->basic21_gconv1_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, true))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic21_gconv1_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic21_gconv1_conv);
-	if (!(n->basic21_gconv2_conv = gq_conv_new(256, 8, 8, 256, 3, 1, 1, 1, false))) {
-		resnet44_free(n);
-		return NULL;
-	}
-	if (gq_conv_scratch(n->basic21_gconv2_conv) > scratch)
-		scratch = gq_conv_scratch(n->basic21_gconv2_conv);
-	gq_batch *r = &n->run;
-	*r = (gq_batch){.net = n, .step = step, .step_names = step_names,
-	        .nsteps = NSTEPS, .group = GROUP,
-	        .nthreads = gq_max_threads(), .vstride = VSTRIDE,
-	        .sstride = (scratch + 16) / 16 * 16, .in_size = RESNET44_IN_SIZE,
-	        .out_size = RESNET44_OUT_SIZE};
-	r->ws = calloc((size_t)r->nthreads * GROUP * VSTRIDE, sizeof(float));
-	r->scratch = calloc((size_t)r->nthreads * r->sstride, sizeof(float));
-	n->mem = calloc(PARAM_FLOATS + 1, sizeof(float));
-	if (!r->ws || !r->scratch || !n->mem) {
-		resnet44_free(n);
-		return NULL;
-	}
-	n->lift1_w = n->mem + 0;
-	n->lift1_b = n->mem + 1728;
-	n->basic1_gconv1_w = n->mem + 1792;
-	n->basic1_gconv1_b = n->mem + 38656;
-	n->basic1_gconv2_w = n->mem + 38720;
-	n->basic1_gconv2_b = n->mem + 75584;
-	n->basic2_gconv1_w = n->mem + 75648;
-	n->basic2_gconv1_b = n->mem + 112512;
-	n->basic2_gconv2_w = n->mem + 112576;
-	n->basic2_gconv2_b = n->mem + 149440;
-	n->basic3_gconv1_w = n->mem + 149504;
-	n->basic3_gconv1_b = n->mem + 186368;
-	n->basic3_gconv2_w = n->mem + 186432;
-	n->basic3_gconv2_b = n->mem + 223296;
-	n->basic4_gconv1_w = n->mem + 223360;
-	n->basic4_gconv1_b = n->mem + 260224;
-	n->basic4_gconv2_w = n->mem + 260288;
-	n->basic4_gconv2_b = n->mem + 297152;
-	n->basic5_gconv1_w = n->mem + 297216;
-	n->basic5_gconv1_b = n->mem + 334080;
-	n->basic5_gconv2_w = n->mem + 334144;
-	n->basic5_gconv2_b = n->mem + 371008;
-	n->basic6_gconv1_w = n->mem + 371072;
-	n->basic6_gconv1_b = n->mem + 407936;
-	n->basic6_gconv2_w = n->mem + 408000;
-	n->basic6_gconv2_b = n->mem + 444864;
-	n->basic7_gconv1_w = n->mem + 444928;
-	n->basic7_gconv1_b = n->mem + 481792;
-	n->basic7_gconv2_w = n->mem + 481856;
-	n->basic7_gconv2_b = n->mem + 518720;
-	n->basic8_gconv1_w = n->mem + 518784;
-	n->basic8_gconv1_b = n->mem + 592512;
-	n->basic8_gconv2_w = n->mem + 592640;
-	n->basic8_gconv2_b = n->mem + 740096;
-	n->basic8_gconv3_w = n->mem + 740224;
-	n->basic8_gconv3_b = n->mem + 748416;
-	n->basic9_gconv1_w = n->mem + 748544;
-	n->basic9_gconv1_b = n->mem + 896000;
-	n->basic9_gconv2_w = n->mem + 896128;
-	n->basic9_gconv2_b = n->mem + 1043584;
-	n->basic10_gconv1_w = n->mem + 1043712;
-	n->basic10_gconv1_b = n->mem + 1191168;
-	n->basic10_gconv2_w = n->mem + 1191296;
-	n->basic10_gconv2_b = n->mem + 1338752;
-	n->basic11_gconv1_w = n->mem + 1338880;
-	n->basic11_gconv1_b = n->mem + 1486336;
-	n->basic11_gconv2_w = n->mem + 1486464;
-	n->basic11_gconv2_b = n->mem + 1633920;
-	n->basic12_gconv1_w = n->mem + 1634048;
-	n->basic12_gconv1_b = n->mem + 1781504;
-	n->basic12_gconv2_w = n->mem + 1781632;
-	n->basic12_gconv2_b = n->mem + 1929088;
-	n->basic13_gconv1_w = n->mem + 1929216;
-	n->basic13_gconv1_b = n->mem + 2076672;
-	n->basic13_gconv2_w = n->mem + 2076800;
-	n->basic13_gconv2_b = n->mem + 2224256;
-	n->basic14_gconv1_w = n->mem + 2224384;
-	n->basic14_gconv1_b = n->mem + 2371840;
-	n->basic14_gconv2_w = n->mem + 2371968;
-	n->basic14_gconv2_b = n->mem + 2519424;
-	n->basic15_gconv1_w = n->mem + 2519552;
-	n->basic15_gconv1_b = n->mem + 2814464;
-	n->basic15_gconv2_w = n->mem + 2814720;
-	n->basic15_gconv2_b = n->mem + 3404544;
-	n->basic15_gconv3_w = n->mem + 3404800;
-	n->basic15_gconv3_b = n->mem + 3437568;
-	n->basic16_gconv1_w = n->mem + 3437824;
-	n->basic16_gconv1_b = n->mem + 4027648;
-	n->basic16_gconv2_w = n->mem + 4027904;
-	n->basic16_gconv2_b = n->mem + 4617728;
-	n->basic17_gconv1_w = n->mem + 4617984;
-	n->basic17_gconv1_b = n->mem + 5207808;
-	n->basic17_gconv2_w = n->mem + 5208064;
-	n->basic17_gconv2_b = n->mem + 5797888;
-	n->basic18_gconv1_w = n->mem + 5798144;
-	n->basic18_gconv1_b = n->mem + 6387968;
-	n->basic18_gconv2_w = n->mem + 6388224;
-	n->basic18_gconv2_b = n->mem + 6978048;
-	n->basic19_gconv1_w = n->mem + 6978304;
-	n->basic19_gconv1_b = n->mem + 7568128;
-	n->basic19_gconv2_w = n->mem + 7568384;
-	n->basic19_gconv2_b = n->mem + 8158208;
-	n->basic20_gconv1_w = n->mem + 8158464;
-	n->basic20_gconv1_b = n->mem + 8748288;
-	n->basic20_gconv2_w = n->mem + 8748544;
-	n->basic20_gconv2_b = n->mem + 9338368;
-	n->basic21_gconv1_w = n->mem + 9338624;
-	n->basic21_gconv1_b = n->mem + 9928448;
-	n->basic21_gconv2_w = n->mem + 9928704;
-	n->basic21_gconv2_b = n->mem + 10518528;
-	n->linear1_w = n->mem + 10518784;
-	n->linear1_b = n->mem + 10519424;
-	return n;
-}
-
-void resnet44_free(resnet44_net *n)
-{
-	if (!n)
-		return;
-	gq_conv_free(n->lift1_conv);
-	gq_conv_free(n->basic1_gconv1_conv);
-	gq_conv_free(n->basic1_gconv2_conv);
-	gq_conv_free(n->basic2_gconv1_conv);
-	gq_conv_free(n->basic2_gconv2_conv);
-	gq_conv_free(n->basic3_gconv1_conv);
-	gq_conv_free(n->basic3_gconv2_conv);
-	gq_conv_free(n->basic4_gconv1_conv);
-	gq_conv_free(n->basic4_gconv2_conv);
-	gq_conv_free(n->basic5_gconv1_conv);
-	gq_conv_free(n->basic5_gconv2_conv);
-	gq_conv_free(n->basic6_gconv1_conv);
-	gq_conv_free(n->basic6_gconv2_conv);
-	gq_conv_free(n->basic7_gconv1_conv);
-	gq_conv_free(n->basic7_gconv2_conv);
-	gq_conv_free(n->basic8_gconv1_conv);
-	gq_conv_free(n->basic8_gconv2_conv);
-	gq_conv_free(n->basic8_gconv3_conv);
-	gq_conv_free(n->basic9_gconv1_conv);
-	gq_conv_free(n->basic9_gconv2_conv);
-	gq_conv_free(n->basic10_gconv1_conv);
-	gq_conv_free(n->basic10_gconv2_conv);
-	gq_conv_free(n->basic11_gconv1_conv);
-	gq_conv_free(n->basic11_gconv2_conv);
-	gq_conv_free(n->basic12_gconv1_conv);
-	gq_conv_free(n->basic12_gconv2_conv);
-	gq_conv_free(n->basic13_gconv1_conv);
-	gq_conv_free(n->basic13_gconv2_conv);
-	gq_conv_free(n->basic14_gconv1_conv);
-	gq_conv_free(n->basic14_gconv2_conv);
-	gq_conv_free(n->basic15_gconv1_conv);
-	gq_conv_free(n->basic15_gconv2_conv);
-	gq_conv_free(n->basic15_gconv3_conv);
-	gq_conv_free(n->basic16_gconv1_conv);
-	gq_conv_free(n->basic16_gconv2_conv);
-	gq_conv_free(n->basic17_gconv1_conv);
-	gq_conv_free(n->basic17_gconv2_conv);
-	gq_conv_free(n->basic18_gconv1_conv);
-	gq_conv_free(n->basic18_gconv2_conv);
-	gq_conv_free(n->basic19_gconv1_conv);
-	gq_conv_free(n->basic19_gconv2_conv);
-	gq_conv_free(n->basic20_gconv1_conv);
-	gq_conv_free(n->basic20_gconv2_conv);
-	gq_conv_free(n->basic21_gconv1_conv);
-	gq_conv_free(n->basic21_gconv2_conv);
-	free(n->run.ws);
-	free(n->run.scratch);
-	free(n->mem);
-	free(n);
-}
-
-/* Takes the file's tensors (params order) and keeps them as the layers use them:
- * expanded over the group, batch norms folded. */
-static int load_raw(void *net, const float *const *t, char *err, size_t errlen)
-{
-	resnet44_net *n = net;
-	gq_expand_lift(n->lift1_w, t[0], 16, 3, 3, elem, NG);
-	gq_expand_bias(n->lift1_b, t[1], 16, NG);
-	if (gq_bn_fold_into_conv(n->lift1_w, n->lift1_b, 27, 16, 4, t + 2, 1e-05f, "bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->lift1_conv, n->lift1_w, n->lift1_b);
-	gq_expand_gconv(n->basic1_gconv1_w, t[6], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic1_gconv1_b, t[7], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic1_gconv1_w, n->basic1_gconv1_b, 576, 16, 4, t + 8, 1e-05f, "basic1.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic1_gconv1_conv, n->basic1_gconv1_w, n->basic1_gconv1_b);
-	gq_expand_gconv(n->basic1_gconv2_w, t[12], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic1_gconv2_b, t[13], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic1_gconv2_w, n->basic1_gconv2_b, 576, 16, 4, t + 14, 1e-05f, "basic1.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic1_gconv2_conv, n->basic1_gconv2_w, n->basic1_gconv2_b);
-	gq_expand_gconv(n->basic2_gconv1_w, t[18], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic2_gconv1_b, t[19], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic2_gconv1_w, n->basic2_gconv1_b, 576, 16, 4, t + 20, 1e-05f, "basic2.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic2_gconv1_conv, n->basic2_gconv1_w, n->basic2_gconv1_b);
-	gq_expand_gconv(n->basic2_gconv2_w, t[24], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic2_gconv2_b, t[25], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic2_gconv2_w, n->basic2_gconv2_b, 576, 16, 4, t + 26, 1e-05f, "basic2.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic2_gconv2_conv, n->basic2_gconv2_w, n->basic2_gconv2_b);
-	gq_expand_gconv(n->basic3_gconv1_w, t[30], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic3_gconv1_b, t[31], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic3_gconv1_w, n->basic3_gconv1_b, 576, 16, 4, t + 32, 1e-05f, "basic3.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic3_gconv1_conv, n->basic3_gconv1_w, n->basic3_gconv1_b);
-	gq_expand_gconv(n->basic3_gconv2_w, t[36], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic3_gconv2_b, t[37], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic3_gconv2_w, n->basic3_gconv2_b, 576, 16, 4, t + 38, 1e-05f, "basic3.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic3_gconv2_conv, n->basic3_gconv2_w, n->basic3_gconv2_b);
-	gq_expand_gconv(n->basic4_gconv1_w, t[42], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic4_gconv1_b, t[43], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic4_gconv1_w, n->basic4_gconv1_b, 576, 16, 4, t + 44, 1e-05f, "basic4.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic4_gconv1_conv, n->basic4_gconv1_w, n->basic4_gconv1_b);
-	gq_expand_gconv(n->basic4_gconv2_w, t[48], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic4_gconv2_b, t[49], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic4_gconv2_w, n->basic4_gconv2_b, 576, 16, 4, t + 50, 1e-05f, "basic4.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic4_gconv2_conv, n->basic4_gconv2_w, n->basic4_gconv2_b);
-	gq_expand_gconv(n->basic5_gconv1_w, t[54], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic5_gconv1_b, t[55], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic5_gconv1_w, n->basic5_gconv1_b, 576, 16, 4, t + 56, 1e-05f, "basic5.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic5_gconv1_conv, n->basic5_gconv1_w, n->basic5_gconv1_b);
-	gq_expand_gconv(n->basic5_gconv2_w, t[60], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic5_gconv2_b, t[61], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic5_gconv2_w, n->basic5_gconv2_b, 576, 16, 4, t + 62, 1e-05f, "basic5.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic5_gconv2_conv, n->basic5_gconv2_w, n->basic5_gconv2_b);
-	gq_expand_gconv(n->basic6_gconv1_w, t[66], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic6_gconv1_b, t[67], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic6_gconv1_w, n->basic6_gconv1_b, 576, 16, 4, t + 68, 1e-05f, "basic6.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic6_gconv1_conv, n->basic6_gconv1_w, n->basic6_gconv1_b);
-	gq_expand_gconv(n->basic6_gconv2_w, t[72], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic6_gconv2_b, t[73], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic6_gconv2_w, n->basic6_gconv2_b, 576, 16, 4, t + 74, 1e-05f, "basic6.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic6_gconv2_conv, n->basic6_gconv2_w, n->basic6_gconv2_b);
-	gq_expand_gconv(n->basic7_gconv1_w, t[78], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic7_gconv1_b, t[79], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic7_gconv1_w, n->basic7_gconv1_b, 576, 16, 4, t + 80, 1e-05f, "basic7.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic7_gconv1_conv, n->basic7_gconv1_w, n->basic7_gconv1_b);
-	gq_expand_gconv(n->basic7_gconv2_w, t[84], 16, 16, 3, elem, NG);
-	gq_expand_bias(n->basic7_gconv2_b, t[85], 16, NG);
-	if (gq_bn_fold_into_conv(n->basic7_gconv2_w, n->basic7_gconv2_b, 576, 16, 4, t + 86, 1e-05f, "basic7.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic7_gconv2_conv, n->basic7_gconv2_w, n->basic7_gconv2_b);
-	gq_expand_gconv(n->basic8_gconv1_w, t[90], 32, 16, 3, elem, NG);
-	gq_expand_bias(n->basic8_gconv1_b, t[91], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic8_gconv1_w, n->basic8_gconv1_b, 576, 32, 4, t + 92, 1e-05f, "basic8.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic8_gconv1_conv, n->basic8_gconv1_w, n->basic8_gconv1_b);
-	gq_expand_gconv(n->basic8_gconv2_w, t[96], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic8_gconv2_b, t[97], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic8_gconv2_w, n->basic8_gconv2_b, 1152, 32, 4, t + 98, 1e-05f, "basic8.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic8_gconv2_conv, n->basic8_gconv2_w, n->basic8_gconv2_b);
-	gq_expand_gconv(n->basic8_gconv3_w, t[102], 32, 16, 1, elem, NG);
-	gq_expand_bias(n->basic8_gconv3_b, t[103], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic8_gconv3_w, n->basic8_gconv3_b, 64, 32, 4, t + 104, 1e-05f, "basic8.bn3", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic8_gconv3_conv, n->basic8_gconv3_w, n->basic8_gconv3_b);
-	gq_expand_gconv(n->basic9_gconv1_w, t[108], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic9_gconv1_b, t[109], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic9_gconv1_w, n->basic9_gconv1_b, 1152, 32, 4, t + 110, 1e-05f, "basic9.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic9_gconv1_conv, n->basic9_gconv1_w, n->basic9_gconv1_b);
-	gq_expand_gconv(n->basic9_gconv2_w, t[114], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic9_gconv2_b, t[115], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic9_gconv2_w, n->basic9_gconv2_b, 1152, 32, 4, t + 116, 1e-05f, "basic9.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic9_gconv2_conv, n->basic9_gconv2_w, n->basic9_gconv2_b);
-	gq_expand_gconv(n->basic10_gconv1_w, t[120], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic10_gconv1_b, t[121], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic10_gconv1_w, n->basic10_gconv1_b, 1152, 32, 4, t + 122, 1e-05f, "basic10.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic10_gconv1_conv, n->basic10_gconv1_w, n->basic10_gconv1_b);
-	gq_expand_gconv(n->basic10_gconv2_w, t[126], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic10_gconv2_b, t[127], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic10_gconv2_w, n->basic10_gconv2_b, 1152, 32, 4, t + 128, 1e-05f, "basic10.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic10_gconv2_conv, n->basic10_gconv2_w, n->basic10_gconv2_b);
-	gq_expand_gconv(n->basic11_gconv1_w, t[132], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic11_gconv1_b, t[133], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic11_gconv1_w, n->basic11_gconv1_b, 1152, 32, 4, t + 134, 1e-05f, "basic11.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic11_gconv1_conv, n->basic11_gconv1_w, n->basic11_gconv1_b);
-	gq_expand_gconv(n->basic11_gconv2_w, t[138], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic11_gconv2_b, t[139], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic11_gconv2_w, n->basic11_gconv2_b, 1152, 32, 4, t + 140, 1e-05f, "basic11.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic11_gconv2_conv, n->basic11_gconv2_w, n->basic11_gconv2_b);
-	gq_expand_gconv(n->basic12_gconv1_w, t[144], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic12_gconv1_b, t[145], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic12_gconv1_w, n->basic12_gconv1_b, 1152, 32, 4, t + 146, 1e-05f, "basic12.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic12_gconv1_conv, n->basic12_gconv1_w, n->basic12_gconv1_b);
-	gq_expand_gconv(n->basic12_gconv2_w, t[150], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic12_gconv2_b, t[151], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic12_gconv2_w, n->basic12_gconv2_b, 1152, 32, 4, t + 152, 1e-05f, "basic12.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic12_gconv2_conv, n->basic12_gconv2_w, n->basic12_gconv2_b);
-	gq_expand_gconv(n->basic13_gconv1_w, t[156], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic13_gconv1_b, t[157], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic13_gconv1_w, n->basic13_gconv1_b, 1152, 32, 4, t + 158, 1e-05f, "basic13.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic13_gconv1_conv, n->basic13_gconv1_w, n->basic13_gconv1_b);
-	gq_expand_gconv(n->basic13_gconv2_w, t[162], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic13_gconv2_b, t[163], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic13_gconv2_w, n->basic13_gconv2_b, 1152, 32, 4, t + 164, 1e-05f, "basic13.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic13_gconv2_conv, n->basic13_gconv2_w, n->basic13_gconv2_b);
-	gq_expand_gconv(n->basic14_gconv1_w, t[168], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic14_gconv1_b, t[169], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic14_gconv1_w, n->basic14_gconv1_b, 1152, 32, 4, t + 170, 1e-05f, "basic14.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic14_gconv1_conv, n->basic14_gconv1_w, n->basic14_gconv1_b);
-	gq_expand_gconv(n->basic14_gconv2_w, t[174], 32, 32, 3, elem, NG);
-	gq_expand_bias(n->basic14_gconv2_b, t[175], 32, NG);
-	if (gq_bn_fold_into_conv(n->basic14_gconv2_w, n->basic14_gconv2_b, 1152, 32, 4, t + 176, 1e-05f, "basic14.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic14_gconv2_conv, n->basic14_gconv2_w, n->basic14_gconv2_b);
-	gq_expand_gconv(n->basic15_gconv1_w, t[180], 64, 32, 3, elem, NG);
-	gq_expand_bias(n->basic15_gconv1_b, t[181], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic15_gconv1_w, n->basic15_gconv1_b, 1152, 64, 4, t + 182, 1e-05f, "basic15.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic15_gconv1_conv, n->basic15_gconv1_w, n->basic15_gconv1_b);
-	gq_expand_gconv(n->basic15_gconv2_w, t[186], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic15_gconv2_b, t[187], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic15_gconv2_w, n->basic15_gconv2_b, 2304, 64, 4, t + 188, 1e-05f, "basic15.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic15_gconv2_conv, n->basic15_gconv2_w, n->basic15_gconv2_b);
-	gq_expand_gconv(n->basic15_gconv3_w, t[192], 64, 32, 1, elem, NG);
-	gq_expand_bias(n->basic15_gconv3_b, t[193], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic15_gconv3_w, n->basic15_gconv3_b, 128, 64, 4, t + 194, 1e-05f, "basic15.bn3", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic15_gconv3_conv, n->basic15_gconv3_w, n->basic15_gconv3_b);
-	gq_expand_gconv(n->basic16_gconv1_w, t[198], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic16_gconv1_b, t[199], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic16_gconv1_w, n->basic16_gconv1_b, 2304, 64, 4, t + 200, 1e-05f, "basic16.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic16_gconv1_conv, n->basic16_gconv1_w, n->basic16_gconv1_b);
-	gq_expand_gconv(n->basic16_gconv2_w, t[204], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic16_gconv2_b, t[205], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic16_gconv2_w, n->basic16_gconv2_b, 2304, 64, 4, t + 206, 1e-05f, "basic16.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic16_gconv2_conv, n->basic16_gconv2_w, n->basic16_gconv2_b);
-	gq_expand_gconv(n->basic17_gconv1_w, t[210], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic17_gconv1_b, t[211], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic17_gconv1_w, n->basic17_gconv1_b, 2304, 64, 4, t + 212, 1e-05f, "basic17.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic17_gconv1_conv, n->basic17_gconv1_w, n->basic17_gconv1_b);
-	gq_expand_gconv(n->basic17_gconv2_w, t[216], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic17_gconv2_b, t[217], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic17_gconv2_w, n->basic17_gconv2_b, 2304, 64, 4, t + 218, 1e-05f, "basic17.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic17_gconv2_conv, n->basic17_gconv2_w, n->basic17_gconv2_b);
-	gq_expand_gconv(n->basic18_gconv1_w, t[222], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic18_gconv1_b, t[223], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic18_gconv1_w, n->basic18_gconv1_b, 2304, 64, 4, t + 224, 1e-05f, "basic18.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic18_gconv1_conv, n->basic18_gconv1_w, n->basic18_gconv1_b);
-	gq_expand_gconv(n->basic18_gconv2_w, t[228], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic18_gconv2_b, t[229], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic18_gconv2_w, n->basic18_gconv2_b, 2304, 64, 4, t + 230, 1e-05f, "basic18.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic18_gconv2_conv, n->basic18_gconv2_w, n->basic18_gconv2_b);
-	gq_expand_gconv(n->basic19_gconv1_w, t[234], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic19_gconv1_b, t[235], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic19_gconv1_w, n->basic19_gconv1_b, 2304, 64, 4, t + 236, 1e-05f, "basic19.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic19_gconv1_conv, n->basic19_gconv1_w, n->basic19_gconv1_b);
-	gq_expand_gconv(n->basic19_gconv2_w, t[240], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic19_gconv2_b, t[241], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic19_gconv2_w, n->basic19_gconv2_b, 2304, 64, 4, t + 242, 1e-05f, "basic19.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic19_gconv2_conv, n->basic19_gconv2_w, n->basic19_gconv2_b);
-	gq_expand_gconv(n->basic20_gconv1_w, t[246], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic20_gconv1_b, t[247], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic20_gconv1_w, n->basic20_gconv1_b, 2304, 64, 4, t + 248, 1e-05f, "basic20.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic20_gconv1_conv, n->basic20_gconv1_w, n->basic20_gconv1_b);
-	gq_expand_gconv(n->basic20_gconv2_w, t[252], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic20_gconv2_b, t[253], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic20_gconv2_w, n->basic20_gconv2_b, 2304, 64, 4, t + 254, 1e-05f, "basic20.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic20_gconv2_conv, n->basic20_gconv2_w, n->basic20_gconv2_b);
-	gq_expand_gconv(n->basic21_gconv1_w, t[258], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic21_gconv1_b, t[259], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic21_gconv1_w, n->basic21_gconv1_b, 2304, 64, 4, t + 260, 1e-05f, "basic21.bn1", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic21_gconv1_conv, n->basic21_gconv1_w, n->basic21_gconv1_b);
-	gq_expand_gconv(n->basic21_gconv2_w, t[264], 64, 64, 3, elem, NG);
-	gq_expand_bias(n->basic21_gconv2_b, t[265], 64, NG);
-	if (gq_bn_fold_into_conv(n->basic21_gconv2_w, n->basic21_gconv2_b, 2304, 64, 4, t + 266, 1e-05f, "basic21.bn2", err,
-	        errlen))
-		return -1;
-	gq_conv_set(n->basic21_gconv2_conv, n->basic21_gconv2_w, n->basic21_gconv2_b);
-	memcpy(n->linear1_w, t[270], 640 * sizeof(float));
-	memcpy(n->linear1_b, t[271], 10 * sizeof(float));
-	(void)err;
-	(void)errlen;
-	n->loaded = 1;
-	return 0;
+	return (resnet44_net *)gq_net_new(&desc);
 }
 
 int resnet44_load(resnet44_net *n, const char *safetensors_path, char *err, size_t errlen)
 {
-	float *t[NPARAMS + 1] = {0}, *raw = malloc((RAW_FLOATS + 1) * sizeof(float));
-	if (!raw) {
-		snprintf(err, errlen, "%s: out of memory", safetensors_path);
-		return -1;
-	}
-	size_t off = 0;
-	for (int i = 0; i < NPARAMS; i++) {
-		t[i] = raw + off;
-		size_t numel = 1;
-		for (int d = 0; d < params[i].ndim; d++)
-			numel *= (size_t)params[i].dim[d];
-		off += numel;
-	}
-	int rc = gq_load_safetensors(safetensors_path, params, NPARAMS, t, NULL, err, errlen);
-	char why[256];
-	if (rc == 0 && (rc = load_raw(n, (const float *const *)t, why, sizeof why)))
-		snprintf(err, errlen, "%s: %s", safetensors_path, why);
-	free(raw);
-	return rc;
+	return gq_net_load((gq_net *)n, safetensors_path, err, errlen);
 }
 
 int resnet44_forward(resnet44_net *n, const float *x, int batch, float *y)
 {
-	if (!n || !n->loaded || batch < 0 || (batch > 0 && (!x || !y)))
-		return -1;
-	return gq_run_batch(&n->run, x, batch, y);
+	return gq_net_forward(n, x, batch, y);
+}
+
+void resnet44_free(resnet44_net *n)
+{
+	gq_net_free(n);
 }
 
 static void *create(void)
 {
-	return resnet44_new();
-}
-
-static int forward(void *n, const float *x, int batch, float *y)
-{
-	return resnet44_forward(n, x, batch, y);
-}
-
-static void destroy(void *n)
-{
-	resnet44_free(n);
+	return gq_net_new(&desc);
 }
 
 const gq_model resnet44_model = {
@@ -2371,15 +1740,15 @@ const gq_model resnet44_model = {
 	.lint_verdict = "exact for e; broken for r, r2, r3",
 	.input = {GQ_IMAGE, GQ_VA_NONE, 3, 1, 32, 32},
 	.output = {GQ_VECTOR, GQ_VA_TRIVIAL, 10, 1, 1, 1},
-	.ngroup = NG,
+	.ngroup = 4,
 	.elem = {0, 1, 2, 3},
 	.lint_exact = 0x01u,
 	.nparams = NPARAMS,
 	.params = params,
 	.create = create,
-	.load_raw = load_raw,
-	.forward = forward,
-	.destroy = destroy,
+	.load_raw = gq_net_load_raw,
+	.forward = gq_net_forward,
+	.destroy = gq_net_free,
 	.ends_softmax = false,
 };
 

@@ -376,7 +376,7 @@ START_TEST(test_parseable_fixits)
 	s.d.parseable_fixits = true;
 	warn_equiv(&s.d, span(6, 9, 21), "w");
 	diag_fixit(&s.d, span(6, 21, 21), "3, s=2");
-	diag_fixit(&s.d, (Loc){6, 22, 6, 21}, "\"q\"\\");
+	diag_fixit(&s.d, (Loc){6, 22, 6, 21, NULL}, "\"q\"\\");
 	ck_assert_str_eq(sink_close(&s), "model.geq:6:9: warning: w [-Wequivariance]\n"
 	                                 "    6 |     h = maxpool(h, 2);\n"
 	                                 "      |         ^~~~~~~~~~~~~\n"

@@ -550,8 +550,8 @@ static char *dump_of(const char *src)
 {
 	Parse p;
 	parse(&p, src);
-	ck_assert_msg(p.prog != NULL, "did not parse: %s", p.out);
-	ck_assert_uint_eq(p.outlen, 0);
+	ck_assert_msg(p.prog != NULL, "did not parse: %s", p.s.text);
+	ck_assert_uint_eq(p.s.len, 0);
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);

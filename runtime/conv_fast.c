@@ -51,12 +51,16 @@ enum { PAR_COST = 900000 };
 
 _Static_assert(GQ_TEAM_SCRATCH >= KC * NC + 2 * MR * VMAX, "team scratch too small");
 
-enum { FIRST = 1, RELU = 2 }; /* epilogue: start from the bias; clamp at 0 */
+/* The epilogue: start from the bias; clamp at 0; add the residual s0/s1 (with FIRST). */
+enum { FIRST = 1, RELU = 2, SUM = 4 };
 
-/* The tile's two halves: V pixels each, stored at c0 and c1 (channel i at + i*ldc). */
+/* The tile's two halves: V pixels each, stored at c0 and c1 (channel i at + i*ldc); with
+ * SUM, the residual added to them is at s0 and s1, laid out as c0 and c1 (it may be they:
+ * each float is read before it is written). */
 typedef struct Out {
 	float *c0, *c1;
 	size_t ld0, ld1;
+	const float *s0, *s1;
 } Out;
 
 /* Packed: b holds kc rows of 2V floats. */
@@ -78,8 +82,8 @@ typedef struct Kernel {
 	direct_fn *direct;
 	/* Winograd's input and output transforms */
 	void (*wino_in)(const gq_conv *c, float *V, const float *xp, int ci0, int ci1);
-	void (*wino_out)(const gq_conv *c, float *out, const float *Mb, size_t mstride, size_t cols,
-	        int co0, int co1, int t0, int t1);
+	void (*wino_out)(const gq_conv *c, float *out, const float *add, const float *Mb,
+	        size_t mstride, size_t cols, int co0, int co1, int t0, int t1);
 	bool (*available)(void);
 } Kernel;
 
@@ -138,11 +142,12 @@ static float *alloc_filters(size_t floats)
 
 /* ---- micro-kernels ---- */
 
-/* The epilogue of one output row of V floats. */
-static void store_c(float *c, const float *acc, int v, float bias, int flags)
+/* The epilogue of one output row of V floats (s: the residual's row, read with SUM). */
+static void store_c(float *c, const float *acc, int v, float bias, const float *s, int flags)
 {
 	for (int j = 0; j < v; j++) {
 		float x = acc[j] + (flags & FIRST ? bias : c[j]);
+		x += flags & SUM ? s[j] : 0.0f;
 		c[j] = flags & RELU ? (x > 0.0f ? x : 0.0f) : x;
 	}
 }
@@ -159,8 +164,8 @@ static void gemm_c(int kc, const float *a, const float *b, Out o, const float *b
 			for (int j = 0; j < 2 * VC; j++)
 				acc[i][j] += a[i] * b[j];
 	for (int i = 0; i < MR; i++) {
-		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], flags);
-		store_c(o.c1 + i * o.ld1, acc[i] + VC, VC, bias[i], flags);
+		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], o.s0 + i * o.ld0, flags);
+		store_c(o.c1 + i * o.ld1, acc[i] + VC, VC, bias[i], o.s1 + i * o.ld1, flags);
 	}
 }
 
@@ -172,7 +177,7 @@ static void gemm1_c(int kc, const float *a, const float *b, Out o, const float *
 			for (int j = 0; j < VC; j++)
 				acc[i][j] += a[i] * b[j];
 	for (int i = 0; i < MR; i++)
-		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], flags);
+		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], o.s0 + i * o.ld0, flags);
 }
 
 static void direct_c(const float *a, Src s, Out o, const float *bias, int flags)
@@ -188,8 +193,8 @@ static void direct_c(const float *a, Src s, Out o, const float *bias, int flags)
 				}
 		}
 	for (int i = 0; i < MR; i++) {
-		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], flags);
-		store_c(o.c1 + i * o.ld1, acc[i] + VC, VC, bias[i], flags);
+		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], o.s0 + i * o.ld0, flags);
+		store_c(o.c1 + i * o.ld1, acc[i] + VC, VC, bias[i], o.s1 + i * o.ld1, flags);
 	}
 }
 
@@ -210,16 +215,19 @@ static bool always(void)
 		c##i##0 = FMA(ai, b0, c##i##0);                                                    \
 		c##i##1 = FMA(ai, b1, c##i##1);                                                    \
 	}
-#define STORE_HALF(c, acc, i)                                                                      \
+#define STORE_HALF(c, s, acc, i)                                                                   \
 	{                                                                                          \
 		V t = flags & FIRST ? BCAST(bias + i) : LOADU(c);                                  \
 		t = ADD(t, acc);                                                                   \
+		t = flags & SUM ? ADD(t, LOADU(s)) : t;                                            \
 		STOREU(c, (flags & RELU) ? MAX(t, ZERO()) : t);                                    \
 	}
-#define STORE(i)  STORE_HALF(o.c0 + i * o.ld0, c##i##0, i) STORE_HALF(o.c1 + i * o.ld1, c##i##1, i)
+#define STORE(i)                                                                                   \
+	STORE_HALF(o.c0 + i * o.ld0, o.s0 + i * o.ld0, c##i##0, i)                                 \
+	STORE_HALF(o.c1 + i * o.ld1, o.s1 + i * o.ld1, c##i##1, i)
 #define DECL1(i)  V c##i##0 = ZERO();
 #define STEP1(i)  c##i##0 = FMA(BCAST(a + i), b0, c##i##0);
-#define STORE1(i) STORE_HALF(o.c0 + i * o.ld0, c##i##0, i)
+#define STORE1(i) STORE_HALF(o.c0 + i * o.ld0, o.s0 + i * o.ld0, c##i##0, i)
 
 #define KERNELS(GEMM, GEMM1, DIRECT, TARGET)                                                       \
 	__attribute__((target(TARGET))) static void GEMM(                                          \
@@ -513,10 +521,10 @@ static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, i
 }
 
 /* Channels [co0, co1) of an output block (channel co's alpha^2 products at
- * Mb + (co - co0)*cols, xi*mstride apart): tiles [t0, t1) back to pixels, + bias, relu
- * (portable). */
-static void wino_output_c(const gq_conv *c, float *out, const float *Mb, size_t mstride,
-        size_t cols, int co0, int co1, int t0, int t1)
+ * Mb + (co - co0)*cols, xi*mstride apart): tiles [t0, t1) back to pixels, + bias, + the
+ * residual add (laid out as out; NULL: none), relu (portable). */
+static void wino_output_c(const gq_conv *c, float *out, const float *add, const float *Mb,
+        size_t mstride, size_t cols, int co0, int co1, int t0, int t1)
 {
 	int a = c->alpha, m = c->m;
 	Lane d[81];
@@ -528,13 +536,15 @@ static void wino_output_c(const gq_conv *c, float *out, const float *Mb, size_t 
 			for (int xi = 0; xi < a * a; xi++)
 				memcpy(&d[xi], Mc + xi * mstride, sizeof(Lane));
 			out_tf(c->algo, d);
-			float *o = out + (size_t)co * c->oh * c->ow;
+			size_t plane = (size_t)co * c->oh * c->ow;
 			for (int l = 0; l < k.n; l++)
 				for (int i = 0; i < m && k.oy[l] + i < c->oh; i++)
 					for (int j = 0; j < m && k.ox[l] + j < c->ow; j++) {
-						float v = d[i * a + j][l] + c->bias[co];
-						o[(size_t)(k.oy[l] + i) * c->ow + k.ox[l] + j] =
-						        c->relu && !(v > 0.0f) ? 0.0f : v;
+						size_t at = plane + (size_t)(k.oy[l] + i) * c->ow +
+						            k.ox[l] + j;
+						float v = d[i * a + j][l] + c->bias[co] +
+						          (add ? add[at] : 0.0f);
+						out[at] = c->relu && !(v > 0.0f) ? 0.0f : v;
 					}
 		}
 	}
@@ -633,27 +643,33 @@ __attribute__((target("avx2,fma"))) static void wino_input_avx2(
 		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO4S2);
 }
 
-/* One output row of a tile: m pixels, one store unless the image's edge cuts it. */
+/* One output row of a tile: m pixels (+ the residual's at s, unless NULL; then the relu),
+ * one load and one store unless the image's edge cuts it. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void store_row(
-        float *p, __m256 r, int m, int valid)
+        float *p, const float *s, __m256 r, int m, int valid, bool relu)
 {
+	__m128 x = _mm256_castps256_ps128(r), zero = _mm_setzero_ps();
 	if (valid >= m && m == 4) {
-		_mm_storeu_ps(p, _mm256_castps256_ps128(r));
+		x = s ? _mm_add_ps(x, _mm_loadu_ps(s)) : x;
+		_mm_storeu_ps(p, relu ? _mm_max_ps(x, zero) : x);
 	} else if (valid >= m && m == 2) {
-		_mm_storel_pi((__m64 *)p, _mm256_castps256_ps128(r));
+		x = s ? _mm_add_ps(x, _mm_loadl_pi(zero, (const __m64 *)s)) : x;
+		_mm_storel_pi((__m64 *)p, relu ? _mm_max_ps(x, zero) : x);
 	} else {
 		float v[8];
 		_mm256_storeu_ps(v, r);
-		for (int j = 0; j < valid && j < m; j++)
-			p[j] = v[j];
+		for (int j = 0; j < valid && j < m; j++) {
+			float y = v[j] + (s ? s[j] : 0.0f);
+			p[j] = relu && !(y > 0.0f) ? 0.0f : y;
+		}
 	}
 }
 
-/* As wino_output_c, with bias and relu on vectors and each tile's output row written by
- * one store after a transpose; f constant as above. */
+/* As wino_output_c, with bias, residual and relu on vectors and each tile's output row
+ * written by one store after a transpose; f constant as above. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_output_avx2_f(
-        const gq_conv *c, float *out, const float *Mb, size_t mstride, size_t cols, int co0,
-        int co1, int t0, int t1, const int f)
+        const gq_conv *c, float *out, const float *add, const float *Mb, size_t mstride,
+        size_t cols, int co0, int co1, int t0, int t1, const int f)
 {
 	const int a = form_alpha(f), m = form_m(f);
 	__m256 zero = _mm256_setzero_ps();
@@ -664,7 +680,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 		for (int co = co0; co < co1; co++) {
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			__m256 bias = _mm256_set1_ps(c->bias[co]);
-			float *o = out + (size_t)co * c->oh * c->ow;
+			size_t plane = (size_t)co * c->oh * c->ow;
 #pragma GCC unroll 6
 			for (int y = 0; y < a; y++) {
 #pragma GCC unroll 6
@@ -680,33 +696,36 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 			for (int i = 0; i < m; i++) {
 				__m256 r[8];
 #pragma GCC unroll 8
-				for (int j = 0; j < 8; j++) {
+				for (int j = 0; j < 8; j++)
 					r[j] = j < m ? _mm256_add_ps((__m256)d[i * a + j], bias)
 					             : zero;
-					r[j] = c->relu ? _mm256_max_ps(r[j], zero) : r[j];
-				}
 				transpose8(r);
-				for (int l = 0; l < k.n; l++)
-					if (k.oy[l] + i < c->oh)
-						store_row(
-						        o + (size_t)(k.oy[l] + i) * c->ow + k.ox[l],
-						        r[l], m, c->ow - k.ox[l]);
+				for (int l = 0; l < k.n; l++) {
+					if (k.oy[l] + i >= c->oh)
+						continue;
+					size_t at = plane + (size_t)(k.oy[l] + i) * c->ow + k.ox[l];
+					store_row(out + at, add ? add + at : NULL, r[l], m,
+					        c->ow - k.ox[l], c->relu);
+				}
 			}
 		}
 	}
 }
 
 __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *c, float *out,
-        const float *Mb, size_t mstride, size_t cols, int co0, int co1, int t0, int t1)
+        const float *add, const float *Mb, size_t mstride, size_t cols, int co0, int co1, int t0,
+        int t1)
 {
+#define WINO_OUT(f) wino_output_avx2_f(c, out, add, Mb, mstride, cols, co0, co1, t0, t1, f)
 	if (c->algo == GQ_CONV_WINO2)
-		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO2);
+		WINO_OUT(GQ_CONV_WINO2);
 	else if (c->algo == GQ_CONV_WINO4)
-		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4);
+		WINO_OUT(GQ_CONV_WINO4);
 	else if (c->algo == GQ_CONV_WINO2S2)
-		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO2S2);
+		WINO_OUT(GQ_CONV_WINO2S2);
 	else
-		wino_output_avx2_f(c, out, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4S2);
+		WINO_OUT(GQ_CONV_WINO4S2);
+#undef WINO_OUT
 }
 #endif
 
@@ -1051,10 +1070,12 @@ size_t gq_conv_scratch(const gq_conv *c)
 /* ---- one tile ---- */
 
 /* V output pixels of channel 0 of a panel (channel r at + r*oh*ow): valid of them exist
- * (0 for the dummy second half of an odd last tile). */
+ * (0 for the dummy second half of an odd last tile); the residual's at add (read with
+ * SUM). */
 typedef struct Half {
 	float *dst;
 	int valid;
+	const float *add;
 } Half;
 
 static void copy_rows(float *dst, size_t ldd, const float *src, size_t lds, int rows, int cols)
@@ -1071,15 +1092,19 @@ static void tile(const gq_conv *c, int i, const Half h[2], float *tmp, const flo
 	int rows = min_int(MR, c->cout - i * MR), v = c->kern->v;
 	size_t n = (size_t)c->oh * c->ow, ld[2];
 	float *dst[2];
+	const float *add[2];
 	bool via[2];
 	for (int e = 0; e < 2; e++) {
 		via[e] = h[e].valid < v || rows < MR;
 		dst[e] = via[e] ? tmp + e * MR * v : h[e].dst;
 		ld[e] = via[e] ? (size_t)v : n;
-		if (via[e] && !(flags & FIRST))
-			copy_rows(dst[e], ld[e], h[e].dst, n, rows, h[e].valid);
+		add[e] = flags & SUM && !via[e] ? h[e].add : dst[e];
+		/* through tmp, what the kernel reads, the sum so far or the residual, is there */
+		if (via[e] && (flags & (FIRST | SUM)) != FIRST)
+			copy_rows(dst[e], ld[e], flags & FIRST ? h[e].add : h[e].dst, n, rows,
+			        h[e].valid);
 	}
-	Out o = {dst[0], dst[1], ld[0], ld[1]};
+	Out o = {dst[0], dst[1], ld[0], ld[1], add[0], add[1]};
 	const float *bias = c->bias + i * MR;
 	if (c->algo == GQ_CONV_DIRECT)
 		c->kern->direct(a, *(const Src *)src, o, bias, flags);
@@ -1090,9 +1115,10 @@ static void tile(const gq_conv *c, int i, const Half h[2], float *tmp, const flo
 			copy_rows(h[e].dst, n, dst[e], ld[e], rows, h[e].valid);
 }
 
-static int epilogue(const gq_conv *c, int pc, int kc)
+/* The flags of K block [pc, pc + kc), given whether there is a residual to add. */
+static int epilogue(const gq_conv *c, int pc, int kc, bool sum)
 {
-	return (pc == 0 ? FIRST : 0) | (pc + kc == c->kdim && c->relu ? RELU : 0);
+	return (pc == 0 ? FIRST | (sum ? SUM : 0) : 0) | (pc + kc == c->kdim && c->relu ? RELU : 0);
 }
 
 /* ---- direct: B read in place from the padded input's phase planes ---- */
@@ -1167,15 +1193,15 @@ static void run_at(const gq_conv *c, int r, int *oy, int *ox0)
 	*ox0 = r % per_row * c->kern->v;
 }
 
-/* Tiles [t0, t1) of the output channels of panels [p0, p1). */
-static void direct_tiles(
-        const gq_conv *c, float *out, const float *xp, int t0, int t1, int p0, int p1, float *tmp)
+/* Tiles [t0, t1) of the output channels of panels [p0, p1), plus add (NULL: nothing). */
+static void direct_tiles(const gq_conv *c, float *out, const float *add, const float *xp, int t0,
+        int t1, int p0, int p1, float *tmp)
 {
 	size_t n = (size_t)c->oh * c->ow, plane = phase_floats(c);
 	int k2 = c->k * c->k, v = c->kern->v;
 	for (int ci0 = 0; ci0 < c->cin; ci0 += c->cib) {
 		int nci = min_int(c->cib, c->cin - ci0), pc = ci0 * k2, kc = nci * k2;
-		int flags = epilogue(c, pc, kc);
+		int flags = epilogue(c, pc, kc, add);
 		for (int ic = p0; ic < p1; ic += MC_PANELS) {
 			int ie = min_int(ic + MC_PANELS, p1);
 			for (int t = t0; t < t1; t++) {
@@ -1195,8 +1221,9 @@ static void direct_tiles(
 					        xp + ci0 * plane + (size_t)oy * c->wq + ox0;
 				}
 				for (int i = ic; i < ie; i++) {
-					Half h[2] = {{out + i * MR * n + at[0], valid[0]},
-					        {out + i * MR * n + at[1], valid[1]}};
+					size_t o0 = i * MR * n + at[0], o1 = i * MR * n + at[1];
+					Half h[2] = {{out + o0, valid[0], add ? add + o0 : NULL},
+					        {out + o1, valid[1], add ? add + o1 : NULL}};
 					tile(c, i, h, tmp, a_panel(c, pc, kc, i), &s, kc, flags);
 				}
 			}
@@ -1218,13 +1245,14 @@ static bool by_dot(const gq_conv *c)
 	return c->algo == GQ_CONV_DIRECT && c->oh * c->ow == 1 && c->k * c->k <= KC;
 }
 
-static void dot_panels(const gq_conv *c, float *out, const float *xp, int p0, int p1)
+static void dot_panels(
+        const gq_conv *c, float *out, const float *add, const float *xp, int p0, int p1)
 {
 	float xx[KC * MR]; /* kc <= KC: by_dot */
 	size_t plane = phase_floats(c);
 	int k2 = c->k * c->k;
 	for (int pc = 0; pc < c->kdim; pc += block_rows(c, pc)) {
-		int kc = block_rows(c, pc), flags = epilogue(c, pc, kc), n = kc * MR;
+		int kc = block_rows(c, pc), flags = epilogue(c, pc, kc, add), n = kc * MR;
 		for (int kk = 0; kk < kc; kk++) {
 			int ci = (pc + kk) / k2, tap = (pc + kk) % k2;
 			for (int r = 0; r < MR; r++)
@@ -1247,8 +1275,9 @@ static void dot_panels(const gq_conv *c, float *out, const float *xp, int p0, in
 					sum[(m * LANES + l) % MR] += acc[m][l];
 			for (; q < n; q++)
 				sum[q % MR] += a[q] * xx[q];
-			for (int r = 0; r < min_int(MR, c->cout - i * MR); r++)
-				store_c(out + i * MR + r, &sum[r], 1, c->bias[i * MR + r], flags);
+			for (int r = 0, co = i * MR; r < min_int(MR, c->cout - i * MR); r++, co++)
+				store_c(out + co, &sum[r], 1, c->bias[co], add ? add + co : NULL,
+				        flags);
 		}
 	}
 }
@@ -1327,16 +1356,16 @@ static void pack_panel(
 	}
 }
 
-/* Pixels [p0, p1) of every output channel, packing into buf. */
-static void packed_pixels(
-        const gq_conv *c, float *out, const float *in, int p0, int p1, float *buf, float *tmp)
+/* Pixels [p0, p1) of every output channel, plus add (NULL: nothing), packing into buf. */
+static void packed_pixels(const gq_conv *c, float *out, const float *add, const float *in, int p0,
+        int p1, float *buf, float *tmp)
 {
 	int K = c->kdim, v = c->kern->v, nr = 2 * v;
 	size_t n = (size_t)c->oh * c->ow;
 	for (int nc0 = p0; nc0 < p1; nc0 += NC) {
 		int np = (min_int(NC, p1 - nc0) + nr - 1) / nr;
 		for (int pc = 0; pc < K; pc += block_rows(c, pc)) {
-			int kc = block_rows(c, pc), flags = epilogue(c, pc, kc);
+			int kc = block_rows(c, pc), flags = epilogue(c, pc, kc, add);
 			for (int j = 0; j < np; j++) {
 				int q = nc0 + j * nr;
 				pack_panel(c, buf + (size_t)j * kc * nr, in, pc, kc, q,
@@ -1347,9 +1376,11 @@ static void packed_pixels(
 				for (int j = 0; j < np; j++) {
 					int q = nc0 + j * nr;
 					for (int i = ic; i < ie; i++) {
-						float *o = out + i * MR * n + q;
-						Half h[2] = {{o, min_int(v, p1 - q)},
-						        {o + v, min_int(v, p1 - q - v)}};
+						size_t at = i * MR * n + q;
+						const float *s = add ? add + at : NULL;
+						Half h[2] = {{out + at, min_int(v, p1 - q), s},
+						        {out + at + v, min_int(v, p1 - q - v),
+						                s ? s + v : NULL}};
 						tile(c, i, h, tmp, a_panel(c, pc, kc, i),
 						        buf + (size_t)j * kc * nr, kc, flags);
 					}
@@ -1405,8 +1436,8 @@ static void wino_set(gq_conv *c, const float *w)
 
 /* Output channels of panels [i0, i1) for tiles of panels [j0, j1): the alpha^2 products
  * into Mb, then back to pixels. */
-static void wino_block(
-        const gq_conv *c, float *out, const float *V, int i0, int i1, int j0, int j1, float *Mb)
+static void wino_block(const gq_conv *c, float *out, const float *add, const float *V, int i0,
+        int i1, int j0, int j1, float *Mb)
 {
 	int v = c->kern->v, nr = 2 * v, cin = c->cin;
 	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)(j1 - j0) * nr;
@@ -1423,7 +1454,7 @@ static void wino_block(
 				        c->tiles - j * nr > v ? c->kern->gemm : c->kern->gemm1;
 				for (int i = i0; i < i1; i++) {
 					float *C = Mx + (i - i0) * MR * cols + (j - j0) * nr;
-					Out o = {C, C + v, cols, cols};
+					Out o = {C, C + v, cols, cols, C, C + v};
 					gemm(kc,
 					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR,
 					        b, o, zeros, pc == 0 ? FIRST : 0);
@@ -1431,7 +1462,7 @@ static void wino_block(
 			}
 		}
 	}
-	c->kern->wino_out(c, out, Mb, rows * cols, cols, i0 * MR, min_int(i1 * MR, c->cout),
+	c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * MR, min_int(i1 * MR, c->cout),
 	        j0 * nr, min_int(j1 * nr, c->tiles));
 }
 
@@ -1440,12 +1471,13 @@ static void wino_block(
 typedef struct Job {
 	const gq_conv *c;
 	float *out;
-	const float *x;  /* the input */
-	const float *in; /* direct and Winograd: its padded copy */
-	float *scratch;  /* the caller's */
-	float *V;        /* Winograd: the transformed input */
-	int units;       /* direct: tiles (by_panel: panels of MR output channels);
-	                  * packed: panels of 2V pixels; Winograd: blocks */
+	const float *add; /* the residual, or NULL */
+	const float *x;   /* the input */
+	const float *in;  /* direct and Winograd: its padded copy */
+	float *scratch;   /* the caller's */
+	float *V;         /* Winograd: the transformed input */
+	int units;        /* direct: tiles (by_panel: panels of MR output channels);
+	                   * packed: panels of 2V pixels; Winograd: blocks */
 	bool by_panel;
 } Job;
 
@@ -1458,16 +1490,17 @@ static void run_share(void *ctx, int t, int n)
 	if (c->algo == GQ_CONV_DIRECT) {
 		float *tmp = t ? buf : j->scratch + padded_floats(c);
 		if (by_dot(c))
-			dot_panels(c, j->out, j->in, u0, u1);
+			dot_panels(c, j->out, j->add, j->in, u0, u1);
 		else if (j->by_panel)
-			direct_tiles(c, j->out, j->in, 0, c->tiles, u0, u1, tmp);
+			direct_tiles(c, j->out, j->add, j->in, 0, c->tiles, u0, u1, tmp);
 		else
-			direct_tiles(c, j->out, j->in, u0, u1, 0, c->mpanels, tmp);
+			direct_tiles(c, j->out, j->add, j->in, u0, u1, 0, c->mpanels, tmp);
 	} else if (c->algo == GQ_CONV_PACKED) {
 		int nr = 2 * c->kern->v, total = c->oh * c->ow;
 		float *tmp = buf + (t ? (size_t)KC * NC : pack_floats(c));
 		if (u0 < u1)
-			packed_pixels(c, j->out, j->in, u0 * nr, min_int(u1 * nr, total), buf, tmp);
+			packed_pixels(c, j->out, j->add, j->in, u0 * nr, min_int(u1 * nr, total),
+			        buf, tmp);
 	} else {
 		float *Mb = t ? buf : j->V + wino_v_floats(c);
 		/* blocks of at most cop panels, as even as they can be: the threads' shares differ
@@ -1476,7 +1509,7 @@ static void run_share(void *ctx, int t, int n)
 		long ncb = (c->mpanels + c->cop - 1) / c->cop;
 		for (int u = u0; u < u1; u++) {
 			int cb = u / ntb, j0 = u % ntb * c->tcp;
-			wino_block(c, j->out, j->V, (int)(c->mpanels * cb / ncb),
+			wino_block(c, j->out, j->add, j->V, (int)(c->mpanels * cb / ncb),
 			        (int)(c->mpanels * (cb + 1) / ncb), j0,
 			        min_int(j0 + c->tcp, c->tpanels), Mb);
 		}
@@ -1500,14 +1533,15 @@ static void input_share(void *ctx, int t, int n)
 	c->kern->wino_in(c, j->V, xp, ci0, ci1);
 }
 
-void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
+void gq_conv_run_sum(
+        const gq_conv *c, float *out, const float *in, const float *add, float *scratch)
 {
 	/* Vector loads of V that straddle two cache lines cost two: 2-3% of the wide model. */
 	scratch = (float *)(((uintptr_t)scratch + LINE_FLOATS * sizeof(float) - 1) &
 	                    ~(uintptr_t)(LINE_FLOATS * sizeof(float) - 1));
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
 	bool par = cost(c) >= (c->algo == GQ_CONV_PACKED ? 1 : 2) * (double)PAR_COST;
-	Job j = {c, out, in, in, scratch, NULL, (n + nr - 1) / nr, false};
+	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false};
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;
 		j.units = c->tiles;
@@ -1533,4 +1567,9 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 		run_share(&j, 0, 1);
 	else
 		gq_parallel(j.units, run_share, &j);
+}
+
+void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
+{
+	gq_conv_run_sum(c, out, in, NULL, scratch);
 }

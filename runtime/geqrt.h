@@ -238,6 +238,11 @@ size_t gq_conv_scratch(const gq_conv *c);
  * infinity of the input over the m x m output tile it falls in). Splits the work over the
  * team (gq_parallel) when the layer is large enough; never allocates. */
 void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch);
+/* As gq_conv_run with a residual added before the relu (oneDNN's "sum" post-op):
+ * out = conv(in) + bias + add, then max(out, 0) if relu; add [cout, oh, ow], NULL for none.
+ * add may be out itself (each float is read before it is written), never in. */
+void gq_conv_run_sum(
+        const gq_conv *c, float *out, const float *in, const float *add, float *scratch);
 /* The kernel new plans use ("avx512", "avx2" or "c"); gq_conv_use_kernel(name) picks another
  * the CPU runs (NULL: back to the best), returning -1 if it cannot; plans keep theirs. */
 const char *gq_conv_kernel(void);

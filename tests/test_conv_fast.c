@@ -61,10 +61,10 @@ static int out_size(int n, const Shape *S)
 	return span < 0 ? 0 : span / S->s + 1;
 }
 
-/* ref = bias + cross-correlation with zero padding, then relu; mag = the sum of the
- * magnitudes of the terms, the scale of a float32 sum's rounding. */
+/* ref = bias + cross-correlation with zero padding (+ add, unless NULL), then relu; mag =
+ * the sum of the magnitudes of the terms, the scale of a float32 sum's rounding. */
 static void naive(double *ref, double *mag, const float *in, const float *w, const float *b,
-        const Shape *S, bool relu)
+        const float *add, const Shape *S, bool relu)
 {
 	int oh = out_size(S->h, S), ow = out_size(S->w, S);
 	for (int co = 0; co < S->cout; co++)
@@ -89,14 +89,19 @@ static void naive(double *ref, double *mag, const float *in, const float *w, con
 							m += fabs(t);
 						}
 				size_t i = ((size_t)co * oh + oy) * ow + ox;
+				acc += add ? add[i] : 0.0;
+				m += add ? fabs(add[i]) : 0.0;
 				ref[i] = relu && acc < 0 ? 0.0 : acc;
 				mag[i] = m;
 			}
 }
 
+/* How a residual is added (gq_conv_run_sum): none, from its own buffer, or in place. */
+enum { NO_SUM, SUM, SUM_IN_PLACE };
+
 /* Runs shape S with algorithm algo on the current kernel; returns false if the algorithm
  * does not apply (after checking that it really does not). */
-static bool check_one(const Shape *S, int algo, bool relu, bool bias)
+static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
 {
 	int oh = out_size(S->h, S), ow = out_size(S->w, S);
 	size_t nin = (size_t)S->cin * S->h * S->w, nout = (size_t)S->cout * oh * ow;
@@ -113,16 +118,20 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias)
 	float *in = buf(nin, true), *w = buf((size_t)S->cout * S->cin * S->k * S->k, true);
 	float *b = bias ? buf(S->cout, true) : NULL, *out = buf(nout, false);
 	float *scratch = buf(gq_conv_scratch(c), false);
+	float *add = sum == NO_SUM ? NULL : buf(nout, true);
 	double *ref = malloc(nout * sizeof *ref), *mag = malloc(nout * sizeof *mag);
 	gq_conv_set(c, w, b);
-	gq_conv_run(c, out, in, scratch);
-	naive(ref, mag, in, w, b, S, relu);
+	naive(ref, mag, in, w, b, add, S, relu);
+	if (sum == SUM_IN_PLACE)
+		memcpy(out, add, nout * sizeof *out);
+	gq_conv_run_sum(c, out, in, sum == SUM_IN_PLACE ? out : add, scratch);
 	for (size_t i = 0; i < nout; i++)
 		ck_assert_msg(fabs(out[i] - ref[i]) <= 1e-4 * fmax(mag[i], 1e-3),
-		        "%s/%s cin=%d %dx%d cout=%d k=%d s=%d p=%d d=%d relu=%d: out[%zu] = %g, "
-		        "want %g",
+		        "%s/%s cin=%d %dx%d cout=%d k=%d s=%d p=%d d=%d relu=%d sum=%d: out[%zu] = "
+		        "%g, want %g",
 		        gq_conv_kernel(), gq_conv_algo(c), S->cin, S->h, S->w, S->cout, S->k, S->s,
-		        S->p, S->d, relu, i, out[i], ref[i]);
+		        S->p, S->d, relu, sum, i, out[i], ref[i]);
+	free(add);
 	gq_conv_free(c);
 	free(in);
 	free(w);
@@ -140,20 +149,21 @@ static const int algos[] = {GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CON
 enum { NALGOS = sizeof algos / sizeof algos[0] };
 
 /* S under every algorithm and every kernel this CPU runs. */
-static void check_all(const Shape *S, bool relu, bool bias)
+static void check_all(const Shape *S, bool relu, bool bias, int sum)
 {
 	for (int k = 0; k < 3; k++) {
 		if (gq_conv_use_kernel(kernel_names[k]))
 			continue;
 		for (int a = 0; a < NALGOS; a++)
-			check_one(S, algos[a], relu, bias);
+			check_one(S, algos[a], relu, bias, sum);
 	}
 	gq_conv_use_kernel(NULL);
 }
 
 /* ---- the convolution ---- */
 
-/* Shapes chosen for the edges of the blocking: channels not a multiple of the 6 of a
+/* Shapes chosen for the edges of the blocking (each without a residual and with one, in
+ * place for every other shape): channels not a multiple of the 6 of a
  * panel (and fewer than 6), K past one block of 256 rows, more pixels than a packed block
  * (384), outputs narrower than a vector, 1x1 outputs, padding wider than the kernel's
  * reach, dilation, strides 2 and 3, non-square, even and large kernels. */
@@ -186,7 +196,9 @@ START_TEST(edge_shapes_every_algorithm)
 {
 	seed(1);
 	for (size_t i = 0; i < sizeof edge_shapes / sizeof edge_shapes[0]; i++)
-		check_all(&edge_shapes[i], i % 2 == 0, i % 3 != 0);
+		for (int sum = NO_SUM; sum <= SUM; sum++)
+			check_all(&edge_shapes[i], (i + sum) % 2 == 0, i % 3 != 0,
+			        sum && i % 2 ? SUM_IN_PLACE : sum);
 }
 END_TEST
 
@@ -199,7 +211,7 @@ START_TEST(random_shapes_every_algorithm)
 			S = (Shape){irand(1, 12), irand(1, 14), irand(1, 14), irand(1, 15),
 			        irand(1, 5), irand(1, 3), irand(0, 2), irand(1, 2)};
 		} while (out_size(S.h, &S) < 1 || out_size(S.w, &S) < 1);
-		check_all(&S, n % 2, n % 3 != 1);
+		check_all(&S, n % 2, n % 3 != 1, n % 3);
 	}
 }
 END_TEST
@@ -219,7 +231,7 @@ START_TEST(two_threads)
 	gq_set_threads(2);
 	for (size_t i = 0; i < sizeof big / sizeof big[0]; i++)
 		for (int a = 0; a < NALGOS; a++)
-			check_one(&big[i], algos[a], true, true);
+			check_one(&big[i], algos[a], true, true, (int)(i + a) % 3);
 	gq_set_threads(1);
 }
 END_TEST

@@ -161,9 +161,23 @@ void gq_affine(float *x, int c, int g, int hw, const float *scale, const float *
 	}
 }
 
+/* Four floats at a time (SSE2, which every x86-64 has), as a mask and not a branch: the written
+ * loop compiled to a compare and jump per float, and a residual sum's signs are random, so half of
+ * those jumps were mispredicted (a relu over a 32x97x97 map took as long as a convolution on it).
+ * NaN becomes 0, as in the convolutions' fused relu. */
+typedef float Vec4 __attribute__((vector_size(16)));
+typedef int Mask4 __attribute__((vector_size(16)));
+
 void gq_relu(float *x, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
+	size_t i = 0;
+	for (; i + 4 <= n; i += 4) {
+		Vec4 v;
+		memcpy(&v, x + i, sizeof v);
+		v = (Vec4)((Mask4)v & (v > 0.0f));
+		memcpy(x + i, &v, sizeof v);
+	}
+	for (; i < n; i++)
 		x[i] = x[i] > 0.0f ? x[i] : 0.0f;
 }
 

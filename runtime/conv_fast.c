@@ -741,11 +741,22 @@ static const Kernel kernels[] = {
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
-static const Kernel *chosen; /* NULL: the best the CPU runs */
+static const Kernel *chosen; /* NULL: the best the CPU runs, or GEQRT_KERNEL's */
+
+/* The environment's GEQRT_KERNEL, if the CPU runs it: an AVX-512 machine can time and test
+ * its AVX2 path in any executable (`make bench BENCH_ISA=avx2`). */
+static const Kernel *env_kernel(void)
+{
+	const char *name = getenv("GEQRT_KERNEL");
+	for (int i = 0; i < NKERNELS && name; i++)
+		if (!strcmp(name, kernels[i].name) && kernels[i].available())
+			return &kernels[i];
+	return NULL;
+}
 
 static const Kernel *current_kernel(void)
 {
-	const Kernel *k = chosen;
+	const Kernel *k = chosen ? chosen : env_kernel();
 	for (int i = 0; i < NKERNELS && !k; i++)
 		if (kernels[i].available())
 			k = &kernels[i];

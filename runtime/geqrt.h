@@ -244,7 +244,8 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch);
 void gq_conv_run_sum(
         const gq_conv *c, float *out, const float *in, const float *add, float *scratch);
 /* The kernel new plans use ("avx512", "avx2" or "c"); gq_conv_use_kernel(name) picks another
- * the CPU runs (NULL: back to the best), returning -1 if it cannot; plans keep theirs. */
+ * the CPU runs (NULL: back to the best), returning -1 if it cannot; plans keep theirs. The
+ * environment variable GEQRT_KERNEL=name picks the default (if the CPU runs it). */
 const char *gq_conv_kernel(void);
 int gq_conv_use_kernel(const char *name);
 

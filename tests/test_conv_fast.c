@@ -278,6 +278,16 @@ START_TEST(kernel_choice)
 	ck_assert_int_eq(gq_conv_use_kernel(NULL), 0);
 	const char *best = gq_conv_kernel();
 	ck_assert(!strcmp(best, "avx512") || !strcmp(best, "avx2") || !strcmp(best, "c"));
+	/* GEQRT_KERNEL picks the default where the CPU runs it, and is ignored where not */
+	setenv("GEQRT_KERNEL", "c", 1);
+	ck_assert_str_eq(gq_conv_kernel(), "c");
+	setenv("GEQRT_KERNEL", "sse9", 1);
+	ck_assert_str_eq(gq_conv_kernel(), best);
+	ck_assert_int_eq(gq_conv_use_kernel("c"), 0); /* a choice in code wins */
+	setenv("GEQRT_KERNEL", best, 1);
+	ck_assert_str_eq(gq_conv_kernel(), "c");
+	unsetenv("GEQRT_KERNEL");
+	ck_assert_int_eq(gq_conv_use_kernel(NULL), 0);
 }
 END_TEST
 

@@ -3,6 +3,8 @@
 PyTorch user can on a CPU, timed.
 
     bench/baseline.py --geqc build/geqc MODEL.geq [--batch B] [--threads T] [--json]
+    bench/baseline.py --geqc build/geqc MODEL.geq --batch B --save FILE
+    bench/baseline.py --load FILE [--batch B] [--threads T]
 
 The model is geqc's own --emit=pytorch module with random weights (and random batch-norm
 statistics, so that folding them changes something). Its filters are expanded ONCE into
@@ -12,12 +14,20 @@ torch.jit.trace + torch.jit.freeze + torch.jit.optimize_for_inference (conv-bn f
 oneDNN kernels). The deployed graph must compute what the module computes (to 1e-4)
 before it is timed. Prints `N images/s` (the median of several timed runs) like the
 generated executable's --bench, or one JSON object with --json.
+
+`make bench` deploys each model once (--save: the frozen graph, before
+optimize_for_inference, whose oneDNN constants cannot be saved, with a batch of inputs
+and the module's outputs for them) and times it in fresh processes (--load: load,
+optimize, check on the first B images, time batches of B; always JSON), as a service would start from a saved model: such a process's peak
+resident memory (`peak_rss_kb`) is what the deployment needs, without the module, its
+unexpanded filters or the tracing.
 """
 import argparse
 import importlib.util
 import json
 import operator
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -225,19 +235,30 @@ def flops_per_image(plain, x):
     return total
 
 
-def deploy(mod, net, x, threads):
-    """The model as a PyTorch user deploys it, checked against the module on x, and the
-    FLOPs of one image."""
+def freeze(mod, net, x):
+    """The model traced and frozen, checked against the module on x; the module's output
+    and the FLOPs of one image."""
     gm = trace_layers(mod, net, x)
     plain = Plain(gm).rewrite()
     flops = flops_per_image(plain, x)
     with torch.no_grad():
         ref = net(x)
         check(plain(x), ref, "the expanded graph")
-        traced = torch.jit.trace(plain, x)
-        frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        return torch.jit.freeze(torch.jit.trace(plain, x)), ref, flops
+
+
+def optimise(frozen, x, ref):
+    with torch.no_grad():
+        frozen = torch.jit.optimize_for_inference(frozen)
         check(frozen(x), ref, "the frozen, optimised graph")
-    return frozen, flops
+    return frozen
+
+
+def deploy(mod, net, x, threads):
+    """The model as a PyTorch user deploys it, checked against the module on x, and the
+    FLOPs of one image."""
+    frozen, ref, flops = freeze(mod, net, x)
+    return optimise(frozen, x, ref), flops
 
 
 def check(y, ref, what):
@@ -266,37 +287,83 @@ def ops_of(frozen):
     return kinds
 
 
+def time_it(frozen, x, batch):
+    """The median and range of RUNS timed runs after a warm-up, images/s."""
+    with torch.no_grad():
+        for _ in range(3):  # warm-up: oneDNN picks and caches its kernels
+            frozen(x)
+        timed_run(frozen, x, batch)
+        rates = sorted(timed_run(frozen, x, batch) for _ in range(RUNS))
+    return statistics.median(rates), rates[0], rates[-1]
+
+
+def save(a):
+    """--save: the frozen model, an input and the module's output for it, in one file."""
+    with tempfile.TemporaryDirectory() as tmp:
+        mod = load_module(a.geqc, a.model, tmp)
+        net = randomise(mod.Model(), a.seed)
+        x = torch.rand((a.batch,) + tuple(mod.INPUT_SHAPE))
+        frozen, ref, flops = freeze(mod, net, x)
+        extra = {"x": x, "ref": ref, "flops": flops, "batch": a.batch, "model": a.model}
+        path = a.save + ".frozen"
+        torch.jit.save(frozen, path)
+        torch.save({"frozen": open(path, "rb").read(), **extra}, a.save)
+        os.unlink(path)
+    print(json.dumps({"model": a.model, "batch": a.batch, "flops_per_image": flops}))
+
+
+def load(a):
+    """--load: what a service does with the saved model; JSON with the peak memory."""
+    import io
+    saved = torch.load(a.load)
+    batch = a.batch or saved["batch"]
+    if not 1 <= batch <= saved["batch"]:
+        raise SystemExit(f"baseline.py: --batch {batch}: {a.load} holds {saved['batch']} images")
+    x, ref = saved["x"][:batch], saved["ref"][:batch]
+    frozen = optimise(torch.jit.load(io.BytesIO(saved.pop("frozen"))), x, ref)
+    med, lo, hi = time_it(frozen, x, batch)
+    print(json.dumps({"model": saved["model"], "batch": batch,
+                      "threads": a.threads, "images_per_s": med, "min": lo, "max": hi,
+                      "flops_per_image": saved["flops"], "ops": ops_of(frozen),
+                      "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("model")
+    ap.add_argument("model", nargs="?")
     ap.add_argument("--geqc", default="build/geqc")
-    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=0, help="images per pass (default 1; "
+                    "with --load, as many as were saved)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--save", metavar="FILE", help="deploy and save, do not time")
+    ap.add_argument("--load", metavar="FILE", help="time a model --save wrote (JSON)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.load:
+        return load(a)
+    if not a.model:
+        ap.error("a model, or --load FILE")
+    a.batch = a.batch or 1
+    if a.save:
+        return save(a)
     with tempfile.TemporaryDirectory() as tmp:
         mod = load_module(a.geqc, a.model, tmp)
         net = randomise(mod.Model(), a.seed)
         x = torch.rand((a.batch,) + tuple(mod.INPUT_SHAPE))
         frozen, flops = deploy(mod, net, x, a.threads)
-    with torch.no_grad():
-        for _ in range(3):  # warm-up: oneDNN picks and caches its kernels
-            frozen(x)
-        timed_run(frozen, x, a.batch)
-        rates = sorted(timed_run(frozen, x, a.batch) for _ in range(RUNS))
-    med = statistics.median(rates)
+    med, lo, hi = time_it(frozen, x, a.batch)
     if a.json:
         print(json.dumps({"model": a.model, "batch": a.batch, "threads": a.threads,
-                          "images_per_s": med, "min": rates[0], "max": rates[-1],
+                          "images_per_s": med, "min": lo, "max": hi,
                           "flops_per_image": flops,
                           "ops": ops_of(frozen)}))
     else:
         print(f"{med:.1f} images/s")
         print(f"torch {torch.__version__}, batch {a.batch}, {a.threads} threads, {RUNS} runs "
-              f"of >= {RUN_SECONDS} s: min {rates[0]:.1f}, median {med:.1f}, max "
-              f"{rates[-1]:.1f} images/s; {flops / 1e6:.1f} MFLOP per image; graph ops: "
+              f"of >= {RUN_SECONDS} s: min {lo:.1f}, median {med:.1f}, max "
+              f"{hi:.1f} images/s; {flops / 1e6:.1f} MFLOP per image; graph ops: "
               f"{', '.join(ops_of(frozen))}")
     return 0
 

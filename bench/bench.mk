@@ -1,14 +1,22 @@
 # bench/bench.mk, included by the Makefile.
 #
 # `make bench` times geqc's native code against the PyTorch baseline (SPEC §5) and writes
-# docs/performance.md and docs/performance.png. BENCH_THREADS and BENCH_ROUNDS tune it;
-# speed targets are reported, never a failure.
+# docs/performance.md and docs/performance.png. BENCH_THREADS, BENCH_ROUNDS (rounds of the
+# two small models; the ResNets run at most 3) tune it; BENCH_ISA=avx2 runs both sides on
+# AVX2 only (GEQRT_KERNEL, ONEDNN_MAX_CPU_ISA), as an AVX2 machine would, and writes
+# docs/performance-avx2.md instead. Speed targets are reported, never a failure.
 BENCH_THREADS ?= 2
 BENCH_ROUNDS  ?= 5
+BENCH_ISA     ?=
 
 $(B)/bench/peak: bench/peak.c | $(B)
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -Wall -Wextra -pthread $< -o $@
 
-bench: all $(B)/bench/peak
-	$(PY) bench/run.py --build $(B) --threads $(BENCH_THREADS) --rounds $(BENCH_ROUNDS) --out docs
+$(B)/bench/kernel: bench/kernel.c $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
+
+bench: all $(B)/bench/peak $(B)/bench/kernel
+	$(PY) bench/run.py --build $(B) --threads $(BENCH_THREADS) --rounds $(BENCH_ROUNDS) \
+	        --out docs $(if $(BENCH_ISA),--isa $(BENCH_ISA))

@@ -24,6 +24,7 @@
 #if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
 #define _DEFAULT_SOURCE /* posix_memalign, madvise */
 #endif
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -882,11 +883,47 @@ static void plan_algo(gq_conv *c, int algo)
 		plan_wino(c);
 }
 
-/* The cheapest algorithm that applies. */
+static size_t packed_a_floats(const gq_conv *c);
+
+/* ---- memory: the packed banks of the plans alive, against the embedder's ceiling ---- */
+
+static _Atomic size_t banks_alive; /* bytes */
+static size_t memory_limit;        /* bytes; 0: GEQRT_MEMORY_LIMIT_MB's, or none */
+
+void gq_set_memory_limit(size_t bytes)
+{
+	memory_limit = bytes;
+}
+
+size_t gq_memory_limit(void)
+{
+	const char *mb = getenv("GEQRT_MEMORY_LIMIT_MB");
+	if (memory_limit || !mb)
+		return memory_limit;
+	char *end;
+	unsigned long long n = strtoull(mb, &end, 10);
+	return *end || n > SIZE_MAX >> 20 ? 0 : (size_t)n << 20;
+}
+
+size_t gq_conv_bytes(const gq_conv *c)
+{
+	return packed_a_floats(c) * sizeof(float);
+}
+
+size_t gq_conv_banks_alive(void)
+{
+	return atomic_load(&banks_alive);
+}
+
+/* The cheapest algorithm that applies and whose packed bank fits under the ceiling beside
+ * the banks alive (Winograd's is 16/9 or 4 times the filters' size); if none fits, the
+ * one with the smallest bank. */
 static void choose_algo(gq_conv *c)
 {
 	static const int order[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO4S2, GQ_CONV_WINO2S2,
 	        GQ_CONV_DIRECT, GQ_CONV_PACKED};
+	size_t limit = gq_memory_limit(), alive = gq_conv_banks_alive();
+	size_t room = limit > alive ? limit - alive : 0, best_bytes = SIZE_MAX;
 	int best = GQ_CONV_PACKED;
 	double best_cost = 0;
 	for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++) {
@@ -894,9 +931,13 @@ static void choose_algo(gq_conv *c)
 			continue;
 		plan_algo(c, order[i]);
 		double x = cost(c);
-		if (best_cost == 0 || x < best_cost) {
+		size_t bytes = gq_conv_bytes(c);
+		bool fits = !limit || bytes <= room, best_fits = !limit || best_bytes <= room;
+		if (best_bytes == SIZE_MAX || (fits && (!best_fits || x < best_cost)) ||
+		        (!fits && !best_fits && bytes < best_bytes)) {
 			best = order[i];
 			best_cost = x;
+			best_bytes = bytes;
 		}
 	}
 	plan_algo(c, best);
@@ -953,6 +994,8 @@ gq_conv *gq_conv_new_algo(
 		algo = -1;
 	if (algo >= 0) {
 		c->a = alloc_filters(packed_a_floats(c));
+		if (c->a) /* gq_conv_free takes it off */
+			atomic_fetch_add(&banks_alive, gq_conv_bytes(c));
 		c->bias = calloc((size_t)c->mpanels * MR, sizeof *c->bias);
 		c->tapoff = calloc((size_t)k * k, sizeof *c->tapoff);
 	}
@@ -981,6 +1024,8 @@ void gq_conv_free(gq_conv *c)
 {
 	if (!c)
 		return;
+	if (c->a)
+		atomic_fetch_sub(&banks_alive, gq_conv_bytes(c));
 	free(c->a);
 	free(c->bias);
 	free(c->tapoff);

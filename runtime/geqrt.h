@@ -226,6 +226,17 @@ enum {
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);
+/* A ceiling on the packed filter banks of the plans alive at once, in bytes (0: none, the
+ * default; the environment variable GEQRT_MEMORY_LIMIT_MB sets one in megabytes where
+ * gq_set_memory_limit has not). gq_conv_new then picks the cheapest algorithm whose bank
+ * fits beside those alive (Winograd's bank is 16/9 (F(2x2)) or 4 (F(4x4)) times the
+ * filters' size, direct's and packed's 1), or the smallest bank if none fits. Set it
+ * before a model is created: plans keep their algorithm. */
+void gq_set_memory_limit(size_t bytes);
+size_t gq_memory_limit(void);
+/* Bytes of c's packed filter bank, and of the banks of all plans alive. */
+size_t gq_conv_bytes(const gq_conv *c);
+size_t gq_conv_banks_alive(void);
 /* "direct", "packed", "winograd2", "winograd4", "winograd2s2" or "winograd4s2". */
 const char *gq_conv_algo(const gq_conv *c);
 void gq_conv_free(gq_conv *c);

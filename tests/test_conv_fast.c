@@ -254,6 +254,41 @@ START_TEST(auto_picks_winograd_for_wide_3x3)
 }
 END_TEST
 
+/* The memory ceiling: a 128 -> 132 channel layer on 29x29 (whole panels of 6) has an
+ * F(4x4) bank 4 times its 608 KB of filters, F(2x2)'s 16/9 times, direct's 1; each plan
+ * alive counts against the ceiling. */
+START_TEST(memory_limit_picks_smaller_banks)
+{
+	size_t filters = 132 * 128 * 9 * sizeof(float), base = gq_conv_banks_alive();
+	gq_conv *c = gq_conv_new(128, 29, 29, 132, 3, 1, 1, 1, true);
+	ck_assert_str_eq(gq_conv_algo(c), "winograd4");
+	ck_assert_uint_eq(gq_conv_bytes(c), 4 * filters);
+	ck_assert_uint_eq(gq_conv_banks_alive(), base + 4 * filters);
+	gq_set_memory_limit(base + 6 * filters); /* 2 left beside c: F(2x2)'s 16/9 fits */
+	gq_conv *d = gq_conv_new(128, 29, 29, 132, 3, 1, 1, 1, true);
+	ck_assert_str_eq(gq_conv_algo(d), "winograd2");
+	ck_assert_uint_eq(gq_conv_bytes(d), 16 * filters / 9);
+	gq_conv *e = gq_conv_new(128, 29, 29, 132, 3, 1, 1, 1, true); /* none fits: smallest */
+	ck_assert_uint_eq(gq_conv_bytes(e), filters);
+	gq_conv_free(c);
+	gq_conv_free(d);
+	gq_conv_free(e);
+	ck_assert_uint_eq(gq_conv_banks_alive(), base);
+	gq_set_memory_limit(0);
+	setenv("GEQRT_MEMORY_LIMIT_MB", "4", 1); /* F(4x4): 2.4 MB, then F(2x2): 1.1 */
+	ck_assert_uint_eq(gq_memory_limit(), 4u << 20);
+	c = gq_conv_new(128, 29, 29, 132, 3, 1, 1, 1, true);
+	d = gq_conv_new(128, 29, 29, 132, 3, 1, 1, 1, true);
+	ck_assert_str_eq(gq_conv_algo(c), "winograd4");
+	ck_assert_str_eq(gq_conv_algo(d), "winograd2");
+	setenv("GEQRT_MEMORY_LIMIT_MB", "3x", 1); /* not a number: no ceiling */
+	ck_assert_uint_eq(gq_memory_limit(), 0);
+	unsetenv("GEQRT_MEMORY_LIMIT_MB");
+	gq_conv_free(c);
+	gq_conv_free(d);
+}
+END_TEST
+
 START_TEST(bad_shapes_have_no_plan)
 {
 	ck_assert_ptr_null(gq_conv_new(0, 5, 5, 1, 3, 1, 0, 1, false));
@@ -422,6 +457,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, random_shapes_every_algorithm);
 	tcase_add_test(tc, two_threads);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);
+	tcase_add_test(tc, memory_limit_picks_smaller_banks);
 	tcase_add_test(tc, bad_shapes_have_no_plan);
 	tcase_add_test(tc, kernel_choice);
 	tcase_add_test(tc, nan_propagates);

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -139,6 +140,14 @@ static float *alloc_filters(size_t floats)
 	madvise(p, n, MADV_HUGEPAGE); /* only a hint: 4 KiB pages if it fails */
 #endif
 	return memset(p, 0, n);
+}
+
+void gq_release(void *p, size_t bytes)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p;
+	uintptr_t lo = (a + page - 1) / page * page, hi = (a + bytes) / page * page;
+	if (hi > lo)
+		madvise((void *)lo, hi - lo, MADV_DONTNEED); /* only a hint: kept if it fails */
 }
 
 /* ---- micro-kernels ---- */

@@ -242,6 +242,10 @@ const char *gq_conv_algo(const gq_conv *c);
 void gq_conv_free(gq_conv *c);
 /* Packs filters w [cout, cin, k, k] and bias [cout] (NULL: zeros), e.g. once at load. */
 void gq_conv_set(gq_conv *c, const float *w, const float *bias);
+/* Gives the whole pages inside [p, p + bytes) back to the system: a buffer dead until it
+ * is written again (the expanded filters once gq_conv_set has packed them) then holds no
+ * memory; what it held reads as zeros. The partial pages at either end are kept. */
+void gq_release(void *p, size_t bytes);
 /* Floats of scratch gq_conv_run needs from its caller (helper threads bring their own). */
 size_t gq_conv_scratch(const gq_conv *c);
 /* in [cin, h, w] -> out [cout, oh, ow], as gq_conv2d then (if relu) gq_relu, to float

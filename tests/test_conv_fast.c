@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "geqrt.h"
 
@@ -289,6 +290,25 @@ START_TEST(memory_limit_picks_smaller_banks)
 }
 END_TEST
 
+/* gq_release gives back the whole pages inside the range (they read as zeros after) and
+ * keeps the partial pages at either end as they were. */
+START_TEST(release_keeps_partial_pages)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), n = 3 * page / sizeof(float) + 7;
+	float *x = aligned_alloc(page, 4 * page);
+	ck_assert_ptr_nonnull(x);
+	for (size_t i = 0; i < n + 100; i++)
+		x[i] = 1.0f;
+	gq_release(x + 5, n * sizeof(float)); /* from 20 bytes in: pages 1 and 2 whole */
+	size_t first = page / sizeof(float), end = 3 * page / sizeof(float);
+	for (size_t i = 0; i < n + 100; i++)
+		ck_assert_msg(
+		        x[i] == (i >= first && i < end ? 0.0f : 1.0f), "x[%zu] = %g", i, x[i]);
+	gq_release(x, 0); /* nothing to do */
+	free(x);
+}
+END_TEST
+
 START_TEST(bad_shapes_have_no_plan)
 {
 	ck_assert_ptr_null(gq_conv_new(0, 5, 5, 1, 3, 1, 0, 1, false));
@@ -458,6 +478,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, two_threads);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);
 	tcase_add_test(tc, memory_limit_picks_smaller_banks);
+	tcase_add_test(tc, release_keeps_partial_pages);
 	tcase_add_test(tc, bad_shapes_have_no_plan);
 	tcase_add_test(tc, kernel_choice);
 	tcase_add_test(tc, nan_propagates);

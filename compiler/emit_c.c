@@ -358,6 +358,8 @@ static void put_merged(FILE *c, const Plan *P, int i, const char *sep)
 {
 	if (op_has(P->m->layer[i].op, P_CONV) && P->fold[i] >= 0)
 		fprintf(c, "%s%s folded in", sep, P->m->layer[P->fold[i]].name);
+	if (op_has(P->m->layer[i].op, P_CONV) && P->sum[i] >= 0)
+		fprintf(c, "%s%s fused", sep, P->m->layer[P->sum[i]].name);
 	if (op_has(P->m->layer[i].op, P_CONV) && P->fuse[i] >= 0)
 		fprintf(c, "%s%s fused", sep, P->m->layer[P->fuse[i]].name);
 }
@@ -401,12 +403,14 @@ typedef struct CallVars {
 	int i;
 } CallVars;
 
-/* $x $y $out $conv $weight $bias; false for other words. */
+/* $x $y $out $sum $conv $weight $bias; false for other words. */
 static bool c_buffer_var(FILE *f, const char *w, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
 	if (!strcmp(w, "x") || !strcmp(w, "y") || !strcmp(w, "out"))
 		put_buf(f, P, !strcmp(w, "out") ? L->out : L->in[!strcmp(w, "y")]);
+	else if (!strcmp(w, "sum"))
+		put_buf(f, P, plan_sum_operand(P, i));
 	else if (!strcmp(w, "weight") || !strcmp(w, "bias"))
 		put_param(f, P, i, !strcmp(w, "bias"), "im->net->mem + ");
 	else if (!strcmp(w, "conv"))
@@ -457,9 +461,13 @@ static void emit_layer(FILE *c, const Plan *P, int i, const Diag *src)
 		fprintf(c, ", %lld * sizeof(float)); /* the operand is read later */\n",
 		        shape_numel(L->in_shape));
 	}
-	if (*op_info[L->op].c) {
+	/* a conv with a `+` fused adds its other operand as it stores (plan_sum) */
+	const char *call = op_has(L->op, P_CONV) && P->sum[i] >= 0
+	                           ? "gq_conv_run_sum($conv, $out, $x, $sum, im->scratch)"
+	                           : op_info[L->op].c;
+	if (*call) {
 		fputc('\t', c);
-		op_template(c, op_info[L->op].c, c_var, &(CallVars){P, i});
+		op_template(c, call, c_var, &(CallVars){P, i});
 		fputs(";\n", c);
 	}
 	fputs("}\n\n", c);
@@ -487,6 +495,8 @@ static void put_no_code(FILE *c, const Plan *P, int i)
 		fprintf(c, "folded into %s */\n", P->m->layer[P->fold[i]].name);
 	else if (op_has(L->op, P_FUSES) && P->fuse[i] >= 0)
 		fprintf(c, "fused into %s */\n", P->m->layer[P->fuse[i]].name);
+	else if (L->op == OP_ADD && P->sum[i] >= 0)
+		fprintf(c, "fused into %s */\n", P->m->layer[P->sum[i]].name);
 	else
 		fputs("the same floats, now a vector */\n", c);
 }

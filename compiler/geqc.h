@@ -476,6 +476,7 @@ typedef struct Plan {
 	int *slot;       /* per value: its Slot, SLOT_IN or SLOT_OUT */
 	int *fold;       /* per layer: a conv's folded bn, a folded bn's conv, or -1 */
 	int *fuse;       /* per layer: a conv's fused relu, a fused relu's conv, or -1 */
+	int *sum;        /* per layer: a conv's fused `+`, a fused `+`'s conv, or -1 */
 	int *over;       /* per layer: the operand an elementwise op overwrites, or -1 */
 	int *param0;     /* per layer: its first tensor in the parameter table */
 	size_t *woff;    /* per layer: its weights (bn: scale) in the parameter block */
@@ -500,6 +501,9 @@ void plan_dump(FILE *out, const Plan *P);
 bool plan_has_code(const Plan *P, int i);
 /* The layer that produces value v (> 0), or -1. */
 int model_producer(const Model *m, int v);
+/* The operand that conv layer c adds in its epilogue (P->sum[c] >= 0): the other side of
+ * its `+`. */
+int plan_sum_operand(const Plan *P, int c);
 size_t plan_align(size_t n); /* rounded up to whole 64-byte lines of floats */
 /* A conv's channel counts as the runtime sees them: a G-map is c*g planes. */
 int conv_cin(const Layer *L);

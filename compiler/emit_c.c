@@ -574,17 +574,22 @@ static void emit_fold(FILE *c, const Plan *P, int i)
 	        B->eps, B->path);
 }
 
-/* The filters expanded (and folded), then packed for the kernel. */
+/* The filters expanded (and folded), then packed for the kernel; the expanded filters'
+ * pages are then given back, so that a bank is never held in two forms (the packed one is
+ * up to 4 times as large: a model's peak is its packed banks, not twice its filters). */
 static void emit_load_conv(FILE *c, const Plan *P, int i)
 {
+	const Layer *L = &P->m->layer[i];
 	emit_load_conv_weights(c, P, i);
 	if (P->fold[i] >= 0)
 		emit_fold(c, P, i);
-	fprintf(c, "\tgq_conv_set(n->conv[%s], ", upper(P->m->layer[i].name).s);
+	fprintf(c, "\tgq_conv_set(n->conv[%s], ", upper(L->name).s);
 	put_param(c, P, i, false, "mem + ");
 	fputs(", ", c);
 	put_param(c, P, i, true, "mem + ");
-	fputs(");\n", c);
+	fputs(");\n\tgq_release(", c);
+	put_param(c, P, i, false, "mem + ");
+	fprintf(c, ", %zu * sizeof(float));\n", (size_t)conv_cout(L) * conv_cin(L) * L->k * L->k);
 }
 
 static void emit_load_bn(FILE *c, const Plan *P, int i)

@@ -133,12 +133,14 @@ static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[LIFT1], mem + LIFT1_W, mem + LIFT1_B);
+	gq_release(mem + LIFT1_W, 864 * sizeof(float));
 	gq_expand_gconv(mem + GCONV1_W, t[6], 16, 8, 3, elem, NG);
 	gq_expand_bias(mem + GCONV1_B, t[7], 16, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV1_W, mem + GCONV1_B, 288, 16, 4, t + 8, 1e-05f, "bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV1], mem + GCONV1_W, mem + GCONV1_B);
+	gq_release(mem + GCONV1_W, 18432 * sizeof(float));
 	memcpy(mem + LINEAR1_W, t[12], 80 * sizeof(float));
 	memcpy(mem + LINEAR1_B, t[13], 5 * sizeof(float));
 	return 0;

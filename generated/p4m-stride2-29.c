@@ -174,24 +174,28 @@ static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[LIFT1], mem + LIFT1_W, mem + LIFT1_B);
+	gq_release(mem + LIFT1_W, 576 * sizeof(float));
 	gq_expand_gconv(mem + GCONV1_W, t[6], 8, 8, 3, elem, NG);
 	gq_expand_bias(mem + GCONV1_B, t[7], 8, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV1_W, mem + GCONV1_B, 576, 8, 8, t + 8, 1e-05f, "bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV1], mem + GCONV1_W, mem + GCONV1_B);
+	gq_release(mem + GCONV1_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + GCONV2_W, t[12], 16, 8, 3, elem, NG);
 	gq_expand_bias(mem + GCONV2_B, t[13], 16, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV2_W, mem + GCONV2_B, 576, 16, 8, t + 14, 1e-05f, "bn3", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV2], mem + GCONV2_W, mem + GCONV2_B);
+	gq_release(mem + GCONV2_W, 73728 * sizeof(float));
 	gq_expand_gconv(mem + GCONV3_W, t[18], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + GCONV3_B, t[19], 16, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV3_W, mem + GCONV3_B, 1152, 16, 8, t + 20, 1e-05f, "bn4", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV3], mem + GCONV3_W, mem + GCONV3_B);
+	gq_release(mem + GCONV3_W, 147456 * sizeof(float));
 	memcpy(mem + LINEAR1_W, t[24], 160 * sizeof(float));
 	memcpy(mem + LINEAR1_B, t[25], 10 * sizeof(float));
 	return 0;

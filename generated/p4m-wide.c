@@ -208,36 +208,42 @@ static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[LIFT1], mem + LIFT1_W, mem + LIFT1_B);
+	gq_release(mem + LIFT1_W, 1152 * sizeof(float));
 	gq_expand_gconv(mem + GCONV1_W, t[6], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + GCONV1_B, t[7], 16, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV1_W, mem + GCONV1_B, 1152, 16, 8, t + 8, 1e-05f, "bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV1], mem + GCONV1_W, mem + GCONV1_B);
+	gq_release(mem + GCONV1_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + GCONV2_W, t[12], 32, 16, 3, elem, NG);
 	gq_expand_bias(mem + GCONV2_B, t[13], 32, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV2_W, mem + GCONV2_B, 1152, 32, 8, t + 14, 1e-05f, "bn3", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV2], mem + GCONV2_W, mem + GCONV2_B);
+	gq_release(mem + GCONV2_W, 294912 * sizeof(float));
 	gq_expand_gconv(mem + GCONV3_W, t[18], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + GCONV3_B, t[19], 32, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV3_W, mem + GCONV3_B, 2304, 32, 8, t + 20, 1e-05f, "bn4", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV3], mem + GCONV3_W, mem + GCONV3_B);
+	gq_release(mem + GCONV3_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + GCONV4_W, t[24], 64, 32, 3, elem, NG);
 	gq_expand_bias(mem + GCONV4_B, t[25], 64, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV4_W, mem + GCONV4_B, 2304, 64, 8, t + 26, 1e-05f, "bn5", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV4], mem + GCONV4_W, mem + GCONV4_B);
+	gq_release(mem + GCONV4_W, 1179648 * sizeof(float));
 	gq_expand_gconv(mem + GCONV5_W, t[30], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + GCONV5_B, t[31], 64, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV5_W, mem + GCONV5_B, 4608, 64, 8, t + 32, 1e-05f, "bn6", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV5], mem + GCONV5_W, mem + GCONV5_B);
+	gq_release(mem + GCONV5_W, 2359296 * sizeof(float));
 	memcpy(mem + LINEAR1_W, t[36], 640 * sizeof(float));
 	memcpy(mem + LINEAR1_B, t[37], 10 * sizeof(float));
 	return 0;

@@ -217,36 +217,42 @@ static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[LIFT1], mem + LIFT1_W, mem + LIFT1_B);
+	gq_release(mem + LIFT1_W, 360 * sizeof(float));
 	gq_expand_gconv(mem + GCONV1_W, t[6], 10, 10, 3, elem, NG);
 	gq_expand_bias(mem + GCONV1_B, t[7], 10, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV1_W, mem + GCONV1_B, 360, 10, 4, t + 8, 1e-05f, "bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV1], mem + GCONV1_W, mem + GCONV1_B);
+	gq_release(mem + GCONV1_W, 14400 * sizeof(float));
 	gq_expand_gconv(mem + GCONV2_W, t[12], 10, 10, 3, elem, NG);
 	gq_expand_bias(mem + GCONV2_B, t[13], 10, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV2_W, mem + GCONV2_B, 360, 10, 4, t + 14, 1e-05f, "bn3", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV2], mem + GCONV2_W, mem + GCONV2_B);
+	gq_release(mem + GCONV2_W, 14400 * sizeof(float));
 	gq_expand_gconv(mem + GCONV3_W, t[18], 10, 10, 3, elem, NG);
 	gq_expand_bias(mem + GCONV3_B, t[19], 10, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV3_W, mem + GCONV3_B, 360, 10, 4, t + 20, 1e-05f, "bn4", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV3], mem + GCONV3_W, mem + GCONV3_B);
+	gq_release(mem + GCONV3_W, 14400 * sizeof(float));
 	gq_expand_gconv(mem + GCONV4_W, t[24], 10, 10, 3, elem, NG);
 	gq_expand_bias(mem + GCONV4_B, t[25], 10, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV4_W, mem + GCONV4_B, 360, 10, 4, t + 26, 1e-05f, "bn5", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV4], mem + GCONV4_W, mem + GCONV4_B);
+	gq_release(mem + GCONV4_W, 14400 * sizeof(float));
 	gq_expand_gconv(mem + GCONV5_W, t[30], 10, 10, 3, elem, NG);
 	gq_expand_bias(mem + GCONV5_B, t[31], 10, NG);
 	if (gq_bn_fold_into_conv(mem + GCONV5_W, mem + GCONV5_B, 360, 10, 4, t + 32, 1e-05f, "bn6", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[GCONV5], mem + GCONV5_W, mem + GCONV5_B);
+	gq_release(mem + GCONV5_W, 14400 * sizeof(float));
 	memcpy(mem + LINEAR1_W, t[36], 100 * sizeof(float));
 	memcpy(mem + LINEAR1_B, t[37], 10 * sizeof(float));
 	return 0;

@@ -2,7 +2,7 @@
  * `geqc -Wno-equivariance --emit=c -o generated/resnet44-p4-33.c examples/resnet44-p4-33.geq`. Do not edit: regenerate it.
  * Lint: exact for e, r, r2, r3 (the whole group).
  * Input [3, 33, 33] image, output [10] vector.
- * Workspace: 209088 floats for 156 values in 47 buffers (a buffer is reused once its
+ * Workspace: 143680 floats for 156 values in 26 buffers (a buffer is reused once its
  * value's last reader ran), then the conv scratch. */
 #include <string.h>
 
@@ -293,54 +293,33 @@ static const int elem[NG] = {0, 1, 2, 3};
 /* One image's value buffers: offsets in its workspace (a buffer is reused once its
  * last reader ran; geqc --dump=plan shows the plan). */
 enum {
-	LIFT1_OUT        = 0,      /* 69696 floats: lift1 */
+	LIFT1_OUT        = 0,      /* 69696 floats: lift1, then basic1_gconv2, then basic2_gconv2, then basic3_gconv2, then basic4_gconv2, then basic5_gconv2, then basic6_gconv2, then basic7_gconv2 */
 	BASIC1_GCONV1_OUT = 69696,  /* 69696 floats: basic1_gconv1 */
-	BASIC1_GCONV2_OUT = 139392, /* 69696 floats: basic1_gconv2, then basic1_add1, then basic1_relu2 */
-	BASIC2_GCONV1_OUT = 0,      /* 69696 floats: basic2_gconv1 */
-	BASIC2_GCONV2_OUT = 69696,  /* 69696 floats: basic2_gconv2, then basic2_add1, then basic2_relu2 */
-	BASIC3_GCONV1_OUT = 0,      /* 69696 floats: basic3_gconv1 */
-	BASIC3_GCONV2_OUT = 139392, /* 69696 floats: basic3_gconv2, then basic3_add1, then basic3_relu2 */
-	BASIC4_GCONV1_OUT = 0,      /* 69696 floats: basic4_gconv1 */
-	BASIC4_GCONV2_OUT = 69696,  /* 69696 floats: basic4_gconv2, then basic4_add1, then basic4_relu2 */
-	BASIC5_GCONV1_OUT = 0,      /* 69696 floats: basic5_gconv1 */
-	BASIC5_GCONV2_OUT = 139392, /* 69696 floats: basic5_gconv2, then basic5_add1, then basic5_relu2 */
-	BASIC6_GCONV1_OUT = 0,      /* 69696 floats: basic6_gconv1 */
-	BASIC6_GCONV2_OUT = 69696,  /* 69696 floats: basic6_gconv2, then basic6_add1, then basic6_relu2 */
-	BASIC7_GCONV1_OUT = 0,      /* 69696 floats: basic7_gconv1 */
-	BASIC7_GCONV2_OUT = 139392, /* 69696 floats: basic7_gconv2, then basic7_add1, then basic7_relu2 */
-	BASIC8_GCONV1_OUT = 0,      /* 36992 floats: basic8_gconv1 */
-	BASIC8_GCONV2_OUT = 36992,  /* 36992 floats: basic8_gconv2, then basic8_add1, then basic8_relu2 */
-	BASIC8_GCONV3_OUT = 0,      /* 36992 floats: basic8_gconv3 */
+	BASIC2_GCONV1_OUT = 69696,  /* 69696 floats: basic2_gconv1 */
+	BASIC3_GCONV1_OUT = 69696,  /* 69696 floats: basic3_gconv1 */
+	BASIC4_GCONV1_OUT = 69696,  /* 69696 floats: basic4_gconv1 */
+	BASIC5_GCONV1_OUT = 69696,  /* 69696 floats: basic5_gconv1 */
+	BASIC6_GCONV1_OUT = 69696,  /* 69696 floats: basic6_gconv1 */
+	BASIC7_GCONV1_OUT = 69696,  /* 69696 floats: basic7_gconv1 */
+	BASIC8_GCONV1_OUT = 69696,  /* 36992 floats: basic8_gconv1 */
+	BASIC8_GCONV2_OUT = 106688, /* 36992 floats: basic8_gconv2, then basic8_gconv3, then basic9_gconv2, then basic10_gconv2, then basic11_gconv2, then basic12_gconv2, then basic13_gconv2, then basic14_gconv2 */
 	BASIC9_GCONV1_OUT = 0,      /* 36992 floats: basic9_gconv1 */
-	BASIC9_GCONV2_OUT = 73984,  /* 36992 floats: basic9_gconv2, then basic9_add1, then basic9_relu2 */
 	BASIC10_GCONV1_OUT = 0,      /* 36992 floats: basic10_gconv1 */
-	BASIC10_GCONV2_OUT = 36992,  /* 36992 floats: basic10_gconv2, then basic10_add1, then basic10_relu2 */
 	BASIC11_GCONV1_OUT = 0,      /* 36992 floats: basic11_gconv1 */
-	BASIC11_GCONV2_OUT = 73984,  /* 36992 floats: basic11_gconv2, then basic11_add1, then basic11_relu2 */
 	BASIC12_GCONV1_OUT = 0,      /* 36992 floats: basic12_gconv1 */
-	BASIC12_GCONV2_OUT = 36992,  /* 36992 floats: basic12_gconv2, then basic12_add1, then basic12_relu2 */
 	BASIC13_GCONV1_OUT = 0,      /* 36992 floats: basic13_gconv1 */
-	BASIC13_GCONV2_OUT = 73984,  /* 36992 floats: basic13_gconv2, then basic13_add1, then basic13_relu2 */
 	BASIC14_GCONV1_OUT = 0,      /* 36992 floats: basic14_gconv1 */
-	BASIC14_GCONV2_OUT = 36992,  /* 36992 floats: basic14_gconv2, then basic14_add1, then basic14_relu2 */
 	BASIC15_GCONV1_OUT = 0,      /* 20736 floats: basic15_gconv1 */
-	BASIC15_GCONV2_OUT = 73984,  /* 20736 floats: basic15_gconv2, then basic15_add1, then basic15_relu2 */
-	BASIC15_GCONV3_OUT = 0,      /* 20736 floats: basic15_gconv3 */
+	BASIC15_GCONV2_OUT = 20736,  /* 20736 floats: basic15_gconv2, then basic15_gconv3, then basic16_gconv2, then basic17_gconv2, then basic18_gconv2, then basic19_gconv2, then basic20_gconv2, then basic21_gconv2 */
 	BASIC16_GCONV1_OUT = 0,      /* 20736 floats: basic16_gconv1 */
-	BASIC16_GCONV2_OUT = 20736,  /* 20736 floats: basic16_gconv2, then basic16_add1, then basic16_relu2 */
 	BASIC17_GCONV1_OUT = 0,      /* 20736 floats: basic17_gconv1 */
-	BASIC17_GCONV2_OUT = 41472,  /* 20736 floats: basic17_gconv2, then basic17_add1, then basic17_relu2 */
 	BASIC18_GCONV1_OUT = 0,      /* 20736 floats: basic18_gconv1 */
-	BASIC18_GCONV2_OUT = 20736,  /* 20736 floats: basic18_gconv2, then basic18_add1, then basic18_relu2 */
 	BASIC19_GCONV1_OUT = 0,      /* 20736 floats: basic19_gconv1 */
-	BASIC19_GCONV2_OUT = 41472,  /* 20736 floats: basic19_gconv2, then basic19_add1, then basic19_relu2 */
 	BASIC20_GCONV1_OUT = 0,      /* 20736 floats: basic20_gconv1 */
-	BASIC20_GCONV2_OUT = 20736,  /* 20736 floats: basic20_gconv2, then basic20_add1, then basic20_relu2 */
 	BASIC21_GCONV1_OUT = 0,      /* 20736 floats: basic21_gconv1 */
-	BASIC21_GCONV2_OUT = 41472,  /* 20736 floats: basic21_gconv2, then basic21_add1, then basic21_relu2 */
 	GPOOL1_OUT       = 0,      /* 5184 floats: gpool1 */
 	GLOBAL_AVGPOOL1_OUT = 5184,   /* 64 floats: global_avgpool1 */
-	WS_FLOATS        = 209088
+	WS_FLOATS        = 143680
 };
 
 /* The parameter block: offsets of what each layer keeps from the file. */
@@ -492,49 +471,49 @@ enum {
 static const gq_conv_shape convs[NCONVS] = {
 	[LIFT1] = {.cin = 3, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC1_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC1_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC1_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC2_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC2_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC2_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC3_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC3_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC3_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC4_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC4_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC4_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC5_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC5_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC5_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC6_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC6_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC6_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC7_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC7_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC7_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC8_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 128, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true},
 	[BASIC8_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
-	[BASIC8_GCONV3] = {.cin = 64, .h = 33, .w = 33, .cout = 128, .k = 1, .s = 2, .p = 0, .d = 1, .relu = false},
+	[BASIC8_GCONV3] = {.cin = 64, .h = 33, .w = 33, .cout = 128, .k = 1, .s = 2, .p = 0, .d = 1, .relu = true},
 	[BASIC9_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC9_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC9_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC10_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC10_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC10_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC11_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC11_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC11_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC12_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC12_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC12_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC13_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC13_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC13_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC14_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC14_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC14_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC15_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 256, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true},
 	[BASIC15_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
-	[BASIC15_GCONV3] = {.cin = 128, .h = 17, .w = 17, .cout = 256, .k = 1, .s = 2, .p = 0, .d = 1, .relu = false},
+	[BASIC15_GCONV3] = {.cin = 128, .h = 17, .w = 17, .cout = 256, .k = 1, .s = 2, .p = 0, .d = 1, .relu = true},
 	[BASIC16_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC16_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC16_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC17_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC17_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC17_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC18_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC18_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC18_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC19_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC19_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC19_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC20_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC20_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC20_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 	[BASIC21_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC21_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
+	[BASIC21_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
 };
 
 /* lift1, examples/resnet44-p4-33.geq:11:17: lift(x, 16, k=3, p=1)
@@ -554,26 +533,10 @@ static void layer_basic1_gconv1(const gq_image *im)
 
 /* basic1.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic1_bn2 folded in */
+ * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic1_bn2 folded in; basic1_add1 fused; basic1_relu2 fused */
 static void layer_basic1_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC1_GCONV2], im->ws + BASIC1_GCONV2_OUT, im->ws + BASIC1_GCONV1_OUT, im->scratch);
-}
-
-/* basic1.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map + [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic1_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC1_GCONV2_OUT, im->ws + BASIC1_GCONV2_OUT, im->ws + LIFT1_OUT, 69696);
-}
-
-/* basic1.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic1_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC1_GCONV2_OUT, 69696);
+	gq_conv_run_sum(im->net->conv[BASIC1_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC1_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic2.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -581,31 +544,15 @@ static void layer_basic1_relu2(const gq_image *im)
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic2_bn1 folded in; basic2_relu1 fused */
 static void layer_basic2_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC2_GCONV1], im->ws + BASIC2_GCONV1_OUT, im->ws + BASIC1_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC2_GCONV1], im->ws + BASIC2_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic2.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic2_bn2 folded in */
+ * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic2_bn2 folded in; basic2_add1 fused; basic2_relu2 fused */
 static void layer_basic2_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC2_GCONV2], im->ws + BASIC2_GCONV2_OUT, im->ws + BASIC2_GCONV1_OUT, im->scratch);
-}
-
-/* basic2.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map + [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic2_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC2_GCONV2_OUT, im->ws + BASIC2_GCONV2_OUT, im->ws + BASIC1_GCONV2_OUT, 69696);
-}
-
-/* basic2.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic2_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC2_GCONV2_OUT, 69696);
+	gq_conv_run_sum(im->net->conv[BASIC2_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC2_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic3.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -613,31 +560,15 @@ static void layer_basic2_relu2(const gq_image *im)
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic3_bn1 folded in; basic3_relu1 fused */
 static void layer_basic3_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC3_GCONV1], im->ws + BASIC3_GCONV1_OUT, im->ws + BASIC2_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC3_GCONV1], im->ws + BASIC3_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic3.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic3_bn2 folded in */
+ * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic3_bn2 folded in; basic3_add1 fused; basic3_relu2 fused */
 static void layer_basic3_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC3_GCONV2], im->ws + BASIC3_GCONV2_OUT, im->ws + BASIC3_GCONV1_OUT, im->scratch);
-}
-
-/* basic3.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map + [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic3_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC3_GCONV2_OUT, im->ws + BASIC3_GCONV2_OUT, im->ws + BASIC2_GCONV2_OUT, 69696);
-}
-
-/* basic3.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic3_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC3_GCONV2_OUT, 69696);
+	gq_conv_run_sum(im->net->conv[BASIC3_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC3_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic4.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -645,31 +576,15 @@ static void layer_basic3_relu2(const gq_image *im)
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic4_bn1 folded in; basic4_relu1 fused */
 static void layer_basic4_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC4_GCONV1], im->ws + BASIC4_GCONV1_OUT, im->ws + BASIC3_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC4_GCONV1], im->ws + BASIC4_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic4.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic4_bn2 folded in */
+ * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic4_bn2 folded in; basic4_add1 fused; basic4_relu2 fused */
 static void layer_basic4_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC4_GCONV2], im->ws + BASIC4_GCONV2_OUT, im->ws + BASIC4_GCONV1_OUT, im->scratch);
-}
-
-/* basic4.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map + [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic4_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC4_GCONV2_OUT, im->ws + BASIC4_GCONV2_OUT, im->ws + BASIC3_GCONV2_OUT, 69696);
-}
-
-/* basic4.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic4_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC4_GCONV2_OUT, 69696);
+	gq_conv_run_sum(im->net->conv[BASIC4_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC4_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic5.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -677,31 +592,15 @@ static void layer_basic4_relu2(const gq_image *im)
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic5_bn1 folded in; basic5_relu1 fused */
 static void layer_basic5_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC5_GCONV1], im->ws + BASIC5_GCONV1_OUT, im->ws + BASIC4_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC5_GCONV1], im->ws + BASIC5_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic5.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic5_bn2 folded in */
+ * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic5_bn2 folded in; basic5_add1 fused; basic5_relu2 fused */
 static void layer_basic5_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC5_GCONV2], im->ws + BASIC5_GCONV2_OUT, im->ws + BASIC5_GCONV1_OUT, im->scratch);
-}
-
-/* basic5.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map + [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic5_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC5_GCONV2_OUT, im->ws + BASIC5_GCONV2_OUT, im->ws + BASIC4_GCONV2_OUT, 69696);
-}
-
-/* basic5.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic5_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC5_GCONV2_OUT, 69696);
+	gq_conv_run_sum(im->net->conv[BASIC5_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC5_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic6.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -709,31 +608,15 @@ static void layer_basic5_relu2(const gq_image *im)
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic6_bn1 folded in; basic6_relu1 fused */
 static void layer_basic6_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC6_GCONV1], im->ws + BASIC6_GCONV1_OUT, im->ws + BASIC5_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC6_GCONV1], im->ws + BASIC6_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic6.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic6_bn2 folded in */
+ * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic6_bn2 folded in; basic6_add1 fused; basic6_relu2 fused */
 static void layer_basic6_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC6_GCONV2], im->ws + BASIC6_GCONV2_OUT, im->ws + BASIC6_GCONV1_OUT, im->scratch);
-}
-
-/* basic6.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map + [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic6_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC6_GCONV2_OUT, im->ws + BASIC6_GCONV2_OUT, im->ws + BASIC5_GCONV2_OUT, 69696);
-}
-
-/* basic6.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic6_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC6_GCONV2_OUT, 69696);
+	gq_conv_run_sum(im->net->conv[BASIC6_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC6_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic7.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -741,31 +624,15 @@ static void layer_basic6_relu2(const gq_image *im)
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic7_bn1 folded in; basic7_relu1 fused */
 static void layer_basic7_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC7_GCONV1], im->ws + BASIC7_GCONV1_OUT, im->ws + BASIC6_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC7_GCONV1], im->ws + BASIC7_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic7.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic7_bn2 folded in */
+ * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic7_bn2 folded in; basic7_add1 fused; basic7_relu2 fused */
 static void layer_basic7_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC7_GCONV2], im->ws + BASIC7_GCONV2_OUT, im->ws + BASIC7_GCONV1_OUT, im->scratch);
-}
-
-/* basic7.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map + [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic7_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC7_GCONV2_OUT, im->ws + BASIC7_GCONV2_OUT, im->ws + BASIC6_GCONV2_OUT, 69696);
-}
-
-/* basic7.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 12:25
- * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map */
-static void layer_basic7_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC7_GCONV2_OUT, 69696);
+	gq_conv_run_sum(im->net->conv[BASIC7_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC7_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic8.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -773,7 +640,7 @@ static void layer_basic7_relu2(const gq_image *im)
  * [16, 4, 33, 33] G-map -> [32, 4, 17, 17] G-map; k=3 s=2 p=1 d=1; basic8_bn1 folded in; basic8_relu1 fused */
 static void layer_basic8_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC8_GCONV1], im->ws + BASIC8_GCONV1_OUT, im->ws + BASIC7_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC8_GCONV1], im->ws + BASIC8_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic8.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
@@ -786,26 +653,10 @@ static void layer_basic8_gconv2(const gq_image *im)
 
 /* basic8.gconv3, examples/resnet44-p4-33.geq:7:26: gconv(x, C, k=1, s=s)
  * in block basic called at line 13:25
- * [16, 4, 33, 33] G-map -> [32, 4, 17, 17] G-map; k=1 s=2 p=0 d=1; basic8_bn3 folded in */
+ * [16, 4, 33, 33] G-map -> [32, 4, 17, 17] G-map; k=1 s=2 p=0 d=1; basic8_bn3 folded in; basic8_add1 fused; basic8_relu2 fused */
 static void layer_basic8_gconv3(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC8_GCONV3], im->ws + BASIC8_GCONV3_OUT, im->ws + BASIC7_GCONV2_OUT, im->scratch);
-}
-
-/* basic8.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map + [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic8_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV3_OUT, 36992);
-}
-
-/* basic8.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic8_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC8_GCONV2_OUT, 36992);
+	gq_conv_run_sum(im->net->conv[BASIC8_GCONV3], im->ws + BASIC8_GCONV2_OUT, im->ws + LIFT1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic9.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -818,26 +669,10 @@ static void layer_basic9_gconv1(const gq_image *im)
 
 /* basic9.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic9_bn2 folded in */
+ * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic9_bn2 folded in; basic9_add1 fused; basic9_relu2 fused */
 static void layer_basic9_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC9_GCONV2], im->ws + BASIC9_GCONV2_OUT, im->ws + BASIC9_GCONV1_OUT, im->scratch);
-}
-
-/* basic9.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map + [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic9_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC9_GCONV2_OUT, im->ws + BASIC9_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, 36992);
-}
-
-/* basic9.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic9_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC9_GCONV2_OUT, 36992);
+	gq_conv_run_sum(im->net->conv[BASIC9_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC9_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic10.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -845,31 +680,15 @@ static void layer_basic9_relu2(const gq_image *im)
  * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic10_bn1 folded in; basic10_relu1 fused */
 static void layer_basic10_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC10_GCONV1], im->ws + BASIC10_GCONV1_OUT, im->ws + BASIC9_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC10_GCONV1], im->ws + BASIC10_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic10.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic10_bn2 folded in */
+ * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic10_bn2 folded in; basic10_add1 fused; basic10_relu2 fused */
 static void layer_basic10_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC10_GCONV2], im->ws + BASIC10_GCONV2_OUT, im->ws + BASIC10_GCONV1_OUT, im->scratch);
-}
-
-/* basic10.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map + [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic10_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC10_GCONV2_OUT, im->ws + BASIC10_GCONV2_OUT, im->ws + BASIC9_GCONV2_OUT, 36992);
-}
-
-/* basic10.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic10_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC10_GCONV2_OUT, 36992);
+	gq_conv_run_sum(im->net->conv[BASIC10_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC10_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic11.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -877,31 +696,15 @@ static void layer_basic10_relu2(const gq_image *im)
  * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic11_bn1 folded in; basic11_relu1 fused */
 static void layer_basic11_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC11_GCONV1], im->ws + BASIC11_GCONV1_OUT, im->ws + BASIC10_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC11_GCONV1], im->ws + BASIC11_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic11.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic11_bn2 folded in */
+ * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic11_bn2 folded in; basic11_add1 fused; basic11_relu2 fused */
 static void layer_basic11_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC11_GCONV2], im->ws + BASIC11_GCONV2_OUT, im->ws + BASIC11_GCONV1_OUT, im->scratch);
-}
-
-/* basic11.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map + [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic11_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC11_GCONV2_OUT, im->ws + BASIC11_GCONV2_OUT, im->ws + BASIC10_GCONV2_OUT, 36992);
-}
-
-/* basic11.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic11_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC11_GCONV2_OUT, 36992);
+	gq_conv_run_sum(im->net->conv[BASIC11_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC11_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic12.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -909,31 +712,15 @@ static void layer_basic11_relu2(const gq_image *im)
  * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic12_bn1 folded in; basic12_relu1 fused */
 static void layer_basic12_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC12_GCONV1], im->ws + BASIC12_GCONV1_OUT, im->ws + BASIC11_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC12_GCONV1], im->ws + BASIC12_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic12.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic12_bn2 folded in */
+ * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic12_bn2 folded in; basic12_add1 fused; basic12_relu2 fused */
 static void layer_basic12_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC12_GCONV2], im->ws + BASIC12_GCONV2_OUT, im->ws + BASIC12_GCONV1_OUT, im->scratch);
-}
-
-/* basic12.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map + [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic12_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC12_GCONV2_OUT, im->ws + BASIC12_GCONV2_OUT, im->ws + BASIC11_GCONV2_OUT, 36992);
-}
-
-/* basic12.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic12_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC12_GCONV2_OUT, 36992);
+	gq_conv_run_sum(im->net->conv[BASIC12_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC12_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic13.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -941,31 +728,15 @@ static void layer_basic12_relu2(const gq_image *im)
  * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic13_bn1 folded in; basic13_relu1 fused */
 static void layer_basic13_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC13_GCONV1], im->ws + BASIC13_GCONV1_OUT, im->ws + BASIC12_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC13_GCONV1], im->ws + BASIC13_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic13.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic13_bn2 folded in */
+ * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic13_bn2 folded in; basic13_add1 fused; basic13_relu2 fused */
 static void layer_basic13_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC13_GCONV2], im->ws + BASIC13_GCONV2_OUT, im->ws + BASIC13_GCONV1_OUT, im->scratch);
-}
-
-/* basic13.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map + [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic13_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC13_GCONV2_OUT, im->ws + BASIC13_GCONV2_OUT, im->ws + BASIC12_GCONV2_OUT, 36992);
-}
-
-/* basic13.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic13_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC13_GCONV2_OUT, 36992);
+	gq_conv_run_sum(im->net->conv[BASIC13_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC13_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic14.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -973,31 +744,15 @@ static void layer_basic13_relu2(const gq_image *im)
  * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic14_bn1 folded in; basic14_relu1 fused */
 static void layer_basic14_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC14_GCONV1], im->ws + BASIC14_GCONV1_OUT, im->ws + BASIC13_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC14_GCONV1], im->ws + BASIC14_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic14.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic14_bn2 folded in */
+ * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic14_bn2 folded in; basic14_add1 fused; basic14_relu2 fused */
 static void layer_basic14_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC14_GCONV2], im->ws + BASIC14_GCONV2_OUT, im->ws + BASIC14_GCONV1_OUT, im->scratch);
-}
-
-/* basic14.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map + [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic14_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC14_GCONV2_OUT, im->ws + BASIC14_GCONV2_OUT, im->ws + BASIC13_GCONV2_OUT, 36992);
-}
-
-/* basic14.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 13:25
- * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map */
-static void layer_basic14_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC14_GCONV2_OUT, 36992);
+	gq_conv_run_sum(im->net->conv[BASIC14_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC14_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic15.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -1005,7 +760,7 @@ static void layer_basic14_relu2(const gq_image *im)
  * [32, 4, 17, 17] G-map -> [64, 4, 9, 9] G-map; k=3 s=2 p=1 d=1; basic15_bn1 folded in; basic15_relu1 fused */
 static void layer_basic15_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC15_GCONV1], im->ws + BASIC15_GCONV1_OUT, im->ws + BASIC14_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC15_GCONV1], im->ws + BASIC15_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic15.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
@@ -1018,26 +773,10 @@ static void layer_basic15_gconv2(const gq_image *im)
 
 /* basic15.gconv3, examples/resnet44-p4-33.geq:7:26: gconv(x, C, k=1, s=s)
  * in block basic called at line 14:25
- * [32, 4, 17, 17] G-map -> [64, 4, 9, 9] G-map; k=1 s=2 p=0 d=1; basic15_bn3 folded in */
+ * [32, 4, 17, 17] G-map -> [64, 4, 9, 9] G-map; k=1 s=2 p=0 d=1; basic15_bn3 folded in; basic15_add1 fused; basic15_relu2 fused */
 static void layer_basic15_gconv3(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC15_GCONV3], im->ws + BASIC15_GCONV3_OUT, im->ws + BASIC14_GCONV2_OUT, im->scratch);
-}
-
-/* basic15.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map + [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic15_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV3_OUT, 20736);
-}
-
-/* basic15.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic15_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC15_GCONV2_OUT, 20736);
+	gq_conv_run_sum(im->net->conv[BASIC15_GCONV3], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic16.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -1050,26 +789,10 @@ static void layer_basic16_gconv1(const gq_image *im)
 
 /* basic16.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic16_bn2 folded in */
+ * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic16_bn2 folded in; basic16_add1 fused; basic16_relu2 fused */
 static void layer_basic16_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC16_GCONV2], im->ws + BASIC16_GCONV2_OUT, im->ws + BASIC16_GCONV1_OUT, im->scratch);
-}
-
-/* basic16.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map + [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic16_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC16_GCONV2_OUT, im->ws + BASIC16_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, 20736);
-}
-
-/* basic16.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic16_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC16_GCONV2_OUT, 20736);
+	gq_conv_run_sum(im->net->conv[BASIC16_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC16_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic17.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -1077,31 +800,15 @@ static void layer_basic16_relu2(const gq_image *im)
  * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic17_bn1 folded in; basic17_relu1 fused */
 static void layer_basic17_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC17_GCONV1], im->ws + BASIC17_GCONV1_OUT, im->ws + BASIC16_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC17_GCONV1], im->ws + BASIC17_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic17.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic17_bn2 folded in */
+ * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic17_bn2 folded in; basic17_add1 fused; basic17_relu2 fused */
 static void layer_basic17_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC17_GCONV2], im->ws + BASIC17_GCONV2_OUT, im->ws + BASIC17_GCONV1_OUT, im->scratch);
-}
-
-/* basic17.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map + [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic17_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC17_GCONV2_OUT, im->ws + BASIC17_GCONV2_OUT, im->ws + BASIC16_GCONV2_OUT, 20736);
-}
-
-/* basic17.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic17_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC17_GCONV2_OUT, 20736);
+	gq_conv_run_sum(im->net->conv[BASIC17_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC17_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic18.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -1109,31 +816,15 @@ static void layer_basic17_relu2(const gq_image *im)
  * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic18_bn1 folded in; basic18_relu1 fused */
 static void layer_basic18_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC18_GCONV1], im->ws + BASIC18_GCONV1_OUT, im->ws + BASIC17_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC18_GCONV1], im->ws + BASIC18_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic18.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic18_bn2 folded in */
+ * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic18_bn2 folded in; basic18_add1 fused; basic18_relu2 fused */
 static void layer_basic18_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC18_GCONV2], im->ws + BASIC18_GCONV2_OUT, im->ws + BASIC18_GCONV1_OUT, im->scratch);
-}
-
-/* basic18.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map + [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic18_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC18_GCONV2_OUT, im->ws + BASIC18_GCONV2_OUT, im->ws + BASIC17_GCONV2_OUT, 20736);
-}
-
-/* basic18.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic18_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC18_GCONV2_OUT, 20736);
+	gq_conv_run_sum(im->net->conv[BASIC18_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC18_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic19.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -1141,31 +832,15 @@ static void layer_basic18_relu2(const gq_image *im)
  * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic19_bn1 folded in; basic19_relu1 fused */
 static void layer_basic19_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC19_GCONV1], im->ws + BASIC19_GCONV1_OUT, im->ws + BASIC18_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC19_GCONV1], im->ws + BASIC19_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic19.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic19_bn2 folded in */
+ * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic19_bn2 folded in; basic19_add1 fused; basic19_relu2 fused */
 static void layer_basic19_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC19_GCONV2], im->ws + BASIC19_GCONV2_OUT, im->ws + BASIC19_GCONV1_OUT, im->scratch);
-}
-
-/* basic19.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map + [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic19_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC19_GCONV2_OUT, im->ws + BASIC19_GCONV2_OUT, im->ws + BASIC18_GCONV2_OUT, 20736);
-}
-
-/* basic19.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic19_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC19_GCONV2_OUT, 20736);
+	gq_conv_run_sum(im->net->conv[BASIC19_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC19_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic20.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -1173,31 +848,15 @@ static void layer_basic19_relu2(const gq_image *im)
  * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic20_bn1 folded in; basic20_relu1 fused */
 static void layer_basic20_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC20_GCONV1], im->ws + BASIC20_GCONV1_OUT, im->ws + BASIC19_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC20_GCONV1], im->ws + BASIC20_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic20.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic20_bn2 folded in */
+ * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic20_bn2 folded in; basic20_add1 fused; basic20_relu2 fused */
 static void layer_basic20_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC20_GCONV2], im->ws + BASIC20_GCONV2_OUT, im->ws + BASIC20_GCONV1_OUT, im->scratch);
-}
-
-/* basic20.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map + [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic20_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC20_GCONV2_OUT, im->ws + BASIC20_GCONV2_OUT, im->ws + BASIC19_GCONV2_OUT, 20736);
-}
-
-/* basic20.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic20_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC20_GCONV2_OUT, 20736);
+	gq_conv_run_sum(im->net->conv[BASIC20_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC20_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic21.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -1205,38 +864,22 @@ static void layer_basic20_relu2(const gq_image *im)
  * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic21_bn1 folded in; basic21_relu1 fused */
 static void layer_basic21_gconv1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC21_GCONV1], im->ws + BASIC21_GCONV1_OUT, im->ws + BASIC20_GCONV2_OUT, im->scratch);
+	gq_conv_run(im->net->conv[BASIC21_GCONV1], im->ws + BASIC21_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic21.gconv2, examples/resnet44-p4-33.geq:6:12: gconv(h, C, k=3, p=1)
  * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic21_bn2 folded in */
+ * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic21_bn2 folded in; basic21_add1 fused; basic21_relu2 fused */
 static void layer_basic21_gconv2(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[BASIC21_GCONV2], im->ws + BASIC21_GCONV2_OUT, im->ws + BASIC21_GCONV1_OUT, im->scratch);
-}
-
-/* basic21.add1, examples/resnet44-p4-33.geq:8:17: h + x
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map + [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic21_add1(const gq_image *im)
-{
-	gq_add(im->ws + BASIC21_GCONV2_OUT, im->ws + BASIC21_GCONV2_OUT, im->ws + BASIC20_GCONV2_OUT, 20736);
-}
-
-/* basic21.relu2, examples/resnet44-p4-33.geq:8:12: relu(h + x)
- * in block basic called at line 14:25
- * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map */
-static void layer_basic21_relu2(const gq_image *im)
-{
-	gq_relu(im->ws + BASIC21_GCONV2_OUT, 20736);
+	gq_conv_run_sum(im->net->conv[BASIC21_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC21_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* gpool1, examples/resnet44-p4-33.geq:15:34: gpool(h, max)
  * [64, 4, 9, 9] G-map -> [64, 9, 9] image */
 static void layer_gpool1(const gq_image *im)
 {
-	gq_gpool(im->ws + GPOOL1_OUT, im->ws + BASIC21_GCONV2_OUT, 64, 4, 81, false);
+	gq_gpool(im->ws + GPOOL1_OUT, im->ws + BASIC15_GCONV2_OUT, 64, 4, 81, false);
 }
 
 /* global_avgpool1, examples/resnet44-p4-33.geq:15:19: global_avgpool(gpool(h, max))
@@ -1262,154 +905,154 @@ static const gq_layer forward[] = {
 	{layer_basic1_gconv1, "basic1_gconv1, line 5, basic1_bn1 folded in, basic1_relu1 fused"},
 	/* basic1_bn1: folded into basic1_gconv1 */
 	/* basic1_relu1: fused into basic1_gconv1 */
-	{layer_basic1_gconv2, "basic1_gconv2, line 6, basic1_bn2 folded in"},
+	{layer_basic1_gconv2, "basic1_gconv2, line 6, basic1_bn2 folded in, basic1_add1 fused, basic1_relu2 fused"},
 	/* basic1_bn2: folded into basic1_gconv2 */
-	{layer_basic1_add1, "basic1_add1, line 8"},
-	{layer_basic1_relu2, "basic1_relu2, line 8"},
+	/* basic1_add1: fused into basic1_gconv2 */
+	/* basic1_relu2: fused into basic1_gconv2 */
 	{layer_basic2_gconv1, "basic2_gconv1, line 5, basic2_bn1 folded in, basic2_relu1 fused"},
 	/* basic2_bn1: folded into basic2_gconv1 */
 	/* basic2_relu1: fused into basic2_gconv1 */
-	{layer_basic2_gconv2, "basic2_gconv2, line 6, basic2_bn2 folded in"},
+	{layer_basic2_gconv2, "basic2_gconv2, line 6, basic2_bn2 folded in, basic2_add1 fused, basic2_relu2 fused"},
 	/* basic2_bn2: folded into basic2_gconv2 */
-	{layer_basic2_add1, "basic2_add1, line 8"},
-	{layer_basic2_relu2, "basic2_relu2, line 8"},
+	/* basic2_add1: fused into basic2_gconv2 */
+	/* basic2_relu2: fused into basic2_gconv2 */
 	{layer_basic3_gconv1, "basic3_gconv1, line 5, basic3_bn1 folded in, basic3_relu1 fused"},
 	/* basic3_bn1: folded into basic3_gconv1 */
 	/* basic3_relu1: fused into basic3_gconv1 */
-	{layer_basic3_gconv2, "basic3_gconv2, line 6, basic3_bn2 folded in"},
+	{layer_basic3_gconv2, "basic3_gconv2, line 6, basic3_bn2 folded in, basic3_add1 fused, basic3_relu2 fused"},
 	/* basic3_bn2: folded into basic3_gconv2 */
-	{layer_basic3_add1, "basic3_add1, line 8"},
-	{layer_basic3_relu2, "basic3_relu2, line 8"},
+	/* basic3_add1: fused into basic3_gconv2 */
+	/* basic3_relu2: fused into basic3_gconv2 */
 	{layer_basic4_gconv1, "basic4_gconv1, line 5, basic4_bn1 folded in, basic4_relu1 fused"},
 	/* basic4_bn1: folded into basic4_gconv1 */
 	/* basic4_relu1: fused into basic4_gconv1 */
-	{layer_basic4_gconv2, "basic4_gconv2, line 6, basic4_bn2 folded in"},
+	{layer_basic4_gconv2, "basic4_gconv2, line 6, basic4_bn2 folded in, basic4_add1 fused, basic4_relu2 fused"},
 	/* basic4_bn2: folded into basic4_gconv2 */
-	{layer_basic4_add1, "basic4_add1, line 8"},
-	{layer_basic4_relu2, "basic4_relu2, line 8"},
+	/* basic4_add1: fused into basic4_gconv2 */
+	/* basic4_relu2: fused into basic4_gconv2 */
 	{layer_basic5_gconv1, "basic5_gconv1, line 5, basic5_bn1 folded in, basic5_relu1 fused"},
 	/* basic5_bn1: folded into basic5_gconv1 */
 	/* basic5_relu1: fused into basic5_gconv1 */
-	{layer_basic5_gconv2, "basic5_gconv2, line 6, basic5_bn2 folded in"},
+	{layer_basic5_gconv2, "basic5_gconv2, line 6, basic5_bn2 folded in, basic5_add1 fused, basic5_relu2 fused"},
 	/* basic5_bn2: folded into basic5_gconv2 */
-	{layer_basic5_add1, "basic5_add1, line 8"},
-	{layer_basic5_relu2, "basic5_relu2, line 8"},
+	/* basic5_add1: fused into basic5_gconv2 */
+	/* basic5_relu2: fused into basic5_gconv2 */
 	{layer_basic6_gconv1, "basic6_gconv1, line 5, basic6_bn1 folded in, basic6_relu1 fused"},
 	/* basic6_bn1: folded into basic6_gconv1 */
 	/* basic6_relu1: fused into basic6_gconv1 */
-	{layer_basic6_gconv2, "basic6_gconv2, line 6, basic6_bn2 folded in"},
+	{layer_basic6_gconv2, "basic6_gconv2, line 6, basic6_bn2 folded in, basic6_add1 fused, basic6_relu2 fused"},
 	/* basic6_bn2: folded into basic6_gconv2 */
-	{layer_basic6_add1, "basic6_add1, line 8"},
-	{layer_basic6_relu2, "basic6_relu2, line 8"},
+	/* basic6_add1: fused into basic6_gconv2 */
+	/* basic6_relu2: fused into basic6_gconv2 */
 	{layer_basic7_gconv1, "basic7_gconv1, line 5, basic7_bn1 folded in, basic7_relu1 fused"},
 	/* basic7_bn1: folded into basic7_gconv1 */
 	/* basic7_relu1: fused into basic7_gconv1 */
-	{layer_basic7_gconv2, "basic7_gconv2, line 6, basic7_bn2 folded in"},
+	{layer_basic7_gconv2, "basic7_gconv2, line 6, basic7_bn2 folded in, basic7_add1 fused, basic7_relu2 fused"},
 	/* basic7_bn2: folded into basic7_gconv2 */
-	{layer_basic7_add1, "basic7_add1, line 8"},
-	{layer_basic7_relu2, "basic7_relu2, line 8"},
+	/* basic7_add1: fused into basic7_gconv2 */
+	/* basic7_relu2: fused into basic7_gconv2 */
 	{layer_basic8_gconv1, "basic8_gconv1, line 5, basic8_bn1 folded in, basic8_relu1 fused"},
 	/* basic8_bn1: folded into basic8_gconv1 */
 	/* basic8_relu1: fused into basic8_gconv1 */
 	{layer_basic8_gconv2, "basic8_gconv2, line 6, basic8_bn2 folded in"},
 	/* basic8_bn2: folded into basic8_gconv2 */
-	{layer_basic8_gconv3, "basic8_gconv3, line 7, basic8_bn3 folded in"},
+	{layer_basic8_gconv3, "basic8_gconv3, line 7, basic8_bn3 folded in, basic8_add1 fused, basic8_relu2 fused"},
 	/* basic8_bn3: folded into basic8_gconv3 */
-	{layer_basic8_add1, "basic8_add1, line 8"},
-	{layer_basic8_relu2, "basic8_relu2, line 8"},
+	/* basic8_add1: fused into basic8_gconv3 */
+	/* basic8_relu2: fused into basic8_gconv3 */
 	{layer_basic9_gconv1, "basic9_gconv1, line 5, basic9_bn1 folded in, basic9_relu1 fused"},
 	/* basic9_bn1: folded into basic9_gconv1 */
 	/* basic9_relu1: fused into basic9_gconv1 */
-	{layer_basic9_gconv2, "basic9_gconv2, line 6, basic9_bn2 folded in"},
+	{layer_basic9_gconv2, "basic9_gconv2, line 6, basic9_bn2 folded in, basic9_add1 fused, basic9_relu2 fused"},
 	/* basic9_bn2: folded into basic9_gconv2 */
-	{layer_basic9_add1, "basic9_add1, line 8"},
-	{layer_basic9_relu2, "basic9_relu2, line 8"},
+	/* basic9_add1: fused into basic9_gconv2 */
+	/* basic9_relu2: fused into basic9_gconv2 */
 	{layer_basic10_gconv1, "basic10_gconv1, line 5, basic10_bn1 folded in, basic10_relu1 fused"},
 	/* basic10_bn1: folded into basic10_gconv1 */
 	/* basic10_relu1: fused into basic10_gconv1 */
-	{layer_basic10_gconv2, "basic10_gconv2, line 6, basic10_bn2 folded in"},
+	{layer_basic10_gconv2, "basic10_gconv2, line 6, basic10_bn2 folded in, basic10_add1 fused, basic10_relu2 fused"},
 	/* basic10_bn2: folded into basic10_gconv2 */
-	{layer_basic10_add1, "basic10_add1, line 8"},
-	{layer_basic10_relu2, "basic10_relu2, line 8"},
+	/* basic10_add1: fused into basic10_gconv2 */
+	/* basic10_relu2: fused into basic10_gconv2 */
 	{layer_basic11_gconv1, "basic11_gconv1, line 5, basic11_bn1 folded in, basic11_relu1 fused"},
 	/* basic11_bn1: folded into basic11_gconv1 */
 	/* basic11_relu1: fused into basic11_gconv1 */
-	{layer_basic11_gconv2, "basic11_gconv2, line 6, basic11_bn2 folded in"},
+	{layer_basic11_gconv2, "basic11_gconv2, line 6, basic11_bn2 folded in, basic11_add1 fused, basic11_relu2 fused"},
 	/* basic11_bn2: folded into basic11_gconv2 */
-	{layer_basic11_add1, "basic11_add1, line 8"},
-	{layer_basic11_relu2, "basic11_relu2, line 8"},
+	/* basic11_add1: fused into basic11_gconv2 */
+	/* basic11_relu2: fused into basic11_gconv2 */
 	{layer_basic12_gconv1, "basic12_gconv1, line 5, basic12_bn1 folded in, basic12_relu1 fused"},
 	/* basic12_bn1: folded into basic12_gconv1 */
 	/* basic12_relu1: fused into basic12_gconv1 */
-	{layer_basic12_gconv2, "basic12_gconv2, line 6, basic12_bn2 folded in"},
+	{layer_basic12_gconv2, "basic12_gconv2, line 6, basic12_bn2 folded in, basic12_add1 fused, basic12_relu2 fused"},
 	/* basic12_bn2: folded into basic12_gconv2 */
-	{layer_basic12_add1, "basic12_add1, line 8"},
-	{layer_basic12_relu2, "basic12_relu2, line 8"},
+	/* basic12_add1: fused into basic12_gconv2 */
+	/* basic12_relu2: fused into basic12_gconv2 */
 	{layer_basic13_gconv1, "basic13_gconv1, line 5, basic13_bn1 folded in, basic13_relu1 fused"},
 	/* basic13_bn1: folded into basic13_gconv1 */
 	/* basic13_relu1: fused into basic13_gconv1 */
-	{layer_basic13_gconv2, "basic13_gconv2, line 6, basic13_bn2 folded in"},
+	{layer_basic13_gconv2, "basic13_gconv2, line 6, basic13_bn2 folded in, basic13_add1 fused, basic13_relu2 fused"},
 	/* basic13_bn2: folded into basic13_gconv2 */
-	{layer_basic13_add1, "basic13_add1, line 8"},
-	{layer_basic13_relu2, "basic13_relu2, line 8"},
+	/* basic13_add1: fused into basic13_gconv2 */
+	/* basic13_relu2: fused into basic13_gconv2 */
 	{layer_basic14_gconv1, "basic14_gconv1, line 5, basic14_bn1 folded in, basic14_relu1 fused"},
 	/* basic14_bn1: folded into basic14_gconv1 */
 	/* basic14_relu1: fused into basic14_gconv1 */
-	{layer_basic14_gconv2, "basic14_gconv2, line 6, basic14_bn2 folded in"},
+	{layer_basic14_gconv2, "basic14_gconv2, line 6, basic14_bn2 folded in, basic14_add1 fused, basic14_relu2 fused"},
 	/* basic14_bn2: folded into basic14_gconv2 */
-	{layer_basic14_add1, "basic14_add1, line 8"},
-	{layer_basic14_relu2, "basic14_relu2, line 8"},
+	/* basic14_add1: fused into basic14_gconv2 */
+	/* basic14_relu2: fused into basic14_gconv2 */
 	{layer_basic15_gconv1, "basic15_gconv1, line 5, basic15_bn1 folded in, basic15_relu1 fused"},
 	/* basic15_bn1: folded into basic15_gconv1 */
 	/* basic15_relu1: fused into basic15_gconv1 */
 	{layer_basic15_gconv2, "basic15_gconv2, line 6, basic15_bn2 folded in"},
 	/* basic15_bn2: folded into basic15_gconv2 */
-	{layer_basic15_gconv3, "basic15_gconv3, line 7, basic15_bn3 folded in"},
+	{layer_basic15_gconv3, "basic15_gconv3, line 7, basic15_bn3 folded in, basic15_add1 fused, basic15_relu2 fused"},
 	/* basic15_bn3: folded into basic15_gconv3 */
-	{layer_basic15_add1, "basic15_add1, line 8"},
-	{layer_basic15_relu2, "basic15_relu2, line 8"},
+	/* basic15_add1: fused into basic15_gconv3 */
+	/* basic15_relu2: fused into basic15_gconv3 */
 	{layer_basic16_gconv1, "basic16_gconv1, line 5, basic16_bn1 folded in, basic16_relu1 fused"},
 	/* basic16_bn1: folded into basic16_gconv1 */
 	/* basic16_relu1: fused into basic16_gconv1 */
-	{layer_basic16_gconv2, "basic16_gconv2, line 6, basic16_bn2 folded in"},
+	{layer_basic16_gconv2, "basic16_gconv2, line 6, basic16_bn2 folded in, basic16_add1 fused, basic16_relu2 fused"},
 	/* basic16_bn2: folded into basic16_gconv2 */
-	{layer_basic16_add1, "basic16_add1, line 8"},
-	{layer_basic16_relu2, "basic16_relu2, line 8"},
+	/* basic16_add1: fused into basic16_gconv2 */
+	/* basic16_relu2: fused into basic16_gconv2 */
 	{layer_basic17_gconv1, "basic17_gconv1, line 5, basic17_bn1 folded in, basic17_relu1 fused"},
 	/* basic17_bn1: folded into basic17_gconv1 */
 	/* basic17_relu1: fused into basic17_gconv1 */
-	{layer_basic17_gconv2, "basic17_gconv2, line 6, basic17_bn2 folded in"},
+	{layer_basic17_gconv2, "basic17_gconv2, line 6, basic17_bn2 folded in, basic17_add1 fused, basic17_relu2 fused"},
 	/* basic17_bn2: folded into basic17_gconv2 */
-	{layer_basic17_add1, "basic17_add1, line 8"},
-	{layer_basic17_relu2, "basic17_relu2, line 8"},
+	/* basic17_add1: fused into basic17_gconv2 */
+	/* basic17_relu2: fused into basic17_gconv2 */
 	{layer_basic18_gconv1, "basic18_gconv1, line 5, basic18_bn1 folded in, basic18_relu1 fused"},
 	/* basic18_bn1: folded into basic18_gconv1 */
 	/* basic18_relu1: fused into basic18_gconv1 */
-	{layer_basic18_gconv2, "basic18_gconv2, line 6, basic18_bn2 folded in"},
+	{layer_basic18_gconv2, "basic18_gconv2, line 6, basic18_bn2 folded in, basic18_add1 fused, basic18_relu2 fused"},
 	/* basic18_bn2: folded into basic18_gconv2 */
-	{layer_basic18_add1, "basic18_add1, line 8"},
-	{layer_basic18_relu2, "basic18_relu2, line 8"},
+	/* basic18_add1: fused into basic18_gconv2 */
+	/* basic18_relu2: fused into basic18_gconv2 */
 	{layer_basic19_gconv1, "basic19_gconv1, line 5, basic19_bn1 folded in, basic19_relu1 fused"},
 	/* basic19_bn1: folded into basic19_gconv1 */
 	/* basic19_relu1: fused into basic19_gconv1 */
-	{layer_basic19_gconv2, "basic19_gconv2, line 6, basic19_bn2 folded in"},
+	{layer_basic19_gconv2, "basic19_gconv2, line 6, basic19_bn2 folded in, basic19_add1 fused, basic19_relu2 fused"},
 	/* basic19_bn2: folded into basic19_gconv2 */
-	{layer_basic19_add1, "basic19_add1, line 8"},
-	{layer_basic19_relu2, "basic19_relu2, line 8"},
+	/* basic19_add1: fused into basic19_gconv2 */
+	/* basic19_relu2: fused into basic19_gconv2 */
 	{layer_basic20_gconv1, "basic20_gconv1, line 5, basic20_bn1 folded in, basic20_relu1 fused"},
 	/* basic20_bn1: folded into basic20_gconv1 */
 	/* basic20_relu1: fused into basic20_gconv1 */
-	{layer_basic20_gconv2, "basic20_gconv2, line 6, basic20_bn2 folded in"},
+	{layer_basic20_gconv2, "basic20_gconv2, line 6, basic20_bn2 folded in, basic20_add1 fused, basic20_relu2 fused"},
 	/* basic20_bn2: folded into basic20_gconv2 */
-	{layer_basic20_add1, "basic20_add1, line 8"},
-	{layer_basic20_relu2, "basic20_relu2, line 8"},
+	/* basic20_add1: fused into basic20_gconv2 */
+	/* basic20_relu2: fused into basic20_gconv2 */
 	{layer_basic21_gconv1, "basic21_gconv1, line 5, basic21_bn1 folded in, basic21_relu1 fused"},
 	/* basic21_bn1: folded into basic21_gconv1 */
 	/* basic21_relu1: fused into basic21_gconv1 */
-	{layer_basic21_gconv2, "basic21_gconv2, line 6, basic21_bn2 folded in"},
+	{layer_basic21_gconv2, "basic21_gconv2, line 6, basic21_bn2 folded in, basic21_add1 fused, basic21_relu2 fused"},
 	/* basic21_bn2: folded into basic21_gconv2 */
-	{layer_basic21_add1, "basic21_add1, line 8"},
-	{layer_basic21_relu2, "basic21_relu2, line 8"},
+	/* basic21_add1: fused into basic21_gconv2 */
+	/* basic21_relu2: fused into basic21_gconv2 */
 	{layer_gpool1, "gpool1, line 15"},
 	{layer_global_avgpool1, "global_avgpool1, line 15"},
 	{layer_linear1, "linear1, line 15"},
@@ -1426,270 +1069,315 @@ static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[LIFT1], mem + LIFT1_W, mem + LIFT1_B);
+	gq_release(mem + LIFT1_W, 1728 * sizeof(float));
 	gq_expand_gconv(mem + BASIC1_GCONV1_W, t[6], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC1_GCONV1_B, t[7], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC1_GCONV1_W, mem + BASIC1_GCONV1_B, 576, 16, 4, t + 8, 1e-05f, "basic1.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC1_GCONV1], mem + BASIC1_GCONV1_W, mem + BASIC1_GCONV1_B);
+	gq_release(mem + BASIC1_GCONV1_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC1_GCONV2_W, t[12], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC1_GCONV2_B, t[13], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC1_GCONV2_W, mem + BASIC1_GCONV2_B, 576, 16, 4, t + 14, 1e-05f, "basic1.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC1_GCONV2], mem + BASIC1_GCONV2_W, mem + BASIC1_GCONV2_B);
+	gq_release(mem + BASIC1_GCONV2_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC2_GCONV1_W, t[18], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC2_GCONV1_B, t[19], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC2_GCONV1_W, mem + BASIC2_GCONV1_B, 576, 16, 4, t + 20, 1e-05f, "basic2.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC2_GCONV1], mem + BASIC2_GCONV1_W, mem + BASIC2_GCONV1_B);
+	gq_release(mem + BASIC2_GCONV1_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC2_GCONV2_W, t[24], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC2_GCONV2_B, t[25], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC2_GCONV2_W, mem + BASIC2_GCONV2_B, 576, 16, 4, t + 26, 1e-05f, "basic2.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC2_GCONV2], mem + BASIC2_GCONV2_W, mem + BASIC2_GCONV2_B);
+	gq_release(mem + BASIC2_GCONV2_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC3_GCONV1_W, t[30], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC3_GCONV1_B, t[31], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC3_GCONV1_W, mem + BASIC3_GCONV1_B, 576, 16, 4, t + 32, 1e-05f, "basic3.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC3_GCONV1], mem + BASIC3_GCONV1_W, mem + BASIC3_GCONV1_B);
+	gq_release(mem + BASIC3_GCONV1_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC3_GCONV2_W, t[36], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC3_GCONV2_B, t[37], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC3_GCONV2_W, mem + BASIC3_GCONV2_B, 576, 16, 4, t + 38, 1e-05f, "basic3.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC3_GCONV2], mem + BASIC3_GCONV2_W, mem + BASIC3_GCONV2_B);
+	gq_release(mem + BASIC3_GCONV2_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC4_GCONV1_W, t[42], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC4_GCONV1_B, t[43], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC4_GCONV1_W, mem + BASIC4_GCONV1_B, 576, 16, 4, t + 44, 1e-05f, "basic4.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC4_GCONV1], mem + BASIC4_GCONV1_W, mem + BASIC4_GCONV1_B);
+	gq_release(mem + BASIC4_GCONV1_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC4_GCONV2_W, t[48], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC4_GCONV2_B, t[49], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC4_GCONV2_W, mem + BASIC4_GCONV2_B, 576, 16, 4, t + 50, 1e-05f, "basic4.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC4_GCONV2], mem + BASIC4_GCONV2_W, mem + BASIC4_GCONV2_B);
+	gq_release(mem + BASIC4_GCONV2_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC5_GCONV1_W, t[54], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC5_GCONV1_B, t[55], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC5_GCONV1_W, mem + BASIC5_GCONV1_B, 576, 16, 4, t + 56, 1e-05f, "basic5.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC5_GCONV1], mem + BASIC5_GCONV1_W, mem + BASIC5_GCONV1_B);
+	gq_release(mem + BASIC5_GCONV1_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC5_GCONV2_W, t[60], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC5_GCONV2_B, t[61], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC5_GCONV2_W, mem + BASIC5_GCONV2_B, 576, 16, 4, t + 62, 1e-05f, "basic5.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC5_GCONV2], mem + BASIC5_GCONV2_W, mem + BASIC5_GCONV2_B);
+	gq_release(mem + BASIC5_GCONV2_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC6_GCONV1_W, t[66], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC6_GCONV1_B, t[67], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC6_GCONV1_W, mem + BASIC6_GCONV1_B, 576, 16, 4, t + 68, 1e-05f, "basic6.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC6_GCONV1], mem + BASIC6_GCONV1_W, mem + BASIC6_GCONV1_B);
+	gq_release(mem + BASIC6_GCONV1_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC6_GCONV2_W, t[72], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC6_GCONV2_B, t[73], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC6_GCONV2_W, mem + BASIC6_GCONV2_B, 576, 16, 4, t + 74, 1e-05f, "basic6.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC6_GCONV2], mem + BASIC6_GCONV2_W, mem + BASIC6_GCONV2_B);
+	gq_release(mem + BASIC6_GCONV2_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC7_GCONV1_W, t[78], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC7_GCONV1_B, t[79], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC7_GCONV1_W, mem + BASIC7_GCONV1_B, 576, 16, 4, t + 80, 1e-05f, "basic7.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC7_GCONV1], mem + BASIC7_GCONV1_W, mem + BASIC7_GCONV1_B);
+	gq_release(mem + BASIC7_GCONV1_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC7_GCONV2_W, t[84], 16, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC7_GCONV2_B, t[85], 16, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC7_GCONV2_W, mem + BASIC7_GCONV2_B, 576, 16, 4, t + 86, 1e-05f, "basic7.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC7_GCONV2], mem + BASIC7_GCONV2_W, mem + BASIC7_GCONV2_B);
+	gq_release(mem + BASIC7_GCONV2_W, 36864 * sizeof(float));
 	gq_expand_gconv(mem + BASIC8_GCONV1_W, t[90], 32, 16, 3, elem, NG);
 	gq_expand_bias(mem + BASIC8_GCONV1_B, t[91], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC8_GCONV1_W, mem + BASIC8_GCONV1_B, 576, 32, 4, t + 92, 1e-05f, "basic8.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC8_GCONV1], mem + BASIC8_GCONV1_W, mem + BASIC8_GCONV1_B);
+	gq_release(mem + BASIC8_GCONV1_W, 73728 * sizeof(float));
 	gq_expand_gconv(mem + BASIC8_GCONV2_W, t[96], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC8_GCONV2_B, t[97], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC8_GCONV2_W, mem + BASIC8_GCONV2_B, 1152, 32, 4, t + 98, 1e-05f, "basic8.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC8_GCONV2], mem + BASIC8_GCONV2_W, mem + BASIC8_GCONV2_B);
+	gq_release(mem + BASIC8_GCONV2_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC8_GCONV3_W, t[102], 32, 16, 1, elem, NG);
 	gq_expand_bias(mem + BASIC8_GCONV3_B, t[103], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC8_GCONV3_W, mem + BASIC8_GCONV3_B, 64, 32, 4, t + 104, 1e-05f, "basic8.bn3", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC8_GCONV3], mem + BASIC8_GCONV3_W, mem + BASIC8_GCONV3_B);
+	gq_release(mem + BASIC8_GCONV3_W, 8192 * sizeof(float));
 	gq_expand_gconv(mem + BASIC9_GCONV1_W, t[108], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC9_GCONV1_B, t[109], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC9_GCONV1_W, mem + BASIC9_GCONV1_B, 1152, 32, 4, t + 110, 1e-05f, "basic9.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC9_GCONV1], mem + BASIC9_GCONV1_W, mem + BASIC9_GCONV1_B);
+	gq_release(mem + BASIC9_GCONV1_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC9_GCONV2_W, t[114], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC9_GCONV2_B, t[115], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC9_GCONV2_W, mem + BASIC9_GCONV2_B, 1152, 32, 4, t + 116, 1e-05f, "basic9.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC9_GCONV2], mem + BASIC9_GCONV2_W, mem + BASIC9_GCONV2_B);
+	gq_release(mem + BASIC9_GCONV2_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC10_GCONV1_W, t[120], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC10_GCONV1_B, t[121], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC10_GCONV1_W, mem + BASIC10_GCONV1_B, 1152, 32, 4, t + 122, 1e-05f, "basic10.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC10_GCONV1], mem + BASIC10_GCONV1_W, mem + BASIC10_GCONV1_B);
+	gq_release(mem + BASIC10_GCONV1_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC10_GCONV2_W, t[126], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC10_GCONV2_B, t[127], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC10_GCONV2_W, mem + BASIC10_GCONV2_B, 1152, 32, 4, t + 128, 1e-05f, "basic10.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC10_GCONV2], mem + BASIC10_GCONV2_W, mem + BASIC10_GCONV2_B);
+	gq_release(mem + BASIC10_GCONV2_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC11_GCONV1_W, t[132], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC11_GCONV1_B, t[133], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC11_GCONV1_W, mem + BASIC11_GCONV1_B, 1152, 32, 4, t + 134, 1e-05f, "basic11.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC11_GCONV1], mem + BASIC11_GCONV1_W, mem + BASIC11_GCONV1_B);
+	gq_release(mem + BASIC11_GCONV1_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC11_GCONV2_W, t[138], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC11_GCONV2_B, t[139], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC11_GCONV2_W, mem + BASIC11_GCONV2_B, 1152, 32, 4, t + 140, 1e-05f, "basic11.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC11_GCONV2], mem + BASIC11_GCONV2_W, mem + BASIC11_GCONV2_B);
+	gq_release(mem + BASIC11_GCONV2_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC12_GCONV1_W, t[144], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC12_GCONV1_B, t[145], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC12_GCONV1_W, mem + BASIC12_GCONV1_B, 1152, 32, 4, t + 146, 1e-05f, "basic12.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC12_GCONV1], mem + BASIC12_GCONV1_W, mem + BASIC12_GCONV1_B);
+	gq_release(mem + BASIC12_GCONV1_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC12_GCONV2_W, t[150], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC12_GCONV2_B, t[151], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC12_GCONV2_W, mem + BASIC12_GCONV2_B, 1152, 32, 4, t + 152, 1e-05f, "basic12.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC12_GCONV2], mem + BASIC12_GCONV2_W, mem + BASIC12_GCONV2_B);
+	gq_release(mem + BASIC12_GCONV2_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC13_GCONV1_W, t[156], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC13_GCONV1_B, t[157], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC13_GCONV1_W, mem + BASIC13_GCONV1_B, 1152, 32, 4, t + 158, 1e-05f, "basic13.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC13_GCONV1], mem + BASIC13_GCONV1_W, mem + BASIC13_GCONV1_B);
+	gq_release(mem + BASIC13_GCONV1_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC13_GCONV2_W, t[162], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC13_GCONV2_B, t[163], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC13_GCONV2_W, mem + BASIC13_GCONV2_B, 1152, 32, 4, t + 164, 1e-05f, "basic13.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC13_GCONV2], mem + BASIC13_GCONV2_W, mem + BASIC13_GCONV2_B);
+	gq_release(mem + BASIC13_GCONV2_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC14_GCONV1_W, t[168], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC14_GCONV1_B, t[169], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC14_GCONV1_W, mem + BASIC14_GCONV1_B, 1152, 32, 4, t + 170, 1e-05f, "basic14.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC14_GCONV1], mem + BASIC14_GCONV1_W, mem + BASIC14_GCONV1_B);
+	gq_release(mem + BASIC14_GCONV1_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC14_GCONV2_W, t[174], 32, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC14_GCONV2_B, t[175], 32, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC14_GCONV2_W, mem + BASIC14_GCONV2_B, 1152, 32, 4, t + 176, 1e-05f, "basic14.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC14_GCONV2], mem + BASIC14_GCONV2_W, mem + BASIC14_GCONV2_B);
+	gq_release(mem + BASIC14_GCONV2_W, 147456 * sizeof(float));
 	gq_expand_gconv(mem + BASIC15_GCONV1_W, t[180], 64, 32, 3, elem, NG);
 	gq_expand_bias(mem + BASIC15_GCONV1_B, t[181], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC15_GCONV1_W, mem + BASIC15_GCONV1_B, 1152, 64, 4, t + 182, 1e-05f, "basic15.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC15_GCONV1], mem + BASIC15_GCONV1_W, mem + BASIC15_GCONV1_B);
+	gq_release(mem + BASIC15_GCONV1_W, 294912 * sizeof(float));
 	gq_expand_gconv(mem + BASIC15_GCONV2_W, t[186], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC15_GCONV2_B, t[187], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC15_GCONV2_W, mem + BASIC15_GCONV2_B, 2304, 64, 4, t + 188, 1e-05f, "basic15.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC15_GCONV2], mem + BASIC15_GCONV2_W, mem + BASIC15_GCONV2_B);
+	gq_release(mem + BASIC15_GCONV2_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC15_GCONV3_W, t[192], 64, 32, 1, elem, NG);
 	gq_expand_bias(mem + BASIC15_GCONV3_B, t[193], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC15_GCONV3_W, mem + BASIC15_GCONV3_B, 128, 64, 4, t + 194, 1e-05f, "basic15.bn3", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC15_GCONV3], mem + BASIC15_GCONV3_W, mem + BASIC15_GCONV3_B);
+	gq_release(mem + BASIC15_GCONV3_W, 32768 * sizeof(float));
 	gq_expand_gconv(mem + BASIC16_GCONV1_W, t[198], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC16_GCONV1_B, t[199], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC16_GCONV1_W, mem + BASIC16_GCONV1_B, 2304, 64, 4, t + 200, 1e-05f, "basic16.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC16_GCONV1], mem + BASIC16_GCONV1_W, mem + BASIC16_GCONV1_B);
+	gq_release(mem + BASIC16_GCONV1_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC16_GCONV2_W, t[204], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC16_GCONV2_B, t[205], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC16_GCONV2_W, mem + BASIC16_GCONV2_B, 2304, 64, 4, t + 206, 1e-05f, "basic16.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC16_GCONV2], mem + BASIC16_GCONV2_W, mem + BASIC16_GCONV2_B);
+	gq_release(mem + BASIC16_GCONV2_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC17_GCONV1_W, t[210], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC17_GCONV1_B, t[211], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC17_GCONV1_W, mem + BASIC17_GCONV1_B, 2304, 64, 4, t + 212, 1e-05f, "basic17.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC17_GCONV1], mem + BASIC17_GCONV1_W, mem + BASIC17_GCONV1_B);
+	gq_release(mem + BASIC17_GCONV1_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC17_GCONV2_W, t[216], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC17_GCONV2_B, t[217], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC17_GCONV2_W, mem + BASIC17_GCONV2_B, 2304, 64, 4, t + 218, 1e-05f, "basic17.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC17_GCONV2], mem + BASIC17_GCONV2_W, mem + BASIC17_GCONV2_B);
+	gq_release(mem + BASIC17_GCONV2_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC18_GCONV1_W, t[222], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC18_GCONV1_B, t[223], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC18_GCONV1_W, mem + BASIC18_GCONV1_B, 2304, 64, 4, t + 224, 1e-05f, "basic18.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC18_GCONV1], mem + BASIC18_GCONV1_W, mem + BASIC18_GCONV1_B);
+	gq_release(mem + BASIC18_GCONV1_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC18_GCONV2_W, t[228], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC18_GCONV2_B, t[229], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC18_GCONV2_W, mem + BASIC18_GCONV2_B, 2304, 64, 4, t + 230, 1e-05f, "basic18.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC18_GCONV2], mem + BASIC18_GCONV2_W, mem + BASIC18_GCONV2_B);
+	gq_release(mem + BASIC18_GCONV2_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC19_GCONV1_W, t[234], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC19_GCONV1_B, t[235], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC19_GCONV1_W, mem + BASIC19_GCONV1_B, 2304, 64, 4, t + 236, 1e-05f, "basic19.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC19_GCONV1], mem + BASIC19_GCONV1_W, mem + BASIC19_GCONV1_B);
+	gq_release(mem + BASIC19_GCONV1_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC19_GCONV2_W, t[240], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC19_GCONV2_B, t[241], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC19_GCONV2_W, mem + BASIC19_GCONV2_B, 2304, 64, 4, t + 242, 1e-05f, "basic19.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC19_GCONV2], mem + BASIC19_GCONV2_W, mem + BASIC19_GCONV2_B);
+	gq_release(mem + BASIC19_GCONV2_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC20_GCONV1_W, t[246], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC20_GCONV1_B, t[247], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC20_GCONV1_W, mem + BASIC20_GCONV1_B, 2304, 64, 4, t + 248, 1e-05f, "basic20.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC20_GCONV1], mem + BASIC20_GCONV1_W, mem + BASIC20_GCONV1_B);
+	gq_release(mem + BASIC20_GCONV1_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC20_GCONV2_W, t[252], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC20_GCONV2_B, t[253], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC20_GCONV2_W, mem + BASIC20_GCONV2_B, 2304, 64, 4, t + 254, 1e-05f, "basic20.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC20_GCONV2], mem + BASIC20_GCONV2_W, mem + BASIC20_GCONV2_B);
+	gq_release(mem + BASIC20_GCONV2_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC21_GCONV1_W, t[258], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC21_GCONV1_B, t[259], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC21_GCONV1_W, mem + BASIC21_GCONV1_B, 2304, 64, 4, t + 260, 1e-05f, "basic21.bn1", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC21_GCONV1], mem + BASIC21_GCONV1_W, mem + BASIC21_GCONV1_B);
+	gq_release(mem + BASIC21_GCONV1_W, 589824 * sizeof(float));
 	gq_expand_gconv(mem + BASIC21_GCONV2_W, t[264], 64, 64, 3, elem, NG);
 	gq_expand_bias(mem + BASIC21_GCONV2_B, t[265], 64, NG);
 	if (gq_bn_fold_into_conv(mem + BASIC21_GCONV2_W, mem + BASIC21_GCONV2_B, 2304, 64, 4, t + 266, 1e-05f, "basic21.bn2", err,
 	        errlen))
 		return -1;
 	gq_conv_set(n->conv[BASIC21_GCONV2], mem + BASIC21_GCONV2_W, mem + BASIC21_GCONV2_B);
+	gq_release(mem + BASIC21_GCONV2_W, 589824 * sizeof(float));
 	memcpy(mem + LINEAR1_W, t[270], 640 * sizeof(float));
 	memcpy(mem + LINEAR1_B, t[271], 10 * sizeof(float));
 	return 0;

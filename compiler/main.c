@@ -1,7 +1,7 @@
 /* main.c: the command line (SPEC §4) and the pipeline, one pass after another:
  *
- *   read -> parse_program -> expand_program -> check_program -> lint_model -> plan_model -> lint JSON,
- *   PyTorch, C, or a native executable (C through the system's C compiler)
+ *   read -> parse_program -> expand_program -> check_program -> lint_model -> plan_model -> lint
+ * JSON, PyTorch, C, or a native executable (C through the system's C compiler)
  *
  * --dump=ast|model|plan prints the AST, the checked model or the plan and stops.
  *

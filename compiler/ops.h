@@ -34,16 +34,16 @@
  * it. */
 
 /* Properties: what the passes ask of an op. */
-#define P_INFIX     (1u << 0) /* written `a + b`, not called */
-#define P_SLIDING   (1u << 1) /* a window with k s p d over H and W (lint: grid exactness) */
-#define P_CONV      (1u << 2) /* filters expanded over the group, run as a gq_conv plan */
-#define P_POOL      (1u << 3) /* a window pool: p <= k/2, as PyTorch requires */
-#define P_PARAMS    (1u << 4) /* has tensors in the weights file (an nn.Module in torch) */
-#define P_INPLACE   (1u << 5) /* the C works in place on a copy of the operand */
-#define P_OVERWRITE (1u << 6) /* may write its result over an operand that dies there */
-#define P_PLANEWISE (1u << 7) /* the same on each plane of the group axis: equal ones stay equal */
-#define P_KEEPS_ACT (1u << 8) /* commutes with any permutation of a vector's entries */
-#define P_FOLDS     (1u << 9) /* an affine map per channel that folds into the conv before it */
+#define P_INFIX     (1u << 0)  /* written `a + b`, not called */
+#define P_SLIDING   (1u << 1)  /* a window with k s p d over H and W (lint: grid exactness) */
+#define P_CONV      (1u << 2)  /* filters expanded over the group, run as a gq_conv plan */
+#define P_POOL      (1u << 3)  /* a window pool: p <= k/2, as PyTorch requires */
+#define P_PARAMS    (1u << 4)  /* has tensors in the weights file (an nn.Module in torch) */
+#define P_INPLACE   (1u << 5)  /* the C works in place on a copy of the operand */
+#define P_OVERWRITE (1u << 6)  /* may write its result over an operand that dies there */
+#define P_PLANEWISE (1u << 7)  /* the same on every plane of the group axis */
+#define P_KEEPS_ACT (1u << 8)  /* commutes with any permutation of a vector's entries */
+#define P_FOLDS     (1u << 9)  /* an affine map per channel that folds into the conv before it */
 #define P_FUSES     (1u << 10) /* runs in the epilogue of the conv whose output it overwrites */
 #define OUT_SAME    0
 
@@ -60,39 +60,34 @@ X(CONV, "conv", "conv", 1, K_IMAGE, K_IMAGE, P_SLIDING | P_CONV | P_PARAMS,
         "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true",
         "gq_conv_run($conv, $out, $x, im->scratch)", "self.$name($x)")
 X(MAXPOOL, "maxpool", "maxpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL,
-        "x:map k:int s:int=k p:int=0",
-        "gq_maxpool2d($out, $x, $planes, $h, $w, $k, $s, $p)",
+        "x:map k:int s:int=k p:int=0", "gq_maxpool2d($out, $x, $planes, $h, $w, $k, $s, $p)",
         "pool($x, k=$k, s=$s, p=$p, avg=False)")
 X(AVGPOOL, "avgpool", "avgpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL,
-        "x:map k:int s:int=k p:int=0",
-        "gq_avgpool2d($out, $x, $planes, $h, $w, $k, $s, $p)",
+        "x:map k:int s:int=k p:int=0", "gq_avgpool2d($out, $x, $planes, $h, $w, $k, $s, $p)",
         "pool($x, k=$k, s=$s, p=$p, avg=True)")
 X(BN, "bn", "bn", 1, K_IMAGE | K_GMAP, OUT_SAME,
         P_PARAMS | P_INPLACE | P_OVERWRITE | P_PLANEWISE | P_FOLDS, "x:map eps:float=1e-5",
         "gq_affine($out, $c, $g, $hw, $weight, $bias)", "self.$name($x)")
-X(RELU, "relu", "relu", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_ | P_FUSES,
-        "x:map", "gq_relu($out, $numel)", "F.relu($x)")
-X(SIGMOID, "sigmoid", "sigmoid", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_,
-        "x:map", "gq_sigmoid($out, $numel)", "torch.sigmoid($x)")
+X(RELU, "relu", "relu", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_ | P_FUSES, "x:map",
+        "gq_relu($out, $numel)", "F.relu($x)")
+X(SIGMOID, "sigmoid", "sigmoid", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_, "x:map",
+        "gq_sigmoid($out, $numel)", "torch.sigmoid($x)")
 X(TANH, "tanh", "tanh", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_, "x:map",
         "gq_tanh($out, $numel)", "torch.tanh($x)")
 X(GPOOL, "gpool", "gpool", 1, K_GMAP, K_IMAGE, 0, "x:map mode:enum(max|mean)",
         "gq_gpool($out, $x, $c, $g, $hw, $mean)", "$x.$reduce(2)")
-X(GLOBAL_AVGPOOL, "global_avgpool", "global_avgpool", 1, K_IMAGE | K_GMAP, K_VECTOR, 0,
-        "x:map", "gq_global_pool($out, $x, $planes, $hw, true)", "$x.mean($axes)$flat")
-X(GLOBAL_MAXPOOL, "global_maxpool", "global_maxpool", 1, K_IMAGE | K_GMAP, K_VECTOR, 0,
-        "x:map", "gq_global_pool($out, $x, $planes, $hw, false)", "$x.amax($axes)$flat")
-X(FLATTEN, "flatten", "flatten", 1, K_IMAGE | K_GMAP, K_VECTOR, P_INPLACE | P_OVERWRITE,
-        "x:map", "", "$x.flatten(1)")
-X(LINEAR, "linear", "linear", 1, K_VECTOR, K_VECTOR, P_PARAMS,
-        "x:map N:int bias:bool=true", "gq_linear($out, $x, $weight, $bias, $C, $numel)",
-        "self.$name($x)")
-X(SOFTMAX, "softmax", "softmax", 1, K_VECTOR, OUT_SAME,
-        P_INPLACE | P_OVERWRITE | P_KEEPS_ACT, "x:map", "gq_softmax($out, $numel)",
-        "F.softmax($x, -1)")
-X(ADD, "+", "add", 2, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME,
-        P_INFIX | P_OVERWRITE | P_PLANEWISE, "a:map b:map", "gq_add($out, $x, $y, $numel)",
-        "$x + $y")
+X(GLOBAL_AVGPOOL, "global_avgpool", "global_avgpool", 1, K_IMAGE | K_GMAP, K_VECTOR, 0, "x:map",
+        "gq_global_pool($out, $x, $planes, $hw, true)", "$x.mean($axes)$flat")
+X(GLOBAL_MAXPOOL, "global_maxpool", "global_maxpool", 1, K_IMAGE | K_GMAP, K_VECTOR, 0, "x:map",
+        "gq_global_pool($out, $x, $planes, $hw, false)", "$x.amax($axes)$flat")
+X(FLATTEN, "flatten", "flatten", 1, K_IMAGE | K_GMAP, K_VECTOR, P_INPLACE | P_OVERWRITE, "x:map",
+        "", "$x.flatten(1)")
+X(LINEAR, "linear", "linear", 1, K_VECTOR, K_VECTOR, P_PARAMS, "x:map N:int bias:bool=true",
+        "gq_linear($out, $x, $weight, $bias, $C, $numel)", "self.$name($x)")
+X(SOFTMAX, "softmax", "softmax", 1, K_VECTOR, OUT_SAME, P_INPLACE | P_OVERWRITE | P_KEEPS_ACT,
+        "x:map", "gq_softmax($out, $numel)", "F.softmax($x, -1)")
+X(ADD, "+", "add", 2, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, P_INFIX | P_OVERWRITE | P_PLANEWISE,
+        "a:map b:map", "gq_add($out, $x, $y, $numel)", "$x + $y")
 
 #undef SLIDE_
 #undef POINTWISE_

@@ -296,8 +296,8 @@ typedef struct gq_net_desc {
 	int nlayers;
 	const gq_conv_shape *convs; /* n->conv[i] is convs[i]'s plan */
 	int nconvs;
-	size_t ws_floats;    /* the value buffers of one image's workspace */
-	size_t param_floats; /* the parameter block: filters expanded, bn folded */
+	size_t ws_floats;         /* the value buffers of one image's workspace */
+	size_t param_floats;      /* the parameter block: filters expanded, bn folded */
 	size_t in_size, out_size; /* floats per image of x and y */
 	const gq_param *params;   /* the weights file's tensors */
 	int nparams;

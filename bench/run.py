@@ -274,7 +274,7 @@ def report(a, rows, pk, peak_t, isa, goals, load_before, kern):
         + isa_note(a) + f" Load average before the run: {load_before:.2f}"
         + (" (other work shared the cores: both sides ran slower than the machine can, and "
            "multi-threaded PyTorch, whose OpenMP barriers wait for every thread, far slower; "
-           "rerun on an idle machine for numbers to quote)." if load_before > 0.5 else "."),
+           "rerun on an idle machine for numbers to quote)." if load_before > 1.0 else "."),
         "",
         "What is compared (SPEC §5): the executable `geqc model.geq -o model` builds, timed "
         f"by `model --bench --batch B --threads {a.threads}`, against the same model "

@@ -89,6 +89,9 @@ void gq_global_pool(float *out, const float *in, int n, int hw, bool mean);
 void gq_linear(float *out, const float *in, const float *w, const float *b, int nout, int nin);
 void gq_softmax(float *x, int n);
 void gq_add(float *out, const float *a, const float *b, size_t n);
+/* n planes h x w -> n planes sh x sw, as torch.nn.Upsample(scale_factor=s): nearest, or
+ * bilinear with align_corners=False (SPEC §2.2's upsample). */
+void gq_upsample(float *out, const float *in, int n, int h, int w, int s, bool bilinear);
 /* Threads the runtime (and OpenBLAS) may use. */
 void gq_set_threads(int n);
 

@@ -263,6 +263,56 @@ void gq_add(float *out, const float *a, const float *b, size_t n)
 		out[i] = a[i] + b[i];
 }
 
+/* One axis of a bilinear upsampling by s, as torch's (align_corners=False): output pixel
+ * o reads source (o + 0.5)/s - 0.5, clamped at 0, between pixels i0 and i1 = i0 + 1 (the
+ * last pixel repeats), with weight t on i1. */
+static void bilinear_tap(int o, int s, int n, int *i0, int *i1, float *t)
+{
+	float src = ((float)o + 0.5f) / (float)s - 0.5f;
+	if (src < 0)
+		src = 0;
+	*i0 = (int)src;
+	*i1 = *i0 + 1 < n ? *i0 + 1 : n - 1;
+	*t = src - (float)*i0;
+}
+
+static void upsample_bilinear_plane(float *out, const float *in, int h, int w, int s)
+{
+	int ow = w * s;
+	for (int y = 0; y < h * s; y++) {
+		int y0, y1;
+		float ty;
+		bilinear_tap(y, s, h, &y0, &y1, &ty);
+		for (int x = 0; x < ow; x++) {
+			int x0, x1;
+			float tx;
+			bilinear_tap(x, s, w, &x0, &x1, &tx);
+			float top = (1 - tx) * in[y0 * w + x0] + tx * in[y0 * w + x1];
+			float bot = (1 - tx) * in[y1 * w + x0] + tx * in[y1 * w + x1];
+			out[(size_t)y * ow + x] = (1 - ty) * top + ty * bot;
+		}
+	}
+}
+
+static void upsample_nearest_plane(float *out, const float *in, int h, int w, int s)
+{
+	int ow = w * s;
+	for (int y = 0; y < h * s; y++)
+		for (int x = 0; x < ow; x++)
+			out[(size_t)y * ow + x] = in[(y / s) * w + x / s];
+}
+
+void gq_upsample(float *out, const float *in, int n, int h, int w, int s, bool bilinear)
+{
+	size_t plane = (size_t)h * w, oplane = plane * s * s;
+	for (int i = 0; i < n; i++) {
+		if (bilinear)
+			upsample_bilinear_plane(out + i * oplane, in + i * plane, h, w, s);
+		else
+			upsample_nearest_plane(out + i * oplane, in + i * plane, h, w, s);
+	}
+}
+
 void gq_set_threads(int n)
 {
 	openblas_set_num_threads(n > 0 ? n : 1);

@@ -501,6 +501,61 @@ START_TEST(softmax_and_add)
 }
 END_TEST
 
+/* The 1-D interpolation matrix [n*s, n] of torch's bilinear upsampling by s
+ * (align_corners=False), from the definition of each output's source coordinate. */
+static void bilinear_matrix(double *A, int n, int s)
+{
+	memset(A, 0, sizeof *A * (size_t)n * n * s);
+	for (int o = 0; o < n * s; o++) {
+		double src = fmax(0.0, (o + 0.5) / s - 0.5);
+		int i0 = (int)floor(src);
+		double t = src - i0;
+		A[o * n + i0] += 1 - t;
+		A[o * n + (i0 + 1 < n ? i0 + 1 : n - 1)] += t;
+	}
+}
+
+START_TEST(upsample)
+{
+	enum { MAXN = 3, MAXHW = 8, MAXS = 4 };
+	static const int shapes[][4] = {{1, 1, 1, 2}, {2, 3, 5, 2}, {3, 4, 4, 3}, {1, 7, 2, 4}};
+	static float in[MAXN * MAXHW * MAXHW], out[MAXN * MAXHW * MAXHW * MAXS * MAXS];
+	static double ref[MAXN * MAXHW * MAXHW * MAXS * MAXS];
+	static double Ah[MAXHW * MAXS * MAXHW], Aw[MAXHW * MAXS * MAXHW];
+	seed(21);
+	for (size_t t = 0; t < sizeof shapes / sizeof shapes[0]; t++) {
+		int n = shapes[t][0], h = shapes[t][1], w = shapes[t][2], s = shapes[t][3];
+		int oh = h * s, ow = w * s;
+		for (int i = 0; i < n * h * w; i++)
+			in[i] = frand();
+		/* nearest: every output pixel copies the input pixel whose s x s block holds it */
+		gq_upsample(out, in, n, h, w, s, false);
+		for (int c = 0; c < n; c++)
+			for (int y = 0; y < oh; y++)
+				for (int x = 0; x < ow; x++)
+					ref[(c * oh + y) * ow + x] =
+					        in[(c * h + y / s) * w + x / s];
+		ASSERT_CLOSE(out, ref, n * oh * ow, "nearest n=%d %dx%d s=%d", n, h, w, s);
+		/* bilinear: out = A_h in A_w^T, plane by plane */
+		bilinear_matrix(Ah, h, s);
+		bilinear_matrix(Aw, w, s);
+		for (int c = 0; c < n; c++)
+			for (int y = 0; y < oh; y++)
+				for (int x = 0; x < ow; x++) {
+					double acc = 0;
+					for (int i = 0; i < h; i++)
+						for (int j = 0; j < w; j++)
+							acc += Ah[y * h + i] *
+							       in[(c * h + i) * w + j] *
+							       Aw[x * w + j];
+					ref[(c * oh + y) * ow + x] = acc;
+				}
+		gq_upsample(out, in, n, h, w, s, true);
+		ASSERT_CLOSE(out, ref, n * oh * ow, "bilinear n=%d %dx%d s=%d", n, h, w, s);
+	}
+}
+END_TEST
+
 START_TEST(numel_and_threads)
 {
 	gq_shape s = {GQ_GMAP, GQ_VA_NONE, 3, 8, 5, 7};
@@ -840,6 +895,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(t, group_and_global_pools);
 	tcase_add_test(t, linear);
 	tcase_add_test(t, softmax_and_add);
+	tcase_add_test(t, upsample);
 	tcase_add_test(t, numel_and_threads);
 	suite_add_tcase(s, t);
 	TCase *f = tcase_create("group");

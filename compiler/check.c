@@ -163,50 +163,61 @@ static void schemas_init(void)
 	static bool ready;
 	if (ready)
 		return;
-	for (int op = 0; op < OP_COUNT; op++)
-		schema_parse(&schemas[op], op_info[op].name, op_info[op].schema);
+	for (int op = 0; op < OP_COUNT; op++) {
+		Schema *sc = &schemas[op];
+		schema_parse(sc, op_info[op].name, op_info[op].schema);
+		if (op_has((Op)op, P_VARIADIC)) /* its one map argument stands for them all */
+			snprintf(sc->usage, sizeof sc->usage, "%s(a, b, ...)", op_info[op].name);
+	}
 	ready = true;
 }
 
 /* ---- words for messages ---- */
 
+/* Each argument name in words; a row with an op says it of that op's argument only. */
 static const struct {
-	const char *name, *noun, *what;
+	const char *op, *name, *noun, *what;
 } param_words[] = {
-        {"C", "output channel count C", "the number of output channels"},
-        {"N", "output count N", "the number of outputs"},
-        {"k", "kernel size k", "the kernel size"},
-        {"s", "stride s", "the stride"},
-        {"p", "padding p", "the padding"},
-        {"d", "dilation d", "the dilation"},
-        {"eps", "eps", "added to the variance"},
-        {"bias", "bias", "true or false"},
-        {"mode", "mode", "max or mean"},
+        {"upsample", "s", "scale factor s", "the integer factor of each side"},
+        {"dropout", "p", "drop probability p", "the probability of dropping a channel"},
+        {"upsample", "mode", "mode", "nearest or bilinear"},
+        {NULL, "C", "output channel count C", "the number of output channels"},
+        {NULL, "N", "output count N", "the number of outputs"},
+        {NULL, "k", "kernel size k", "the kernel size"},
+        {NULL, "s", "stride s", "the stride"},
+        {NULL, "p", "padding p", "the padding"},
+        {NULL, "d", "dilation d", "the dilation"},
+        {NULL, "eps", "eps", "added to the variance"},
+        {NULL, "bias", "bias", "true or false"},
+        {NULL, "mode", "mode", "max or mean"},
 };
 
-static int param_word(const char *name)
+static int param_word(Op op, const char *name)
 {
 	for (size_t i = 0; i < sizeof param_words / sizeof *param_words; i++)
-		if (strcmp(param_words[i].name, name) == 0)
+		if (strcmp(param_words[i].name, name) == 0 &&
+		        (!param_words[i].op || strcmp(param_words[i].op, op_info[op].name) == 0))
 			return (int)i;
 	return -1;
 }
 
-static const char *param_noun(const char *name)
+static const char *param_noun(Op op, const char *name)
 {
-	int i = param_word(name);
+	int i = param_word(op, name);
 	return i < 0 ? name : param_words[i].noun;
 }
 
 /* Names a PyTorch user reaches for first. */
 static const char *const keyword_aliases[][2] = {{"stride", "s"}, {"padding", "p"},
         {"dilation", "d"}, {"kernel_size", "k"}, {"kernel", "k"}, {"out_channels", "C"},
-        {"channels", "C"}, {"c", "C"}, {"out_features", "N"}, {"features", "N"}, {"n", "N"}};
+        {"channels", "C"}, {"c", "C"}, {"out_features", "N"}, {"features", "N"}, {"n", "N"},
+        {"scale_factor", "s"}};
 
 static const char *const op_aliases[][2] = {{"batchnorm", "bn"}, {"batch_norm", "bn"},
         {"batchnorm2d", "bn"}, {"max_pool2d", "maxpool"}, {"avg_pool2d", "avgpool"},
         {"dense", "linear"}, {"fc", "linear"}, {"group_conv", "gconv"},
-        {"adaptive_avg_pool2d", "global_avgpool"}, {"adaptive_max_pool2d", "global_maxpool"}};
+        {"adaptive_avg_pool2d", "global_avgpool"}, {"adaptive_max_pool2d", "global_maxpool"},
+        {"cat", "concat"}, {"interpolate", "upsample"}, {"dropout2d", "dropout"}};
 
 static const char *alias(const char *const (*table)[2], size_t n, const char *name)
 {
@@ -636,18 +647,19 @@ static bool type_error(Checker *c, Op op, const Param *p, const Node *v, const c
 	const char *got = v->kind == N_NAME && p->type == T_ENUM
 	                          ? arena_printf(c->arena, "'%s'", v->name)
 	                          : describe_node(c, v);
-	err(c, v->loc, "%s of %s must be %s, not %s", param_noun(p->name), op_info[op].name,
+	err(c, v->loc, "%s of %s must be %s, not %s", param_noun(op, p->name), op_info[op].name,
 	        expected, got);
 	return false;
 }
 
-static bool range_error(Checker *c, const Param *p, const Node *v, long long lo)
+static bool range_error(Checker *c, Op op, const Param *p, const Node *v, long long lo)
 {
 	if (v->i > GEQC_MAX_DIM)
 		err(c, v->loc, "%s = %lld exceeds geqc's limit of %d (GEQC_MAX_DIM)",
-		        param_noun(p->name), v->i, GEQC_MAX_DIM);
+		        param_noun(op, p->name), v->i, GEQC_MAX_DIM);
 	else
-		err(c, v->loc, "%s must be at least %lld, not %lld", param_noun(p->name), lo, v->i);
+		err(c, v->loc, "%s must be at least %lld, not %lld", param_noun(op, p->name), lo,
+		        v->i);
 	return false;
 }
 
@@ -657,7 +669,7 @@ static bool convert_int(Checker *c, Op op, const Param *p, const Node *v, long l
 		return type_error(c, op, p, v, "an integer");
 	long long lo = strcmp(p->name, "p") == 0 ? 0 : 1;
 	if (v->i < lo || v->i > GEQC_MAX_DIM)
-		return range_error(c, p, v, lo);
+		return range_error(c, op, p, v, lo);
 	*out = v->i;
 	return true;
 }
@@ -667,6 +679,15 @@ static bool convert_float(Checker *c, Op op, const Param *p, const Node *v, doub
 	if (v->kind != N_INT && v->kind != N_FLOAT)
 		return type_error(c, op, p, v, "a number");
 	double f = v->kind == N_INT ? (double)v->i : v->f;
+	if (op == OP_DROPOUT) { /* nn.Dropout's p; p = 1 would drop everything */
+		if (f >= 0 && f < 1) {
+			*out = f;
+			return true;
+		}
+		err(c, v->loc, "%s of %s must be at least 0 and below 1, not %g",
+		        param_noun(op, p->name), op_info[op].name, f);
+		return false;
+	}
 	if (!(f > 0 && isfinite(f))) {
 		err(c, v->loc, "%s of %s must be positive, not %g", p->name, op_info[op].name, f);
 		return false;
@@ -749,6 +770,8 @@ static int arg_slot(Checker *c, Op op, const Schema *sc, const Arg *a, int *npos
 		err(c, a->loc, "positional argument follows keyword argument");
 		return -1;
 	}
+	if (op_has(op, P_VARIADIC))
+		return 0; /* every positional argument is an operand */
 	if (*npos == sc->n) {
 		err(c, a->loc, "too many arguments to %s", op_info[op].name);
 		note(c, a->loc, "usage: %s", schemas[op].usage);
@@ -761,7 +784,7 @@ static int arg_slot(Checker *c, Op op, const Schema *sc, const Arg *a, int *npos
 static bool missing_arg(Checker *c, Op op, const Node *call, int idx)
 {
 	const Param *p = &schemas[op].p[idx];
-	int w = param_word(p->name);
+	int w = param_word(op, p->name);
 	if (idx == 0)
 		err(c, call->loc, "%s needs an operand: %s(h%s)", op_info[op].name,
 		        op_info[op].name, schemas[op].n > 1 ? ", ..." : "");
@@ -780,7 +803,8 @@ static bool bind_args(Checker *c, Op op, const Node *call, Bound *b)
 	bool seen_kw = false, ok = true;
 	for (const Arg *a = call->args; a; a = a->next) {
 		int idx = arg_slot(c, op, sc, a, &npos, &seen_kw);
-		if (idx >= 0 && b->arg[idx]) {
+		bool more_operands = idx == 0 && op_has(op, P_VARIADIC);
+		if (idx >= 0 && b->arg[idx] && !more_operands) {
 			err(c, a->loc, "argument %s of %s given twice", sc->p[idx].name,
 			        op_info[op].name);
 			note(c, b->arg[idx]->loc, "first given here");
@@ -872,25 +896,48 @@ static void bind_layer(Layer *L, const Schema *sc, const Bound *b)
 	} ints[] = {
 	        {"C", &L->C}, {"N", &L->C}, {"k", &L->k}, {"s", &L->s}, {"p", &L->p}, {"d", &L->d}};
 	for (int i = 1; i < sc->n; i++) {
-		for (size_t j = 0; j < sizeof ints / sizeof *ints; j++)
+		for (size_t j = 0; sc->p[i].type == T_INT && j < sizeof ints / sizeof *ints; j++)
 			if (!strcmp(sc->p[i].name, ints[j].name))
 				*ints[j].field = (int)b->ival[i];
 		if (sc->p[i].type == T_BOOL)
 			L->bias = b->ival[i];
 		else if (sc->p[i].type == T_FLOAT)
-			L->eps = b->fval[i];
+			*(strcmp(sc->p[i].name, "eps") == 0 ? &L->eps : &L->rate) = b->fval[i];
 		else if (sc->p[i].type == T_ENUM)
-			L->mode = (GpoolMode)b->ival[i];
+			L->mode = (int)b->ival[i];
 	}
 }
 
-/* Fills L's hyperparameters, output shape and tensors; false after reporting an error
- * (a window that does not fit: nothing else of one operand can fail here). */
-static bool infer(Checker *c, Layer *L, const Bound *b)
+/* An upsampled or concatenated size past GEQC_MAX_DIM. */
+static void size_error(Checker *c, const Layer *L, const Shape *in)
+{
+	long long sum = 0;
+	for (int j = 0; j < L->nin; j++)
+		sum += in[j].c;
+	if (L->op == OP_CONCAT)
+		err(c, L->loc,
+		        "this concat has %lld channels, more than geqc's limit of %d "
+		        "(GEQC_MAX_DIM)",
+		        sum, GEQC_MAX_DIM);
+	else
+		err(c, L->loc,
+		        "upsampling the %dx%d input by %d makes it %lldx%lld, more than geqc's "
+		        "limit of %d (GEQC_MAX_DIM) a side",
+		        in[0].h, in[0].w, L->s, (long long)in[0].h * L->s,
+		        (long long)in[0].w * L->s, GEQC_MAX_DIM);
+}
+
+/* Fills L's hyperparameters, output shape and tensors from its operands' shapes in[];
+ * false after reporting an error (a window that does not fit, a size past the limits:
+ * operands that disagree were reported before). */
+static bool infer(Checker *c, Layer *L, const Bound *b, const Shape *in)
 {
 	bind_layer(L, &schemas[L->op], b);
-	if (!shape_infer(L, &L->in_shape, c->group.n, &L->out_shape)) {
-		window_error(c, L);
+	if (!shape_infer(L, in, c->group.n, &L->out_shape)) {
+		if (op_has(L->op, P_SLIDING))
+			window_error(c, L);
+		else
+			size_error(c, L, in);
 		return false;
 	}
 	shape_tensors(L, c->group.n);
@@ -1067,32 +1114,98 @@ static void unknown_op(Checker *c, const Node *call)
 	note(c, call->name_loc, "%s", op_list(c));
 }
 
-/* The first positional argument, if it comes first: the op's operand. */
-static const Node *operand_of(const Node *call)
+/* Evaluates the operands of call into in[], arg[]: its first argument if positional, or
+ * for a P_VARIADIC op every leading positional argument (op is -1 for an unknown op,
+ * whose operand is still checked). Returns their count, or -1 after an error. */
+static int eval_operands(Checker *c, int op, const Node *call, int *in, const Node **arg)
 {
-	return call->args && !call->args->kw ? call->args->val : NULL;
+	const char *what = arena_printf(c->arena, "the operand of %s", call->name);
+	bool all = op >= 0 && op_has((Op)op, P_VARIADIC);
+	int n = 0;
+	for (const Arg *a = call->args; a && !a->kw && (all || n == 0); a = a->next) {
+		if (n == GEQC_MAX_OPERANDS) {
+			err(c, a->loc, "%s takes at most %d operands (GEQC_MAX_OPERANDS)",
+			        call->name, GEQC_MAX_OPERANDS);
+			return -1;
+		}
+		arg[n] = a->val;
+		in[n++] = eval(c, a->val, what);
+	}
+	return n;
+}
+
+/* The operands of a concat agree in kind, height and width (SPEC §2.2); else the first
+ * that does not is reported against the first operand. */
+static bool check_concat(Checker *c, const int *in, const Node **arg, int n)
+{
+	Shape a = c->value[in[0]];
+	for (int j = 1; j < n; j++) {
+		Shape b = c->value[in[j]];
+		if (b.kind != a.kind) {
+			err(c, arg[j]->loc,
+			        "concat needs operands of one kind, but %s is %s and %s is %s",
+			        operand_words(c, arg[0]), kind_phrase(a.kind),
+			        operand_words(c, arg[j]), kind_phrase(b.kind));
+			return false;
+		}
+		if (b.h == a.h && b.w == a.w)
+			continue;
+		err(c, arg[j]->loc,
+		        "concat needs operands of the same height and width, but %s is %dx%d and "
+		        "%s "
+		        "is %dx%d",
+		        operand_words(c, arg[0]), a.h, a.w, operand_words(c, arg[j]), b.h, b.w);
+		bool up = a.h % b.h == 0 && a.h / b.h > 1 && a.w == b.w * (a.h / b.h);
+		if (up)
+			note(c, arg[j]->loc, "upsample(%s, %d) would be %dx%d",
+			        arg[j]->kind == N_NAME ? arg[j]->name : "...", a.h / b.h, a.h, a.w);
+		return false;
+	}
+	return true;
+}
+
+/* Every operand valid and of a kind the op takes, as many as it needs. */
+static bool check_operands(
+        Checker *c, Op op, const Node *call, const int *in, const Node **arg, int n)
+{
+	if (n < 0)
+		return false;
+	if (n < op_info[op].nin) {
+		err(c, call->loc, "%s needs at least %d operands: %s", op_info[op].name,
+		        op_info[op].nin, schemas[op].usage);
+		return false;
+	}
+	for (int j = 0; j < n; j++)
+		if (in[j] < 0 || !check_kind(c, op, arg[j], c->value[in[j]]))
+			return false;
+	return op != OP_CONCAT || check_concat(c, in, arg, n);
 }
 
 static int eval_call(Checker *c, const Node *call)
 {
 	int rank = c->next_rank++; /* the op name precedes its arguments in the text */
-	int op = find_op(call->name);
-	const Node *arg = operand_of(call);
-	const char *what = arena_printf(c->arena, "the operand of %s", call->name);
+	int op = find_op(call->name), in[GEQC_MAX_OPERANDS];
+	const Node *arg[GEQC_MAX_OPERANDS];
 	if (op < 0)
 		unknown_op(c, call);
-	int in = arg ? eval(c, arg, what) : -1;
+	int n = eval_operands(c, op, call, in, arg);
 	if (op < 0)
 		return -1;
 	Bound b = {0};
 	bool ok = bind_args(c, (Op)op, call, &b);
 	if (op_has((Op)op, P_POOL) && ok)
 		ok = check_pool_padding(c, (Op)op, &b);
-	if (!ok || in < 0 || !check_kind(c, (Op)op, arg, c->value[in]))
+	if (!ok || !check_operands(c, (Op)op, call, in, arg, n))
 		return -1;
-	Layer L = new_layer(c, (Op)op, call->loc, in);
+	Layer L = new_layer(c, (Op)op, call->loc, in[0]);
 	L.node = call;
-	if (!infer(c, &L, &b) || !check_sizes(c, &L))
+	L.nin = n;
+	Shape shapes[GEQC_MAX_OPERANDS];
+	for (int j = 0; j < n; j++) {
+		L.in[j] = in[j];
+		shapes[j] = c->value[in[j]];
+	}
+	if (!infer(c, &L, &b, shapes) || !check_sizes(c, &L))
 		return -1;
 	L.C = L.out_shape.c;
 	return append_layer(c, &L, rank);
@@ -1330,13 +1443,13 @@ static void dump_arg(FILE *out, const Layer *L, const Param *p)
 		const char *w;
 		int val;
 	} ints[] = {{"C", L->C}, {"N", L->C}, {"k", L->k}, {"s", L->s}, {"p", L->p}, {"d", L->d}};
-	for (size_t i = 0; i < sizeof ints / sizeof *ints; i++)
+	for (size_t i = 0; p->type == T_INT && i < sizeof ints / sizeof *ints; i++)
 		if (!strcmp(p->name, ints[i].w))
 			fprintf(out, "%d", ints[i].val);
 	if (p->type == T_BOOL)
 		fputs(L->bias ? "true" : "false", out);
 	else if (p->type == T_FLOAT)
-		fprintf(out, "%g", L->eps);
+		fprintf(out, "%g", strcmp(p->name, "eps") == 0 ? L->eps : L->rate);
 	else if (p->type == T_ENUM)
 		fputs(p->enums[L->mode], out);
 }

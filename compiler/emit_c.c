@@ -441,9 +441,29 @@ static bool c_var(FILE *f, const char *w, const void *ctx)
 		fprintf(f, "%lld", shape_numel(a));
 	else if (!strcmp(w, "mean"))
 		fputs(L->mode == GPOOL_MEAN ? "true" : "false", f);
+	else if (!strcmp(w, "bilinear"))
+		fputs(L->mode == UPSAMPLE_BILINEAR ? "true" : "false", f);
 	else
 		return false;
 	return true;
+}
+
+/* A concat's operands that were not written into its slices, copied there. */
+static void emit_concat_copies(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	size_t off = 0;
+	for (int j = 0; j < L->nin; j++) {
+		size_t n = (size_t)shape_numel(P->m->value[L->in[j]]);
+		if (!plan_concat_in_place(P, i, j)) {
+			fputs("\tmemcpy(", c);
+			put_buf(c, P, L->out);
+			fprintf(c, " + %zu, ", off);
+			put_buf(c, P, L->in[j]);
+			fprintf(c, ", %zu * sizeof(float));\n", n);
+		}
+		off += n;
+	}
 }
 
 /* The function of layer i: its runtime call (ops.h's C column) on its buffers, after a
@@ -470,6 +490,8 @@ static void emit_layer(FILE *c, const Plan *P, int i, const Diag *src)
 		op_template(c, call, c_var, &(CallVars){P, i});
 		fputs(";\n", c);
 	}
+	if (L->op == OP_CONCAT)
+		emit_concat_copies(c, P, i);
 	fputs("}\n\n", c);
 }
 
@@ -497,6 +519,10 @@ static void put_no_code(FILE *c, const Plan *P, int i)
 		fprintf(c, "fused into %s */\n", P->m->layer[P->fuse[i]].name);
 	else if (L->op == OP_ADD && P->sum[i] >= 0)
 		fprintf(c, "fused into %s */\n", P->m->layer[P->sum[i]].name);
+	else if (L->op == OP_DROPOUT)
+		fputs("dropout, the identity at inference */\n", c);
+	else if (L->op == OP_CONCAT)
+		fputs("its operands were written into its slices */\n", c);
 	else
 		fputs("the same floats, now a vector */\n", c);
 }

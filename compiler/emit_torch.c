@@ -436,6 +436,32 @@ static const char class_linear[] =
         "        return F.linear(x, self.weight, self.bias)\n"
         "\n"
         "\n";
+/* The functions of the SPEC §2.2 layers without parameters. */
+static const char fn_upsample[] =
+        "def upsample(x, s: int, bilinear: bool):\n"
+        "    \"\"\"Every plane of an image [B, C, H, W] or a G-map [B, C, G, H, W] upsampled by s, as\n"
+        "    nn.Upsample(scale_factor=s): nearest, or bilinear with align_corners=False.\"\"\"\n"
+        "    planes = x.flatten(1, -3)\n"
+        "    if bilinear:\n"
+        "        y = F.interpolate(planes, scale_factor=float(s), mode=\"bilinear\", align_corners=False)\n"
+        "    else:\n"
+        "        y = F.interpolate(planes, scale_factor=float(s), mode=\"nearest\")\n"
+        "    return y.view(x.shape[:-2] + y.shape[-2:])\n"
+        "\n"
+        "\n";
+
+static const char fn_dropout[] =
+        "def orbit_dropout(x, p: float, orbits: int, training: bool):\n"
+        "    \"\"\"nn.Dropout that keeps every group orbit whole, so that training keeps the symmetry:\n"
+        "    each of the `orbits` channels of a sample (all the planes and pixels of a channel of a\n"
+        "    G-map or an image; of a vector, the entries the group permutes among themselves) is\n"
+        "    zeroed with probability p and the rest scaled by 1/(1-p). The identity in eval mode.\"\"\"\n"
+        "    if not training or p == 0.0:\n"
+        "        return x\n"
+        "    keep = (torch.rand(x.shape[0], orbits, 1, device=x.device) >= p).to(x.dtype)\n"
+        "    return (x.reshape(x.shape[0], orbits, -1) * keep / (1.0 - p)).view(x.shape)\n"
+        "\n"
+        "\n";
 /* clang-format on */
 
 static bool uses(const Model *m, Op op)
@@ -457,6 +483,8 @@ static void emit_classes(Emitter *e)
 	        {OP_CONV, class_conv},
 	        {OP_BN, class_bn},
 	        {OP_LINEAR, class_linear},
+	        {OP_UPSAMPLE, fn_upsample},
+	        {OP_DROPOUT, fn_dropout},
 	};
 	for (size_t i = 0; i < sizeof cls / sizeof cls[0]; i++)
 		if (uses(e->m, cls[i].op))
@@ -559,6 +587,9 @@ static void emit_init_layer(Emitter *e, const Layer *l)
 	case OP_FLATTEN:
 	case OP_SOFTMAX:
 	case OP_ADD:
+	case OP_CONCAT:
+	case OP_UPSAMPLE:
+	case OP_DROPOUT:
 	case OP_COUNT:
 		break; /* no parameters */
 	}
@@ -567,6 +598,13 @@ static void emit_init_layer(Emitter *e, const Layer *l)
 }
 
 /* ---- Model.forward: one line per layer ---- */
+
+/* $xs: every operand, "a, b, c". */
+static void put_operands(FILE *out, const Model *m, const Layer *l)
+{
+	for (int j = 0; j < l->nin; j++)
+		fprintf(out, "%s%s", j ? ", " : "", value_name(m, l->in[j]));
+}
 
 /* The $words of ops.h's torch column: the operands' Python names, the layer's name and
  * hyperparameters, and for pools over the spatial axes the axes of its input's kind. */
@@ -580,11 +618,20 @@ static bool torch_var(FILE *out, const char *w, const void *ctx)
 	} strs[] = {{"x", value_name(e->m, l->in[0])},
 	        {"y", l->nin > 1 ? value_name(e->m, l->in[1]) : NULL}, {"name", l->path},
 	        {"reduce", l->mode == GPOOL_MAX ? "amax" : "mean"},
-	        {"axes", gmap ? "(3, 4)" : "(2, 3)"}, {"flat", gmap ? ".flatten(1)" : ""}};
+	        {"axes", gmap ? "(3, 4)" : "(2, 3)"}, {"flat", gmap ? ".flatten(1)" : ""},
+	        {"bilinear", l->mode == UPSAMPLE_BILINEAR ? "True" : "False"}};
 	const struct {
 		const char *w;
 		int val;
-	} ints[] = {{"k", l->k}, {"s", l->s}, {"p", l->p}};
+	} ints[] = {{"k", l->k}, {"s", l->s}, {"p", l->p}, {"orbits", l->in_shape.c}};
+	if (!strcmp(w, "xs")) {
+		put_operands(out, e->m, l);
+		return true;
+	}
+	if (!strcmp(w, "rate")) {
+		put_float(out, l->rate);
+		return true;
+	}
 	for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
 		if (!strcmp(w, strs[i].w) && strs[i].s) {
 			fputs(strs[i].s, out);

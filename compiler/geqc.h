@@ -22,6 +22,7 @@ enum {
 	GEQC_MAX_LAYERS = 4096,    /* op applications in one model, after expansion */
 	GEQC_MAX_SIZES = 4096,     /* input sizes one --sizes sweeps */
 	GEQC_MAX_STEPS = 1 << 18,  /* statements and loop turns run by the expansion */
+	GEQC_MAX_OPERANDS = 16,    /* operands of one concat */
 };
 #define GEQC_MAX_NUMEL (1LL << 28) /* floats in one value or one parameter tensor */
 
@@ -333,7 +334,9 @@ typedef struct Tensor {
 	int dim[5];
 } Tensor;
 
+/* The index of an op's enum argument (its order in ops.h's schema). */
 typedef enum { GPOOL_MAX, GPOOL_MEAN } GpoolMode;
+typedef enum { UPSAMPLE_NEAREST, UPSAMPLE_BILINEAR } UpsampleMode;
 
 typedef struct Layer {
 	Op op;
@@ -344,15 +347,17 @@ typedef struct Layer {
 	Loc loc;          /* the call (or the `+`) */
 	const Node *node; /* the same in the AST (NULL for layers built by hand in tests) */
 	int nin;
-	int in[2];      /* value ids of the operands */
-	int out;        /* value id of the result (= index of this layer + 1) */
-	Shape in_shape; /* shape of in[0] */
+	int in[GEQC_MAX_OPERANDS]; /* value ids of the operands (more than two: a concat) */
+	int out;                   /* value id of the result (= index of this layer + 1) */
+	Shape in_shape;            /* shape of in[0] */
 	Shape out_shape;
 	int C;          /* output channels (lift gconv conv) or features (linear) */
-	int k, s, p, d; /* kernel, stride, padding, dilation (convs and pools; else 1 1 0 1) */
+	int k, s, p, d; /* kernel, stride, padding, dilation (convs and pools; else 1 1 0 1);
+	                   s is also upsample's factor */
 	bool bias;
-	double eps;
-	GpoolMode mode;
+	double eps;  /* bn */
+	double rate; /* dropout's p: the probability of dropping a channel in training */
+	int mode;    /* the enum argument: GpoolMode (gpool) or UpsampleMode (upsample) */
 	int nparams;
 	Tensor param[4]; /* safetensors names and shapes, in the order of SPEC §2 */
 } Layer;
@@ -380,9 +385,12 @@ void model_dump(FILE *out, const Model *m);
 /* ---- shape.c: the shape rules of SPEC §2, the only shape inference ---- */
 /* The result's shape of layer L (its op and hyperparameters) on the operand shapes
  * in[0 .. L->nin) for a group of order group_n; false if there is none: a window that
- * does not fit, operands of + that do not agree. L->in_shape is not read, so the lint
- * can ask at other input sizes. */
+ * does not fit, operands of + or concat that do not agree, an upsampled or concatenated
+ * size past GEQC_MAX_DIM. L->in_shape is not read, so the lint can ask at other input
+ * sizes. */
 bool shape_infer(const Layer *L, const Shape *in, int group_n, Shape *out);
+/* The shapes of L's operands among the values val[], into in[0 .. L->nin). */
+void shape_operands(const Layer *L, const Shape *val, Shape *in);
 /* Sets L's parameter tensors from its op, hyperparameters and in_shape (SPEC §2; names
  * without the layer's prefix). */
 void shape_tensors(Layer *L, int group_n);
@@ -401,12 +409,13 @@ const char *shape_dims(Shape s, char buf[SHAPE_DIMS_MAX]);
 
 /* ---- lint.c: per-element, per-layer exactness (SPEC §1) ---- */
 typedef struct LayerLint {
-	int res[2];      /* (N + 2p - d(k-1) - 1) mod s for the y and x axes; 0 if not strided */
-	double shift[2]; /* centre of this layer's output grid minus the image centre, in input
-	                    pixels, y then x (negative: up/left); cumulative */
-	int stride[2];   /* input pixels between neighbouring output pixels, cumulative */
-	unsigned breaks; /* elements this layer itself breaks (grid or SPEC §1 (a)) */
-	bool self_break; /* breaks by (a): the layer does not commute with the group */
+	int res[2];       /* (N + 2p - d(k-1) - 1) mod s for the y and x axes; 0 if not strided */
+	double shift[2];  /* centre of this layer's output grid minus the image centre, in input
+	                     pixels, y then x (negative: up/left); cumulative */
+	double stride[2]; /* input pixels between neighbouring output pixels, cumulative (a
+	                     fraction after an upsample) */
+	unsigned breaks;  /* elements this layer itself breaks (grid or SPEC §1 (a)) */
+	bool self_break;  /* breaks by (a): the layer does not commute with the group */
 } LayerLint;
 
 typedef struct Lint {
@@ -478,6 +487,7 @@ typedef struct Plan {
 	int *fuse;       /* per layer: a conv's fused relu, a fused relu's conv, or -1 */
 	int *sum;        /* per layer: a conv's fused `+`, a fused `+`'s conv, or -1 */
 	int *over;       /* per layer: the operand an elementwise op overwrites, or -1 */
+	unsigned *slice; /* per concat: bit j set if operand j was written in its slice */
 	int *param0;     /* per layer: its first tensor in the parameter table */
 	size_t *woff;    /* per layer: its weights (bn: scale) in the parameter block */
 	size_t *boff;    /* per layer: its bias (bn: shift), or PLAN_NONE */
@@ -501,6 +511,9 @@ void plan_dump(FILE *out, const Plan *P);
 bool plan_has_code(const Plan *P, int i);
 /* The layer that produces value v (> 0), or -1. */
 int model_producer(const Model *m, int v);
+/* Whether concat layer i's operand j was written into its slice by its producer (no
+ * copy). */
+bool plan_concat_in_place(const Plan *P, int i, int j);
 /* The operand that conv layer c adds in its epilogue (P->sum[c] >= 0): the other side of
  * its `+`. */
 int plan_sum_operand(const Plan *P, int c);

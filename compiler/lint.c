@@ -228,6 +228,17 @@ static void slide_grid(Grid *gr, const Layer *L)
 	}
 }
 
+/* An upsampling by s keeps the grid's centre and divides its step: the s x s pixels
+ * made of input pixel i sit at a + b*i - b(s-1)/2s + (b/s)*j, j < s. */
+static void upsample_grid(Grid *gr, const Layer *L)
+{
+	for (int a = 0; a < 2; a++) {
+		gr->a[a] -= gr->b[a] * (L->s - 1) / (2.0 * L->s);
+		gr->b[a] /= L->s;
+		gr->n[a] *= L->s;
+	}
+}
+
 /* ---- the per-layer verdict ---- */
 
 static bool same_vector_action(Shape x, Shape y)
@@ -278,6 +289,9 @@ static unsigned self_breaks(Ctx *c, const Layer *L, unsigned *moved)
 	case OP_TANH:
 	case OP_GPOOL:
 	case OP_SOFTMAX:
+	case OP_CONCAT:
+	case OP_UPSAMPLE: /* nearest and bilinear alike are symmetric about the plane's centre */
+	case OP_DROPOUT:  /* the identity at inference */
 	case OP_COUNT:
 		return 0;
 	}
@@ -306,9 +320,11 @@ static void lint_layer(Ctx *c, int i)
 	LayerLint *ll = &c->l->layer[i];
 	int v = L->out, in = L->in[0];
 	unsigned exact = c->exact[in], moved = c->moved[in];
-	if (L->nin == 2)
-		exact &= c->exact[L->in[1]];
+	for (int j = 1; j < L->nin; j++) /* a + or concat keeps what every operand keeps */
+		exact &= c->exact[L->in[j]];
 	c->grid[v] = c->grid[in];
+	if (L->op == OP_UPSAMPLE)
+		upsample_grid(&c->grid[v], L);
 	if (op_has(L->op, P_SLIDING)) {
 		int n[2] = {L->in_shape.h, L->in_shape.w};
 		ll->res[AXIS_Y] = residue(n[0], L->k, L->s, L->p, L->d);
@@ -325,7 +341,7 @@ static void lint_layer(Ctx *c, int i)
 	for (int a = 0; a < 2; a++) {
 		int image_n = a == AXIS_Y ? c->m->input.h : c->m->input.w;
 		ll->shift[a] = grid_shift(&c->grid[v], a, image_n);
-		ll->stride[a] = c->grid[v].b[a] < INT_MAX ? (int)c->grid[v].b[a] : INT_MAX;
+		ll->stride[a] = c->grid[v].b[a];
 	}
 }
 
@@ -453,7 +469,8 @@ static bool centred_at(const Model *m, Shape *val, int H, int W, unsigned axes)
 	val[0].w = W;
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
-		Shape in[2] = {val[L->in[0]], val[L->in[L->nin - 1]]};
+		Shape in[GEQC_MAX_OPERANDS];
+		shape_operands(L, val, in);
 		if (!shape_infer(L, in, m->group.n, &val[L->out]))
 			return false;
 		int n[2] = {in[0].h, in[0].w};
@@ -897,7 +914,11 @@ static void json_layer(FILE *out, const Layer *L, const LayerLint *ll, unsigned 
 	json_num(out, ll->shift[0]);
 	fputs(", ", out);
 	json_num(out, ll->shift[1]);
-	fprintf(out, "], \"stride\": [%d, %d], \"breaks\": ", ll->stride[0], ll->stride[1]);
+	fputs("], \"stride\": [", out);
+	json_num(out, ll->stride[0]);
+	fputs(", ", out);
+	json_num(out, ll->stride[1]);
+	fputs("], \"breaks\": ", out);
 	json_names(out, ll->breaks & all);
 	const char *reason = !(ll->breaks & all) ? NULL : ll->self_break ? "layer" : "grid";
 	fputs(", \"reason\": ", out);

@@ -6,7 +6,9 @@
  *
  * spelling   how the source writes it: a call `relu(h)`, or an infix operator (P_INFIX)
  * layer      the base of its layers' names: relu1, relu2 ... (SPEC §2.3)
- * nin        operand count; the first is the call's first argument (`x:map` below)
+ * nin        operand count; the first is the call's first argument (`x:map` below);
+ *            for a P_VARIADIC op the least count (its call's leading positional arguments
+ *            are all operands, up to GEQC_MAX_OPERANDS, and Layer.nin is their count)
  * input kinds  Kind bits its first operand may have (check.c reports the others)
  * output kind  K_IMAGE, K_GMAP, K_VECTOR, or OUT_SAME: the first operand's kind
  * properties   P_* bits, below
@@ -45,6 +47,7 @@
 #define P_KEEPS_ACT (1u << 8)  /* commutes with any permutation of a vector's entries */
 #define P_FOLDS     (1u << 9)  /* an affine map per channel that folds into the conv before it */
 #define P_FUSES     (1u << 10) /* runs in the epilogue of the conv whose output it overwrites */
+#define P_VARIADIC  (1u << 11) /* takes nin or more operands, positionally (concat) */
 #define OUT_SAME    0
 
 #define SLIDE_     (P_SLIDING | P_PLANEWISE)
@@ -88,6 +91,15 @@ X(SOFTMAX, "softmax", "softmax", 1, K_VECTOR, OUT_SAME, P_INPLACE | P_OVERWRITE 
         "x:map", "gq_softmax($out, $numel)", "F.softmax($x, -1)")
 X(ADD, "+", "add", 2, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, P_INFIX | P_OVERWRITE | P_PLANEWISE,
         "a:map b:map", "gq_add($out, $x, $y, $numel)", "$x + $y")
+/* SPEC §2.2. concat has no C call: its operands' producers write into its slices (plan.c's
+ * plan_concat), and emit_c copies those that cannot. dropout is the identity in C. */
+X(CONCAT, "concat", "concat", 2, K_IMAGE | K_GMAP, OUT_SAME, P_VARIADIC | P_PLANEWISE, "a:map", "",
+        "torch.cat([$xs], 1)")
+X(UPSAMPLE, "upsample", "upsample", 1, K_IMAGE | K_GMAP, OUT_SAME, P_PLANEWISE,
+        "x:map s:int mode:enum(nearest|bilinear)=nearest",
+        "gq_upsample($out, $x, $planes, $h, $w, $s, $bilinear)", "upsample($x, $s, $bilinear)")
+X(DROPOUT, "dropout", "dropout", 1, K_IMAGE | K_GMAP | K_VECTOR, OUT_SAME, POINTWISE_,
+        "x:map p:float=0.5", "", "orbit_dropout($x, $rate, $orbits, self.training)")
 
 #undef SLIDE_
 #undef POINTWISE_

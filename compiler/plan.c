@@ -333,13 +333,20 @@ static void plan_params(Plan *P)
 	}
 }
 
-/* Whether layer i gets a function: folded bns, fused relus and overwriting flattens are no
- * code. */
+bool plan_concat_in_place(const Plan *P, int i, int j)
+{
+	return P->slice[i] >> j & 1u;
+}
+
+/* Whether layer i gets a function: folded bns, fused relus, overwriting flattens and
+ * dropouts, and concats whose operands were all written in place are no code. */
 bool plan_has_code(const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
 	if (!P->live[i] || (op_has(L->op, P_FOLDS) && P->fold[i] >= 0))
 		return false;
+	if (L->op == OP_CONCAT)
+		return P->slice[i] != (1u << L->nin) - 1;
 	if ((op_has(L->op, P_FUSES) && P->fuse[i] >= 0) || (L->op == OP_ADD && P->sum[i] >= 0))
 		return false;
 	return !(!*op_info[L->op].c && P->over[i] >= 0);
@@ -366,6 +373,7 @@ Plan *plan_model(const Model *m, Arena *a)
 	P->fuse = plan_array(a, nl, sizeof *P->fuse);
 	P->sum = plan_array(a, nl, sizeof *P->sum);
 	P->over = plan_array(a, nl, sizeof *P->over);
+	P->slice = plan_array(a, nl, sizeof *P->slice);
 	P->param0 = plan_array(a, nl, sizeof *P->param0);
 	P->woff = plan_array(a, nl, sizeof *P->woff);
 	P->boff = plan_array(a, nl, sizeof *P->boff);

@@ -107,6 +107,37 @@ static bool add_shape(Shape a, Shape b, Shape *out)
 	return true;
 }
 
+/* Along the channel axis: every operand a map of one kind with the same H and W (and so
+ * the same group axis); the channels add up, within GEQC_MAX_DIM. */
+static bool concat_shape(const Shape *in, int n, Shape *out)
+{
+	long long c = 0;
+	for (int j = 0; j < n; j++) {
+		if (in[j].kind != in[0].kind || in[j].h != in[0].h || in[j].w != in[0].w)
+			return false;
+		c += in[j].c;
+	}
+	out->c = (int)(c > GEQC_MAX_DIM ? 0 : c);
+	return c <= GEQC_MAX_DIM;
+}
+
+/* Each pixel becomes s x s, within GEQC_MAX_DIM. */
+static bool upsample_shape(Shape in, int s, Shape *out)
+{
+	long long h = (long long)in.h * s, w = (long long)in.w * s;
+	if (s < 1 || h > GEQC_MAX_DIM || w > GEQC_MAX_DIM)
+		return false;
+	out->h = (int)h;
+	out->w = (int)w;
+	return true;
+}
+
+void shape_operands(const Layer *L, const Shape *val, Shape *in)
+{
+	for (int j = 0; j < L->nin; j++)
+		in[j] = val[L->in[j]];
+}
+
 bool shape_infer(const Layer *L, const Shape *in, int group_n, Shape *out)
 {
 	*out = in[0];
@@ -144,6 +175,12 @@ bool shape_infer(const Layer *L, const Shape *in, int group_n, Shape *out)
 		return true;
 	case OP_ADD:
 		return add_shape(in[0], in[1], out);
+	case OP_CONCAT:
+		return concat_shape(in, L->nin, out);
+	case OP_UPSAMPLE:
+		return upsample_shape(in[0], L->s, out);
+	case OP_DROPOUT:
+		return true;
 	case OP_COUNT:
 		break;
 	}
@@ -189,6 +226,9 @@ void shape_tensors(Layer *L, int group_n)
 	case OP_FLATTEN:
 	case OP_SOFTMAX:
 	case OP_ADD:
+	case OP_CONCAT:
+	case OP_UPSAMPLE:
+	case OP_DROPOUT:
 	case OP_COUNT:
 		return; /* no parameters */
 	}

@@ -6,9 +6,10 @@ measurements quick. Between them the models cover every predeclared group and tw
 ones, odd, even and non-square inputs (non-square only for groups without axis swaps),
 padding, dilation, both pools on images and G-maps, stride 2 early and late, conv with
 k = 1 and k > 1, linear after gpool + global pool, after a global pool of a G-map and after
-flatten, `+` residuals, and every output kind (image, G-map, each kind of vector); and
-models written with blocks, loops, conditions and compile-time arithmetic (SPEC §2.1),
-whose parameter names are paths (basic2.gconv1.weight).
+flatten, `+` residuals, and every output kind (image, G-map, each kind of vector); models
+written with blocks, loops, conditions and compile-time arithmetic (SPEC §2.1), whose
+parameter names are paths (basic2.gconv1.weight); and U-Nets and dense loops of the layers
+of SPEC §2.2 (concat, upsample, dropout) on images and G-maps.
 """
 import os
 import sys
@@ -193,6 +194,57 @@ block unit(x, C, k=3) {
 }"""
 
 
+def unet_blocks(n):
+    """a U-Net of blocks: skip concats, nearest and bilinear upsampling, dropout, a map out"""
+    return ["h = relu(lift(x, 2, k=3, p=1));",
+            "s1 = enc(h, 2);",
+            "s2 = enc(maxpool(s1, 2), 3);",
+            "h = enc(maxpool(s2, 2), 3);",
+            "h = dec(h, s2, 3, smooth=true);",
+            "h = dec(h, s1, 2);",
+            "return gpool(gconv(h, 2, k=1), mean);"]
+
+
+BLOCKS[unet_blocks] = """block enc(x, C) {
+    return relu(bn(gconv(x, C, k=3, p=1)));
+}
+block dec(x, skip, C, smooth=false) {
+    if (smooth) { u = upsample(x, 2, mode=bilinear); } else { u = upsample(x, 2); }
+    h = concat(dropout(u, p=0.2), skip);
+    return relu(bn(gconv(h, C, k=3, p=1)));
+}"""
+
+
+def unet_strided(n):
+    """a U-Net whose downsampling is a stride-2 gconv (k=3, p=1): off-centre on even sizes"""
+    return ["e = relu(bn(lift(x, 2, k=3, p=1)));",
+            "d = relu(gconv(e, 3, k=3, s=2, p=1));",
+            "u = upsample(d, 2, mode=bilinear);",
+            "h = relu(gconv(concat(e, u), 2, k=3, p=1));",
+            "return linear(dropout(global_avgpool(gpool(h, max)), p=0.5), 3);"]
+
+
+def dense_loop(n):
+    """a loop of dense blocks (each concat grows the channels), upsample by 3, dropout"""
+    return ["h = lift(x, 2, k=3, p=1);",
+            "for i in 0..3 { h = dense(h, i + 1); }",
+            "h = upsample(h, 3);",
+            "return global_maxpool(dropout(h, p=0.1));"]
+
+
+BLOCKS[dense_loop] = """block dense(x, G) {
+    return concat(x, relu(bn(gconv(x, G, k=3, p=1))));
+}"""
+
+
+def image_concat(n):
+    """concat and bilinear upsample of images before the lift; a concat of three operands"""
+    return ["a = upsample(x, 2, mode=bilinear);",
+            "b = relu(conv(a, 2, k=1));",
+            "h = lift(concat(a, b, dropout(a)), 2, k=3, s=2, p=1);",
+            "return concat(h, upsample(maxpool(h, 2), 2));"]
+
+
 # (architecture, group, input channels, height, width)
 MODELS = [
     (pool_then_gconv, "p4", 1, 10, 10), (pool_then_gconv, "p4", 1, 11, 11),
@@ -224,6 +276,13 @@ MODELS = [
     (resnet_blocks, "p4", 1, 9, 9), (resnet_blocks, "p4m", 1, 10, 10),
     (resnet_blocks, "pmm", 1, 9, 10),
     (nested_blocks, "p4", 1, 10, 10), (nested_blocks, "p4m", 1, 9, 9),
+    (unet_blocks, "p4m", 1, 8, 8), (unet_blocks, "p4", 1, 12, 12),
+    (unet_blocks, "pmm", 1, 8, 12),
+    (unet_strided, "p4m", 1, 8, 8), (unet_strided, "p4", 1, 10, 10),
+    (unet_strided, "pm", 1, 10, 12),
+    (dense_loop, "p4m", 1, 7, 7), (dense_loop, "cmm", 1, 6, 6),
+    (image_concat, "p4", 1, 6, 6), (image_concat, "p4m", 2, 8, 8),
+    (image_concat, "pmm", 1, 6, 8),
 ]
 
 

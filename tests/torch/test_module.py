@@ -190,6 +190,83 @@ def test_vector_layouts():
     close(y, np.exp(z) / np.exp(z).sum())
 
 
+NEW_LAYERS = """
+model skip(x: [1, 5, 7]) on pmm {
+    e = tanh(lift(x, 2, k=3, p=1));
+    u = upsample(gconv(e, 3, k=1), 2, mode=bilinear);
+    n = upsample(dropout(e, p=0.3), 2);
+    h = concat(e, avgpool(u, 2), e);
+    return concat(maxpool(n, 2), h);
+}
+"""
+
+
+def interp_matrix(n, s):
+    """[n*s, n]: torch's 1-D bilinear upsampling (align_corners=False), from its formula:
+    output o reads source (o + 0.5)/s - 0.5, clamped at 0, between floor and the next."""
+    A = np.zeros((n * s, n))
+    for o in range(n * s):
+        src = max((o + 0.5) / s - 0.5, 0.0)
+        i0 = int(np.floor(src))
+        i1, t = min(i0 + 1, n - 1), src - i0
+        A[o, i0] += 1 - t
+        A[o, i1] += t
+    return A
+
+
+def test_concat_upsample_dropout_match_formulas():
+    """concat stacks channels keeping the group axis; upsample is np.repeat (nearest) and
+    A_h X A_w^T (bilinear) on every plane; dropout is the identity in eval mode."""
+    mod = emit("skip", NEW_LAYERS)
+    model = mod.Model().double().eval()
+    sd = randomise(model, 21)
+    x = np.random.default_rng(22).normal(size=(2, 1, 5, 7))
+    y = model(torch.from_numpy(x)).detach().numpy()
+    elems = [0, 2, 4, 6]
+    for b in range(2):
+        e = np.tanh(ref_lift(x[b], sd["lift1.weight"], sd["lift1.bias"], elems, p=1))
+        d = ref_gconv(e, sd["gconv1.weight"], sd["gconv1.bias"], elems)
+        u = np.einsum("yh,cghw,xw->cgyx", interp_matrix(5, 2), d, interp_matrix(7, 2))
+        n = e.repeat(2, -2).repeat(2, -1)
+        h = np.concatenate([e, ref_pool(u, 2, 2, 0, "avg"), e], 0)
+        close(y[b], np.concatenate([ref_pool(n, 2, 2, 0, "max"), h], 0))
+    scripted = torch.jit.script(model)
+    with torch.no_grad():
+        close(scripted(torch.from_numpy(x)), y, 1e-12)
+
+
+def test_dropout_keeps_group_orbits():
+    """In training a dropped channel of a G-map is zero on all its |G| planes and pixels, a
+    kept one scaled by 1/(1-p); a vector from a global pool of a G-map drops the |G| entries
+    of a channel together; an image drops whole channels. Eval mode is the identity."""
+    cases = [("gmap", "dropout(relu(lift(x, 64, k=3)), p=0.5)", 0.5),
+             ("vector", "dropout(global_avgpool(relu(lift(x, 64, k=3))), 0.25)", 0.25),
+             ("image", "dropout(gpool(relu(lift(x, 64, k=3)), max), p=0.5)", 0.5)]
+    for kind, expr, p in cases:
+        mod = emit("drop_" + kind, "model drop(x: [1, 6, 6]) on p4m {\n    return %s;\n}\n" % expr)
+        model = mod.Model().double()
+        randomise(model, 23)
+        x = torch.from_numpy(np.random.default_rng(24).uniform(1, 2, size=(3, 1, 6, 6)))
+        with torch.no_grad():
+            ref = model.eval()(x)
+            torch.manual_seed(25)
+            y = model.train()(x)
+            assert torch.equal(model.eval()(x), ref), f"{kind}: eval mode is not the identity"
+        orbit = ref.reshape(3, 64, -1)  # the last axis: one channel's orbit
+        live = (orbit != 0).any(-1)     # a channel the relu zeroed tells nothing
+        ratio = (y.reshape(3, 64, -1) / torch.where(orbit == 0, 1.0, orbit)).numpy()
+        ratio[(orbit == 0).numpy()] = np.nan
+        kept = np.all(np.isclose(ratio, 1 / (1 - p)) | np.isnan(ratio), -1)
+        dropped = np.all((ratio == 0) | np.isnan(ratio), -1)
+        assert (kept | dropped).all(), f"{kind}: a channel partly dropped"
+        frac = dropped[live.numpy()].mean()
+        assert abs(frac - p) < 0.12, f"{kind}: dropped {frac:.2f} of the channels, p = {p}"
+        scripted = torch.jit.script(model.train())
+        torch.manual_seed(25)
+        with torch.no_grad():
+            close(scripted(x), y, 1e-12)
+
+
 NAMING = """
 model names(x: [1, 8, 8]) on p2 {
     h = relu(bn(lift(x, 4, k=3)));

@@ -18,7 +18,8 @@
  *   cin), then A^T M A + bias and relu per m x m output tile: 36 multiplies instead of 144
  *   per 4x4 tile (16 instead of 36 per 2x2), the transforms vectorised across tiles. Their
  *   stride-2 forms (in_1ds2, in_1d4s2) take 25 instead of 36 per 2x2 tile and 81 instead of
- *   144 per 4x4.
+ *   144 per 4x4. Where the map has several panels of tiles, each block of work transforms
+ *   its own panel's input and runs its products while that is in L2 (plan_fused).
  * All block K so that what a tile reads stays in L1 while the panels of A stream from L2,
  * as BLIS blocks a GEMM. Large layers split their work over the team (par.c). */
 #if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
@@ -83,7 +84,8 @@ typedef struct Kernel {
 	gemm_fn *gemm1; /* as gemm, the first half only (b still 2V floats a row) */
 	direct_fn *direct;
 	/* Winograd's input and output transforms */
-	void (*wino_in)(const gq_conv *c, float *V, const float *xp, int ci0, int ci1);
+	void (*wino_in)(const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0,
+	        int ci1, int tp0, int tp1);
 	void (*wino_out)(const gq_conv *c, float *out, const float *add, const float *Mb,
 	        size_t mstride, size_t cols, int co0, int co1, int t0, int t1);
 	bool (*available)(void);
@@ -102,6 +104,7 @@ struct gq_conv {
 	int tw, tpanels; /* Winograd: tiles per row, panels of 2V tiles */
 	int *tapoff;     /* direct: where tap ky*k + kx reads, from a run's first input */
 	int cop, tcp;    /* Winograd: co panels and tile panels per output block */
+	bool fused;      /* Winograd: each output block transforms its own tiles' input */
 	const Kernel *kern;
 	float *a;    /* [alpha^2 or 1][K blocks][mpanels][kc][MR] */
 	float *bias; /* [mpanels * MR], zero-padded */
@@ -494,7 +497,8 @@ static void chunk_at(const gq_conv *c, int t0, Chunk *k)
  * 2-4x the transform's time, measured. */
 static size_t wino_vstride(const gq_conv *c)
 {
-	return (size_t)c->tpanels * c->cin * 2 * c->kern->v + LINE_FLOATS;
+	int panels = c->fused ? c->tcp : c->tpanels;
+	return (size_t)panels * c->cin * 2 * c->kern->v + LINE_FLOATS;
 }
 
 /* Columns of V that the products read: whole vectors of tiles, since a last panel with no
@@ -505,14 +509,16 @@ static int wino_live(const gq_conv *c)
 	return round_up(c->tiles, c->kern->v);
 }
 
-/* Input channels [ci0, ci1): every tile's patch, transformed, into V (portable). */
-static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, int ci1)
+/* Input channels [ci0, ci1) of the tiles of panels [tp0, tp1): each patch, transformed, into
+ * V (panel tp0 first; vstride floats from one of the alpha^2 planes to the next; portable). */
+static void wino_input_c(const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0,
+        int ci1, int tp0, int tp1)
 {
 	int a = c->alpha, nr = 2 * c->kern->v;
 	size_t plane = (size_t)c->hp * c->wq;
 	Lane d[81];
 	Chunk k;
-	for (int t0 = 0; t0 < wino_live(c); t0 += LANES) {
+	for (int t0 = tp0 * nr; t0 < min_int(tp1 * nr, wino_live(c)); t0 += LANES) {
 		chunk_at(c, t0, &k);
 		for (int ci = ci0; ci < ci1; ci++) {
 			for (int l = 0; l < LANES; l++)
@@ -523,9 +529,9 @@ static void wino_input_c(const gq_conv *c, float *V, const float *xp, int ci0, i
 						                          (size_t)y * c->wq + z]
 						                : 0.0f;
 			in_tf(c->algo, d);
-			float *dst = V + ((size_t)(t0 / nr) * c->cin + ci) * nr + t0 % nr;
+			float *dst = V + ((size_t)(t0 / nr - tp0) * c->cin + ci) * nr + t0 % nr;
 			for (int xi = 0; xi < a * a; xi++)
-				memcpy(dst + (size_t)xi * wino_vstride(c), &d[xi], sizeof(Lane));
+				memcpy(dst + (size_t)xi * vstride, &d[xi], sizeof(Lane));
 		}
 	}
 }
@@ -623,34 +629,37 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 /* A panel's lane groups one after the other for each channel, so that each line of V is
  * written whole while it is in L1, not half now and half after every other channel. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_input_avx2_f(
-        const gq_conv *c, float *V, const float *xp, int ci0, int ci1, const int f)
+        const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0, int ci1, int tp0,
+        int tp1, const int f)
 {
 	int nr = 2 * c->kern->v, live = wino_live(c);
-	size_t plane = (size_t)c->hp * c->wq, xstride = wino_vstride(c);
+	size_t plane = (size_t)c->hp * c->wq;
 	Chunk k[VMAX * 2 / LANES];
-	for (int tp = 0; tp < c->tpanels; tp++) {
+	for (int tp = tp0; tp < tp1; tp++) {
 		int groups = min_int(nr, live - tp * nr) / LANES;
 		for (int g = 0; g < groups; g++)
 			chunk_at(c, tp * nr + g * LANES, &k[g]);
 		for (int ci = ci0; ci < ci1; ci++) {
-			float *dst = V + ((size_t)tp * c->cin + ci) * nr;
+			float *dst = V + ((size_t)(tp - tp0) * c->cin + ci) * nr;
 			for (int g = 0; g < groups; g++)
-				input_lanes(c, dst + g * LANES, xstride, xp + ci * plane, &k[g], f);
+				input_lanes(c, dst + g * LANES, vstride, xp + ci * plane, &k[g], f);
 		}
 	}
 }
 
-__attribute__((target("avx2,fma"))) static void wino_input_avx2(
-        const gq_conv *c, float *V, const float *xp, int ci0, int ci1)
+__attribute__((target("avx2,fma"))) static void wino_input_avx2(const gq_conv *c, float *V,
+        size_t vstride, const float *xp, int ci0, int ci1, int tp0, int tp1)
 {
+#define WINO_IN(f) wino_input_avx2_f(c, V, vstride, xp, ci0, ci1, tp0, tp1, f)
 	if (c->algo == GQ_CONV_WINO2)
-		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO2);
+		WINO_IN(GQ_CONV_WINO2);
 	else if (c->algo == GQ_CONV_WINO4)
-		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO4);
+		WINO_IN(GQ_CONV_WINO4);
 	else if (c->algo == GQ_CONV_WINO2S2)
-		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO2S2);
+		WINO_IN(GQ_CONV_WINO2S2);
 	else
-		wino_input_avx2_f(c, V, xp, ci0, ci1, GQ_CONV_WINO4S2);
+		WINO_IN(GQ_CONV_WINO4S2);
+#undef WINO_IN
 }
 
 /* One output row of a tile: m pixels (+ the residual's at s, unless NULL; then the relu),
@@ -819,10 +828,37 @@ static void direct_taps(gq_conv *c)
 
 enum { WINO_BLOCK = 48 * 1024 }; /* floats of a thread's transformed-output block (L2) */
 
+static size_t wino_v_floats(const gq_conv *c);
+static size_t wino_m_floats(const gq_conv *c);
+
 static bool is_wino(int algo)
 {
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
 	       algo == GQ_CONV_WINO4S2;
+}
+
+/* Winograd, fused: a block is one panel of tiles, whose input it transforms itself, by
+ * all the output channels of cop panels (as many as fit WINO_BLOCK, fewer if that leaves
+ * under 8 blocks to share among threads). The transformed input of a panel (alpha^2 x cin
+ * x 2V) then stays in the thread's L2 between the transform and the products, where the
+ * whole layer's (2.9 MB on a 32-channel 97x97 map) went to L3 and back once for each
+ * panel of output channels, and the threads' halves of it crossed between their caches:
+ * two threads ran such a layer no faster than one. Applies where there are at least two
+ * panels of tiles and a panel's transformed input and output block fit a worker's
+ * scratch; wide layers on small maps keep one V for the layer, split by channels. */
+static bool plan_fused(gq_conv *c)
+{
+	int nr = 2 * c->kern->v, a2 = c->alpha * c->alpha;
+	int cop = min_int(c->mpanels, WINO_BLOCK / (a2 * MR * nr));
+	c->fused = true;
+	c->tcp = 1;
+	c->cop = cop < 1 ? 1 : cop;
+	while (c->cop > 1 && c->tpanels * ((c->mpanels + c->cop - 1) / c->cop) < 8)
+		c->cop--;
+	if (c->tpanels >= 2 && wino_v_floats(c) + wino_m_floats(c) <= GQ_TEAM_SCRATCH)
+		return true;
+	c->fused = false;
+	return false;
 }
 
 /* Winograd's geometry: m x m output tiles over the output, each reading an alpha x alpha
@@ -845,6 +881,8 @@ static void plan_wino(gq_conv *c)
 	c->hp = (hp > c->h + 2 * c->p ? hp : c->h + 2 * c->p) + 1;
 	c->wq = wq > c->w + 2 * c->p ? wq : c->w + 2 * c->p;
 	c->cib = min_int(c->cin, KC);
+	if (plan_fused(c))
+		return;
 	c->tcp = min_int(c->tpanels, 4);
 	int a2 = c->alpha * c->alpha;
 	while (c->tcp > 1 && a2 * MR * c->tcp * nr > WINO_BLOCK)
@@ -1500,9 +1538,9 @@ static void wino_set(gq_conv *c, const float *w)
 }
 
 /* Output channels of panels [i0, i1) for tiles of panels [j0, j1): the alpha^2 products
- * into Mb, then back to pixels. */
-static void wino_block(const gq_conv *c, float *out, const float *add, const float *V, int i0,
-        int i1, int j0, int j1, float *Mb)
+ * into Mb, then back to pixels. V holds the transformed input from tile panel jv on. */
+static void wino_block(const gq_conv *c, float *out, const float *add, const float *V, int jv,
+        int i0, int i1, int j0, int j1, float *Mb)
 {
 	int v = c->kern->v, nr = 2 * v, cin = c->cin;
 	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)(j1 - j0) * nr;
@@ -1512,8 +1550,8 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 		for (int pc = 0; pc < cin; pc += c->cib) {
 			int kc = min_int(c->cib, cin - pc);
 			for (int j = j0; j < j1; j++) {
-				const float *b =
-				        V + xi * wino_vstride(c) + ((size_t)j * cin + pc) * nr;
+				const float *b = V + xi * wino_vstride(c) +
+				                 ((size_t)(j - jv) * cin + pc) * nr;
 				/* the last panel's second half may hold no tile */
 				gemm_fn *gemm =
 				        c->tiles - j * nr > v ? c->kern->gemm : c->kern->gemm1;
@@ -1546,6 +1584,31 @@ typedef struct Job {
 	bool by_panel;
 } Job;
 
+/* Winograd blocks [u0, u1), with a worker's own scratch (NULL: the caller's, in the job):
+ * fused, tile panel by tile panel (u / ncb), each transformed once for its blocks of
+ * output channels; else channel block by channel block, reading the layer's V. */
+static void wino_units(const Job *j, int u0, int u1, float *own)
+{
+	const gq_conv *c = j->c;
+	float *V = c->fused && own ? own : j->V;
+	float *Mb = own && !c->fused ? own : V + wino_v_floats(c);
+	/* blocks of at most cop panels, as even as they can be: the threads' shares differ
+	 * by a panel at most, not by cop - 1 */
+	int ntb = (c->tpanels + c->tcp - 1) / c->tcp, ready = -1;
+	long ncb = (c->mpanels + c->cop - 1) / c->cop;
+	for (int u = u0; u < u1; u++) {
+		int tb = c->fused ? (int)(u / ncb) : u % ntb,
+		    cb = c->fused ? (int)(u % ncb) : u / ntb;
+		int j0 = tb * c->tcp, j1 = min_int(j0 + c->tcp, c->tpanels);
+		if (c->fused && tb != ready) {
+			c->kern->wino_in(c, V, wino_vstride(c), j->in, 0, c->cin, j0, j1);
+			ready = tb;
+		}
+		wino_block(c, j->out, j->add, V, c->fused ? j0 : 0, (int)(c->mpanels * cb / ncb),
+		        (int)(c->mpanels * (cb + 1) / ncb), j0, j1, Mb);
+	}
+}
+
 static void run_share(void *ctx, int t, int n)
 {
 	const Job *j = ctx;
@@ -1567,17 +1630,7 @@ static void run_share(void *ctx, int t, int n)
 			packed_pixels(c, j->out, j->add, j->in, u0 * nr, min_int(u1 * nr, total),
 			        buf, tmp);
 	} else {
-		float *Mb = t ? buf : j->V + wino_v_floats(c);
-		/* blocks of at most cop panels, as even as they can be: the threads' shares differ
-		 * by a panel at most, not by cop - 1 */
-		int ntb = (c->tpanels + c->tcp - 1) / c->tcp;
-		long ncb = (c->mpanels + c->cop - 1) / c->cop;
-		for (int u = u0; u < u1; u++) {
-			int cb = u / ntb, j0 = u % ntb * c->tcp;
-			wino_block(c, j->out, j->add, j->V, (int)(c->mpanels * cb / ncb),
-			        (int)(c->mpanels * (cb + 1) / ncb), j0,
-			        min_int(j0 + c->tcp, c->tpanels), Mb);
-		}
+		wino_units(j, u0, u1, t ? buf : NULL);
 	}
 }
 
@@ -1595,7 +1648,8 @@ static void input_share(void *ctx, int t, int n)
 		return;
 	}
 	pad_input(c, xp, j->x, ci0, ci1);
-	c->kern->wino_in(c, j->V, xp, ci0, ci1);
+	if (!c->fused)
+		c->kern->wino_in(c, j->V, wino_vstride(c), xp, ci0, ci1, 0, c->tpanels);
 }
 
 void gq_conv_run_sum(

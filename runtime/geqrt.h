@@ -85,7 +85,7 @@ void gq_tanh(float *x, size_t n);
 void gq_gpool(float *out, const float *in, int c, int g, int hw, bool mean);
 /* [n, hw] -> [n]: max or mean over each plane. */
 void gq_global_pool(float *out, const float *in, int n, int hw, bool mean);
-/* out[nout] = w[nout, nin] in + b (b may be NULL). */
+/* out[nout] = w[nout, nin] in + b (b may be NULL); large layers split rows over the team. */
 void gq_linear(float *out, const float *in, const float *w, const float *b, int nout, int nin);
 void gq_softmax(float *x, int n);
 void gq_add(float *out, const float *a, const float *b, size_t n);
@@ -269,8 +269,9 @@ const char *gq_conv_kernel(void);
 int gq_conv_use_kernel(const char *name);
 
 /* ---- pool_fast.c: pooling fast paths, dispatched to by ops.c ---- */
-/* gq_maxpool2d for p = 0 (every window inside the plane); returns false, having done
- * nothing, for the shapes it does not handle. */
+/* gq_maxpool2d for windows and strides up to 8 with p <= k/2 (torch's bound), as vectors,
+ * splitting large pools' planes over the team; returns false, having done nothing, for the
+ * shapes it does not handle. */
 bool gq_maxpool2d_fast(float *out, const float *in, int n, int h, int w, int k, int s, int p);
 
 /* ---- model.c: what every generated model shares; the generated code describes its own

@@ -416,9 +416,10 @@ START_TEST(maxpool_fast_matches_torch)
 		free(in);
 		free(out);
 	}
-	float x[4] = {0};
-	ck_assert(!gq_maxpool2d_fast(x, x, 1, 2, 2, 2, 2, 1)); /* padding: not its case */
+	float x[81] = {0};
+	ck_assert(!gq_maxpool2d_fast(x, x, 1, 2, 2, 2, 2, 2)); /* p > k/2: torch refuses it */
 	ck_assert(!gq_maxpool2d_fast(x, x, 1, 2, 2, 3, 1, 0)); /* window larger than the plane */
+	ck_assert(!gq_maxpool2d_fast(x, x, 1, 9, 9, 9, 1, 0)); /* wider than its row buffer */
 }
 END_TEST
 

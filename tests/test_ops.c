@@ -253,6 +253,36 @@ START_TEST(pools)
 			continue;
 		check_pool(irand(1, 3), h, w, k, s, p, irand(0, 1), irand(0, 1));
 	}
+	/* rows of more than one chunk of outputs (pool_fast's 256), odd sizes; and ResNet-18's
+	 * pool, large enough to split its planes over two threads */
+	check_pool(2, 7, 601, 3, 2, 1, false, false);
+	check_pool(1, 5, 1030, 4, 4, 2, false, true);
+	check_pool(3, 9, 533, 8, 1, 4, false, false);
+	gq_set_threads(2);
+	check_pool(64, 113, 113, 3, 2, 1, false, true);
+	gq_set_threads(1);
+}
+END_TEST
+
+/* A NaN anywhere in a window makes its max NaN, as torch's; the other windows keep theirs. */
+START_TEST(maxpool_nan)
+{
+	static const int cases[][4] = {/* h=w k s p */ {9, 2, 2, 0}, {9, 3, 2, 1}, {20, 3, 1, 1}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int n = cases[i][0], k = cases[i][1], s = cases[i][2], p = cases[i][3];
+		int o = (n + 2 * p - k) / s + 1;
+		float *in = randbuf((size_t)n * n), *out = nanbuf((size_t)o * o);
+		in[4 * n + 5] = NAN;
+		gq_maxpool2d(out, in, 1, n, n, k, s, p);
+		for (int oy = 0; oy < o; oy++)
+			for (int ox = 0; ox < o; ox++) {
+				int dy = 4 - (oy * s - p), dx = 5 - (ox * s - p);
+				bool has = dy >= 0 && dy < k && dx >= 0 && dx < k;
+				ck_assert_msg(has == (bool)isnan(out[oy * o + ox]),
+				        "k=%d s=%d p=%d at (%d, %d)", k, s, p, oy, ox);
+			}
+		free(in), free(out);
+	}
 }
 END_TEST
 
@@ -448,8 +478,11 @@ END_TEST
 
 START_TEST(linear)
 {
-	static const int sizes[][2] = {{1, 1}, {10, 7}, {3, 128}, {64, 33}};
+	/* rows and inputs not multiples of the four a pass takes; the last, ResNet-18's layer
+	 * with odd sizes, split over two threads */
+	static const int sizes[][2] = {{1, 1}, {10, 7}, {3, 128}, {64, 33}, {1001, 131}};
 	seed(7);
+	gq_set_threads(2);
 	for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; t++) {
 		int nout = sizes[t][0], nin = sizes[t][1];
 		float *w = randbuf((size_t)nout * nin), *b = randbuf(nout), *x = randbuf(nin);
@@ -468,6 +501,7 @@ START_TEST(linear)
 		}
 		free(w), free(b), free(x), free(y), free(ref);
 	}
+	gq_set_threads(1);
 }
 END_TEST
 
@@ -888,6 +922,7 @@ static Suite *ops_suite(void)
 	tcase_add_test(t, conv2d_listed);
 	tcase_add_test(t, conv2d_random);
 	tcase_add_test(t, pools);
+	tcase_add_test(t, maxpool_nan);
 	tcase_add_test(t, affine_and_bn_fold);
 	tcase_add_test(t, bn_fold_into_conv);
 	tcase_add_test(t, run_batch);

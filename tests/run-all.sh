@@ -60,6 +60,7 @@ run diagnostics tests/run-diag-tests.sh "$B/san/geqc"
 run_required pytorch-oracle tests/torch/run.sh "$B/san/geqc"
 run_required native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"
 run threads-tsan env TSAN_OPTIONS=halt_on_error=1 "$B/tsan/test_threads"
+run noise-floor tests/native/noise-floor.py "$B/geqc" "$B"
 run install tests/test-install.sh
 run roundtrip tests/test-roundtrip.sh "$B"
 run fuzz-replay tests/replay-fuzz.sh "$B"

@@ -116,6 +116,13 @@ bool diag_line(const Diag *d, int line, const char **start, size_t *len)
 	return true;
 }
 
+size_t diag_offset(const Diag *d, int line, int col)
+{
+	const char *s;
+	size_t len;
+	return diag_line(d, line, &s, &len) ? (size_t)(s - d->src) + (size_t)col - 1 : d->srclen;
+}
+
 static bool printable(unsigned char c)
 {
 	return c == '\t' || (c >= 0x20 && c < 0x7f);

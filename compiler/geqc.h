@@ -123,6 +123,8 @@ void diag_report(Diag *d, DiagKind kind, Loc loc, const char *flag, const char *
 void diag_fixit(Diag *d, Loc loc, const char *text);
 /* Line `line` (1-based) of the source without its newline; false if there is none. */
 bool diag_line(const Diag *d, int line, const char **start, size_t *len);
+/* Byte offset of column col (1-based) of line `line` in the source (srclen if none). */
+size_t diag_offset(const Diag *d, int line, int col);
 /* Colour from -fdiagnostics-color=auto|always|never (auto: stderr is a terminal);
  * GCC_COLORS set but empty turns it off, as in gcc. False for an unknown word. */
 bool diag_set_color(Diag *d, const char *when);
@@ -425,6 +427,18 @@ typedef struct Lint {
 
 /* Computes the lint and reports its warnings and notes through d. */
 Lint *lint_model(const Model *m, Arena *arena, Diag *d);
+/* Whether the model, checked and linted afresh with an h x w input, is exact for its
+ * whole group (sizes.c answers it from the syntax tree). */
+typedef struct LintProbe {
+	bool (*exact_at)(void *arg, int h, int w);
+	/* The same with the source text at loc replaced by text (a suggested layer change). */
+	bool (*exact_with)(void *arg, Loc loc, const char *text);
+	void *arg;
+} LintProbe;
+/* The same, with every input size it suggests verified by the probe: a size is named
+ * only if the model lints exact there, and when none near does, the note says so; a
+ * layer change is said to make every layer exact only if the changed model lints so. */
+Lint *lint_model_probed(const Model *m, Arena *arena, Diag *d, const LintProbe *probe);
 /* The lint as one JSON object (SPEC §4). */
 void lint_json(FILE *out, const Model *m, const Lint *l);
 /* The same without the closing brace, for more members after it (--sizes). */
@@ -435,6 +449,7 @@ typedef struct SizeVerdict {
 	int n;             /* the input is n x n */
 	bool ok;           /* the model checks at this size */
 	unsigned exact;    /* if ok: the elements for which it is exact */
+	unsigned all;      /* if ok: the model's group */
 	const char *error; /* if not: its first error */
 } SizeVerdict;
 
@@ -457,6 +472,20 @@ typedef struct SizeSweep {
 	SizeRule rule[GQ_D4_ORDER + 1];
 } SizeSweep;
 
+/* A probe for lint_model_probed: prog checked and linted silently at each size asked. */
+typedef struct SizeProbe {
+	Program *prog;
+	const Diag *d;
+	int h, w; /* the size to restore afterwards */
+} SizeProbe;
+bool sizes_exact_at(void *probe, int h, int w);
+bool sizes_exact_with(void *probe, Loc loc, const char *text);
+/* text (a whole .geq source) parsed, expanded, checked and linted silently: whether it has
+ * no error and no warning (*clean) and is exact for its whole group (*exact). */
+void sizes_relint(const Diag *d, const char *text, size_t len, bool *clean, bool *exact);
+/* Replaces the declared input's height and width in the syntax tree (--input-size, the
+ * sweep); false if the model declares no input written as numbers. */
+bool sizes_set_input(Program *prog, int h, int w);
 /* Checks and lints prog at every N x N, lo <= N <= hi (m: the model as declared). */
 SizeSweep *sizes_sweep(Program *prog, const Model *m, const Diag *d, int lo, int hi, Arena *a);
 void sizes_text(FILE *out, const SizeSweep *s, const Model *m);

@@ -43,6 +43,7 @@ typedef struct Ctx {
 	unsigned *gridbr; /* per layer: elements its own grid breaks */
 	unsigned *selfbr; /* per layer: elements it breaks by not commuting (SPEC §1 (a)) */
 	bool sizes_noted;
+	const LintProbe *probe; /* lints the model afresh at another size, or NULL */
 } Ctx;
 
 /* ---- a small string builder for messages ---- */
@@ -494,9 +495,19 @@ static int search_steps(const Model *m)
 	return period < SEARCH_STEPS ? (int)period : SEARCH_STEPS;
 }
 
+/* Whether the whole model lints exact at h x w, asked of the probe (true without one). */
+static bool probe_exact(const LintProbe *probe, int h, int w)
+{
+	return !probe || probe->exact_at(probe->arg, h, w);
+}
+
 /* Nearest size below (dir -1) or above (dir +1) n on the axes in mask, or 0. For both
- * axes at once (a group that swaps them) the input stays square. */
-static int nearest(const Model *m, Shape *val, int H, int W, unsigned axes, int dir)
+ * axes at once (a group that swaps them) the input stays square. A probe, if given,
+ * must also find the model exact there: a centred grid is not enough when some layer
+ * breaks the group by itself at that size (a linear on a flattened map that is 1x1 at
+ * some sizes only, say). */
+static int nearest(
+        const Model *m, Shape *val, int H, int W, unsigned axes, int dir, const LintProbe *probe)
 {
 	int n = axes & 1u << AXIS_Y ? H : W;
 	for (int step = 1, steps = search_steps(m); step <= steps; step++) {
@@ -504,7 +515,7 @@ static int nearest(const Model *m, Shape *val, int H, int W, unsigned axes, int 
 		if (t < 1 || t > GEQC_MAX_DIM)
 			return 0;
 		int h = axes & 1u << AXIS_Y ? t : H, w = axes & 1u << AXIS_X ? t : W;
-		if (centred_at(m, val, h, w, axes))
+		if (centred_at(m, val, h, w, axes) && probe_exact(probe, h, w))
 			return t;
 	}
 	return 0;
@@ -524,6 +535,33 @@ static unsigned axes_to_fix(Ctx *c)
 	return off & need;
 }
 
+/* The first layer that breaks some element by itself (SPEC §1 (a)), or -1. */
+static int first_self_break(const Ctx *c)
+{
+	for (int i = 0; i < c->m->nlayers; i++)
+		if (c->selfbr[i])
+			return i;
+	return -1;
+}
+
+/* With a probe, when no size near the current one lints exact: says so, and names the
+ * layer that breaks the group by itself if there is one. */
+static void note_no_size(Ctx *c)
+{
+	const Model *m = c->m;
+	Buf b = {.n = 0};
+	bprintf(&b, "no input size within %d px of %dx%d makes every layer exact (each was linted)",
+	        search_steps(m), m->input.h, m->input.w);
+	int i = first_self_break(c);
+	if (i >= 0) {
+		bprintf(&b, ": %s breaks ", m->layer[i].path);
+		put_elements(&b, c->selfbr[i]);
+		bprintf(&b, " by itself");
+	}
+	wrap(&b);
+	note_at(c->d, m->input_loc, "%s", b.s);
+}
+
 /* Returns whether it printed the note. */
 static bool note_sizes(Ctx *c)
 {
@@ -533,24 +571,28 @@ static bool note_sizes(Ctx *c)
 	unsigned fix = axes_to_fix(c);
 	bool ok = fix != 0;
 	if (ok && group_has_swapper(c->all)) {
-		lo[0] = lo[1] = nearest(m, val, H, W, 3u, -1);
-		hi[0] = hi[1] = nearest(m, val, H, W, 3u, +1);
+		lo[0] = lo[1] = nearest(m, val, H, W, 3u, -1, c->probe);
+		hi[0] = hi[1] = nearest(m, val, H, W, 3u, +1, c->probe);
 	} else if (ok) {
 		for (int a = 0; a < 2; a++)
 			if (fix & 1u << a) {
-				lo[a] = nearest(m, val, H, W, 1u << a, -1);
-				hi[a] = nearest(m, val, H, W, 1u << a, +1);
+				/* one axis alone can be probed only if it is the only one to fix */
+				const LintProbe *probe = fix == 1u << a ? c->probe : NULL;
+				lo[a] = nearest(m, val, H, W, 1u << a, -1, probe);
+				hi[a] = nearest(m, val, H, W, 1u << a, +1, probe);
 			}
 	}
 	/* per-axis answers must also hold together */
-	bool has_lo = ok && lo[0] && lo[1] && centred_at(m, val, lo[0], lo[1], fix);
-	bool has_hi = ok && hi[0] && hi[1] && centred_at(m, val, hi[0], hi[1], fix);
+	bool has_lo = ok && lo[0] && lo[1] && centred_at(m, val, lo[0], lo[1], fix) &&
+	              probe_exact(c->probe, lo[0], lo[1]);
+	bool has_hi = ok && hi[0] && hi[1] && centred_at(m, val, hi[0], hi[1], fix) &&
+	              probe_exact(c->probe, hi[0], hi[1]);
 	free(val);
+	if (!has_lo && !has_hi && ok && c->probe)
+		note_no_size(c);
 	if (!has_lo && !has_hi)
 		return false;
-	bool any_self = false;
-	for (int i = 0; i < m->nlayers; i++)
-		any_self |= c->selfbr[i] != 0;
+	bool any_self = !c->probe && first_self_break(c) >= 0;
 	Buf b = {.n = 0};
 	bprintf(&b, "nearest input sizes that %s: ",
 	        any_self ? "centre every layer's grid" : "make every layer exact");
@@ -645,13 +687,16 @@ static void note_layer_fix(Ctx *c, int i, bool after_sizes)
 		try_kernel(c, L, L->k + dks[j], abs(dks[j]), &best, &found);
 	if (!found)
 		return;
-	Buf b = {.n = 0};
-	if (after_sizes)
-		bprintf(&b, "or keep %dx%d: ", c->m->input.h, c->m->input.w);
-	else
-		bprintf(&b, "keeping %dx%d: ", c->m->input.h, c->m->input.w);
-	put_call(&b, L, operand_name(L), best.k, best.p);
-	bprintf(&b, " samples a centred grid");
+	Buf b = {.n = 0}, call = {.n = 0};
+	const char *operand = operand_name(L);
+	put_call(&call, L, operand, best.k, best.p);
+	/* Exactness is claimed only when the changed model lints exact; a change inside a
+	 * block body would change every call of the block, so it is not probed. */
+	bool exact = strcmp(operand, "...") != 0 && !L->loc.site && c->probe &&
+	             c->probe->exact_with(c->probe->arg, L->loc, call.s);
+	bprintf(&b, "%s %dx%d: %s %s", after_sizes ? "or keep" : "keeping", c->m->input.h,
+	        c->m->input.w, call.s,
+	        exact ? "makes every layer exact" : "samples a centred grid");
 	note_at(c->d, L->loc, "%s", b.s);
 }
 
@@ -777,10 +822,10 @@ static void warn_self(Ctx *c, int i)
 
 /* ---- the pass ---- */
 
-static void init_ctx(Ctx *c, const Model *m, Lint *l, Diag *d)
+static void init_ctx(Ctx *c, const Model *m, Lint *l, Diag *d, const LintProbe *probe)
 {
 	int nv = m->nvalues > 0 ? m->nvalues : 1, nl = m->nlayers > 0 ? m->nlayers : 1;
-	*c = (Ctx){.m = m, .d = d, .l = l, .all = m->group.mask | 1u};
+	*c = (Ctx){.m = m, .d = d, .l = l, .all = m->group.mask | 1u, .probe = probe};
 	c->non_e = c->all & ~1u;
 	c->grid = xcalloc((size_t)nv, sizeof *c->grid);
 	c->exact = xcalloc((size_t)nv, sizeof *c->exact);
@@ -816,10 +861,15 @@ static void note_verdict(Ctx *c, unsigned exact)
 
 Lint *lint_model(const Model *m, Arena *arena, Diag *d)
 {
+	return lint_model_probed(m, arena, d, NULL);
+}
+
+Lint *lint_model_probed(const Model *m, Arena *arena, Diag *d, const LintProbe *probe)
+{
 	Lint *l = arena_alloc(arena, sizeof *l);
 	l->layer = arena_alloc(arena, sizeof *l->layer * (size_t)(m->nlayers > 0 ? m->nlayers : 1));
 	Ctx c;
-	init_ctx(&c, m, l, d);
+	init_ctx(&c, m, l, d, probe);
 	for (int i = 0; i < m->nlayers; i++)
 		lint_layer(&c, i);
 	for (int i = 0; i < m->nlayers; i++) {

@@ -730,17 +730,6 @@ static int build_exe(const Options *o, Arena *a, const Emit *e)
 
 /* ---- the pipeline ---- */
 
-/* --input-size: the declared input's height and width replaced before checking. */
-static void override_input(Program *prog, const int hw[2])
-{
-	ModelDecl *md = prog->model;
-	if (!md || !md->dims[1] || !md->dims[2] || md->dims[1]->kind != N_INT ||
-	        md->dims[2]->kind != N_INT)
-		return;
-	md->dims[1]->i = hw[0];
-	md->dims[2]->i = hw[1];
-}
-
 /* After errors at an --input-size: where the size came from. */
 static void note_input_size(const Program *prog, Diag *d, const int hw[2])
 {
@@ -789,8 +778,10 @@ static int compile(const Options *o, Arena *arena, Diag *d)
 		return 1;
 	if (o->dump == DUMP_AST)
 		return ast_dump(stdout, prog), 0;
-	if (o->input_size[0])
-		override_input(prog, o->input_size);
+	if (o->input_size[0] && !sizes_set_input(prog, o->input_size[0], o->input_size[1])) {
+		sys_error("--input-size: %s declares no input size written as numbers", d->file);
+		return 2;
+	}
 	prog = expand_program(prog, arena, d);
 	if (!prog)
 		return 1;
@@ -801,7 +792,9 @@ static int compile(const Options *o, Arena *arena, Diag *d)
 		return 1;
 	if (o->dump == DUMP_MODEL)
 		return model_dump(stdout, m), 0;
-	Lint *l = lint_model(m, arena, d);
+	SizeProbe sp = {prog, d, m->input.h, m->input.w};
+	LintProbe probe = {sizes_exact_at, sizes_exact_with, &sp};
+	Lint *l = lint_model_probed(m, arena, d, &probe);
 	report_lint(o, arena, prog, d, m, l);
 	if (d->nerrors > 0)
 		return 1;

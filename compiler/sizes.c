@@ -8,7 +8,10 @@
  * a whole number of its stride, so each residue (n + 2p - d(k-1) - 1) mod s, and with it
  * the verdict, is periodic in N with period P once N is large enough for the layers that
  * depend on it. The period reported is the smallest divisor of P that the sweep confirms,
- * with the first N from which it holds if small sizes behave differently. */
+ * with the first N from which it holds if small sizes behave differently.
+ *
+ * The same silent relint answers the lint's probes (lint_model_probed): whether a size it
+ * would suggest, or the source with a layer change applied, lints exact. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,29 +39,81 @@ static const char *first_error(Arena *a, const DiagLog *log)
 	return "the model does not check";
 }
 
-static void set_input(Program *prog, int h, int w)
+bool sizes_set_input(Program *prog, int h, int w)
 {
 	ModelDecl *md = prog->model;
-	if (md && md->dims[1] && md->dims[2]) {
-		md->dims[1]->i = h;
-		md->dims[2]->i = w;
-	}
+	if (!md || !md->dims[1] || !md->dims[2] || md->dims[1]->kind != N_INT ||
+	        md->dims[2]->kind != N_INT)
+		return false;
+	md->dims[1]->i = h;
+	md->dims[2]->i = w;
+	return true;
 }
 
-/* Checks and lints the model with an n x n input, silently; keeps the verdict. */
-static void run_size(Program *prog, const Diag *d, Arena *keep, int n, SizeVerdict *v)
+/* Checks and lints the model with an h x w input, silently; keeps the verdict. */
+static void run_size(Program *prog, const Diag *d, Arena *keep, int h, int w, SizeVerdict *v)
 {
-	set_input(prog, n, n);
+	if (!sizes_set_input(prog, h, w)) {
+		*v = (SizeVerdict){.n = h, .error = "the input size is not written as numbers"};
+		return;
+	}
 	Arena *a = arena_new();
 	DiagLog log = {0};
 	Diag q = {.file = d->file, .src = d->src, .srclen = d->srclen, .out = NULL, .log = &log};
 	Model *m = check_program(prog, a, &q);
 	Lint *l = m ? lint_model(m, a, &q) : NULL;
-	*v = (SizeVerdict){.n = n, .ok = l != NULL, .exact = l ? l->exact | 1u : 0};
+	*v = (SizeVerdict){.n = h,
+	        .ok = l != NULL,
+	        .exact = l ? l->exact | 1u : 0,
+	        .all = m ? m->group.mask | 1u : 0};
 	if (!v->ok)
 		v->error = first_error(keep, &log);
 	diag_log_free(&log);
 	arena_free(a);
+}
+
+bool sizes_exact_at(void *probe, int h, int w)
+{
+	SizeProbe *p = probe;
+	Arena *a = arena_new();
+	SizeVerdict v;
+	run_size(p->prog, p->d, a, h, w, &v);
+	sizes_set_input(p->prog, p->h, p->w);
+	bool exact = v.ok && ((v.exact | 1u) & v.all) == v.all;
+	arena_free(a);
+	return exact;
+}
+
+void sizes_relint(const Diag *d, const char *text, size_t len, bool *clean, bool *exact)
+{
+	Arena *a = arena_new();
+	Diag q = {.file = d->file, .src = text, .srclen = len};
+	Program *p = parse_program(text, len, a, &q);
+	p = p ? expand_program(p, a, &q) : NULL;
+	Model *m = p ? check_program(p, a, &q) : NULL;
+	Lint *l = m ? lint_model(m, a, &q) : NULL;
+	unsigned all = m ? m->group.mask | 1u : 0;
+	*clean = l && q.nerrors == 0 && q.nwarnings == 0;
+	*exact = l && q.nerrors == 0 && ((l->exact | 1u) & all) == all;
+	arena_free(a);
+}
+
+bool sizes_exact_with(void *probe, Loc loc, const char *text)
+{
+	const Diag *d = ((SizeProbe *)probe)->d;
+	size_t from = diag_offset(d, loc.first_line, loc.first_column);
+	size_t to = diag_offset(d, loc.last_line, loc.last_column + 1), n = strlen(text);
+	if (from > to || to > d->srclen)
+		return false;
+	Arena *a = arena_new(); /* exits 2 when out of memory, as the rest of geqc */
+	char *src = arena_alloc(a, d->srclen - (to - from) + n + 1);
+	memcpy(src, d->src, from);
+	memcpy(src + from, text, n);
+	memcpy(src + from + n, d->src + to, d->srclen - to);
+	bool clean, exact;
+	sizes_relint(d, src, d->srclen - (to - from) + n, &clean, &exact);
+	arena_free(a);
+	return exact;
 }
 
 /* The product of the strides of every sliding layer, capped. */
@@ -155,8 +210,8 @@ SizeSweep *sizes_sweep(Program *prog, const Model *m, const Diag *d, int lo, int
 	s->v = arena_alloc(a, (size_t)(hi - lo + 1) * sizeof *s->v);
 	int h = m->input.h, w = m->input.w;
 	for (int n = lo; n <= hi; n++)
-		run_size(prog, d, a, n, &s->v[n - lo]);
-	set_input(prog, h, w);
+		run_size(prog, d, a, n, n, &s->v[n - lo]);
+	sizes_set_input(prog, h, w);
 	s->first_ok = lo;
 	while (s->first_ok < hi && !s->v[s->first_ok - lo].ok)
 		s->first_ok++;

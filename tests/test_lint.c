@@ -853,13 +853,15 @@ END_TEST
 
 /* ---- --sizes: the sweep against brute force, and its pattern as a prediction ---- */
 
-/* The chain as .geq source on an N x N input (N is replaced by the sweep). */
-static char *chain_source(const Step *st, int n)
+/* The chain as .geq source on an N x N input (N is replaced by the sweep), then a head:
+ * 0 none, 1 an invariant one (global pool, linear), 2 linear on a flattened map (a break
+ * by itself unless the map is 1x1). */
+static char *chain_source_head(const Step *st, int n, int head, int N)
 {
 	char *src;
 	size_t len;
 	FILE *f = open_memstream(&src, &len);
-	fputs("model t(x: [1, 8, 8]) on p4m {\n    h = x;\n", f);
+	fprintf(f, "model t(x: [1, %d, %d]) on p4m {\n    h = x;\n", N, N);
 	for (int i = 0; i < n; i++) {
 		const char *op = op_info[st[i].op].name;
 		bool pool = st[i].op == OP_MAXPOOL || st[i].op == OP_AVGPOOL;
@@ -874,9 +876,18 @@ static char *chain_source(const Step *st, int n)
 			fprintf(f, "    h = %s(h, 2, k=%d, s=%d, p=%d, d=%d);\n", op, st[i].k,
 			        st[i].s, st[i].p, st[i].d);
 	}
+	if (head == 1)
+		fputs("    h = linear(global_avgpool(h), 3);\n", f);
+	if (head == 2)
+		fputs("    h = linear(flatten(h), 3);\n", f);
 	fputs("    return h;\n}\n", f);
 	fclose(f);
 	return src;
+}
+
+static char *chain_source(const Step *st, int n)
+{
+	return chain_source_head(st, n, 0, 8);
 }
 
 /* The brute-force verdict at N x N, or -1 if some window does not fit. */
@@ -937,6 +948,60 @@ START_TEST(sizes_match_brute_force)
 }
 END_TEST
 
+/* ---- suggested sizes are verified: each lints exact, and "no size" means none does ---- */
+
+/* The lint of src with main's probe; checks every size it suggests, and that a "no input
+ * size within W px" note is true of every square size within W. */
+static void check_suggestions(const char *src, int N, int *suggested, int *none, int *tested)
+{
+	char *text;
+	size_t len;
+	Arena *a = arena_new();
+	FILE *f = open_memstream(&text, &len);
+	Diag d = {.file = "t.geq", .src = src, .srclen = strlen(src), .out = f};
+	Program *p = parse_program(src, d.srclen, a, &d);
+	p = p ? expand_program(p, a, &d) : NULL;
+	Model *m = p ? check_program(p, a, &d) : NULL;
+	SizeProbe sp = {p, &d, N, N};
+	LintProbe probe = {sizes_exact_at, sizes_exact_with, &sp};
+	if (m)
+		lint_model_probed(m, a, &d, &probe);
+	fclose(f);
+	unwrap(text);
+	int sz[2][2], ns = m ? parse_sizes(text, sz) : 0;
+	for (int i = 0; i < ns; i++)
+		ck_assert_msg(sizes_exact_at(&sp, sz[i][0], sz[i][1]),
+		        "%s suggests %dx%d, which does not lint exact:\n%s", src, sz[i][0],
+		        sz[i][1], text);
+	const char *at = m ? strstr(text, "no input size within") : NULL;
+	int window;
+	if (at) {
+		ck_assert(sscanf(at, "no input size within %d px", &window) == 1);
+		for (int t = N - window; t <= N + window; t++)
+			ck_assert_msg(t < 1 || t == N || !sizes_exact_at(&sp, t, t),
+			        "%s: no size, but %dx%d lints exact", src, t, t);
+		(*none)++;
+	}
+	*suggested += ns > 0;
+	*tested += m != NULL;
+	free(text);
+	arena_free(a);
+}
+
+START_TEST(suggested_sizes_lint_exact)
+{
+	int tested = 0, suggested = 0, none = 0;
+	while (tested < 120) {
+		Step st[MAXL];
+		int n = random_chain(st), N = irand(4, 30);
+		char *src = chain_source_head(st, n, irand(0, 2), N);
+		check_suggestions(src, N, &suggested, &none, &tested);
+		free(src);
+	}
+	ck_assert_msg(suggested > 10 && none > 3, "%d suggested, %d none", suggested, none);
+}
+END_TEST
+
 static Suite *lint_suite(void)
 {
 	Suite *s = suite_create("lint");
@@ -957,6 +1022,7 @@ static Suite *lint_suite(void)
 	tcase_add_test(tc, spec_example);
 	tcase_add_test(tc, json_is_valid_and_agrees);
 	tcase_add_test(tc, sizes_match_brute_force);
+	tcase_add_test(tc, suggested_sizes_lint_exact);
 	suite_add_tcase(s, tc);
 	return s;
 }

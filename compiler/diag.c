@@ -281,12 +281,12 @@ void diag_report(Diag *d, DiagKind kind, Loc loc, const char *flag, const char *
 	va_start(ap, fmt);
 	char *msg = NULL;
 	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+		out_of_memory(); /* a message cut short would print a different one */
 	va_end(ap);
 	if (d->log)
-		record(d, kind, promoted, loc, flag, msg ? msg : fmt);
+		record(d, kind, promoted, loc, flag, msg);
 	if (d->out && d->format == DF_TEXT)
-		put_text(d, kind, promoted, loc, flag, msg ? msg : fmt);
+		put_text(d, kind, promoted, loc, flag, msg);
 	free(msg);
 	if (kind != D_NOTE)
 		put_call_chain(d, loc.site);

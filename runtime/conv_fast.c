@@ -354,16 +354,23 @@ static inline __attribute__((always_inline)) void in_1d2(Lane *x, int st)
 	x[3 * st] = d1 - d3;
 }
 
-/* A^T along one axis: alpha values in, m out (in the first m places). */
-static inline __attribute__((always_inline)) void out_1d4(Lane *x, int st)
-{
-	Lane m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st], m5 = x[5 * st];
-	Lane s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4;
-	x[0] = m0 + s12 + s34;
-	x[st] = d12 + 2.0f * d34;
-	x[2 * st] = s12 + 4.0f * s34;
-	x[3 * st] = d12 + 8.0f * d34 + m5;
-}
+/* AVX-512's lanes: the output transform of the 4x4 forms on 16 tiles at once. */
+typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
+
+/* A^T along one axis: alpha values in, m out (in the first m places); for L = Lane and
+ * Lane16. */
+#define OUT_1D4(L, NAME)                                                                           \
+	static inline __attribute__((always_inline)) void NAME(L *x, int st)                       \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		L s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4, m5 = x[5 * st];      \
+		x[0] = m0 + s12 + s34;                                                             \
+		x[st] = d12 + 2.0f * d34;                                                          \
+		x[2 * st] = s12 + 4.0f * s34;                                                      \
+		x[3 * st] = d12 + 8.0f * d34 + m5;                                                 \
+	}
+OUT_1D4(Lane, out_1d4)
+OUT_1D4(Lane16, out_1d4_16)
 
 static inline __attribute__((always_inline)) void out_1d2(Lane *x, int st)
 {
@@ -410,15 +417,18 @@ static inline __attribute__((always_inline)) void in_1d4s2(Lane *x, int st)
 	x[8 * st] = o3;
 }
 
-static inline __attribute__((always_inline)) void out_1d4s2(Lane *x, int st)
-{
-	Lane m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];
-	Lane s12 = m1 + m2, d12 = m1 - m2;
-	x[0] = m0 + s12 + m3 + x[5 * st];
-	x[st] = d12 + 2.0f * m3 + x[6 * st];
-	x[2 * st] = s12 + 4.0f * m3 + x[7 * st];
-	x[3 * st] = d12 + 8.0f * m3 + m4 + x[8 * st];
-}
+#define OUT_1D4S2(L, NAME)                                                                         \
+	static inline __attribute__((always_inline)) void NAME(L *x, int st)                       \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		L s12 = m1 + m2, d12 = m1 - m2;                                                    \
+		x[0] = m0 + s12 + m3 + x[5 * st];                                                  \
+		x[st] = d12 + 2.0f * m3 + x[6 * st];                                               \
+		x[2 * st] = s12 + 4.0f * m3 + x[7 * st];                                           \
+		x[3 * st] = d12 + 8.0f * m3 + m4 + x[8 * st];                                      \
+	}
+OUT_1D4S2(Lane, out_1d4s2)
+OUT_1D4S2(Lane16, out_1d4s2_16)
 
 /* A Winograd form f (GQ_CONV_WINO2, _WINO4, _WINO2S2 or _WINO4S2): the side of its patches
  * (alpha) and of its output tiles (m). */
@@ -746,13 +756,112 @@ __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *
 		WINO_OUT(GQ_CONV_WINO4S2);
 #undef WINO_OUT
 }
+
+/* Output row i of four tiles of 4x4 (tiles l..l+3 of the chunk, w holding their rows one
+ * after the other): one store where they lie side by side inside the image, else a masked
+ * store for each tile, cut at the image's edge (the masked-off floats are not touched). s:
+ * the residual, laid out as out (NULL: none). */
+__attribute__((target("avx512f"), always_inline)) static inline void store_tiles4(
+        const gq_conv *c, float *out, const float *s, const Chunk *k, int l, int i, __m512 w)
+{
+	int n = min_int(4, k->n - l);
+	bool whole = n == 4 && k->oy[l + 3] == k->oy[l] && k->ox[l + 3] + 4 <= c->ow;
+	for (int t = 0; t < n; t += whole ? 4 : 1) {
+		int oy = k->oy[l + t] + i, cols = min_int(4, c->ow - k->ox[l + t]);
+		if (oy >= c->oh)
+			continue;
+		/* where the vector would start for tile t's lane to land on its pixels */
+		ptrdiff_t at = (ptrdiff_t)oy * c->ow + k->ox[l + t] - 4 * t;
+		__mmask16 m = whole ? 0xffff : (__mmask16)(((1u << cols) - 1) << (4 * t));
+		__m512 v = s ? _mm512_add_ps(w, _mm512_maskz_loadu_ps(m, s + at)) : w;
+		_mm512_mask_storeu_ps(
+		        out + at, m, c->relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
+	}
+}
+
+/* As wino_output_avx2 for the 4x4 forms, on sixteen tiles at once: the transform in 16-float
+ * vectors, and each output row of the sixteen tiles, four pixels of each, interleaved from
+ * the four pixel vectors by 16 shuffles into 64 floats, four tiles to a vector (AVX2 took
+ * 24 to transpose eight tiles' rows): the output transform was 18% of ResNet-44's time on
+ * AVX-512, run eight tiles at a time. f: GQ_CONV_WINO4 or GQ_CONV_WINO4S2, constant. */
+__attribute__((target("avx512f"), always_inline)) static inline void wino_output_avx512_f(
+        const gq_conv *c, float *out, const float *add, const float *Mb, size_t mstride,
+        size_t cols, int co0, int co1, int t0, int t1, const int f)
+{
+	const int a = form_alpha(f);
+	Lane16 d[81];
+	Chunk k[2];
+	for (int u = t0; u < t1; u += 16) {
+		chunk_at(c, u, &k[0]);
+		chunk_at(c, u + LANES, &k[1]); /* sixteen tiles, as two chunks of eight */
+		for (int co = co0; co < co1; co++) {
+			const float *Mc = Mb + (co - co0) * cols + (u - t0);
+			__m512 bias = _mm512_set1_ps(c->bias[co]);
+			size_t plane = (size_t)co * c->oh * c->ow;
+#pragma GCC unroll 9
+			for (int y = 0; y < a; y++) {
+#pragma GCC unroll 9
+				for (int z = 0; z < a; z++)
+					d[y * a + z] =
+					        (Lane16)_mm512_loadu_ps(Mc + (y * a + z) * mstride);
+				f == GQ_CONV_WINO4 ? out_1d4_16(d + y * a, 1)
+				                   : out_1d4s2_16(d + y * a, 1);
+			}
+#pragma GCC unroll 4
+			for (int x = 0; x < 4; x++)
+				f == GQ_CONV_WINO4 ? out_1d4_16(d + x, a) : out_1d4s2_16(d + x, a);
+#pragma GCC unroll 4
+			for (int i = 0; i < 4; i++) {
+				__m512 r0 = _mm512_add_ps((__m512)d[i * a], bias);
+				__m512 r1 = _mm512_add_ps((__m512)d[i * a + 1], bias);
+				__m512 r2 = _mm512_add_ps((__m512)d[i * a + 2], bias);
+				__m512 r3 = _mm512_add_ps((__m512)d[i * a + 3], bias);
+				/* in each 128-bit lane L: u_p = tile 4L + p's row */
+				__m512 e0 = _mm512_unpacklo_ps(r0, r1),
+				       e1 = _mm512_unpackhi_ps(r0, r1);
+				__m512 e2 = _mm512_unpacklo_ps(r2, r3),
+				       e3 = _mm512_unpackhi_ps(r2, r3);
+				__m512 u0 = _mm512_shuffle_ps(e0, e2, 0x44),
+				       u1 = _mm512_shuffle_ps(e0, e2, 0xee);
+				__m512 u2 = _mm512_shuffle_ps(e1, e3, 0x44),
+				       u3 = _mm512_shuffle_ps(e1, e3, 0xee);
+				/* then w_q = tiles 4q .. 4q + 3, a 4x4 transpose of the lanes */
+				__m512 v0 = _mm512_shuffle_f32x4(u0, u1, 0x44),
+				       v1 = _mm512_shuffle_f32x4(u2, u3, 0x44);
+				__m512 v2 = _mm512_shuffle_f32x4(u0, u1, 0xee),
+				       v3 = _mm512_shuffle_f32x4(u2, u3, 0xee);
+				__m512 w[4] = {_mm512_shuffle_f32x4(v0, v1, 0x88),
+				        _mm512_shuffle_f32x4(v0, v1, 0xdd),
+				        _mm512_shuffle_f32x4(v2, v3, 0x88),
+				        _mm512_shuffle_f32x4(v2, v3, 0xdd)};
+				for (int g = 0; g < 4; g++)
+					store_tiles4(c, out + plane, add ? add + plane : NULL,
+					        &k[g / 2], (g % 2) * 4, i, w[g]);
+			}
+		}
+	}
+}
+
+__attribute__((target("avx512f"))) static void wino_output_avx512(const gq_conv *c, float *out,
+        const float *add, const float *Mb, size_t mstride, size_t cols, int co0, int co1, int t0,
+        int t1)
+{
+	if (c->algo == GQ_CONV_WINO4)
+		wino_output_avx512_f(
+		        c, out, add, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4);
+	else if (c->algo == GQ_CONV_WINO4S2)
+		wino_output_avx512_f(
+		        c, out, add, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4S2);
+	else /* the 2x2 forms: AVX2's */
+		wino_output_avx2(c, out, add, Mb, mstride, cols, co0, co1, t0, t1);
+}
 #endif
 
 /* Best first. */
 static const Kernel kernels[] = {
 #ifdef GQ_X86
-        {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, wino_input_avx2, wino_output_avx2,
-                has_avx512},
+        {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, wino_input_avx2,
+                wino_output_avx512, has_avx512},
         {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, wino_input_avx2, wino_output_avx2,
                 has_avx2},
 #endif
@@ -838,14 +947,15 @@ static bool is_wino(int algo)
 }
 
 /* Winograd, fused: a block is one panel of tiles, whose input it transforms itself, by
- * all the output channels of cop panels (as many as fit WINO_BLOCK, fewer if that leaves
- * under 8 blocks to share among threads). The transformed input of a panel (alpha^2 x cin
- * x 2V) then stays in the thread's L2 between the transform and the products, where the
- * whole layer's (2.9 MB on a 32-channel 97x97 map) went to L3 and back once for each
- * panel of output channels, and the threads' halves of it crossed between their caches:
- * two threads ran such a layer no faster than one. Applies where there are at least two
- * panels of tiles and a panel's transformed input and output block fit a worker's
- * scratch; wide layers on small maps keep one V for the layer, split by channels. */
+ * all the output channels of cop panels (as many as fit WINO_BLOCK and, beside the panel's
+ * transformed input, a worker's scratch; fewer if that leaves under 8 blocks to share
+ * among threads). The transformed input of a panel (alpha^2 x cin x 2V) then stays in the
+ * thread's L2 between the transform and the products, where the whole layer's (2.9 MB on
+ * a 32-channel 97x97 map) went to L3 and back once for each block of output channels, and
+ * the threads' halves of it crossed between their caches: two threads ran such a layer no
+ * faster than one. Applies where there are at least two panels of tiles and a panel's
+ * transformed input fits a worker's scratch (at F(4x4) on AVX-512, up to 128 input
+ * channels); wide layers on small maps keep one V for the layer, split by channels. */
 static bool plan_fused(gq_conv *c)
 {
 	int nr = 2 * c->kern->v, a2 = c->alpha * c->alpha;
@@ -853,7 +963,8 @@ static bool plan_fused(gq_conv *c)
 	c->fused = true;
 	c->tcp = 1;
 	c->cop = cop < 1 ? 1 : cop;
-	while (c->cop > 1 && c->tpanels * ((c->mpanels + c->cop - 1) / c->cop) < 8)
+	while (c->cop > 1 && (c->tpanels * ((c->mpanels + c->cop - 1) / c->cop) < 8 ||
+	                             wino_v_floats(c) + wino_m_floats(c) > GQ_TEAM_SCRATCH))
 		c->cop--;
 	if (c->tpanels >= 2 && wino_v_floats(c) + wino_m_floats(c) <= GQ_TEAM_SCRATCH)
 		return true;

@@ -248,7 +248,8 @@ def machine():
 def kernel(build, env):
     """The micro-kernel geqc's runtime runs here (bench/kernel.c), in words."""
     k = run([os.path.join(build, "bench", "kernel")], env).strip()
-    return {"avx512": "AVX-512 micro-kernels (Winograd transforms: AVX2)",
+    return {"avx512": "AVX-512 micro-kernels (Winograd: AVX-512 output transforms of the 4x4 "
+                      "forms, AVX2 input transforms and 2x2 output transforms)",
             "avx2": "AVX2+FMA micro-kernels and Winograd transforms",
             "c": "portable C kernels"}.get(k, k)
 
@@ -325,8 +326,11 @@ def report(a, rows, pk, peak_t, isa, goals, load_before, kern):
         "F(2x2,3x3) at stride 1 and their stride-2 forms (81 products per 4x4 tile instead "
         "of 144, 25 per 2x2 instead of 36) at stride 2, with fewer multiplications than the "
         "FLOPs counted above; the rest as a direct kernel or im2col panels, whichever "
-        "costs least. A layer of more than about 2e6 multiply-adds splits over both threads "
-        "at batch 1; smaller ones stay on one, which is faster than splitting them.",
+        "costs least; a Winograd layer with several panels of tiles runs in blocks of one "
+        "panel, each transforming its own tiles' input and running their products while it "
+        "is in L2. A layer of more than about 2e6 multiply-adds splits over both threads "
+        "at batch 1 (max pools from 256K floats, linear layers from 128K weights); smaller "
+        "ones stay on one, which is faster than splitting them.",
         "",
         "## Targets (issue 14)",
         "",

@@ -75,8 +75,9 @@ static bool diag_admit(Diag *d, DiagKind kind, const char *flag)
 {
 	if (kind == D_NOTE)
 		return !d->suppressing;
-	d->suppressing =
-	        kind == D_WARNING && flag && d->no_equiv && strcmp(flag, "-Wequivariance") == 0;
+	d->suppressing = kind == D_WARNING && flag &&
+	                 ((d->no_equiv && strcmp(flag, "-Wequivariance") == 0) ||
+	                         (d->no_align && strcmp(flag, "-Wgrid-alignment") == 0));
 	if (d->suppressing)
 		return false;
 	if (kind == D_ERROR || d->werror)

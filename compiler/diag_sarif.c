@@ -305,5 +305,5 @@ void diag_write_json(FILE *out, const Diag *d)
 			put_json_diag(out, d, i);
 			first = false;
 		}
-	fputs("]\n", out);
+	fputc(']', out);
 }

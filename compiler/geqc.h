@@ -103,6 +103,7 @@ typedef struct Diag {
 	int nerrors, nwarnings;
 	bool werror;      /* -Werror: warnings count as errors for the exit status */
 	bool no_equiv;    /* -Wno-equivariance: drop warnings of that flag and their notes */
+	bool no_align;    /* -Wno-grid-alignment: the same for that flag */
 	bool suppressing; /* the last warning was dropped, so drop its notes too */
 	DiagFormat format;
 	bool color;            /* -fdiagnostics-color: SGR sequences from GCC_COLORS */
@@ -415,7 +416,8 @@ typedef struct LayerLint {
 	double shift[2];  /* centre of this layer's output grid minus the image centre, in input
 	                     pixels, y then x (negative: up/left); cumulative */
 	double stride[2]; /* input pixels between neighbouring output pixels, cumulative (a
-	                     fraction after an upsample) */
+	                     fraction after an upsample); NaN, as shift, after operands on
+	                     different grids (`+`, concat) */
 	unsigned breaks;  /* elements this layer itself breaks (grid or SPEC §1 (a)) */
 	bool self_break;  /* breaks by (a): the layer does not commute with the group */
 } LayerLint;
@@ -423,6 +425,8 @@ typedef struct LayerLint {
 typedef struct Lint {
 	unsigned exact;   /* elements (bit g) for which the whole model is exact */
 	LayerLint *layer; /* one per model layer */
+	int nnearest;     /* the sizes suggested (probed: each lints exact), H then W */
+	int nearest[2][2];
 } Lint;
 
 /* Computes the lint and reports its warnings and notes through d. */
@@ -439,7 +443,8 @@ typedef struct LintProbe {
  * only if the model lints exact there, and when none near does, the note says so; a
  * layer change is said to make every layer exact only if the changed model lints so. */
 Lint *lint_model_probed(const Model *m, Arena *arena, Diag *d, const LintProbe *probe);
-/* The lint as one JSON object (SPEC §4). */
+/* The lint as one JSON object (SPEC §4); "nearest_exact_sizes" is the model's own size
+ * if it is exact, else the sizes the lint suggested. */
 void lint_json(FILE *out, const Model *m, const Lint *l);
 /* The same without the closing brace, for more members after it (--sizes). */
 void lint_json_members(FILE *out, const Model *m, const Lint *l);

@@ -12,7 +12,8 @@
  * whether g maps every layer's grid, placed in the original image, onto itself (the
  * shifts only accumulate); for `+` of branches it stays right when the branches sample
  * different grids. Separately each value's grid is tracked in original image
- * coordinates, position(i) = a + b*i, for the shifts the notes and JSON report. */
+ * coordinates, position(i) = a + b*i, for the shifts the notes and JSON report, and for
+ * -Wgrid-alignment: operands of `+` sampled on different grids of the image. */
 #include "geqc.h"
 
 #include <limits.h>
@@ -42,6 +43,7 @@ typedef struct Ctx {
 	bool *flat;       /* per G-map value: its planes are equal along the group axis */
 	unsigned *gridbr; /* per layer: elements its own grid breaks */
 	unsigned *selfbr; /* per layer: elements it breaks by not commuting (SPEC §1 (a)) */
+	bool *misaligned; /* per layer: its operands sit on different grids */
 	bool sizes_noted;
 	const LintProbe *probe; /* lints the model afresh at another size, or NULL */
 } Ctx;
@@ -315,6 +317,28 @@ static bool flat_output(const Ctx *c, const Layer *L)
 	return in && op_has(L->op, P_PLANEWISE);
 }
 
+/* The grid of a layer that puts its operands' features together place by place (`+`,
+ * and concat, which calls this too): the operands' common grid where they agree; where
+ * they do not, no single grid (NaN), whatever the operands' order. Returns whether they
+ * disagree here and had not already (a NaN operand was reported where it arose). */
+static bool join_operand_grids(const Ctx *c, const int *in, int nin, Grid *out)
+{
+	bool differ = false;
+	*out = c->grid[in[0]];
+	for (int j = 1; j < nin; j++) {
+		const Grid *o = &c->grid[in[j]];
+		for (int a = 0; a < 2; a++) {
+			differ |=
+			        (isfinite(out->a[a]) && isfinite(o->a[a]) &&
+			                out->a[a] != o->a[a]) ||
+			        (isfinite(out->b[a]) && isfinite(o->b[a]) && out->b[a] != o->b[a]);
+			out->a[a] = out->a[a] == o->a[a] ? out->a[a] : NAN;
+			out->b[a] = out->b[a] == o->b[a] ? out->b[a] : NAN;
+		}
+	}
+	return differ;
+}
+
 static void lint_layer(Ctx *c, int i)
 {
 	const Layer *L = &c->m->layer[i];
@@ -326,6 +350,8 @@ static void lint_layer(Ctx *c, int i)
 	c->grid[v] = c->grid[in];
 	if (L->op == OP_UPSAMPLE)
 		upsample_grid(&c->grid[v], L);
+	if (L->nin > 1 && L->in_shape.kind != K_VECTOR) /* a vector's entries have no place */
+		c->misaligned[i] = join_operand_grids(c, L->in, L->nin, &c->grid[v]);
 	if (op_has(L->op, P_SLIDING)) {
 		int n[2] = {L->in_shape.h, L->in_shape.w};
 		ll->res[AXIS_Y] = residue(n[0], L->k, L->s, L->p, L->d);
@@ -592,6 +618,12 @@ static bool note_sizes(Ctx *c)
 		note_no_size(c);
 	if (!has_lo && !has_hi)
 		return false;
+	for (int k = 0; k < 2 && c->probe; k++)
+		if (k ? has_hi : has_lo) {
+			int *to = c->l->nearest[c->l->nnearest++];
+			to[0] = k ? hi[0] : lo[0];
+			to[1] = k ? hi[1] : lo[1];
+		}
 	bool any_self = !c->probe && first_self_break(c) >= 0;
 	Buf b = {.n = 0};
 	bprintf(&b, "nearest input sizes that %s: ",
@@ -677,6 +709,32 @@ static void put_call(Buf *b, const Layer *L, const char *operand, int k, int p)
 	bprintf(b, ")");
 }
 
+/* Whether L's source text made L alone: not a body that a block call or a for loop
+ * expands more than once (where one rewrite would change every instance, which
+ * differ), and not inside a block body at all (diag_fixit drops those too). */
+static bool sole_instance(const Ctx *c, const Layer *L)
+{
+	if (L->loc.site)
+		return false;
+	for (int i = 0; i < c->m->nlayers; i++) {
+		Loc o = c->m->layer[i].loc;
+		if (&c->m->layer[i] != L && o.first_line == L->loc.first_line &&
+		        o.first_column == L->loc.first_column)
+			return false;
+	}
+	return true;
+}
+
+/* The call with kernel k and padding p; whether it may replace L's source as a fix-it:
+ * its operand is a plain name (else the text reads `...`) and L is the sole instance of
+ * its source. */
+static bool put_fix_call(Buf *b, const Ctx *c, const Layer *L, int k, int p)
+{
+	const char *operand = operand_name(L);
+	put_call(b, L, operand, k, p);
+	return strcmp(operand, "...") != 0 && sole_instance(c, L);
+}
+
 static void note_layer_fix(Ctx *c, int i, bool after_sizes)
 {
 	const Layer *L = &c->m->layer[i];
@@ -688,16 +746,15 @@ static void note_layer_fix(Ctx *c, int i, bool after_sizes)
 	if (!found)
 		return;
 	Buf b = {.n = 0}, call = {.n = 0};
-	const char *operand = operand_name(L);
-	put_call(&call, L, operand, best.k, best.p);
-	/* Exactness is claimed only when the changed model lints exact; a change inside a
-	 * block body would change every call of the block, so it is not probed. */
-	bool exact = strcmp(operand, "...") != 0 && !L->loc.site && c->probe &&
-	             c->probe->exact_with(c->probe->arg, L->loc, call.s);
+	bool fixable = put_fix_call(&call, c, L, best.k, best.p);
+	/* exactness is claimed only when the changed model lints exact */
+	bool exact = fixable && c->probe && c->probe->exact_with(c->probe->arg, L->loc, call.s);
 	bprintf(&b, "%s %dx%d: %s %s", after_sizes ? "or keep" : "keeping", c->m->input.h,
 	        c->m->input.w, call.s,
 	        exact ? "makes every layer exact" : "samples a centred grid");
 	note_at(c->d, L->loc, "%s", b.s);
+	if (fixable)
+		diag_fixit(c->d, L->loc, call.s);
 }
 
 static void warn_grid(Ctx *c, int i)
@@ -820,6 +877,143 @@ static void warn_self(Ctx *c, int i)
 		warn_add(c, L, b.s);
 }
 
+/* ---- -Wgrid-alignment: operands sampled on different grids ---- */
+
+/* "gconv3's grid, centred 0.5 px up and 0.5 px left of the image's centre, step 2 px". */
+static void put_grid(Buf *b, const Ctx *c, int v)
+{
+	const Grid *g = &c->grid[v];
+	double dy = grid_shift(g, AXIS_Y, c->m->input.h), dx = grid_shift(g, AXIS_X, c->m->input.w);
+	bprintf(b, "%s's grid, ", v > 0 ? c->m->layer[v - 1].path : "the input");
+	if (!isfinite(dy + dx))
+		bprintf(b, "no single grid (an earlier + or concat joined different ones)");
+	else if (dy == 0 && dx == 0)
+		bprintf(b, "centred on the image's centre");
+	else
+		bprintf(b, "centred %.15g px %s and %.15g px %s of the image's centre", fabs(dy),
+		        dy <= 0 ? "up" : "down", fabs(dx), dx <= 0 ? "left" : "right");
+	if (!isfinite(g->b[0] + g->b[1]))
+		return;
+	size_t from = b->n + 2;
+	if (g->b[0] == g->b[1])
+		bprintf(b, ", step %.15g px", g->b[0]);
+	else
+		bprintf(b, ", steps %.15g px down and %.15g px across", g->b[0], g->b[1]);
+	keep_together(b, from);
+}
+
+static bool same_grid(const Grid *x, const Grid *y)
+{
+	return x->a[0] == y->a[0] && x->a[1] == y->a[1] && x->b[0] == y->b[0] && x->b[1] == y->b[1];
+}
+
+/* A kernel and padding for the sliding layer that produced value v, keeping its output
+ * size, that put v on the grid want; false if there is none. */
+static bool align_layer(const Ctx *c, int v, const Grid *want, Fix *best)
+{
+	const Layer *L = v > 0 ? &c->m->layer[v - 1] : NULL;
+	if (!L || !op_has(L->op, P_SLIDING))
+		return false;
+	const Grid *in = &c->grid[L->in[0]];
+	bool found = false;
+	for (int dk = -2; dk <= 2; dk++) {
+		int k = L->k + dk, plo, phi;
+		if (k < 1)
+			continue;
+		padding_range(L, k, &plo, &phi);
+		for (int p = plo; p <= phi; p++) {
+			bool same =
+			        conv_out_size(L->in_shape.h, k, L->s, p, L->d) == L->out_shape.h &&
+			        conv_out_size(L->in_shape.w, k, L->s, p, L->d) == L->out_shape.w;
+			for (int a = 0; a < 2 && same; a++)
+				same = in->a[a] + in->b[a] * (L->d * (k - 1) / 2.0 - p) ==
+				               want->a[a] &&
+				       in->b[a] * L->s == want->b[a];
+			Fix f = {k, p, {0, abs(dk), abs(p - L->p), p}};
+			if (same && (!found || fix_better(&f, best))) {
+				*best = f;
+				found = true;
+			}
+		}
+	}
+	return found;
+}
+
+/* How far v's grid is from the image's centre (infinite if it has no single grid). */
+static double off_centre(const Ctx *c, int v)
+{
+	double off = fabs(grid_shift(&c->grid[v], AXIS_Y, c->m->input.h)) +
+	             fabs(grid_shift(&c->grid[v], AXIS_X, c->m->input.w));
+	return isfinite(off) ? off : INFINITY;
+}
+
+/* Whether every operand of L not on ref's grid can be moved onto it by changing the
+ * layer that made it; with say, the notes and fix-its that do so. */
+static bool align_to(Ctx *c, const Layer *L, int ref, bool say)
+{
+	for (int j = 0; j < L->nin; j++) {
+		int v = L->in[j];
+		Fix f;
+		if (same_grid(&c->grid[v], &c->grid[ref]))
+			continue;
+		if (!align_layer(c, v, &c->grid[ref], &f))
+			return false;
+		if (!say)
+			continue;
+		const Layer *src = &c->m->layer[v - 1];
+		Buf b = {.n = 0}, call = {.n = 0};
+		bool fixable = put_fix_call(&call, c, src, f.k, f.p);
+		bprintf(&b, "%s (line %d) as %s samples %s's grid", src->path, src->loc.first_line,
+		        call.s, ref > 0 ? c->m->layer[ref - 1].path : "the input");
+		note_at(c->d, src->loc, "%s", b.s);
+		if (fixable)
+			diag_fixit(c->d, src->loc, call.s);
+	}
+	return true;
+}
+
+/* Puts the operands on one grid: the most centred operand's among those onto which every
+ * other can be moved (a centred grid also mends their equivariance); nothing if none. */
+static void note_align_fix(Ctx *c, const Layer *L)
+{
+	int ref = -1;
+	for (int j = 0; j < L->nin; j++)
+		if ((ref < 0 || off_centre(c, L->in[j]) < off_centre(c, L->in[ref])) &&
+		        align_to(c, L, L->in[j], false))
+			ref = j;
+	if (ref >= 0)
+		align_to(c, L, L->in[ref], true);
+}
+
+/* Operands of L on different grids (join_operand_grids said so): each one's grid in a
+ * note, then a fix. `+` calls it, and concat, which puts its operands' channels side by
+ * side place by place, the same way. */
+static void warn_align(Ctx *c, int i)
+{
+	const Layer *L = &c->m->layer[i];
+	if (op_has(L->op, P_INFIX))
+		diag_report(c->d, D_WARNING, L->loc, "-Wgrid-alignment",
+		        "'%s' adds maps sampled on different grids: each feature is summed with "
+		        "one from another place",
+		        op_info[L->op].name);
+	else
+		diag_report(c->d, D_WARNING, L->loc, "-Wgrid-alignment",
+		        "%s stacks maps sampled on different grids: the channels at one pixel come "
+		        "from different places of the image",
+		        op_info[L->op].name);
+	Buf b = {.n = 0};
+	for (int j = 0; j < L->nin; j++) {
+		if (op_has(L->op, P_INFIX))
+			bprintf(&b, j ? "; the right one is " : "the left operand is ");
+		else
+			bprintf(&b, "%soperand %d is ", j ? "; " : "", j + 1);
+		put_grid(&b, c, L->in[j]);
+	}
+	wrap(&b);
+	note_at(c->d, L->loc, "%s", b.s);
+	note_align_fix(c, L);
+}
+
 /* ---- the pass ---- */
 
 static void init_ctx(Ctx *c, const Model *m, Lint *l, Diag *d, const LintProbe *probe)
@@ -833,6 +1027,7 @@ static void init_ctx(Ctx *c, const Model *m, Lint *l, Diag *d, const LintProbe *
 	c->flat = xcalloc((size_t)nv, sizeof *c->flat);
 	c->gridbr = xcalloc((size_t)nl, sizeof *c->gridbr);
 	c->selfbr = xcalloc((size_t)nl, sizeof *c->selfbr);
+	c->misaligned = xcalloc((size_t)nl, sizeof *c->misaligned);
 	c->grid[0] = (Grid){{0, 0}, {1, 1}, {m->input.h, m->input.w}};
 	c->exact[0] = c->all;
 }
@@ -845,6 +1040,7 @@ static void free_ctx(Ctx *c)
 	free(c->flat);
 	free(c->gridbr);
 	free(c->selfbr);
+	free(c->misaligned);
 }
 
 /* Names the elements that stay exact when only some break, as a subgroup where they are
@@ -877,6 +1073,8 @@ Lint *lint_model_probed(const Model *m, Arena *arena, Diag *d, const LintProbe *
 			warn_self(&c, i);
 		if (c.gridbr[i])
 			warn_grid(&c, i);
+		if (c.misaligned[i])
+			warn_align(&c, i);
 	}
 	l->exact = c.exact[m->output >= 0 && m->output < m->nvalues ? m->output : 0] | 1u;
 	note_verdict(&c, l->exact);
@@ -992,8 +1190,13 @@ void lint_json_members(FILE *out, const Model *m, const Lint *l)
 	json_names(out, l->exact & all);
 	fputs(",\n  \"broken\": ", out);
 	json_names(out, all & ~l->exact);
-	fprintf(out, ",\n  \"input\": [%d, %d, %d],\n  \"layers\": [", m->input.c, m->input.h,
-	        m->input.w);
+	fprintf(out, ",\n  \"input\": [%d, %d, %d],\n  \"nearest_exact_sizes\": [", m->input.c,
+	        m->input.h, m->input.w);
+	if ((l->exact | 1u) == all)
+		fprintf(out, "[%d, %d]", m->input.h, m->input.w);
+	for (int k = 0; (l->exact | 1u) != all && k < l->nnearest; k++)
+		fprintf(out, "%s[%d, %d]", k ? ", " : "", l->nearest[k][0], l->nearest[k][1]);
+	fputs("],\n  \"layers\": [", out);
 	for (int i = 0; i < m->nlayers; i++) {
 		fputs(i ? ",\n" : "\n", out);
 		json_layer(out, &m->layer[i], &l->layer[i], all);

@@ -42,7 +42,8 @@ typedef struct Options {
 	const char *input, *output;
 	EmitKind emit;
 	Dump dump;
-	bool emit_given, lint_json, werror, no_equiv, syntax_only, parseable_fixits;
+	bool emit_given, lint_json, werror, no_equiv, no_align, syntax_only, parseable_fixits;
+	bool fix; /* --fix */
 	DiagFormat format;
 	const char *color;   /* -fdiagnostics-color's word */
 	int input_size[2];   /* --input-size H x W, or 0 */
@@ -65,10 +66,14 @@ static const char usage[] =
         "  --input-size HxW      check and lint as if the input were H x W\n"
         "  --sizes LO..HI        the exact elements at every square size N x N, LO <= N <=\n"
         "                        HI (at most 4096 sizes), and their pattern in N\n"
+        "  --fix                 apply the warnings' fix-its to model.geq in place, if\n"
+        "                        together they make it lint clean (else nothing changes)\n"
         "  -fsyntax-only         check and lint only, even with -o\n"
         "  -Werror               treat warnings as errors\n"
         "  -Wequivariance        warn about inexact equivariance (the default)\n"
         "  -Wno-equivariance     do not\n"
+        "  -Wgrid-alignment      warn about a + of maps sampled on different grids (the\n"
+        "                        default); -Wno-grid-alignment: do not\n"
         "  -Wall, -Wextra        every warning (the default)\n"
         "  -fdiagnostics-format=text|sarif-stderr|sarif-file|json-stderr\n"
         "                        diagnostics as gcc's text, SARIF 2.1.0 (sarif-file writes\n"
@@ -161,7 +166,8 @@ static bool set_dump(Options *o, const char *v)
 /* The flag-only options; false if arg is none of them. */
 static bool flag_option(Options *o, const char *arg)
 {
-	if (strcmp(arg, "-Werror") == 0 || strcmp(arg, "-Werror=equivariance") == 0)
+	if (strcmp(arg, "-Werror") == 0 || strcmp(arg, "-Werror=equivariance") == 0 ||
+	        strcmp(arg, "-Werror=grid-alignment") == 0)
 		o->werror = true;
 	else if (strcmp(arg, "-Wno-error") == 0)
 		o->werror = false;
@@ -169,6 +175,12 @@ static bool flag_option(Options *o, const char *arg)
 		o->no_equiv = false;
 	else if (strcmp(arg, "-Wno-equivariance") == 0)
 		o->no_equiv = true;
+	else if (strcmp(arg, "-Wgrid-alignment") == 0)
+		o->no_align = false;
+	else if (strcmp(arg, "-Wno-grid-alignment") == 0)
+		o->no_align = true;
+	else if (strcmp(arg, "--fix") == 0)
+		o->fix = true;
 	else if (strcmp(arg, "--lint-json") == 0)
 		o->lint_json = true;
 	else if (strcmp(arg, "--dump-ast") == 0) /* the spelling before --dump= */
@@ -374,6 +386,11 @@ static bool settle_options(Options *o)
 	}
 	if (o->sizes[0] && (o->output || o->emit_given)) {
 		sys_error("--sizes prints to stdout: it cannot be combined with -o or --emit");
+		return false;
+	}
+	if (o->fix && (o->output || o->emit_given || o->lint_json || o->sizes[0] || o->dump)) {
+		sys_error("--fix rewrites the model: it cannot be combined with -o, --emit, "
+		          "--lint-json, --sizes or --dump");
 		return false;
 	}
 	if (o->sizes[0] && o->input_size[0]) {
@@ -747,6 +764,8 @@ static void report_lint(
 		sw = sizes_sweep(prog, m, d, o->sizes[0], o->sizes[1], arena);
 	if (o->lint_json) {
 		lint_json_members(stdout, m, l);
+		fputs(",\n  \"warnings\": ", stdout); /* gcc's JSON, with the fix-its */
+		diag_write_json(stdout, d);
 		if (sw)
 			sizes_json(stdout, sw, m);
 		fputs("\n}\n", stdout);
@@ -805,13 +824,148 @@ static int compile(const Options *o, Arena *arena, Diag *d)
 	return write_output(o, arena, &e);
 }
 
+/* ---- --fix ---- */
+
+typedef struct Edit {
+	size_t from, to; /* the bytes replaced: [from, to) */
+	const char *text;
+} Edit;
+
+static int by_offset(const void *x, const void *y)
+{
+	const Edit *a = x, *b = y;
+	return (a->from > b->from) - (a->from < b->from);
+}
+
+/* Why a warning has no fix-it, for --fix's refusal. */
+static void no_fixit(const Diag *d, const DiagRecord *r)
+{
+	const Site *s = r->loc.site;
+	if (s)
+		sys_error(
+		        "--fix: the warning at %s:%d:%d is inside block '%s' (called at line %d), "
+		        "whose body serves every call: no fix-it is offered there (change the "
+		        "block, or the input size, by hand); nothing written",
+		        d->file, r->loc.first_line, r->loc.first_column, s->block,
+		        s->call.first_line);
+	else
+		sys_error("--fix: the warning at %s:%d:%d has no fix-it, so the file cannot be "
+		          "made to lint clean; nothing written",
+		        d->file, r->loc.first_line, r->loc.first_column);
+}
+
+/* Every warning's fix-its as edits in source order, duplicates merged; false (after
+ * saying why) if some warning has none or two overlap. */
+static bool collect_edits(const Diag *d, Arena *a, Edit **out, int *n)
+{
+	const DiagLog *log = d->log;
+	int cap = 0;
+	for (int i = 0; i < log->n; i++)
+		cap += log->rec[i].nfix;
+	Edit *e = arena_alloc(a, (size_t)(cap + 1) * sizeof *e);
+	*n = 0;
+	for (int i = 0; i < log->n; i++) {
+		const DiagRecord *r = &log->rec[i];
+		if (r->kind != D_NOTE && r->nfix == 0)
+			return no_fixit(d, r), false;
+		for (int f = 0; f < r->nfix; f++) {
+			Loc l = r->fix[f].loc;
+			e[(*n)++] = (Edit){diag_offset(d, l.first_line, l.first_column),
+			        diag_offset(d, l.last_line, l.last_column + 1), r->fix[f].text};
+		}
+	}
+	qsort(e, (size_t)*n, sizeof *e, by_offset);
+	int k = 0;
+	for (int i = 0; i < *n; i++) {
+		if (k && e[i].from == e[k - 1].from && e[i].to == e[k - 1].to &&
+		        strcmp(e[i].text, e[k - 1].text) == 0)
+			continue; /* two warnings, one fix */
+		if (k && e[i].from < e[k - 1].to) {
+			sys_error("--fix: two fix-its overlap at byte %zu of %s; nothing written",
+			        e[i].from, d->file);
+			return false;
+		}
+		e[k++] = e[i];
+	}
+	*n = k;
+	*out = e;
+	return true;
+}
+
+/* The source with the edits (sorted, apart) applied; every other byte as it was. */
+static char *apply_edits(Arena *a, const Diag *d, const Edit *e, int n, size_t *len)
+{
+	size_t total = d->srclen;
+	for (int i = 0; i < n; i++)
+		total += strlen(e[i].text) - (e[i].to - e[i].from);
+	char *t = arena_alloc(a, total + 1), *p = t;
+	size_t at = 0;
+	for (int i = 0; i < n; i++) {
+		memcpy(p, d->src + at, e[i].from - at);
+		p = stpcpy(p + (e[i].from - at), e[i].text);
+		at = e[i].to;
+	}
+	memcpy(p, d->src + at, d->srclen - at);
+	*len = total;
+	return t;
+}
+
+/* How many warnings the run reported; -1 (after saying so) if it reported an error. */
+static int count_warnings(const Diag *d)
+{
+	int warnings = 0;
+	for (int i = 0; i < d->log->n; i++) {
+		const DiagRecord *r = &d->log->rec[i];
+		if (r->kind == D_ERROR && !r->promoted) {
+			sys_error("--fix: %s has errors; nothing written", d->file);
+			return -1;
+		}
+		warnings += r->kind != D_NOTE;
+	}
+	return warnings;
+}
+
+/* --fix: the fix-its applied at once, written only if the model had no error and the
+ * result lints clean (parsed, expanded, checked and linted again first); 0 written (or
+ * nothing to fix), 1 not, 2 the file could not be written. */
+static int fix_file(const Options *o, Arena *a, const Diag *d, int status)
+{
+	Edit *e;
+	int n, warnings = count_warnings(d);
+	size_t len;
+	if (warnings <= 0)
+		return warnings < 0 ? 1 : status;
+	if (!collect_edits(d, a, &e, &n))
+		return 1;
+	char *text = apply_edits(a, d, e, n, &len);
+	bool clean, exact;
+	sizes_relint(d, text, len, &clean, &exact);
+	if (!clean) {
+		sys_error("--fix: with its %d fix-it%s applied %s still does not lint clean; "
+		          "nothing written",
+		        n, n == 1 ? "" : "s", d->file);
+		return 1;
+	}
+	OutFile out;
+	if (!out_open(&out, a, o->input))
+		return 2;
+	fwrite(text, 1, len, out.f);
+	if (!out_close(&out, true))
+		return 2;
+	fprintf(stderr, "geqc: --fix: %d fix-it%s applied to %s; it lints clean\n", n,
+	        n == 1 ? "" : "s", o->input);
+	return 0;
+}
+
 /* -fdiagnostics-format=sarif-*|json-*: what diag.c collected, written at the end. */
 static int write_diagnostics(const Options *o, Arena *a, const Diag *d, int status)
 {
 	if (o->format == DF_SARIF_STDERR)
 		diag_write_sarif(stderr, d, status != 2);
-	if (o->format == DF_JSON_STDERR)
+	if (o->format == DF_JSON_STDERR) {
 		diag_write_json(stderr, d);
+		fputc('\n', stderr);
+	}
 	if (o->format != DF_SARIF_FILE)
 		return status;
 	OutFile out;
@@ -837,12 +991,15 @@ int main(int argc, char **argv)
 	Diag d = {.file = o.input, .src = src, .srclen = len, .out = stderr};
 	d.werror = o.werror;
 	d.no_equiv = o.no_equiv;
+	d.no_align = o.no_align;
 	d.format = o.format;
 	d.parseable_fixits = o.parseable_fixits;
-	d.log = o.format != DF_TEXT ? &log : NULL;
+	d.log = o.format != DF_TEXT || o.fix || o.lint_json ? &log : NULL;
 	diag_set_color(&d, o.color);
 	status = compile(&o, arena, &d);
-	if (status == 0 && d.nerrors > 0)
+	if (o.fix && status != 2)
+		status = fix_file(&o, arena, &d, status);
+	else if (status == 0 && d.nerrors > 0)
 		status = 1;
 	status = write_diagnostics(&o, arena, &d, status);
 	diag_log_free(&log);

@@ -88,6 +88,8 @@ void sizes_relint(const Diag *d, const char *text, size_t len, bool *clean, bool
 {
 	Arena *a = arena_new();
 	Diag q = {.file = d->file, .src = text, .srclen = len};
+	q.no_equiv = d->no_equiv; /* "clean" as the command line counts warnings */
+	q.no_align = d->no_align;
 	Program *p = parse_program(text, len, a, &q);
 	p = p ? expand_program(p, a, &q) : NULL;
 	Model *m = p ? check_program(p, a, &q) : NULL;

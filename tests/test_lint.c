@@ -1002,6 +1002,71 @@ START_TEST(suggested_sizes_lint_exact)
 }
 END_TEST
 
+/* ---- -Wgrid-alignment: against the grids' formula, and free of the operands' order ---- */
+
+/* A pool of the input, b = {k, s, p, avg}: its grid on each axis starts at (k-1)/2 - p
+ * with step s. */
+static int pool_branch(TB *t, const int *b)
+{
+	return tb_slide(t, b[3] ? OP_AVGPOOL : OP_MAXPOOL, 0, 0, b[0], b[1], b[2], 1);
+}
+
+/* The lint of `x + y` (or `y + x`) of two pools of an n x n input, then a 2x2 max pool;
+ * NULL if the model does not check. */
+static Lint *lint_sum(TB *t, Arena *a, int n, const int *x, const int *y, bool swap, char **text)
+{
+	tb_init(t, 1, n, n, ALL);
+	int u = pool_branch(t, swap ? y : x), v = pool_branch(t, swap ? x : y);
+	if (u < 0 || v < 0 || tb_add(t, u, v) < 0 || tb_slide(t, OP_MAXPOOL, 3, 0, 2, 2, 0, 1) < 0)
+		return NULL;
+	return run_lint(t, a, text, NULL);
+}
+
+static bool same_number(double x, double y)
+{
+	return x == y || (isnan(x) && isnan(y));
+}
+
+START_TEST(grid_alignment_is_order_free)
+{
+	static TB t;
+	int warned = 0, quiet = 0;
+	for (int round = 0; round < 100000 && (warned < 40 || quiet < 40); round++) {
+		int n = irand(8, 30), x[4], y[4];
+		for (int *b = x; b; b = b == x ? y : NULL) {
+			b[0] = irand(1, 4), b[1] = irand(1, 3), b[2] = irand(0, b[0] / 2);
+			b[3] = irand(0, 1);
+		}
+		Arena *a = arena_new();
+		char *t1 = NULL, *t2 = NULL;
+		Lint *l1 = lint_sum(&t, a, n, x, y, false, &t1);
+		Lint *l2 = l1 ? lint_sum(&t, a, n, x, y, true, &t2) : NULL;
+		if (l2) {
+			bool differ =
+			        (x[0] - 1) / 2.0 - x[2] != (y[0] - 1) / 2.0 - y[2] || x[1] != y[1];
+			ck_assert_int_eq(strstr(t1, "[-Wgrid-alignment]") != NULL, differ);
+			ck_assert_int_eq(strstr(t2, "[-Wgrid-alignment]") != NULL, differ);
+			ck_assert_uint_eq(l1->exact, l2->exact);
+			for (int i = 2; i < 4; i++) /* the sum and the pool after it */
+				for (int ax = 0; ax < 2; ax++) {
+					ck_assert(same_number(
+					        l1->layer[i].shift[ax], l2->layer[i].shift[ax]));
+					ck_assert(same_number(
+					        l1->layer[i].stride[ax], l2->layer[i].stride[ax]));
+					ck_assert(isnan(l1->layer[i].shift[ax]) == differ);
+				}
+			ck_assert_uint_eq(l1->layer[3].breaks, l2->layer[3].breaks);
+			warned += differ;
+			quiet += !differ;
+		}
+		free(t1);
+		free(t2);
+		arena_free(a);
+	}
+	ck_assert_msg(warned >= 40 && quiet >= 40, "%d warned, %d quiet", warned, quiet);
+}
+END_TEST
+
 static Suite *lint_suite(void)
 {
 	Suite *s = suite_create("lint");
@@ -1023,6 +1088,7 @@ static Suite *lint_suite(void)
 	tcase_add_test(tc, json_is_valid_and_agrees);
 	tcase_add_test(tc, sizes_match_brute_force);
 	tcase_add_test(tc, suggested_sizes_lint_exact);
+	tcase_add_test(tc, grid_alignment_is_order_free);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,6 +19,7 @@ COMPILER_SRC := compiler/main.c compiler/ast.c compiler/ops.c compiler/diag.c \
                 compiler/diag_sarif.c compiler/group.c compiler/sizes.c compiler/shape.c \
                 compiler/expand.c compiler/check.c compiler/lint.c compiler/plan.c compiler/emit_c.c \
                 compiler/emit_torch.c
+COMPILER_SRC += compiler/explain.c
 LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
                 runtime/load_image.c
 RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/conv_fast.c \

@@ -497,6 +497,9 @@ void sizes_text(FILE *out, const SizeSweep *s, const Model *m);
 /* The members `"sizes": [...], "pattern": [...]` of the lint JSON, each after a comma. */
 void sizes_json(FILE *out, const SizeSweep *s, const Model *m);
 
+/* ---- explain.c: --explain=FILE.svg, every breaking layer's grid as a picture ---- */
+void explain_svg(FILE *out, const Model *m, const Lint *l);
+
 /* ---- plan.c: what the emitted C computes where; the pass between lint and emitters ---- */
 enum { SLOT_IN = -1, SLOT_OUT = -2 }; /* the caller's x and y, outside the workspace */
 #define PLAN_NONE SIZE_MAX            /* no such offset */

@@ -48,6 +48,7 @@ typedef struct Options {
 	const char *color;   /* -fdiagnostics-color's word */
 	int input_size[2];   /* --input-size H x W, or 0 */
 	int sizes[2];        /* --sizes LO..HI, or 0 */
+	const char *explain; /* --explain=FILE.svg */
 	const char *cmdline; /* for the emitted files' header comment */
 } Options;
 
@@ -66,6 +67,8 @@ static const char usage[] =
         "  --input-size HxW      check and lint as if the input were H x W\n"
         "  --sizes LO..HI        the exact elements at every square size N x N, LO <= N <=\n"
         "                        HI (at most 4096 sizes), and their pattern in N\n"
+        "  --explain=FILE.svg    draw every breaking layer's sampled grid and its image\n"
+        "                        under a broken element (SVG)\n"
         "  --fix                 apply the warnings' fix-its to model.geq in place, if\n"
         "                        together they make it lint clean (else nothing changes)\n"
         "  -fsyntax-only         check and lint only, even with -o\n"
@@ -319,6 +322,11 @@ static bool value_option(Options *o, int argc, char **argv, int *i, bool *done)
 	v = opt_value("--sizes", argc, argv, i, done);
 	if (*done)
 		return set_sizes(o, v);
+	v = opt_value("--explain", argc, argv, i, done);
+	if (*done && !v)
+		sys_error("missing file name after '--explain'");
+	if (*done)
+		return (o->explain = v) != NULL;
 	return false;
 }
 
@@ -774,6 +782,15 @@ static void report_lint(
 	}
 }
 
+static bool write_explain(const Options *o, Arena *a, const Model *m, const Lint *l)
+{
+	OutFile out;
+	if (!out_open(&out, a, o->explain))
+		return false;
+	explain_svg(out.f, m, l);
+	return out_close(&out, true);
+}
+
 static int write_output(const Options *o, Arena *arena, const Emit *e)
 {
 	switch (o->emit) {
@@ -815,6 +832,8 @@ static int compile(const Options *o, Arena *arena, Diag *d)
 	LintProbe probe = {sizes_exact_at, sizes_exact_with, &sp};
 	Lint *l = lint_model_probed(m, arena, d, &probe);
 	report_lint(o, arena, prog, d, m, l);
+	if (o->explain && !write_explain(o, arena, m, l))
+		return 2;
 	if (d->nerrors > 0)
 		return 1;
 	Plan *plan = plan_model(m, arena);

@@ -57,6 +57,7 @@ for t in "$B"/san/tests/test_*; do
 	run "$(basename "$t")" "$t"
 done
 run diagnostics tests/run-diag-tests.sh "$B/san/geqc"
+run_required explain tests/test-explain.py "$B/san/geqc"
 run_required fix tests/test-fix.sh "$B/san/geqc"
 run_required pytorch-oracle tests/torch/run.sh "$B/san/geqc"
 run_required native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"

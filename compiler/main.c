@@ -401,6 +401,12 @@ static bool settle_options(Options *o)
 		          "--lint-json, --sizes or --dump");
 		return false;
 	}
+	if (o->explain && strcmp(o->explain, o->input) == 0) {
+		sys_error("--explain=%s would overwrite the model: give the picture another name "
+		          "(e.g. --explain=grid.svg)",
+		        o->explain);
+		return false;
+	}
 	if (o->sizes[0] && o->input_size[0]) {
 		sys_error("--sizes and --input-size both set the input size: give one");
 		return false;

@@ -252,6 +252,13 @@ START_TEST(auto_picks_winograd_for_wide_3x3)
 	c = gq_conv_new(128, 29, 29, 256, 3, 3, 1, 1, true);
 	ck_assert_msg(strncmp(gq_conv_algo(c), "winograd", 8), "%s for stride 3", gq_conv_algo(c));
 	gq_conv_free(c);
+	/* a lift from RGB: K = 27 or 147 is too short for Winograd's or im2col's overheads */
+	c = gq_conv_new(3, 97, 97, 32, 3, 1, 1, 1, true);
+	ck_assert_str_eq(gq_conv_algo(c), "direct");
+	gq_conv_free(c);
+	c = gq_conv_new(3, 225, 225, 64, 7, 2, 3, 1, true);
+	ck_assert_str_eq(gq_conv_algo(c), "direct");
+	gq_conv_free(c);
 }
 END_TEST
 

@@ -231,12 +231,14 @@ static Num num(size_t n)
 	return u;
 }
 
-/* The values a buffer holds: its first writer's, then those written over it. */
+/* The values a buffer holds: its first writer's, then those written over it (a concat
+ * whose operands were all written in its slices runs no code, but holds its value). */
 static void put_holders(FILE *c, const Plan *P, int s)
 {
 	const char *sep = "";
 	for (int v = 1; v < P->m->nvalues; v++)
-		if (P->slot[v] == s && plan_has_code(P, v - 1)) {
+		if (P->slot[v] == s &&
+		        (plan_has_code(P, v - 1) || P->m->layer[v - 1].op == OP_CONCAT)) {
 			fprintf(c, "%s%s", sep, P->m->layer[v - 1].name);
 			sep = ", then ";
 		}
@@ -256,6 +258,10 @@ static void emit_buffers(FILE *c, const Plan *P)
 		fprintf(c, "\t%-16s = %-7s /* %zu floats: ", name, num(P->slots[s].off).s,
 		        P->slots[s].size);
 		put_holders(c, P, s);
+		int t = P->slots[s].parent;
+		if (t >= 0) /* plan_concat */
+			fprintf(c, "; a slice of %s_OUT",
+			        upper(P->m->layer[P->slots[t].start].name).s);
 		fputs(" */\n", c);
 	}
 	fprintf(c, "\t%-16s = %zu\n};\n\n", "WS_FLOATS", P->ws);
@@ -383,7 +389,7 @@ static void emit_origin(FILE *c, const Plan *P, int i, const Diag *src)
 		        s->call.first_column);
 	fputs("\n * ", c);
 	for (int j = 0; j < L->nin; j++) {
-		fputs(j ? " + " : "", c);
+		fputs(j == 0 ? "" : L->op == OP_ADD ? " + " : ", ", c);
 		put_shape(c, P->m->value[L->in[j]]);
 	}
 	fputs(" -> ", c);

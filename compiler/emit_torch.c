@@ -442,10 +442,11 @@ static const char fn_upsample[] =
         "    \"\"\"Every plane of an image [B, C, H, W] or a G-map [B, C, G, H, W] upsampled by s, as\n"
         "    nn.Upsample(scale_factor=s): nearest, or bilinear with align_corners=False.\"\"\"\n"
         "    planes = x.flatten(1, -3)\n"
+        "    size = [x.shape[-2] * s, x.shape[-1] * s]  # (a scale_factor would not export to ONNX)\n"
         "    if bilinear:\n"
-        "        y = F.interpolate(planes, scale_factor=float(s), mode=\"bilinear\", align_corners=False)\n"
+        "        y = F.interpolate(planes, size=size, mode=\"bilinear\", align_corners=False)\n"
         "    else:\n"
-        "        y = F.interpolate(planes, scale_factor=float(s), mode=\"nearest\")\n"
+        "        y = F.interpolate(planes, size=size, mode=\"nearest\")\n"
         "    return y.view(x.shape[:-2] + y.shape[-2:])\n"
         "\n"
         "\n";

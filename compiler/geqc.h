@@ -505,11 +505,14 @@ enum { SLOT_IN = -1, SLOT_OUT = -2 }; /* the caller's x and y, outside the works
 #define PLAN_NONE SIZE_MAX            /* no such offset */
 
 /* A buffer of the workspace: holds one value, or a chain of values that elementwise
- * ops wrote over each other. Live from the layer that first writes it to its last read. */
+ * ops wrote over each other. Live from the layer that first writes it (or, for a concat's,
+ * a slice of it: from) to its last read. */
 typedef struct Slot {
-	int start, end;
+	int start, end, from;
 	size_t size, off;
-	bool out; /* holds the model's output: lives in the caller's y instead */
+	bool out;   /* holds the model's output: lives in the caller's y instead */
+	int parent; /* the concat's buffer this one is a slice of (plan_concat), or -1 */
+	size_t rel; /* then: where in that buffer, in floats */
 } Slot;
 
 typedef struct Plan {

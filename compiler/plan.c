@@ -179,8 +179,9 @@ static void plan_fuse(Plan *P)
 static int new_slot(Plan *P, int start, size_t n)
 {
 	Slot *s = &P->slots[P->nslots];
-	s->start = s->end = start;
+	s->start = s->end = s->from = start;
 	s->size = plan_align(n);
+	s->parent = -1;
 	return P->nslots++;
 }
 
@@ -256,9 +257,56 @@ static void plan_slots(Plan *P)
 			P->slot[v] = SLOT_OUT;
 }
 
+/* Why concat i copies its operand j rather than have it written in its slice, or NULL.
+ * The slice must hold the operand's buffer (the chain of values written over each other
+ * that ends in the operand) for the buffer's whole life, and nothing may read the
+ * operand after the concat, whose value may in turn be written over. */
+static const char *concat_copy_reason(const Plan *P, int i, int j)
+{
+	const Layer *L = &P->m->layer[i];
+	int v = L->in[j];
+	if (v == 0)
+		return "the model's input";
+	if (P->slot[L->out] < 0)
+		return "the concat is the model's output";
+	for (int k = 0; k < j; k++)
+		if (L->in[k] == v)
+			return "given twice";
+	if (P->slot[v] < 0 || P->slots[P->slot[v]].end != i)
+		return "read after the concat";
+	return NULL;
+}
+
+/* A concat does not copy (U-Net skips would double their memory traffic): the buffer of
+ * each operand it reads last becomes that operand's slice of the concat's buffer, so its
+ * producer, and every layer that wrote over it, writes there directly. The concat's
+ * buffer then lives from the first of them; a slice is placed with its buffer. */
+static void plan_concat(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		if (!P->live[i] || L->op != OP_CONCAT)
+			continue;
+		size_t off = 0;
+		for (int j = 0; j < L->nin; j++) {
+			if (!concat_copy_reason(P, i, j)) {
+				int t = P->slot[L->out];
+				Slot *s = &P->slots[P->slot[L->in[j]]];
+				s->parent = t;
+				s->rel = off;
+				if (s->from < P->slots[t].from)
+					P->slots[t].from = s->from;
+				P->slice[i] |= 1u << j;
+			}
+			off += numel(m->value[L->in[j]]);
+		}
+	}
+}
+
 static bool overlap(const Slot *a, const Slot *b)
 {
-	return a->start <= b->end && b->start <= a->end;
+	return a->from <= b->end && b->from <= a->end;
 }
 
 static int by_offset(const void *a, const void *b)
@@ -272,7 +320,8 @@ static size_t first_fit(const Plan *P, int s, const Slot **busy)
 {
 	int n = 0;
 	for (int t = 0; t < s; t++)
-		if (!P->slots[t].out && overlap(&P->slots[t], &P->slots[s]))
+		if (!P->slots[t].out && P->slots[t].parent < 0 &&
+		        overlap(&P->slots[t], &P->slots[s]))
 			busy[n++] = &P->slots[t];
 	qsort(busy, n, sizeof *busy, by_offset);
 	size_t off = 0;
@@ -285,12 +334,15 @@ static void plan_pack(Plan *P)
 {
 	const Slot **busy = xcalloc((size_t)P->nslots, sizeof *busy);
 	for (int s = 0; s < P->nslots; s++) {
-		if (P->slots[s].out)
+		if (P->slots[s].out || P->slots[s].parent >= 0)
 			continue;
 		P->slots[s].off = first_fit(P, s, busy);
 		P->values = max_size(P->values, P->slots[s].off + P->slots[s].size);
 	}
 	free(busy);
+	for (int s = P->nslots - 1; s >= 0; s--) /* a concat's buffer comes after its slices */
+		if (P->slots[s].parent >= 0)
+			P->slots[s].off = P->slots[P->slots[s].parent].off + P->slots[s].rel;
 	P->ws = P->values;
 }
 
@@ -385,6 +437,7 @@ Plan *plan_model(const Model *m, Arena *a)
 	plan_fold(P);
 	plan_sum(P);
 	plan_slots(P);
+	plan_concat(P);
 	plan_fuse(P);
 	plan_pack(P);
 	plan_params(P);
@@ -430,7 +483,7 @@ static void dump_layer(FILE *out, const Plan *P, int i)
 		return;
 	}
 	for (int j = 0; j < L->nin; j++) {
-		fputs(j ? " + " : "", out);
+		fputs(j == 0 ? "" : L->op == OP_ADD ? " + " : ", ", out);
 		dump_buf(out, P, L->in[j]);
 	}
 	fputs(" -> ", out);
@@ -446,6 +499,11 @@ static void dump_layer(FILE *out, const Plan *P, int i)
 		        plan_sum_operand(P, i));
 	if (op_has(L->op, P_CONV) && P->fuse[i] >= 0)
 		fprintf(out, "; %s fused", P->m->layer[P->fuse[i]].name);
+	for (int j = 0; L->op == OP_CONCAT && j < L->nin; j++)
+		if (plan_concat_in_place(P, i, j))
+			fprintf(out, "; v%d written in its slice", L->in[j]);
+		else
+			fprintf(out, "; v%d copied (%s)", L->in[j], concat_copy_reason(P, i, j));
 	if (P->woff[i] != PLAN_NONE)
 		fprintf(out, "; weights at %zu", P->woff[i]);
 	if (P->boff[i] != PLAN_NONE)
@@ -467,6 +525,8 @@ void plan_dump(FILE *out, const Plan *P)
 		        m->layer[b->start].name, m->layer[b->end].name, b->size);
 		if (b->out)
 			fputs(", the caller's y\n", out);
+		else if (b->parent >= 0)
+			fprintf(out, " at %zu, a slice of buffer %d\n", b->off, b->parent);
 		else
 			fprintf(out, " at %zu\n", b->off);
 	}

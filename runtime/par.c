@@ -41,8 +41,22 @@ static _Thread_local int team_id = -1; /* >= 0 while running a job of the team *
 /* Per-thread buffers of the workers (BSS: only the pages a worker touches are backed). */
 static float worker_scratch[GQ_MAX_THREADS][GQ_TEAM_SCRATCH] __attribute__((aligned(64)));
 
-static inline void cpu_relax(void)
+/* Poll i of a wait: a pause, and past the first PAUSE_ONLY polls (some 35 us) a
+ * sched_yield every YIELD_EVERY of them. A wait that long means the thread it waits for
+ * is not running, most likely because another process holds its core; spinning on
+ * pauses alone then kept the core from it for a whole time slice, at every one of a
+ * forward pass's hundred hand-offs: with one other busy process on the machine, ResNet-44
+ * p4 at batch 1 ran 4x slower on two threads than on one (AVX-512, 5 against 19 images/s;
+ * 19-21 with the yield). A yield costs about a microsecond when there is nothing else to
+ * run, so the short waits of an idle machine stay pauses. */
+enum { PAUSE_ONLY = 2048, YIELD_EVERY = 64 };
+
+static inline void cpu_relax(int i)
 {
+	if (i >= PAUSE_ONLY && i % YIELD_EVERY == 0) {
+		sched_yield();
+		return;
+	}
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
 #endif
@@ -54,7 +68,7 @@ static unsigned long wait_job(unsigned long seen)
 	for (int i = 0; i < SPIN; i++) {
 		if ((g = atomic_load_explicit(&team.gen, memory_order_acquire)) != seen)
 			return g;
-		cpu_relax();
+		cpu_relax(i);
 	}
 	pthread_mutex_lock(&team.m);
 	while ((g = atomic_load_explicit(&team.gen, memory_order_acquire)) == seen)
@@ -106,7 +120,7 @@ static void wait_done(void)
 	for (int i = 0; i < SPIN; i++) {
 		if (atomic_load_explicit(&team.active, memory_order_acquire) == 0)
 			return;
-		cpu_relax();
+		cpu_relax(i);
 	}
 	pthread_mutex_lock(&team.m);
 	while (atomic_load_explicit(&team.active, memory_order_acquire) > 0)

@@ -508,27 +508,38 @@ static void pending_drop(const char *path)
 }
 
 /* An output file being written: a temporary name beside the final one, renamed on
- * success (rename within a directory is atomic) and removed on failure. */
+ * success (rename within a directory is atomic) and removed on failure. A device or a
+ * FIFO (`-o /dev/null`, `-o >(...)`) is written in place instead (tmp is NULL): renaming
+ * over it would replace the device with a regular file. */
 typedef struct OutFile {
 	const char *path, *tmp;
 	FILE *f;
 } OutFile;
 
+/* A target that must be written where it is, not replaced. */
+static bool is_stream(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode));
+}
+
 static bool out_open(OutFile *o, Arena *a, const char *path)
 {
 	o->path = path;
-	o->tmp = arena_printf(a, "%s.geqc-tmp%ld", path, (long)getpid());
+	o->tmp = is_stream(path) ? NULL : arena_printf(a, "%s.geqc-tmp%ld", path, (long)getpid());
 	o->f = NULL;
-	int fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0666);
+	int fd = o->tmp ? open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL, 0666)
+	                : open(path, O_WRONLY);
 	if (fd >= 0 && !(o->f = fdopen(fd, "w")))
 		close(fd);
 	if (!o->f) {
 		sys_error("cannot write '%s': %s", path, strerror(errno));
-		if (fd >= 0)
+		if (fd >= 0 && o->tmp)
 			unlink(o->tmp);
 		return false;
 	}
-	pending_add(o->tmp);
+	if (o->tmp)
+		pending_add(o->tmp);
 	return true;
 }
 
@@ -544,6 +555,11 @@ static bool out_close(OutFile *o, bool ok)
 		err = errno;
 	}
 	o->f = NULL;
+	if (!o->tmp) {
+		if (ok && !written)
+			sys_error("cannot write '%s': %s", o->path, strerror(err ? err : EIO));
+		return ok && written;
+	}
 	pending_drop(o->tmp);
 	if (ok && written && rename(o->tmp, o->path) == 0)
 		return true;
@@ -721,21 +737,44 @@ static bool run(const Argv *av)
 	return false;
 }
 
-/* Compiles dir/model.c to the output, through a temporary name beside it. */
+/* Copies the built executable into a device or FIFO output, which must stay what it is. */
+static bool copy_to_stream(const char *from, const char *to)
+{
+	FILE *in = fopen(from, "rb");
+	FILE *out = in ? fopen(to, "wb") : NULL;
+	char buf[65536];
+	size_t n;
+	bool ok = out != NULL;
+	while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0)
+		ok = fwrite(buf, 1, n, out) == n;
+	ok = ok && !ferror(in);
+	if (out)
+		ok = (fclose(out) == 0) && ok;
+	if (in)
+		fclose(in);
+	if (!ok)
+		sys_error("cannot write '%s': %s", to, strerror(errno ? errno : EIO));
+	return ok;
+}
+
+/* Compiles dir/model.c to the output, through a temporary name beside it (or, for a
+ * device or FIFO output, in the temporary directory). */
 static bool compile_exe(const Options *o, Arena *a, const char *csrc)
 {
-	const char *tmp = arena_printf(a, "%s.geqc-tmp%ld", o->output, (long)getpid());
+	bool stream = is_stream(o->output);
+	const char *tmp = stream ? arena_printf(a, "%s.exe", csrc)
+	                         : arena_printf(a, "%s.geqc-tmp%ld", o->output, (long)getpid());
 	Argv av = cc_command(a, csrc, tmp);
-	if (!run(&av)) {
-		unlink(tmp);
-		return false;
-	}
-	if (rename(tmp, o->output) != 0) {
+	bool ok = run(&av);
+	if (ok && stream)
+		ok = copy_to_stream(tmp, o->output);
+	else if (ok && rename(tmp, o->output) != 0) {
 		sys_error("cannot write '%s': %s", o->output, strerror(errno));
-		unlink(tmp);
-		return false;
+		ok = false;
 	}
-	return true;
+	if (!ok || stream)
+		unlink(tmp);
+	return ok;
 }
 
 static int build_exe(const Options *o, Arena *a, const Emit *e)

@@ -59,6 +59,7 @@ done
 run diagnostics tests/run-diag-tests.sh "$B/san/geqc"
 run_required explain tests/test-explain.py "$B/san/geqc"
 run_required fix tests/test-fix.sh "$B/san/geqc"
+run output-files tests/test-output-files.sh "$B/san/geqc"
 run_required pytorch-oracle tests/torch/run.sh "$B/san/geqc"
 run_required native-crosscheck tests/native/crosscheck.sh "$B/san/geqc"
 run threads-tsan env TSAN_OPTIONS=halt_on_error=1 "$B/tsan/test_threads"

@@ -953,9 +953,13 @@ static bool is_wino(int algo)
  * thread's L2 between the transform and the products, where the whole layer's (2.9 MB on
  * a 32-channel 97x97 map) went to L3 and back once for each block of output channels, and
  * the threads' halves of it crossed between their caches: two threads ran such a layer no
- * faster than one. Applies where there are at least two panels of tiles and a panel's
- * transformed input fits a worker's scratch (at F(4x4) on AVX-512, up to 128 input
- * channels); wide layers on small maps keep one V for the layer, split by channels. */
+ * faster than one. Applies where there are at least two panels of tiles, more tiles than
+ * output channels, and a panel's transformed input fits a worker's scratch (at F(4x4) on
+ * AVX-512, up to 128 input channels). Each thread's blocks read all of the filters, so
+ * where the filters outweigh the input (as many channels as tiles or more: ResNet-44 p4m's
+ * 128 channels at 17x17, 25 tiles) the layer keeps one V for the layer and splits the
+ * filters by channels, each read once: fused there, AVX2 at batch 1 on two threads ran
+ * ResNet-44 p4m 15% slower (the filters stream from memory once per image). */
 static bool plan_fused(gq_conv *c)
 {
 	int nr = 2 * c->kern->v, a2 = c->alpha * c->alpha;
@@ -966,7 +970,8 @@ static bool plan_fused(gq_conv *c)
 	while (c->cop > 1 && (c->tpanels * ((c->mpanels + c->cop - 1) / c->cop) < 8 ||
 	                             wino_v_floats(c) + wino_m_floats(c) > GQ_TEAM_SCRATCH))
 		c->cop--;
-	if (c->tpanels >= 2 && wino_v_floats(c) + wino_m_floats(c) <= GQ_TEAM_SCRATCH)
+	if (c->tpanels >= 2 && c->tpanels * nr > c->mpanels * MR &&
+	        wino_v_floats(c) + wino_m_floats(c) <= GQ_TEAM_SCRATCH)
 		return true;
 	c->fused = false;
 	return false;

@@ -248,8 +248,7 @@ def machine():
 def kernel(build, env):
     """The micro-kernel geqc's runtime runs here (bench/kernel.c), in words."""
     k = run([os.path.join(build, "bench", "kernel")], env).strip()
-    return {"avx512": "AVX-512 micro-kernels (Winograd: AVX-512 output transforms of the 4x4 "
-                      "forms, AVX2 input transforms and 2x2 output transforms)",
+    return {"avx512": "AVX-512 micro-kernels and Winograd transforms (16 tiles at a time)",
             "avx2": "AVX2+FMA micro-kernels and Winograd transforms",
             "c": "portable C kernels"}.get(k, k)
 

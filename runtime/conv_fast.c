@@ -16,7 +16,8 @@
  * - Winograd F(m x m, 3 x 3), m = 2 or 4 (3x3, stride 1): the input in (m+2)^2 tiles
  *   transformed (B^T d B), one product per transformed position (the same micro-kernel, K =
  *   cin), then A^T M A + bias and relu per m x m output tile: 36 multiplies instead of 144
- *   per 4x4 tile (16 instead of 36 per 2x2), the transforms vectorised across tiles. Their
+ *   per 4x4 tile (16 instead of 36 per 2x2), the transforms vectorised across tiles (16 at
+ *   a time on AVX-512, 8 on AVX2 and in portable C, every form both ways). Their
  *   stride-2 forms (in_1ds2, in_1d4s2) take 25 instead of 36 per 2x2 tile and 81 instead of
  *   144 per 4x4. Where the map has several panels of tiles, each block of work transforms
  *   its own panel's input and runs its products while that is in L2 (plan_fused).
@@ -333,34 +334,43 @@ static bool has_avx512(void)
 enum { LANES = 8 }; /* tiles a transform works on at once, as one (GCC) vector */
 typedef float Lane __attribute__((vector_size(LANES * sizeof(float))));
 
-/* In place along one axis of an alpha x alpha block of lanes: x[i*st] for i < alpha. */
-static inline __attribute__((always_inline)) void in_1d4(Lane *x, int st)
-{
-	Lane d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st], d5 = x[5 * st];
-	x[0] = 4.0f * d0 - 5.0f * d2 + d4;
-	x[st] = -4.0f * (d1 + d2) + d3 + d4;
-	x[2 * st] = 4.0f * (d1 - d2) - d3 + d4;
-	x[3 * st] = 2.0f * (d3 - d1) - d2 + d4;
-	x[4 * st] = 2.0f * (d1 - d3) - d2 + d4;
-	x[5 * st] = 4.0f * d1 - 5.0f * d3 + d5;
-}
-
-static inline __attribute__((always_inline)) void in_1d2(Lane *x, int st)
-{
-	Lane d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st];
-	x[0] = d0 - d2;
-	x[st] = d1 + d2;
-	x[2 * st] = d2 - d1;
-	x[3 * st] = d1 - d3;
-}
-
-/* AVX-512's lanes: the output transform of the 4x4 forms on 16 tiles at once. */
+/* AVX-512's lanes: the transforms on 16 tiles at once. */
 typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 
-/* A^T along one axis: alpha values in, m out (in the first m places); for L = Lane and
- * Lane16. */
-#define OUT_1D4(L, NAME)                                                                           \
-	static inline __attribute__((always_inline)) void NAME(L *x, int st)                       \
+/* The 1-D transforms of each form, in place along one axis of an alpha x alpha block of
+ * lanes (x[i*st] for i < alpha), for lanes of type L (Lane or Lane16), named with suffix S:
+ * - in_1d4, in_1d2: B^T of F(4, 3) and F(2, 3); out_1d4, out_1d2: A^T, alpha values in, m
+ *   out (in the first m places).
+ * - in_1ds2, out_1ds2, stride 2: two outputs of a 3-tap filter read x0..x4; the even taps
+ *   (w0, w2 on x0, x2, x4) are an F(2, 2) and the odd one (w1 on x1, x3) is taken as it
+ *   is, five products instead of six: (x0 - x2) w0, x2 (w0 + w2), (x4 - x2) w2, x1 w1,
+ *   x3 w1.
+ * - in_1d4s2, out_1d4s2, stride 2, four outputs from x0..x8: the even taps on e = x0, x2,
+ *   .., x8 as F(4, 2) (points 0, 1, -1, 2, infinity; rows scaled so that the fractions sit
+ *   in the filter transform, G4S2), then the odd tap's four products x1 w1 .. x7 w1: nine
+ *   products instead of twelve.
+ * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO4, _WINO2S2 or _WINO4S2). */
+#define FORMS_1D(L, S)                                                                             \
+	static inline __attribute__((always_inline)) void in_1d4##S(L *x, int st)                  \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];           \
+		L d5 = x[5 * st];                                                                  \
+		x[0] = 4.0f * d0 - 5.0f * d2 + d4;                                                 \
+		x[st] = -4.0f * (d1 + d2) + d3 + d4;                                               \
+		x[2 * st] = 4.0f * (d1 - d2) - d3 + d4;                                            \
+		x[3 * st] = 2.0f * (d3 - d1) - d2 + d4;                                            \
+		x[4 * st] = 2.0f * (d1 - d3) - d2 + d4;                                            \
+		x[5 * st] = 4.0f * d1 - 5.0f * d3 + d5;                                            \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void in_1d2##S(L *x, int st)                  \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st];                           \
+		x[0] = d0 - d2;                                                                    \
+		x[st] = d1 + d2;                                                                   \
+		x[2 * st] = d2 - d1;                                                               \
+		x[3 * st] = d1 - d3;                                                               \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void out_1d4##S(L *x, int st)                 \
 	{                                                                                          \
 		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
 		L s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4, m5 = x[5 * st];      \
@@ -368,57 +378,43 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		x[st] = d12 + 2.0f * d34;                                                          \
 		x[2 * st] = s12 + 4.0f * s34;                                                      \
 		x[3 * st] = d12 + 8.0f * d34 + m5;                                                 \
-	}
-OUT_1D4(Lane, out_1d4)
-OUT_1D4(Lane16, out_1d4_16)
-
-static inline __attribute__((always_inline)) void out_1d2(Lane *x, int st)
-{
-	Lane m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st];
-	x[0] = m0 + m1 + m2;
-	x[st] = m1 - m2 - m3;
-}
-
-/* Stride 2: two outputs of a 3-tap filter read x0..x4; the even taps (w0, w2 on x0, x2, x4)
- * are an F(2, 2) and the odd one (w1 on x1, x3) is taken as it is, five products instead of
- * six: (x0 - x2) w0, x2 (w0 + w2), (x4 - x2) w2, x1 w1, x3 w1. */
-static inline __attribute__((always_inline)) void in_1ds2(Lane *x, int st)
-{
-	Lane d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];
-	x[0] = d0 - d2;
-	x[st] = d2;
-	x[2 * st] = d4 - d2;
-	x[3 * st] = d1;
-	x[4 * st] = d3;
-}
-
-static inline __attribute__((always_inline)) void out_1ds2(Lane *x, int st)
-{
-	Lane m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];
-	x[0] = m0 + m1 + m3;
-	x[st] = m1 + m2 + m4;
-}
-
-/* Stride 2, four outputs from x0..x8: the even taps on e = x0, x2, .., x8 as F(4, 2) (points
- * 0, 1, -1, 2, infinity; rows scaled so that the fractions sit in the filter transform,
- * G4S2), then the odd tap's four products x1 w1 .. x7 w1: nine products instead of twelve. */
-static inline __attribute__((always_inline)) void in_1d4s2(Lane *x, int st)
-{
-	Lane e0 = x[0], o0 = x[st], e1 = x[2 * st], o1 = x[3 * st], e2 = x[4 * st];
-	Lane o2 = x[5 * st], e3 = x[6 * st], o3 = x[7 * st], e4 = x[8 * st];
-	x[0] = 2.0f * (e0 - e2) - e1 + e3;
-	x[st] = 2.0f * e1 + e2 - e3;
-	x[2 * st] = 3.0f * e2 - 2.0f * e1 - e3;
-	x[3 * st] = e3 - e1;
-	x[4 * st] = 2.0f * (e1 - e3) - e2 + e4;
-	x[5 * st] = o0;
-	x[6 * st] = o1;
-	x[7 * st] = o2;
-	x[8 * st] = o3;
-}
-
-#define OUT_1D4S2(L, NAME)                                                                         \
-	static inline __attribute__((always_inline)) void NAME(L *x, int st)                       \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void out_1d2##S(L *x, int st)                 \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st];                           \
+		x[0] = m0 + m1 + m2;                                                               \
+		x[st] = m1 - m2 - m3;                                                              \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void in_1ds2##S(L *x, int st)                 \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];           \
+		x[0] = d0 - d2;                                                                    \
+		x[st] = d2;                                                                        \
+		x[2 * st] = d4 - d2;                                                               \
+		x[3 * st] = d1;                                                                    \
+		x[4 * st] = d3;                                                                    \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void out_1ds2##S(L *x, int st)                \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		x[0] = m0 + m1 + m3;                                                               \
+		x[st] = m1 + m2 + m4;                                                              \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void in_1d4s2##S(L *x, int st)                \
+	{                                                                                          \
+		L e0 = x[0], o0 = x[st], e1 = x[2 * st], o1 = x[3 * st], e2 = x[4 * st];           \
+		L o2 = x[5 * st], e3 = x[6 * st], o3 = x[7 * st], e4 = x[8 * st];                  \
+		x[0] = 2.0f * (e0 - e2) - e1 + e3;                                                 \
+		x[st] = 2.0f * e1 + e2 - e3;                                                       \
+		x[2 * st] = 3.0f * e2 - 2.0f * e1 - e3;                                            \
+		x[3 * st] = e3 - e1;                                                               \
+		x[4 * st] = 2.0f * (e1 - e3) - e2 + e4;                                            \
+		x[5 * st] = o0;                                                                    \
+		x[6 * st] = o1;                                                                    \
+		x[7 * st] = o2;                                                                    \
+		x[8 * st] = o3;                                                                    \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void out_1d4s2##S(L *x, int st)               \
 	{                                                                                          \
 		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
 		L s12 = m1 + m2, d12 = m1 - m2;                                                    \
@@ -426,9 +422,23 @@ static inline __attribute__((always_inline)) void in_1d4s2(Lane *x, int st)
 		x[st] = d12 + 2.0f * m3 + x[6 * st];                                               \
 		x[2 * st] = s12 + 4.0f * m3 + x[7 * st];                                           \
 		x[3 * st] = d12 + 8.0f * m3 + m4 + x[8 * st];                                      \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void in_1d##S(int f, L *x, int st)            \
+	{                                                                                          \
+		f == GQ_CONV_WINO2     ? in_1d2##S(x, st)                                          \
+		: f == GQ_CONV_WINO4   ? in_1d4##S(x, st)                                          \
+		: f == GQ_CONV_WINO2S2 ? in_1ds2##S(x, st)                                         \
+		                       : in_1d4s2##S(x, st);                                       \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void out_1d##S(int f, L *x, int st)           \
+	{                                                                                          \
+		f == GQ_CONV_WINO2     ? out_1d2##S(x, st)                                         \
+		: f == GQ_CONV_WINO4   ? out_1d4##S(x, st)                                         \
+		: f == GQ_CONV_WINO2S2 ? out_1ds2##S(x, st)                                        \
+		                       : out_1d4s2##S(x, st);                                      \
 	}
-OUT_1D4S2(Lane, out_1d4s2)
-OUT_1D4S2(Lane16, out_1d4s2_16)
+FORMS_1D(Lane, )
+FORMS_1D(Lane16, _16)
 
 /* A Winograd form f (GQ_CONV_WINO2, _WINO4, _WINO2S2 or _WINO4S2): the side of its patches
  * (alpha) and of its output tiles (m). */
@@ -440,22 +450,6 @@ static inline __attribute__((always_inline)) int form_alpha(int f)
 static inline __attribute__((always_inline)) int form_m(int f)
 {
 	return f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4S2 ? 4 : 2;
-}
-
-static inline __attribute__((always_inline)) void in_1d(int f, Lane *x, int st)
-{
-	f == GQ_CONV_WINO2     ? in_1d2(x, st)
-	: f == GQ_CONV_WINO4   ? in_1d4(x, st)
-	: f == GQ_CONV_WINO2S2 ? in_1ds2(x, st)
-	                       : in_1d4s2(x, st);
-}
-
-static inline __attribute__((always_inline)) void out_1d(int f, Lane *x, int st)
-{
-	f == GQ_CONV_WINO2     ? out_1d2(x, st)
-	: f == GQ_CONV_WINO4   ? out_1d4(x, st)
-	: f == GQ_CONV_WINO2S2 ? out_1ds2(x, st)
-	                       : out_1d4s2(x, st);
 }
 
 /* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
@@ -636,41 +630,54 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 	}
 }
 
-/* A panel's lane groups one after the other for each channel, so that each line of V is
- * written whole while it is in L1, not half now and half after every other channel. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void wino_input_avx2_f(
-        const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0, int ci1, int tp0,
-        int tp1, const int f)
-{
-	int nr = 2 * c->kern->v, live = wino_live(c);
-	size_t plane = (size_t)c->hp * c->wq;
-	Chunk k[VMAX * 2 / LANES];
-	for (int tp = tp0; tp < tp1; tp++) {
-		int groups = min_int(nr, live - tp * nr) / LANES;
-		for (int g = 0; g < groups; g++)
-			chunk_at(c, tp * nr + g * LANES, &k[g]);
-		for (int ci = ci0; ci < ci1; ci++) {
-			float *dst = V + ((size_t)(tp - tp0) * c->cin + ci) * nr;
-			for (int g = 0; g < groups; g++)
-				input_lanes(c, dst + g * LANES, vstride, xp + ci * plane, &k[g], f);
-		}
+/* Runs CALL(f) with the Winograd form f (c->algo) a constant, so that the loops of what
+ * CALL inlines unroll. */
+#define BY_FORM(c, CALL)                                                                           \
+	switch ((c)->algo) {                                                                       \
+	case GQ_CONV_WINO2:                                                                        \
+		CALL(GQ_CONV_WINO2);                                                               \
+		break;                                                                             \
+	case GQ_CONV_WINO4:                                                                        \
+		CALL(GQ_CONV_WINO4);                                                               \
+		break;                                                                             \
+	case GQ_CONV_WINO2S2:                                                                      \
+		CALL(GQ_CONV_WINO2S2);                                                             \
+		break;                                                                             \
+	default:                                                                                   \
+		CALL(GQ_CONV_WINO4S2);                                                             \
 	}
-}
 
-__attribute__((target("avx2,fma"))) static void wino_input_avx2(const gq_conv *c, float *V,
-        size_t vstride, const float *xp, int ci0, int ci1, int tp0, int tp1)
-{
-#define WINO_IN(f) wino_input_avx2_f(c, V, vstride, xp, ci0, ci1, tp0, tp1, f)
-	if (c->algo == GQ_CONV_WINO2)
-		WINO_IN(GQ_CONV_WINO2);
-	else if (c->algo == GQ_CONV_WINO4)
-		WINO_IN(GQ_CONV_WINO4);
-	else if (c->algo == GQ_CONV_WINO2S2)
-		WINO_IN(GQ_CONV_WINO2S2);
-	else
-		WINO_IN(GQ_CONV_WINO4S2);
-#undef WINO_IN
-}
+/* An ISA's input transform NAME (as wino_input_c): a panel's groups of G tiles (G / LANES
+ * chunks, each transformed by GROUP) one after the other for each channel, so that each
+ * line of V is written whole while it is in L1, not half now and half after every other
+ * channel. */
+#define WINO_INPUT(NAME, TARGET, G, GROUP)                                                         \
+	__attribute__((target(TARGET), always_inline)) static inline void NAME##_f(                \
+	        const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0, int ci1,     \
+	        int tp0, int tp1, const int f)                                                     \
+	{                                                                                          \
+		int nr = 2 * c->kern->v, live = wino_live(c);                                      \
+		size_t plane = (size_t)c->hp * c->wq;                                              \
+		Chunk k[VMAX * 2 / LANES];                                                         \
+		for (int tp = tp0; tp < tp1; tp++) {                                               \
+			int groups = min_int(nr, live - tp * nr) / (G);                            \
+			for (int g = 0; g < groups * (G) / LANES; g++)                             \
+				chunk_at(c, tp *nr + g * LANES, &k[g]);                            \
+			for (int ci = ci0; ci < ci1; ci++) {                                       \
+				float *dst = V + ((size_t)(tp - tp0) * c->cin + ci) * nr;          \
+				for (int g = 0; g < groups; g++)                                   \
+					GROUP(c, dst + g * (G), vstride, xp + ci * plane,          \
+					        &k[g * (G) / LANES], f);                           \
+			}                                                                          \
+		}                                                                                  \
+	}                                                                                          \
+	__attribute__((target(TARGET))) static void NAME(const gq_conv *c, float *V,               \
+	        size_t vstride, const float *xp, int ci0, int ci1, int tp0, int tp1)               \
+	{                                                                                          \
+		BY_FORM(c, NAME##_CALL)                                                            \
+	}
+#define wino_input_avx2_CALL(f) wino_input_avx2_f(c, V, vstride, xp, ci0, ci1, tp0, tp1, f)
+WINO_INPUT(wino_input_avx2, "avx2,fma", LANES, input_lanes)
 
 /* One output row of a tile: m pixels (+ the residual's at s, unless NULL; then the relu),
  * one load and one store unless the image's edge cuts it. */
@@ -746,49 +753,138 @@ __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *
         int t1)
 {
 #define WINO_OUT(f) wino_output_avx2_f(c, out, add, Mb, mstride, cols, co0, co1, t0, t1, f)
-	if (c->algo == GQ_CONV_WINO2)
-		WINO_OUT(GQ_CONV_WINO2);
-	else if (c->algo == GQ_CONV_WINO4)
-		WINO_OUT(GQ_CONV_WINO4);
-	else if (c->algo == GQ_CONV_WINO2S2)
-		WINO_OUT(GQ_CONV_WINO2S2);
-	else
-		WINO_OUT(GQ_CONV_WINO4S2);
+	BY_FORM(c, WINO_OUT)
 #undef WINO_OUT
 }
 
-/* Output row i of four tiles of 4x4 (tiles l..l+3 of the chunk, w holding their rows one
- * after the other): one store where they lie side by side inside the image, else a masked
- * store for each tile, cut at the image's edge (the masked-off floats are not touched). s:
- * the residual, laid out as out (NULL: none). */
-__attribute__((target("avx512f"), always_inline)) static inline void store_tiles4(
-        const gq_conv *c, float *out, const float *s, const Chunk *k, int l, int i, __m512 w)
+/* Floats z = 0..7 of row `row` of sixteen tiles' patches (chunks k[0] and k[1]; zeros for
+ * tiles that do not exist): col[z] lane l is tile l's float z. Each 16-float vector takes two
+ * tiles' eight floats (an 8-float load each) and the eight vectors are transposed as
+ * transpose8 does, in each 256-bit half, the last step across the halves: 24 shuffles for
+ * sixteen tiles, where AVX2 takes 48. Vector j holds tile A_j (A = 0..3, 8..11) in its low
+ * half and A_j + 4 in its high half, so that the 128-bit lanes come out in tile order. */
+__attribute__((target("avx512f"), always_inline)) static inline void load_cols16(
+        const float *x, const Chunk k[2], size_t row, __m512 col[8])
 {
-	int n = min_int(4, k->n - l);
-	bool whole = n == 4 && k->oy[l + 3] == k->oy[l] && k->ox[l + 3] + 4 <= c->ow;
-	for (int t = 0; t < n; t += whole ? 4 : 1) {
-		int oy = k->oy[l + t] + i, cols = min_int(4, c->ow - k->ox[l + t]);
-		if (oy >= c->oh)
-			continue;
-		/* where the vector would start for tile t's lane to land on its pixels */
-		ptrdiff_t at = (ptrdiff_t)oy * c->ow + k->ox[l + t] - 4 * t;
-		__mmask16 m = whole ? 0xffff : (__mmask16)(((1u << cols) - 1) << (4 * t));
-		__m512 v = s ? _mm512_add_ps(w, _mm512_maskz_loadu_ps(m, s + at)) : w;
-		_mm512_mask_storeu_ps(
-		        out + at, m, c->relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
+	__m512 r[8], t[8], u[8];
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++) {
+		int ta = j < 4 ? j : j + 4, tb = ta + 4;
+		const Chunk *ka = &k[ta / LANES], *kb = &k[tb / LANES];
+		__m256 lo = ta % LANES < ka->n ? _mm256_loadu_ps(x + ka->patch[ta % LANES] + row)
+		                               : _mm256_setzero_ps();
+		__m256 hi = tb % LANES < kb->n ? _mm256_loadu_ps(x + kb->patch[tb % LANES] + row)
+		                               : _mm256_setzero_ps();
+		r[j] = _mm512_castpd_ps(_mm512_insertf64x4(
+		        _mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+	}
+#pragma GCC unroll 4
+	for (int j = 0; j < 8; j += 2) {
+		t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+		t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+	}
+#pragma GCC unroll 2
+	for (int j = 0; j < 8; j += 4) {
+		u[j] = _mm512_shuffle_ps(t[j], t[j + 2], 0x44);
+		u[j + 1] = _mm512_shuffle_ps(t[j], t[j + 2], 0xee);
+		u[j + 2] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+		u[j + 3] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0xee);
+	}
+#pragma GCC unroll 4
+	for (int z = 0; z < 4; z++) { /* u[z]: rows 0..3's floats z, z + 4; u[z + 4]: rows 4..7's */
+		col[z] = _mm512_shuffle_f32x4(u[z], u[z + 4], 0x88);
+		col[z + 4] = _mm512_shuffle_f32x4(u[z], u[z + 4], 0xdd);
 	}
 }
 
-/* As wino_output_avx2 for the 4x4 forms, on sixteen tiles at once: the transform in 16-float
- * vectors, and each output row of the sixteen tiles, four pixels of each, interleaved from
- * the four pixel vectors by 16 shuffles into 64 floats, four tiles to a vector (AVX2 took
- * 24 to transpose eight tiles' rows): the output transform was 18% of ResNet-44's time on
- * AVX-512, run eight tiles at a time. f: GQ_CONV_WINO4 or GQ_CONV_WINO4S2, constant. */
+/* As input_lanes, on the sixteen tiles of chunks k[0] and k[1]: the transform on 16-float
+ * vectors, the transpose as load_cols16 (a ninth column: the first of the next eight). */
+__attribute__((target("avx512f"), always_inline)) static inline void input_lanes16(
+        const gq_conv *c, float *dst, size_t xstride, const float *x, const Chunk k[2], const int f)
+{
+	const int a = form_alpha(f);
+	Lane16 d[81];
+#pragma GCC unroll 9
+	for (int y = 0; y < a; y++) {
+		__m512 col[8];
+		load_cols16(x, k, (size_t)y * c->wq, col);
+#pragma GCC unroll 8
+		for (int z = 0; z < a && z < 8; z++)
+			d[y * a + z] = (Lane16)col[z];
+		if (a > 8) {
+			load_cols16(x, k, (size_t)y * c->wq + 8, col);
+			d[y * a + 8] = (Lane16)col[0];
+		}
+		in_1d_16(f, d + y * a, 1);
+	}
+#pragma GCC unroll 9
+	for (int z = 0; z < a; z++) {
+		in_1d_16(f, d + z, a);
+#pragma GCC unroll 9
+		for (int y = 0; y < a; y++)
+			_mm512_storeu_ps(dst + (y * a + z) * xstride, (__m512)d[y * a + z]);
+	}
+}
+
+#define wino_input_avx512_CALL(f) wino_input_avx512_f(c, V, vstride, xp, ci0, ci1, tp0, tp1, f)
+WINO_INPUT(wino_input_avx512, "avx512f", 2 * LANES, input_lanes16)
+
+/* Output row i of 16/m tiles of m x m (tiles l.. of chunk k, w holding their rows one after
+ * the other): one store where they lie side by side inside the image, else a masked store
+ * for each tile, cut at the image's edge (the masked-off floats are not touched). s: the
+ * residual, laid out as out (NULL: none). */
+__attribute__((target("avx512f"), always_inline)) static inline void store_tiles(const gq_conv *c,
+        float *out, const float *s, const Chunk *k, int l, int i, __m512 w, const int m)
+{
+	int per = 16 / m, n = min_int(per, k->n - l);
+	bool whole = n == per && k->oy[l + per - 1] == k->oy[l] && k->ox[l + per - 1] + m <= c->ow;
+	for (int t = 0; t < n; t += whole ? per : 1) {
+		int oy = k->oy[l + t] + i, cols = min_int(m, c->ow - k->ox[l + t]);
+		if (oy >= c->oh)
+			continue;
+		/* where the vector would start for tile t's lane to land on its pixels */
+		ptrdiff_t at = (ptrdiff_t)oy * c->ow + k->ox[l + t] - m * t;
+		__mmask16 mk = whole ? 0xffff : (__mmask16)(((1u << cols) - 1) << (m * t));
+		__m512 v = s ? _mm512_add_ps(w, _mm512_maskz_loadu_ps(mk, s + at)) : w;
+		_mm512_mask_storeu_ps(
+		        out + at, mk, c->relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
+	}
+}
+
+/* Output row i of sixteen 4x4 tiles, from its four pixel vectors r (+ bias): in each 128-bit
+ * lane the four tiles' rows, by 8 shuffles, then across the lanes by 8 more, w[q] holding
+ * tiles 4q .. 4q + 3 (AVX2 took 24 to transpose eight tiles' rows). */
+__attribute__((target("avx512f"), always_inline)) static inline void rows_of4(
+        const __m512 r[4], __m512 w[4])
+{
+	/* in each 128-bit lane L: u_p = tile 4L + p's row */
+	__m512 e0 = _mm512_unpacklo_ps(r[0], r[1]), e1 = _mm512_unpackhi_ps(r[0], r[1]);
+	__m512 e2 = _mm512_unpacklo_ps(r[2], r[3]), e3 = _mm512_unpackhi_ps(r[2], r[3]);
+	__m512 u0 = _mm512_shuffle_ps(e0, e2, 0x44), u1 = _mm512_shuffle_ps(e0, e2, 0xee);
+	__m512 u2 = _mm512_shuffle_ps(e1, e3, 0x44), u3 = _mm512_shuffle_ps(e1, e3, 0xee);
+	/* then w_q = tiles 4q .. 4q + 3, a 4x4 transpose of the lanes */
+	__m512 v0 = _mm512_shuffle_f32x4(u0, u1, 0x44), v1 = _mm512_shuffle_f32x4(u2, u3, 0x44);
+	__m512 v2 = _mm512_shuffle_f32x4(u0, u1, 0xee), v3 = _mm512_shuffle_f32x4(u2, u3, 0xee);
+	w[0] = _mm512_shuffle_f32x4(v0, v1, 0x88);
+	w[1] = _mm512_shuffle_f32x4(v0, v1, 0xdd);
+	w[2] = _mm512_shuffle_f32x4(v2, v3, 0x88);
+	w[3] = _mm512_shuffle_f32x4(v2, v3, 0xdd);
+}
+
+/* As wino_output_avx2, on sixteen tiles at once: the transform in 16-float vectors, and each
+ * output row of the sixteen tiles interleaved from the m pixel vectors into 16m floats, 16/m
+ * tiles to a vector (rows_of4; for 2x2 tiles, two permutes). Eight tiles at a time, the
+ * output transform was 18% of ResNet-44's time on AVX-512. f constant. */
 __attribute__((target("avx512f"), always_inline)) static inline void wino_output_avx512_f(
         const gq_conv *c, float *out, const float *add, const float *Mb, size_t mstride,
         size_t cols, int co0, int co1, int t0, int t1, const int f)
 {
-	const int a = form_alpha(f);
+	const int a = form_alpha(f), m = form_m(f);
+	/* pairs: (r0, r1)[j] for the tiles j of the first and of the last eight */
+	const __m512i pair0 =
+	        _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+	const __m512i pair1 =
+	        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
 	Lane16 d[81];
 	Chunk k[2];
 	for (int u = t0; u < t1; u += 16) {
@@ -798,45 +894,36 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			__m512 bias = _mm512_set1_ps(c->bias[co]);
 			size_t plane = (size_t)co * c->oh * c->ow;
+			float *o = out + plane;
+			const float *s = add ? add + plane : NULL;
 #pragma GCC unroll 9
 			for (int y = 0; y < a; y++) {
 #pragma GCC unroll 9
 				for (int z = 0; z < a; z++)
 					d[y * a + z] =
 					        (Lane16)_mm512_loadu_ps(Mc + (y * a + z) * mstride);
-				f == GQ_CONV_WINO4 ? out_1d4_16(d + y * a, 1)
-				                   : out_1d4s2_16(d + y * a, 1);
+				out_1d_16(f, d + y * a, 1);
 			}
 #pragma GCC unroll 4
-			for (int x = 0; x < 4; x++)
-				f == GQ_CONV_WINO4 ? out_1d4_16(d + x, a) : out_1d4s2_16(d + x, a);
+			for (int x = 0; x < m; x++)
+				out_1d_16(f, d + x, a);
 #pragma GCC unroll 4
-			for (int i = 0; i < 4; i++) {
-				__m512 r0 = _mm512_add_ps((__m512)d[i * a], bias);
-				__m512 r1 = _mm512_add_ps((__m512)d[i * a + 1], bias);
-				__m512 r2 = _mm512_add_ps((__m512)d[i * a + 2], bias);
-				__m512 r3 = _mm512_add_ps((__m512)d[i * a + 3], bias);
-				/* in each 128-bit lane L: u_p = tile 4L + p's row */
-				__m512 e0 = _mm512_unpacklo_ps(r0, r1),
-				       e1 = _mm512_unpackhi_ps(r0, r1);
-				__m512 e2 = _mm512_unpacklo_ps(r2, r3),
-				       e3 = _mm512_unpackhi_ps(r2, r3);
-				__m512 u0 = _mm512_shuffle_ps(e0, e2, 0x44),
-				       u1 = _mm512_shuffle_ps(e0, e2, 0xee);
-				__m512 u2 = _mm512_shuffle_ps(e1, e3, 0x44),
-				       u3 = _mm512_shuffle_ps(e1, e3, 0xee);
-				/* then w_q = tiles 4q .. 4q + 3, a 4x4 transpose of the lanes */
-				__m512 v0 = _mm512_shuffle_f32x4(u0, u1, 0x44),
-				       v1 = _mm512_shuffle_f32x4(u2, u3, 0x44);
-				__m512 v2 = _mm512_shuffle_f32x4(u0, u1, 0xee),
-				       v3 = _mm512_shuffle_f32x4(u2, u3, 0xee);
-				__m512 w[4] = {_mm512_shuffle_f32x4(v0, v1, 0x88),
-				        _mm512_shuffle_f32x4(v0, v1, 0xdd),
-				        _mm512_shuffle_f32x4(v2, v3, 0x88),
-				        _mm512_shuffle_f32x4(v2, v3, 0xdd)};
-				for (int g = 0; g < 4; g++)
-					store_tiles4(c, out + plane, add ? add + plane : NULL,
-					        &k[g / 2], (g % 2) * 4, i, w[g]);
+			for (int i = 0; i < m; i++) {
+				__m512 r[4], w[4];
+#pragma GCC unroll 4
+				for (int j = 0; j < m; j++)
+					r[j] = _mm512_add_ps((__m512)d[i * a + j], bias);
+				if (m == 4) {
+					rows_of4(r, w);
+					for (int g = 0; g < 4; g++)
+						store_tiles(c, o, s, &k[g / 2], (g % 2) * 4, i,
+						        w[g], 4);
+				} else {
+					w[0] = _mm512_permutex2var_ps(r[0], pair0, r[1]);
+					w[1] = _mm512_permutex2var_ps(r[0], pair1, r[1]);
+					store_tiles(c, o, s, &k[0], 0, i, w[0], 2);
+					store_tiles(c, o, s, &k[1], 0, i, w[1], 2);
+				}
 			}
 		}
 	}
@@ -846,21 +933,16 @@ __attribute__((target("avx512f"))) static void wino_output_avx512(const gq_conv 
         const float *add, const float *Mb, size_t mstride, size_t cols, int co0, int co1, int t0,
         int t1)
 {
-	if (c->algo == GQ_CONV_WINO4)
-		wino_output_avx512_f(
-		        c, out, add, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4);
-	else if (c->algo == GQ_CONV_WINO4S2)
-		wino_output_avx512_f(
-		        c, out, add, Mb, mstride, cols, co0, co1, t0, t1, GQ_CONV_WINO4S2);
-	else /* the 2x2 forms: AVX2's */
-		wino_output_avx2(c, out, add, Mb, mstride, cols, co0, co1, t0, t1);
+#define WINO_OUT(f) wino_output_avx512_f(c, out, add, Mb, mstride, cols, co0, co1, t0, t1, f)
+	BY_FORM(c, WINO_OUT)
+#undef WINO_OUT
 }
 #endif
 
 /* Best first. */
 static const Kernel kernels[] = {
 #ifdef GQ_X86
-        {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, wino_input_avx2,
+        {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, wino_input_avx512,
                 wino_output_avx512, has_avx512},
         {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, wino_input_avx2, wino_output_avx2,
                 has_avx2},

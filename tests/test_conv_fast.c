@@ -189,6 +189,9 @@ static const Shape edge_shapes[] = {
         {2, 2, 2, 3, 3, 1, 1, 1},     /* the image smaller than a Winograd tile */
         {8, 13, 13, 12, 3, 1, 0, 1},  /* 11x11 out: partial tiles on both edges */
         {40, 26, 26, 40, 3, 1, 0, 1}, /* F4's 36 tiles: the last panel's second half empty */
+        {3, 37, 37, 5, 3, 1, 1, 1},   /* 100 (F4) or 361 (F2) tiles: groups of 16 that
+                                       * straddle tile rows, a last panel of 4 or 9 */
+        {3, 37, 35, 5, 3, 2, 1, 1},   /* stride 2, 19x18 out: 25 (F4S2) or 90 (F2S2) tiles */
         {40, 4, 4, 40, 4, 1, 0, 1},   /* one output pixel, K = 640: direct as dot products */
         {2, 17, 17, 7, 17, 1, 0, 1},  /* one pixel, but 17x17 taps outgrow a K block */
 };

@@ -1447,17 +1447,18 @@ static void inside(int off, int s, int lim, int n, int *lo, int *hi)
 }
 
 /* xs [cin][s*s phases][hp][wq]: phase (a, b) row r, col x is the padded input at
- * (r*s + a, x*s + b), zero outside the image; channels [ci0, ci1). */
-static void split_input(const gq_conv *c, float *xs, const float *in, int ci0, int ci1)
+ * (r*s + a, x*s + b), zero outside the image; channels [ci0, ci1), rows [r0, r1). */
+static void split_input(
+        const gq_conv *c, float *xs, const float *in, int ci0, int ci1, int r0, int r1)
 {
 	for (int ci = ci0; ci < ci1; ci++)
 		for (int a = 0; a < c->s; a++)
 			for (int b = 0; b < c->s; b++) {
 				float *o = xs + ci * phase_floats(c) +
-				           (size_t)(a * c->s + b) * c->hp * c->wq;
+				           ((size_t)(a * c->s + b) * c->hp + r0) * c->wq;
 				int x0, x1;
 				inside(b - c->p, c->s, c->w, c->wq, &x0, &x1);
-				for (int r = 0; r < c->hp; r++, o += c->wq) {
+				for (int r = r0; r < r1; r++, o += c->wq) {
 					int y = r * c->s + a - c->p;
 					if (y < 0 || y >= c->h) {
 						memset(o, 0, (size_t)c->wq * sizeof *o);
@@ -1478,22 +1479,26 @@ static void split_input(const gq_conv *c, float *xs, const float *in, int ci0, i
 }
 
 /* Winograd: xp [cin, hp, wq] = in with p zeros above, below and left, zeros to the right;
- * channels [ci0, ci1). */
-static void pad_input(const gq_conv *c, float *xp, const float *in, int ci0, int ci1)
+ * channels [ci0, ci1), rows [r0, r1). */
+static void pad_input(
+        const gq_conv *c, float *xp, const float *in, int ci0, int ci1, int r0, int r1)
 {
 	size_t plane = (size_t)c->hp * c->wq, hw = (size_t)c->h * c->w;
+	int y0 = r0 - c->p > 0 ? r0 - c->p : 0, y1 = min_int(r1 - c->p, c->h);
 	for (int ci = ci0; ci < ci1; ci++) {
 		float *o = xp + ci * plane;
 		const float *x = in + ci * hw;
 		if (c->p == 0 && c->wq == c->w) { /* rows already in place: one copy, not h */
-			memcpy(o, x, hw * sizeof *o);
-			memset(o + hw, 0, (plane - hw) * sizeof *o);
+			size_t n = y1 > y0 ? (size_t)(y1 - y0) * c->w : 0;
+			memcpy(o + (size_t)r0 * c->wq, x + (size_t)r0 * c->w, n * sizeof *o);
+			memset(o + (size_t)r0 * c->wq + n, 0,
+			        ((size_t)(r1 - r0) * c->wq - n) * sizeof *o);
 			continue;
 		}
-		/* the plane zeroed at once, then the rows over it: cheaper than a call for
+		/* the rows zeroed at once, then the image over them: cheaper than a call for
 		 * each row's few zeros on either side */
-		memset(o, 0, plane * sizeof *o);
-		for (int y = 0; y < c->h; y++)
+		memset(o + (size_t)r0 * c->wq, 0, (size_t)(r1 - r0) * c->wq * sizeof *o);
+		for (int y = y0; y < y1; y++)
 			memcpy(o + (size_t)(y + c->p) * c->wq + c->p, x + (size_t)y * c->w,
 			        (size_t)c->w * sizeof *o);
 	}
@@ -1845,20 +1850,61 @@ static void run_share(void *ctx, int t, int n)
 	}
 }
 
-/* The first phase of direct and Winograd, input channels split over the threads: the
- * padded copy (Winograd: and its transform). Serial, it left the other thread idle for
- * several percent of a layer. */
+/* The first output row of the units from u on (fused Winograd: its tile panel's; direct:
+ * its tile's). */
+static int unit_row(const Job *j, long u)
+{
+	const gq_conv *c = j->c;
+	if (c->algo == GQ_CONV_DIRECT)
+		return (int)(2 * u / (c->runs / c->oh));
+	long ncb = (c->mpanels + c->cop - 1) / c->cop;
+	return (int)(u / ncb * c->tcp * 2 * c->kern->v / c->tw) * c->m;
+}
+
+/* Whether the run phase splits the output by rows (tiles), not channels. */
+static bool by_rows(const Job *j)
+{
+	return j->c->algo == GQ_CONV_DIRECT ? !j->by_panel : j->c->fused;
+}
+
+/* The first padded (direct: phase-plane) row that thread t of n pads when the run phase
+ * splits by rows: where its first output row reads from, so that the rows a thread pads
+ * are (but for a tile's halo) the rows it reads next, and were written by it in the
+ * layer before, when that split by rows too. */
+static int pad_row(const Job *j, int t, int n)
+{
+	const gq_conv *c = j->c;
+	if (t == 0)
+		return 0;
+	if (t == n)
+		return c->hp;
+	int r = unit_row(j, (long)j->units * t / n) * (c->algo == GQ_CONV_DIRECT ? 1 : c->s);
+	return min_int(r, c->hp);
+}
+
+/* The first phase of direct and Winograd: the padded copy (Winograd: and its transform),
+ * split over the threads as the run phase splits the output, by rows or by channels.
+ * Serial, it left the other thread idle for several percent of a layer; split by
+ * channels under a run phase split by rows, each thread read half of its rows from the
+ * other's cache. */
 static void input_share(void *ctx, int t, int n)
 {
 	const Job *j = ctx;
 	const gq_conv *c = j->c;
-	int ci0 = (int)((long)c->cin * t / n), ci1 = (int)((long)c->cin * (t + 1) / n);
+	int ci0 = 0, ci1 = c->cin, r0 = 0, r1 = c->hp;
+	if (by_rows(j)) {
+		r0 = pad_row(j, t, n);
+		r1 = pad_row(j, t + 1, n);
+	} else {
+		ci0 = (int)((long)c->cin * t / n);
+		ci1 = (int)((long)c->cin * (t + 1) / n);
+	}
 	float *xp = (float *)j->in;
 	if (c->algo == GQ_CONV_DIRECT) {
-		split_input(c, xp, j->x, ci0, ci1);
+		split_input(c, xp, j->x, ci0, ci1, r0, r1);
 		return;
 	}
-	pad_input(c, xp, j->x, ci0, ci1);
+	pad_input(c, xp, j->x, ci0, ci1, r0, r1);
 	if (!c->fused)
 		c->kern->wino_in(c, j->V, wino_vstride(c), xp, ci0, ci1, 0, c->tpanels);
 }
@@ -1889,7 +1935,7 @@ void gq_conv_run_sum(
 	}
 	if (c->algo != GQ_CONV_PACKED) {
 		if (par)
-			gq_parallel(c->cin, input_share, &j);
+			gq_parallel(by_rows(&j) ? c->hp : c->cin, input_share, &j);
 		else
 			input_share(&j, 0, 1);
 	}

@@ -240,6 +240,67 @@ START_TEST(two_threads)
 }
 END_TEST
 
+/* Layers that split over the threads (cost >= 2 PAR_COST) by rows of tiles, by runs of
+ * pixels or by output channels, with sides that no share divides evenly. */
+static const Shape split_shapes[] = {
+        {16, 61, 59, 16, 3, 1, 1, 1}, /* Winograd in blocks of a panel of tiles: by rows */
+        {8, 99, 97, 8, 3, 1, 0, 1},   /* no padding; a lift's 3 channels next */
+        {4, 77, 75, 16, 3, 1, 1, 1},  /* direct by tiles (runs of pixels) */
+        {16, 63, 61, 16, 3, 2, 1, 1}, /* stride 2 */
+        {3, 101, 99, 16, 7, 2, 3, 1}, /* 7x7 stride 2: direct's phase planes */
+        {96, 13, 15, 96, 3, 1, 1, 1}, /* few tiles: by output channels */
+};
+
+/* S with algorithm algo on 1, 2 and 3 threads: every output the same float, bit for bit,
+ * since each is computed whole by one thread, the same way whichever thread that is (and
+ * right, against the naive loop, on 3). */
+static void same_on_any_threads(const Shape *S, int algo, int sum)
+{
+	gq_conv *c =
+	        gq_conv_new_algo(S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, true, algo);
+	if (!c)
+		return;
+	size_t nin = (size_t)S->cin * S->h * S->w,
+	       nout = (size_t)S->cout * out_size(S->h, S) * out_size(S->w, S);
+	float *in = buf(nin, true), *w = buf((size_t)S->cout * S->cin * S->k * S->k, true);
+	float *b = buf(S->cout, true), *add = buf(nout, true), *one = buf(nout, false);
+	float *out = buf(nout, false), *scratch = buf(gq_conv_scratch(c), false);
+	gq_conv_set(c, w, b);
+	for (int nt = 1; nt <= 3; nt++) {
+		gq_set_threads(nt);
+		gq_threads_used(true);
+		if (sum == SUM_IN_PLACE)
+			memcpy(out, add, nout * sizeof *out);
+		gq_conv_run_sum(c, out, in, sum == NO_SUM ? NULL : sum == SUM ? add : out, scratch);
+		ck_assert_msg(gq_threads_used(false) == nt, "%s cin=%d %dx%d k=%d s=%d: not split",
+		        gq_conv_algo(c), S->cin, S->h, S->w, S->k, S->s);
+		if (nt == 1)
+			memcpy(one, out, nout * sizeof *out);
+		ck_assert_msg(!memcmp(one, out, nout * sizeof *out),
+		        "%s/%s cin=%d %dx%d k=%d s=%d: %d threads differ from 1", gq_conv_kernel(),
+		        gq_conv_algo(c), S->cin, S->h, S->w, S->k, S->s, nt);
+	}
+	gq_conv_free(c);
+	free(in);
+	free(w);
+	free(b);
+	free(add);
+	free(one);
+	free(out);
+	free(scratch);
+	check_one(S, algo, true, true, sum); /* on 3 threads */
+	gq_set_threads(1);
+}
+
+START_TEST(threads_agree_bit_for_bit)
+{
+	seed(4);
+	for (size_t i = 0; i < sizeof split_shapes / sizeof split_shapes[0]; i++)
+		for (int a = 0; a < NALGOS; a++)
+			same_on_any_threads(&split_shapes[i], algos[a], (int)(i + a) % 3);
+}
+END_TEST
+
 START_TEST(auto_picks_winograd_for_wide_3x3)
 {
 	gq_conv *c = gq_conv_new(128, 29, 29, 128, 3, 1, 1, 1, true);
@@ -487,6 +548,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, edge_shapes_every_algorithm);
 	tcase_add_test(tc, random_shapes_every_algorithm);
 	tcase_add_test(tc, two_threads);
+	tcase_add_test(tc, threads_agree_bit_for_bit);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);
 	tcase_add_test(tc, memory_limit_picks_smaller_banks);
 	tcase_add_test(tc, release_keeps_partial_pages);

@@ -1,11 +1,18 @@
-/* pool_fast.c: max pooling as tight loops. A 2x2 pool without padding (the common case of a
- * G-CNN) reads its windows in place; any other window (ResNet's 3x3, stride 2, padding 1)
- * goes an output row at a time, as two passes of whole vectors: the max over the window's
- * rows, column by column, into a row buffer with -inf for the padding either side, then the
- * max over each window's columns of that row. The generic loop of ops.c tested every tap
- * against the plane's bounds and branched on every comparison (random data mispredicts half
- * of them): 5.7 ms of ResNet-18's 32 ms went to its 3x3 pool. NaN propagates as in torch: a
- * window holding one has NaN as its max. Large pools split their planes over the team. */
+/* pool_fast.c: max pooling as tight loops, an output row at a time. A 2x2 pool at stride 2
+ * without padding (the common case of a G-CNN) reads its windows in place; other windows
+ * (ResNet's 3x3, stride 2, padding 1) go as two passes: the max over the window's rows,
+ * column by column, into a row buffer with -inf for the padding either side, then the max
+ * over each window's columns of that row. At stride 2 (windows of 2 or 3) the columns'
+ * pass takes the even and odd floats apart by two-source shuffles, a vector of outputs at
+ * a time, in vectors as wide as the convolutions' micro-kernel (gq_conv_kernel: AVX-512,
+ * AVX2, else 4 floats; the rest of a row in narrower ones), where 4-float vectors and a
+ * scalar gather of every second float took 0.51 ms of one thread for ResNet-18's 64 x 113
+ * x 113 map, the shuffles on AVX-512 0.19 ms (alternating runs, warm caches). Other
+ * windows take the max of k shifted copies of the row and keep every s-th. The generic loop
+ * of ops.c tested every tap against the plane's bounds and branched on every comparison
+ * (random data mispredicts half of them): 5.7 ms of ResNet-18's 32 ms went to its 3x3 pool.
+ * NaN propagates as in torch: a window holding one has NaN as its max. Large pools split
+ * their planes over the team. */
 #include <math.h>
 #include <stddef.h>
 #include <string.h>
@@ -21,103 +28,185 @@ static inline float nan_max(float a, float b)
 	return a != a ? a : m;
 }
 
-static void pool2x2(float *o, const float *plane, int w, int oh, int ow)
-{
-	for (int oy = 0; oy < oh; oy++) {
-		const float *r0 = plane + (size_t)2 * oy * w, *r1 = r0 + w;
-		for (int ox = 0; ox < ow; ox++) {
-			float a = nan_max(r0[2 * ox], r0[2 * ox + 1]);
-			float b = nan_max(r1[2 * ox], r1[2 * ox + 1]);
-			o[(size_t)oy * ow + ox] = nan_max(a, b);
-		}
-	}
-}
+/* The row passes at stride 2 of one vector width. */
+typedef struct RowOps {
+	/* o[i] = max(o[i], x[i]) for i < n */
+	void (*max_into)(float *o, const float *x, int n);
+	/* o[j] = max(r[2j], .., r[2j + k - 1]) for j < n, k = 2 or 3; reads r[0 .. 2n + 1] */
+	void (*cols)(float *o, const float *r, int n, int k);
+	/* 2x2: o[j] = the max of r0[2j], r0[2j + 1], r1[2j], r1[2j + 1] for j < n */
+	void (*pool2)(float *o, const float *r0, const float *r1, int n);
+} RowOps;
 
-enum { VL = 4 }; /* SSE2, which every x86-64 has; wider vectors change the ABI without -mavx */
-typedef float Vec __attribute__((vector_size(VL * sizeof(float))));
-typedef int Mask __attribute__((vector_size(VL * sizeof(float))));
-
-/* nan_max on VL floats at once. */
-static inline Vec vec_max(Vec a, Vec b)
+static inline void scalar_max(float *o, const float *x, int n)
 {
-	Mask pick_a = (a > b) | (a != a);
-	return (Vec)(((Mask)a & pick_a) | ((Mask)b & ~pick_a));
-}
-
-static inline Vec load(const float *p)
-{
-	Vec v;
-	memcpy(&v, p, sizeof v);
-	return v;
-}
-
-static inline void store(float *p, Vec v)
-{
-	memcpy(p, &v, sizeof v);
-}
-
-/* o[i] = max(o[i], x[i]) for i < n. */
-static void max_into(float *o, const float *x, int n)
-{
-	int i = 0;
-	for (; i + VL <= n; i += VL)
-		store(o + i, vec_max(load(o + i), load(x + i)));
-	for (; i < n; i++)
+	for (int i = 0; i < n; i++)
 		o[i] = nan_max(o[i], x[i]);
 }
 
+static inline void scalar_cols(float *o, const float *r, int n, int k)
+{
+	for (int j = 0; j < n; j++) {
+		float m = nan_max(r[2 * j], r[2 * j + 1]);
+		o[j] = k == 3 ? nan_max(m, r[2 * j + 2]) : m;
+	}
+}
+
+static inline void scalar_pool2(float *o, const float *r0, const float *r1, int n)
+{
+	for (int j = 0; j < n; j++)
+		o[j] = nan_max(
+		        nan_max(r0[2 * j], r0[2 * j + 1]), nan_max(r1[2 * j], r1[2 * j + 1]));
+}
+
+/* Defines ops##S, the row passes on vectors of W floats, in functions with attribute ATTR
+ * (a target, or nothing), the floats past the last whole vector by TAIL##_max, _cols and
+ * _pool2. nan_max on vectors: a where a > b or a is NaN, else b; the loads and stores
+ * unaligned (memcpy). */
+#define ROW_OPS(S, ATTR, W, TAIL)                                                                  \
+	typedef float Vec##S __attribute__((vector_size((W) * sizeof(float))));                    \
+	typedef int Mask##S __attribute__((vector_size((W) * sizeof(float))));                     \
+	ATTR static inline Vec##S vmax##S(Vec##S a, Vec##S b)                                      \
+	{                                                                                          \
+		Mask##S pick_a = (a > b) | (a != a);                                               \
+		return (Vec##S)(((Mask##S)a & pick_a) | ((Mask##S)b & ~pick_a));                   \
+	}                                                                                          \
+	ATTR static inline Vec##S load##S(const float *p)                                          \
+	{                                                                                          \
+		Vec##S v;                                                                          \
+		memcpy(&v, p, sizeof v);                                                           \
+		return v;                                                                          \
+	}                                                                                          \
+	/* the even (odd: + 1) floats of a then b */                                               \
+	ATTR static inline Vec##S half##S(Vec##S a, Vec##S b, int odd)                             \
+	{                                                                                          \
+		Mask##S idx;                                                                       \
+		for (int i = 0; i < (W); i++)                                                      \
+			idx[i] = 2 * i + odd;                                                      \
+		return __builtin_shuffle(a, b, idx);                                               \
+	}                                                                                          \
+	ATTR static inline void max_into##S(float *o, const float *x, int n)                       \
+	{                                                                                          \
+		int i = 0;                                                                         \
+		for (; i + (W) <= n; i += (W)) {                                                   \
+			Vec##S m = vmax##S(load##S(o + i), load##S(x + i));                        \
+			memcpy(o + i, &m, sizeof m);                                               \
+		}                                                                                  \
+		TAIL##_max(o + i, x + i, n - i);                                                   \
+	}                                                                                          \
+	ATTR static inline void cols##S(float *o, const float *r, int n, int k)                    \
+	{                                                                                          \
+		int j = 0;                                                                         \
+		for (; j + (W) <= n; j += (W)) {                                                   \
+			const float *q = r + 2 * j;                                                \
+			Vec##S a = load##S(q), b = load##S(q + (W));                               \
+			Vec##S m = vmax##S(half##S(a, b, 0), half##S(a, b, 1));                    \
+			if (k == 3) /* the next window's first column, every window's third */     \
+				m = vmax##S(m, half##S(load##S(q + 2), load##S(q + 2 + (W)), 0));  \
+			memcpy(o + j, &m, sizeof m);                                               \
+		}                                                                                  \
+		TAIL##_cols(o + j, r + 2 * j, n - j, k);                                           \
+	}                                                                                          \
+	ATTR static inline void pool2##S(float *o, const float *r0, const float *r1, int n)        \
+	{                                                                                          \
+		int j = 0;                                                                         \
+		for (; j + (W) <= n; j += (W)) {                                                   \
+			Vec##S a = vmax##S(load##S(r0 + 2 * j), load##S(r1 + 2 * j));              \
+			Vec##S b = vmax##S(load##S(r0 + 2 * j + (W)), load##S(r1 + 2 * j + (W)));  \
+			Vec##S m = vmax##S(half##S(a, b, 0), half##S(a, b, 1));                    \
+			memcpy(o + j, &m, sizeof m);                                               \
+		}                                                                                  \
+		TAIL##_pool2(o + j, r0 + 2 * j, r1 + 2 * j, n - j);                                \
+	}                                                                                          \
+	static const RowOps ops##S = {max_into##S, cols##S, pool2##S};
+
+/* 4 floats: SSE2, which every x86-64 has (GCC lowers them to scalars elsewhere); wider
+ * vectors leave the rest of a row to these, so that a short row (P4CNN's 13 outputs) is
+ * not left to the scalar loop. */
+ROW_OPS(_base, , 4, scalar)
+#if defined(__x86_64__) || defined(__i386__)
+#define base_max   max_into_base
+#define base_cols  cols_base
+#define base_pool2 pool2_base
+ROW_OPS(_avx2, __attribute__((target("avx2"))), 8, base)
+ROW_OPS(_avx512, __attribute__((target("avx512f"))), 16, base)
+#endif
+
+/* The widest the convolutions use (so that GEQRT_KERNEL=avx2 holds the pools to AVX2 too)
+ * of at most n floats. */
+static const RowOps *row_ops(int n)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	const char *k = gq_conv_kernel();
+	if (!strcmp(k, "avx512") && n >= 16)
+		return &ops_avx512;
+	if ((!strcmp(k, "avx512") || !strcmp(k, "avx2")) && n >= 8)
+		return &ops_avx2;
+#endif
+	return &ops_base;
+}
+
 /* Output columns per pass of pool_rows, and the row buffer's floats: a window's columns
- * for CHUNK outputs at the widest stride and window it takes, with the vectors' tail. */
+ * for CHUNK outputs at the widest stride and window it takes, with a vector's tail. */
 enum { CHUNK = 256, MAX_KS = 8 };
-enum { ROWBUF = CHUNK * MAX_KS + MAX_KS + VL };
+enum { ROWBUF = CHUNK * MAX_KS + MAX_KS + 16 };
 
 /* Output row oy, columns [ox0, ox1): r holds the max over the window's rows of input
- * columns ox0*s - p .., -inf outside the plane; then acc, for each window's first column,
- * the max over its k columns. */
-static void pool_chunk(float *o, const float *plane, int h, int w, int oy, int ox0, int ox1, int k,
-        int s, int p, float *r, float *acc)
+ * columns ox0*s - p .., -inf outside the plane (and one float past them, which cols' last
+ * vector reads); then, for each window, the max over its k columns of r (acc: the max of k
+ * shifted copies, at each window's first column). ops: NULL but at stride 2. */
+static void pool_chunk(const RowOps *ops, float *o, const float *plane, int h, int w, int oy,
+        int ox0, int ox1, int k, int s, int p, float *r, float *acc)
 {
 	int x0 = ox0 * s - p, n = (ox1 - 1 - ox0) * s + k; /* input columns [x0, x0 + n) */
 	int lo = x0 < 0 ? -x0 : 0, hi = x0 + n > w ? w - x0 : n;
-	int y0 = oy * s - p, y1 = y0 + k < h ? y0 + k : h;
-	for (int i = 0; i < n; i++)
+	int y0 = oy * s - p < 0 ? 0 : oy * s - p, y1 = oy * s - p + k < h ? oy * s - p + k : h;
+	for (int i = 0; i < lo; i++)
 		r[i] = -INFINITY;
-	for (int y = y0 < 0 ? 0 : y0; y < y1; y++)
-		max_into(r + lo, plane + (size_t)y * w + x0 + lo, hi - lo);
+	for (int i = hi; i <= n; i++)
+		r[i] = -INFINITY;
+	/* no window is padding only (p <= k/2): y0 < y1 and lo < hi */
+	memcpy(r + lo, plane + (size_t)y0 * w + x0 + lo, (size_t)(hi - lo) * sizeof *r);
+	for (int y = y0 + 1; y < y1; y++)
+		(ops ? ops->max_into : max_into_base)(
+		        r + lo, plane + (size_t)y * w + x0 + lo, hi - lo);
+	if (ops) {
+		ops->cols(o + ox0, r, ox1 - ox0, k);
+		return;
+	}
 	int m = (ox1 - 1 - ox0) * s + 1;
 	memcpy(acc, r, (size_t)m * sizeof *acc);
 	for (int kx = 1; kx < k; kx++)
-		max_into(acc, r + kx, m);
+		max_into_base(acc, r + kx, m);
 	for (int ox = ox0; ox < ox1; ox++)
 		o[ox] = acc[(ox - ox0) * s];
-}
-
-static void pool_rows(
-        float *o, const float *plane, int h, int w, int oh, int ow, int k, int s, int p)
-{
-	float r[ROWBUF], acc[ROWBUF];
-	for (int oy = 0; oy < oh; oy++)
-		for (int ox0 = 0; ox0 < ow; ox0 += CHUNK)
-			pool_chunk(o + (size_t)oy * ow, plane, h, w, oy, ox0,
-			        ox0 + CHUNK < ow ? ox0 + CHUNK : ow, k, s, p, r, acc);
 }
 
 typedef struct Pool {
 	float *out;
 	const float *in;
 	int n, h, w, k, s, p, oh, ow;
+	const RowOps *ops; /* stride 2, windows of 2 or 3; else NULL */
 } Pool;
 
 static void pool_planes(void *ctx, int t, int nt)
 {
 	const Pool *j = ctx;
+	float r[ROWBUF], acc[ROWBUF];
 	for (int i = (int)((long)j->n * t / nt); i < (int)((long)j->n * (t + 1) / nt); i++) {
 		const float *plane = j->in + (size_t)i * j->h * j->w;
 		float *o = j->out + (size_t)i * j->oh * j->ow;
-		if (j->k == 2 && j->s == 2 && j->p == 0)
-			pool2x2(o, plane, j->w, j->oh, j->ow);
-		else
-			pool_rows(o, plane, j->h, j->w, j->oh, j->ow, j->k, j->s, j->p);
+		for (int oy = 0; oy < j->oh; oy++, o += j->ow) {
+			const float *r0 = plane + (size_t)2 * oy * j->w;
+			if (j->ops && j->k == 2 && j->p == 0) {
+				j->ops->pool2(o, r0, r0 + j->w, j->ow);
+				continue;
+			}
+			for (int ox0 = 0; ox0 < j->ow; ox0 += CHUNK)
+				pool_chunk(j->ops, o, plane, j->h, j->w, oy, ox0,
+				        ox0 + CHUNK < j->ow ? ox0 + CHUNK : j->ow, j->k, j->s, j->p,
+				        r, acc);
+		}
 	}
 }
 
@@ -131,7 +220,10 @@ bool gq_maxpool2d_fast(float *out, const float *in, int n, int h, int w, int k, 
 	if (k < 1 || s < 1 || p < 0 || 2 * p > k || k > MAX_KS || s > MAX_KS || h + 2 * p < k ||
 	        w + 2 * p < k)
 		return false;
-	Pool j = {out, in, n, h, w, k, s, p, (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1};
+	Pool j = {
+	        out, in, n, h, w, k, s, p, (h + 2 * p - k) / s + 1, (w + 2 * p - k) / s + 1, NULL};
+	if (s == 2 && (k == 2 || k == 3))
+		j.ops = row_ops(j.ow);
 	if ((double)n * h * w >= PAR_FLOATS)
 		gq_parallel(n, pool_planes, &j);
 	else

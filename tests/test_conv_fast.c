@@ -3,8 +3,8 @@
  * every micro-kernel the CPU runs (AVX-512, AVX2, portable C), on one thread and on two,
  * against a naive loop written here from torch.nn.functional.conv2d's formula, accumulated
  * in double. Buffers are exactly as large as the API says (ASan flags a byte more), and
- * outputs start as NaN, so a pixel the kernel forgets shows up. Also the padding-free max
- * pool (pool_fast.c). */
+ * outputs start as NaN, so a pixel the kernel forgets shows up. Also the max pool
+ * (pool_fast.c) on every vector width. */
 #include <check.h>
 #include <math.h>
 #include <stdatomic.h>
@@ -439,14 +439,15 @@ START_TEST(nan_propagates)
 }
 END_TEST
 
-/* ---- max pooling without padding (pool_fast.c) ---- */
+/* ---- max pooling (pool_fast.c) ---- */
 
-/* torch's max_pool2d, NaN winning: a window holding a NaN has NaN as its max. */
-static float naive_max(const float *plane, int w, int y0, int x0, int k)
+/* torch's max_pool2d, NaN winning: a window holding a NaN has NaN as its max; the padding
+ * (the window's part outside the plane) is never the max. */
+static float naive_max(const float *plane, int h, int w, int y0, int x0, int k)
 {
 	float m = -INFINITY;
-	for (int y = y0; y < y0 + k; y++)
-		for (int x = x0; x < x0 + k; x++) {
+	for (int y = y0 > 0 ? y0 : 0; y < y0 + k && y < h; y++)
+		for (int x = x0 > 0 ? x0 : 0; x < x0 + k && x < w; x++) {
 			float v = plane[y * w + x];
 			if (isnan(v))
 				return v;
@@ -455,38 +456,60 @@ static float naive_max(const float *plane, int w, int y0, int x0, int k)
 	return m;
 }
 
+/* Every window and stride pool_fast.c treats apart (2x2 and 3x3 at stride 2 by shuffles,
+ * others by shifted copies), with padding, on odd widths, one-pixel-wide planes, rows of
+ * more outputs than a pass (256) and of fewer than a vector, on every vector width. */
 START_TEST(maxpool_fast_matches_torch)
 {
-	static const int cases[][5] = {
-	        /* h w k s n */
-	        {24, 24, 2, 2, 3},
-	        {7, 9, 2, 2, 2},
-	        {9, 9, 3, 2, 2},
-	        {5, 8, 3, 1, 1},
-	        {4, 4, 4, 4, 1},
-	        {1, 1, 1, 1, 2},
+	static const int cases[][6] = {
+	        /* h w k s n p */
+	        {24, 24, 2, 2, 3, 0},
+	        {7, 9, 2, 2, 2, 0},
+	        {9, 9, 3, 2, 2, 0},
+	        {5, 8, 3, 1, 1, 0},
+	        {4, 4, 4, 4, 1, 0},
+	        {1, 1, 1, 1, 2, 0},
+	        {113, 113, 3, 2, 2, 1}, /* ResNet-18's, after its lift */
+	        {9, 37, 3, 2, 2, 1},
+	        {6, 601, 3, 2, 1, 1}, /* 301 outputs a row: two passes */
+	        {5, 33, 2, 2, 2, 0},
+	        {4, 34, 2, 2, 1, 1},
+	        {3, 1, 3, 2, 1, 1},
+	        {8, 40, 3, 3, 1, 1},
+	        {5, 19, 3, 1, 1, 1},
+	        {6, 70, 5, 2, 1, 2},
 	};
 	seed(5);
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		int h = cases[i][0], w = cases[i][1], k = cases[i][2], s = cases[i][3];
-		int n = cases[i][4], oh = (h - k) / s + 1, ow = (w - k) / s + 1;
-		float *in = buf((size_t)n * h * w, true), *out = buf((size_t)n * oh * ow, false);
-		for (int j = 0; j < n * h * w; j += 7) /* NaN, infinities in some windows */
-			in[j] = j % 3 == 0 ? NAN : j % 3 == 1 ? INFINITY : -INFINITY;
-		ck_assert(gq_maxpool2d_fast(out, in, n, h, w, k, s, 0));
-		for (int c = 0; c < n; c++)
-			for (int oy = 0; oy < oh; oy++)
-				for (int ox = 0; ox < ow; ox++) {
-					float want =
-					        naive_max(in + c * h * w, w, oy * s, ox * s, k);
-					float got = out[(c * oh + oy) * ow + ox];
-					ck_assert_msg(isnan(want) ? isnan(got) : got == want,
-					        "%dx%d k=%d s=%d: (%d, %d) = %g, want %g", h, w, k,
-					        s, oy, ox, got, want);
-				}
-		free(in);
-		free(out);
+	for (int kern = 0; kern < 3; kern++) {
+		if (gq_conv_use_kernel(kernel_names[kern]))
+			continue;
+		for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+			int h = cases[i][0], w = cases[i][1], k = cases[i][2], s = cases[i][3];
+			int n = cases[i][4], p = cases[i][5];
+			int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
+			float *in = buf((size_t)n * h * w, true);
+			float *out = buf((size_t)n * oh * ow, false);
+			for (int j = 0; j < n * h * w; j += 7) /* NaN, infinities in some windows */
+				in[j] = j % 3 == 0 ? NAN : j % 3 == 1 ? INFINITY : -INFINITY;
+			ck_assert(gq_maxpool2d_fast(out, in, n, h, w, k, s, p));
+			for (int c = 0; c < n; c++)
+				for (int oy = 0; oy < oh; oy++)
+					for (int ox = 0; ox < ow; ox++) {
+						float want = naive_max(in + c * h * w, h, w,
+						        oy * s - p, ox * s - p, k);
+						float got = out[(c * oh + oy) * ow + ox];
+						ck_assert_msg(
+						        isnan(want) ? isnan(got) : got == want,
+						        "%s: %dx%d k=%d s=%d p=%d: (%d, %d) = %g, "
+						        "want %g",
+						        kernel_names[kern], h, w, k, s, p, oy, ox,
+						        got, want);
+					}
+			free(in);
+			free(out);
+		}
 	}
+	gq_conv_use_kernel(NULL);
 	float x[81] = {0};
 	ck_assert(!gq_maxpool2d_fast(x, x, 1, 2, 2, 2, 2, 2)); /* p > k/2: torch refuses it */
 	ck_assert(!gq_maxpool2d_fast(x, x, 1, 2, 2, 3, 1, 0)); /* window larger than the plane */

@@ -829,25 +829,62 @@ __attribute__((target("avx512f"), always_inline)) static inline void input_lanes
 #define wino_input_avx512_CALL(f) wino_input_avx512_f(c, V, vstride, xp, ci0, ci1, tp0, tp1, f)
 WINO_INPUT(wino_input_avx512, "avx512f", 2 * LANES, input_lanes16)
 
-/* Output row i of 16/m tiles of m x m (tiles l.. of chunk k, w holding their rows one after
- * the other): one store where they lie side by side inside the image, else a masked store
- * for each tile, cut at the image's edge (the masked-off floats are not touched). s: the
- * residual, laid out as out (NULL: none). */
-__attribute__((target("avx512f"), always_inline)) static inline void store_tiles(const gq_conv *c,
-        float *out, const float *s, const Chunk *k, int l, int i, __m512 w, const int m)
+/* Where a vector of 16/m tiles' output rows (its tiles' rows one after the other) goes in
+ * an output plane: a masked store for each run of its tiles that lie side by side in one
+ * tile row, their pixels cut at the image's edge (the masked-off floats are not touched);
+ * at: where the vector would start, for row 0 of the tiles, for the run's lanes to land on
+ * its pixels. A vector of tiles inside one row is one store, one that wraps to the next
+ * row two, where a store for each tile took four. */
+typedef struct Segment {
+	ptrdiff_t at;
+	int oy;
+	__mmask16 mask;
+} Segment;
+
+typedef struct Stores {
+	int n[4];        /* segments of vector g */
+	Segment s[4][8]; /* [vector][segment] */
+} Stores;
+
+/* The stores of the sixteen tiles of chunks k[0] and k[1], m vectors of them: once for all
+ * the output channels and rows of the group. */
+static void plan_stores(const gq_conv *c, const Chunk k[2], int m, Stores *st)
 {
-	int per = 16 / m, n = min_int(per, k->n - l);
-	bool whole = n == per && k->oy[l + per - 1] == k->oy[l] && k->ox[l + per - 1] + m <= c->ow;
-	for (int t = 0; t < n; t += whole ? per : 1) {
-		int oy = k->oy[l + t] + i, cols = min_int(m, c->ow - k->ox[l + t]);
-		if (oy >= c->oh)
+	int per = 16 / m;
+	for (int g = 0; g < m; g++) {
+		st->n[g] = 0;
+		for (int t = 0, e; t < per; t = e) {
+			int l = g * per + t;
+			const Chunk *ch = &k[l / LANES];
+			if (l % LANES >= ch->n)
+				break;
+			int oy = ch->oy[l % LANES], ox = ch->ox[l % LANES];
+			for (e = t + 1; e < per; e++) {
+				const Chunk *ce = &k[(l + e - t) / LANES];
+				int le = (l + e - t) % LANES;
+				if (le >= ce->n || ce->oy[le] != oy)
+					break;
+			}
+			int cols = min_int(m * (e - t), c->ow - ox);
+			st->s[g][st->n[g]++] = (Segment){(ptrdiff_t)oy * c->ow + ox - m * t, oy,
+			        (__mmask16)(((1u << cols) - 1) << (m * t))};
+		}
+	}
+}
+
+/* Output row i of vector g of the group (w: its tiles' rows), + the residual s (laid out
+ * as out; NULL: none), relu. */
+__attribute__((target("avx512f"), always_inline)) static inline void store_tiles(
+        const gq_conv *c, float *out, const float *s, const Stores *st, int g, int i, __m512 w)
+{
+	for (int j = 0; j < st->n[g]; j++) {
+		const Segment *sg = &st->s[g][j];
+		if (sg->oy + i >= c->oh)
 			continue;
-		/* where the vector would start for tile t's lane to land on its pixels */
-		ptrdiff_t at = (ptrdiff_t)oy * c->ow + k->ox[l + t] - m * t;
-		__mmask16 mk = whole ? 0xffff : (__mmask16)(((1u << cols) - 1) << (m * t));
-		__m512 v = s ? _mm512_add_ps(w, _mm512_maskz_loadu_ps(mk, s + at)) : w;
+		ptrdiff_t at = sg->at + (ptrdiff_t)i * c->ow;
+		__m512 v = s ? _mm512_add_ps(w, _mm512_maskz_loadu_ps(sg->mask, s + at)) : w;
 		_mm512_mask_storeu_ps(
-		        out + at, mk, c->relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
+		        out + at, sg->mask, c->relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
 	}
 }
 
@@ -887,9 +924,11 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 	        _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
 	Lane16 d[81];
 	Chunk k[2];
+	Stores st;
 	for (int u = t0; u < t1; u += 16) {
 		chunk_at(c, u, &k[0]);
 		chunk_at(c, u + LANES, &k[1]); /* sixteen tiles, as two chunks of eight */
+		plan_stores(c, k, m, &st);
 		for (int co = co0; co < co1; co++) {
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			__m512 bias = _mm512_set1_ps(c->bias[co]);
@@ -915,15 +954,13 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 					r[j] = _mm512_add_ps((__m512)d[i * a + j], bias);
 				if (m == 4) {
 					rows_of4(r, w);
-					for (int g = 0; g < 4; g++)
-						store_tiles(c, o, s, &k[g / 2], (g % 2) * 4, i,
-						        w[g], 4);
 				} else {
 					w[0] = _mm512_permutex2var_ps(r[0], pair0, r[1]);
 					w[1] = _mm512_permutex2var_ps(r[0], pair1, r[1]);
-					store_tiles(c, o, s, &k[0], 0, i, w[0], 2);
-					store_tiles(c, o, s, &k[1], 0, i, w[1], 2);
 				}
+#pragma GCC unroll 4
+				for (int g = 0; g < m; g++)
+					store_tiles(c, o, s, &st, g, i, w[g]);
 			}
 		}
 	}

@@ -701,18 +701,73 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_row(
 	}
 }
 
-/* As wino_output_c, with bias, residual and relu on vectors and each tile's output row
- * written by one store after a transpose; f constant as above. */
+/* Output row i of eight tiles, from their m pixel vectors r (+ bias): w[q] holds the rows
+ * of tiles q*8/m .. side by side (12 shuffles for 4x4 tiles, 4 for 2x2, where transpose8
+ * took 24 and left each tile's row in a vector of its own). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void rows_avx2(
+        const __m256 r[4], __m256 w[4], const int m)
+{
+	__m256 e0 = _mm256_unpacklo_ps(r[0], r[1]), e1 = _mm256_unpackhi_ps(r[0], r[1]);
+	if (m == 2) { /* e0: tiles 0, 1 | 4, 5; e1: 2, 3 | 6, 7 */
+		w[0] = _mm256_permute2f128_ps(e0, e1, 0x20);
+		w[1] = _mm256_permute2f128_ps(e0, e1, 0x31);
+		return;
+	}
+	__m256 e2 = _mm256_unpacklo_ps(r[2], r[3]), e3 = _mm256_unpackhi_ps(r[2], r[3]);
+	/* u_p: tile p's row | tile p + 4's */
+	__m256 u0 = _mm256_shuffle_ps(e0, e2, 0x44), u1 = _mm256_shuffle_ps(e0, e2, 0xee);
+	__m256 u2 = _mm256_shuffle_ps(e1, e3, 0x44), u3 = _mm256_shuffle_ps(e1, e3, 0xee);
+	w[0] = _mm256_permute2f128_ps(u0, u1, 0x20);
+	w[1] = _mm256_permute2f128_ps(u2, u3, 0x20);
+	w[2] = _mm256_permute2f128_ps(u0, u1, 0x31);
+	w[3] = _mm256_permute2f128_ps(u2, u3, 0x31);
+}
+
+/* Output row i of the 8/m tiles of vector q of chunk k (w: their rows side by side): one
+ * store where they lie side by side inside the image (whole), else each tile's row apart
+ * (store_row, cut at the image's edge). s: the residual, laid out as out (NULL: none). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void store_tiles8(const gq_conv *c,
+        float *out, const float *s, const Chunk *k, int q, bool whole, int i, __m256 w, const int m)
+{
+	int per = 8 / m, l0 = q * per;
+	if (whole) {
+		if (k->oy[l0] + i >= c->oh)
+			return;
+		size_t at = (size_t)(k->oy[l0] + i) * c->ow + k->ox[l0];
+		w = s ? _mm256_add_ps(w, _mm256_loadu_ps(s + at)) : w;
+		_mm256_storeu_ps(out + at, c->relu ? _mm256_max_ps(w, _mm256_setzero_ps()) : w);
+		return;
+	}
+	for (int t = 0; t < per && l0 + t < k->n; t++) {
+		int l = l0 + t;
+		if (k->oy[l] + i >= c->oh)
+			continue;
+		__m128 x = t * m >= 4 ? _mm256_extractf128_ps(w, 1) : _mm256_castps256_ps128(w);
+		x = m == 2 && t % 2 ? _mm_movehl_ps(x, x) : x;
+		size_t at = (size_t)(k->oy[l] + i) * c->ow + k->ox[l];
+		store_row(out + at, s ? s + at : NULL, _mm256_castps128_ps256(x), m,
+		        c->ow - k->ox[l], c->relu);
+	}
+}
+
+/* As wino_output_c, with bias, residual and relu on vectors and the tiles' output rows
+ * interleaved (rows_avx2), written a vector of tiles at a time where they lie side by side
+ * in the image (whether they do: once for all channels and rows of the chunk); f constant
+ * as above. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_output_avx2_f(
         const gq_conv *c, float *out, const float *add, const float *Mb, size_t mstride,
         size_t cols, int co0, int co1, int t0, int t1, const int f)
 {
-	const int a = form_alpha(f), m = form_m(f);
-	__m256 zero = _mm256_setzero_ps();
+	const int a = form_alpha(f), m = form_m(f), per = 8 / m;
 	Lane d[81];
 	Chunk k;
+	bool whole[4];
 	for (int u = t0; u < t1; u += LANES) {
 		chunk_at(c, u, &k);
+		for (int q = 0; q < m; q++) {
+			int l = q * per + per - 1;
+			whole[q] = l < k.n && k.oy[l] == k.oy[q * per] && k.ox[l] + m <= c->ow;
+		}
 		for (int co = co0; co < co1; co++) {
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			__m256 bias = _mm256_set1_ps(c->bias[co]);
@@ -730,19 +785,15 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 				out_1d(f, d + x, a);
 #pragma GCC unroll 4
 			for (int i = 0; i < m; i++) {
-				__m256 r[8];
-#pragma GCC unroll 8
-				for (int j = 0; j < 8; j++)
-					r[j] = j < m ? _mm256_add_ps((__m256)d[i * a + j], bias)
-					             : zero;
-				transpose8(r);
-				for (int l = 0; l < k.n; l++) {
-					if (k.oy[l] + i >= c->oh)
-						continue;
-					size_t at = plane + (size_t)(k.oy[l] + i) * c->ow + k.ox[l];
-					store_row(out + at, add ? add + at : NULL, r[l], m,
-					        c->ow - k.ox[l], c->relu);
-				}
+				__m256 r[4], w[4];
+#pragma GCC unroll 4
+				for (int j = 0; j < m; j++)
+					r[j] = _mm256_add_ps((__m256)d[i * a + j], bias);
+				rows_avx2(r, w, m);
+#pragma GCC unroll 4
+				for (int q = 0; q < m; q++)
+					store_tiles8(c, out + plane, add ? add + plane : NULL, &k,
+					        q, whole[q], i, w[q], m);
 			}
 		}
 	}

@@ -22,7 +22,7 @@ COMPILER_SRC := compiler/main.c compiler/ast.c compiler/ops.c compiler/diag.c \
 COMPILER_SRC += compiler/explain.c
 LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
                 runtime/load_image.c
-RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/conv_fast.c \
+RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/conv_fast.c runtime/conv_orbit.c \
                 runtime/pool_fast.c runtime/par.c $(LOAD_SRC) runtime/driver.c runtime/model.c
 GEN_SRC      := $(B)/parser.c $(B)/lexer.c
 
@@ -46,6 +46,8 @@ $(B)/san/%.o: %.c compiler/geqc.h compiler/ops.h runtime/geqrt.h $(B)/parser.h |
 
 # The loaders share one private header.
 $(foreach d,$(B)/o $(B)/san $(B)/fuzz/o,$(LOAD_SRC:%.c=$(d)/%.o)): runtime/load_impl.h
+$(foreach d,$(B)/o $(B)/san $(B)/fuzz/o $(B)/tsan,$(d)/runtime/conv_fast.o $(d)/runtime/conv_orbit.o): \
+	runtime/conv_orbit.h
 
 # geqc -o finds the runtime it was built with (an installed geqc looks beside itself first).
 $(B)/o/compiler/main.o $(B)/san/compiler/main.o: BASE += -DGEQC_BUILD_INC='"$(CURDIR)/runtime"' \
@@ -98,7 +100,7 @@ install: all
 include bench/bench.mk paper/paper.mk fuzz/fuzz.mk
 
 # ---- tests ----
-UNIT_TESTS := ast diag parser group check lint ops load badinput limits conv_fast
+UNIT_TESTS := ast diag parser group check lint ops load badinput limits conv_fast conv_orbit
 COMPILER_LIB_OBJ = $(filter-out $(1)/compiler/main.o,$(call COMPILER_OBJ,$(1)))
 $(B)/san/tests/test_%: tests/test_%.c tests/harness.h $(call COMPILER_LIB_OBJ,$(B)/san) \
 		$(B)/san/libgeqrt.a

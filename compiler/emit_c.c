@@ -334,9 +334,14 @@ static void emit_convs(FILE *c, const Plan *P)
 		fprintf(c,
 		        "\t[%s] = {.cin = %d, .h = %d, .w = %d, .cout = %d, .k = %d, .s = %d, .p = "
 		        "%d, "
-		        ".d = %d, .relu = %s},\n",
+		        ".d = %d, .relu = %s",
 		        upper(L->name).s, conv_cin(L), L->in_shape.h, L->in_shape.w, conv_cout(L),
 		        L->k, L->s, L->p, L->d, P->fuse[i] >= 0 ? "true" : "false");
+		/* a lift or gconv: the runtime may run it as an orbit (gq_conv_new_group) */
+		if (L->out_shape.kind == K_GMAP)
+			fprintf(c, ", .ng = NG, .elem = elem, .lift = %s",
+			        L->in_shape.kind == K_GMAP ? "false" : "true");
+		fputs("},\n", c);
 	}
 	fputs("};\n\n", c);
 }
@@ -553,7 +558,12 @@ static void emit_forward(FILE *c, const Plan *P)
 		}
 		fprintf(c, "\t{layer_%s, \"%s, line %d", L->name, L->name, L->loc.first_line);
 		put_merged(c, P, i, ", ");
-		fputs("\"},\n", c);
+		fputc('"', c);
+		/* --profile says whether a lift or gconv ran as an orbit (a choice made at run
+		 * time) */
+		if (op_has(L->op, P_CONV) && L->out_shape.kind == K_GMAP)
+			fprintf(c, ", &convs[%s]", upper(L->name).s);
+		fputs("},\n", c);
 	}
 	fputs("};\n\n", c);
 }

@@ -61,8 +61,8 @@ enum {
 	NCONVS
 };
 static const gq_conv_shape convs[NCONVS] = {
-	[LIFT1] = {.cin = 3, .h = 28, .w = 29, .cout = 32, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[GCONV1] = {.cin = 32, .h = 14, .w = 14, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[LIFT1] = {.cin = 3, .h = 28, .w = 29, .cout = 32, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = true},
+	[GCONV1] = {.cin = 32, .h = 14, .w = 14, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
 };
 
 /* lift1, examples/nonsquare-pmm.geq:9:17: lift(x, 8, k=3, p=1)
@@ -110,11 +110,11 @@ static void layer_linear1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 9, bn1 folded in, relu1 fused"},
+	{layer_lift1, "lift1, line 9, bn1 folded in, relu1 fused", &convs[LIFT1]},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
 	{layer_maxpool1, "maxpool1, line 10"},
-	{layer_gconv1, "gconv1, line 11, bn2 folded in, relu2 fused"},
+	{layer_gconv1, "gconv1, line 11, bn2 folded in, relu2 fused", &convs[GCONV1]},
 	/* bn2: folded into gconv1 */
 	/* relu2: fused into gconv1 */
 	{layer_gpool1, "gpool1, line 12"},

@@ -101,13 +101,13 @@ enum {
 	NCONVS
 };
 static const gq_conv_shape convs[NCONVS] = {
-	[LIFT1] = {.cin = 1, .h = 28, .w = 28, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true},
-	[GCONV1] = {.cin = 40, .h = 26, .w = 26, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true},
-	[GCONV2] = {.cin = 40, .h = 12, .w = 12, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true},
-	[GCONV3] = {.cin = 40, .h = 10, .w = 10, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true},
-	[GCONV4] = {.cin = 40, .h = 8, .w = 8, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true},
-	[GCONV5] = {.cin = 40, .h = 6, .w = 6, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true},
-	[GCONV6] = {.cin = 40, .h = 4, .w = 4, .cout = 40, .k = 4, .s = 1, .p = 0, .d = 1, .relu = false},
+	[LIFT1] = {.cin = 1, .h = 28, .w = 28, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = true},
+	[GCONV1] = {.cin = 40, .h = 26, .w = 26, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[GCONV2] = {.cin = 40, .h = 12, .w = 12, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[GCONV3] = {.cin = 40, .h = 10, .w = 10, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[GCONV4] = {.cin = 40, .h = 8, .w = 8, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[GCONV5] = {.cin = 40, .h = 6, .w = 6, .cout = 40, .k = 3, .s = 1, .p = 0, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[GCONV6] = {.cin = 40, .h = 4, .w = 4, .cout = 40, .k = 4, .s = 1, .p = 0, .d = 1, .relu = false, .ng = NG, .elem = elem, .lift = false},
 };
 
 /* lift1, examples/p4cnn.geq:7:17: lift(x, 10, k=3)
@@ -176,26 +176,26 @@ static void layer_gpool1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 7, bn1 folded in, relu1 fused"},
+	{layer_lift1, "lift1, line 7, bn1 folded in, relu1 fused", &convs[LIFT1]},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
-	{layer_gconv1, "gconv1, line 8, bn2 folded in, relu2 fused"},
+	{layer_gconv1, "gconv1, line 8, bn2 folded in, relu2 fused", &convs[GCONV1]},
 	/* bn2: folded into gconv1 */
 	/* relu2: fused into gconv1 */
 	{layer_maxpool1, "maxpool1, line 9"},
-	{layer_gconv2, "gconv2, line 10, bn3 folded in, relu3 fused"},
+	{layer_gconv2, "gconv2, line 10, bn3 folded in, relu3 fused", &convs[GCONV2]},
 	/* bn3: folded into gconv2 */
 	/* relu3: fused into gconv2 */
-	{layer_gconv3, "gconv3, line 11, bn4 folded in, relu4 fused"},
+	{layer_gconv3, "gconv3, line 11, bn4 folded in, relu4 fused", &convs[GCONV3]},
 	/* bn4: folded into gconv3 */
 	/* relu4: fused into gconv3 */
-	{layer_gconv4, "gconv4, line 12, bn5 folded in, relu5 fused"},
+	{layer_gconv4, "gconv4, line 12, bn5 folded in, relu5 fused", &convs[GCONV4]},
 	/* bn5: folded into gconv4 */
 	/* relu5: fused into gconv4 */
-	{layer_gconv5, "gconv5, line 13, bn6 folded in, relu6 fused"},
+	{layer_gconv5, "gconv5, line 13, bn6 folded in, relu6 fused", &convs[GCONV5]},
 	/* bn6: folded into gconv5 */
 	/* relu6: fused into gconv5 */
-	{layer_gconv6, "gconv6, line 14"},
+	{layer_gconv6, "gconv6, line 14", &convs[GCONV6]},
 	{layer_gpool1, "gpool1, line 15"},
 	/* flatten1: the same floats, now a vector */
 };

@@ -80,10 +80,10 @@ enum {
 	NCONVS
 };
 static const gq_conv_shape convs[NCONVS] = {
-	[LIFT1] = {.cin = 1, .h = 28, .w = 28, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[GCONV1] = {.cin = 64, .h = 28, .w = 28, .cout = 64, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true},
-	[GCONV2] = {.cin = 64, .h = 14, .w = 14, .cout = 128, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true},
-	[GCONV3] = {.cin = 128, .h = 7, .w = 7, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[LIFT1] = {.cin = 1, .h = 28, .w = 28, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = true},
+	[GCONV1] = {.cin = 64, .h = 28, .w = 28, .cout = 64, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[GCONV2] = {.cin = 64, .h = 14, .w = 14, .cout = 128, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[GCONV3] = {.cin = 128, .h = 7, .w = 7, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
 };
 
 /* lift1, examples/p4m-stride2-28.geq:8:17: lift(x, 8, k=3, p=1)
@@ -145,16 +145,16 @@ static void layer_softmax1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 8, bn1 folded in, relu1 fused"},
+	{layer_lift1, "lift1, line 8, bn1 folded in, relu1 fused", &convs[LIFT1]},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
-	{layer_gconv1, "gconv1, line 9, bn2 folded in, relu2 fused"},
+	{layer_gconv1, "gconv1, line 9, bn2 folded in, relu2 fused", &convs[GCONV1]},
 	/* bn2: folded into gconv1 */
 	/* relu2: fused into gconv1 */
-	{layer_gconv2, "gconv2, line 10, bn3 folded in, relu3 fused"},
+	{layer_gconv2, "gconv2, line 10, bn3 folded in, relu3 fused", &convs[GCONV2]},
 	/* bn3: folded into gconv2 */
 	/* relu3: fused into gconv2 */
-	{layer_gconv3, "gconv3, line 11, bn4 folded in, relu4 fused"},
+	{layer_gconv3, "gconv3, line 11, bn4 folded in, relu4 fused", &convs[GCONV3]},
 	/* bn4: folded into gconv3 */
 	/* relu4: fused into gconv3 */
 	{layer_gpool1, "gpool1, line 12"},

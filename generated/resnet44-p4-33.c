@@ -469,51 +469,51 @@ enum {
 	NCONVS
 };
 static const gq_conv_shape convs[NCONVS] = {
-	[LIFT1] = {.cin = 3, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC1_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC1_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC2_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC2_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC3_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC3_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC4_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC4_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC5_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC5_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC6_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC6_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC7_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC7_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC8_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 128, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true},
-	[BASIC8_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
-	[BASIC8_GCONV3] = {.cin = 64, .h = 33, .w = 33, .cout = 128, .k = 1, .s = 2, .p = 0, .d = 1, .relu = true},
-	[BASIC9_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC9_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC10_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC10_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC11_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC11_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC12_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC12_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC13_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC13_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC14_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC14_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC15_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 256, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true},
-	[BASIC15_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false},
-	[BASIC15_GCONV3] = {.cin = 128, .h = 17, .w = 17, .cout = 256, .k = 1, .s = 2, .p = 0, .d = 1, .relu = true},
-	[BASIC16_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC16_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC17_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC17_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC18_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC18_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC19_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC19_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC20_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC20_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC21_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
-	[BASIC21_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true},
+	[LIFT1] = {.cin = 3, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = true},
+	[BASIC1_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC1_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC2_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC2_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC3_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC3_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC4_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC4_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC5_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC5_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC6_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC6_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC7_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC7_GCONV2] = {.cin = 64, .h = 33, .w = 33, .cout = 64, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC8_GCONV1] = {.cin = 64, .h = 33, .w = 33, .cout = 128, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC8_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false, .ng = NG, .elem = elem, .lift = false},
+	[BASIC8_GCONV3] = {.cin = 64, .h = 33, .w = 33, .cout = 128, .k = 1, .s = 2, .p = 0, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC9_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC9_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC10_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC10_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC11_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC11_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC12_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC12_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC13_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC13_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC14_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC14_GCONV2] = {.cin = 128, .h = 17, .w = 17, .cout = 128, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC15_GCONV1] = {.cin = 128, .h = 17, .w = 17, .cout = 256, .k = 3, .s = 2, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC15_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = false, .ng = NG, .elem = elem, .lift = false},
+	[BASIC15_GCONV3] = {.cin = 128, .h = 17, .w = 17, .cout = 256, .k = 1, .s = 2, .p = 0, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC16_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC16_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC17_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC17_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC18_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC18_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC19_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC19_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC20_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC20_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC21_GCONV1] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
+	[BASIC21_GCONV2] = {.cin = 256, .h = 9, .w = 9, .cout = 256, .k = 3, .s = 1, .p = 1, .d = 1, .relu = true, .ng = NG, .elem = elem, .lift = false},
 };
 
 /* lift1, examples/resnet44-p4-33.geq:11:17: lift(x, 16, k=3, p=1)
@@ -899,157 +899,157 @@ static void layer_linear1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 11, bn1 folded in, relu1 fused"},
+	{layer_lift1, "lift1, line 11, bn1 folded in, relu1 fused", &convs[LIFT1]},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
-	{layer_basic1_gconv1, "basic1_gconv1, line 5, basic1_bn1 folded in, basic1_relu1 fused"},
+	{layer_basic1_gconv1, "basic1_gconv1, line 5, basic1_bn1 folded in, basic1_relu1 fused", &convs[BASIC1_GCONV1]},
 	/* basic1_bn1: folded into basic1_gconv1 */
 	/* basic1_relu1: fused into basic1_gconv1 */
-	{layer_basic1_gconv2, "basic1_gconv2, line 6, basic1_bn2 folded in, basic1_add1 fused, basic1_relu2 fused"},
+	{layer_basic1_gconv2, "basic1_gconv2, line 6, basic1_bn2 folded in, basic1_add1 fused, basic1_relu2 fused", &convs[BASIC1_GCONV2]},
 	/* basic1_bn2: folded into basic1_gconv2 */
 	/* basic1_add1: fused into basic1_gconv2 */
 	/* basic1_relu2: fused into basic1_gconv2 */
-	{layer_basic2_gconv1, "basic2_gconv1, line 5, basic2_bn1 folded in, basic2_relu1 fused"},
+	{layer_basic2_gconv1, "basic2_gconv1, line 5, basic2_bn1 folded in, basic2_relu1 fused", &convs[BASIC2_GCONV1]},
 	/* basic2_bn1: folded into basic2_gconv1 */
 	/* basic2_relu1: fused into basic2_gconv1 */
-	{layer_basic2_gconv2, "basic2_gconv2, line 6, basic2_bn2 folded in, basic2_add1 fused, basic2_relu2 fused"},
+	{layer_basic2_gconv2, "basic2_gconv2, line 6, basic2_bn2 folded in, basic2_add1 fused, basic2_relu2 fused", &convs[BASIC2_GCONV2]},
 	/* basic2_bn2: folded into basic2_gconv2 */
 	/* basic2_add1: fused into basic2_gconv2 */
 	/* basic2_relu2: fused into basic2_gconv2 */
-	{layer_basic3_gconv1, "basic3_gconv1, line 5, basic3_bn1 folded in, basic3_relu1 fused"},
+	{layer_basic3_gconv1, "basic3_gconv1, line 5, basic3_bn1 folded in, basic3_relu1 fused", &convs[BASIC3_GCONV1]},
 	/* basic3_bn1: folded into basic3_gconv1 */
 	/* basic3_relu1: fused into basic3_gconv1 */
-	{layer_basic3_gconv2, "basic3_gconv2, line 6, basic3_bn2 folded in, basic3_add1 fused, basic3_relu2 fused"},
+	{layer_basic3_gconv2, "basic3_gconv2, line 6, basic3_bn2 folded in, basic3_add1 fused, basic3_relu2 fused", &convs[BASIC3_GCONV2]},
 	/* basic3_bn2: folded into basic3_gconv2 */
 	/* basic3_add1: fused into basic3_gconv2 */
 	/* basic3_relu2: fused into basic3_gconv2 */
-	{layer_basic4_gconv1, "basic4_gconv1, line 5, basic4_bn1 folded in, basic4_relu1 fused"},
+	{layer_basic4_gconv1, "basic4_gconv1, line 5, basic4_bn1 folded in, basic4_relu1 fused", &convs[BASIC4_GCONV1]},
 	/* basic4_bn1: folded into basic4_gconv1 */
 	/* basic4_relu1: fused into basic4_gconv1 */
-	{layer_basic4_gconv2, "basic4_gconv2, line 6, basic4_bn2 folded in, basic4_add1 fused, basic4_relu2 fused"},
+	{layer_basic4_gconv2, "basic4_gconv2, line 6, basic4_bn2 folded in, basic4_add1 fused, basic4_relu2 fused", &convs[BASIC4_GCONV2]},
 	/* basic4_bn2: folded into basic4_gconv2 */
 	/* basic4_add1: fused into basic4_gconv2 */
 	/* basic4_relu2: fused into basic4_gconv2 */
-	{layer_basic5_gconv1, "basic5_gconv1, line 5, basic5_bn1 folded in, basic5_relu1 fused"},
+	{layer_basic5_gconv1, "basic5_gconv1, line 5, basic5_bn1 folded in, basic5_relu1 fused", &convs[BASIC5_GCONV1]},
 	/* basic5_bn1: folded into basic5_gconv1 */
 	/* basic5_relu1: fused into basic5_gconv1 */
-	{layer_basic5_gconv2, "basic5_gconv2, line 6, basic5_bn2 folded in, basic5_add1 fused, basic5_relu2 fused"},
+	{layer_basic5_gconv2, "basic5_gconv2, line 6, basic5_bn2 folded in, basic5_add1 fused, basic5_relu2 fused", &convs[BASIC5_GCONV2]},
 	/* basic5_bn2: folded into basic5_gconv2 */
 	/* basic5_add1: fused into basic5_gconv2 */
 	/* basic5_relu2: fused into basic5_gconv2 */
-	{layer_basic6_gconv1, "basic6_gconv1, line 5, basic6_bn1 folded in, basic6_relu1 fused"},
+	{layer_basic6_gconv1, "basic6_gconv1, line 5, basic6_bn1 folded in, basic6_relu1 fused", &convs[BASIC6_GCONV1]},
 	/* basic6_bn1: folded into basic6_gconv1 */
 	/* basic6_relu1: fused into basic6_gconv1 */
-	{layer_basic6_gconv2, "basic6_gconv2, line 6, basic6_bn2 folded in, basic6_add1 fused, basic6_relu2 fused"},
+	{layer_basic6_gconv2, "basic6_gconv2, line 6, basic6_bn2 folded in, basic6_add1 fused, basic6_relu2 fused", &convs[BASIC6_GCONV2]},
 	/* basic6_bn2: folded into basic6_gconv2 */
 	/* basic6_add1: fused into basic6_gconv2 */
 	/* basic6_relu2: fused into basic6_gconv2 */
-	{layer_basic7_gconv1, "basic7_gconv1, line 5, basic7_bn1 folded in, basic7_relu1 fused"},
+	{layer_basic7_gconv1, "basic7_gconv1, line 5, basic7_bn1 folded in, basic7_relu1 fused", &convs[BASIC7_GCONV1]},
 	/* basic7_bn1: folded into basic7_gconv1 */
 	/* basic7_relu1: fused into basic7_gconv1 */
-	{layer_basic7_gconv2, "basic7_gconv2, line 6, basic7_bn2 folded in, basic7_add1 fused, basic7_relu2 fused"},
+	{layer_basic7_gconv2, "basic7_gconv2, line 6, basic7_bn2 folded in, basic7_add1 fused, basic7_relu2 fused", &convs[BASIC7_GCONV2]},
 	/* basic7_bn2: folded into basic7_gconv2 */
 	/* basic7_add1: fused into basic7_gconv2 */
 	/* basic7_relu2: fused into basic7_gconv2 */
-	{layer_basic8_gconv1, "basic8_gconv1, line 5, basic8_bn1 folded in, basic8_relu1 fused"},
+	{layer_basic8_gconv1, "basic8_gconv1, line 5, basic8_bn1 folded in, basic8_relu1 fused", &convs[BASIC8_GCONV1]},
 	/* basic8_bn1: folded into basic8_gconv1 */
 	/* basic8_relu1: fused into basic8_gconv1 */
-	{layer_basic8_gconv2, "basic8_gconv2, line 6, basic8_bn2 folded in"},
+	{layer_basic8_gconv2, "basic8_gconv2, line 6, basic8_bn2 folded in", &convs[BASIC8_GCONV2]},
 	/* basic8_bn2: folded into basic8_gconv2 */
-	{layer_basic8_gconv3, "basic8_gconv3, line 7, basic8_bn3 folded in, basic8_add1 fused, basic8_relu2 fused"},
+	{layer_basic8_gconv3, "basic8_gconv3, line 7, basic8_bn3 folded in, basic8_add1 fused, basic8_relu2 fused", &convs[BASIC8_GCONV3]},
 	/* basic8_bn3: folded into basic8_gconv3 */
 	/* basic8_add1: fused into basic8_gconv3 */
 	/* basic8_relu2: fused into basic8_gconv3 */
-	{layer_basic9_gconv1, "basic9_gconv1, line 5, basic9_bn1 folded in, basic9_relu1 fused"},
+	{layer_basic9_gconv1, "basic9_gconv1, line 5, basic9_bn1 folded in, basic9_relu1 fused", &convs[BASIC9_GCONV1]},
 	/* basic9_bn1: folded into basic9_gconv1 */
 	/* basic9_relu1: fused into basic9_gconv1 */
-	{layer_basic9_gconv2, "basic9_gconv2, line 6, basic9_bn2 folded in, basic9_add1 fused, basic9_relu2 fused"},
+	{layer_basic9_gconv2, "basic9_gconv2, line 6, basic9_bn2 folded in, basic9_add1 fused, basic9_relu2 fused", &convs[BASIC9_GCONV2]},
 	/* basic9_bn2: folded into basic9_gconv2 */
 	/* basic9_add1: fused into basic9_gconv2 */
 	/* basic9_relu2: fused into basic9_gconv2 */
-	{layer_basic10_gconv1, "basic10_gconv1, line 5, basic10_bn1 folded in, basic10_relu1 fused"},
+	{layer_basic10_gconv1, "basic10_gconv1, line 5, basic10_bn1 folded in, basic10_relu1 fused", &convs[BASIC10_GCONV1]},
 	/* basic10_bn1: folded into basic10_gconv1 */
 	/* basic10_relu1: fused into basic10_gconv1 */
-	{layer_basic10_gconv2, "basic10_gconv2, line 6, basic10_bn2 folded in, basic10_add1 fused, basic10_relu2 fused"},
+	{layer_basic10_gconv2, "basic10_gconv2, line 6, basic10_bn2 folded in, basic10_add1 fused, basic10_relu2 fused", &convs[BASIC10_GCONV2]},
 	/* basic10_bn2: folded into basic10_gconv2 */
 	/* basic10_add1: fused into basic10_gconv2 */
 	/* basic10_relu2: fused into basic10_gconv2 */
-	{layer_basic11_gconv1, "basic11_gconv1, line 5, basic11_bn1 folded in, basic11_relu1 fused"},
+	{layer_basic11_gconv1, "basic11_gconv1, line 5, basic11_bn1 folded in, basic11_relu1 fused", &convs[BASIC11_GCONV1]},
 	/* basic11_bn1: folded into basic11_gconv1 */
 	/* basic11_relu1: fused into basic11_gconv1 */
-	{layer_basic11_gconv2, "basic11_gconv2, line 6, basic11_bn2 folded in, basic11_add1 fused, basic11_relu2 fused"},
+	{layer_basic11_gconv2, "basic11_gconv2, line 6, basic11_bn2 folded in, basic11_add1 fused, basic11_relu2 fused", &convs[BASIC11_GCONV2]},
 	/* basic11_bn2: folded into basic11_gconv2 */
 	/* basic11_add1: fused into basic11_gconv2 */
 	/* basic11_relu2: fused into basic11_gconv2 */
-	{layer_basic12_gconv1, "basic12_gconv1, line 5, basic12_bn1 folded in, basic12_relu1 fused"},
+	{layer_basic12_gconv1, "basic12_gconv1, line 5, basic12_bn1 folded in, basic12_relu1 fused", &convs[BASIC12_GCONV1]},
 	/* basic12_bn1: folded into basic12_gconv1 */
 	/* basic12_relu1: fused into basic12_gconv1 */
-	{layer_basic12_gconv2, "basic12_gconv2, line 6, basic12_bn2 folded in, basic12_add1 fused, basic12_relu2 fused"},
+	{layer_basic12_gconv2, "basic12_gconv2, line 6, basic12_bn2 folded in, basic12_add1 fused, basic12_relu2 fused", &convs[BASIC12_GCONV2]},
 	/* basic12_bn2: folded into basic12_gconv2 */
 	/* basic12_add1: fused into basic12_gconv2 */
 	/* basic12_relu2: fused into basic12_gconv2 */
-	{layer_basic13_gconv1, "basic13_gconv1, line 5, basic13_bn1 folded in, basic13_relu1 fused"},
+	{layer_basic13_gconv1, "basic13_gconv1, line 5, basic13_bn1 folded in, basic13_relu1 fused", &convs[BASIC13_GCONV1]},
 	/* basic13_bn1: folded into basic13_gconv1 */
 	/* basic13_relu1: fused into basic13_gconv1 */
-	{layer_basic13_gconv2, "basic13_gconv2, line 6, basic13_bn2 folded in, basic13_add1 fused, basic13_relu2 fused"},
+	{layer_basic13_gconv2, "basic13_gconv2, line 6, basic13_bn2 folded in, basic13_add1 fused, basic13_relu2 fused", &convs[BASIC13_GCONV2]},
 	/* basic13_bn2: folded into basic13_gconv2 */
 	/* basic13_add1: fused into basic13_gconv2 */
 	/* basic13_relu2: fused into basic13_gconv2 */
-	{layer_basic14_gconv1, "basic14_gconv1, line 5, basic14_bn1 folded in, basic14_relu1 fused"},
+	{layer_basic14_gconv1, "basic14_gconv1, line 5, basic14_bn1 folded in, basic14_relu1 fused", &convs[BASIC14_GCONV1]},
 	/* basic14_bn1: folded into basic14_gconv1 */
 	/* basic14_relu1: fused into basic14_gconv1 */
-	{layer_basic14_gconv2, "basic14_gconv2, line 6, basic14_bn2 folded in, basic14_add1 fused, basic14_relu2 fused"},
+	{layer_basic14_gconv2, "basic14_gconv2, line 6, basic14_bn2 folded in, basic14_add1 fused, basic14_relu2 fused", &convs[BASIC14_GCONV2]},
 	/* basic14_bn2: folded into basic14_gconv2 */
 	/* basic14_add1: fused into basic14_gconv2 */
 	/* basic14_relu2: fused into basic14_gconv2 */
-	{layer_basic15_gconv1, "basic15_gconv1, line 5, basic15_bn1 folded in, basic15_relu1 fused"},
+	{layer_basic15_gconv1, "basic15_gconv1, line 5, basic15_bn1 folded in, basic15_relu1 fused", &convs[BASIC15_GCONV1]},
 	/* basic15_bn1: folded into basic15_gconv1 */
 	/* basic15_relu1: fused into basic15_gconv1 */
-	{layer_basic15_gconv2, "basic15_gconv2, line 6, basic15_bn2 folded in"},
+	{layer_basic15_gconv2, "basic15_gconv2, line 6, basic15_bn2 folded in", &convs[BASIC15_GCONV2]},
 	/* basic15_bn2: folded into basic15_gconv2 */
-	{layer_basic15_gconv3, "basic15_gconv3, line 7, basic15_bn3 folded in, basic15_add1 fused, basic15_relu2 fused"},
+	{layer_basic15_gconv3, "basic15_gconv3, line 7, basic15_bn3 folded in, basic15_add1 fused, basic15_relu2 fused", &convs[BASIC15_GCONV3]},
 	/* basic15_bn3: folded into basic15_gconv3 */
 	/* basic15_add1: fused into basic15_gconv3 */
 	/* basic15_relu2: fused into basic15_gconv3 */
-	{layer_basic16_gconv1, "basic16_gconv1, line 5, basic16_bn1 folded in, basic16_relu1 fused"},
+	{layer_basic16_gconv1, "basic16_gconv1, line 5, basic16_bn1 folded in, basic16_relu1 fused", &convs[BASIC16_GCONV1]},
 	/* basic16_bn1: folded into basic16_gconv1 */
 	/* basic16_relu1: fused into basic16_gconv1 */
-	{layer_basic16_gconv2, "basic16_gconv2, line 6, basic16_bn2 folded in, basic16_add1 fused, basic16_relu2 fused"},
+	{layer_basic16_gconv2, "basic16_gconv2, line 6, basic16_bn2 folded in, basic16_add1 fused, basic16_relu2 fused", &convs[BASIC16_GCONV2]},
 	/* basic16_bn2: folded into basic16_gconv2 */
 	/* basic16_add1: fused into basic16_gconv2 */
 	/* basic16_relu2: fused into basic16_gconv2 */
-	{layer_basic17_gconv1, "basic17_gconv1, line 5, basic17_bn1 folded in, basic17_relu1 fused"},
+	{layer_basic17_gconv1, "basic17_gconv1, line 5, basic17_bn1 folded in, basic17_relu1 fused", &convs[BASIC17_GCONV1]},
 	/* basic17_bn1: folded into basic17_gconv1 */
 	/* basic17_relu1: fused into basic17_gconv1 */
-	{layer_basic17_gconv2, "basic17_gconv2, line 6, basic17_bn2 folded in, basic17_add1 fused, basic17_relu2 fused"},
+	{layer_basic17_gconv2, "basic17_gconv2, line 6, basic17_bn2 folded in, basic17_add1 fused, basic17_relu2 fused", &convs[BASIC17_GCONV2]},
 	/* basic17_bn2: folded into basic17_gconv2 */
 	/* basic17_add1: fused into basic17_gconv2 */
 	/* basic17_relu2: fused into basic17_gconv2 */
-	{layer_basic18_gconv1, "basic18_gconv1, line 5, basic18_bn1 folded in, basic18_relu1 fused"},
+	{layer_basic18_gconv1, "basic18_gconv1, line 5, basic18_bn1 folded in, basic18_relu1 fused", &convs[BASIC18_GCONV1]},
 	/* basic18_bn1: folded into basic18_gconv1 */
 	/* basic18_relu1: fused into basic18_gconv1 */
-	{layer_basic18_gconv2, "basic18_gconv2, line 6, basic18_bn2 folded in, basic18_add1 fused, basic18_relu2 fused"},
+	{layer_basic18_gconv2, "basic18_gconv2, line 6, basic18_bn2 folded in, basic18_add1 fused, basic18_relu2 fused", &convs[BASIC18_GCONV2]},
 	/* basic18_bn2: folded into basic18_gconv2 */
 	/* basic18_add1: fused into basic18_gconv2 */
 	/* basic18_relu2: fused into basic18_gconv2 */
-	{layer_basic19_gconv1, "basic19_gconv1, line 5, basic19_bn1 folded in, basic19_relu1 fused"},
+	{layer_basic19_gconv1, "basic19_gconv1, line 5, basic19_bn1 folded in, basic19_relu1 fused", &convs[BASIC19_GCONV1]},
 	/* basic19_bn1: folded into basic19_gconv1 */
 	/* basic19_relu1: fused into basic19_gconv1 */
-	{layer_basic19_gconv2, "basic19_gconv2, line 6, basic19_bn2 folded in, basic19_add1 fused, basic19_relu2 fused"},
+	{layer_basic19_gconv2, "basic19_gconv2, line 6, basic19_bn2 folded in, basic19_add1 fused, basic19_relu2 fused", &convs[BASIC19_GCONV2]},
 	/* basic19_bn2: folded into basic19_gconv2 */
 	/* basic19_add1: fused into basic19_gconv2 */
 	/* basic19_relu2: fused into basic19_gconv2 */
-	{layer_basic20_gconv1, "basic20_gconv1, line 5, basic20_bn1 folded in, basic20_relu1 fused"},
+	{layer_basic20_gconv1, "basic20_gconv1, line 5, basic20_bn1 folded in, basic20_relu1 fused", &convs[BASIC20_GCONV1]},
 	/* basic20_bn1: folded into basic20_gconv1 */
 	/* basic20_relu1: fused into basic20_gconv1 */
-	{layer_basic20_gconv2, "basic20_gconv2, line 6, basic20_bn2 folded in, basic20_add1 fused, basic20_relu2 fused"},
+	{layer_basic20_gconv2, "basic20_gconv2, line 6, basic20_bn2 folded in, basic20_add1 fused, basic20_relu2 fused", &convs[BASIC20_GCONV2]},
 	/* basic20_bn2: folded into basic20_gconv2 */
 	/* basic20_add1: fused into basic20_gconv2 */
 	/* basic20_relu2: fused into basic20_gconv2 */
-	{layer_basic21_gconv1, "basic21_gconv1, line 5, basic21_bn1 folded in, basic21_relu1 fused"},
+	{layer_basic21_gconv1, "basic21_gconv1, line 5, basic21_bn1 folded in, basic21_relu1 fused", &convs[BASIC21_GCONV1]},
 	/* basic21_bn1: folded into basic21_gconv1 */
 	/* basic21_relu1: fused into basic21_gconv1 */
-	{layer_basic21_gconv2, "basic21_gconv2, line 6, basic21_bn2 folded in, basic21_add1 fused, basic21_relu2 fused"},
+	{layer_basic21_gconv2, "basic21_gconv2, line 6, basic21_bn2 folded in, basic21_add1 fused, basic21_relu2 fused", &convs[BASIC21_GCONV2]},
 	/* basic21_bn2: folded into basic21_gconv2 */
 	/* basic21_add1: fused into basic21_gconv2 */
 	/* basic21_relu2: fused into basic21_gconv2 */

@@ -37,7 +37,7 @@
 #define GQ_X86 1
 #endif
 
-#include "geqrt.h"
+#include "conv_orbit.h"
 
 enum { MR = 6 };         /* output channels per tile */
 enum { VMAX = 16 };      /* floats per vector, widest kernel */
@@ -107,8 +107,9 @@ struct gq_conv {
 	int cop, tcp;    /* Winograd: co panels and tile panels per output block */
 	bool fused;      /* Winograd: each output block transforms its own tiles' input */
 	const Kernel *kern;
-	float *a;    /* [alpha^2 or 1][K blocks][mpanels][kc][MR] */
-	float *bias; /* [mpanels * MR], zero-padded */
+	float *a;        /* [alpha^2 or 1][K blocks][mpanels][kc][MR] */
+	float *bias;     /* [mpanels * MR], zero-padded */
+	gq_orbit *orbit; /* not NULL: the plan runs this instead (conv_orbit.c) */
 };
 
 static const float zeros[MR];
@@ -1241,6 +1242,8 @@ size_t gq_memory_limit(void)
 
 size_t gq_conv_bytes(const gq_conv *c)
 {
+	if (c->orbit)
+		return gq_conv_bytes(gq_orbit_base(c->orbit));
 	return packed_a_floats(c) * sizeof(float);
 }
 
@@ -1315,16 +1318,14 @@ static size_t packed_a_floats(const gq_conv *c)
 	       (is_wino(c->algo) ? (size_t)wino_mats(c) * c->cin : (size_t)c->kdim);
 }
 
-gq_conv *gq_conv_new_algo(
-        int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo)
+/* The plan's shape, before an algorithm is chosen; false for an empty one. */
+static bool plan_shape(
+        gq_conv *c, int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu)
 {
 	if (cin < 1 || h < 1 || w < 1 || cout < 1 || k < 1 || s < 1 || p < 0 || d < 1)
-		return NULL;
+		return false;
 	if ((h + 2 * p - d * (k - 1) - 1) < 0 || (w + 2 * p - d * (k - 1) - 1) < 0)
-		return NULL;
-	gq_conv *c = calloc(1, sizeof *c);
-	if (!c)
-		return NULL;
+		return false;
 	*c = (gq_conv){.cin = cin, .h = h, .w = w, .cout = cout, .k = k, .s = s, .p = p, .d = d};
 	c->oh = (h + 2 * p - d * (k - 1) - 1) / s + 1;
 	c->ow = (w + 2 * p - d * (k - 1) - 1) / s + 1;
@@ -1332,6 +1333,30 @@ gq_conv *gq_conv_new_algo(
 	c->mpanels = (cout + MR - 1) / MR;
 	c->relu = relu;
 	c->kern = current_kernel();
+	return true;
+}
+
+double gq_conv_estimate(int cin, int h, int w, int cout, int k, int s, int p, int d, size_t *bytes)
+{
+	gq_conv c;
+	*bytes = 0;
+	if (!plan_shape(&c, cin, h, w, cout, k, s, p, d, false))
+		return -1;
+	choose_algo(&c);
+	*bytes = gq_conv_bytes(&c);
+	return cost(&c);
+}
+
+gq_conv *gq_conv_new_algo(
+        int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo)
+{
+	gq_conv *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	if (!plan_shape(c, cin, h, w, cout, k, s, p, d, relu)) {
+		free(c);
+		return NULL;
+	}
 	if (algo == GQ_CONV_AUTO)
 		choose_algo(c);
 	else if (applies(c, algo))
@@ -1359,8 +1384,26 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
 	return gq_conv_new_algo(cin, h, w, cout, k, s, p, d, relu, GQ_CONV_AUTO);
 }
 
+gq_conv *gq_conv_wrap_orbit(gq_orbit *o)
+{
+	gq_conv *c = calloc(1, sizeof *c);
+	if (!c) {
+		gq_orbit_free(o);
+		return NULL;
+	}
+	c->orbit = o;
+	return c;
+}
+
+int gq_conv_orbit(const gq_conv *c)
+{
+	return c->orbit ? gq_orbit_size(c->orbit) : 0;
+}
+
 const char *gq_conv_algo(const gq_conv *c)
 {
+	if (c->orbit)
+		return gq_conv_algo(gq_orbit_base(c->orbit));
 	static const char *const names[] = {
 	        "auto", "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2"};
 	return names[c->algo];
@@ -1372,6 +1415,7 @@ void gq_conv_free(gq_conv *c)
 		return;
 	if (c->a)
 		atomic_fetch_sub(&banks_alive, gq_conv_bytes(c));
+	gq_orbit_free(c->orbit);
 	free(c->a);
 	free(c->bias);
 	free(c->tapoff);
@@ -1387,15 +1431,23 @@ static int block_rows(const gq_conv *c, int pc)
 /* Packed A: for each K block starting at row pc, for each panel, kc rows of MR channels;
  * row kk of K is w[co][kk], i.e. input channel kk / (k*k), tap kk % (k*k). Channels past
  * cout are zero. */
-static void wino_set(gq_conv *c, const float *w);
+static void wino_set(gq_conv *c, const float *w, size_t ld);
 
 void gq_conv_set(gq_conv *c, const float *w, const float *bias)
 {
+	if (c->orbit)
+		gq_orbit_set(c->orbit, w, bias);
+	else
+		gq_conv_set_rows(c, w, (size_t)c->kdim, bias, 1);
+}
+
+void gq_conv_set_rows(gq_conv *c, const float *w, size_t ld, const float *bias, size_t bstride)
+{
 	int K = c->kdim;
 	for (int co = 0; co < c->cout; co++)
-		c->bias[co] = bias ? bias[co] : 0.0f;
+		c->bias[co] = bias ? bias[co * bstride] : 0.0f;
 	if (is_wino(c->algo)) {
-		wino_set(c, w);
+		wino_set(c, w, ld);
 		return;
 	}
 	for (int pc = 0; pc < K; pc += block_rows(c, pc)) {
@@ -1405,7 +1457,7 @@ void gq_conv_set(gq_conv *c, const float *w, const float *bias)
 			for (int kk = pc; kk < pc + kc; kk++)
 				for (int r = 0; r < MR; r++) {
 					int co = i * MR + r;
-					*dst++ = co < c->cout ? w[(size_t)co * K + kk] : 0.0f;
+					*dst++ = co < c->cout ? w[co * ld + kk] : 0.0f;
 				}
 		}
 	}
@@ -1459,6 +1511,8 @@ static size_t wino_m_floats(const gq_conv *c)
  * scratch starts. */
 size_t gq_conv_scratch(const gq_conv *c)
 {
+	if (c->orbit)
+		return gq_orbit_scratch(c->orbit);
 	switch (c->algo) {
 	case GQ_CONV_DIRECT:
 		return LINE_FLOATS + padded_floats(c) + tmp_floats();
@@ -1813,7 +1867,7 @@ static const double G4S2[6][3] = {{0.5, 0, 0}, {0.5, 0, 0.5}, {1.0 / 6, 0, -1.0 
 
 /* U[xi] (xi = one of the side^2 distinct filter transforms) packed as A with K = cin:
  * [xi][K blocks of cib][mpanels][kc][MR]. */
-static void wino_set(gq_conv *c, const float *w)
+static void wino_set(gq_conv *c, const float *w, size_t ld)
 {
 	int a = wino_side(c), cin = c->cin;
 	const double(*G)[3] = c->algo == GQ_CONV_WINO2     ? G2
@@ -1822,7 +1876,7 @@ static void wino_set(gq_conv *c, const float *w)
 	                                                   : G4S2;
 	for (int co = 0; co < c->cout; co++)
 		for (int ci = 0; ci < cin; ci++) {
-			const float *g = w + ((size_t)co * cin + ci) * 9;
+			const float *g = w + co * ld + (size_t)ci * 9;
 			double gt[6][3]; /* G g */
 			for (int i = 0; i < a; i++)
 				for (int j = 0; j < 3; j++)
@@ -1886,6 +1940,7 @@ typedef struct Job {
 	int units;        /* direct: tiles (by_panel: panels of MR output channels);
 	                   * packed: panels of 2V pixels; Winograd: blocks */
 	bool by_panel;
+	bool padded; /* Winograd: the caller wrote the padded copy (gq_conv_run_padded) */
 } Job;
 
 /* Winograd blocks [u0, u1), with a worker's own scratch (NULL: the caller's, in the job):
@@ -1992,20 +2047,35 @@ static void input_share(void *ctx, int t, int n)
 		split_input(c, xp, j->x, ci0, ci1, r0, r1);
 		return;
 	}
-	pad_input(c, xp, j->x, ci0, ci1, r0, r1);
+	if (!j->padded)
+		pad_input(c, xp, j->x, ci0, ci1, r0, r1);
 	if (!c->fused)
 		c->kern->wino_in(c, j->V, wino_vstride(c), xp, ci0, ci1, 0, c->tpanels);
 }
 
-void gq_conv_run_sum(
-        const gq_conv *c, float *out, const float *in, const float *add, float *scratch)
+/* Vector loads of V that straddle two cache lines cost two: 2-3% of the wide model. */
+static float *line_aligned(float *scratch)
 {
-	/* Vector loads of V that straddle two cache lines cost two: 2-3% of the wide model. */
-	scratch = (float *)(((uintptr_t)scratch + LINE_FLOATS * sizeof(float) - 1) &
-	                    ~(uintptr_t)(LINE_FLOATS * sizeof(float) - 1));
+	return (float *)(((uintptr_t)scratch + LINE_FLOATS * sizeof(float) - 1) &
+	                 ~(uintptr_t)(LINE_FLOATS * sizeof(float) - 1));
+}
+
+float *gq_conv_padded(const gq_conv *c, float *scratch, int *hp, int *wq)
+{
+	if (!is_wino(c->algo))
+		return NULL;
+	*hp = c->hp;
+	*wq = c->wq;
+	return line_aligned(scratch);
+}
+
+static void run(const gq_conv *c, float *out, const float *in, const float *add, float *scratch,
+        bool padded)
+{
+	scratch = line_aligned(scratch);
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
 	bool par = cost(c) >= (c->algo == GQ_CONV_PACKED ? 1 : 2) * (double)PAR_COST;
-	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false};
+	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false, padded};
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;
 		j.units = c->tiles;
@@ -2031,6 +2101,20 @@ void gq_conv_run_sum(
 		run_share(&j, 0, 1);
 	else
 		gq_parallel(j.units, run_share, &j);
+}
+
+void gq_conv_run_padded(const gq_conv *c, float *out, const float *add, float *scratch)
+{
+	run(c, out, NULL, add, scratch, true);
+}
+
+void gq_conv_run_sum(
+        const gq_conv *c, float *out, const float *in, const float *add, float *scratch)
+{
+	if (c->orbit)
+		gq_orbit_run(c->orbit, out, in, add, scratch);
+	else
+		run(c, out, in, add, scratch, false);
 }
 
 void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)

@@ -268,6 +268,26 @@ void gq_conv_run_sum(
 const char *gq_conv_kernel(void);
 int gq_conv_use_kernel(const char *name);
 
+/* ---- conv_orbit.c: a lift or gconv on the identity element's filters alone ---- */
+/* A lift (in: an image of cin channels) or gconv (in: a G-map, cin = channels * ng) whose
+ * expanded bank (gq_expand_lift / gq_expand_gconv over elem[0..ng)) has cout = channels *
+ * ng rows, run as one convolution of those rows of the identity over the ng rotated,
+ * permuted copies of the input stacked in one image, then each copy's output turned back
+ * (T_g) into place: the bank is ng times smaller and streams once for all the copies. The
+ * plan takes the expanded bank and bias as gq_conv_set does (it keeps the identity's rows)
+ * and runs as any other (gq_conv_run_sum; scratch: gq_conv_scratch). Exact (to float
+ * rounding) where the layer's output grid is symmetric, (h + 2p - d(k-1) - 1) % s == 0 on
+ * each axis, and h == w if an element swaps the axes; NULL elsewhere, or if out of memory. */
+gq_conv *gq_conv_new_orbit(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,
+        int ng, const int *elem, bool lift);
+/* A plan for a lift or gconv: the orbit where it is exact and cheaper than the expanded
+ * conv by the planner's count of multiply-adds and bytes streamed, else gq_conv_new's. The
+ * environment variable GEQRT_ORBIT=0 never runs the orbit, GEQRT_ORBIT=1 wherever exact. */
+gq_conv *gq_conv_new_group(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,
+        int ng, const int *elem, bool lift);
+/* ng if c runs as an orbit, else 0. */
+int gq_conv_orbit(const gq_conv *c);
+
 /* ---- pool_fast.c: pooling fast paths, dispatched to by ops.c ---- */
 /* gq_maxpool2d for windows and strides up to 8 with p <= k/2 (torch's bound), as vectors,
  * splitting large pools' planes over the team; returns false, having done nothing, for the
@@ -290,11 +310,17 @@ typedef void gq_layer_fn(const gq_image *im);
 typedef struct gq_layer {
 	gq_layer_fn *run;
 	const char *name; /* "gconv1, line 8, bn2 folded in, relu2 fused", for --profile */
+	const struct gq_conv_shape *conv; /* a lift's or gconv's, in convs: --profile adds
+	                                   * ", orbit of N" if it runs as one; else NULL */
 } gq_layer;
-/* A convolution's shape, as gq_conv_new takes it. */
+/* A convolution's shape, as gq_conv_new takes it; a lift or gconv also its group
+ * (gq_conv_new_group's ng, elem, lift; ng = 0 for other convolutions). */
 typedef struct gq_conv_shape {
 	int cin, h, w, cout, k, s, p, d;
 	bool relu;
+	int ng;
+	const int *elem;
+	bool lift;
 } gq_conv_shape;
 typedef struct gq_net_desc {
 	const gq_layer *layers; /* the forward pass of one image, in order */

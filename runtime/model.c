@@ -2,6 +2,7 @@
  * (its convolution plans, workspaces and parameter block), loading a weights file,
  * running a batch. The generated code describes its model in a gq_net_desc (its layers
  * in order, its convolutions' shapes, its sizes) and keeps only what differs. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,8 +33,8 @@ static bool new_convs(gq_net *n, size_t *scratch)
 	*scratch = 0;
 	for (int i = 0; i < d->nconvs; i++) {
 		const gq_conv_shape *c = &d->convs[i];
-		n->conv[i] =
-		        gq_conv_new(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu);
+		n->conv[i] = gq_conv_new_group(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d,
+		        c->relu, c->ng, c->elem, c->lift);
 		if (!n->conv[i])
 			return false;
 		if (gq_conv_scratch(n->conv[i]) > *scratch)
@@ -42,11 +43,32 @@ static bool new_convs(gq_net *n, size_t *scratch)
 	return true;
 }
 
+/* Layer i's name for --profile: the generated one, and ", orbit of N" if its convolution
+ * runs as an orbit (chosen now, at run time); NULL if out of memory. */
+static char *layer_name(const gq_net *n, int i)
+{
+	const gq_layer *l = &n->desc->layers[i];
+	int ng = l->conv ? gq_conv_orbit(n->conv[l->conv - n->desc->convs]) : 0;
+	size_t len = strlen(l->name) + 32;
+	char *s = malloc(len);
+	if (s && ng)
+		snprintf(s, len, "%s, orbit of %d", l->name, ng);
+	else if (s)
+		memcpy(s, l->name, strlen(l->name) + 1);
+	return s;
+}
+
+static bool name_layers(gq_net *n)
+{
+	for (int i = 0; i < n->desc->nlayers; i++)
+		if (!(n->names[i] = layer_name(n, i)))
+			return false;
+	return true;
+}
+
 static void init_batch(gq_net *n, size_t scratch)
 {
 	const gq_net_desc *d = n->desc;
-	for (int i = 0; i < d->nlayers; i++)
-		n->names[i] = d->layers[i].name;
 	n->run = (gq_batch){.net = n,
 	        .step = run_layer,
 	        .step_names = n->names,
@@ -68,7 +90,7 @@ gq_net *gq_net_new(const gq_net_desc *d)
 	n->conv = calloc((size_t)d->nconvs + 1, sizeof *n->conv);
 	n->names = calloc((size_t)d->nlayers + 1, sizeof *n->names);
 	size_t scratch;
-	if (!n->conv || !n->names || !new_convs(n, &scratch)) {
+	if (!n->conv || !n->names || !new_convs(n, &scratch) || !name_layers(n)) {
 		gq_net_free(n);
 		return NULL;
 	}
@@ -92,6 +114,8 @@ void gq_net_free(void *net)
 	for (int i = 0; n->conv && i < n->desc->nconvs; i++)
 		gq_conv_free(n->conv[i]);
 	free(n->conv);
+	for (int i = 0; n->names && i < n->desc->nlayers; i++)
+		free((char *)n->names[i]);
 	free(n->names);
 	free(n->run.ws);
 	free(n->run.scratch);

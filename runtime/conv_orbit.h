@@ -1,0 +1,35 @@
+/* conv_orbit.h: what conv_fast.c and conv_orbit.c share beyond geqrt.h (private to the
+ * runtime, not installed). */
+#ifndef GEQRT_CONV_ORBIT_H
+#define GEQRT_CONV_ORBIT_H
+
+#include "geqrt.h"
+
+typedef struct gq_orbit gq_orbit;
+
+/* ---- conv_fast.c ---- */
+/* As gq_conv_set, row co of the filters at w + co*ld and its bias at bias[co*bstride]. */
+void gq_conv_set_rows(gq_conv *c, const float *w, size_t ld, const float *bias, size_t bstride);
+/* The cost (multiply-adds and their equivalent, as the planner counts them) of the plan
+ * gq_conv_new would make, and its packed bank's bytes; nothing is allocated. -1 if the
+ * shape is empty. */
+double gq_conv_estimate(int cin, int h, int w, int cout, int k, int s, int p, int d, size_t *bytes);
+/* Winograd plans run on a zero-padded copy of their input, which a caller may write
+ * itself: returns where it goes in scratch (NULL for other algorithms), [cin][hp][wq],
+ * pixel (y, x) of channel ci at ci*hp*wq + (y + p)*wq + x + p, zeros around. */
+float *gq_conv_padded(const gq_conv *c, float *scratch, int *hp, int *wq);
+/* gq_conv_run_sum once that copy is written (in: not read). */
+void gq_conv_run_padded(const gq_conv *c, float *out, const float *add, float *scratch);
+/* A plan that runs the orbit o (owning it), or NULL (o freed) if out of memory. */
+gq_conv *gq_conv_wrap_orbit(gq_orbit *o);
+
+/* ---- conv_orbit.c ---- */
+void gq_orbit_set(gq_orbit *o, const float *w, const float *bias);
+void gq_orbit_run(const gq_orbit *o, float *out, const float *in, const float *add, float *scratch);
+size_t gq_orbit_scratch(const gq_orbit *o);
+/* The plan of the identity element's filters on the stacked copies. */
+const gq_conv *gq_orbit_base(const gq_orbit *o);
+int gq_orbit_size(const gq_orbit *o);
+void gq_orbit_free(gq_orbit *o);
+
+#endif

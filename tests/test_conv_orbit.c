@@ -1,0 +1,304 @@
+/* test_conv_orbit.c: lifts and gconvs run as orbits (conv_orbit.c) on the identity
+ * element's filters, against the naive gq_conv2d on the bank expanded over the group
+ * (gq_expand_lift / gq_expand_gconv) and against the expanded bank's own gq_conv plan: every
+ * subgroup of p4m with two elements or more (the identity first or not), odd and non-square
+ * shapes, stride 1 and exact stride 2, 1x1 and 3x3 and 5x5, with and without a residual (in
+ * place) and relu, on every kernel the CPU runs and on two threads; and the shapes where
+ * the orbit is not exact, which get the expanded plan. */
+#include <stdbool.h>
+
+#include "geqrt.h"
+#include "harness.h"
+
+typedef struct Layer {
+	int c, h, w, cout, k, s, p; /* c: input channels (a gconv's per element) */
+	bool lift;
+} Layer;
+
+typedef struct Group {
+	int ng;
+	int elem[GQ_D4_ORDER];
+} Group;
+
+/* Every subgroup of D4 but the trivial one, some with the identity not first. */
+static const Group groups[] = {
+        {2, {0, 2}},                   /* C2 */
+        {2, {4, 0}},                   /* the mirror m, identity second */
+        {2, {0, 5}},                   /* mr: a mirror that swaps the axes */
+        {2, {0, 6}},                   /* mr2 */
+        {2, {0, 7}},                   /* mr3 */
+        {4, {0, 1, 2, 3}},             /* p4 */
+        {4, {0, 2, 4, 6}},             /* D2: m, mr2 */
+        {4, {5, 0, 7, 2}},             /* D2: mr, mr3, shuffled */
+        {8, {0, 1, 2, 3, 4, 5, 6, 7}}, /* p4m */
+};
+enum { NGROUPS = sizeof groups / sizeof groups[0] };
+
+static bool swaps(const Group *G)
+{
+	for (int a = 0; a < G->ng; a++)
+		if (gq_d4_swaps_axes(G->elem[a]))
+			return true;
+	return false;
+}
+
+static int out_len(int n, const Layer *L)
+{
+	return (n + 2 * L->p - L->k) / L->s + 1;
+}
+
+typedef struct Case {
+	const Layer *L;
+	const Group *G;
+	int cin, cout, oh, ow;
+	size_t nin, nout, nw;
+	float *in, *w, *b, *add, *ref;
+} Case;
+
+/* Random base filters and bias, expanded as the generated code expands them; the input;
+ * the residual (or NULL); ref = naive conv + bias + residual, relu. */
+static void make_case(Case *t, const Layer *L, const Group *G, bool sum, bool relu)
+{
+	int ng = G->ng, k2 = L->k * L->k;
+	*t = (Case){.L = L, .G = G, .cin = L->lift ? L->c : L->c * ng, .cout = L->cout * ng};
+	t->oh = out_len(L->h, L);
+	t->ow = out_len(L->w, L);
+	t->nin = (size_t)t->cin * L->h * L->w;
+	t->nout = (size_t)t->cout * t->oh * t->ow;
+	t->nw = (size_t)t->cout * t->cin * k2;
+	float *base = randbuf((size_t)L->cout * t->cin * k2), *b0 = randbuf((size_t)L->cout);
+	t->w = xbuf(t->nw, sizeof(float));
+	t->b = xbuf((size_t)t->cout, sizeof(float));
+	if (L->lift)
+		gq_expand_lift(t->w, base, L->cout, L->c, L->k, G->elem, ng);
+	else
+		gq_expand_gconv(t->w, base, L->cout, L->c, L->k, G->elem, ng);
+	gq_expand_bias(t->b, b0, L->cout, ng);
+	t->in = randbuf(t->nin);
+	t->add = sum ? randbuf(t->nout) : NULL;
+	t->ref = xbuf(t->nout, sizeof(float));
+	float *scratch = xbuf(gq_conv2d_scratch(t->cin, L->k, t->oh, t->ow), sizeof(float));
+	gq_conv2d(t->ref, t->in, t->w, t->b, t->cin, L->h, L->w, t->cout, L->k, L->s, L->p, 1,
+	        scratch);
+	for (size_t i = 0; i < t->nout; i++) {
+		float v = t->ref[i] + (sum ? t->add[i] : 0.0f);
+		t->ref[i] = relu && v < 0.0f ? 0.0f : v;
+	}
+	free(scratch);
+	free(base);
+	free(b0);
+}
+
+static void free_case(Case *t)
+{
+	free(t->in);
+	free(t->w);
+	free(t->b);
+	free(t->add);
+	free(t->ref);
+}
+
+/* out = plan c on the case, the residual added in place (out starts as it). */
+static float *run(const Case *t, gq_conv *c)
+{
+	float *out = nanbuf(t->nout), *scratch = nanbuf(gq_conv_scratch(c));
+	gq_conv_set(c, t->w, t->b);
+	if (t->add)
+		memcpy(out, t->add, t->nout * sizeof *out);
+	gq_conv_run_sum(c, out, t->in, t->add ? out : NULL, scratch);
+	free(scratch);
+	return out;
+}
+
+/* Inputs and filters in [-1, 1): a float32 sum of K terms is off by a few K ulps at most;
+ * Winograd's transforms add a few times that. A wrong element or pixel is off by O(1). */
+static void expect_near(const Case *t, const float *got, const float *want, const char *what)
+{
+	double tol = 2e-5 * (t->cin * t->L->k * t->L->k + 2);
+	for (size_t i = 0; i < t->nout; i++)
+		ck_assert_msg(fabs(got[i] - want[i]) <= tol,
+		        "%s (%s, ng=%d elem0=%d, %s c=%d %dx%d cout=%d k=%d s=%d p=%d): out[%zu] = "
+		        "%g, want %g",
+		        what, gq_conv_kernel(), t->G->ng, t->G->elem[0],
+		        t->L->lift ? "lift" : "gconv", t->L->c, t->L->h, t->L->w, t->L->cout,
+		        t->L->k, t->L->s, t->L->p, i, got[i], want[i]);
+}
+
+static gq_conv *new_orbit(const Case *t, bool relu)
+{
+	const Layer *L = t->L;
+	return gq_conv_new_orbit(t->cin, L->h, L->w, t->cout, L->k, L->s, L->p, 1, relu, t->G->ng,
+	        t->G->elem, L->lift);
+}
+
+/* The orbit against the naive conv and against the expanded plan. */
+static void check_layer(const Layer *L, const Group *G, bool sum, bool relu)
+{
+	Case t;
+	make_case(&t, L, G, sum, relu);
+	gq_conv *o = new_orbit(&t, relu);
+	ck_assert_msg(o != NULL, "no orbit for ng=%d %dx%d k=%d s=%d p=%d", G->ng, L->h, L->w, L->k,
+	        L->s, L->p);
+	ck_assert_int_eq(gq_conv_orbit(o), G->ng);
+	gq_conv *e = gq_conv_new(t.cin, L->h, L->w, t.cout, L->k, L->s, L->p, 1, relu);
+	ck_assert_int_eq(gq_conv_orbit(e), 0);
+	float *got = run(&t, o), *exp = run(&t, e);
+	expect_near(&t, got, t.ref, "orbit vs naive");
+	expect_near(&t, got, exp, "orbit vs expanded plan");
+	free(got);
+	free(exp);
+	gq_conv_free(o);
+	gq_conv_free(e);
+	free_case(&t);
+}
+
+/* Shapes where the grid is symmetric: odd sides at stride 2 with p = (k-1)/2. */
+static const Layer layers[] = {
+        {3, 7, 7, 2, 3, 1, 1, true},    /* a lift from RGB */
+        {1, 9, 9, 3, 5, 2, 2, true},    /* a 5x5 lift, stride 2 */
+        {3, 5, 5, 7, 3, 1, 1, false},   /* cout not a multiple of a panel */
+        {5, 9, 9, 4, 3, 2, 1, false},   /* exact stride 2 */
+        {6, 11, 11, 5, 1, 1, 0, false}, /* 1x1 */
+        {4, 9, 9, 3, 1, 2, 0, false},   /* 1x1 stride 2: the shortcut's projection */
+        {7, 6, 6, 9, 3, 1, 1, false},   /* even sides at stride 1 */
+        {40, 8, 8, 40, 3, 1, 1, false}, /* deep: Winograd on the stacked copies */
+        {2, 3, 3, 2, 3, 1, 0, false},   /* a one-pixel output */
+};
+enum { NLAYERS = sizeof layers / sizeof layers[0] };
+
+static const char *const kernel_names[] = {"avx512", "avx2", "c"};
+
+START_TEST(every_subgroup_every_kernel)
+{
+	seed(14);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int g = 0; g < NGROUPS; g++)
+			for (int i = 0; i < NLAYERS; i++) {
+				/* p4m's 8 copies of 40x8 channels: one kernel is enough */
+				if (layers[i].c * groups[g].ng > 80 && kn < 2)
+					continue;
+				int v = (g + i + kn) % 4; /* residual and relu, all four ways */
+				check_layer(&layers[i], &groups[g], v & 1, v & 2);
+			}
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
+/* Mirror-only groups on non-square maps: no element swaps the axes. */
+START_TEST(non_square_mirror)
+{
+	static const Layer L[] = {{3, 7, 11, 4, 3, 1, 1, false}, {2, 9, 5, 3, 3, 2, 1, true},
+	        {4, 5, 13, 3, 3, 2, 1, false}};
+	seed(15);
+	for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+		for (int g = 0; g < NGROUPS; g++)
+			if (!swaps(&groups[g]))
+				check_layer(&L[i], &groups[g], i & 1, true);
+}
+END_TEST
+
+/* Two threads: the gather and scatter split over the team, the stacked conv too. */
+START_TEST(two_threads)
+{
+	static const Layer L[] = {{32, 9, 9, 32, 3, 1, 1, false}, {16, 17, 17, 16, 3, 2, 1, false},
+	        {3, 33, 33, 8, 3, 1, 1, true}};
+	seed(16);
+	gq_set_threads(2);
+	for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+		check_layer(&L[i], &groups[NGROUPS - 1], true, true);
+	gq_set_threads(1);
+}
+END_TEST
+
+/* Where the orbit would not be exact there is none, and gq_conv_new_group falls back to
+ * the expanded plan (still right). */
+START_TEST(falls_back_where_not_exact)
+{
+	static const Layer L[] = {
+	        {3, 8, 8, 2, 3, 2, 1, false},  /* stride 2 on an even side: grid not symmetric */
+	        {3, 7, 9, 2, 3, 1, 1, false},  /* non-square under rotations */
+	        {2, 10, 10, 2, 1, 2, 0, false} /* 1x1 stride 2, even side */
+	};
+	const Group *p4 = &groups[5];
+	seed(17);
+	for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+		Case t;
+		make_case(&t, &L[i], p4, true, true);
+		ck_assert_ptr_null(new_orbit(&t, true));
+		gq_conv *c = gq_conv_new_group(t.cin, L[i].h, L[i].w, t.cout, L[i].k, L[i].s,
+		        L[i].p, 1, true, p4->ng, p4->elem, false);
+		ck_assert_ptr_nonnull(c);
+		ck_assert_int_eq(gq_conv_orbit(c), 0);
+		float *got = run(&t, c);
+		expect_near(&t, got, t.ref, "fallback vs naive");
+		free(got);
+		gq_conv_free(c);
+		free_case(&t);
+	}
+	/* not a group: {e, r} is not closed */
+	static const int not_closed[] = {0, 1};
+	ck_assert_ptr_null(gq_conv_new_orbit(4, 5, 5, 4, 3, 1, 1, 1, false, 2, not_closed, false));
+	/* no identity */
+	static const int no_e[] = {1, 3};
+	ck_assert_ptr_null(gq_conv_new_orbit(4, 5, 5, 4, 3, 1, 1, 1, false, 2, no_e, false));
+	/* channels that do not divide over the group */
+	ck_assert_ptr_null(gq_conv_new_orbit(5, 5, 5, 4, 3, 1, 1, 1, false, 2, p4->elem, false));
+}
+END_TEST
+
+/* GEQRT_ORBIT forces the choice either way; without it, the orbit runs where the expanded
+ * bank does not fit under the memory ceiling, and its bank is the identity's rows. */
+START_TEST(choice_by_environment_and_memory_ceiling)
+{
+	const Group *p4m = &groups[NGROUPS - 1];
+	setenv("GEQRT_ORBIT", "1", 1);
+	gq_conv *o = gq_conv_new_group(16, 5, 5, 16, 3, 1, 1, 1, false, 8, p4m->elem, false);
+	setenv("GEQRT_ORBIT", "0", 1);
+	gq_set_memory_limit(1 << 20);
+	gq_conv *e = gq_conv_new_group(256, 9, 9, 256, 3, 1, 1, 1, false, 8, p4m->elem, false);
+	unsetenv("GEQRT_ORBIT");
+	ck_assert_int_eq(gq_conv_orbit(o), 8);
+	ck_assert_int_eq(gq_conv_orbit(e), 0);
+	/* p4m-wide's last layer: 2.4 MB of filters, 9 MB as F(4x4) */
+	gq_conv *big = gq_conv_new_group(512, 8, 8, 512, 3, 1, 1, 1, false, 8, p4m->elem, false);
+	ck_assert_int_eq(gq_conv_orbit(big), 8);
+	/* an eighth of the expanded filters, but for the rows that pad a panel */
+	ck_assert_msg(gq_conv_bytes(big) * 7 < (size_t)512 * 512 * 9 * sizeof(float),
+	        "orbit bank %zu", gq_conv_bytes(big));
+	gq_set_memory_limit(0);
+	gq_conv *free_run =
+	        gq_conv_new_group(512, 8, 8, 512, 3, 1, 1, 1, false, 8, p4m->elem, false);
+	ck_assert_int_eq(gq_conv_orbit(free_run), 0);
+	gq_conv_free(o);
+	gq_conv_free(e);
+	gq_conv_free(big);
+	gq_conv_free(free_run);
+}
+END_TEST
+
+static Suite *orbit_suite(void)
+{
+	Suite *s = suite_create("conv_orbit");
+	TCase *tc = tcase_create("orbit");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, every_subgroup_every_kernel);
+	tcase_add_test(tc, non_square_mirror);
+	tcase_add_test(tc, two_threads);
+	tcase_add_test(tc, falls_back_where_not_exact);
+	tcase_add_test(tc, choice_by_environment_and_memory_ceiling);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	gq_set_threads(1);
+	SRunner *r = srunner_create(orbit_suite());
+	srunner_run_all(r, CK_NORMAL);
+	int failed = srunner_ntests_failed(r);
+	srunner_free(r);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

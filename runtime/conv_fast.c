@@ -1260,10 +1260,11 @@ size_t gq_conv_banks_alive(void)
  * (packed), within 5% on the 28-33 pixel lifts. */
 enum { LIFT_CIN = 4 };
 
-/* The cheapest algorithm that applies and whose packed bank fits under the ceiling beside
- * the banks alive (Winograd's is 16/9 or 4 times the filters' size); if none fits, the
- * one with the smallest bank. A lift runs direct, whose bank is the smallest. */
-static void choose_algo(gq_conv *c)
+/* The cheapest algorithm that applies and whose packed bank fits under the ceiling limit
+ * (0: none) beside the banks alive (Winograd's is 16/9 or 4 times the filters' size); if
+ * none fits, the one with the smallest bank. A lift runs direct, whose bank is the
+ * smallest. */
+static void choose_algo(gq_conv *c, size_t limit)
 {
 	if (c->cin <= LIFT_CIN) {
 		plan_algo(c, GQ_CONV_DIRECT);
@@ -1271,7 +1272,7 @@ static void choose_algo(gq_conv *c)
 	}
 	static const int order[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO4S2, GQ_CONV_WINO2S2,
 	        GQ_CONV_DIRECT, GQ_CONV_PACKED};
-	size_t limit = gq_memory_limit(), alive = gq_conv_banks_alive();
+	size_t alive = gq_conv_banks_alive();
 	size_t room = limit > alive ? limit - alive : 0, best_bytes = SIZE_MAX;
 	int best = GQ_CONV_PACKED;
 	double best_cost = 0;
@@ -1336,13 +1337,14 @@ static bool plan_shape(
 	return true;
 }
 
-double gq_conv_estimate(int cin, int h, int w, int cout, int k, int s, int p, int d, size_t *bytes)
+double gq_conv_estimate(
+        int cin, int h, int w, int cout, int k, int s, int p, int d, bool ceiling, size_t *bytes)
 {
 	gq_conv c;
 	*bytes = 0;
 	if (!plan_shape(&c, cin, h, w, cout, k, s, p, d, false))
 		return -1;
-	choose_algo(&c);
+	choose_algo(&c, ceiling ? gq_memory_limit() : 0);
 	*bytes = gq_conv_bytes(&c);
 	return cost(&c);
 }
@@ -1358,7 +1360,7 @@ gq_conv *gq_conv_new_algo(
 		return NULL;
 	}
 	if (algo == GQ_CONV_AUTO)
-		choose_algo(c);
+		choose_algo(c, gq_memory_limit());
 	else if (applies(c, algo))
 		plan_algo(c, algo);
 	else

@@ -18,8 +18,10 @@
 
 struct gq_orbit {
 	int ng, cin, h, w, cout, k, p, oh, ow; /* cin as the expanded conv's; cout the base's */
+	int nh;          /* copies stacked in one image: half of them, one image per thread */
 	int step, ostep; /* rows from one copy to the next: stacked input, stacked output */
 	int th, toh;     /* rows of the stacked input and output */
+	bool par;        /* the halves run on two threads when there are two */
 	int e_axis;      /* where the identity is on the group axis */
 	bool lift, relu;
 	bool padded;           /* the base plan takes its input padded (gq_conv_padded) */
@@ -80,6 +82,11 @@ static void point_tables(int *tab, const int *elem, int ng, int h, int w, bool i
 			}
 }
 
+/* The cost of a half (multiply-adds, as the planner counts them) below which the layer
+ * runs on one thread: about conv_fast.c's PAR_COST, where a second thread begins to pay
+ * for the hand-off. */
+enum { PAR_COST = 1000000 };
+
 static void orbit_shape(gq_orbit *o, int k, int s, int p, int d)
 {
 	o->oh = (o->h + 2 * p - d * (k - 1) - 1) / s + 1;
@@ -87,8 +94,9 @@ static void orbit_shape(gq_orbit *o, int k, int s, int p, int d)
 	/* copy a + 1's first window starts p rows above it, and must see only zeros there */
 	o->step = (o->h + p + s - 1) / s * s;
 	o->ostep = o->step / s;
-	o->th = (o->ng - 1) * o->step + o->h;
-	o->toh = (o->ng - 1) * o->ostep + o->oh;
+	o->nh = (o->ng + 1) / 2;
+	o->th = (o->nh - 1) * o->step + o->h;
+	o->toh = (o->nh - 1) * o->ostep + o->oh;
 }
 
 static void orbit_tables(gq_orbit *o, const int *elem)
@@ -132,6 +140,8 @@ gq_conv *gq_conv_new_orbit(int cin, int h, int w, int cout, int k, int s, int p,
 		return NULL;
 	}
 	orbit_tables(o, elem);
+	size_t bytes;
+	o->par = gq_conv_estimate(cin, o->th, w, o->cout, k, s, p, d, false, &bytes) >= PAR_COST;
 	return gq_conv_wrap_orbit(o);
 }
 
@@ -174,27 +184,32 @@ static size_t y_floats(const gq_orbit *o)
 	return ((size_t)o->cout * o->toh * o->ow + 15) / 16 * 16;
 }
 
-/* With 16 floats more, for X to start on a cache line wherever the caller's starts. */
-size_t gq_orbit_scratch(const gq_orbit *o)
+/* One half's: its stacked output, input and the base plan's scratch, with 16 floats more
+ * for Y to start on a cache line wherever the caller's scratch starts. */
+static size_t half_floats(const gq_orbit *o)
 {
-	return 16 + x_floats(o) + y_floats(o) + gq_conv_scratch(o->base);
+	return 16 + y_floats(o) + x_floats(o) + gq_conv_scratch(o->base);
 }
 
-/* ---- running it: gather, one convolution, scatter ---- */
+size_t gq_orbit_scratch(const gq_orbit *o)
+{
+	return 2 * half_floats(o);
+}
 
-/* Where the gather writes: plane ci at X + ci*plane, copy a's pixel (y, x) at row
- * row0 + a*step + y, column col0 + x of rows ld floats long, rows rows in all. */
+/* ---- running it: gather, one convolution, scatter, for each half of the copies ---- */
+
+/* Where the gather writes: plane ci at X + ci*plane, the half's copy a's pixel (y, x) at
+ * row row0 + a*step + y, column col0 + x of rows ld floats long. */
 typedef struct Stack {
 	float *X;
 	size_t plane, ld;
-	int rows, row0, col0;
+	int row0, col0;
 } Stack;
 
 typedef struct Job {
 	const gq_orbit *o;
-	float *out, *Y;
+	float *out, *scratch;
 	const float *in, *add;
-	Stack x;
 } Job;
 
 /* Copy a's plane from src: each row of T_g^-1 is a row of src in order or reversed
@@ -215,83 +230,78 @@ static void permute(
 	}
 }
 
-/* Input channel ci (of the expanded conv: c*ng + b for a gconv) of every copy. */
-static void gather_channel(const Job *j, int ci)
+/* Input channel ci (of the expanded conv: c*ng + b for a gconv) of copies [a0, a1). */
+static void gather(const Job *j, const Stack *x, int ci, int a0, int a1)
 {
 	const gq_orbit *o = j->o;
 	size_t hw = (size_t)o->h * o->w;
-	float *pl = j->x.X + ci * j->x.plane;
+	float *pl = x->X + ci * x->plane;
 	/* the plane zeroed at once, then the copies over it: cheaper than a call for each
 	 * row's few zeros on either side (as pad_input) */
-	memset(pl, 0, j->x.plane * sizeof *pl);
-	for (int a = 0; a < o->ng; a++) {
+	memset(pl, 0, x->plane * sizeof *pl);
+	for (int a = a0; a < a1; a++) {
 		int from = o->lift ? ci : ci - ci % o->ng + o->src[a][ci % o->ng];
-		float *dst = pl + (size_t)(j->x.row0 + a * o->step) * j->x.ld + j->x.col0;
-		permute(o, dst, j->x.ld, j->in + (size_t)from * hw, a);
+		float *dst = pl + (size_t)(x->row0 + (a - a0) * o->step) * x->ld + x->col0;
+		permute(o, dst, x->ld, j->in + (size_t)from * hw, a);
 	}
 }
 
-/* Output plane (c, a) = T_g of copy a's plane c, + the residual, then the relu; the
- * residual may be out itself (each float is read before it is written). */
-static void scatter_plane(const Job *j, int c, int a)
+/* Output plane (c, a) = T_g of plane c of the stacked output's copy i, + the residual,
+ * then the relu; the residual may be out itself (each float is read before it is
+ * written). */
+static void scatter(const Job *j, const float *Y, int c, int a, int i)
 {
 	const gq_orbit *o = j->o;
 	size_t n = (size_t)o->oh * o->ow, at = ((size_t)c * o->ng + a) * n;
-	const float *y = j->Y + ((size_t)c * o->toh + (size_t)a * o->ostep) * o->ow;
+	const float *y = Y + ((size_t)c * o->toh + (size_t)i * o->ostep) * o->ow;
 	const int *tab = o->tout + a * n;
 	float *dst = j->out + at;
 	const float *add = j->add ? j->add + at : NULL;
-	for (size_t i = 0; i < n; i++) {
-		float v = y[tab[i]] + (add ? add[i] : 0.0f);
-		dst[i] = o->relu && !(v > 0.0f) ? 0.0f : v;
+	for (size_t q = 0; q < n; q++) {
+		float v = y[tab[q]] + (add ? add[q] : 0.0f);
+		dst[q] = o->relu && !(v > 0.0f) ? 0.0f : v;
 	}
 }
 
-static void gather_share(void *ctx, int t, int n)
+/* Copies [h*nh, (h+1)*nh) in the half's own scratch. The copies go straight into the
+ * padded input of a Winograd base plan (its own copy would be one more pass over them),
+ * else into X, the base's input. */
+static void run_half(const Job *j, int h)
 {
-	const Job *j = ctx;
-	int cin = j->o->cin;
-	for (int ci = (int)((long)cin * t / n); ci < (int)((long)cin * (t + 1) / n); ci++)
-		gather_channel(j, ci);
-}
-
-static void scatter_share(void *ctx, int t, int n)
-{
-	const Job *j = ctx;
-	int planes = j->o->cout * j->o->ng;
-	for (int q = (int)((long)planes * t / n); q < (int)((long)planes * (t + 1) / n); q++)
-		scatter_plane(j, q / j->o->ng, q % j->o->ng);
-}
-
-/* Floats a copy pass moves below which it runs on the caller alone: the hand-off to a
- * helper thread costs more than it saves. */
-enum { PAR_FLOATS = 1 << 15 };
-
-static void run_pass(const Job *j, void (*fn)(void *, int, int), size_t floats, int units)
-{
-	if (floats >= PAR_FLOATS && units > 1)
-		gq_parallel(units, fn, (void *)j);
-	else
-		fn((void *)j, 0, 1);
-}
-
-/* The copies go straight into the padded input of a Winograd base plan (its own copy
- * would be one more pass over ng times the input), else into X, as the base's input. */
-void gq_orbit_run(const gq_orbit *o, float *out, const float *in, const float *add, float *scratch)
-{
-	float *Y = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+	const gq_orbit *o = j->o;
+	float *Y = j->scratch + h * half_floats(o);
+	Y = (float *)(((uintptr_t)Y + 63) & ~(uintptr_t)63);
 	float *X = Y + y_floats(o), *bs = X + x_floats(o);
-	Job j = {o, out, Y, in, add, {X, (size_t)o->th * o->w, (size_t)o->w, o->th, 0, 0}};
-	int hp, wq;
+	int hp, wq, a0 = h * o->nh, a1 = a0 + o->nh < o->ng ? a0 + o->nh : o->ng;
 	float *xp = gq_conv_padded(o->base, bs, &hp, &wq);
-	if (xp)
-		j.x = (Stack){xp, (size_t)hp * wq, (size_t)wq, hp, o->p, o->p};
-	run_pass(&j, gather_share, (size_t)o->cin * j.x.plane, o->cin);
+	Stack x = xp ? (Stack){xp, (size_t)hp * wq, (size_t)wq, o->p, o->p}
+	             : (Stack){X, (size_t)o->th * o->w, (size_t)o->w, 0, 0};
+	for (int ci = 0; ci < o->cin; ci++)
+		gather(j, &x, ci, a0, a1);
 	if (xp)
 		gq_conv_run_padded(o->base, Y, NULL, bs);
 	else
 		gq_conv_run(o->base, Y, X, bs);
-	run_pass(&j, scatter_share, y_floats(o), o->cout * o->ng);
+	for (int c = 0; c < o->cout; c++)
+		for (int a = a0; a < a1; a++)
+			scatter(j, Y, c, a, a - a0);
+}
+
+static void half_share(void *ctx, int t, int n)
+{
+	for (int h = t; h < 2; h += n)
+		run_half(ctx, h);
+}
+
+/* Each thread runs half of the copies from gather to scatter, its bank (ng times smaller
+ * than the expanded one) in its own caches: one hand-off for the layer. */
+void gq_orbit_run(const gq_orbit *o, float *out, const float *in, const float *add, float *scratch)
+{
+	Job j = {o, out, scratch, in, add};
+	if (o->par)
+		gq_parallel(2, half_share, &j);
+	else
+		half_share(&j, 0, 1);
 }
 
 /* ---- the choice ---- */
@@ -304,15 +314,18 @@ static int orbit_mode(void)
 	return m && (!strcmp(m, "0") || !strcmp(m, "1")) ? m[0] - '0' : -1;
 }
 
-/* Under a memory ceiling (gq_set_memory_limit), the orbit where the expanded conv's bank
- * would not fit beside the banks alive. Without one, the expanded conv: at batch 1 on 2
- * cores (AVX-512 and AVX2) the orbit measured no faster on the bench models' layers,
- * since each copy's Winograd input transform is its own (ng times the expanded conv's). */
+/* Under a memory ceiling (gq_set_memory_limit), the orbit where the ceiling would make the
+ * expanded conv give up its cheapest algorithm (F(4x4) for F(2x2) or direct, 4 times the
+ * multiplies), or fit no bank at all: the orbit's bank is ng times smaller. Without one,
+ * the expanded conv: at batch 1 on 2 cores (AVX-512) the orbit measured no faster on the
+ * bench models' layers, since each copy's Winograd input transform is its own (ng times
+ * the expanded conv's). */
 static bool orbit_needed(int cin, int h, int w, int cout, int k, int s, int p, int d)
 {
-	size_t limit = gq_memory_limit(), alive = gq_conv_banks_alive(), bytes;
-	gq_conv_estimate(cin, h, w, cout, k, s, p, d, &bytes);
-	return limit && bytes > (limit > alive ? limit - alive : 0);
+	size_t bytes;
+	return gq_memory_limit() &&
+	       gq_conv_estimate(cin, h, w, cout, k, s, p, d, true, &bytes) >
+	               gq_conv_estimate(cin, h, w, cout, k, s, p, d, false, &bytes);
 }
 
 gq_conv *gq_conv_new_group(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,

@@ -11,9 +11,10 @@ typedef struct gq_orbit gq_orbit;
 /* As gq_conv_set, row co of the filters at w + co*ld and its bias at bias[co*bstride]. */
 void gq_conv_set_rows(gq_conv *c, const float *w, size_t ld, const float *bias, size_t bstride);
 /* The cost (multiply-adds and their equivalent, as the planner counts them) of the plan
- * gq_conv_new would make, and its packed bank's bytes; nothing is allocated. -1 if the
- * shape is empty. */
-double gq_conv_estimate(int cin, int h, int w, int cout, int k, int s, int p, int d, size_t *bytes);
+ * gq_conv_new would make (under the memory ceiling, or as if there were none), and its
+ * packed bank's bytes; nothing is allocated. -1 if the shape is empty. */
+double gq_conv_estimate(
+        int cin, int h, int w, int cout, int k, int s, int p, int d, bool ceiling, size_t *bytes);
 /* Winograd plans run on a zero-padded copy of their input, which a caller may write
  * itself: returns where it goes in scratch (NULL for other algorithms), [cin][hp][wq],
  * pixel (y, x) of channel ci at ci*hp*wq + (y + p)*wq + x + p, zeros around. */

@@ -314,25 +314,34 @@ static int orbit_mode(void)
 	return m && (!strcmp(m, "0") || !strcmp(m, "1")) ? m[0] - '0' : -1;
 }
 
-/* Under a memory ceiling (gq_set_memory_limit), the orbit where the ceiling would make the
- * expanded conv give up its cheapest algorithm (F(4x4) for F(2x2) or direct, 4 times the
- * multiplies), or fit no bank at all: the orbit's bank is ng times smaller. Without one,
- * the expanded conv: at batch 1 on 2 cores (AVX-512) the orbit measured no faster on the
- * bench models' layers, since each copy's Winograd input transform is its own (ng times
- * the expanded conv's). */
-static bool orbit_needed(int cin, int h, int w, int cout, int k, int s, int p, int d)
+/* Expanded banks past this many bytes (as the planner would pack them) make a layer an
+ * orbit without a ceiling: AVX-512, 2 threads, alternating runs at load 3-4, the orbit ran
+ * 1024 channels at 14x14 on p4m and p4 (147 MB banks) at 1.04-1.05x the expanded layer's
+ * speed, a model of two 4096-channel p4m layers at 28x28 (2.4 GB banks) at 1.04x with
+ * peak resident memory 5.5 GB -> 1.3 GB; smaller banks measured 0.5x-1.2x (a 65 MB one,
+ * 1024 channels at 8x8, 0.71x). */
+enum { ORBIT_BANK = 128 << 20 };
+
+/* The orbit, whose bank is ng times smaller: where the expanded bank would pass
+ * ORBIT_BANK, or under a memory ceiling (gq_set_memory_limit) where the ceiling would make
+ * the expanded conv give up its cheapest algorithm (F(4x4) for F(2x2) or direct, up to 4
+ * times the multiplies) or fit no bank at all. Elsewhere the expanded conv: at batch 1 on
+ * 2 cores the orbit measured no faster on the bench models' layers, since each copy's
+ * Winograd input transform is its own (ng times the expanded conv's). */
+static bool orbit_wanted(int cin, int h, int w, int cout, int k, int s, int p, int d)
 {
 	size_t bytes;
-	return gq_memory_limit() &&
-	       gq_conv_estimate(cin, h, w, cout, k, s, p, d, true, &bytes) >
-	               gq_conv_estimate(cin, h, w, cout, k, s, p, d, false, &bytes);
+	double held = gq_conv_estimate(cin, h, w, cout, k, s, p, d, true, &bytes);
+	if (!gq_memory_limit())
+		return bytes > ORBIT_BANK;
+	return held > gq_conv_estimate(cin, h, w, cout, k, s, p, d, false, &bytes);
 }
 
 gq_conv *gq_conv_new_group(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,
         int ng, const int *elem, bool lift)
 {
 	int mode = orbit_mode();
-	bool want = mode == 1 || (mode < 0 && orbit_needed(cin, h, w, cout, k, s, p, d));
+	bool want = mode == 1 || (mode < 0 && orbit_wanted(cin, h, w, cout, k, s, p, d));
 	gq_conv *c =
 	        want ? gq_conv_new_orbit(cin, h, w, cout, k, s, p, d, relu, ng, elem, lift) : NULL;
 	return c ? c : gq_conv_new(cin, h, w, cout, k, s, p, d, relu);

@@ -249,8 +249,9 @@ START_TEST(falls_back_where_not_exact)
 }
 END_TEST
 
-/* GEQRT_ORBIT forces the choice either way; without it, the orbit runs where the expanded
- * bank does not fit under the memory ceiling, and its bank is the identity's rows. */
+/* GEQRT_ORBIT forces the choice either way; without it, the orbit runs where the memory
+ * ceiling would cost the expanded conv its best algorithm, or where the expanded bank
+ * would be huge; its bank is the identity's rows. */
 START_TEST(choice_by_environment_and_memory_ceiling)
 {
 	const Group *p4m = &groups[NGROUPS - 1];
@@ -272,6 +273,11 @@ START_TEST(choice_by_environment_and_memory_ceiling)
 	gq_conv *free_run =
 	        gq_conv_new_group(512, 8, 8, 512, 3, 1, 1, 1, false, 8, p4m->elem, false);
 	ck_assert_int_eq(gq_conv_orbit(free_run), 0);
+	/* without a ceiling, a layer whose expanded bank would pass 128 MB (147 MB as F(4x4)) */
+	gq_conv *huge =
+	        gq_conv_new_group(1024, 14, 14, 1024, 3, 1, 1, 1, false, 8, p4m->elem, false);
+	ck_assert_int_eq(gq_conv_orbit(huge), 8);
+	gq_conv_free(huge);
 	gq_conv_free(o);
 	gq_conv_free(e);
 	gq_conv_free(big);

@@ -7,7 +7,9 @@ For each model: `BIN -o exe` (the environment's GEQC_CFLAGS / GEQRT_LIBDIR choos
 native code is built: crosscheck.sh makes it sanitized) and `BIN --emit=pytorch`; random
 weights (every parameter and bn statistic, seeded by the model's name) saved with the
 module's own save_safetensors; a random float32 batch of 3; then `exe --weights --input
---output` against the module's forward in float64:
+--output` against the module's forward in float64, once as the runtime plans it and once
+with GEQRT_ORBIT=1 (every lift and gconv whose grid allows it run as an orbit on the
+identity's filters, runtime/conv_orbit.c):
 
     max |y_native - y_torch| / max |y_torch| <= 1e-4
 
@@ -89,16 +91,22 @@ def compare(exe, py, work, name):
     x = rng.normal(0, 1, (BATCH,) + tuple(mod.INPUT_SHAPE)).astype(np.float32)
     xin, yout = os.path.join(work, name + "_x.npy"), os.path.join(work, name + "_y.npy")
     np.save(xin, x)
-    p = run([exe, "--weights", weights, "--input", xin, "--output", yout])
-    if p.returncode != 0:
-        raise RuntimeError(f"{name} --input exited {p.returncode}:\n{p.stderr}")
-    y = np.load(yout)
     with torch.no_grad():
         ref = model.double()(torch.from_numpy(x.astype(np.float64))).numpy()
-    if y.shape != ref.shape:
-        raise RuntimeError(f"output shape {list(y.shape)}, the module gives {list(ref.shape)}")
     scale = np.abs(ref).max()
-    return float(np.abs(y - ref).max() / (scale if scale > 0 else 1.0))
+    err = 0.0
+    for orbit in ("0", "1"):
+        env = dict(os.environ, GEQRT_ORBIT=orbit)
+        p = run([exe, "--weights", weights, "--input", xin, "--output", yout], env=env)
+        if p.returncode != 0:
+            raise RuntimeError(f"{name} --input (GEQRT_ORBIT={orbit}) exited "
+                               f"{p.returncode}:\n{p.stderr}")
+        y = np.load(yout)
+        if y.shape != ref.shape:
+            raise RuntimeError(f"output shape {list(y.shape)}, the module gives "
+                               f"{list(ref.shape)}")
+        err = max(err, float(np.abs(y - ref).max() / (scale if scale > 0 else 1.0)))
+    return err
 
 
 def check_equivariance(exe):

@@ -6,11 +6,12 @@
  *   out[o, a] = T_g( conv(X_a, W_e)[o] ),   X_a[i, b] = T_g^-1( in[i, axis(g elem[b])] )
  *
  * (a lift: X_a = T_g^-1(in)), bias and the folded bn being the same on every element. The
- * ng copies X_a are stacked one above the other in one tall image, with enough zero rows
- * between them that no output reads across, and the tall image is one convolution with
- * the ng-times-smaller bank (any algorithm conv_fast.c has): the bank streams once for all
- * the copies, and the products are ng times wider. The scatter then applies T_g to each
- * copy's output, adding the residual and clamping at 0. */
+ * ng copies X_a are stacked one above the other in two tall images, half of the copies in
+ * each, with enough zero rows between them that no output reads across, and each tall
+ * image is one convolution (on its own thread) with the ng-times-smaller bank (any
+ * algorithm conv_fast.c has): the bank streams once for all the copies of a half, and the
+ * products are ng/2 times wider. The scatter then applies T_g to each copy's output,
+ * adding the residual and clamping at 0. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1590,6 +1590,26 @@ static void inside(int off, int s, int lim, int n, int *lo, int *hi)
 	*hi = b < *lo ? *lo : min_int(b, n);
 }
 
+/* o[x] = src[2x] for x < n, four at a time (two loads and a shuffle: SSE2's shufps, on
+ * any machine), where one at a time ResNet-18's stride-2 lift spent a seventh of its time
+ * splitting its input. Reads src[0 .. 2n - 2] only. */
+static void copy_even(float *o, const float *src, int n)
+{
+	typedef float F4 __attribute__((vector_size(4 * sizeof(float))));
+	typedef int I4 __attribute__((vector_size(4 * sizeof(int))));
+	const I4 even = {0, 2, 4, 6};
+	int x = 0;
+	for (; x + 4 < n; x += 4) { /* the last load ends at src[2x + 7] <= src[2n - 2] */
+		F4 a, b, e;
+		memcpy(&a, src + 2 * x, sizeof a);
+		memcpy(&b, src + 2 * x + 4, sizeof b);
+		e = __builtin_shuffle(a, b, even);
+		memcpy(o + x, &e, sizeof e);
+	}
+	for (; x < n; x++)
+		o[x] = src[2 * (size_t)x];
+}
+
 /* xs [cin][s*s phases][hp][wq]: phase (a, b) row r, col x is the padded input at
  * (r*s + a, x*s + b), zero outside the image; channels [ci0, ci1), rows [r0, r1). */
 static void split_input(
@@ -1614,6 +1634,8 @@ static void split_input(
 					if (c->s == 1)
 						memcpy(o + x0, src + x0,
 						        (size_t)(x1 - x0) * sizeof *o);
+					else if (c->s == 2)
+						copy_even(o + x0, src + (size_t)x0 * 2, x1 - x0);
 					else
 						for (int x = x0; x < x1; x++)
 							o[x] = src[(size_t)x * c->s];
@@ -1656,6 +1678,27 @@ static void run_at(const gq_conv *c, int r, int *oy, int *ox0)
 	*ox0 = r % per_row * c->kern->v;
 }
 
+/* The lines of out that tile t's stores of the channels of panels [i0, i1) will write,
+ * fetched ahead for writing. Without, the stores of a lift (ResNet-18's writes 64 planes at
+ * once, 3.3 MB, not in any cache) missed one line after another and stalled the next
+ * tile: fetched a tile ahead, the lift takes about 7% less time (perf, AVX-512, one thread).
+ * Inlined: GCC takes a function that only prefetches for one without effects, and drops
+ * its calls. */
+static inline __attribute__((always_inline)) void prefetch_tile(
+        const gq_conv *c, float *out, int t, int i0, int i1)
+{
+	size_t n = (size_t)c->oh * c->ow;
+	for (int e = 0; e < 2 && 2 * t + e < c->runs; e++) {
+		int oy, ox0;
+		run_at(c, 2 * t + e, &oy, &ox0);
+		const float *q = out + (size_t)oy * c->ow + ox0;
+		for (int co = i0 * MR; co < min_int(i1 * MR, c->cout); co++) {
+			__builtin_prefetch(q + co * n, 1);
+			__builtin_prefetch(q + co * n + c->kern->v - 1, 1);
+		}
+	}
+}
+
 /* Tiles [t0, t1) of the output channels of panels [p0, p1), plus add (NULL: nothing). */
 static void direct_tiles(const gq_conv *c, float *out, const float *add, const float *xp, int t0,
         int t1, int p0, int p1, float *tmp)
@@ -1683,6 +1726,8 @@ static void direct_tiles(const gq_conv *c, float *out, const float *add, const f
 					*(e ? &s.x1 : &s.x0) =
 					        xp + ci0 * plane + (size_t)oy * c->wq + ox0;
 				}
+				if (t + 1 < t1)
+					prefetch_tile(c, out, t + 1, ic, ie);
 				for (int i = ic; i < ie; i++) {
 					size_t o0 = i * MR * n + at[0], o1 = i * MR * n + at[1];
 					Half h[2] = {{out + o0, valid[0], add ? add + o0 : NULL},

@@ -1988,38 +1988,41 @@ typedef struct Job {
 	                   * packed: panels of 2V pixels; Winograd: blocks */
 	bool by_panel;
 	bool padded; /* Winograd: the caller wrote the padded copy (gq_conv_run_padded) */
+	int held[GQ_MAX_THREADS]; /* fused Winograd: 1 + the tile block whose transformed
+	                           * input thread t's V holds (0: none yet) */
 } Job;
 
 /* Winograd blocks [u0, u1), with a worker's own scratch (NULL: the caller's, in the job):
  * fused, tile panel by tile panel (u / ncb), each transformed once for its blocks of
- * output channels; else channel block by channel block, reading the layer's V. */
-static void wino_units(const Job *j, int u0, int u1, float *own)
+ * output channels (*held: 1 + the panel V holds from the thread's last call); else
+ * channel block by channel block, reading the layer's V. */
+static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 {
 	const gq_conv *c = j->c;
 	float *V = c->fused && own ? own : j->V;
 	float *Mb = own && !c->fused ? own : V + wino_v_floats(c);
 	/* blocks of at most cop panels, as even as they can be: the threads' shares differ
 	 * by a panel at most, not by cop - 1 */
-	int ntb = (c->tpanels + c->tcp - 1) / c->tcp, ready = -1;
+	int ntb = (c->tpanels + c->tcp - 1) / c->tcp;
 	long ncb = (c->mpanels + c->cop - 1) / c->cop;
 	for (int u = u0; u < u1; u++) {
 		int tb = c->fused ? (int)(u / ncb) : u % ntb,
 		    cb = c->fused ? (int)(u % ncb) : u / ntb;
 		int j0 = tb * c->tcp, j1 = min_int(j0 + c->tcp, c->tpanels);
-		if (c->fused && tb != ready) {
+		if (c->fused && tb + 1 != *held) {
 			c->kern->wino_in(c, V, wino_vstride(c), j->in, 0, c->cin, j0, j1);
-			ready = tb;
+			*held = tb + 1;
 		}
 		wino_block(c, j->out, j->add, V, c->fused ? j0 : 0, (int)(c->mpanels * cb / ncb),
 		        (int)(c->mpanels * (cb + 1) / ncb), j0, j1, Mb);
 	}
 }
 
-static void run_share(void *ctx, int t, int n)
+/* Units [u0, u1) of the run phase, on thread t. */
+static void run_units(void *ctx, int u0, int u1, int t)
 {
-	const Job *j = ctx;
+	Job *j = ctx;
 	const gq_conv *c = j->c;
-	int u0 = (int)((long)j->units * t / n), u1 = (int)((long)j->units * (t + 1) / n);
 	float *buf = t ? gq_team_scratch(t) : j->scratch;
 	if (c->algo == GQ_CONV_DIRECT) {
 		float *tmp = t ? buf : j->scratch + padded_floats(c);
@@ -2036,19 +2039,31 @@ static void run_share(void *ctx, int t, int n)
 			packed_pixels(c, j->out, j->add, j->in, u0 * nr, min_int(u1 * nr, total),
 			        buf, tmp);
 	} else {
-		wino_units(j, u0, u1, t ? buf : NULL);
+		wino_units(j, u0, u1, t ? buf : NULL, &j->held[t]);
 	}
 }
 
-/* The first output row of the units from u on (fused Winograd: its tile panel's; direct:
- * its tile's). */
+/* The fewest units worth a call of run_units: a packed block's pixels (NC), so that a
+ * share packs whole blocks and runs each against all the filters once. */
+static int grain(const Job *j)
+{
+	return j->c->algo == GQ_CONV_PACKED ? NC / (2 * j->c->kern->v) : 1;
+}
+
+/* The output row where the rows of units from u on start: the first row of a direct
+ * layer's tile u; for fused Winograd, that of u's panel of tiles, or, where the threads
+ * share that panel (u within it), the middle of its rows, as both read them all. */
 static int unit_row(const Job *j, long u)
 {
 	const gq_conv *c = j->c;
 	if (c->algo == GQ_CONV_DIRECT)
 		return (int)(2 * u / (c->runs / c->oh));
-	long ncb = (c->mpanels + c->cop - 1) / c->cop;
-	return (int)(u / ncb * c->tcp * 2 * c->kern->v / c->tw) * c->m;
+	long ncb = (c->mpanels + c->cop - 1) / c->cop, tile = u / ncb * c->tcp * 2 * c->kern->v;
+	int row = (int)(tile / c->tw) * c->m;
+	if (u % ncb == 0)
+		return row;
+	long next = tile + (long)c->tcp * 2 * c->kern->v;
+	return (row + min_int((int)(next / c->tw) * c->m, c->oh)) / 2;
 }
 
 /* Whether the run phase splits the output by rows (tiles), not channels. */
@@ -2068,7 +2083,8 @@ static int pad_row(const Job *j, int t, int n)
 		return 0;
 	if (t == n)
 		return c->hp;
-	int r = unit_row(j, (long)j->units * t / n) * (c->algo == GQ_CONV_DIRECT ? 1 : c->s);
+	int r = unit_row(j, gq_share_first(j->units, grain(j), t, n)) *
+	        (c->algo == GQ_CONV_DIRECT ? 1 : c->s);
 	return min_int(r, c->hp);
 }
 
@@ -2122,7 +2138,7 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 	scratch = line_aligned(scratch);
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
 	bool par = cost(c) >= (c->algo == GQ_CONV_PACKED ? 1 : 2) * (double)PAR_COST;
-	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false, padded};
+	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false, padded, {0}};
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;
 		j.units = c->tiles;
@@ -2144,10 +2160,10 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 		else
 			input_share(&j, 0, 1);
 	}
-	if (!par || j.units < 2)
-		run_share(&j, 0, 1);
+	if (!par)
+		run_units(&j, 0, j.units, 0);
 	else
-		gq_parallel(j.units, run_share, &j);
+		gq_parallel_for(j.units, grain(&j), run_units, &j);
 }
 
 void gq_conv_run_padded(const gq_conv *c, float *out, const float *add, float *scratch)

@@ -168,6 +168,15 @@ int gq_max_threads(void);
  * t = 0; returns n when all have returned. A caller inside a job, or one that finds the team
  * busy with another caller's job, runs fn(ctx, 0, 1) itself. Workers start on first need. */
 int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx);
+/* fn(ctx, u0, u1, t) over units [0, units) in ranges, on up to gq_threads() threads (t:
+ * the thread, for gq_team_scratch): each thread starts on a share of its own, in order,
+ * cut in grains of at least grain units (a few per thread), and a thread done with its own
+ * takes the others' last grains, so that the threads end together however unequal the
+ * units or the threads' speeds. Returns the threads used. */
+int gq_parallel_for(int units, int grain, void (*fn)(void *ctx, int u0, int u1, int t), void *ctx);
+/* The first unit of thread t's own share in gq_parallel_for(units, grain, ...) on n
+ * threads (units for t = n). */
+int gq_share_first(int units, int grain, int t, int n);
 /* Worker t's own GQ_TEAM_SCRATCH floats (t >= 1; NULL for t = 0, the caller brings its own). */
 float *gq_team_scratch(int t);
 

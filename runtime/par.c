@@ -205,6 +205,86 @@ int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 	return n;
 }
 
+/* ---- gq_parallel_for: units claimed as the threads come to them ---- */
+
+/* Grains a thread's share is cut into: enough that the thread done first takes over a
+ * few of the other's last ones, few enough that a grain is still worth a call. */
+enum { GRAINS = 8 };
+
+/* One thread's share, grains [lo, hi) of it unclaimed, on a line of its own: its owner
+ * claims them from lo up, a thread done with its own share from hi down, each a
+ * compare-and-swap on the pair. */
+typedef struct Share {
+	_Alignas(64) _Atomic uint64_t lohi;
+} Share;
+
+typedef struct ForJob {
+	void (*fn)(void *ctx, int u0, int u1, int t);
+	void *ctx;
+	int units, grains, n;
+	Share share[GQ_MAX_THREADS];
+} ForJob;
+
+static int grains_of(int units, int grain, int n)
+{
+	int g = units / (grain > 1 ? grain : 1);
+	return g < n ? n : g > GRAINS * n ? GRAINS * n : g;
+}
+
+int gq_share_first(int units, int grain, int t, int n)
+{
+	int g = grains_of(units, grain, n);
+	return (int)((long)units * (g * t / n) / g);
+}
+
+/* The next grain of share s, from its front or its back; -1 when none is left. */
+static int claim(Share *s, bool front)
+{
+	uint64_t v = atomic_load_explicit(&s->lohi, memory_order_relaxed);
+	for (;;) {
+		uint32_t lo = (uint32_t)(v >> 32), hi = (uint32_t)v;
+		if (lo >= hi)
+			return -1;
+		uint64_t w = front ? v + (1ull << 32) : v - 1;
+		if (atomic_compare_exchange_weak_explicit(
+		            &s->lohi, &v, w, memory_order_relaxed, memory_order_relaxed))
+			return front ? (int)lo : (int)hi - 1;
+	}
+}
+
+static void run_grain(const ForJob *f, int g, int t)
+{
+	f->fn(f->ctx, (int)((long)f->units * g / f->grains),
+	        (int)((long)f->units * (g + 1) / f->grains), t);
+}
+
+/* Thread t's own grains in order, then the others' from their ends: a thread that had
+ * less work, or that one the system let run sooner, takes over what is left. */
+static void for_share(void *ctx, int t, int n)
+{
+	ForJob *f = ctx;
+	(void)n;
+	for (int g; (g = claim(&f->share[t], true)) >= 0;)
+		run_grain(f, g, t);
+	for (int k = 1; k < f->n; k++)
+		for (int g; (g = claim(&f->share[(t + k) % f->n], false)) >= 0;)
+			run_grain(f, g, t);
+}
+
+int gq_parallel_for(int units, int grain, void (*fn)(void *ctx, int u0, int u1, int t), void *ctx)
+{
+	int n = units < gq_threads() ? units : gq_threads();
+	if (n <= 1 || team_id >= 0) {
+		fn(ctx, 0, units, 0);
+		return 1;
+	}
+	ForJob f = {fn, ctx, units, grains_of(units, grain, n), n, {{0}}};
+	for (int t = 0; t < n; t++)
+		atomic_init(&f.share[t].lohi,
+		        (uint64_t)(f.grains * t / n) << 32 | (uint64_t)(f.grains * (t + 1) / n));
+	return gq_parallel(n, for_share, &f);
+}
+
 /* gq_profile's totals: seconds per step, and the images they add up over. */
 static struct {
 	bool on;

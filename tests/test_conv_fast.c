@@ -563,6 +563,63 @@ START_TEST(parallel_runs_each_share_once)
 }
 END_TEST
 
+/* gq_parallel_for's record: which thread ran each unit, how often, and empty calls. */
+static atomic_int unit_runs[256], unit_thread[256], slow_thread, empty_calls;
+
+/* Thread slow_thread sleeps 5 ms after each grain: long enough that the other thread is
+ * through its own share first, even on a busy machine. */
+static void mark(void *ctx, int u0, int u1, int t)
+{
+	(void)ctx;
+	if (u0 >= u1)
+		atomic_fetch_add(&empty_calls, 1);
+	for (int u = u0; u < u1; u++) {
+		atomic_fetch_add(&unit_runs[u], 1);
+		atomic_store(&unit_thread[u], t);
+	}
+	if (t == atomic_load(&slow_thread))
+		usleep(5000);
+}
+
+/* Runs units [0, units) on nt threads, thread slow sleeping after each grain; returns
+ * how many units thread 0 ran, having checked that each ran once. */
+static int units_on_thread0(int units, int grain, int nt, int slow)
+{
+	memset(unit_runs, 0, sizeof unit_runs);
+	atomic_store(&slow_thread, slow);
+	gq_set_threads(nt);
+	ck_assert_int_eq(gq_parallel_for(units, grain, mark, NULL), units < nt ? units : nt);
+	int mine = 0;
+	ck_assert_int_eq(atomic_load(&empty_calls), 0);
+	for (int u = 0; u < units; u++) {
+		ck_assert_msg(atomic_load(&unit_runs[u]) == 1, "unit %d of %d ran %d times", u,
+		        units, atomic_load(&unit_runs[u]));
+		mine += atomic_load(&unit_thread[u]) == 0;
+	}
+	gq_set_threads(1);
+	return mine;
+}
+
+START_TEST(parallel_for_runs_each_unit_once)
+{
+	static const int units[] = {1, 2, 3, 7, 17, 64, 255};
+	for (int nt = 1; nt <= 3; nt++)
+		for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+			for (int grain = 1; grain <= 12; grain += 11)
+				units_on_thread0(units[i], grain, nt, -1);
+	/* shares start as the static split did: the first units on thread 0 */
+	ck_assert_int_eq(gq_share_first(100, 1, 0, 2), 0);
+	ck_assert_int_eq(gq_share_first(100, 1, 1, 2), 50);
+	ck_assert_int_eq(gq_share_first(100, 1, 2, 2), 100);
+	ck_assert_int_eq(gq_share_first(10, 1, 1, 3), 3);
+	/* a thread that falls behind has its last grains taken over: of 64 units in 16
+	 * grains, thread 0 runs more than its own 32 while thread 1 sleeps after each */
+	ck_assert_int_gt(units_on_thread0(64, 1, 2, 1), 32);
+	/* and thread 0 behind, the worker takes over */
+	ck_assert_int_lt(units_on_thread0(64, 1, 2, 0), 32);
+}
+END_TEST
+
 static Suite *conv_fast_suite(void)
 {
 	Suite *s = suite_create("conv_fast");
@@ -582,6 +639,7 @@ static Suite *conv_fast_suite(void)
 	suite_add_tcase(s, tc);
 	TCase *team = tcase_create("team");
 	tcase_add_test(team, parallel_runs_each_share_once);
+	tcase_add_test(team, parallel_for_runs_each_unit_once);
 	suite_add_tcase(s, team);
 	return s;
 }

@@ -20,7 +20,10 @@
  *   a time on AVX-512, 8 on AVX2 and in portable C, every form both ways). Their
  *   stride-2 forms (in_1ds2, in_1d4s2) take 25 instead of 36 per 2x2 tile and 81 instead of
  *   144 per 4x4. Where the map has several panels of tiles, each block of work transforms
- *   its own panel's input and runs its products while that is in L2 (plan_fused).
+ *   its own panel's input and runs its products while that is in L2 (plan_fused). Where it
+ *   has few tiles (small maps), the products run on a narrow kernel, output channels in the
+ *   vectors and up to 12 tiles broadcast, the bank packed in panels of 2V channels for it
+ *   (plan_narrow).
  * All block K so that what a tile reads stays in L1 while the panels of A stream from L2,
  * as BLIS blocks a GEMM. Large layers split their work over the team (par.c). */
 #if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
@@ -77,6 +80,10 @@ typedef struct Src {
 	int nci, ntap;
 } Src;
 typedef void direct_fn(const float *a, Src s, Out o, const float *bias, int flags);
+/* Narrow: acc[r][j] = sum over k < kc of b[k*ldb + r] a[k*2V + j], for the rows r < R of the
+ * function's entry R - 1 and 2V output channels j (a: kc rows of 2V), stored row by row. */
+typedef void narrow_fn(int kc, const float *a, const float *b, size_t ldb, float *acc);
+enum { NROWS = 12 }; /* rows of the widest narrow kernel */
 
 typedef struct Kernel {
 	const char *name;
@@ -84,6 +91,8 @@ typedef struct Kernel {
 	gemm_fn *gemm;
 	gemm_fn *gemm1; /* as gemm, the first half only (b still 2V floats a row) */
 	direct_fn *direct;
+	narrow_fn *const *narrow; /* narrow[R - 1] for R rows, R <= nrows */
+	int nrows;
 	/* Winograd's input and output transforms */
 	void (*wino_in)(const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0,
 	        int ci1, int tp0, int tp1);
@@ -96,6 +105,7 @@ struct gq_conv {
 	int cin, h, w, cout, k, s, p, d, oh, ow;
 	int algo; /* GQ_CONV_DIRECT, ... */
 	int kdim, mpanels;
+	int mr;  /* output channels a panel: MR, or narrow Winograd's 2V */
 	int cib; /* input channels per K block: kc = cib*k*k (Winograd: kc = cib) */
 	bool relu;
 	int hp, wq;      /* direct and Winograd: the padded input plane, hp x wq */
@@ -106,9 +116,10 @@ struct gq_conv {
 	int *tapoff;     /* direct: where tap ky*k + kx reads, from a run's first input */
 	int cop, tcp;    /* Winograd: co panels and tile panels per output block */
 	bool fused;      /* Winograd: each output block transforms its own tiles' input */
+	bool narrow;     /* Winograd: products by the narrow kernel (few tiles) */
 	const Kernel *kern;
-	float *a;        /* [alpha^2 or 1][K blocks][mpanels][kc][MR] */
-	float *bias;     /* [mpanels * MR], zero-padded */
+	float *a;        /* [alpha^2 or 1][K blocks][mpanels][kc][mr] */
+	float *bias;     /* [mpanels * mr], zero-padded */
 	gq_orbit *orbit; /* not NULL: the plan runs this instead (conv_orbit.c) */
 };
 
@@ -213,6 +224,37 @@ static void direct_c(const float *a, Src s, Out o, const float *bias, int flags)
 	}
 }
 
+/* Any rows up to NROWS, 2 VC channels; the caller passes R as its entry's. */
+static void narrow_rows_c(int kc, const float *a, const float *b, size_t ldb, float *acc, int R)
+{
+	float s[NROWS][2 * VC] = {{0}};
+	for (int k = 0; k < kc; k++, a += 2 * VC, b += ldb)
+		for (int r = 0; r < R; r++)
+			for (int j = 0; j < 2 * VC; j++)
+				s[r][j] += b[r] * a[j];
+	memcpy(acc, s, (size_t)R * sizeof s[0]);
+}
+
+#define NARROW_C(R)                                                                                \
+	static void narrow_c##R(int kc, const float *a, const float *b, size_t ldb, float *acc)    \
+	{                                                                                          \
+		narrow_rows_c(kc, a, b, ldb, acc, R);                                              \
+	}
+NARROW_C(1)
+NARROW_C(2)
+NARROW_C(3)
+NARROW_C(4)
+NARROW_C(5)
+NARROW_C(6)
+NARROW_C(7)
+NARROW_C(8)
+NARROW_C(9)
+NARROW_C(10)
+NARROW_C(11)
+NARROW_C(12)
+static narrow_fn *const narrow_c[] = {narrow_c1, narrow_c2, narrow_c3, narrow_c4, narrow_c5,
+        narrow_c6, narrow_c7, narrow_c8, narrow_c9, narrow_c10, narrow_c11, narrow_c12};
+
 static bool always(void)
 {
 	return true;
@@ -240,6 +282,41 @@ static bool always(void)
 #define STORE(i)                                                                                   \
 	STORE_HALF(o.c0 + i * o.ld0, o.s0 + i * o.ld0, c##i##0, i)                                 \
 	STORE_HALF(o.c1 + i * o.ld1, o.s1 + i * o.ld1, c##i##1, i)
+/* The narrow kernels: R rows of two vectors (2 R accumulators; AVX-512's 12 rows take 24 of
+ * its 32 registers, AVX2's 6 rows 12 of 16), a[k] loaded, b[k*ldb + r] broadcast. */
+#define NR1(X)  X(0)
+#define NR2(X)  NR1(X) X(1)
+#define NR3(X)  NR2(X) X(2)
+#define NR4(X)  NR3(X) X(3)
+#define NR5(X)  NR4(X) X(4)
+#define NR6(X)  NR5(X) X(5)
+#define NR7(X)  NR6(X) X(6)
+#define NR8(X)  NR7(X) X(7)
+#define NR9(X)  NR8(X) X(8)
+#define NR10(X) NR9(X) X(9)
+#define NR11(X) NR10(X) X(10)
+#define NR12(X) NR11(X) X(11)
+#define NSTEP(r)                                                                                   \
+	{                                                                                          \
+		V br = BCAST(b + r);                                                               \
+		c##r##0 = FMA(br, a0, c##r##0);                                                    \
+		c##r##1 = FMA(br, a1, c##r##1);                                                    \
+	}
+#define NSTORE(r)                                                                                  \
+	STOREU(acc + r * 2 * VW, c##r##0);                                                         \
+	STOREU(acc + r * 2 * VW + VW, c##r##1);
+#define NARROW(NAME, R, TARGET)                                                                    \
+	__attribute__((target(TARGET))) static void NAME##R(                                       \
+	        int kc, const float *a, const float *b, size_t ldb, float *acc)                    \
+	{                                                                                          \
+		NR##R(DECL);                                                                       \
+		for (int k = 0; k < kc; k++, a += 2 * VW, b += ldb) {                              \
+			V a0 = LOADU(a), a1 = LOADU(a + VW);                                       \
+			NR##R(NSTEP)                                                               \
+		}                                                                                  \
+		NR##R(NSTORE)                                                                      \
+	}
+
 #define DECL1(i)  V c##i##0 = ZERO();
 #define STEP1(i)  c##i##0 = FMA(BCAST(a + i), b0, c##i##0);
 #define STORE1(i) STORE_HALF(o.c0 + i * o.ld0, o.s0 + i * o.ld0, c##i##0, i)
@@ -289,6 +366,14 @@ static bool always(void)
 #define ADD    _mm256_add_ps
 #define MAX    _mm256_max_ps
 KERNELS(gemm_avx2, gemm1_avx2, direct_avx2, "avx2,fma")
+NARROW(narrow_avx2_, 1, "avx2,fma")
+NARROW(narrow_avx2_, 2, "avx2,fma")
+NARROW(narrow_avx2_, 3, "avx2,fma")
+NARROW(narrow_avx2_, 4, "avx2,fma")
+NARROW(narrow_avx2_, 5, "avx2,fma")
+NARROW(narrow_avx2_, 6, "avx2,fma")
+static narrow_fn *const narrow_avx2[] = {
+        narrow_avx2_1, narrow_avx2_2, narrow_avx2_3, narrow_avx2_4, narrow_avx2_5, narrow_avx2_6};
 #undef V
 #undef VW
 #undef ZERO
@@ -309,6 +394,21 @@ KERNELS(gemm_avx2, gemm1_avx2, direct_avx2, "avx2,fma")
 #define ADD      _mm512_add_ps
 #define MAX      _mm512_max_ps
 KERNELS(gemm_avx512, gemm1_avx512, direct_avx512, "avx512f")
+NARROW(narrow_avx512_, 1, "avx512f")
+NARROW(narrow_avx512_, 2, "avx512f")
+NARROW(narrow_avx512_, 3, "avx512f")
+NARROW(narrow_avx512_, 4, "avx512f")
+NARROW(narrow_avx512_, 5, "avx512f")
+NARROW(narrow_avx512_, 6, "avx512f")
+NARROW(narrow_avx512_, 7, "avx512f")
+NARROW(narrow_avx512_, 8, "avx512f")
+NARROW(narrow_avx512_, 9, "avx512f")
+NARROW(narrow_avx512_, 10, "avx512f")
+NARROW(narrow_avx512_, 11, "avx512f")
+NARROW(narrow_avx512_, 12, "avx512f")
+static narrow_fn *const narrow_avx512[] = {narrow_avx512_1, narrow_avx512_2, narrow_avx512_3,
+        narrow_avx512_4, narrow_avx512_5, narrow_avx512_6, narrow_avx512_7, narrow_avx512_8,
+        narrow_avx512_9, narrow_avx512_10, narrow_avx512_11, narrow_avx512_12};
 #undef V
 #undef VW
 #undef ZERO
@@ -1031,12 +1131,12 @@ __attribute__((target("avx512f"))) static void wino_output_avx512(const gq_conv 
 /* Best first. */
 static const Kernel kernels[] = {
 #ifdef GQ_X86
-        {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, wino_input_avx512,
-                wino_output_avx512, has_avx512},
-        {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, wino_input_avx2, wino_output_avx2,
-                has_avx2},
+        {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, narrow_avx512, 12,
+                wino_input_avx512, wino_output_avx512, has_avx512},
+        {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, narrow_avx2, 6, wino_input_avx2,
+                wino_output_avx2, has_avx2},
 #endif
-        {"c", VC, gemm_c, gemm1_c, direct_c, wino_input_c, wino_output_c, always},
+        {"c", VC, gemm_c, gemm1_c, direct_c, narrow_c, NROWS, wino_input_c, wino_output_c, always},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
@@ -1148,6 +1248,57 @@ static bool plan_fused(gq_conv *c)
 	return false;
 }
 
+/* What a narrow product's call costs beyond its multiply-adds, in input channels (rows of
+ * K): its R x 2V results stored one float at a time, transposed. */
+enum { NARROW_STORE = 64 };
+
+/* Whether the narrow kernel does a Winograd product faster than the wide one, which
+ * computes whole vectors of tiles (gemm1's half panel, one vector of B to six broadcasts,
+ * at 7/6 the cost of a multiply-add, being bound by its loads). Fitted to one thread,
+ * AVX-512 and AVX2, alternating runs: with 4 or 9 tiles (8x8 or 9x9 maps by F(4x4)) the
+ * narrow kernel took half the time or less; 256 channels at 8x8 by F(2x2) (16 tiles) 13%
+ * less on AVX-512 (512 channels: 30% less), 12% more on AVX2 (a full panel of 2 x 8 there);
+ * 256 channels at 9x9 by F(2x2) (25 tiles) 10% less on both; but 128 channels at 17x17 by
+ * F(4x4) (25 tiles) 5-8% more and 256 at 15x15 (16 tiles) level, their transposed stores
+ * no longer small beside a K of 128 or 256 rows. */
+static bool narrow_pays(const gq_conv *c)
+{
+	int v = c->kern->v, nr = 2 * v, rest = c->tiles % nr;
+	if (c->tiles > 2 * nr) /* large maps: fused blocks of tiles (plan_fused) */
+		return false;
+	double wide = (double)(c->tiles - rest) + (rest > v ? nr : rest ? v * 7.0 / 6 : 0);
+	double co_wide = round_up(c->cout, MR), co_narrow = round_up(c->cout, nr);
+	return co_narrow * c->tiles * (c->cin + NARROW_STORE) < co_wide * c->cin * wide;
+}
+
+/* Winograd, narrow, where it pays: output channels in the vectors, 2V of them a panel
+ * (the bank packed so), and tiles broadcast, up to the kernel's nrows at a time, so that
+ * nothing is computed for tiles that do not exist: on 8x8 and 9x9 maps a product has 4 to
+ * 25 tiles, and the wide kernel, 2V tiles in its vectors, computed up to 4 times as many
+ * (a 32-tile panel on AVX-512). Every block reads all the tiles' transformed input (a few
+ * KB a channel) and its own channels' filters: the threads split the bank, each streaming
+ * its share once. Needs a block of one panel of channels to fit a worker's scratch. */
+static bool plan_narrow(gq_conv *c)
+{
+	int nr = 2 * c->kern->v, a2 = c->alpha * c->alpha;
+	if (!narrow_pays(c))
+		return false;
+	c->narrow = true;
+	c->mr = nr;
+	c->mpanels = (c->cout + nr - 1) / nr;
+	c->cib = c->cin;
+	c->tcp = c->tpanels;
+	c->cop = WINO_BLOCK / (a2 * nr * c->tcp * nr);
+	c->cop = min_int(c->cop < 1 ? 1 : c->cop, (c->mpanels + 3) / 4);
+	if (wino_m_floats(c) <= GQ_TEAM_SCRATCH)
+		return true;
+	c->narrow = false;
+	c->mr = MR;
+	c->mpanels = (c->cout + MR - 1) / MR;
+	c->cib = min_int(c->cin, KC);
+	return false;
+}
+
 /* Winograd's geometry: m x m output tiles over the output, each reading an alpha x alpha
  * patch (m*s apart) of the plane padded so that every patch is inside it; output blocks of
  * cop panels of channels by tcp panels of tiles whose alpha^2 products fit WINO_BLOCK, at
@@ -1168,7 +1319,7 @@ static void plan_wino(gq_conv *c)
 	c->hp = (hp > c->h + 2 * c->p ? hp : c->h + 2 * c->p) + 1;
 	c->wq = wq > c->w + 2 * c->p ? wq : c->w + 2 * c->p;
 	c->cib = min_int(c->cin, KC);
-	if (plan_fused(c))
+	if (plan_narrow(c) || plan_fused(c))
 		return;
 	c->tcp = min_int(c->tpanels, 4);
 	int a2 = c->alpha * c->alpha;
@@ -1183,7 +1334,7 @@ static void plan_wino(gq_conv *c)
  * multiply-adds done eight at a time. */
 static double cost(const gq_conv *c)
 {
-	double co = (double)c->mpanels * MR, nr = 2 * c->kern->v;
+	double co = (double)c->mpanels * c->mr, nr = 2 * c->kern->v;
 	switch (c->algo) {
 	case GQ_CONV_DIRECT:
 		return co * c->kdim * c->runs * c->kern->v;
@@ -1211,6 +1362,9 @@ static void plan_algo(gq_conv *c, int algo)
 {
 	c->algo = algo;
 	c->fused = false; /* (plan_wino's, for this algorithm only) */
+	c->narrow = false;
+	c->mr = MR;
+	c->mpanels = (c->cout + MR - 1) / MR;
 	c->cib = KC / (c->k * c->k) > 0 ? KC / (c->k * c->k) : 1;
 	if (algo == GQ_CONV_DIRECT)
 		plan_direct(c);
@@ -1315,7 +1469,7 @@ static int wino_mats(const gq_conv *c)
 
 static size_t packed_a_floats(const gq_conv *c)
 {
-	return (size_t)c->mpanels * MR *
+	return (size_t)c->mpanels * c->mr *
 	       (is_wino(c->algo) ? (size_t)wino_mats(c) * c->cin : (size_t)c->kdim);
 }
 
@@ -1369,7 +1523,7 @@ gq_conv *gq_conv_new_algo(
 		c->a = alloc_filters(packed_a_floats(c));
 		if (c->a) /* gq_conv_free takes it off */
 			atomic_fetch_add(&banks_alive, gq_conv_bytes(c));
-		c->bias = calloc((size_t)c->mpanels * MR, sizeof *c->bias);
+		c->bias = calloc((size_t)c->mpanels * c->mr, sizeof *c->bias);
 		c->tapoff = calloc((size_t)k * k, sizeof *c->tapoff);
 	}
 	if (!c->a || !c->bias || !c->tapoff) {
@@ -1409,6 +1563,11 @@ const char *gq_conv_algo(const gq_conv *c)
 	static const char *const names[] = {
 	        "auto", "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2"};
 	return names[c->algo];
+}
+
+bool gq_conv_narrow(const gq_conv *c)
+{
+	return c->orbit ? gq_conv_narrow(gq_orbit_base(c->orbit)) : c->narrow;
 }
 
 void gq_conv_free(gq_conv *c)
@@ -1506,7 +1665,7 @@ static size_t wino_v_floats(const gq_conv *c)
 /* Winograd: one thread's block of transformed outputs, alpha^2 x cop*MR x tcp*2V. */
 static size_t wino_m_floats(const gq_conv *c)
 {
-	return (size_t)c->alpha * c->alpha * c->cop * MR * c->tcp * 2 * c->kern->v;
+	return (size_t)c->alpha * c->alpha * c->cop * c->mr * c->tcp * 2 * c->kern->v;
 }
 
 /* With LINE_FLOATS more, for gq_conv_run to start on a cache line wherever the caller's
@@ -1929,17 +2088,58 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 				for (int j = 0; j < 3; j++)
 					gt[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] +
 					           G[i][2] * g[6 + j];
-			int pc = ci / c->cib * c->cib, kc = min_int(c->cib, cin - pc);
-			size_t at = ((size_t)pc * c->mpanels + (size_t)(co / MR) * kc) * MR +
-			            (size_t)(ci - pc) * MR + co % MR;
+			int pc = ci / c->cib * c->cib, kc = min_int(c->cib, cin - pc), mr = c->mr;
+			size_t at = ((size_t)pc * c->mpanels + (size_t)(co / mr) * kc) * mr +
+			            (size_t)(ci - pc) * mr + co % mr;
 			for (int i = 0; i < a; i++)
 				for (int j = 0; j < a; j++) {
 					double u = gt[i][0] * G[j][0] + gt[i][1] * G[j][1] +
 					           gt[i][2] * G[j][2];
 					size_t xi = (size_t)i * a + j;
-					c->a[xi * cin * c->mpanels * MR + at] = (float)u;
+					c->a[xi * cin * c->mpanels * mr + at] = (float)u;
 				}
 		}
+}
+
+/* acc's rows (2V channels a row) into C: row r's channel j at C[j*ldc + r], for the nco
+ * channels that exist. */
+static void narrow_store(float *C, size_t ldc, const float *acc, int rows, int nr, int nco)
+{
+	for (int j = 0; j < nco; j++)
+		for (int r = 0; r < rows; r++)
+			C[j * ldc + r] = acc[r * nr + j];
+}
+
+/* Narrow Winograd: output channels of panels [i0, i1) (2V each) for all the tiles: the
+ * alpha^2 products into Mb, R tiles (rows) at a time, then back to pixels. */
+static void wino_narrow(
+        const gq_conv *c, float *out, const float *add, const float *V, int i0, int i1, float *Mb)
+{
+	int nr = 2 * c->kern->v, cin = c->cin, R = c->kern->nrows;
+	size_t rows = (size_t)(i1 - i0) * nr, cols = (size_t)c->tpanels * nr;
+	float acc[NROWS * 2 * VMAX];
+	for (int xi = 0; xi < c->alpha * c->alpha; xi++) {
+		const float *U = c->a + (size_t)wino_mat(c, xi) * cin * c->mpanels * nr;
+		float *Mx = Mb + xi * rows * cols;
+		for (int j = 0; j < c->tpanels; j++) {
+			int n = min_int(nr, c->tiles - j * nr), nb = (n + R - 1) / R;
+			for (int q = 0; q < nb; q++) {
+				int t0 = n * q / nb, t1 = n * (q + 1) / nb;
+				const float *b =
+				        V + xi * wino_vstride(c) + (size_t)j * cin * nr + t0;
+				for (int i = i0; i < i1; i++) {
+					c->kern->narrow[t1 - t0 - 1](
+					        cin, U + (size_t)i * cin * nr, b, nr, acc);
+					narrow_store(Mx + (i - i0) * nr * cols + j * nr + t0, cols,
+					        acc, t1 - t0, nr, min_int(nr, c->cout - i * nr));
+				}
+			}
+		}
+		for (size_t r = 0; r < rows; r++) /* columns past the tiles, read by wino_out */
+			memset(Mx + r * cols + c->tiles, 0, (cols - c->tiles) * sizeof *Mx);
+	}
+	c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * nr, min_int(i1 * nr, c->cout), 0,
+	        c->tiles);
 }
 
 /* Output channels of panels [i0, i1) for tiles of panels [j0, j1): the alpha^2 products
@@ -1947,6 +2147,10 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 static void wino_block(const gq_conv *c, float *out, const float *add, const float *V, int jv,
         int i0, int i1, int j0, int j1, float *Mb)
 {
+	if (c->narrow) {
+		wino_narrow(c, out, add, V, i0, i1, Mb);
+		return;
+	}
 	int v = c->kern->v, nr = 2 * v, cin = c->cin;
 	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)(j1 - j0) * nr;
 	for (int xi = 0; xi < c->alpha * c->alpha; xi++) {

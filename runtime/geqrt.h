@@ -252,6 +252,9 @@ size_t gq_conv_bytes(const gq_conv *c);
 size_t gq_conv_banks_alive(void);
 /* "direct", "packed", "winograd2", "winograd4", "winograd2s2" or "winograd4s2". */
 const char *gq_conv_algo(const gq_conv *c);
+/* Whether c's Winograd products run on the narrow kernel (output channels in the vectors,
+ * tiles broadcast), which the plan picks for maps of few tiles where it pays. */
+bool gq_conv_narrow(const gq_conv *c);
 void gq_conv_free(gq_conv *c);
 /* Packs filters w [cout, cin, k, k] and bias [cout] (NULL: zeros), e.g. once at load. */
 void gq_conv_set(gq_conv *c, const float *w, const float *bias);

@@ -100,14 +100,49 @@ static void naive(double *ref, double *mag, const float *in, const float *w, con
 /* How a residual is added (gq_conv_run_sum): none, from its own buffer, or in place. */
 enum { NO_SUM, SUM, SUM_IN_PLACE };
 
-/* Runs shape S with algorithm algo on the current kernel; returns false if the algorithm
- * does not apply (after checking that it really does not). */
-static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
+/* Shape S's inputs, filters, bias, residual and the naive loop's output on them. */
+typedef struct Case {
+	Shape S;
+	bool relu;
+	int sum;
+	size_t nin, nout;
+	float *in, *w, *b, *add;
+	double *ref, *mag;
+} Case;
+
+static Case case_new(const Shape *S, bool relu, bool bias, int sum)
 {
-	int oh = out_size(S->h, S), ow = out_size(S->w, S);
-	size_t nin = (size_t)S->cin * S->h * S->w, nout = (size_t)S->cout * oh * ow;
-	gq_conv *c =
-	        gq_conv_new_algo(S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, relu, algo);
+	Case k = {.S = *S, .relu = relu, .sum = sum};
+	k.nin = (size_t)S->cin * S->h * S->w;
+	k.nout = (size_t)S->cout * out_size(S->h, S) * out_size(S->w, S);
+	k.in = buf(k.nin, true);
+	k.w = buf((size_t)S->cout * S->cin * S->k * S->k, true);
+	k.b = bias ? buf(S->cout, true) : NULL;
+	k.add = sum == NO_SUM ? NULL : buf(k.nout, true);
+	k.ref = malloc(k.nout * sizeof *k.ref);
+	k.mag = malloc(k.nout * sizeof *k.mag);
+	naive(k.ref, k.mag, k.in, k.w, k.b, k.add, S, relu);
+	return k;
+}
+
+static void case_free(Case *k)
+{
+	free(k->in);
+	free(k->w);
+	free(k->b);
+	free(k->add);
+	free(k->ref);
+	free(k->mag);
+}
+
+/* Runs case k with algorithm algo on the current kernel; returns NULL if the algorithm
+ * does not apply (after checking that it really does not), else how it ran: "narrow"
+ * (the narrow Winograd product) or "wide". */
+static const char *case_run(const Case *k, int algo)
+{
+	const Shape *S = &k->S;
+	gq_conv *c = gq_conv_new_algo(
+	        S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, k->relu, algo);
 	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4;
 	bool s2 = algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2;
 	bool applies = s2 ? S->k == 3 && S->s == 2 && S->d == 1
@@ -115,33 +150,35 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
 	ck_assert_msg((c != NULL) == applies, "algo %d on k=%d s=%d d=%d: plan %p", algo, S->k,
 	        S->s, S->d, (void *)c);
 	if (!c)
-		return false;
-	float *in = buf(nin, true), *w = buf((size_t)S->cout * S->cin * S->k * S->k, true);
-	float *b = bias ? buf(S->cout, true) : NULL, *out = buf(nout, false);
-	float *scratch = buf(gq_conv_scratch(c), false);
-	float *add = sum == NO_SUM ? NULL : buf(nout, true);
-	double *ref = malloc(nout * sizeof *ref), *mag = malloc(nout * sizeof *mag);
-	gq_conv_set(c, w, b);
-	naive(ref, mag, in, w, b, add, S, relu);
-	if (sum == SUM_IN_PLACE)
-		memcpy(out, add, nout * sizeof *out);
-	gq_conv_run_sum(c, out, in, sum == SUM_IN_PLACE ? out : add, scratch);
-	for (size_t i = 0; i < nout; i++)
-		ck_assert_msg(fabs(out[i] - ref[i]) <= 1e-4 * fmax(mag[i], 1e-3),
-		        "%s/%s cin=%d %dx%d cout=%d k=%d s=%d p=%d d=%d relu=%d sum=%d: out[%zu] = "
+		return NULL;
+	float *out = buf(k->nout, false), *scratch = buf(gq_conv_scratch(c), false);
+	gq_conv_set(c, k->w, k->b);
+	if (k->sum == SUM_IN_PLACE)
+		memcpy(out, k->add, k->nout * sizeof *out);
+	gq_conv_run_sum(c, out, k->in, k->sum == SUM_IN_PLACE ? out : k->add, scratch);
+	for (size_t i = 0; i < k->nout; i++)
+		ck_assert_msg(fabs(out[i] - k->ref[i]) <= 1e-4 * fmax(k->mag[i], 1e-3),
+		        "%s/%s%s cin=%d %dx%d cout=%d k=%d s=%d p=%d d=%d relu=%d sum=%d: out[%zu] "
+		        "= "
 		        "%g, want %g",
-		        gq_conv_kernel(), gq_conv_algo(c), S->cin, S->h, S->w, S->cout, S->k, S->s,
-		        S->p, S->d, relu, sum, i, out[i], ref[i]);
-	free(add);
+		        gq_conv_kernel(), gq_conv_algo(c), gq_conv_narrow(c) ? " narrow" : "",
+		        S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, k->relu, k->sum, i,
+		        out[i], k->ref[i]);
+	const char *how = gq_conv_narrow(c) ? "narrow" : "wide";
 	gq_conv_free(c);
-	free(in);
-	free(w);
-	free(b);
 	free(out);
 	free(scratch);
-	free(ref);
-	free(mag);
-	return true;
+	return how;
+}
+
+/* Runs shape S with algorithm algo on the current kernel; returns false if the algorithm
+ * does not apply. */
+static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
+{
+	Case k = case_new(S, relu, bias, sum);
+	bool ran = case_run(&k, algo) != NULL;
+	case_free(&k);
+	return ran;
 }
 
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
@@ -217,6 +254,48 @@ START_TEST(random_shapes_every_algorithm)
 		} while (out_size(S.h, &S) < 1 || out_size(S.w, &S) < 1);
 		check_all(&S, n % 2, n % 3 != 1, n % 3);
 	}
+}
+END_TEST
+
+/* The narrow Winograd product, which the plan picks for maps of few tiles: F(2x2) on maps
+ * of 1 to 40 tiles (F(4x4) on the same maps: a quarter as many), strides 1 and 2, 129 input
+ * channels and 90 output (not whole panels of 16 or 32), relu, with and without a residual
+ * (also in place), on every kernel the CPU runs, each against the naive loop. Each kernel
+ * must have taken the narrow product where the wide one computes most of its columns for
+ * tiles that do not exist: F(4x4) on 8x8 (4 tiles). */
+START_TEST(narrow_products_every_kernel)
+{
+	static const int counts[] = {
+	        1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 20, 23, 25, 30, 36, 40};
+	int narrow[3] = {0}, narrow8x8[3] = {0};
+	seed(5);
+	for (int i = 0; i < (int)(sizeof counts / sizeof counts[0]); i++) {
+		int t = counts[i], a = 1, s = i % 3 == 2 ? 2 : 1;
+		for (int d = 1; d * d <= t; d++)
+			a = t % d ? a : d; /* a x t/a tiles */
+		int oh = 2 * a - (t & 1), ow = 2 * (t / a);
+		Shape S = {129, s * oh - (s - 1) * (i & 1), s * ow - (s - 1), 90, 3, s, 1, 1};
+		Case k = case_new(&S, true, i % 2, i % 3);
+		for (int kern = 0; kern < 3; kern++) {
+			if (gq_conv_use_kernel(kernel_names[kern]))
+				continue;
+			for (int m = 0; m < 2; m++) {
+				int algo = s == 1 ? (m ? GQ_CONV_WINO4 : GQ_CONV_WINO2)
+				                  : (m ? GQ_CONV_WINO4S2 : GQ_CONV_WINO2S2);
+				bool nw = !strcmp(case_run(&k, algo), "narrow");
+				narrow[kern] += nw;
+				narrow8x8[kern] += nw && m && oh == 8 && ow == 8;
+			}
+		}
+		case_free(&k);
+	}
+	gq_conv_use_kernel(NULL);
+	for (int kern = 0; kern < 3; kern++)
+		if (!gq_conv_use_kernel(kernel_names[kern]))
+			ck_assert_msg(narrow[kern] >= 8 && narrow8x8[kern] == 1,
+			        "%s: %d narrow plans, %d of F(4x4) on 8x8", kernel_names[kern],
+			        narrow[kern], narrow8x8[kern]);
+	gq_conv_use_kernel(NULL);
 }
 END_TEST
 
@@ -627,6 +706,7 @@ static Suite *conv_fast_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, edge_shapes_every_algorithm);
 	tcase_add_test(tc, random_shapes_every_algorithm);
+	tcase_add_test(tc, narrow_products_every_kernel);
 	tcase_add_test(tc, two_threads);
 	tcase_add_test(tc, threads_agree_bit_for_bit);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);

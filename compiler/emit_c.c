@@ -373,6 +373,8 @@ static void put_merged(FILE *c, const Plan *P, int i, const char *sep)
 		fprintf(c, "%s%s fused", sep, P->m->layer[P->sum[i]].name);
 	if (op_has(P->m->layer[i].op, P_CONV) && P->fuse[i] >= 0)
 		fprintf(c, "%s%s fused", sep, P->m->layer[P->fuse[i]].name);
+	if (op_has(P->m->layer[i].op, P_CONV) && P->pool[i] >= 0)
+		fprintf(c, "%s%s fused", sep, P->m->layer[P->pool[i]].name);
 }
 
 /* The layer's origin: its name, where it is in the .geq file and (given the source) the
@@ -414,7 +416,7 @@ typedef struct CallVars {
 	int i;
 } CallVars;
 
-/* $x $y $out $sum $conv $weight $bias; false for other words. */
+/* $x $y $out $sum $pooled $conv $weight $bias; false for other words. */
 static bool c_buffer_var(FILE *f, const char *w, const Plan *P, int i)
 {
 	const Layer *L = &P->m->layer[i];
@@ -422,6 +424,8 @@ static bool c_buffer_var(FILE *f, const char *w, const Plan *P, int i)
 		put_buf(f, P, !strcmp(w, "out") ? L->out : L->in[!strcmp(w, "y")]);
 	else if (!strcmp(w, "sum"))
 		put_buf(f, P, plan_sum_operand(P, i));
+	else if (!strcmp(w, "pooled"))
+		put_buf(f, P, P->m->layer[P->pool[i]].out);
 	else if (!strcmp(w, "weight") || !strcmp(w, "bias"))
 		put_param(f, P, i, !strcmp(w, "bias"), "im->net->mem + ");
 	else if (!strcmp(w, "conv"))
@@ -429,6 +433,13 @@ static bool c_buffer_var(FILE *f, const char *w, const Plan *P, int i)
 	else
 		return false;
 	return true;
+}
+
+/* gq_maxpool2d's arguments after its buffers, for the pool Q. */
+static void put_pool(FILE *f, const Layer *Q)
+{
+	Shape a = Q->in_shape;
+	fprintf(f, "%d, %d, %d, %d, %d, %d", a.c * a.g, a.h, a.w, Q->k, Q->s, Q->p);
 }
 
 static bool c_var(FILE *f, const char *w, const void *ctx)
@@ -450,6 +461,8 @@ static bool c_var(FILE *f, const char *w, const void *ctx)
 		}
 	if (!strcmp(w, "numel"))
 		fprintf(f, "%lld", shape_numel(a));
+	else if (!strcmp(w, "pool")) /* the pool fused into a conv: its operand and window */
+		put_pool(f, &v->P->m->layer[v->P->pool[v->i]]);
 	else if (!strcmp(w, "mean"))
 		fputs(L->mode == GPOOL_MEAN ? "true" : "false", f);
 	else if (!strcmp(w, "bilinear"))
@@ -477,6 +490,19 @@ static void emit_concat_copies(FILE *c, const Plan *P, int i)
 	}
 }
 
+/* Layer i's runtime call: ops.h's C column, but a conv with a `+` fused adds its other
+ * operand as it stores (plan_sum), and one with a max pool fused pools its rows as it
+ * writes them (plan_pool). */
+static const char *conv_call(const Plan *P, int i)
+{
+	bool sum = op_has(P->m->layer[i].op, P_CONV) && P->sum[i] >= 0;
+	if (op_has(P->m->layer[i].op, P_CONV) && P->pool[i] >= 0)
+		return sum ? "gq_conv_run_pool($conv, $out, $x, $sum, $pooled, $pool, im->scratch)"
+		           : "gq_conv_run_pool($conv, $out, $x, NULL, $pooled, $pool, im->scratch)";
+	return sum ? "gq_conv_run_sum($conv, $out, $x, $sum, im->scratch)"
+	           : op_info[P->m->layer[i].op].c;
+}
+
 /* The function of layer i: its runtime call (ops.h's C column) on its buffers, after a
  * copy of its operand when it works in place but may not overwrite it. */
 static void emit_layer(FILE *c, const Plan *P, int i, const Diag *src)
@@ -492,10 +518,7 @@ static void emit_layer(FILE *c, const Plan *P, int i, const Diag *src)
 		fprintf(c, ", %lld * sizeof(float)); /* the operand is read later */\n",
 		        shape_numel(L->in_shape));
 	}
-	/* a conv with a `+` fused adds its other operand as it stores (plan_sum) */
-	const char *call = op_has(L->op, P_CONV) && P->sum[i] >= 0
-	                           ? "gq_conv_run_sum($conv, $out, $x, $sum, im->scratch)"
-	                           : op_info[L->op].c;
+	const char *call = conv_call(P, i);
 	if (*call) {
 		fputc('\t', c);
 		op_template(c, call, c_var, &(CallVars){P, i});
@@ -530,6 +553,8 @@ static void put_no_code(FILE *c, const Plan *P, int i)
 		fprintf(c, "fused into %s */\n", P->m->layer[P->fuse[i]].name);
 	else if (L->op == OP_ADD && P->sum[i] >= 0)
 		fprintf(c, "fused into %s */\n", P->m->layer[P->sum[i]].name);
+	else if (op_has(L->op, P_ROWS) && P->pool[i] >= 0)
+		fprintf(c, "fused into %s */\n", P->m->layer[P->pool[i]].name);
 	else if (L->op == OP_DROPOUT)
 		fputs("dropout, the identity at inference */\n", c);
 	else if (L->op == OP_CONCAT)

@@ -48,6 +48,8 @@
 #define P_FOLDS     (1u << 9)  /* an affine map per channel that folds into the conv before it */
 #define P_FUSES     (1u << 10) /* runs in the epilogue of the conv whose output it overwrites */
 #define P_VARIADIC  (1u << 11) /* takes nin or more operands, positionally (concat) */
+#define P_ROWS      (1u << 12) /* runs inside the conv whose output only it reads, on the rows
+                                * the conv just wrote (gq_conv_run_pool) */
 #define OUT_SAME    0
 
 #define SLIDE_     (P_SLIDING | P_PLANEWISE)
@@ -62,7 +64,7 @@ X(GCONV, "gconv", "gconv", 1, K_GMAP, K_GMAP, P_SLIDING | P_CONV | P_PARAMS,
 X(CONV, "conv", "conv", 1, K_IMAGE, K_IMAGE, P_SLIDING | P_CONV | P_PARAMS,
         "x:map C:int k:int s:int=1 p:int=0 d:int=1 bias:bool=true",
         "gq_conv_run($conv, $out, $x, im->scratch)", "self.$name($x)")
-X(MAXPOOL, "maxpool", "maxpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL,
+X(MAXPOOL, "maxpool", "maxpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL | P_ROWS,
         "x:map k:int s:int=k p:int=0", "gq_maxpool2d($out, $x, $planes, $h, $w, $k, $s, $p)",
         "pool($x, k=$k, s=$s, p=$p, avg=False)")
 X(AVGPOOL, "avgpool", "avgpool", 1, K_IMAGE | K_GMAP, OUT_SAME, SLIDE_ | P_POOL,

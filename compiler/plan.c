@@ -1,7 +1,8 @@
 /* plan.c: the planner, the pass between the lint and the emitters. It decides what the
  * emitted C computes where, at compile time: which layers run (those the output needs),
  * which bn folds into the conv before it (P_FOLDS), which relu runs in a conv's epilogue
- * (P_FUSES), and one workspace in which a value's buffer is reused once its last reader
+ * (P_FUSES), which max pool runs on a conv's rows as it writes them (P_ROWS), and one
+ * workspace in which a value's buffer is reused once its last reader
  * ran (an op that may overwrite (P_OVERWRITE) writes over an operand that dies there),
  * packed first-fit; then where each layer's parameters sit in one parameter block.
  * `geqc --dump=plan` prints it (plan_dump). */
@@ -173,6 +174,39 @@ static void plan_fuse(Plan *P)
 			continue;
 		P->fuse[i] = c;
 		P->fuse[c] = i;
+	}
+}
+
+/* The conv whose epilogue ends in value v: through its folded bn, fused `+` and fused
+ * relu; or -1. */
+static int conv_ending(const Plan *P, int v)
+{
+	int r = v > 0 ? model_producer(P->m, v) : -1;
+	if (r >= 0 && op_has(P->m->layer[r].op, P_FUSES) && P->fuse[r] >= 0)
+		return P->fuse[r];
+	return conv_writing(P, v);
+}
+
+/* A max pool that reads only the value a conv's epilogue ends in runs inside that conv
+ * (gq_conv_run_pool), on the rows the conv has just written, while they are in cache:
+ * ResNet-18's pool read back the 3.3 MB its lift had just written, in a pass of its own.
+ * Its output is then written while the conv runs, so its buffer lives from the conv on
+ * (no buffer that dies between them may share its place). */
+static void plan_pool(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++)
+		P->pool[i] = -1;
+	for (int i = 0; i < m->nlayers; i++) {
+		const Layer *L = &m->layer[i];
+		int v = L->in[0], c = op_has(L->op, P_ROWS) ? conv_ending(P, v) : -1;
+		if (!P->live[i] || c < 0 || P->nread[v] != 1 || P->pool[c] >= 0)
+			continue;
+		P->pool[i] = c;
+		P->pool[c] = i;
+		for (int s = P->slot[L->out]; s >= 0; s = P->slots[s].parent)
+			if (P->slots[s].from > c)
+				P->slots[s].from = c;
 	}
 }
 
@@ -399,7 +433,8 @@ bool plan_has_code(const Plan *P, int i)
 		return false;
 	if (L->op == OP_CONCAT)
 		return P->slice[i] != (1u << L->nin) - 1;
-	if ((op_has(L->op, P_FUSES) && P->fuse[i] >= 0) || (L->op == OP_ADD && P->sum[i] >= 0))
+	if ((op_has(L->op, P_FUSES) && P->fuse[i] >= 0) || (L->op == OP_ADD && P->sum[i] >= 0) ||
+	        (op_has(L->op, P_ROWS) && P->pool[i] >= 0))
 		return false;
 	return !(!*op_info[L->op].c && P->over[i] >= 0);
 }
@@ -424,6 +459,7 @@ Plan *plan_model(const Model *m, Arena *a)
 	P->fold = plan_array(a, nl, sizeof *P->fold);
 	P->fuse = plan_array(a, nl, sizeof *P->fuse);
 	P->sum = plan_array(a, nl, sizeof *P->sum);
+	P->pool = plan_array(a, nl, sizeof *P->pool);
 	P->over = plan_array(a, nl, sizeof *P->over);
 	P->slice = plan_array(a, nl, sizeof *P->slice);
 	P->param0 = plan_array(a, nl, sizeof *P->param0);
@@ -439,6 +475,7 @@ Plan *plan_model(const Model *m, Arena *a)
 	plan_slots(P);
 	plan_concat(P);
 	plan_fuse(P);
+	plan_pool(P);
 	plan_pack(P);
 	plan_params(P);
 	return P;
@@ -468,6 +505,8 @@ static const char *merged_into(const Plan *P, int i, const char **other)
 		*other = P->m->layer[P->fuse[i]].name;
 	if (L->op == OP_ADD && P->sum[i] >= 0)
 		*other = P->m->layer[P->sum[i]].name;
+	if (op_has(L->op, P_ROWS) && P->pool[i] >= 0)
+		*other = P->m->layer[P->pool[i]].name;
 	if (*other)
 		return op_has(L->op, P_FOLDS) ? "folded into" : "fused into";
 	return NULL;
@@ -499,6 +538,8 @@ static void dump_layer(FILE *out, const Plan *P, int i)
 		        plan_sum_operand(P, i));
 	if (op_has(L->op, P_CONV) && P->fuse[i] >= 0)
 		fprintf(out, "; %s fused", P->m->layer[P->fuse[i]].name);
+	if (op_has(L->op, P_CONV) && P->pool[i] >= 0)
+		fprintf(out, "; %s fused", P->m->layer[P->pool[i]].name);
 	for (int j = 0; L->op == OP_CONCAT && j < L->nin; j++)
 		if (plan_concat_in_place(P, i, j))
 			fprintf(out, "; v%d written in its slice", L->in[j]);

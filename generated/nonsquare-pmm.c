@@ -36,7 +36,7 @@ static const int elem[NG] = {0, 2, 4, 6};
  * last reader ran; geqc --dump=plan shows the plan). */
 enum {
 	LIFT1_OUT        = 0,      /* 25984 floats: lift1 */
-	MAXPOOL1_OUT     = 25984,  /* 6272 floats: maxpool1 */
+	MAXPOOL1_OUT     = 25984,  /* 6272 floats:  */
 	GCONV1_OUT       = 0,      /* 12544 floats: gconv1 */
 	GPOOL1_OUT       = 12544,  /* 3136 floats: gpool1 */
 	GLOBAL_AVGPOOL1_OUT = 0,      /* 16 floats: global_avgpool1 */
@@ -66,17 +66,10 @@ static const gq_conv_shape convs[NCONVS] = {
 };
 
 /* lift1, examples/nonsquare-pmm.geq:9:17: lift(x, 8, k=3, p=1)
- * [3, 28, 29] image -> [8, 4, 28, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused */
+ * [3, 28, 29] image -> [8, 4, 28, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused; maxpool1 fused */
 static void layer_lift1(const gq_image *im)
 {
-	gq_conv_run(im->net->conv[LIFT1], im->ws + LIFT1_OUT, im->x, im->scratch);
-}
-
-/* maxpool1, examples/nonsquare-pmm.geq:10:9: maxpool(h, 2)
- * [8, 4, 28, 29] G-map -> [8, 4, 14, 14] G-map; k=2 s=2 p=0 */
-static void layer_maxpool1(const gq_image *im)
-{
-	gq_maxpool2d(im->ws + MAXPOOL1_OUT, im->ws + LIFT1_OUT, 32, 28, 29, 2, 2, 0);
+	gq_conv_run_pool(im->net->conv[LIFT1], im->ws + LIFT1_OUT, im->x, NULL, im->ws + MAXPOOL1_OUT, 32, 28, 29, 2, 2, 0, im->scratch);
 }
 
 /* gconv1, examples/nonsquare-pmm.geq:11:17: gconv(h, 16, k=3, p=1)
@@ -110,10 +103,10 @@ static void layer_linear1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 9, bn1 folded in, relu1 fused", &convs[LIFT1]},
+	{layer_lift1, "lift1, line 9, bn1 folded in, relu1 fused, maxpool1 fused", &convs[LIFT1]},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
-	{layer_maxpool1, "maxpool1, line 10"},
+	/* maxpool1: fused into lift1 */
 	{layer_gconv1, "gconv1, line 11, bn2 folded in, relu2 fused", &convs[GCONV1]},
 	/* bn2: folded into gconv1 */
 	/* relu2: fused into gconv1 */

@@ -2180,6 +2180,17 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 
 /* ---- running it ---- */
 
+/* A max pool fused after a direct conv (gq_conv_run_pool), run on the conv's output rows
+ * as they are written: rows[y] counts the runs of output row y written (of every channel),
+ * claimed[py] whether a thread has taken the pool's output row py. */
+enum { POOL_ROWS = 2048 }; /* output rows at most, else the pool runs after the conv */
+typedef struct Pooled {
+	float *out;
+	int k, s, p, oh, ow; /* the pool's window, stride, padding; its output's rows, cols */
+	_Atomic int rows[POOL_ROWS];
+	atomic_bool claimed[POOL_ROWS];
+} Pooled;
+
 typedef struct Job {
 	const gq_conv *c;
 	float *out;
@@ -2191,7 +2202,8 @@ typedef struct Job {
 	int units;        /* direct: tiles (by_panel: panels of MR output channels);
 	                   * packed: panels of 2V pixels; Winograd: blocks */
 	bool by_panel;
-	bool padded; /* Winograd: the caller wrote the padded copy (gq_conv_run_padded) */
+	bool padded;  /* Winograd: the caller wrote the padded copy (gq_conv_run_padded) */
+	Pooled *pool; /* direct: the max pool fused after it, or NULL */
 	int held[GQ_MAX_THREADS]; /* fused Winograd: 1 + the tile block whose transformed
 	                           * input thread t's V holds (0: none yet) */
 } Job;
@@ -2222,6 +2234,81 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 	}
 }
 
+/* The fused pool of output channels [co0, co1), done (direct by panels). */
+static void pool_channels(const Job *j, int co0, int co1)
+{
+	const gq_conv *c = j->c;
+	const Pooled *q = j->pool;
+	co1 = min_int(co1, c->cout);
+	if (co0 < co1)
+		gq_maxpool2d_rows(q->out + (size_t)co0 * q->oh * q->ow,
+		        j->out + (size_t)co0 * c->oh * c->ow, co1 - co0, c->oh, c->ow, q->k, q->s,
+		        q->p, 0, q->oh);
+}
+
+/* Whether every run of the pool's output row py's window rows is written, and this thread
+ * is the first to find it so. */
+static bool pool_row_ready(const Job *j, int py)
+{
+	const gq_conv *c = j->c;
+	Pooled *q = j->pool;
+	int per_row = c->runs / c->oh, y0 = py * q->s - q->p;
+	for (int y = y0 < 0 ? 0 : y0; y < min_int(y0 + q->k, c->oh); y++)
+		if (atomic_load(&q->rows[y]) < per_row)
+			return false;
+	return !atomic_exchange(&q->claimed[py], true);
+}
+
+/* Runs [r0, r1) of every channel are written (direct by rows): counts them to their rows,
+ * then pools the output rows whose windows meet those rows and are now whole, while the
+ * rows are in cache. The counts' atomics order the other thread's stores of a row before
+ * the reads of the thread that pools it. */
+static void pool_runs(const Job *j, int r0, int r1)
+{
+	const gq_conv *c = j->c;
+	Pooled *q = j->pool;
+	int per_row = c->runs / c->oh;
+	if (r0 >= r1)
+		return;
+	int y0 = r0 / per_row, y1 = (r1 - 1) / per_row + 1;
+	for (int y = y0; y < y1; y++)
+		atomic_fetch_add(&q->rows[y],
+		        min_int(r1, (y + 1) * per_row) - (r0 > y * per_row ? r0 : y * per_row));
+	/* output rows py with window rows [py*s - p, py*s - p + k) meeting [y0, y1) */
+	int lo = y0 + q->p - q->k + 1, py = lo <= 0 ? 0 : (lo + q->s - 1) / q->s;
+	int py1 = min_int(q->oh, (y1 - 1 + q->p) / q->s + 1);
+	while (py < py1) {
+		int a = py;
+		while (py < py1 && pool_row_ready(j, py))
+			py++;
+		if (a < py)
+			gq_maxpool2d_rows(
+			        q->out, j->out, c->cout, c->oh, c->ow, q->k, q->s, q->p, a, py);
+		else
+			py++;
+	}
+}
+
+/* Rows of output a direct conv with a pool fused writes before it pools what they
+ * complete: small enough to be in L2 still (ResNet-18's lift: 4 rows of 64 channels are
+ * 113 KB), large enough that the A panels are read seldom. */
+enum { BAND_ROWS = 4 };
+
+/* Direct tiles [t0, t1) of every channel; with a pool fused, in bands of BAND_ROWS rows,
+ * each pooled as soon as its windows' rows are all written. */
+static void direct_rows(const Job *j, int t0, int t1, float *tmp)
+{
+	const gq_conv *c = j->c;
+	int band = j->pool ? BAND_ROWS * c->tiles / c->oh : t1 - t0;
+	band = band < 1 ? 1 : band;
+	for (int t = t0; t < t1; t += band) {
+		int e = min_int(t + band, t1);
+		direct_tiles(c, j->out, j->add, j->in, t, e, 0, c->mpanels, tmp);
+		if (j->pool)
+			pool_runs(j, 2 * t, min_int(2 * e, c->runs));
+	}
+}
+
 /* Units [u0, u1) of the run phase, on thread t. */
 static void run_units(void *ctx, int u0, int u1, int t)
 {
@@ -2235,7 +2322,9 @@ static void run_units(void *ctx, int u0, int u1, int t)
 		else if (j->by_panel)
 			direct_tiles(c, j->out, j->add, j->in, 0, c->tiles, u0, u1, tmp);
 		else
-			direct_tiles(c, j->out, j->add, j->in, u0, u1, 0, c->mpanels, tmp);
+			direct_rows(j, u0, u1, tmp);
+		if (j->pool && j->by_panel)
+			pool_channels(j, u0 * MR, u1 * MR);
 	} else if (c->algo == GQ_CONV_PACKED) {
 		int nr = 2 * c->kern->v, total = c->oh * c->ow;
 		float *tmp = buf + (t ? (size_t)KC * NC : pack_floats(c));
@@ -2337,12 +2426,12 @@ float *gq_conv_padded(const gq_conv *c, float *scratch, int *hp, int *wq)
 }
 
 static void run(const gq_conv *c, float *out, const float *in, const float *add, float *scratch,
-        bool padded)
+        bool padded, Pooled *pool)
 {
 	scratch = line_aligned(scratch);
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
 	bool par = cost(c) >= (c->algo == GQ_CONV_PACKED ? 1 : 2) * (double)PAR_COST;
-	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false, padded, {0}};
+	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false, padded, pool, {0}};
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;
 		j.units = c->tiles;
@@ -2358,7 +2447,9 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 		j.V = scratch + padded_floats(c);
 		j.units = (c->mpanels + c->cop - 1) / c->cop * ((c->tpanels + c->tcp - 1) / c->tcp);
 	}
-	if (c->algo != GQ_CONV_PACKED) {
+	/* a fused Winograd layer handed its input padded has nothing to do before its blocks
+	 * (each transforms its own tiles' input): no hand-off to the team for an empty phase */
+	if (c->algo != GQ_CONV_PACKED && !(padded && c->fused)) {
 		if (par)
 			gq_parallel(by_rows(&j) ? c->hp : c->cin, input_share, &j);
 		else
@@ -2372,7 +2463,7 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 
 void gq_conv_run_padded(const gq_conv *c, float *out, const float *add, float *scratch)
 {
-	run(c, out, NULL, add, scratch, true);
+	run(c, out, NULL, add, scratch, true, NULL);
 }
 
 void gq_conv_run_sum(
@@ -2381,10 +2472,27 @@ void gq_conv_run_sum(
 	if (c->orbit)
 		gq_orbit_run(c->orbit, out, in, add, scratch);
 	else
-		run(c, out, in, add, scratch, false);
+		run(c, out, in, add, scratch, false, NULL);
 }
 
 void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 {
 	gq_conv_run_sum(c, out, in, NULL, scratch);
+}
+
+/* Only a direct plan pools as it goes (ResNet's lift, 7x7 stride 2, runs direct); others
+ * (an orbit's plan has no shape of its own: hence n, h, w) pool after the conv, as the
+ * unfused pair would. */
+void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float *add,
+        float *pooled, int n, int h, int w, int k, int s, int p, float *scratch)
+{
+	if (c->orbit || c->algo != GQ_CONV_DIRECT || c->oh > POOL_ROWS ||
+	        !gq_maxpool2d_rows(pooled, out, 0, c->oh, c->ow, k, s, p, 0, 0)) {
+		gq_conv_run_sum(c, out, in, add, scratch);
+		gq_maxpool2d(pooled, out, n, h, w, k, s, p);
+		return;
+	}
+	Pooled *q = &(Pooled){pooled, k, s, p, (c->oh + 2 * p - k) / s + 1,
+	        (c->ow + 2 * p - k) / s + 1, {0}, {0}};
+	run(c, out, in, add, scratch, false, q);
 }

@@ -274,6 +274,13 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch);
  * add may be out itself (each float is read before it is written), never in. */
 void gq_conv_run_sum(
         const gq_conv *c, float *out, const float *in, const float *add, float *scratch);
+/* As gq_conv_run_sum, then gq_maxpool2d(pooled, out, n, h, w, k, s, p) (n, h, w: the
+ * conv's output): the max pool that reads only this conv's output (after its bn and relu),
+ * run on the rows of out as the conv writes them, while they are in cache, rather than as
+ * a pass of its own over the whole map. The same floats as the two calls. out still
+ * receives the whole output; pooled must not overlap in, out or add. */
+void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float *add,
+        float *pooled, int n, int h, int w, int k, int s, int p, float *scratch);
 /* The kernel new plans use ("avx512", "avx2" or "c"); gq_conv_use_kernel(name) picks another
  * the CPU runs (NULL: back to the best), returning -1 if it cannot; plans keep theirs. The
  * environment variable GEQRT_KERNEL=name picks the default (if the CPU runs it). */
@@ -305,6 +312,10 @@ int gq_conv_orbit(const gq_conv *c);
  * splitting large pools' planes over the team; returns false, having done nothing, for the
  * shapes it does not handle. */
 bool gq_maxpool2d_fast(float *out, const float *in, int n, int h, int w, int k, int s, int p);
+/* As gq_maxpool2d_fast, on one thread, output rows [oy0, oy1) of every plane only (none:
+ * whether it handles the shape). */
+bool gq_maxpool2d_rows(
+        float *out, const float *in, int n, int h, int w, int k, int s, int p, int oy0, int oy1);
 
 /* ---- model.c: what every generated model shares; the generated code describes its own
  * layers and sizes in a gq_net_desc and keeps only what differs ---- */

@@ -371,12 +371,17 @@ static void same_on_any_threads(const Shape *S, int algo, int sum)
 	gq_set_threads(1);
 }
 
+/* On kernel _i (a loop test: each kernel the CPU runs in its own time limit), since each
+ * splits its work its own way (the tile's width). */
 START_TEST(threads_agree_bit_for_bit)
 {
 	seed(4);
+	if (gq_conv_use_kernel(kernel_names[_i]))
+		return;
 	for (size_t i = 0; i < sizeof split_shapes / sizeof split_shapes[0]; i++)
 		for (int a = 0; a < NALGOS; a++)
 			same_on_any_threads(&split_shapes[i], algos[a], (int)(i + a) % 3);
+	gq_conv_use_kernel(NULL);
 }
 END_TEST
 
@@ -596,6 +601,99 @@ START_TEST(maxpool_fast_matches_torch)
 }
 END_TEST
 
+/* ---- a max pool fused into its conv (gq_conv_run_pool) ---- */
+
+typedef struct PoolShape {
+	Shape S;
+	int k, s, p; /* the pool's */
+} PoolShape;
+
+/* Plan c of shape P->S, then the pool, as two calls and fused, on nt threads: the same
+ * floats, bit for bit, in the conv's output and in the pool's; the pool's against the naive
+ * max. Frees c. */
+static void pool_check(gq_conv *c, const PoolShape *P, int nt, int sum)
+{
+	const Shape *S = &P->S;
+	ck_assert_ptr_nonnull(c);
+	int oh = out_size(S->h, S), ow = out_size(S->w, S);
+	int ph = (oh + 2 * P->p - P->k) / P->s + 1, pw = (ow + 2 * P->p - P->k) / P->s + 1;
+	size_t nout = (size_t)S->cout * oh * ow, npool = (size_t)S->cout * ph * pw;
+	float *in = buf((size_t)S->cin * S->h * S->w, true);
+	float *w = buf((size_t)S->cout * S->cin * S->k * S->k, true), *b = buf(S->cout, true);
+	float *add = sum ? buf(nout, true) : NULL, *out1 = buf(nout, false);
+	float *out2 = buf(nout, false), *pool1 = buf(npool, false), *pool2 = buf(npool, false);
+	float *scratch = buf(gq_conv_scratch(c), false);
+	gq_conv_set(c, w, b);
+	gq_set_threads(nt);
+	gq_conv_run_sum(c, out1, in, add, scratch);
+	gq_maxpool2d(pool1, out1, S->cout, oh, ow, P->k, P->s, P->p);
+	gq_conv_run_pool(c, out2, in, add, pool2, S->cout, oh, ow, P->k, P->s, P->p, scratch);
+	gq_set_threads(1);
+	ck_assert_msg(!memcmp(out1, out2, nout * sizeof *out1) &&
+	                      !memcmp(pool1, pool2, npool * sizeof *pool1),
+	        "%s/%s cin=%d %dx%d k=%d s=%d, pool k=%d s=%d p=%d, %d threads: fused differs",
+	        gq_conv_kernel(), gq_conv_algo(c), S->cin, S->h, S->w, S->k, S->s, P->k, P->s, P->p,
+	        nt);
+	for (int co = 0; co < S->cout; co++)
+		for (int y = 0; y < ph; y++)
+			for (int x = 0; x < pw; x++)
+				ck_assert(pool2[((size_t)co * ph + y) * pw + x] ==
+				          naive_max(out1 + (size_t)co * oh * ow, oh, ow,
+				                  y * P->s - P->p, x * P->s - P->p, P->k));
+	gq_conv_free(c);
+	free(in);
+	free(w);
+	free(b);
+	free(add);
+	free(out1);
+	free(out2);
+	free(pool1);
+	free(pool2);
+	free(scratch);
+}
+
+static void pool_one(const PoolShape *P, int algo, int nt, int sum)
+{
+	const Shape *S = &P->S;
+	gq_conv *c =
+	        gq_conv_new_algo(S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, true, algo);
+	if (c)
+		pool_check(c, P, nt, sum);
+}
+
+/* ResNet's stem (a 7x7 stride-2 lift, then a 3x3 stride-2 pool with padding) on odd sides,
+ * small and large enough to split by rows; 2x2 pools; a stride-1 pool; direct by output
+ * channels; a pool wider than the fast pool takes (run after the conv); on every algorithm
+ * (only direct pools as it goes) and 1-3 threads, with a residual and without. */
+START_TEST(fused_pool_matches_conv_then_pool)
+{
+	static const PoolShape shapes[] = {
+	        {{3, 45, 43, 16, 7, 2, 3, 1}, 3, 2, 1},
+	        {{3, 101, 99, 16, 7, 2, 3, 1}, 3, 2, 1},
+	        {{4, 77, 75, 16, 3, 1, 1, 1}, 2, 2, 0},
+	        {{5, 31, 30, 13, 3, 1, 1, 1}, 3, 1, 1},
+	        {{96, 13, 15, 96, 3, 1, 1, 1}, 2, 2, 0},
+	        {{5, 20, 21, 7, 1, 1, 0, 1}, 5, 3, 2},
+	        {{6, 11, 11, 6, 3, 1, 1, 1}, 9, 1, 0},
+	};
+	seed(6);
+	if (gq_conv_use_kernel(kernel_names[_i])) /* kernel _i, as threads_agree_bit_for_bit */
+		return;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		for (int a = 0; a < NALGOS; a++)
+			for (int nt = 1; nt <= 3; nt++)
+				pool_one(&shapes[i], algos[a], nt, (int)(i + a + nt) % 2);
+	/* a lift run as an orbit (conv_orbit.c), whose plan has no shape of its own: the
+	 * pool after it takes the conv's output shape from the call */
+	static const int p4[] = {0, 1, 2, 3};
+	static const PoolShape stem = {{3, 25, 25, 12, 7, 2, 3, 1}, 3, 2, 1};
+	for (int nt = 1; nt <= 2; nt++)
+		pool_check(gq_conv_new_orbit(3, 25, 25, 12, 7, 2, 3, 1, true, 4, p4, true), &stem,
+		        nt, nt - 1);
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* ---- the team ---- */
 
 static atomic_int runs[GQ_MAX_THREADS];
@@ -708,7 +806,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, random_shapes_every_algorithm);
 	tcase_add_test(tc, narrow_products_every_kernel);
 	tcase_add_test(tc, two_threads);
-	tcase_add_test(tc, threads_agree_bit_for_bit);
+	tcase_add_loop_test(tc, threads_agree_bit_for_bit, 0, 3);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);
 	tcase_add_test(tc, memory_limit_picks_smaller_banks);
 	tcase_add_test(tc, release_keeps_partial_pages);
@@ -716,6 +814,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, kernel_choice);
 	tcase_add_test(tc, nan_propagates);
 	tcase_add_test(tc, maxpool_fast_matches_torch);
+	tcase_add_loop_test(tc, fused_pool_matches_conv_then_pool, 0, 3);
 	suite_add_tcase(s, tc);
 	TCase *team = tcase_create("team");
 	tcase_add_test(team, parallel_runs_each_share_once);

@@ -1551,6 +1551,11 @@ gq_conv *gq_conv_wrap_orbit(gq_orbit *o)
 	return c;
 }
 
+const float *gq_conv_bank(const gq_conv *c)
+{
+	return c->a;
+}
+
 int gq_conv_orbit(const gq_conv *c)
 {
 	return c->orbit ? gq_orbit_size(c->orbit) : 0;

@@ -17,19 +17,31 @@
 
 #include "conv_orbit.h"
 
+#if defined(__x86_64__) || defined(__i386__)
+#define GQ_X86 1
+#endif
+
+/* Pixel (y, x) of a plane moved by T_g is pixel at + y*dy + x*dx of the plane it comes
+ * from: a row in order (dx = 1), a row reversed (dx = -1), or a column (dx = +-width,
+ * dy = +-1, for the elements that swap the axes). */
+typedef struct Affine {
+	long at, dy, dx;
+} Affine;
+
 struct gq_orbit {
 	int ng, cin, h, w, cout, k, p, oh, ow; /* cin as the expanded conv's; cout the base's */
-	int nh;          /* copies stacked in one image: half of them, one image per thread */
+	int nh;          /* copies stacked in one image: half of them (one image per thread),
+	                  * or all (one image, the threads sharing each phase) */
 	int step, ostep; /* rows from one copy to the next: stacked input, stacked output */
 	int th, toh;     /* rows of the stacked input and output */
 	bool par;        /* the halves run on two threads when there are two */
 	int e_axis;      /* where the identity is on the group axis */
 	bool lift, relu;
-	bool padded;           /* the base plan takes its input padded (gq_conv_padded) */
-	int rows[GQ_D4_ORDER]; /* copy a's rows are its source's: 1 in order, -1 reversed, 0 not */
+	bool padded; /* the base plan takes its input padded (gq_conv_padded) */
+	bool vec;    /* the moves in AVX2 vectors (the kernel is avx2 or avx512) */
 	int src[GQ_D4_ORDER][GQ_D4_ORDER]; /* gconv: copy a's slot b is the input's src[a][b] */
-	int *tin;  /* [ng][h*w]: pixel i of copy a is pixel tin[a*h*w + i] of its source */
-	int *tout; /* [ng][oh*ow]: pixel i of out[o, a] is pixel tout[a*oh*ow + i] of copy a */
+	Affine tin[GQ_D4_ORDER];  /* copy a's pixels in its source plane: T_g, g = elem[a] */
+	Affine tout[GQ_D4_ORDER]; /* out[o, a]'s pixels in copy a's output: T_g^-1 */
 	gq_conv *base;
 };
 
@@ -69,18 +81,16 @@ static bool orbit_applies(int cin, int h, int w, int cout, int k, int s, int p, 
 	return true;
 }
 
-/* tab[n*a + j] = i where T_g (g = elem[a], or its inverse) sends pixel i to pixel j. */
-static void point_tables(int *tab, const int *elem, int ng, int h, int w, bool inverse)
+/* Pixel (y, x) of T_g^-1 of an h x w plane (a square one if g swaps the axes) is pixel
+ * T_g (y, x) of the plane: gq_d4_point is affine in (y, x), so three points give it. */
+static Affine affine_of(int g, int h, int w)
 {
-	size_t n = (size_t)h * w;
-	for (int a = 0; a < ng; a++)
-		for (int y = 0; y < h; y++)
-			for (int x = 0; x < w; x++) {
-				int g = inverse ? gq_d4_inv(elem[a]) : elem[a], oy, ox;
-				gq_d4_point(g, h, w, y, x, &oy, &ox);
-				tab[n * a + (size_t)oy * w + ox] =
-				        y * w + x; /* square if g swaps */
-			}
+	int y0, x0, y1, x1, y2, x2;
+	gq_d4_point(g, h, w, 0, 0, &y0, &x0);
+	gq_d4_point(g, h, w, 0, 1, &y1, &x1);
+	gq_d4_point(g, h, w, 1, 0, &y2, &x2);
+	long at = (long)y0 * w + x0;
+	return (Affine){at, (long)y2 * w + x2 - at, (long)y1 * w + x1 - at};
 }
 
 /* The cost of a half (multiply-adds, as the planner counts them) below which the layer
@@ -106,10 +116,11 @@ static void orbit_tables(gq_orbit *o, const int *elem)
 		for (int b = 0; b < o->ng; b++)
 			o->src[a][b] = axis_of(elem, o->ng, gq_d4_mul(elem[a], elem[b]));
 	o->e_axis = axis_of(elem, o->ng, 0);
-	point_tables(o->tin, elem, o->ng, o->h, o->w, true);
-	point_tables(o->tout, elem, o->ng, o->oh, o->ow, false);
-	for (int a = 0; a < o->ng; a++) /* T_e and T_r2 m keep rows in order; r2, m reverse */
-		o->rows[a] = gq_d4_swaps_axes(elem[a]) ? 0 : elem[a] == 0 || elem[a] == 6 ? 1 : -1;
+	for (int a = 0; a < o->ng; a++) {
+		o->tin[a] = affine_of(elem[a], o->h, o->w);
+		o->tout[a] = affine_of(gq_d4_inv(elem[a]), o->oh, o->ow);
+	}
+	o->vec = strcmp(gq_conv_kernel(), "c") != 0;
 	int hp, wq;
 	float dummy;
 	o->padded = gq_conv_padded(o->base, &dummy, &hp, &wq) != NULL;
@@ -133,16 +144,14 @@ gq_conv *gq_conv_new_orbit(int cin, int h, int w, int cout, int k, int s, int p,
 	        .lift = lift,
 	        .relu = relu};
 	orbit_shape(o, k, s, p, d);
-	o->tin = malloc((size_t)ng * h * w * sizeof *o->tin);
-	o->tout = malloc((size_t)ng * o->oh * o->ow * sizeof *o->tout);
+	size_t bytes;
+	o->par = gq_conv_estimate(cin, o->th, w, o->cout, k, s, p, d, false, &bytes) >= PAR_COST;
 	o->base = gq_conv_new(cin, o->th, w, o->cout, k, s, p, d, false);
-	if (!o->tin || !o->tout || !o->base) {
+	if (!o->base) {
 		gq_orbit_free(o);
 		return NULL;
 	}
 	orbit_tables(o, elem);
-	size_t bytes;
-	o->par = gq_conv_estimate(cin, o->th, w, o->cout, k, s, p, d, false, &bytes) >= PAR_COST;
 	return gq_conv_wrap_orbit(o);
 }
 
@@ -151,8 +160,6 @@ void gq_orbit_free(gq_orbit *o)
 	if (!o)
 		return;
 	gq_conv_free(o->base);
-	free(o->tin);
-	free(o->tout);
 	free(o);
 }
 
@@ -185,17 +192,180 @@ static size_t y_floats(const gq_orbit *o)
 	return ((size_t)o->cout * o->toh * o->ow + 15) / 16 * 16;
 }
 
-/* One half's: its stacked output, input and the base plan's scratch, with 16 floats more
- * for Y to start on a cache line wherever the caller's scratch starts. */
-static size_t half_floats(const gq_orbit *o)
+/* The scatter's plane moved before the residual is added. */
+static size_t t_floats(const gq_orbit *o)
 {
-	return 16 + y_floats(o) + x_floats(o) + gq_conv_scratch(o->base);
+	return ((size_t)o->oh * o->ow + 15) / 16 * 16;
+}
+
+/* One image's: its stacked output, the scatter's plane, the stacked input and the base
+ * plan's scratch, with 16 floats more for Y to start on a cache line wherever the
+ * caller's scratch starts. */
+static size_t image_floats(const gq_orbit *o)
+{
+	return 16 + y_floats(o) + t_floats(o) + x_floats(o) + gq_conv_scratch(o->base);
 }
 
 size_t gq_orbit_scratch(const gq_orbit *o)
 {
-	return 2 * half_floats(o);
+	return 2 * image_floats(o);
 }
+
+/* ---- moving a plane by T_g: row copies, reversed rows, or 8x8 transposes ---- */
+
+/* (The helpers taking and returning F8 are always inlined: no call passes one, so GCC's
+ * note that such calls pass it differently with and without AVX does not apply.) */
+#pragma GCC diagnostic ignored "-Wpsabi"
+typedef float F8 __attribute__((vector_size(8 * sizeof(float))));
+typedef int I8 __attribute__((vector_size(8 * sizeof(int))));
+
+static inline __attribute__((always_inline)) F8 load8(const float *p)
+{
+	F8 v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+static inline __attribute__((always_inline)) F8 reverse8(F8 v)
+{
+	return __builtin_shuffle(v, (I8){7, 6, 5, 4, 3, 2, 1, 0});
+}
+
+/* r[j] := column j of the 8x8 block whose rows are r[0..7] (AVX's unpack, shuffle and
+ * lane permutes, as GCC lowers them). */
+static inline __attribute__((always_inline)) void transpose8(F8 r[8])
+{
+	F8 t[8], u[8];
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i += 2) {
+		t[i] = __builtin_shuffle(r[i], r[i + 1], (I8){0, 8, 1, 9, 4, 12, 5, 13});
+		t[i + 1] = __builtin_shuffle(r[i], r[i + 1], (I8){2, 10, 3, 11, 6, 14, 7, 15});
+	}
+#pragma GCC unroll 8
+	for (int i = 0; i < 8; i += 4)
+#pragma GCC unroll 8
+		for (int k = 0; k < 2; k++) {
+			u[i + 2 * k] = __builtin_shuffle(
+			        t[i + k], t[i + k + 2], (I8){0, 1, 8, 9, 4, 5, 12, 13});
+			u[i + 2 * k + 1] = __builtin_shuffle(
+			        t[i + k], t[i + k + 2], (I8){2, 3, 10, 11, 6, 7, 14, 15});
+		}
+#pragma GCC unroll 8
+	for (int i = 0; i < 4; i++) {
+		r[i] = __builtin_shuffle(u[i], u[i + 4], (I8){0, 1, 2, 3, 8, 9, 10, 11});
+		r[i + 4] = __builtin_shuffle(u[i], u[i + 4], (I8){4, 5, 6, 7, 12, 13, 14, 15});
+	}
+}
+
+/* dst (y, x) = src[m(y, x)] one float at a time, for y in [y0, y1), x in [x0, x1). */
+static inline __attribute__((always_inline)) void move_scalar(float *restrict dst, size_t ld,
+        const float *restrict src, Affine m, int y0, int y1, int x0, int x1)
+{
+	for (int y = y0; y < y1; y++)
+		for (int x = x0; x < x1; x++)
+			dst[(size_t)y * ld + x] = src[m.at + y * m.dy + x * m.dx];
+}
+
+/* Rows of src reversed: 8 floats loaded from the row's other end, reversed in a register. */
+static inline __attribute__((always_inline)) void move_reversed(
+        float *restrict dst, size_t ld, const float *restrict src, Affine m, int h, int w)
+{
+	for (int y = 0; y < h; y++) {
+		const float *s = src + m.at + y * m.dy;
+		int x = 0;
+		for (; x + 8 <= w; x += 8) {
+			F8 v = reverse8(load8(s - x - 7));
+			memcpy(dst + (size_t)y * ld + x, &v, sizeof v);
+		}
+		move_scalar(dst, ld, src, m, y, y + 1, x, w);
+	}
+}
+
+/* Columns of src (dy = +-1): block (y0, x0) is 8 runs of 8 floats of src, one for each
+ * x (reversed where dy = -1), transposed into 8 rows of dst. */
+static inline __attribute__((always_inline)) void move_columns(
+        float *restrict dst, size_t ld, const float *restrict src, Affine m, int h, int w)
+{
+	int hb = h / 8 * 8, wb = w / 8 * 8;
+	for (int y0 = 0; y0 < hb; y0 += 8)
+		for (int x0 = 0; x0 < wb; x0 += 8) {
+			F8 r[8];
+#pragma GCC unroll 8
+			for (int j = 0; j < 8; j++) {
+				const float *s = src + m.at + y0 * m.dy + (x0 + j) * m.dx;
+				r[j] = m.dy > 0 ? load8(s) : reverse8(load8(s - 7));
+			}
+			transpose8(r);
+#pragma GCC unroll 8
+			for (int i = 0; i < 8; i++)
+				memcpy(dst + (size_t)(y0 + i) * ld + x0, &r[i], sizeof r[i]);
+		}
+	move_scalar(dst, ld, src, m, 0, hb, wb, w);
+	move_scalar(dst, ld, src, m, hb, h, 0, w);
+}
+
+/* dst (y, x) = src[m(y, x)] for the h x w plane dst, rows ld floats apart. */
+static inline __attribute__((always_inline)) void move_plane(
+        float *restrict dst, size_t ld, const float *restrict src, Affine m, int h, int w)
+{
+	if (m.dx == 1)
+		for (int y = 0; y < h; y++)
+			memcpy(dst + (size_t)y * ld, src + m.at + y * m.dy,
+			        (size_t)w * sizeof *dst);
+	else if (m.dx == -1)
+		move_reversed(dst, ld, src, m, h, w);
+	else
+		move_columns(dst, ld, src, m, h, w);
+}
+
+/* dst = add + t (add: NULL for none), clamped at 0 with relu; add may be dst. */
+static inline __attribute__((always_inline)) void finish(
+        float *dst, const float *add, const float *t, size_t n, bool relu)
+{
+	size_t q = 0;
+	for (; q + 8 <= n; q += 8) {
+		F8 v = load8(t + q);
+		if (add)
+			v += load8(add + q);
+		if (relu)
+			v = (F8)((I8)v & (v > (F8){0})); /* NaN to 0, as below */
+		memcpy(dst + q, &v, sizeof v);
+	}
+	for (; q < n; q++) {
+		float v = t[q] + (add ? add[q] : 0.0f);
+		dst[q] = relu && !(v > 0.0f) ? 0.0f : v;
+	}
+}
+
+/* move_plane and finish in portable C (SSE on x86-64), and in AVX2 where the kernel is
+ * avx2 or avx512: the same code, two instruction sets. */
+static void move_c(
+        float *restrict dst, size_t ld, const float *restrict src, Affine m, int h, int w)
+{
+	move_plane(dst, ld, src, m, h, w);
+}
+
+static void finish_c(float *dst, const float *add, const float *t, size_t n, bool relu)
+{
+	finish(dst, add, t, n, relu);
+}
+
+#ifdef GQ_X86
+__attribute__((target("avx2"))) static void move_avx2(
+        float *restrict dst, size_t ld, const float *restrict src, Affine m, int h, int w)
+{
+	move_plane(dst, ld, src, m, h, w);
+}
+
+__attribute__((target("avx2"))) static void finish_avx2(
+        float *dst, const float *add, const float *t, size_t n, bool relu)
+{
+	finish(dst, add, t, n, relu);
+}
+#else
+#define move_avx2   move_c
+#define finish_avx2 finish_c
+#endif
 
 /* ---- running it: gather, one convolution, scatter, for each half of the copies ---- */
 
@@ -207,29 +377,16 @@ typedef struct Stack {
 	int row0, col0;
 } Stack;
 
+/* One image of stacked copies, [a0, a1), and where it goes in scratch: Y its output, T
+ * the scatter's planes, bs the base plan's scratch, x the stacked input. */
 typedef struct Job {
 	const gq_orbit *o;
 	float *out, *scratch;
 	const float *in, *add;
+	int a0, a1;
+	float *Y, *T, *bs;
+	Stack x;
 } Job;
-
-/* Copy a's plane from src: each row of T_g^-1 is a row of src in order or reversed
- * (elements that keep the axes), or a column (those that swap them). */
-static void permute(
-        const gq_orbit *o, float *restrict dst, size_t ld, const float *restrict src, int a)
-{
-	const int *tab = o->tin + (size_t)a * o->h * o->w;
-	for (int y = 0; y < o->h; y++, dst += ld, tab += o->w) {
-		if (o->rows[a] > 0)
-			memcpy(dst, src + tab[0], (size_t)o->w * sizeof *dst);
-		else if (o->rows[a] < 0)
-			for (int x = 0; x < o->w; x++)
-				dst[x] = src[tab[0] - x];
-		else
-			for (int x = 0; x < o->w; x++)
-				dst[x] = src[tab[x]];
-	}
-}
 
 /* Input channel ci (of the expanded conv: c*ng + b for a gconv) of copies [a0, a1). */
 static void gather(const Job *j, const Stack *x, int ci, int a0, int a1)
@@ -243,62 +400,90 @@ static void gather(const Job *j, const Stack *x, int ci, int a0, int a1)
 	for (int a = a0; a < a1; a++) {
 		int from = o->lift ? ci : ci - ci % o->ng + o->src[a][ci % o->ng];
 		float *dst = pl + (size_t)(x->row0 + (a - a0) * o->step) * x->ld + x->col0;
-		permute(o, dst, x->ld, j->in + (size_t)from * hw, a);
+		const float *src = j->in + (size_t)from * hw;
+		(o->vec ? move_avx2 : move_c)(dst, x->ld, src, o->tin[a], o->h, o->w);
 	}
 }
 
 /* Output plane (c, a) = T_g of plane c of the stacked output's copy i, + the residual,
- * then the relu; the residual may be out itself (each float is read before it is
- * written). */
-static void scatter(const Job *j, const float *Y, int c, int a, int i)
+ * then the relu. With a residual, T_g goes to t first: the residual may be out itself. */
+static void scatter(const Job *j, const float *Y, float *t, int c, int a, int i)
 {
 	const gq_orbit *o = j->o;
 	size_t n = (size_t)o->oh * o->ow, at = ((size_t)c * o->ng + a) * n;
 	const float *y = Y + ((size_t)c * o->toh + (size_t)i * o->ostep) * o->ow;
-	const int *tab = o->tout + a * n;
 	float *dst = j->out + at;
 	const float *add = j->add ? j->add + at : NULL;
-	for (size_t q = 0; q < n; q++) {
-		float v = y[tab[q]] + (add ? add[q] : 0.0f);
-		dst[q] = o->relu && !(v > 0.0f) ? 0.0f : v;
+	if (!add)
+		t = dst;
+	(o->vec ? move_avx2 : move_c)(t, (size_t)o->ow, y, o->tout[a], o->oh, o->ow);
+	if (add || o->relu)
+		(o->vec ? finish_avx2 : finish_c)(dst, add, t, n, o->relu);
+}
+
+/* Image i's copies and its place in scratch. The copies go straight into the padded input
+ * of a Winograd base plan (its own copy would be one more pass over them), else into X,
+ * the base's input. */
+static void place(Job *j, int i)
+{
+	const gq_orbit *o = j->o;
+	float *Y = j->scratch + i * image_floats(o);
+	j->Y = Y = (float *)(((uintptr_t)Y + 63) & ~(uintptr_t)63);
+	j->T = Y + y_floats(o);
+	float *X = j->T + t_floats(o);
+	j->bs = X + x_floats(o);
+	j->a0 = i * o->nh;
+	j->a1 = j->a0 + o->nh < o->ng ? j->a0 + o->nh : o->ng;
+	int hp, wq;
+	float *xp = gq_conv_padded(o->base, j->bs, &hp, &wq);
+	j->x = xp ? (Stack){xp, (size_t)hp * wq, (size_t)wq, o->p, o->p}
+	          : (Stack){X, (size_t)o->th * o->w, (size_t)o->w, 0, 0};
+}
+
+/* Every input channel, each with a slice of the base's bank fetched to the L2 meanwhile:
+ * the products next read it all, and streamed from memory as they ran, a bank of 1.3 MB
+ * (p4m's 256 channels at 9x9, 12 distinct layers in turn) made them a quarter slower. */
+static void gather_all(const Job *j)
+{
+	const gq_orbit *o = j->o;
+	const char *bank = (const char *)gq_conv_bank(o->base);
+	size_t bytes = gq_conv_bytes(o->base), slice = (bytes / o->cin + 63) / 64 * 64;
+	for (int ci = 0; ci < o->cin; ci++) {
+		gather(j, &j->x, ci, j->a0, j->a1);
+		for (size_t b = ci * slice; b < (ci + 1) * slice && b < bytes; b += 64)
+			__builtin_prefetch(bank + b, 0, 2);
 	}
 }
 
-/* Copies [h*nh, (h+1)*nh) in the half's own scratch. The copies go straight into the
- * padded input of a Winograd base plan (its own copy would be one more pass over them),
- * else into X, the base's input. */
-static void run_half(const Job *j, int h)
+static void convolve(const Job *j)
 {
-	const gq_orbit *o = j->o;
-	float *Y = j->scratch + h * half_floats(o);
-	Y = (float *)(((uintptr_t)Y + 63) & ~(uintptr_t)63);
-	float *X = Y + y_floats(o), *bs = X + x_floats(o);
-	int hp, wq, a0 = h * o->nh, a1 = a0 + o->nh < o->ng ? a0 + o->nh : o->ng;
-	float *xp = gq_conv_padded(o->base, bs, &hp, &wq);
-	Stack x = xp ? (Stack){xp, (size_t)hp * wq, (size_t)wq, o->p, o->p}
-	             : (Stack){X, (size_t)o->th * o->w, (size_t)o->w, 0, 0};
-	for (int ci = 0; ci < o->cin; ci++)
-		gather(j, &x, ci, a0, a1);
-	if (xp)
-		gq_conv_run_padded(o->base, Y, NULL, bs);
+	if (j->o->padded)
+		gq_conv_run_padded(j->o->base, j->Y, NULL, j->bs);
 	else
-		gq_conv_run(o->base, Y, X, bs);
-	for (int c = 0; c < o->cout; c++)
-		for (int a = a0; a < a1; a++)
-			scatter(j, Y, c, a, a - a0);
+		gq_conv_run(j->o->base, j->Y, j->x.X, j->bs);
 }
 
 static void half_share(void *ctx, int t, int n)
 {
-	for (int h = t; h < 2; h += n)
-		run_half(ctx, h);
+	for (int h = t; h < 2; h += n) {
+		Job j = *(const Job *)ctx;
+		place(&j, h);
+		gather_all(&j);
+		convolve(&j);
+		for (int c = 0; c < j.o->cout; c++)
+			for (int a = j.a0; a < j.a1; a++)
+				scatter(&j, j.Y, j.T, c, a, a - j.a0);
+	}
 }
 
 /* Each thread runs half of the copies from gather to scatter, its bank (ng times smaller
- * than the expanded one) in its own caches: one hand-off for the layer. */
+ * than the expanded one) in its own caches: one hand-off for the layer. (Where the bank
+ * passes a core's L2 the threads could instead share one image of all the copies, each
+ * reading half of the bank; with AVX-512 on 2 threads that ran 1.2-1.6x slower, but for
+ * p4's 512 channels at 8x8, 1.25x faster.) */
 void gq_orbit_run(const gq_orbit *o, float *out, const float *in, const float *add, float *scratch)
 {
-	Job j = {o, out, scratch, in, add};
+	Job j = {.o = o, .out = out, .scratch = scratch, .in = in, .add = add};
 	if (o->par)
 		gq_parallel(2, half_share, &j);
 	else
@@ -323,27 +508,88 @@ static int orbit_mode(void)
  * 1024 channels at 8x8, 0.71x). */
 enum { ORBIT_BANK = 128 << 20 };
 
-/* The orbit, whose bank is ng times smaller: where the expanded bank would pass
- * ORBIT_BANK, or under a memory ceiling (gq_set_memory_limit) where the ceiling would make
- * the expanded conv give up its cheapest algorithm (F(4x4) for F(2x2) or direct, up to 4
- * times the multiplies) or fit no bank at all. Elsewhere the expanded conv: at batch 1 on
- * 2 cores the orbit measured no faster on the bench models' layers, since each copy's
- * Winograd input transform is its own (ng times the expanded conv's). */
-static bool orbit_wanted(int cin, int h, int w, int cout, int k, int s, int p, int d)
+/* A model whose expanded banks pass this many bytes in all streams them from memory at
+ * batch 1, image after image: 12 distinct layers of p4m's 256 channels at 9x9 (51 MB)
+ * ran 1.6x slower than one layer repeated, 4 of them (17 MB) 1.15x, 2 not measurably
+ * (AVX-512, 2 threads; the L3 is 32 MB, shared with whatever else runs). */
+enum { STREAMS = 16 << 20 };
+
+/* An orbit bank (that both threads read whole) past this many bytes does not stay in a
+ * core's L2: p4's and p4m's 512 channels at 8x8 (orbit banks of 9.7 and 4.9 MB) ran
+ * 0.7-0.9x the expanded layer's speed where 9.5 MB expanded banks whose orbit banks were
+ * 1.3-2.4 MB ran 1.2-1.5x. */
+enum { ORBIT_L2 = 2 << 20 };
+
+/* Bytes of bank the orbit must save for each multiply-add (as the planner counts them) it
+ * adds: memory's 12 GB/s against some 5e10 multiply-adds a second on two AVX-512 cores is
+ * 0.25; twice that, for AVX2 and for the hand-offs. 128 channels at 29x29 on p4 (0.25)
+ * ran 0.93x, 256 at 15x15 on p4m (0.95) 1.5x. */
+#define BYTES_PER_MADD 0.5
+
+/* The orbit's cost as the planner counts it, its two halves' and two multiply-adds' worth
+ * for each float gathered or scattered, and its base plan's bank. */
+static double orbit_cost(const gq_conv_shape *c, size_t *bytes)
 {
+	gq_orbit o = {.ng = c->ng, .h = c->h, .w = c->w};
+	orbit_shape(&o, c->k, c->s, c->p, c->d);
+	double moved = (double)c->ng * c->cin * c->h * c->w + (double)c->cout * o.oh * o.ow;
+	return 2 * gq_conv_estimate(c->cin, o.th, c->w, c->cout / c->ng, c->k, c->s, c->p, c->d,
+	                   false, bytes) +
+	       2 * moved;
+}
+
+/* At batch 1, in a model whose banks stream (streamed bytes in all), where the orbit's bank
+ * fits a core's L2 and what it saves in bank is worth what it adds in work. */
+static bool orbit_pays(const gq_conv_shape *c, size_t streamed)
+{
+	if (streamed <= STREAMS || !orbit_applies(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p,
+	                                   c->d, c->ng, c->elem, c->lift))
+		return false;
+	size_t be, bo;
+	double ce = gq_conv_estimate(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &be),
+	       co = orbit_cost(c, &bo);
+	return bo <= ORBIT_L2 && (double)be - (double)bo >= BYTES_PER_MADD * (co - ce);
+}
+
+/* Where the orbit, whose bank is ng times smaller, runs by default: where it pays
+ * (orbit_pays); where the expanded bank would pass ORBIT_BANK; under a memory ceiling
+ * (gq_set_memory_limit), where the ceiling would make the expanded conv give up its
+ * cheapest algorithm (F(4x4) for F(2x2) or direct, up to 4 times the multiplies) or fit
+ * no bank at all. */
+static bool orbit_wanted(const gq_conv_shape *c, size_t streamed)
+{
+	if (orbit_pays(c, streamed))
+		return true;
 	size_t bytes;
-	double held = gq_conv_estimate(cin, h, w, cout, k, s, p, d, true, &bytes);
+	double held =
+	        gq_conv_estimate(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, true, &bytes);
 	if (!gq_memory_limit())
 		return bytes > ORBIT_BANK;
-	return held > gq_conv_estimate(cin, h, w, cout, k, s, p, d, false, &bytes);
+	return held >
+	       gq_conv_estimate(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes);
+}
+
+size_t gq_conv_expanded_bytes(const gq_conv_shape *c)
+{
+	size_t bytes;
+	gq_conv_estimate(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes);
+	return bytes;
+}
+
+gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed)
+{
+	int mode = c->ng ? orbit_mode() : 0;
+	bool want = mode == 1 || (mode < 0 && orbit_wanted(c, streamed));
+	gq_conv *o = want ? gq_conv_new_orbit(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d,
+	                            c->relu, c->ng, c->elem, c->lift)
+	                  : NULL;
+	return o ? o : gq_conv_new(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu);
 }
 
 gq_conv *gq_conv_new_group(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,
         int ng, const int *elem, bool lift)
 {
-	int mode = orbit_mode();
-	bool want = mode == 1 || (mode < 0 && orbit_wanted(cin, h, w, cout, k, s, p, d));
-	gq_conv *c =
-	        want ? gq_conv_new_orbit(cin, h, w, cout, k, s, p, d, relu, ng, elem, lift) : NULL;
-	return c ? c : gq_conv_new(cin, h, w, cout, k, s, p, d, relu);
+	gq_conv_shape c = {cin, h, w, cout, k, s, p, d, relu, ng, elem, lift};
+	return gq_conv_new_in_model(&c, gq_conv_expanded_bytes(&c));
 }

@@ -21,6 +21,8 @@ double gq_conv_estimate(
 float *gq_conv_padded(const gq_conv *c, float *scratch, int *hp, int *wq);
 /* gq_conv_run_sum once that copy is written (in: not read). */
 void gq_conv_run_padded(const gq_conv *c, float *out, const float *add, float *scratch);
+/* c's packed bank (gq_conv_bytes of it). */
+const float *gq_conv_bank(const gq_conv *c);
 /* A plan that runs the orbit o (owning it), or NULL (o freed) if out of memory. */
 gq_conv *gq_conv_wrap_orbit(gq_orbit *o);
 
@@ -32,5 +34,11 @@ size_t gq_orbit_scratch(const gq_orbit *o);
 const gq_conv *gq_orbit_base(const gq_orbit *o);
 int gq_orbit_size(const gq_orbit *o);
 void gq_orbit_free(gq_orbit *o);
+/* The bytes of c's bank expanded (as gq_conv_new would pack it, without a ceiling). */
+size_t gq_conv_expanded_bytes(const gq_conv_shape *c);
+/* c's plan as gq_conv_new_group's, c a layer of a model whose expanded banks would be
+ * streamed bytes in all (gq_conv_new_group: the layer's own), which tells whether they
+ * stream from memory at batch 1. A convolution of no group (ng = 0): gq_conv_new's. */
+gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed);
 
 #endif

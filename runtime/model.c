@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "geqrt.h"
+#include "conv_orbit.h"
 
 /* Images a thread runs through one layer before the next (gq_batch.group), so that the
  * layer's filters are read once per IMAGES_PER_STEP images. */
@@ -26,15 +26,18 @@ static void run_layer(void *net, int s, float *ws, float *scratch, const float *
 	n->desc->layers[s].run(&(gq_image){n, ws, scratch, x, y});
 }
 
-/* The convolutions' plans; the scratch the largest needs, or false if out of memory. */
+/* The convolutions' plans; the scratch the largest needs, or false if out of memory. A
+ * lift or gconv may run as an orbit where the model's banks, expanded, would stream from
+ * memory (gq_conv_new_in_model). */
 static bool new_convs(gq_net *n, size_t *scratch)
 {
 	const gq_net_desc *d = n->desc;
+	size_t streamed = 0;
+	for (int i = 0; i < d->nconvs; i++)
+		streamed += gq_conv_expanded_bytes(&d->convs[i]);
 	*scratch = 0;
 	for (int i = 0; i < d->nconvs; i++) {
-		const gq_conv_shape *c = &d->convs[i];
-		n->conv[i] = gq_conv_new_group(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d,
-		        c->relu, c->ng, c->elem, c->lift);
+		n->conv[i] = gq_conv_new_in_model(&d->convs[i], streamed);
 		if (!n->conv[i])
 			return false;
 		if (gq_conv_scratch(n->conv[i]) > *scratch)

@@ -521,10 +521,14 @@ enum { STREAMS = 16 << 20 };
 enum { ORBIT_L2 = 2 << 20 };
 
 /* Bytes of bank the orbit must save for each multiply-add (as the planner counts them) it
- * adds: memory's 12 GB/s against some 5e10 multiply-adds a second on two AVX-512 cores is
- * 0.25; twice that, for AVX2 and for the hand-offs. 128 channels at 29x29 on p4 (0.25)
- * ran 0.93x, 256 at 15x15 on p4m (0.95) 1.5x. */
-#define BYTES_PER_MADD 0.5
+ * adds. Memory's 12 GB/s against some 5e10 multiply-adds a second on two AVX-512 cores is
+ * 0.25 where a model's banks all stream (12 distinct layers of p4m's 256 channels at
+ * 15x15, 0.95 saved: the orbit 1.5x faster), but in models of 40-100 MB of banks part of
+ * them stays in the L3: there the orbit of that layer (0.85, the wide p4m model) ran
+ * 0.9-1.0x, and all the layers of the wide model and ResNet-18 p4 as orbits 0.8-0.95x,
+ * while ResNet-44's layers where the orbit does no more work (or less) than the expanded
+ * conv ran 1.1-1.2x (AVX-512 and AVX2, 2 threads). */
+#define BYTES_PER_MADD 1.0
 
 /* The orbit's cost as the planner counts it, its two halves' and two multiply-adds' worth
  * for each float gathered or scattered, and its base plan's bank. */

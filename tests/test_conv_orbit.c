@@ -7,7 +7,7 @@
  * the orbit is not exact, which get the expanded plan. */
 #include <stdbool.h>
 
-#include "geqrt.h"
+#include "conv_orbit.h"
 #include "harness.h"
 
 typedef struct Layer {
@@ -163,6 +163,9 @@ static const Layer layers[] = {
         {7, 6, 6, 9, 3, 1, 1, false},   /* even sides at stride 1 */
         {40, 8, 8, 40, 3, 1, 1, false}, /* deep: Winograd on the stacked copies */
         {2, 3, 3, 2, 3, 1, 0, false},   /* a one-pixel output */
+        /* the moves' 8x8 blocks (transposed, reversed) and what is left of a side */
+        {2, 19, 19, 3, 3, 1, 1, false},
+        {3, 17, 17, 2, 3, 2, 1, true},
 };
 enum { NLAYERS = sizeof layers / sizeof layers[0] };
 
@@ -200,15 +203,17 @@ START_TEST(non_square_mirror)
 }
 END_TEST
 
-/* Two threads: the gather and scatter split over the team, the stacked conv too. */
+/* Two threads, each running half of the copies, on p4m and p4. */
 START_TEST(two_threads)
 {
 	static const Layer L[] = {{32, 9, 9, 32, 3, 1, 1, false}, {16, 17, 17, 16, 3, 2, 1, false},
-	        {3, 33, 33, 8, 3, 1, 1, true}};
+	        {3, 33, 33, 8, 3, 1, 1, true}, {16, 25, 25, 16, 3, 1, 1, false}};
 	seed(16);
 	gq_set_threads(2);
-	for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+	for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
 		check_layer(&L[i], &groups[NGROUPS - 1], true, true);
+		check_layer(&L[i], &groups[5], i & 1, true);
+	}
 	gq_set_threads(1);
 }
 END_TEST
@@ -285,6 +290,54 @@ START_TEST(choice_by_environment_and_memory_ceiling)
 }
 END_TEST
 
+/* ResNet-44 p4m at 33x33 (widths 8, 16, 32: 64, 128, 256 planes), layer by layer, with
+ * its 98 MB of expanded banks: the orbit where its bank fits a core's L2 and it does no
+ * more work than the expanded conv (the 3x3 layers on 17x17 and 9x9, and the stride-2
+ * one into 9x9), not on 33x33 (1.6 times the work) nor for the 1x1 shortcuts or the lift;
+ * in a model whose banks stay in the caches, nowhere. On every kernel: the rule counts
+ * the work as the planner does for each. */
+START_TEST(orbits_where_banks_stream)
+{
+	static const struct {
+		gq_conv_shape c;
+		bool orbit;
+	} resnet[] = {
+	        {{3, 33, 33, 64, 3, 1, 1, 1, true, 8, NULL, true}, false},      /* the lift */
+	        {{64, 33, 33, 64, 3, 1, 1, 1, true, 8, NULL, false}, false},    /* stage 1 */
+	        {{64, 33, 33, 128, 3, 2, 1, 1, true, 8, NULL, false}, false},   /* into stage 2 */
+	        {{64, 33, 33, 128, 1, 2, 0, 1, false, 8, NULL, false}, false},  /* shortcut */
+	        {{128, 17, 17, 128, 3, 1, 1, 1, true, 8, NULL, false}, true},   /* stage 2 */
+	        {{128, 17, 17, 256, 3, 2, 1, 1, true, 8, NULL, false}, true},   /* into stage 3 */
+	        {{128, 17, 17, 256, 1, 2, 0, 1, false, 8, NULL, false}, false}, /* shortcut */
+	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, NULL, false}, true},     /* stage 3 */
+	};
+	const Group *p4m = &groups[NGROUPS - 1];
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (size_t i = 0; i < sizeof resnet / sizeof resnet[0]; i++) {
+			gq_conv_shape c = resnet[i].c;
+			c.elem = p4m->elem;
+			gq_conv *model = gq_conv_new_in_model(&c, 98 << 20),
+			        *cached = gq_conv_new_in_model(&c, 8 << 20);
+			ck_assert_msg(gq_conv_orbit(model) == (resnet[i].orbit ? 8 : 0),
+			        "%s: %d -> %d planes at %dx%d, k=%d s=%d: orbit of %d",
+			        kernel_names[kn], c.cin, c.cout, c.h, c.w, c.k, c.s,
+			        gq_conv_orbit(model));
+			ck_assert_int_eq(gq_conv_orbit(cached), 0);
+			gq_conv_free(model);
+			gq_conv_free(cached);
+		}
+	}
+	gq_conv_use_kernel(NULL);
+	/* a convolution of no group is never one */
+	gq_conv_shape plain = {256, 9, 9, 256, 3, 1, 1, 1, false, 0, NULL, false};
+	gq_conv *c = gq_conv_new_in_model(&plain, 98 << 20);
+	ck_assert_int_eq(gq_conv_orbit(c), 0);
+	gq_conv_free(c);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -295,6 +348,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, two_threads);
 	tcase_add_test(tc, falls_back_where_not_exact);
 	tcase_add_test(tc, choice_by_environment_and_memory_ceiling);
+	tcase_add_test(tc, orbits_where_banks_stream);
 	suite_add_tcase(s, tc);
 	return s;
 }

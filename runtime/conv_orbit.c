@@ -514,6 +514,11 @@ enum { ORBIT_BANK = 128 << 20 };
  * (AVX-512, 2 threads; the L3 is 32 MB, shared with whatever else runs). */
 enum { STREAMS = 16 << 20 };
 
+/* An expanded bank under this many bytes saves too little for the orbit's gathers,
+ * scatters and transforms: a 300-layer p4 net of 32 planes at 9x9 (150 KB banks, 44 MB in
+ * all) ran 0.6-0.75x as fast with its layers as orbits (AVX-512, 2 threads). */
+enum { ORBIT_MIN = 1 << 20 };
+
 /* An orbit bank (that both threads read whole) past this many bytes does not stay in a
  * core's L2: p4's and p4m's 512 channels at 8x8 (orbit banks of 9.7 and 4.9 MB) ran
  * 0.7-0.9x the expanded layer's speed where 9.5 MB expanded banks whose orbit banks were
@@ -542,8 +547,9 @@ static double orbit_cost(const gq_conv_shape *c, size_t *bytes)
 	       2 * moved;
 }
 
-/* At batch 1, in a model whose banks stream (streamed bytes in all), where the orbit's bank
- * fits a core's L2 and what it saves in bank is worth what it adds in work. */
+/* At batch 1, in a model whose banks stream (streamed bytes in all), for a layer whose bank
+ * is not small, where the orbit's bank fits a core's L2 and what it saves in bank is worth
+ * what it adds in work. */
 static bool orbit_pays(const gq_conv_shape *c, size_t streamed)
 {
 	if (streamed <= STREAMS || !orbit_applies(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p,
@@ -553,7 +559,8 @@ static bool orbit_pays(const gq_conv_shape *c, size_t streamed)
 	double ce = gq_conv_estimate(
 	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &be),
 	       co = orbit_cost(c, &bo);
-	return bo <= ORBIT_L2 && (double)be - (double)bo >= BYTES_PER_MADD * (co - ce);
+	return be >= ORBIT_MIN && bo <= ORBIT_L2 &&
+	       (double)be - (double)bo >= BYTES_PER_MADD * (co - ce);
 }
 
 /* Where the orbit, whose bank is ng times smaller, runs by default: where it pays

@@ -331,7 +331,6 @@ START_TEST(orbits_where_banks_stream)
 	}
 	gq_conv_use_kernel(NULL);
 	/* a small bank (150 KB: p4's 32 planes at 9x9), even where 300 of them stream */
-	gq_conv_new_group(32, 9, 9, 32, 3, 1, 1, 1, true, 4, groups[5].elem, false);
 	gq_conv_shape deep = {32, 9, 9, 32, 3, 1, 1, 1, true, 4, groups[5].elem, false};
 	gq_conv *deep_layer = gq_conv_new_in_model(&deep, 44 << 20);
 	ck_assert_int_eq(gq_conv_orbit(deep_layer), 0);

@@ -1397,7 +1397,7 @@ size_t gq_memory_limit(void)
 size_t gq_conv_bytes(const gq_conv *c)
 {
 	if (c->orbit)
-		return gq_conv_bytes(gq_orbit_base(c->orbit));
+		return gq_orbit_bytes(c->orbit);
 	return packed_a_floats(c) * sizeof(float);
 }
 

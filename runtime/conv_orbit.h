@@ -32,6 +32,8 @@ void gq_orbit_run(const gq_orbit *o, float *out, const float *in, const float *a
 size_t gq_orbit_scratch(const gq_orbit *o);
 /* The plan of the identity element's filters on the stacked copies. */
 const gq_conv *gq_orbit_base(const gq_orbit *o);
+/* The bytes of its banks: the base plan's, and the expanded plan's if it keeps one. */
+size_t gq_orbit_bytes(const gq_orbit *o);
 int gq_orbit_size(const gq_orbit *o);
 void gq_orbit_free(gq_orbit *o);
 /* The bytes of c's bank expanded (as gq_conv_new would pack it, without a ceiling). */

@@ -301,9 +301,10 @@ gq_conv *gq_conv_new_orbit(int cin, int h, int w, int cout, int k, int s, int p,
         int ng, const int *elem, bool lift);
 /* A plan for a lift or gconv: the orbit where it is exact and, its bank streaming from
  * memory (the layer's expanded bank alone past 16 MB; a model counts all of its banks),
- * saves more bytes of bank than it adds multiply-adds, or where the memory ceiling or a
- * bank past 128 MB asks for it; else gq_conv_new's. The environment variable
- * GEQRT_ORBIT=0 never runs the orbit, GEQRT_ORBIT=1 wherever exact. */
+ * saves more bytes of bank than it adds multiply-adds (the expanded plan then kept beside
+ * it, for runs on one thread); or the orbit alone where the memory ceiling or a bank past
+ * 128 MB asks for it; else gq_conv_new's. The environment variable GEQRT_ORBIT=0 never
+ * runs the orbit, GEQRT_ORBIT=1 wherever exact (alone). */
 gq_conv *gq_conv_new_group(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,
         int ng, const int *elem, bool lift);
 /* ng if c runs as an orbit, else 0. */

@@ -343,6 +343,56 @@ START_TEST(orbits_where_banks_stream)
 }
 END_TEST
 
+typedef struct Nested {
+	const Case *t;
+	gq_conv *c;
+	float *out;
+} Nested;
+
+static void run_on_thread0(void *ctx, int t, int n)
+{
+	Nested *j = ctx;
+	if (t == 0)
+		j->out = run(j->t, j->c);
+}
+
+/* A layer the orbit pays for in a model whose banks stream keeps the expanded plan too:
+ * the orbit where two threads run the layer (batch 1), the expanded plan where one does
+ * (an image of a serving batch, inside the team; or one thread in all), bit for bit as
+ * gq_conv_new's (whose F(2x2) rounds unlike the orbit's F(4x4)). */
+START_TEST(expanded_plan_for_one_thread)
+{
+	static const Layer L = {32, 9, 9, 32, 3, 1, 1, false};
+	const Group *p4m = &groups[NGROUPS - 1];
+	Case t;
+	seed(18);
+	make_case(&t, &L, p4m, true, true);
+	gq_conv_shape s = {t.cin, 9, 9, t.cout, 3, 1, 1, 1, true, 8, p4m->elem, false};
+	gq_conv *c = gq_conv_new_in_model(&s, 98 << 20),
+	        *e = gq_conv_new(t.cin, 9, 9, t.cout, 3, 1, 1, 1, true);
+	ck_assert_int_eq(gq_conv_orbit(c), 8);
+	ck_assert_uint_gt(gq_conv_bytes(c), gq_conv_bytes(e));
+	gq_set_threads(2);
+	float *two = run(&t, c);
+	Nested in_team = {&t, c, NULL};
+	gq_parallel(2, run_on_thread0, &in_team);
+	gq_set_threads(1);
+	float *one = run(&t, c), *exp = run(&t, e);
+	size_t bytes = t.nout * sizeof(float);
+	expect_near(&t, two, t.ref, "orbit on two threads vs naive");
+	ck_assert_msg(memcmp(two, exp, bytes) != 0, "two threads ran the expanded plan");
+	ck_assert_msg(!memcmp(in_team.out, exp, bytes), "inside the team: not the expanded plan");
+	ck_assert_msg(!memcmp(one, exp, bytes), "one thread: not the expanded plan");
+	free(two);
+	free(in_team.out);
+	free(one);
+	free(exp);
+	gq_conv_free(c);
+	gq_conv_free(e);
+	free_case(&t);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -354,6 +404,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, falls_back_where_not_exact);
 	tcase_add_test(tc, choice_by_environment_and_memory_ceiling);
 	tcase_add_test(tc, orbits_where_banks_stream);
+	tcase_add_test(tc, expanded_plan_for_one_thread);
 	suite_add_tcase(s, tc);
 	return s;
 }

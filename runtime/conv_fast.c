@@ -2229,14 +2229,15 @@ static inline void spin_pause(void)
 #endif
 }
 
-/* Padded rows [r0, r1) (of every channel), as a fused Winograd block without an input
- * phase comes to the tiles that read them: each row padded by the first thread to claim
- * it, just before its transform reads it (in cache), then waited for where the other
- * thread has claimed it. A thread pads all it claimed before it waits: none waits while
- * holding a row. Instead of an input phase of its own (the whole map padded, a hand-over
- * to the team and back, before any block starts), ResNet-44 p4 97x97 at batch 1 on two
- * threads ran 6% more images/s (median of 8 alternating rounds, ahead in 7, AVX-512;
- * AVX2 the same, 4 of 4), ResNet-18 p4 225x225 the same as before. */
+/* Padded rows [r0, r1) of every channel (direct: phase-plane rows), as a block of a run
+ * phase without an input phase (fused Winograd, direct by tiles) comes to the tiles that
+ * read them: each row padded by the first thread to claim it, just before its tiles read
+ * it (in cache), then waited for where the other thread has claimed it. A thread pads all it
+ * claimed before it waits: none waits while holding a row. Instead of an input phase of its own
+ * (the whole map padded, a hand-over to the team and back, before any block starts), ResNet-44 p4
+ * 97x97 at batch 1 on two threads ran 5-6% more images/s on AVX-512 (median ratios of three sets of
+ * alternating runs on a loaded machine), on AVX2 +14% in one set and even in two; ResNet-18 p4
+ * 225x225 within the noise. */
 static void pad_rows(const Job *j, int r0, int r1)
 {
 	const gq_conv *c = j->c;

@@ -83,6 +83,8 @@ typedef void direct_fn(const float *a, Src s, Out o, const float *bias, int flag
 /* Narrow: acc[r][j] = sum over k < kc of b[k*ldb + r] a[k*2V + j], for the rows r < R of the
  * function's entry R - 1 and 2V output channels j (a: kc rows of 2V), stored row by row. */
 typedef void narrow_fn(int kc, const float *a, const float *b, size_t ldb, float *acc);
+/* Its results into C transposed: channel j's rows at C + j*ldc, for j < nco. */
+typedef void narrow_out_fn(float *C, size_t ldc, const float *acc, int rows, int nco);
 enum { NROWS = 12 }; /* rows of the widest narrow kernel */
 
 typedef struct Kernel {
@@ -93,6 +95,7 @@ typedef struct Kernel {
 	direct_fn *direct;
 	narrow_fn *const *narrow; /* narrow[R - 1] for R rows, R <= nrows */
 	int nrows;
+	narrow_out_fn *narrow_out;
 	/* Winograd's input and output transforms */
 	void (*wino_in)(const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0,
 	        int ci1, int tp0, int tp1);
@@ -252,6 +255,13 @@ NARROW_C(9)
 NARROW_C(10)
 NARROW_C(11)
 NARROW_C(12)
+static void narrow_out_c(float *C, size_t ldc, const float *acc, int rows, int nco)
+{
+	for (int j = 0; j < nco; j++)
+		for (int r = 0; r < rows; r++)
+			C[j * ldc + r] = acc[r * 2 * VC + j];
+}
+
 static narrow_fn *const narrow_c[] = {narrow_c1, narrow_c2, narrow_c3, narrow_c4, narrow_c5,
         narrow_c6, narrow_c7, narrow_c8, narrow_c9, narrow_c10, narrow_c11, narrow_c12};
 
@@ -317,6 +327,43 @@ static bool always(void)
 		NR##R(NSTORE)                                                                      \
 	}
 
+/* The narrow kernels' results, R rows of 2 VW channels (R <= VW), into C transposed:
+ * channel j's R rows at C + j*ldc, for the nco channels that exist. Each half of the
+ * channels as a VW x VW block (rows past R repeat row 0 and are not stored), transposed
+ * in log2(VW) butterflies, each swapping one bit of the row with that bit of the column;
+ * scalar, the stores took as long as 64 rows of K. */
+/* clang-format off: it breaks the _Pragma lines (whole unrolling keeps x in registers) */
+#define NARROW_OUT(NAME, VW, TARGET)                                                               \
+	__attribute__((target(TARGET))) static void NAME(                                          \
+	        float *C, size_t ldc, const float *acc, int rows, int nco)                         \
+	{                                                                                          \
+		typedef float F __attribute__((vector_size(VW * sizeof(float))));                  \
+		typedef int I __attribute__((vector_size(VW * sizeof(int))));                      \
+		I p, keep;                                                                         \
+		for (int l = 0; l < VW; l++) {                                                     \
+			p[l] = l;                                                                  \
+			keep[l] = l < rows ? -1 : 0;                                               \
+		}                                                                                  \
+		for (int h = 0; h < 2; h++) {                                                      \
+			F x[VW];                                                                   \
+			_Pragma("GCC unroll 16") for (int r = 0; r < VW; r++) memcpy(              \
+			        &x[r], acc + (r < rows ? r : 0) * 2 * VW + h * VW, sizeof(F));     \
+			_Pragma("GCC unroll 4") for (int k = VW / 2; k; k >>= 1)                   \
+			        _Pragma("GCC unroll 16") for (int i = 0; i < VW; i++)              \
+			{                                                                          \
+				if (i & k)                                                         \
+					continue;                                                  \
+				F a = x[i], b = x[i + k];                                          \
+				I up = ((p & k) != 0) & (VW - k);                                  \
+				x[i] = __builtin_shuffle(a, b, p + up);                            \
+				x[i + k] = __builtin_shuffle(a, b, p + k + up);                    \
+			}                                                                          \
+			for (int j = 0; j < VW && h * VW + j < nco; j++)                           \
+				MASKSTORE(C + (h * VW + j) * ldc, rows, keep, x[j]);               \
+		}                                                                                  \
+	}
+/* clang-format on */
+
 #define DECL1(i)  V c##i##0 = ZERO();
 #define STEP1(i)  c##i##0 = FMA(BCAST(a + i), b0, c##i##0);
 #define STORE1(i) STORE_HALF(o.c0 + i * o.ld0, o.s0 + i * o.ld0, c##i##0, i)
@@ -365,6 +412,8 @@ static bool always(void)
 #define STOREU _mm256_storeu_ps
 #define ADD    _mm256_add_ps
 #define MAX    _mm256_max_ps
+
+#define MASKSTORE(c, rows, keep, x) _mm256_maskstore_ps(c, (__m256i)(keep), (__m256)(x))
 KERNELS(gemm_avx2, gemm1_avx2, direct_avx2, "avx2,fma")
 NARROW(narrow_avx2_, 1, "avx2,fma")
 NARROW(narrow_avx2_, 2, "avx2,fma")
@@ -372,6 +421,7 @@ NARROW(narrow_avx2_, 3, "avx2,fma")
 NARROW(narrow_avx2_, 4, "avx2,fma")
 NARROW(narrow_avx2_, 5, "avx2,fma")
 NARROW(narrow_avx2_, 6, "avx2,fma")
+NARROW_OUT(narrow_out_avx2, 8, "avx2,fma")
 static narrow_fn *const narrow_avx2[] = {
         narrow_avx2_1, narrow_avx2_2, narrow_avx2_3, narrow_avx2_4, narrow_avx2_5, narrow_avx2_6};
 #undef V
@@ -383,6 +433,7 @@ static narrow_fn *const narrow_avx2[] = {
 #undef STOREU
 #undef ADD
 #undef MAX
+#undef MASKSTORE
 
 #define V        __m512
 #define VW       16
@@ -393,6 +444,8 @@ static narrow_fn *const narrow_avx2[] = {
 #define STOREU   _mm512_storeu_ps
 #define ADD      _mm512_add_ps
 #define MAX      _mm512_max_ps
+#define MASKSTORE(c, rows, keep, x)                                                                \
+	((void)(keep), _mm512_mask_storeu_ps(c, (1u << (rows)) - 1, (__m512)(x)))
 KERNELS(gemm_avx512, gemm1_avx512, direct_avx512, "avx512f")
 NARROW(narrow_avx512_, 1, "avx512f")
 NARROW(narrow_avx512_, 2, "avx512f")
@@ -406,6 +459,7 @@ NARROW(narrow_avx512_, 9, "avx512f")
 NARROW(narrow_avx512_, 10, "avx512f")
 NARROW(narrow_avx512_, 11, "avx512f")
 NARROW(narrow_avx512_, 12, "avx512f")
+NARROW_OUT(narrow_out_avx512, 16, "avx512f")
 static narrow_fn *const narrow_avx512[] = {narrow_avx512_1, narrow_avx512_2, narrow_avx512_3,
         narrow_avx512_4, narrow_avx512_5, narrow_avx512_6, narrow_avx512_7, narrow_avx512_8,
         narrow_avx512_9, narrow_avx512_10, narrow_avx512_11, narrow_avx512_12};
@@ -418,6 +472,7 @@ static narrow_fn *const narrow_avx512[] = {narrow_avx512_1, narrow_avx512_2, nar
 #undef STOREU
 #undef ADD
 #undef MAX
+#undef MASKSTORE
 
 static bool has_avx2(void)
 {
@@ -1132,11 +1187,12 @@ __attribute__((target("avx512f"))) static void wino_output_avx512(const gq_conv 
 static const Kernel kernels[] = {
 #ifdef GQ_X86
         {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, narrow_avx512, 12,
-                wino_input_avx512, wino_output_avx512, has_avx512},
-        {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, narrow_avx2, 6, wino_input_avx2,
-                wino_output_avx2, has_avx2},
+                narrow_out_avx512, wino_input_avx512, wino_output_avx512, has_avx512},
+        {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, narrow_avx2, 6, narrow_out_avx2,
+                wino_input_avx2, wino_output_avx2, has_avx2},
 #endif
-        {"c", VC, gemm_c, gemm1_c, direct_c, narrow_c, NROWS, wino_input_c, wino_output_c, always},
+        {"c", VC, gemm_c, gemm1_c, direct_c, narrow_c, NROWS, narrow_out_c, wino_input_c,
+                wino_output_c, always},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
@@ -1249,22 +1305,30 @@ static bool plan_fused(gq_conv *c)
 }
 
 /* What a narrow product's call costs beyond its multiply-adds, in input channels (rows of
- * K): its R x 2V results stored one float at a time, transposed. */
-enum { NARROW_STORE = 64 };
+ * K): its R x 2V results stored transposed (narrow_out). */
+enum { NARROW_STORE = 16 };
+
+/* Input channels (K) below which a product is too short for the narrow kernel's calls to
+ * pay: P4CNN's 40-channel layer on a 4x4 output (4 tiles) ran 9-10 us wide and 13-14 us
+ * narrow in the model (AVX-512, --profile), though alone, repeated, narrow was as fast. */
+enum { NARROW_MIN_CIN = 64 };
 
 /* Whether the narrow kernel does a Winograd product faster than the wide one, which
  * computes whole vectors of tiles (gemm1's half panel, one vector of B to six broadcasts,
  * at 7/6 the cost of a multiply-add, being bound by its loads). Fitted to one thread,
- * AVX-512 and AVX2, alternating runs: with 4 or 9 tiles (8x8 or 9x9 maps by F(4x4)) the
- * narrow kernel took half the time or less; 256 channels at 8x8 by F(2x2) (16 tiles) 13%
- * less on AVX-512 (512 channels: 30% less), 12% more on AVX2 (a full panel of 2 x 8 there);
- * 256 channels at 9x9 by F(2x2) (25 tiles) 10% less on both; but 128 channels at 17x17 by
- * F(4x4) (25 tiles) 5-8% more and 256 at 15x15 (16 tiles) level, their transposed stores
- * no longer small beside a K of 128 or 256 rows. */
+ * AVX-512 and AVX2, alternating runs under chrt (load 4-8): with 4 or 9 tiles (8x8 or 9x9
+ * maps by F(4x4)) the narrow kernel took half the time or less; 512 channels at 8x8 by
+ * F(2x2) (16 tiles) 35-50% less on AVX-512, 256 channels 5-15% less, 256 at 15x15 by
+ * F(4x4) (16 tiles) 5-25% less, 128 at 13x13 3% less, 128 at 17x17 (25 tiles) level; on
+ * AVX2 a full panel of 16 tiles is 10-25% slower narrow (the wide kernel wastes nothing
+ * there), 25 tiles (256 at 9x9 by F(2x2), 128 at 17x17 by F(4x4)) 12% and 5% faster. With
+ * the stores one float at a time they cost about 64 rows of K. */
 static bool narrow_pays(const gq_conv *c)
 {
 	int v = c->kern->v, nr = 2 * v, rest = c->tiles % nr;
 	if (c->tiles > 2 * nr) /* large maps: fused blocks of tiles (plan_fused) */
+		return false;
+	if (c->cin < NARROW_MIN_CIN)
 		return false;
 	double wide = (double)(c->tiles - rest) + (rest > v ? nr : rest ? v * 7.0 / 6 : 0);
 	double co_wide = round_up(c->cout, MR), co_narrow = round_up(c->cout, nr);
@@ -2106,17 +2170,11 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 		}
 }
 
-/* acc's rows (2V channels a row) into C: row r's channel j at C[j*ldc + r], for the nco
- * channels that exist. */
-static void narrow_store(float *C, size_t ldc, const float *acc, int rows, int nr, int nco)
-{
-	for (int j = 0; j < nco; j++)
-		for (int r = 0; r < rows; r++)
-			C[j * ldc + r] = acc[r * nr + j];
-}
-
 /* Narrow Winograd: output channels of panels [i0, i1) (2V each) for all the tiles: the
- * alpha^2 products into Mb, R tiles (rows) at a time, then back to pixels. */
+ * alpha^2 products into Mb, R tiles (rows) at a time, then back to pixels. Mb's columns
+ * past the last tile keep what the scratch held: the output transform, a vector of tiles
+ * at a time, transforms them too and drops them (zeroing them, 16 short memsets a row of
+ * channels, made a 40-channel 4x4 layer half again slower). */
 static void wino_narrow(
         const gq_conv *c, float *out, const float *add, const float *V, int i0, int i1, float *Mb)
 {
@@ -2135,13 +2193,11 @@ static void wino_narrow(
 				for (int i = i0; i < i1; i++) {
 					c->kern->narrow[t1 - t0 - 1](
 					        cin, U + (size_t)i * cin * nr, b, nr, acc);
-					narrow_store(Mx + (i - i0) * nr * cols + j * nr + t0, cols,
-					        acc, t1 - t0, nr, min_int(nr, c->cout - i * nr));
+					c->kern->narrow_out(Mx + (i - i0) * nr * cols + j * nr + t0,
+					        cols, acc, t1 - t0, min_int(nr, c->cout - i * nr));
 				}
 			}
 		}
-		for (size_t r = 0; r < rows; r++) /* columns past the tiles, read by wino_out */
-			memset(Mx + r * cols + c->tiles, 0, (cols - c->tiles) * sizeof *Mx);
 	}
 	c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * nr, min_int(i1 * nr, c->cout), 0,
 	        c->tiles);

@@ -330,9 +330,9 @@ static bool always(void)
 /* The narrow kernels' results, R rows of 2 VW channels (R <= VW), into C transposed:
  * channel j's R rows at C + j*ldc, for the nco channels that exist. Each half of the
  * channels as a VW x VW block (rows past R repeat row 0 and are not stored), transposed
- * in log2(VW) butterflies, each swapping one bit of the row with that bit of the column;
- * scalar, the stores took as long as 64 rows of K. */
-/* clang-format off: it breaks the _Pragma lines (whole unrolling keeps x in registers) */
+ * in log2(VW) butterflies, each swapping one bit of the row with that bit of the column,
+ * the loops unrolled whole (_Pragma) so that x stays in registers; scalar, the stores took
+ * as long as 64 rows of K. */
 #define NARROW_OUT(NAME, VW, TARGET)                                                               \
 	__attribute__((target(TARGET))) static void NAME(                                          \
 	        float *C, size_t ldc, const float *acc, int rows, int nco)                         \
@@ -362,7 +362,6 @@ static bool always(void)
 				MASKSTORE(C + (h * VW + j) * ldc, rows, keep, x[j]);               \
 		}                                                                                  \
 	}
-/* clang-format on */
 
 #define DECL1(i)  V c##i##0 = ZERO();
 #define STEP1(i)  c##i##0 = FMA(BCAST(a + i), b0, c##i##0);
@@ -1304,6 +1303,13 @@ static bool plan_fused(gq_conv *c)
 	return false;
 }
 
+/* Output channels in panels of mr: MR for the wide kernels, 2V for the narrow one. */
+static void set_panels(gq_conv *c, int mr)
+{
+	c->mr = mr;
+	c->mpanels = (c->cout + mr - 1) / mr;
+}
+
 /* What a narrow product's call costs beyond its multiply-adds, in input channels (rows of
  * K): its R x 2V results stored transposed (narrow_out). */
 enum { NARROW_STORE = 16 };
@@ -1348,8 +1354,7 @@ static bool plan_narrow(gq_conv *c)
 	if (!narrow_pays(c))
 		return false;
 	c->narrow = true;
-	c->mr = nr;
-	c->mpanels = (c->cout + nr - 1) / nr;
+	set_panels(c, nr);
 	c->cib = c->cin;
 	c->tcp = c->tpanels;
 	c->cop = WINO_BLOCK / (a2 * nr * c->tcp * nr);
@@ -1357,8 +1362,7 @@ static bool plan_narrow(gq_conv *c)
 	if (wino_m_floats(c) <= GQ_TEAM_SCRATCH)
 		return true;
 	c->narrow = false;
-	c->mr = MR;
-	c->mpanels = (c->cout + MR - 1) / MR;
+	set_panels(c, MR);
 	c->cib = min_int(c->cin, KC);
 	return false;
 }
@@ -1427,8 +1431,7 @@ static void plan_algo(gq_conv *c, int algo)
 	c->algo = algo;
 	c->fused = false; /* (plan_wino's, for this algorithm only) */
 	c->narrow = false;
-	c->mr = MR;
-	c->mpanels = (c->cout + MR - 1) / MR;
+	set_panels(c, MR);
 	c->cib = KC / (c->k * c->k) > 0 ? KC / (c->k * c->k) : 1;
 	if (algo == GQ_CONV_DIRECT)
 		plan_direct(c);
@@ -1549,7 +1552,7 @@ static bool plan_shape(
 	c->oh = (h + 2 * p - d * (k - 1) - 1) / s + 1;
 	c->ow = (w + 2 * p - d * (k - 1) - 1) / s + 1;
 	c->kdim = cin * k * k;
-	c->mpanels = (cout + MR - 1) / MR;
+	set_panels(c, MR);
 	c->relu = relu;
 	c->kern = current_kernel();
 	return true;

@@ -48,8 +48,7 @@
 #define P_FOLDS     (1u << 9)  /* an affine map per channel that folds into the conv before it */
 #define P_FUSES     (1u << 10) /* runs in the epilogue of the conv whose output it overwrites */
 #define P_VARIADIC  (1u << 11) /* takes nin or more operands, positionally (concat) */
-#define P_ROWS      (1u << 12) /* runs inside the conv whose output only it reads, on the rows
-                                * the conv just wrote (gq_conv_run_pool) */
+#define P_ROWS      (1u << 12) /* runs on the rows of the conv it alone reads, as written */
 #define OUT_SAME    0
 
 #define SLIDE_     (P_SLIDING | P_PLANEWISE)

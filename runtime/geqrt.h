@@ -209,7 +209,10 @@ int gq_run_batch(gq_batch *b, const float *x, int batch, float *y);
 /* Profiling (the executable's --profile): while on, gq_run_batch adds up the wall time of
  * each step that thread 0 runs (at batch 1, every step); gq_profile_report prints the
  * totals per image, step by step, with their names and shares. Up to GQ_PROFILE_STEPS
- * steps are timed (a model has at most one per layer, and one more). */
+ * steps are timed (a model has at most one per layer, and one more). Where steps shared
+ * jobs with the team (batch 1 on several threads), two more columns: the time thread 0
+ * ran the step alone, the others idle, and the time it waited at the ends of the shared
+ * jobs for the others to finish theirs. */
 enum { GQ_PROFILE_STEPS = 4097 };
 /* Seconds on a monotonic clock: what --bench and --profile time with. */
 double gq_now(void);

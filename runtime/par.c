@@ -175,6 +175,33 @@ float *gq_team_scratch(int t)
 	return t >= 1 && t < GQ_MAX_THREADS ? worker_scratch[t] : NULL;
 }
 
+/* gq_profile's totals: seconds per step, and the images they add up over; of a step's
+ * time on thread 0, how much went to jobs the team shared (job) and, at their ends, to
+ * waiting for the other threads (wait). */
+static struct {
+	bool on;
+	const gq_batch *b;
+	long images;
+	int step; /* the step thread 0 runs */
+	double t[GQ_PROFILE_STEPS], job[GQ_PROFILE_STEPS], wait[GQ_PROFILE_STEPS];
+} prof;
+
+static double prof_now(void)
+{
+	return prof.on ? gq_now() : 0;
+}
+
+/* A job the team shared within a profiled step, timed on thread 0: started at t0, thread
+ * 0's part done at t1, every thread's at t2. (A job inside another, as a batch's steps are
+ * inside the batch's, runs alone: not one.) */
+static void note_job(double t0, double t1, double t2)
+{
+	if (!prof.on || prof.step < 0)
+		return;
+	prof.job[prof.step] += t2 - t0;
+	prof.wait[prof.step] += t2 - t1;
+}
+
 int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 {
 	int n = want < gq_threads() ? want : gq_threads();
@@ -184,6 +211,7 @@ int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 	}
 	n = start_workers(n);
 	note_used(n);
+	double t0 = prof_now();
 	if (n > 1) {
 		pthread_mutex_lock(&team.m);
 		team.fn = fn;
@@ -199,9 +227,12 @@ int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 	team_id = 0;
 	fn(ctx, 0, n);
 	team_id = -1;
+	double t1 = prof_now();
 	if (n > 1)
 		wait_done();
 	pthread_mutex_unlock(&team.busy);
+	if (n > 1)
+		note_job(t0, t1, prof_now());
 	return n;
 }
 
@@ -285,14 +316,6 @@ int gq_parallel_for(int units, int grain, void (*fn)(void *ctx, int u0, int u1, 
 	return gq_parallel(n, for_share, &f);
 }
 
-/* gq_profile's totals: seconds per step, and the images they add up over. */
-static struct {
-	bool on;
-	const gq_batch *b;
-	long images;
-	double t[GQ_PROFILE_STEPS];
-} prof;
-
 double gq_now(void)
 {
 	struct timespec t;
@@ -305,7 +328,24 @@ void gq_profile(bool on)
 	prof.on = on;
 	prof.b = NULL;
 	prof.images = 0;
+	prof.step = -1;
 	memset(prof.t, 0, sizeof prof.t);
+	memset(prof.job, 0, sizeof prof.job);
+	memset(prof.wait, 0, sizeof prof.wait);
+}
+
+/* The report's line for one step (total: all steps' time) or, with total 0, for all: the
+ * time per image and its share, and where the team shared jobs (shared), how much of it
+ * thread 0 ran alone and waited. */
+static void report_line(
+        FILE *f, double t, double job, double wait, double total, bool shared, const char *name)
+{
+	double per = 1e3 / (double)prof.images;
+	fprintf(f, "  %8.3f ms ", per * t);
+	fprintf(f, total > 0 ? "%5.1f%%  " : "        ", total > 0 ? 100 * t / total : 0.0);
+	if (shared)
+		fprintf(f, "%8.3f %8.3f  ", per * (t - job), per * wait);
+	fprintf(f, "%s\n", name);
 }
 
 void gq_profile_report(FILE *f)
@@ -314,15 +354,21 @@ void gq_profile_report(FILE *f)
 	if (!b || prof.images == 0)
 		return;
 	int n = b->nsteps < GQ_PROFILE_STEPS ? b->nsteps : GQ_PROFILE_STEPS;
-	double total = 0;
-	for (int s = 0; s < n; s++)
+	double total = 0, job = 0, wait = 0;
+	for (int s = 0; s < n; s++) {
 		total += prof.t[s];
-	fprintf(f, "per image, on thread 0 (%ld images):\n", prof.images);
+		job += prof.job[s];
+		wait += prof.wait[s];
+	}
+	bool shared = job > 0;
+	fprintf(f, "per image, on thread 0 (%ld images)%s:\n", prof.images,
+	        shared ? "; of each step, ms thread 0 ran alone (the others idle), ms it "
+	                 "waited for the others at the ends of the jobs they shared"
+	               : "");
 	for (int s = 0; s < n; s++)
-		fprintf(f, "  %8.3f ms %5.1f%%  %s\n", 1e3 * prof.t[s] / (double)prof.images,
-		        total > 0 ? 100 * prof.t[s] / total : 0.0,
+		report_line(f, prof.t[s], prof.job[s], prof.wait[s], total, shared,
 		        b->step_names ? b->step_names[s] : "");
-	fprintf(f, "  %8.3f ms          all steps\n", 1e3 * total / (double)prof.images);
+	report_line(f, total, job, wait, 0, shared, "all steps");
 }
 
 /* One step of one image; timed when profiling, on thread 0 (whose totals nothing else
@@ -335,7 +381,9 @@ static void run_step(
 		return;
 	}
 	double t0 = gq_now();
+	prof.step = s;
 	b->step(b->net, s, ws, scratch, in, out);
+	prof.step = -1;
 	prof.t[s] += gq_now() - t0;
 }
 

@@ -797,6 +797,89 @@ START_TEST(parallel_for_runs_each_unit_once)
 }
 END_TEST
 
+/* Steps of a profiled batch: step 0 a job the team shares, on which the worker sleeps
+ * 20 ms and thread 0 not at all; step 1 20 ms on thread 0 alone. */
+static void sleeper(void *ctx, int t, int n)
+{
+	(void)ctx;
+	(void)n;
+	if (t == 1)
+		usleep(20000);
+}
+
+static void profiled_step(void *net, int s, float *ws, float *scratch, const float *in, float *out)
+{
+	(void)net, (void)ws, (void)scratch, (void)in, (void)out;
+	if (s == 0)
+		gq_parallel(2, sleeper, NULL);
+	else
+		usleep(20000);
+}
+
+/* The numbers of one line of the profile, but for its percentage, up to the name. */
+static int profile_numbers(const char *line, double *v, int max)
+{
+	int n = 0;
+	for (const char *p = line; *p && *p != '\n' && n < max;) {
+		char *end;
+		double x = strtod(p, &end);
+		if (end == p) {
+			p += strspn(p, " ");
+			if (strncmp(p, "ms ", 3))
+				break;
+			p += 3;
+		} else if (*end == '%') {
+			p = end + 1;
+		} else {
+			v[n++] = x;
+			p = end;
+		}
+	}
+	return n;
+}
+
+/* --profile's columns on two threads: a step's time thread 0 ran alone, and the time it
+ * waited for the others at the end of a shared job, each per image; their totals. */
+START_TEST(profile_shows_alone_and_waiting)
+{
+	static const char *names[] = {"shared, line 1", "alone, line 2"};
+	static float dummy[16];
+	gq_batch b = {.step = profiled_step,
+	        .step_names = names,
+	        .nsteps = 2,
+	        .group = 1,
+	        .nthreads = 2,
+	        .ws = dummy,
+	        .scratch = dummy};
+	gq_set_threads(2);
+	gq_profile(true);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(gq_run_batch(&b, dummy, 1, dummy), 0);
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	gq_profile_report(f);
+	fclose(f);
+	gq_profile(false);
+	gq_set_threads(1);
+	double v[3][3]; /* per line: ms, alone, waited */
+	static const char *const lines[] = {"  shared, line 1", "  alone, line 2", "  all steps"};
+	for (int i = 0; i < 3; i++) {
+		const char *at = strstr(text, lines[i]);
+		ck_assert_msg(at, "%s", text);
+		while (at > text && at[-1] != '\n')
+			at--;
+		ck_assert_msg(profile_numbers(at, v[i], 3) == 3, "%s", text);
+	}
+	/* 20 ms per image each, give or take a busy machine's delays */
+	ck_assert_msg(v[0][0] >= 19 && v[0][2] >= 19 && v[0][1] < 1, "%s", text);
+	ck_assert_msg(v[1][0] >= 19 && v[1][1] >= 19 && v[1][2] == 0, "%s", text);
+	for (int k = 1; k < 3; k++)
+		ck_assert_msg(fabs(v[2][k] - v[0][k] - v[1][k]) < 0.01, "%s", text);
+	free(text);
+}
+END_TEST
+
 static Suite *conv_fast_suite(void)
 {
 	Suite *s = suite_create("conv_fast");
@@ -819,6 +902,7 @@ static Suite *conv_fast_suite(void)
 	TCase *team = tcase_create("team");
 	tcase_add_test(team, parallel_runs_each_share_once);
 	tcase_add_test(team, parallel_for_runs_each_unit_once);
+	tcase_add_test(team, profile_shows_alone_and_waiting);
 	suite_add_tcase(s, team);
 	return s;
 }

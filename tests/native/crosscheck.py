@@ -408,8 +408,10 @@ def cli_tests(exe, py, work):
         bench_line(out)
         with open(api_geq()) as f:
             src = f.read().splitlines()
-        steps = re.findall(r"^ +([0-9.]+) ms +([0-9.]+)% +(\w+), line ([0-9]+)", out, re.M)
-        total = re.search(r"^ +([0-9.]+) ms +all steps$", out, re.M)
+        # with 2 threads, steps that shared jobs: "alone" and "waited" columns before the name
+        steps = re.findall(r"^ +([0-9.]+) ms +([0-9.]+)% +(?:[0-9.]+ +[0-9.]+ +)?(\w+), line ([0-9]+)",
+                           out, re.M)
+        total = re.search(r"^ +([0-9.]+) ms +(?:[0-9.]+ +[0-9.]+ +)?all steps$", out, re.M)
         if len(steps) < 2 or not total:
             raise AssertionError(f"no per-step profile in {out!r}")
         for ms, pct, name, line in steps:

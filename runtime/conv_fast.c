@@ -87,6 +87,8 @@ typedef void narrow_fn(int kc, const float *a, const float *b, size_t ldb, float
 typedef void narrow_out_fn(float *C, size_t ldc, const float *acc, int rows, int nco);
 enum { NROWS = 12 }; /* rows of the widest narrow kernel */
 
+typedef struct Input Input; /* what a Winograd input transform reads */
+
 typedef struct Kernel {
 	const char *name;
 	int v; /* floats a vector */
@@ -97,7 +99,7 @@ typedef struct Kernel {
 	int nrows;
 	narrow_out_fn *narrow_out;
 	/* Winograd's input and output transforms */
-	void (*wino_in)(const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0,
+	void (*wino_in)(const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0,
 	        int ci1, int tp0, int tp1);
 	void (*wino_out)(const gq_conv *c, float *out, const float *add, const float *Mb,
 	        size_t mstride, size_t cols, int co0, int co1, int t0, int t1);
@@ -627,11 +629,10 @@ static inline __attribute__((always_inline)) void out_tf(int f, Lane *d)
 		out_1d(f, d + x, a);
 }
 
-/* Tiles t0 .. t0 + LANES - 1: the n of them that exist, where each one's patch starts in
- * the padded plane and its first output pixel (one division for them all). */
+/* Tiles t0 .. t0 + LANES - 1: the n of them that exist, and each one's first output pixel
+ * (one division for them all). */
 typedef struct Chunk {
 	int n;
-	size_t patch[LANES];
 	int oy[LANES], ox[LANES];
 } Chunk;
 
@@ -642,7 +643,6 @@ static void chunk_at(const gq_conv *c, int t0, Chunk *k)
 	for (int l = 0; l < LANES; l++) {
 		k->oy[l] = y * c->m;
 		k->ox[l] = x * c->m;
-		k->patch[l] = ((size_t)k->oy[l] * c->wq + (size_t)k->ox[l]) * c->s;
 		if (++x == c->tw) {
 			x = 0;
 			y++;
@@ -660,6 +660,42 @@ static size_t wino_vstride(const gq_conv *c)
 	return (size_t)panels * c->cin * 2 * c->kern->v + LINE_FLOATS;
 }
 
+/* What a Winograd input transform reads: row y, col x of channel ci's padded plane is
+ * x[ci*plane + (y - off)*ld + x - off] where 0 <= y - off < h and 0 <= x - off < w, and zero
+ * elsewhere. Either the layer's input itself (off = p), its zeros the masked-off lanes of
+ * the transform's loads, so that no padded copy is written and read back; or a padded copy
+ * that a caller wrote (gq_conv_run_padded: off = 0). */
+struct Input {
+	const float *x;
+	size_t plane;
+	int ld, h, w, off;
+	bool whole; /* the padded copy: every patch, and the 8 floats from each of its rows'
+	             * starts, lie in the plane (plain loads, no masks) */
+};
+
+/* Where chunk k's patches lie in an Input: patch l's row y starts at at[l] + y*ld of its
+ * channel's plane (outside the plane where padding is), and bit j of mask[y][l] says whether
+ * its float j (j < 16) there exists: 0 for a row outside the input or a tile that does not
+ * exist. Worked out once for all the channels. */
+typedef struct Patches {
+	int n; /* tiles that exist */
+	ptrdiff_t at[LANES];
+	uint16_t mask[9][LANES];
+} Patches;
+
+static void patches_at(const gq_conv *c, const Chunk *k, const Input *x, Patches *q)
+{
+	q->n = k->n;
+	for (int l = 0; l < LANES; l++) {
+		int y0 = k->oy[l] * c->s - x->off, x0 = k->ox[l] * c->s - x->off;
+		int lo = x0 < 0 ? -x0 : 0, hi = min_int(16, x->w - x0); /* floats [lo, hi) */
+		unsigned cols = l < k->n && lo < hi ? (1u << hi) - (1u << lo) : 0;
+		q->at[l] = (ptrdiff_t)y0 * x->ld + x0;
+		for (int y = 0; y < c->alpha; y++)
+			q->mask[y][l] = (uint16_t)(y0 + y >= 0 && y0 + y < x->h ? cols : 0);
+	}
+}
+
 /* Columns of V that the products read: whole vectors of tiles, since a last panel with no
  * tile in its second half runs gemm1 (on P4CNN's 24x24 maps, 36 tiles of 48 columns:
  * 40 are read). */
@@ -670,22 +706,25 @@ static int wino_live(const gq_conv *c)
 
 /* Input channels [ci0, ci1) of the tiles of panels [tp0, tp1): each patch, transformed, into
  * V (panel tp0 first; vstride floats from one of the alpha^2 planes to the next; portable). */
-static void wino_input_c(const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0,
+static void wino_input_c(const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0,
         int ci1, int tp0, int tp1)
 {
 	int a = c->alpha, nr = 2 * c->kern->v;
-	size_t plane = (size_t)c->hp * c->wq;
 	Lane d[81];
 	Chunk k;
+	Patches q;
 	for (int t0 = tp0 * nr; t0 < min_int(tp1 * nr, wino_live(c)); t0 += LANES) {
 		chunk_at(c, t0, &k);
+		patches_at(c, &k, x, &q);
 		for (int ci = ci0; ci < ci1; ci++) {
+			const float *xc = x->x + ci * x->plane;
+			/* padding and a panel's tail: zeros */
 			for (int l = 0; l < LANES; l++)
 				for (int y = 0; y < a; y++)
-					for (int z = 0; z < a; z++) /* a panel's tail: zeros */
+					for (int z = 0; z < a; z++)
 						d[y * a + z][l] =
-						        l < k.n ? xp[ci * plane + k.patch[l] +
-						                          (size_t)y * c->wq + z]
+						        q.mask[y][l] >> z & 1
+						                ? xc[q.at[l] + y * x->ld + z]
 						                : 0.0f;
 			in_tf(c->algo, d);
 			float *dst = V + ((size_t)(t0 / nr - tp0) * c->cin + ci) * nr + t0 % nr;
@@ -751,11 +790,23 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void transpose8
 	r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-/* As wino_input_c, but each patch row of eight tiles is eight vector loads and a
- * transpose, not 8 x alpha scalar copies (the padded plane has room for the overread).
+/* The floats j < 8 of p whose bit j of mask is set, zeros elsewhere (the others are not
+ * read: they may lie outside the input). */
+__attribute__((target("avx2,fma"), always_inline)) static inline __m256 load8_masked(
+        const float *p, unsigned mask)
+{
+	const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+	__m256i m = _mm256_and_si256(_mm256_set1_epi32((int)mask), bit);
+	return _mm256_maskload_ps(p, _mm256_cmpeq_epi32(m, bit));
+}
+
+/* As wino_input_c on one chunk (q: its patches in channel plane x, ld floats a row), but
+ * each patch row of eight tiles is eight vector loads and a transpose, not 8 x alpha scalar
+ * copies; where a patch crosses the input's edge, masked loads (zeros for the padding).
  * Inlined with the form f constant, so that every loop below unrolls. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void input_lanes(
-        const gq_conv *c, float *dst, size_t xstride, const float *x, const Chunk *k, const int f)
+__attribute__((target("avx2,fma"), always_inline)) static inline void input_lanes(const gq_conv *c,
+        float *dst, size_t xstride, const float *x, int ld, const Patches *q, const int f,
+        const bool whole)
 {
 	const int a = form_alpha(f);
 	Lane d[81];
@@ -763,17 +814,21 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 	for (int y = 0; y < a; y++) {
 		__m256 r[8];
 #pragma GCC unroll 8
-		for (int l = 0; l < LANES; l++)
-			r[l] = l < k->n ? _mm256_loadu_ps(x + k->patch[l] + (size_t)y * c->wq)
-			                : _mm256_setzero_ps();
+		for (int l = 0; l < LANES; l++) {
+			const float *p = x + q->at[l] + (ptrdiff_t)y * ld;
+			r[l] = !whole     ? load8_masked(p, q->mask[y][l])
+			       : l < q->n ? _mm256_loadu_ps(p)
+			                  : _mm256_setzero_ps();
+		}
 		transpose8(r);
 #pragma GCC unroll 6
 		for (int z = 0; z < a && z < 8; z++)
 			d[y * a + z] = (Lane)r[z];
 		if (a > 8) /* a ninth column: one float of each patch row */
 			for (int l = 0; l < LANES; l++)
-				d[y * a + 8][l] =
-				        l < k->n ? x[k->patch[l] + (size_t)y * c->wq + 8] : 0.0f;
+				d[y * a + 8][l] = q->mask[y][l] >> 8 & 1
+				                          ? x[q->at[l] + (ptrdiff_t)y * ld + 8]
+				                          : 0.0f;
 		in_1d(f, d + y * a, 1);
 	}
 #pragma GCC unroll 6
@@ -808,30 +863,36 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
  * channel. */
 #define WINO_INPUT(NAME, TARGET, G, GROUP)                                                         \
 	__attribute__((target(TARGET), always_inline)) static inline void NAME##_f(                \
-	        const gq_conv *c, float *V, size_t vstride, const float *xp, int ci0, int ci1,     \
-	        int tp0, int tp1, const int f)                                                     \
+	        const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0, int ci1,      \
+	        int tp0, int tp1, const int f, const bool whole)                                   \
 	{                                                                                          \
 		int nr = 2 * c->kern->v, live = wino_live(c);                                      \
-		size_t plane = (size_t)c->hp * c->wq;                                              \
-		Chunk k[VMAX * 2 / LANES];                                                         \
+		Chunk k;                                                                           \
+		Patches q[VMAX * 2 / LANES];                                                       \
 		for (int tp = tp0; tp < tp1; tp++) {                                               \
 			int groups = min_int(nr, live - tp * nr) / (G);                            \
-			for (int g = 0; g < groups * (G) / LANES; g++)                             \
-				chunk_at(c, tp *nr + g * LANES, &k[g]);                            \
+			for (int g = 0; g < groups * (G) / LANES; g++) {                           \
+				chunk_at(c, tp *nr + g * LANES, &k);                               \
+				patches_at(c, &k, x, &q[g]);                                       \
+			}                                                                          \
 			for (int ci = ci0; ci < ci1; ci++) {                                       \
 				float *dst = V + ((size_t)(tp - tp0) * c->cin + ci) * nr;          \
 				for (int g = 0; g < groups; g++)                                   \
-					GROUP(c, dst + g * (G), vstride, xp + ci * plane,          \
-					        &k[g * (G) / LANES], f);                           \
+					GROUP(c, dst + g * (G), vstride, x->x + ci * x->plane,     \
+					        x->ld, &q[g * (G) / LANES], f, whole);             \
 			}                                                                          \
 		}                                                                                  \
 	}                                                                                          \
 	__attribute__((target(TARGET))) static void NAME(const gq_conv *c, float *V,               \
-	        size_t vstride, const float *xp, int ci0, int ci1, int tp0, int tp1)               \
+	        size_t vstride, const Input *x, int ci0, int ci1, int tp0, int tp1)                \
 	{                                                                                          \
-		BY_FORM(c, NAME##_CALL)                                                            \
+		if (x->whole)                                                                      \
+			BY_FORM(c, NAME##_WHOLE)                                                   \
+		else                                                                               \
+			BY_FORM(c, NAME##_MASKED)                                                  \
 	}
-#define wino_input_avx2_CALL(f) wino_input_avx2_f(c, V, vstride, xp, ci0, ci1, tp0, tp1, f)
+#define wino_input_avx2_WHOLE(f)  wino_input_avx2_f(c, V, vstride, x, ci0, ci1, tp0, tp1, f, true)
+#define wino_input_avx2_MASKED(f) wino_input_avx2_f(c, V, vstride, x, ci0, ci1, tp0, tp1, f, false)
 WINO_INPUT(wino_input_avx2, "avx2,fma", LANES, input_lanes)
 
 /* One output row of a tile: m pixels (+ the residual's at s, unless NULL; then the relu),
@@ -963,26 +1024,35 @@ __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *
 #undef WINO_OUT
 }
 
-/* Floats z = 0..7 of row `row` of sixteen tiles' patches (chunks k[0] and k[1]; zeros for
- * tiles that do not exist): col[z] lane l is tile l's float z. Each 16-float vector takes two
- * tiles' eight floats (an 8-float load each) and the eight vectors are transposed as
- * transpose8 does, in each 256-bit half, the last step across the halves: 24 shuffles for
- * sixteen tiles, where AVX2 takes 48. Vector j holds tile A_j (A = 0..3, 8..11) in its low
- * half and A_j + 4 in its high half, so that the 128-bit lanes come out in tile order. */
+/* Floats z = z0..z0 + 7 of row y of sixteen tiles' patches (q[0] and q[1], in channel plane
+ * x, ld floats a row; zeros for padding and tiles that do not exist): col[z] lane l is tile
+ * l's float z0 + z. Each 16-float vector takes two tiles' eight floats (a load into each
+ * half: masked unless whole) and the eight vectors are transposed as transpose8 does, in each
+ * 256-bit half, the last step across the halves: 24 shuffles for sixteen tiles, where AVX2
+ * takes 48. Vector j holds tile A_j (A = 0..3, 8..11) in its low half and A_j + 4 in its high half,
+ * so that the 128-bit lanes come out in tile order. */
 __attribute__((target("avx512f"), always_inline)) static inline void load_cols16(
-        const float *x, const Chunk k[2], size_t row, __m512 col[8])
+        const float *x, int ld, const Patches q[2], int y, int z0, __m512 col[8], const bool whole)
 {
 	__m512 r[8], t[8], u[8];
 #pragma GCC unroll 8
 	for (int j = 0; j < 8; j++) {
-		int ta = j < 4 ? j : j + 4, tb = ta + 4;
-		const Chunk *ka = &k[ta / LANES], *kb = &k[tb / LANES];
-		__m256 lo = ta % LANES < ka->n ? _mm256_loadu_ps(x + ka->patch[ta % LANES] + row)
-		                               : _mm256_setzero_ps();
-		__m256 hi = tb % LANES < kb->n ? _mm256_loadu_ps(x + kb->patch[tb % LANES] + row)
-		                               : _mm256_setzero_ps();
-		r[j] = _mm512_castpd_ps(_mm512_insertf64x4(
-		        _mm512_castps_pd(_mm512_castps256_ps512(lo)), _mm256_castps_pd(hi), 1));
+		int ta = j < 4 ? j : j + 4, tb = ta + 4, la = ta % LANES, lb = tb % LANES;
+		const Patches *qa = &q[ta / LANES], *qb = &q[tb / LANES];
+		const float *pa = x + qa->at[la] + (ptrdiff_t)y * ld + z0;
+		const float *pb = x + qb->at[lb] + (ptrdiff_t)y * ld + z0;
+		if (whole) { /* plain loads, as two halves */
+			__m256 lo = la < qa->n ? _mm256_loadu_ps(pa) : _mm256_setzero_ps();
+			__m256 hi = lb < qb->n ? _mm256_loadu_ps(pb) : _mm256_setzero_ps();
+			r[j] = _mm512_castpd_ps(
+			        _mm512_insertf64x4(_mm512_castps_pd(_mm512_castps256_ps512(lo)),
+			                _mm256_castps_pd(hi), 1));
+			continue;
+		}
+		__mmask16 ma = (qa->mask[y][la] >> z0) & 0xff, mb = (qb->mask[y][lb] >> z0 & 0xff)
+		                                                    << 8;
+		/* tile tb's floats into the high half: pb - 8's lanes 8..15 */
+		r[j] = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(ma, pa), mb, pb - 8);
 	}
 #pragma GCC unroll 4
 	for (int j = 0; j < 8; j += 2) {
@@ -1003,22 +1073,23 @@ __attribute__((target("avx512f"), always_inline)) static inline void load_cols16
 	}
 }
 
-/* As input_lanes, on the sixteen tiles of chunks k[0] and k[1]: the transform on 16-float
+/* As input_lanes, on the sixteen tiles of q[0] and q[1]: the transform on 16-float
  * vectors, the transpose as load_cols16 (a ninth column: the first of the next eight). */
-__attribute__((target("avx512f"), always_inline)) static inline void input_lanes16(
-        const gq_conv *c, float *dst, size_t xstride, const float *x, const Chunk k[2], const int f)
+__attribute__((target("avx512f"), always_inline)) static inline void input_lanes16(const gq_conv *c,
+        float *dst, size_t xstride, const float *x, int ld, const Patches q[2], const int f,
+        const bool whole)
 {
 	const int a = form_alpha(f);
 	Lane16 d[81];
 #pragma GCC unroll 9
 	for (int y = 0; y < a; y++) {
 		__m512 col[8];
-		load_cols16(x, k, (size_t)y * c->wq, col);
+		load_cols16(x, ld, q, y, 0, col, whole);
 #pragma GCC unroll 8
 		for (int z = 0; z < a && z < 8; z++)
 			d[y * a + z] = (Lane16)col[z];
 		if (a > 8) {
-			load_cols16(x, k, (size_t)y * c->wq + 8, col);
+			load_cols16(x, ld, q, y, 8, col, false);
 			d[y * a + 8] = (Lane16)col[0];
 		}
 		in_1d_16(f, d + y * a, 1);
@@ -1032,7 +1103,10 @@ __attribute__((target("avx512f"), always_inline)) static inline void input_lanes
 	}
 }
 
-#define wino_input_avx512_CALL(f) wino_input_avx512_f(c, V, vstride, xp, ci0, ci1, tp0, tp1, f)
+#define wino_input_avx512_WHOLE(f)                                                                 \
+	wino_input_avx512_f(c, V, vstride, x, ci0, ci1, tp0, tp1, f, true)
+#define wino_input_avx512_MASKED(f)                                                                \
+	wino_input_avx512_f(c, V, vstride, x, ci0, ci1, tp0, tp1, f, false)
 WINO_INPUT(wino_input_avx512, "avx512f", 2 * LANES, input_lanes16)
 
 /* Where a vector of 16/m tiles' output rows (its tiles' rows one after the other) goes in
@@ -2343,6 +2417,23 @@ static void pad_runs(const Job *j, int r0, int r1)
 		pad_rows(j, r0 / per_row, (r1 - 1) / per_row + (c->k - 1) * c->d / c->s + 1);
 }
 
+/* Bytes of input from which a fused Winograd layer split over the threads reads its input
+ * in place (wino_units): a smaller map's padded copy is cheap, in a core's cache, and the
+ * masked loads cost more than it saves (P4CNN's 40-channel 26x26 layers, 108 KB: 2-3% fewer
+ * images/s at batch 1, AVX-512, medians of 6 and 10 rounds). */
+enum { FOLD_BYTES = 512 * 1024 };
+
+/* What the Winograd transforms of job j read: the layer's input itself (fold), its zeros
+ * the transform's masked-off lanes, or the padded copy (the input phase's or pad_rows', or
+ * the one gq_conv_run_padded's caller wrote). */
+static Input wino_input(const Job *j, bool fold)
+{
+	const gq_conv *c = j->c;
+	if (fold)
+		return (Input){j->x, (size_t)c->h * c->w, c->w, c->h, c->w, c->p, false};
+	return (Input){j->in, (size_t)c->hp * c->wq, c->wq, c->hp, c->wq, 0, true};
+}
+
 /* Winograd blocks [u0, u1), with a worker's own scratch (NULL: the caller's, in the job):
  * fused, tile panel by tile panel (u / ncb), each transformed once for its blocks of
  * output channels (*held: 1 + the panel V holds from the thread's last call); else
@@ -2356,14 +2447,23 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 	 * by a panel at most, not by cop - 1 */
 	int ntb = (c->tpanels + c->tcp - 1) / c->tcp;
 	long ncb = (c->mpanels + c->cop - 1) / c->cop;
+	/* Split over the threads (a worker's, or a share of the units), a fused block of a large
+	 * map reads the layer's input itself: no rows padded by one thread for the other to wait
+	 * for (a 32-channel 97x97 layer on two threads took 10% less time, AVX-512). On one
+	 * thread (batch 1 on one core, or an image of a batch) the padded copy pays: its
+	 * sequential reads stream the input in, where the transform's own loads jump from plane
+	 * to plane (folded, the layer took 6-11% more time). */
+	bool fold = c->fused && j->row && (own || u1 - u0 < j->units) &&
+	            (size_t)c->cin * c->h * c->w * sizeof(float) >= FOLD_BYTES;
 	for (int u = u0; u < u1; u++) {
 		int tb = c->fused ? (int)(u / ncb) : u % ntb,
 		    cb = c->fused ? (int)(u % ncb) : u / ntb;
 		int j0 = tb * c->tcp, j1 = min_int(j0 + c->tcp, c->tpanels);
 		if (c->fused && tb + 1 != *held) {
-			if (j->row)
+			if (j->row && !fold)
 				pad_panels(j, j0, j1);
-			c->kern->wino_in(c, V, wino_vstride(c), j->in, 0, c->cin, j0, j1);
+			Input x = wino_input(j, fold);
+			c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, j0, j1);
 			*held = tb + 1;
 		}
 		wino_block(c, j->out, j->add, V, c->fused ? j0 : 0, (int)(c->mpanels * cb / ncb),
@@ -2544,8 +2644,9 @@ static void input_share(void *ctx, int t, int n)
 	}
 	if (!j->padded)
 		pad_input(c, xp, j->x, ci0, ci1, r0, r1);
+	Input x = wino_input(j, false);
 	if (!c->fused)
-		c->kern->wino_in(c, j->V, wino_vstride(c), xp, ci0, ci1, 0, c->tpanels);
+		c->kern->wino_in(c, j->V, wino_vstride(c), &x, ci0, ci1, 0, c->tpanels);
 }
 
 /* Vector loads of V that straddle two cache lines cost two: 2-3% of the wide model. */

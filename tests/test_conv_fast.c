@@ -326,6 +326,9 @@ static const Shape split_shapes[] = {
         {8, 99, 97, 8, 3, 1, 0, 1},   /* no padding; a lift's 3 channels next */
         {4, 77, 75, 16, 3, 1, 1, 1},  /* direct by tiles (runs of pixels) */
         {16, 63, 61, 16, 3, 2, 1, 1}, /* stride 2 */
+        {16, 97, 95, 16, 3, 1, 2, 1}, /* 590 KB (FOLD_BYTES): split, each transform reads
+                                       * the input itself; padding 2 masked off */
+        {24, 95, 97, 24, 3, 2, 1, 1}, /* the same at stride 2 */
         {3, 101, 99, 16, 7, 2, 3, 1}, /* 7x7 stride 2: direct's phase planes */
         {96, 13, 15, 96, 3, 1, 1, 1}, /* few tiles: by output channels */
 };

@@ -2423,6 +2423,12 @@ static void pad_runs(const Job *j, int r0, int r1)
  * images/s at batch 1, AVX-512, medians of 6 and 10 rounds). */
 enum { FOLD_BYTES = 512 * 1024 };
 
+/* A padded copy xp [cin, hp, wq] as the Winograd transforms read it. */
+static Input padded_input(const gq_conv *c, const float *xp)
+{
+	return (Input){xp, (size_t)c->hp * c->wq, c->wq, c->hp, c->wq, 0, true};
+}
+
 /* What the Winograd transforms of job j read: the layer's input itself (fold), its zeros
  * the transform's masked-off lanes, or the padded copy (the input phase's or pad_rows', or
  * the one gq_conv_run_padded's caller wrote). */
@@ -2431,7 +2437,7 @@ static Input wino_input(const Job *j, bool fold)
 	const gq_conv *c = j->c;
 	if (fold)
 		return (Input){j->x, (size_t)c->h * c->w, c->w, c->h, c->w, c->p, false};
-	return (Input){j->in, (size_t)c->hp * c->wq, c->wq, c->hp, c->wq, 0, true};
+	return padded_input(c, j->in);
 }
 
 /* Winograd blocks [u0, u1), with a worker's own scratch (NULL: the caller's, in the job):

@@ -23,7 +23,8 @@ COMPILER_SRC += compiler/explain.c
 LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
                 runtime/load_image.c
 RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/conv_fast.c runtime/conv_orbit.c \
-                runtime/pool_fast.c runtime/par.c $(LOAD_SRC) runtime/driver.c runtime/model.c
+                runtime/wino_group.c runtime/pool_fast.c runtime/par.c $(LOAD_SRC) runtime/driver.c \
+                runtime/model.c
 GEN_SRC      := $(B)/parser.c $(B)/lexer.c
 
 all: $(B)/geqc $(B)/libgeqrt.a
@@ -46,7 +47,8 @@ $(B)/san/%.o: %.c compiler/geqc.h compiler/ops.h runtime/geqrt.h $(B)/parser.h |
 
 # The loaders share one private header.
 $(foreach d,$(B)/o $(B)/san $(B)/fuzz/o,$(LOAD_SRC:%.c=$(d)/%.o)): runtime/load_impl.h
-$(foreach d,$(B)/o $(B)/san $(B)/fuzz/o $(B)/tsan,$(d)/runtime/conv_fast.o $(d)/runtime/conv_orbit.o): \
+$(foreach d,$(B)/o $(B)/san $(B)/fuzz/o $(B)/tsan,$(d)/runtime/conv_fast.o $(d)/runtime/conv_orbit.o \
+	$(d)/runtime/wino_group.o): \
 	runtime/conv_orbit.h
 
 # geqc -o finds the runtime it was built with (an installed geqc looks beside itself first).

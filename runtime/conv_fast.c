@@ -126,6 +126,7 @@ struct gq_conv {
 	float *a;        /* [alpha^2 or 1][K blocks][mpanels][kc][mr] */
 	float *bias;     /* [mpanels * mr], zero-padded */
 	gq_orbit *orbit; /* not NULL: the plan runs this instead (conv_orbit.c) */
+	gq_wgroup *grp;  /* not NULL: F(2x2) on the identity's bank (wino_group.c) */
 };
 
 static const float zeros[MR];
@@ -1340,6 +1341,12 @@ enum { WINO_BLOCK = 48 * 1024 }; /* floats of a thread's transformed-output bloc
 static size_t wino_v_floats(const gq_conv *c);
 static size_t wino_m_floats(const gq_conv *c);
 
+/* A group plan's columns of each element in its products: its tiles in whole vectors. */
+static int group_cols(const gq_conv *c)
+{
+	return round_up(c->tiles, c->kern->v);
+}
+
 static bool is_wino(int algo)
 {
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
@@ -1476,7 +1483,7 @@ static void plan_wino(gq_conv *c)
  * multiply-adds done eight at a time. */
 static double cost(const gq_conv *c)
 {
-	double co = (double)c->mpanels * c->mr, nr = 2 * c->kern->v;
+	double co = (double)c->mpanels * c->mr * (c->grp ? c->grp->ng : 1), nr = 2 * c->kern->v;
 	switch (c->algo) {
 	case GQ_CONV_DIRECT:
 		return co * c->kdim * c->runs * c->kern->v;
@@ -1681,6 +1688,72 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
 	return gq_conv_new_algo(cin, h, w, cout, k, s, p, d, relu, GQ_CONV_AUTO);
 }
 
+/* A group plan's transformed outputs per thread past which it does not apply (1 MB, in a
+ * core's L2 with the bank's slice streaming past it): 8x8 and 9x9 maps of 512 planes. */
+enum { GROUP_M = 256 * 1024 };
+
+/* A group plan's blocks: half of the base channels' panels each (all elements, all
+ * tiles), one per thread (group_share); false where that passes GROUP_M. */
+static bool plan_group(gq_conv *c)
+{
+	c->narrow = c->fused = false;
+	set_panels(c, MR);
+	c->mpanels = (c->cout / c->grp->ng + MR - 1) / MR;
+	c->cib = min_int(c->cin, KC);
+	c->tcp = c->tpanels;
+	c->cop = (c->mpanels + 1) / 2;
+	return wino_m_floats(c) <= GROUP_M;
+}
+
+/* The group plan's shape and blocks, without its bank; false where it does not apply. */
+static bool shape_group(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g)
+{
+	if (s->lift || s->k != 3 || s->s != 1 || s->d != 1 || s->ng < 2 || s->cin % s->ng ||
+	        s->cout % s->ng || !gq_wgroup_tables(g, s->ng, s->elem) ||
+	        !plan_shape(c, s->cin, s->h, s->w, s->cout, 3, 1, s->p, 1, s->relu))
+		return false;
+	c->grp = g;
+	plan_algo(c, GQ_CONV_WINO2);
+	return plan_group(c);
+}
+
+double gq_wgroup_estimate(const gq_conv_shape *s, size_t *bytes)
+{
+	gq_conv c;
+	gq_wgroup g;
+	*bytes = 0;
+	if (!shape_group(&c, s, &g))
+		return -1;
+	*bytes = packed_a_floats(&c) * sizeof(float);
+	return cost(&c);
+}
+
+gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s)
+{
+	gq_conv *c = calloc(1, sizeof *c);
+	gq_wgroup *g = malloc(sizeof *g);
+	if (!c || !g || !shape_group(c, s, g)) {
+		free(c);
+		free(g);
+		return NULL;
+	}
+	c->a = alloc_filters(packed_a_floats(c));
+	if (c->a)
+		atomic_fetch_add(&banks_alive, gq_conv_bytes(c));
+	c->bias = calloc((size_t)c->cout, sizeof *c->bias);
+	c->tapoff = calloc(9, sizeof *c->tapoff);
+	if (!c->a || !c->bias || !c->tapoff) {
+		gq_conv_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int gq_conv_wgroup(const gq_conv *c)
+{
+	return c->grp ? c->grp->ng : 0;
+}
+
 gq_conv *gq_conv_wrap_orbit(gq_orbit *o)
 {
 	gq_conv *c = calloc(1, sizeof *c);
@@ -1723,6 +1796,7 @@ void gq_conv_free(gq_conv *c)
 	if (c->a)
 		atomic_fetch_sub(&banks_alive, gq_conv_bytes(c));
 	gq_orbit_free(c->orbit);
+	free(c->grp);
 	free(c->a);
 	free(c->bias);
 	free(c->tapoff);
@@ -1742,10 +1816,14 @@ static void wino_set(gq_conv *c, const float *w, size_t ld);
 
 void gq_conv_set(gq_conv *c, const float *w, const float *bias)
 {
-	if (c->orbit)
+	if (c->orbit) {
 		gq_orbit_set(c->orbit, w, bias);
-	else
+	} else if (c->grp) { /* the bank from the identity's rows, the bias of every row */
+		size_t row = (size_t)c->kdim;
+		gq_conv_set_rows(c, w + c->grp->e_axis * row, c->grp->ng * row, bias, 1);
+	} else {
 		gq_conv_set_rows(c, w, (size_t)c->kdim, bias, 1);
+	}
 }
 
 void gq_conv_set_rows(gq_conv *c, const float *w, size_t ld, const float *bias, size_t bstride)
@@ -1811,7 +1889,16 @@ static size_t wino_v_floats(const gq_conv *c)
 /* Winograd: one thread's block of transformed outputs, alpha^2 x cop*MR x tcp*2V. */
 static size_t wino_m_floats(const gq_conv *c)
 {
+	if (c->grp)
+		return (size_t)c->alpha * c->alpha * c->cop * MR * c->grp->ng * group_cols(c);
 	return (size_t)c->alpha * c->alpha * c->cop * c->mr * c->tcp * 2 * c->kern->v;
+}
+
+/* A group plan's thread's part of scratch: the padded input, V, the products; from a
+ * cache line. */
+static size_t group_floats(const gq_conv *c)
+{
+	return LINE_FLOATS + padded_floats(c) + wino_v_floats(c) + wino_m_floats(c);
 }
 
 /* With LINE_FLOATS more, for gq_conv_run to start on a cache line wherever the caller's
@@ -1820,6 +1907,8 @@ size_t gq_conv_scratch(const gq_conv *c)
 {
 	if (c->orbit)
 		return gq_orbit_scratch(c->orbit);
+	if (c->grp)
+		return 2 * group_floats(c);
 	switch (c->algo) {
 	case GQ_CONV_DIRECT:
 		return LINE_FLOATS + padded_floats(c) + tmp_floats();
@@ -2226,7 +2315,8 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	                      : c->algo == GQ_CONV_WINO4   ? G4
 	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
 	                                                   : G4S2;
-	for (int co = 0; co < c->cout; co++)
+	int rows = c->grp ? c->cout / c->grp->ng : c->cout; /* a group plan: the identity's */
+	for (int co = 0; co < rows; co++)
 		for (int ci = 0; ci < cin; ci++) {
 			const float *g = w + co * ld + (size_t)ci * 9;
 			double gt[6][3]; /* G g */
@@ -2280,6 +2370,51 @@ static void wino_narrow(
 	        c->tiles);
 }
 
+/* A group plan's products for the output channels (o, a) of base channels o in panels
+ * [i0, i1), every element a, all the tiles: for each base point q and K block, a B panel
+ * of two halves of v columns (an element's v tiles each, in turn over the elements and
+ * their tiles) gathered from V at the elements' points (gq_wgroup_pack), times every base
+ * panel's filters, each half's results going to its element's rows (o, a) at its point;
+ * then back to pixels. Mb: channel (o, a) of the block at ((o - i0*MR)*ng + a)*cols. */
+static void wino_group_block(
+        const gq_conv *c, float *out, const float *add, const float *V, int i0, int i1, float *Mb)
+{
+	const gq_wgroup *g = c->grp;
+	int v = c->kern->v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v, halves = ng * hpe;
+	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * MR * ng;
+	_Alignas(64) float B[KC * 2 * VMAX];
+	for (int q = 0; q < 16; q++) {
+		const float *U = c->a + (size_t)q * cin * c->mpanels * MR;
+		for (int pc = 0; pc < cin; pc += c->cib) {
+			int kc = min_int(c->cib, cin - pc);
+			for (int h = 0; h < halves; h += 2) {
+				int n = min_int(2, halves - h), a[2], t[2];
+				float *C[2];
+				for (int e = 0; e < 2; e++) {
+					int he = h + (e < n ? e : 0);
+					a[e] = he / hpe;
+					t[e] = he % hpe * v;
+					C[e] = Mb + g->pt[a[e]][q] * rows * cols + a[e] * cols +
+					       t[e];
+				}
+				gq_wgroup_pack(
+				        g, B, V, wino_vstride(c), cin, v, q, pc, kc, a, t, n);
+				gemm_fn *gemm = n == 2 ? c->kern->gemm : c->kern->gemm1;
+				for (int i = i0; i < i1; i++) {
+					size_t off = (size_t)(i - i0) * MR * ld;
+					Out o = {C[0] + off, C[1] + off, ld, ld, C[0] + off,
+					        C[1] + off};
+					gemm(kc,
+					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR,
+					        B, o, zeros, pc == 0 ? FIRST : 0);
+				}
+			}
+		}
+	}
+	c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * MR * ng,
+	        min_int(i1 * MR * ng, c->cout), 0, c->tiles);
+}
+
 /* Output channels of panels [i0, i1) for tiles of panels [j0, j1): the alpha^2 products
  * into Mb, then back to pixels. V holds the transformed input from tile panel jv on. */
 static void wino_block(const gq_conv *c, float *out, const float *add, const float *V, int jv,
@@ -2289,6 +2424,7 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 		wino_narrow(c, out, add, V, i0, i1, Mb);
 		return;
 	}
+
 	int v = c->kern->v, nr = 2 * v, cin = c->cin;
 	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)(j1 - j0) * nr;
 	for (int xi = 0; xi < c->alpha * c->alpha; xi++) {
@@ -2314,6 +2450,38 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 	}
 	c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * MR, min_int(i1 * MR, c->cout),
 	        j0 * nr, min_int(j1 * nr, c->tiles));
+}
+
+/* A group plan's run on n threads (two at most): each pads and transforms the whole input
+ * (a few percent of the products' work) into its own half of scratch, so that neither
+ * waits for the other, then runs the products of its half of the base channels, reading
+ * its half of the bank, each B panel gathered once for all of them; one thread runs both
+ * halves. */
+static float *line_aligned(float *scratch);
+
+typedef struct GroupJob {
+	const gq_conv *c;
+	float *out, *scratch;
+	const float *in, *add;
+} GroupJob;
+
+static void group_share(void *ctx, int t, int n)
+{
+	const GroupJob *j = ctx;
+	const gq_conv *c = j->c;
+	float *xp = line_aligned(j->scratch + t * group_floats(c));
+	float *V = xp + padded_floats(c), *Mb = V + wino_v_floats(c);
+	pad_input(c, xp, j->in, 0, c->cin, 0, c->hp);
+	c->kern->wino_in(c, V, wino_vstride(c), xp, 0, c->cin, 0, c->tpanels);
+	for (int h = t; h < 2; h += n)
+		wino_group_block(c, j->out, j->add, V, h ? c->cop : 0, h ? c->mpanels : c->cop, Mb);
+}
+
+static void group_run(
+        const gq_conv *c, float *out, const float *in, const float *add, float *scratch)
+{
+	GroupJob j = {c, out, scratch, in, add};
+	gq_parallel(2, group_share, &j);
 }
 
 /* ---- running it ---- */
@@ -2726,6 +2894,8 @@ void gq_conv_run_sum(
 {
 	if (c->orbit)
 		gq_orbit_run(c->orbit, out, in, add, scratch);
+	else if (c->grp)
+		group_run(c, out, in, add, scratch);
 	else
 		run(c, out, in, add, scratch, false, NULL);
 }

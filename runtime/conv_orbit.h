@@ -26,6 +26,38 @@ const float *gq_conv_bank(const gq_conv *c);
 /* A plan that runs the orbit o (owning it), or NULL (o freed) if out of memory. */
 gq_conv *gq_conv_wrap_orbit(gq_orbit *o);
 
+/* ---- wino_group.c: a gconv's group in the Winograd domain ---- */
+/* The tables that let F(2x2)'s products read one bank for all the group's elements: row
+ * (o, a) of the expanded bank at Winograd point pt[a][q] is row (o, e) at point q with its
+ * input slots permuted, slot b read from the input's slot src[a][b]. */
+typedef struct gq_wgroup {
+	int ng, e_axis;
+	int src[GQ_D4_ORDER][GQ_D4_ORDER];
+	int pt[GQ_D4_ORDER][16];
+} gq_wgroup;
+/* The tables of the group elem[0..ng); false if it is not one (no identity, not closed). */
+bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem);
+/* Rows [pc, pc + kc) of a B panel of 2v columns for base point q: half e (of the two, or
+ * of the first only) is element a_e's tiles [t_e, t_e + v), from the transformed input V
+ * (Winograd point p's plane at p*vstride, tile panels of cin rows of 2v). */
+void gq_wgroup_pack(const gq_wgroup *g, float *B, const float *V, size_t vstride, int cin, int v,
+        int q, int pc, int kc, const int a[2], const int t[2], int halves);
+/* Whether c, a stride-1 3x3 gconv of a model whose expanded banks are streamed bytes in
+ * all, runs faster at batch 1 as a Winograd-domain group plan (GEQRT_WGROUP=0: never,
+ * =1: wherever it applies). */
+bool gq_wgroup_pays(const gq_conv_shape *c, size_t streamed);
+/* -1 by the rule, 0 never, 1 always (GEQRT_WGROUP). */
+int gq_wgroup_mode(void);
+
+/* ---- conv_fast.c: the group plan ---- */
+/* c (a stride-1 3x3 gconv, channels divisible by ng) as F(2x2) products on the identity's
+ * filters only (wino_group.c's tables); NULL where it does not apply or out of memory. */
+gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c);
+/* ng if c is a group plan, else 0. */
+int gq_conv_wgroup(const gq_conv *c);
+/* The cost and bank bytes of c's group plan (as gq_conv_estimate); -1 if it does not apply. */
+double gq_wgroup_estimate(const gq_conv_shape *c, size_t *bytes);
+
 /* ---- conv_orbit.c ---- */
 void gq_orbit_set(gq_orbit *o, const float *w, const float *bias);
 void gq_orbit_run(const gq_orbit *o, float *out, const float *in, const float *add, float *scratch);

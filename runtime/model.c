@@ -47,15 +47,19 @@ static bool new_convs(gq_net *n, size_t *scratch)
 }
 
 /* Layer i's name for --profile: the generated one, and ", orbit of N" if its convolution
- * runs as an orbit (chosen now, at run time); NULL if out of memory. */
+ * runs as an orbit, ", Winograd group of N" if as a group plan (wino_group.c; both chosen
+ * now, at run time); NULL if out of memory. */
 static char *layer_name(const gq_net *n, int i)
 {
 	const gq_layer *l = &n->desc->layers[i];
-	int ng = l->conv ? gq_conv_orbit(n->conv[l->conv - n->desc->convs]) : 0;
-	size_t len = strlen(l->name) + 32;
+	const gq_conv *c = l->conv ? n->conv[l->conv - n->desc->convs] : NULL;
+	int ng = c ? gq_conv_orbit(c) : 0, wg = c ? gq_conv_wgroup(c) : 0;
+	size_t len = strlen(l->name) + 48;
 	char *s = malloc(len);
 	if (s && ng)
 		snprintf(s, len, "%s, orbit of %d", l->name, ng);
+	else if (s && wg)
+		snprintf(s, len, "%s, Winograd group of %d", l->name, wg);
 	else if (s)
 		memcpy(s, l->name, strlen(l->name) + 1);
 	return s;

@@ -393,6 +393,61 @@ START_TEST(expanded_plan_for_one_thread)
 }
 END_TEST
 
+/* ---- the group in the Winograd domain (wino_group.c) ---- */
+
+static gq_conv *new_wgroup(const Case *t, bool relu)
+{
+	const Layer *L = t->L;
+	gq_conv_shape s = {t->cin, L->h, L->w, t->cout, L->k, L->s, L->p, 1, relu, t->G->ng,
+	        t->G->elem, L->lift};
+	return gq_conv_new_wgroup(&s);
+}
+
+/* The group plan against the naive conv, on threads threads. */
+static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, int threads)
+{
+	Case t;
+	make_case(&t, L, G, sum, relu);
+	gq_conv *c = new_wgroup(&t, relu);
+	ck_assert_msg(c != NULL, "no group plan for ng=%d c=%d %dx%d", G->ng, L->c, L->h, L->w);
+	ck_assert_int_eq(gq_conv_wgroup(c), G->ng);
+	gq_set_threads(threads);
+	float *got = run(&t, c);
+	gq_set_threads(1);
+	expect_near(&t, got, t.ref, "Winograd group vs naive");
+	free(got);
+	gq_conv_free(c);
+	free_case(&t);
+}
+
+/* Odd shapes: base channels not a multiple of a panel, 5x7 and 7x5 maps (not square: the
+ * plan needs no symmetry of the map), a map of one tile, enough tiles for several halves
+ * of a vector, several K blocks; every subgroup, every kernel, 1-3 threads, residual and
+ * relu all four ways. */
+START_TEST(wgroup_every_subgroup_every_kernel)
+{
+	static const Layer L[] = {
+	        {3, 5, 7, 5, 3, 1, 1, false},
+	        {5, 7, 5, 3, 3, 1, 1, false},
+	        {7, 2, 2, 7, 3, 1, 1, false},
+	        {2, 11, 13, 3, 3, 1, 0, false},
+	        {40, 8, 8, 13, 3, 1, 1, false},
+	        {70, 6, 6, 9, 3, 1, 1, false},
+	};
+	seed(19);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int g = 0; g < NGROUPS; g++)
+			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+				int v = (int)(g + i + kn) % 4;
+				check_wgroup(&L[i], &groups[g], v & 1, v & 2, 1 + (int)(g + i) % 3);
+			}
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -405,6 +460,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, choice_by_environment_and_memory_ceiling);
 	tcase_add_test(tc, orbits_where_banks_stream);
 	tcase_add_test(tc, expanded_plan_for_one_thread);
+	tcase_add_test(tc, wgroup_every_subgroup_every_kernel);
 	suite_add_tcase(s, tc);
 	return s;
 }

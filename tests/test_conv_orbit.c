@@ -448,6 +448,88 @@ START_TEST(wgroup_every_subgroup_every_kernel)
 }
 END_TEST
 
+/* One thread runs both halves of the base channels that two threads share: the same
+ * floats, bit for bit. Stride 2, a lift, 1x1 filters, channels that do not divide over
+ * the group and a group without its identity get no group plan. */
+START_TEST(wgroup_threads_and_where_it_applies)
+{
+	static const Layer L = {24, 9, 9, 24, 3, 1, 1, false};
+	const Group *p4 = &groups[5];
+	Case t;
+	seed(20);
+	make_case(&t, &L, p4, true, true);
+	gq_conv *c = new_wgroup(&t, true);
+	float *one = run(&t, c);
+	gq_set_threads(2);
+	float *two = run(&t, c);
+	gq_set_threads(1);
+	ck_assert_msg(!memcmp(one, two, t.nout * sizeof(float)), "two threads differ from one");
+	expect_near(&t, two, t.ref, "Winograd group on two threads vs naive");
+	free(one);
+	free(two);
+	gq_conv_free(c);
+	free_case(&t);
+	static const int no_e[] = {1, 3};
+	gq_conv_shape no[] = {
+	        {16, 9, 9, 16, 3, 2, 1, 1, false, 4, p4->elem, false}, /* stride 2 */
+	        {3, 9, 9, 16, 3, 1, 1, 1, false, 4, p4->elem, true},   /* a lift */
+	        {16, 9, 9, 16, 1, 1, 0, 1, false, 4, p4->elem, false}, /* 1x1 */
+	        {18, 9, 9, 16, 3, 1, 1, 1, false, 4, p4->elem, false}, /* 18 planes on p4 */
+	        {16, 9, 9, 16, 3, 1, 1, 1, false, 2, no_e, false},     /* no identity */
+	};
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		ck_assert_ptr_null(gq_conv_new_wgroup(&no[i]));
+}
+END_TEST
+
+/* The choice: a group plan where the expanded plan runs F(2x2) too (the same
+ * multiply-adds) on a bank of 4 MB or more, in a model whose banks stream (the wide p4m
+ * model's last layer, ResNet-18 p4's stage 4), its bank the identity's rows; not where
+ * the expanded plan runs F(4x4) (ResNet-18's stage 3, ResNet-44 p4m's stage 3), nor
+ * where the banks stay in the caches. GEQRT_WGROUP=1 wherever it applies, 0 never. */
+START_TEST(wgroup_choice)
+{
+	static const int p4m[] = {0, 1, 2, 3, 4, 5, 6, 7}, p4[] = {0, 1, 2, 3};
+	static const struct {
+		gq_conv_shape c;
+		int ng;
+	} shapes[] = {
+	        {{512, 8, 8, 512, 3, 1, 1, 1, true, 8, p4m, false}, 8},  /* wide p4m */
+	        {{512, 8, 8, 512, 3, 1, 1, 1, false, 4, p4, false}, 4},  /* ResNet-18 stage 4 */
+	        {{256, 15, 15, 256, 3, 1, 1, 1, true, 4, p4, false}, 0}, /* stage 3 */
+	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false}, 0},  /* ResNet-44 p4m */
+	        {{512, 8, 8, 512, 3, 2, 1, 1, true, 4, p4, false}, 0},   /* stride 2 */
+	        {{128, 8, 8, 128, 3, 1, 1, 1, true, 4, p4, false}, 0},   /* a 1 MB bank */
+	};
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+		const gq_conv_shape *c = &shapes[i].c;
+		gq_conv *model = gq_conv_new_in_model(c, 100 << 20),
+		        *cached = gq_conv_new_in_model(c, 8 << 20);
+		ck_assert_msg(gq_conv_wgroup(model) == shapes[i].ng,
+		        "%d -> %d planes at %dx%d, s=%d, ng=%d: group of %d", c->cin, c->cout, c->h,
+		        c->w, c->s, c->ng, gq_conv_wgroup(model));
+		ck_assert_int_eq(gq_conv_wgroup(cached), 0);
+		if (shapes[i].ng) { /* the identity's rows of F(2x2)'s bank, and the panels' pad */
+			size_t expanded = (size_t)16 * c->cout * c->cin * sizeof(float);
+			ck_assert_uint_le(gq_conv_bytes(model) * c->ng, expanded * 21 / 20);
+			ck_assert_uint_ge(gq_conv_bytes(model) * c->ng, expanded);
+		}
+		gq_conv_free(model);
+		gq_conv_free(cached);
+	}
+	gq_conv_shape small = {32, 5, 7, 32, 3, 1, 1, 1, false, 4, p4, false};
+	setenv("GEQRT_WGROUP", "1", 1);
+	gq_conv *forced = gq_conv_new_in_model(&small, 0);
+	setenv("GEQRT_WGROUP", "0", 1);
+	gq_conv *never = gq_conv_new_in_model(&shapes[0].c, 100 << 20);
+	unsetenv("GEQRT_WGROUP");
+	ck_assert_int_eq(gq_conv_wgroup(forced), 4);
+	ck_assert_int_eq(gq_conv_wgroup(never), 0);
+	gq_conv_free(forced);
+	gq_conv_free(never);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -461,6 +543,8 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, orbits_where_banks_stream);
 	tcase_add_test(tc, expanded_plan_for_one_thread);
 	tcase_add_test(tc, wgroup_every_subgroup_every_kernel);
+	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
+	tcase_add_test(tc, wgroup_choice);
 	suite_add_tcase(s, tc);
 	return s;
 }

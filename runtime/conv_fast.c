@@ -1692,6 +1692,11 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
  * core's L2 with the bank's slice streaming past it): 8x8 and 9x9 maps of 512 planes. */
 enum { GROUP_M = 256 * 1024 };
 
+/* A group plan's K blocks: input channels whose transformed input (16 points of 64 bytes
+ * a channel on AVX-512) the gathers of a block read, 128 KB, in the L2 beside the
+ * products. */
+enum { GROUP_KC = 128 };
+
 /* A group plan's blocks: half of the base channels' panels each (all elements, all
  * tiles), one per thread (group_share); false where that passes GROUP_M. */
 static bool plan_group(gq_conv *c)
@@ -1699,7 +1704,7 @@ static bool plan_group(gq_conv *c)
 	c->narrow = c->fused = false;
 	set_panels(c, MR);
 	c->mpanels = (c->cout / c->grp->ng + MR - 1) / MR;
-	c->cib = min_int(c->cin, KC);
+	c->cib = min_int(c->cin, GROUP_KC);
 	c->tcp = c->tpanels;
 	c->cop = (c->mpanels + 1) / 2;
 	return wino_m_floats(c) <= GROUP_M;
@@ -2383,10 +2388,10 @@ static void wino_group_block(
 	int v = c->kern->v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v, halves = ng * hpe;
 	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * MR * ng;
 	_Alignas(64) float B[KC * 2 * VMAX];
-	for (int q = 0; q < 16; q++) {
-		const float *U = c->a + (size_t)q * cin * c->mpanels * MR;
-		for (int pc = 0; pc < cin; pc += c->cib) {
-			int kc = min_int(c->cib, cin - pc);
+	for (int pc = 0; pc < cin; pc += c->cib) {
+		int kc = min_int(c->cib, cin - pc);
+		for (int q = 0; q < 16; q++) {
+			const float *U = c->a + (size_t)q * cin * c->mpanels * MR;
 			for (int h = 0; h < halves; h += 2) {
 				int n = min_int(2, halves - h), a[2], t[2];
 				float *C[2];
@@ -2424,7 +2429,6 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 		wino_narrow(c, out, add, V, i0, i1, Mb);
 		return;
 	}
-
 	int v = c->kern->v, nr = 2 * v, cin = c->cin;
 	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)(j1 - j0) * nr;
 	for (int xi = 0; xi < c->alpha * c->alpha; xi++) {
@@ -2452,13 +2456,14 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 	        j0 * nr, min_int(j1 * nr, c->tiles));
 }
 
-/* A group plan's run on n threads (two at most): each pads and transforms the whole input
- * (a few percent of the products' work) into its own half of scratch, so that neither
- * waits for the other, then runs the products of its half of the base channels, reading
- * its half of the bank, each B panel gathered once for all of them; one thread runs both
- * halves. */
 static float *line_aligned(float *scratch);
 
+/* A group plan's run on n threads (two at most): each pads and transforms the whole input
+ * (a few percent of the products' work) into its own half of scratch, so that neither
+ * waits for the other (a barrier between the phases, with the machine shared, ran the
+ * 512-plane 8x8 layer several times slower), then runs the products of its half of the
+ * base channels, reading its half of the bank, each B panel gathered once for all of
+ * them; one thread runs both halves. */
 typedef struct GroupJob {
 	const gq_conv *c;
 	float *out, *scratch;

@@ -2457,6 +2457,7 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 }
 
 static float *line_aligned(float *scratch);
+static Input padded_input(const gq_conv *c, const float *xp);
 
 /* A group plan's run on n threads (two at most): each pads and transforms the whole input
  * (a few percent of the products' work) into its own half of scratch, so that neither
@@ -2476,8 +2477,9 @@ static void group_share(void *ctx, int t, int n)
 	const gq_conv *c = j->c;
 	float *xp = line_aligned(j->scratch + t * group_floats(c));
 	float *V = xp + padded_floats(c), *Mb = V + wino_v_floats(c);
+	Input x = padded_input(c, xp);
 	pad_input(c, xp, j->in, 0, c->cin, 0, c->hp);
-	c->kern->wino_in(c, V, wino_vstride(c), xp, 0, c->cin, 0, c->tpanels);
+	c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, c->tpanels);
 	for (int h = t; h < 2; h += n)
 		wino_group_block(c, j->out, j->add, V, h ? c->cop : 0, h ? c->mpanels : c->cop, Mb);
 }

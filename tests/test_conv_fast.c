@@ -323,6 +323,8 @@ END_TEST
  * pixels or by output channels, with sides that no share divides evenly. */
 static const Shape split_shapes[] = {
         {16, 61, 59, 16, 3, 1, 1, 1}, /* Winograd in blocks of a panel of tiles: by rows */
+        {5, 97, 91, 12, 3, 1, 1, 1},  /* the same, fewer input channels than the first
+                                       * transform's slices (transform_fetching) */
         {8, 99, 97, 8, 3, 1, 0, 1},   /* no padding; a lift's 3 channels next */
         {4, 77, 75, 16, 3, 1, 1, 1},  /* direct by tiles (runs of pixels) */
         {16, 63, 61, 16, 3, 2, 1, 1}, /* stride 2 */

@@ -876,8 +876,9 @@ START_TEST(profile_shows_alone_and_waiting)
 			at--;
 		ck_assert_msg(profile_numbers(at, v[i], 3) == 3, "%s", text);
 	}
-	/* 20 ms per image each, give or take a busy machine's delays */
-	ck_assert_msg(v[0][0] >= 19 && v[0][2] >= 19 && v[0][1] < 1, "%s", text);
+	/* 20 ms per image each; thread 0 is alone on step 0 only until the worker wakes,
+	 * which a loaded machine can delay by milliseconds, so the bound is half the sleep */
+	ck_assert_msg(v[0][0] >= 19 && v[0][2] >= 19 && v[0][1] < 10, "%s", text);
 	ck_assert_msg(v[1][0] >= 19 && v[1][1] >= 19 && v[1][2] == 0, "%s", text);
 	for (int k = 1; k < 3; k++)
 		ck_assert_msg(fabs(v[2][k] - v[0][k] - v[1][k]) < 0.01, "%s", text);

@@ -48,14 +48,6 @@ struct gq_orbit {
 	gq_conv *full; /* or NULL: the expanded plan, run where one thread runs the layer */
 };
 
-static int axis_of(const int *elem, int ng, int x)
-{
-	for (int a = 0; a < ng; a++)
-		if (elem[a] == x)
-			return a;
-	return -1;
-}
-
 /* The output grid of an axis of n is symmetric: the last window ends on the padding's
  * last pixel, as the first starts on its first. */
 static bool symmetric(int n, int k, int s, int p, int d)
@@ -72,13 +64,14 @@ static bool orbit_applies(int cin, int h, int w, int cout, int k, int s, int p, 
 	if (cin < 1 || h < 1 || w < 1 || cout < 1 || k < 1 || s < 1 || p < 0 || d < 1 || !elem)
 		return false;
 	if (ng < 2 || ng > GQ_D4_ORDER || cout % ng || (!lift && cin % ng) ||
-	        axis_of(elem, ng, 0) < 0 || !symmetric(h, k, s, p, d) || !symmetric(w, k, s, p, d))
+	        gq_d4_axis(elem, ng, 0) < 0 || !symmetric(h, k, s, p, d) ||
+	        !symmetric(w, k, s, p, d))
 		return false;
 	for (int a = 0; a < ng; a++) {
 		if (elem[a] < 0 || elem[a] >= GQ_D4_ORDER || (gq_d4_swaps_axes(elem[a]) && h != w))
 			return false;
 		for (int b = 0; b < ng; b++)
-			if (axis_of(elem, ng, gq_d4_mul(elem[a], elem[b])) < 0)
+			if (gq_d4_axis(elem, ng, gq_d4_mul(elem[a], elem[b])) < 0)
 				return false; /* not closed: not a group */
 	}
 	return true;
@@ -117,8 +110,8 @@ static void orbit_tables(gq_orbit *o, const int *elem)
 {
 	for (int a = 0; a < o->ng; a++)
 		for (int b = 0; b < o->ng; b++)
-			o->src[a][b] = axis_of(elem, o->ng, gq_d4_mul(elem[a], elem[b]));
-	o->e_axis = axis_of(elem, o->ng, 0);
+			o->src[a][b] = gq_d4_axis(elem, o->ng, gq_d4_mul(elem[a], elem[b]));
+	o->e_axis = gq_d4_axis(elem, o->ng, 0);
 	for (int a = 0; a < o->ng; a++) {
 		o->tin[a] = affine_of(elem[a], o->h, o->w);
 		o->tout[a] = affine_of(gq_d4_inv(elem[a]), o->oh, o->ow);

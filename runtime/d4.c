@@ -23,6 +23,14 @@ bool gq_d4_swaps_axes(int g)
 	return (g & 1) != 0;
 }
 
+int gq_d4_axis(const int *elem, int ng, int g)
+{
+	for (int a = 0; a < ng; a++)
+		if (elem[a] == g)
+			return a;
+	return -1;
+}
+
 /* One r sends (y, x) of an h x w plane to (w-1-x, y) of a w x h plane, as rot90's
  * out[i][j] = in[j][w-1-i]; m then sends (y, x) to (y, w-1-x). */
 void gq_d4_point(int g, int h, int w, int y, int x, int *oy, int *ox)

@@ -11,21 +11,12 @@ size_t gq_numel(gq_shape s)
 	return (size_t)s.c * (size_t)s.g * (size_t)s.h * (size_t)s.w;
 }
 
-/* Position of element x on the group axis elem[0..ng), or -1. */
-static int axis_of(const int *elem, int ng, int x)
-{
-	for (int a = 0; a < ng; a++)
-		if (elem[a] == x)
-			return a;
-	return -1;
-}
-
 /* perm[a] = axis(g^-1 * elem[a]): where output slot a of T_g F reads from. */
 static void group_perm(int *perm, int g, const int *elem, int ng)
 {
 	int gi = gq_d4_inv(g);
 	for (int a = 0; a < ng; a++)
-		perm[a] = axis_of(elem, ng, gq_d4_mul(gi, elem[a]));
+		perm[a] = gq_d4_axis(elem, ng, gq_d4_mul(gi, elem[a]));
 }
 
 /* out[c, a] = T_g x[c, perm[a]] on planes of h x w; g = 0 is the identity, so a pure
@@ -88,7 +79,7 @@ static void expand_gconv_row(
 	size_t kk = (size_t)k * k;
 	int gi = gq_d4_inv(g);
 	for (int b = 0; b < ng; b++) {
-		int src = axis_of(elem, ng, gq_d4_mul(gi, elem[b]));
+		int src = gq_d4_axis(elem, ng, gq_d4_mul(gi, elem[b]));
 		for (int ci = 0; ci < cin; ci++) {
 			float *dst = o + ((size_t)ci * ng + b) * kk;
 			if (src < 0)

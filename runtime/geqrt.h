@@ -23,6 +23,8 @@ enum { GQ_D4_ORDER = 8 };
 int gq_d4_mul(int a, int b); /* a*b: the map "apply b, then a" */
 int gq_d4_inv(int a);
 bool gq_d4_swaps_axes(int g); /* r, r3, mr, mr3 */
+/* Where element g sits on a group axis elem[0..ng), or -1. */
+int gq_d4_axis(const int *elem, int ng, int g);
 /* Where T_g sends pixel (y, x) of an h x w plane; (h, w) must be square if g swaps axes.
  * Output plane dims are (w, h) for axis swappers, else (h, w). */
 void gq_d4_point(int g, int h, int w, int y, int x, int *oy, int *ox);

@@ -23,14 +23,6 @@
 
 #include "conv_orbit.h"
 
-static int axis_of(const int *elem, int ng, int x)
-{
-	for (int a = 0; a < ng; a++)
-		if (elem[a] == x)
-			return a;
-	return -1;
-}
-
 /* Where T_g moves Winograd point (y, x) of F(2x2)'s 4 x 4: gq_d4_point's moves with each
  * reversal of an axis (i -> 3 - i on pixels) replaced by P, which swaps points 0 and
  * infinity (rows 0 and 3 of G) and keeps 1 and -1. */
@@ -50,15 +42,15 @@ static int move_point(int g, int q)
 
 bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem)
 {
-	if (ng < 2 || ng > GQ_D4_ORDER || !elem || axis_of(elem, ng, 0) < 0)
+	if (ng < 2 || ng > GQ_D4_ORDER || !elem || gq_d4_axis(elem, ng, 0) < 0)
 		return false;
 	g->ng = ng;
-	g->e_axis = axis_of(elem, ng, 0);
+	g->e_axis = gq_d4_axis(elem, ng, 0);
 	for (int a = 0; a < ng; a++) {
 		if (elem[a] < 0 || elem[a] >= GQ_D4_ORDER)
 			return false;
 		for (int b = 0; b < ng; b++)
-			if ((g->src[a][b] = axis_of(elem, ng, gq_d4_mul(elem[a], elem[b]))) < 0)
+			if ((g->src[a][b] = gq_d4_axis(elem, ng, gq_d4_mul(elem[a], elem[b]))) < 0)
 				return false; /* not closed: not a group */
 		for (int q = 0; q < 16; q++)
 			g->pt[a][q] = move_point(elem[a], q);

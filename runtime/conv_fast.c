@@ -123,10 +123,11 @@ struct gq_conv {
 	bool fused;      /* Winograd: each output block transforms its own tiles' input */
 	bool narrow;     /* Winograd: products by the narrow kernel (few tiles) */
 	const Kernel *kern;
-	float *a;        /* [alpha^2 or 1][K blocks][mpanels][kc][mr] */
-	float *bias;     /* [mpanels * mr], zero-padded */
-	gq_orbit *orbit; /* not NULL: the plan runs this instead (conv_orbit.c) */
-	gq_wgroup *grp;  /* not NULL: F(2x2) on the identity's bank (wino_group.c) */
+	float *a;         /* [alpha^2 or 1][K blocks][mpanels][kc][mr] */
+	float *bias;      /* [mpanels * mr], zero-padded */
+	gq_orbit *orbit;  /* not NULL: the plan runs this instead (conv_orbit.c) */
+	gq_wgroup *grp;   /* not NULL: F(2x2) or F(4x4) on the identity's bank (wino_group.c) */
+	bool by_elements; /* group plan: its threads split the elements, not the base channels */
 };
 
 static const float zeros[MR];
@@ -581,10 +582,31 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		x[2 * st] = s12 + 4.0f * m3 + x[7 * st];                                           \
 		x[3 * st] = d12 + 8.0f * m3 + m4 + x[8 * st];                                      \
 	}                                                                                          \
+	static inline __attribute__((always_inline)) void in_1d4r##S(L *x, int st)                 \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];           \
+		L d5 = x[5 * st], d13 = d1 - d3, d42 = d4 - d2;                                    \
+		x[0] = d0 - d4 + 2.5f * (d3 - d1);                                                 \
+		x[st] = 1.5f * (d2 + d3) - d1 - d4;                                                \
+		x[2 * st] = 7.0f * (d2 - d3) - 2.0f * (d1 - d4);                                   \
+		x[3 * st] = d13 + 2.0f * d42;                                                      \
+		x[4 * st] = 2.0f * d13 + d42;                                                      \
+		x[5 * st] = d5 - d1 - 2.5f * d42;                                                  \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void out_1d4r##S(L *x, int st)                \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		L s12 = m1 + m2, d12 = m1 - m2, m5 = x[5 * st];                                    \
+		x[0] = m0 + s12 + m3 + 8.0f * m4;                                                  \
+		x[st] = d12 + 2.0f * m3 + 4.0f * m4;                                               \
+		x[2 * st] = s12 + 4.0f * m3 + 2.0f * m4;                                           \
+		x[3 * st] = d12 + 8.0f * m3 + m4 + m5;                                             \
+	}                                                                                          \
 	static inline __attribute__((always_inline)) void in_1d##S(int f, L *x, int st)            \
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? in_1d2##S(x, st)                                          \
 		: f == GQ_CONV_WINO4   ? in_1d4##S(x, st)                                          \
+		: f == GQ_CONV_WINO4R  ? in_1d4r##S(x, st)                                         \
 		: f == GQ_CONV_WINO2S2 ? in_1ds2##S(x, st)                                         \
 		                       : in_1d4s2##S(x, st);                                       \
 	}                                                                                          \
@@ -592,6 +614,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? out_1d2##S(x, st)                                         \
 		: f == GQ_CONV_WINO4   ? out_1d4##S(x, st)                                         \
+		: f == GQ_CONV_WINO4R  ? out_1d4r##S(x, st)                                        \
 		: f == GQ_CONV_WINO2S2 ? out_1ds2##S(x, st)                                        \
 		                       : out_1d4s2##S(x, st);                                      \
 	}
@@ -602,12 +625,15 @@ FORMS_1D(Lane16, _16)
  * (alpha) and of its output tiles (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
 {
-	return f == GQ_CONV_WINO2 ? 4 : f == GQ_CONV_WINO4 ? 6 : f == GQ_CONV_WINO2S2 ? 5 : 9;
+	return f == GQ_CONV_WINO2                          ? 4
+	       : f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4R ? 6
+	       : f == GQ_CONV_WINO2S2                      ? 5
+	                                                   : 9;
 }
 
 static inline __attribute__((always_inline)) int form_m(int f)
 {
-	return f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4S2 ? 4 : 2;
+	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2 ? 2 : 4;
 }
 
 /* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
@@ -850,6 +876,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 		break;                                                                             \
 	case GQ_CONV_WINO4:                                                                        \
 		CALL(GQ_CONV_WINO4);                                                               \
+		break;                                                                             \
+	case GQ_CONV_WINO4R:                                                                       \
+		CALL(GQ_CONV_WINO4R);                                                              \
 		break;                                                                             \
 	case GQ_CONV_WINO2S2:                                                                      \
 		CALL(GQ_CONV_WINO2S2);                                                             \
@@ -1350,7 +1379,7 @@ static int group_cols(const gq_conv *c)
 static bool is_wino(int algo)
 {
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
-	       algo == GQ_CONV_WINO4S2;
+	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R;
 }
 
 /* Winograd, fused: a block is one panel of tiles, whose input it transforms itself, by
@@ -1500,7 +1529,7 @@ static bool applies(const gq_conv *c, int algo)
 {
 	if (algo == GQ_CONV_DIRECT)
 		return true;
-	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4)
+	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R)
 		return c->k == 3 && c->s == 1 && c->d == 1;
 	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
@@ -1688,17 +1717,23 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
 	return gq_conv_new_algo(cin, h, w, cout, k, s, p, d, relu, GQ_CONV_AUTO);
 }
 
-/* A group plan's transformed outputs per thread past which it does not apply (1 MB, in a
- * core's L2 with the bank's slice streaming past it): 8x8 and 9x9 maps of 512 planes. */
-enum { GROUP_M = 256 * 1024 };
+/* A group plan's transformed outputs per thread past which it does not apply: half of a
+ * core's 1 MB L2, beside the transformed input's slices and the bank. 8x8 and 9x9 maps of
+ * 512 planes pass it at F(2x2) (1 MB); 128 planes of p4 at 25x25 at F(4x4) (663 KB) ran
+ * 1.3x the expanded plan's time on one thread and 1.15x the orbit's on two (AVX-512). */
+enum { GROUP_M = 128 * 1024 };
 
 /* A group plan's K blocks: input channels whose transformed input (16 points of 64 bytes
  * a channel on AVX-512) the gathers of a block read, 128 KB, in the L2 beside the
  * products. */
 enum { GROUP_KC = 128 };
 
-/* A group plan's blocks: half of the base channels' panels each (all elements, all
- * tiles), one per thread (group_share); false where that passes GROUP_M. */
+/* A group plan's blocks, one per thread (group_share): half of the base channels'
+ * panels each (all elements, all tiles), each thread reading half of the bank; or, where
+ * the panels are few and odd in number, half of the elements each (all panels): 16 base
+ * channels (ResNet-44 p4m's 128 planes on p4m) are 3 panels, which split 2:1 left one
+ * thread idle a third of the layer (0.35 ms, by elements 0.21; AVX-512). False where a
+ * block passes GROUP_M. */
 static bool plan_group(gq_conv *c)
 {
 	c->narrow = c->fused = false;
@@ -1706,38 +1741,58 @@ static bool plan_group(gq_conv *c)
 	c->mpanels = (c->cout / c->grp->ng + MR - 1) / MR;
 	c->cib = min_int(c->cin, GROUP_KC);
 	c->tcp = c->tpanels;
-	c->cop = (c->mpanels + 1) / 2;
-	return wino_m_floats(c) <= GROUP_M;
+	c->by_elements = c->mpanels % 2 && c->mpanels < 8;
+	c->cop = c->by_elements ? c->mpanels : (c->mpanels + 1) / 2;
+	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <= GROUP_M;
 }
 
-/* The group plan's shape and blocks, without its bank; false where it does not apply. */
-static bool shape_group(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g)
+/* The group plan's shape and blocks in form algo (F(2x2) or F(4x4) on reciprocal
+ * points), without its bank; false where it does not apply. */
+static bool shape_form(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int algo)
 {
 	if (s->lift || s->k != 3 || s->s != 1 || s->d != 1 || s->ng < 2 || s->cin % s->ng ||
-	        s->cout % s->ng || !gq_wgroup_tables(g, s->ng, s->elem) ||
+	        s->cout % s->ng || !gq_wgroup_tables(g, s->ng, s->elem, form_alpha(algo)) ||
 	        !plan_shape(c, s->cin, s->h, s->w, s->cout, 3, 1, s->p, 1, s->relu))
 		return false;
 	c->grp = g;
-	plan_algo(c, GQ_CONV_WINO2);
+	plan_algo(c, algo);
 	return plan_group(c);
 }
 
-double gq_wgroup_estimate(const gq_conv_shape *s, size_t *bytes)
+/* As shape_form, algo GQ_CONV_AUTO the cheaper form (cost) of those that apply. */
+static bool shape_group(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int algo)
+{
+	if (algo != GQ_CONV_AUTO)
+		return (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4R) &&
+		       shape_form(c, s, g, algo);
+	gq_conv c2;
+	gq_wgroup g2;
+	bool four = shape_form(c, s, g, GQ_CONV_WINO4R),
+	     two = shape_form(&c2, s, &g2, GQ_CONV_WINO2);
+	if (two && (!four || cost(&c2) < cost(c))) {
+		*c = c2;
+		*g = g2;
+		c->grp = g;
+	}
+	return four || two;
+}
+
+double gq_wgroup_estimate(const gq_conv_shape *s, int algo, size_t *bytes)
 {
 	gq_conv c;
 	gq_wgroup g;
 	*bytes = 0;
-	if (!shape_group(&c, s, &g))
+	if (!shape_group(&c, s, &g, algo))
 		return -1;
 	*bytes = packed_a_floats(&c) * sizeof(float);
 	return cost(&c);
 }
 
-gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s)
+gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo)
 {
 	gq_conv *c = calloc(1, sizeof *c);
 	gq_wgroup *g = malloc(sizeof *g);
-	if (!c || !g || !shape_group(c, s, g)) {
+	if (!c || !g || !shape_group(c, s, g, algo)) {
 		free(c);
 		free(g);
 		return NULL;
@@ -1784,8 +1839,8 @@ const char *gq_conv_algo(const gq_conv *c)
 {
 	if (c->orbit)
 		return gq_conv_algo(gq_orbit_base(c->orbit));
-	static const char *const names[] = {
-	        "auto", "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2"};
+	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4",
+	        "winograd2s2", "winograd4s2", "winograd4r"};
 	return names[c->algo];
 }
 
@@ -2305,6 +2360,12 @@ static const double G2[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0
 static const double G4[6][3] = {{0.25, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
         {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
         {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+/* F(4x4) on the points 0, 1, -1, 2, 1/2, infinity (in_1d4r), closed under p -> 1/p: with
+ * the rows of 2 and 1/2 each other's reverse (as 0's and infinity's are, and 1's and -1's
+ * their own), a filter reversed along an axis has the transform with those points swapped,
+ * no scale (wino_group.c). The fractions of B and A sit here. */
+static const double G4R[6][3] = {{1, 0, 0}, {1, 1, 1}, {1.0 / 18, -1.0 / 18, 1.0 / 18},
+        {1.0 / 18, 1.0 / 9, 2.0 / 9}, {2.0 / 9, 1.0 / 9, 1.0 / 18}, {0, 0, 1}};
 /* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is not stored). */
 static const double G2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
 /* Stride 2 (in_1d4s2): F(4, 2)'s on w0, w2, then w1 for the four odd products. */
@@ -2318,6 +2379,7 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	int a = wino_side(c), cin = c->cin;
 	const double(*G)[3] = c->algo == GQ_CONV_WINO2     ? G2
 	                      : c->algo == GQ_CONV_WINO4   ? G4
+	                      : c->algo == GQ_CONV_WINO4R  ? G4R
 	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
 	                                                   : G4S2;
 	int rows = c->grp ? c->cout / c->grp->ng : c->cout; /* a group plan: the identity's */
@@ -2376,23 +2438,23 @@ static void wino_narrow(
 }
 
 /* A group plan's products for the output channels (o, a) of base channels o in panels
- * [i0, i1), every element a, all the tiles: for each base point q and K block, a B panel
+ * [i0, i1), elements a in [a0, a1), all the tiles: for each base point q and K block, a B panel
  * of two halves of v columns (an element's v tiles each, in turn over the elements and
  * their tiles) gathered from V at the elements' points (gq_wgroup_pack), times every base
  * panel's filters, each half's results going to its element's rows (o, a) at its point;
  * then back to pixels. Mb: channel (o, a) of the block at ((o - i0*MR)*ng + a)*cols. */
-static void wino_group_block(
-        const gq_conv *c, float *out, const float *add, const float *V, int i0, int i1, float *Mb)
+static void wino_group_block(const gq_conv *c, float *out, const float *add, const float *V, int i0,
+        int i1, int a0, int a1, float *Mb)
 {
 	const gq_wgroup *g = c->grp;
-	int v = c->kern->v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v, halves = ng * hpe;
+	int v = c->kern->v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v, halves = a1 * hpe;
 	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * MR * ng;
 	_Alignas(64) float B[KC * 2 * VMAX];
 	for (int pc = 0; pc < cin; pc += c->cib) {
 		int kc = min_int(c->cib, cin - pc);
-		for (int q = 0; q < 16; q++) {
+		for (int q = 0; q < c->alpha * c->alpha; q++) {
 			const float *U = c->a + (size_t)q * cin * c->mpanels * MR;
-			for (int h = 0; h < halves; h += 2) {
+			for (int h = a0 * hpe; h < halves; h += 2) {
 				int n = min_int(2, halves - h), a[2], t[2];
 				float *C[2];
 				for (int e = 0; e < 2; e++) {
@@ -2416,8 +2478,14 @@ static void wino_group_block(
 			}
 		}
 	}
-	c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * MR * ng,
-	        min_int(i1 * MR * ng, c->cout), 0, c->tiles);
+	if (a0 == 0 && a1 == ng) {
+		c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * MR * ng,
+		        min_int(i1 * MR * ng, c->cout), 0, c->tiles);
+		return;
+	}
+	for (int o = i0 * MR; o < min_int(i1 * MR, c->cout / ng); o++) /* channels (o, a0..a1) */
+		c->kern->wino_out(c, out, add, Mb + ((size_t)(o - i0 * MR) * ng + a0) * cols,
+		        rows * cols, cols, o * ng + a0, o * ng + a1, 0, c->tiles);
 }
 
 /* Output channels of panels [i0, i1) for tiles of panels [j0, j1): the alpha^2 products
@@ -2463,8 +2531,8 @@ static Input padded_input(const gq_conv *c, const float *xp);
  * (a few percent of the products' work) into its own half of scratch, so that neither
  * waits for the other (a barrier between the phases, with the machine shared, ran the
  * 512-plane 8x8 layer several times slower), then runs the products of its half of the
- * base channels, reading its half of the bank, each B panel gathered once for all of
- * them; one thread runs both halves. */
+ * base channels (reading its half of the bank, each B panel gathered once for all of
+ * them) or of the elements (plan_group); one thread runs both halves. */
 typedef struct GroupJob {
 	const gq_conv *c;
 	float *out, *scratch;
@@ -2480,8 +2548,14 @@ static void group_share(void *ctx, int t, int n)
 	Input x = padded_input(c, xp);
 	pad_input(c, xp, j->in, 0, c->cin, 0, c->hp);
 	c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, c->tpanels);
+	int ng = c->grp->ng;
 	for (int h = t; h < 2; h += n)
-		wino_group_block(c, j->out, j->add, V, h ? c->cop : 0, h ? c->mpanels : c->cop, Mb);
+		if (c->by_elements)
+			wino_group_block(c, j->out, j->add, V, 0, c->mpanels, h * ng / 2,
+			        (h + 1) * ng / 2, Mb);
+		else
+			wino_group_block(c, j->out, j->add, V, h ? c->cop : 0,
+			        h ? c->mpanels : c->cop, 0, ng, Mb);
 }
 
 static void group_run(

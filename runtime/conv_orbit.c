@@ -634,11 +634,12 @@ gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed)
 {
 	int mode = c->ng ? orbit_mode() : 0;
 	bool alone = mode == 1 || (mode < 0 && orbit_needed(c));
-	int wmode = c->ng ? gq_wgroup_mode() : 0;
-	bool group =
-	        !alone && (wmode == 1 || (wmode < 0 && mode < 0 && gq_wgroup_pays(c, streamed)));
+	/* GEQRT_ORBIT=0 keeps the expanded plan unless GEQRT_WGROUP=1 */
+	int form = alone || !c->ng || (mode == 0 && gq_wgroup_mode() < 0)
+	                   ? -1
+	                   : gq_wgroup_form(c, streamed);
 	gq_conv *o = alone                                 ? new_orbit(c, false)
-	             : group                               ? gq_conv_new_wgroup(c)
+	             : form >= 0                           ? gq_conv_new_wgroup(c, form)
 	             : mode < 0 && orbit_pays(c, streamed) ? new_orbit(c, !gq_memory_limit())
 	                                                   : NULL;
 	return o ? o : gq_conv_new(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu);

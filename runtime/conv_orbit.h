@@ -27,36 +27,41 @@ const float *gq_conv_bank(const gq_conv *c);
 gq_conv *gq_conv_wrap_orbit(gq_orbit *o);
 
 /* ---- wino_group.c: a gconv's group in the Winograd domain ---- */
-/* The tables that let F(2x2)'s products read one bank for all the group's elements: row
- * (o, a) of the expanded bank at Winograd point pt[a][q] is row (o, e) at point q with its
- * input slots permuted, slot b read from the input's slot src[a][b]. */
+/* The tables that let the products of F(2x2) or of F(4x4) on reciprocal points
+ * (GQ_CONV_WINO4R) read one bank for all the group's elements: row (o, a) of the expanded
+ * bank at Winograd point pt[a][q] is row (o, e) at point q with its input slots permuted,
+ * slot b read from the input's slot src[a][b]. */
 typedef struct gq_wgroup {
 	int ng, e_axis;
 	int src[GQ_D4_ORDER][GQ_D4_ORDER];
-	int pt[GQ_D4_ORDER][16];
+	int pt[GQ_D4_ORDER][36];
 } gq_wgroup;
-/* The tables of the group elem[0..ng); false if it is not one (no identity, not closed). */
-bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem);
+/* The tables of the group elem[0..ng) for alpha x alpha points (4: F(2x2), 6: F(4x4) on
+ * reciprocal points); false if it is not a group (no identity, not closed). */
+bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha);
 /* Rows [pc, pc + kc) of a B panel of 2v columns for base point q: half e (of the two, or
  * of the first only) is element a_e's tiles [t_e, t_e + v), from the transformed input V
  * (Winograd point p's plane at p*vstride, tile panels of cin rows of 2v). */
 void gq_wgroup_pack(const gq_wgroup *g, float *B, const float *V, size_t vstride, int cin, int v,
         int q, int pc, int kc, const int a[2], const int t[2], int halves);
-/* Whether c, a stride-1 3x3 gconv of a model whose expanded banks are streamed bytes in
- * all, runs faster at batch 1 as a Winograd-domain group plan (GEQRT_WGROUP=0: never,
- * =1: wherever it applies). */
-bool gq_wgroup_pays(const gq_conv_shape *c, size_t streamed);
+/* The form in which c, a stride-1 3x3 gconv of a model whose expanded banks are streamed
+ * bytes in all, runs faster at batch 1 as a Winograd-domain group plan (GQ_CONV_WINO4R or
+ * GQ_CONV_WINO2), or -1 where it does not; GEQRT_WGROUP=0: never, =1: GQ_CONV_AUTO (the
+ * cheaper form) wherever one applies. */
+int gq_wgroup_form(const gq_conv_shape *c, size_t streamed);
 /* -1 by the rule, 0 never, 1 always (GEQRT_WGROUP). */
 int gq_wgroup_mode(void);
 
 /* ---- conv_fast.c: the group plan ---- */
-/* c (a stride-1 3x3 gconv, channels divisible by ng) as F(2x2) products on the identity's
- * filters only (wino_group.c's tables); NULL where it does not apply or out of memory. */
-gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c);
+/* c (a stride-1 3x3 gconv, channels divisible by ng) as Winograd products on the
+ * identity's filters only (wino_group.c's tables), in form algo: GQ_CONV_WINO2,
+ * GQ_CONV_WINO4R, or GQ_CONV_AUTO for the cheaper; NULL where it does not apply or out of
+ * memory. */
+gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c, int algo);
 /* ng if c is a group plan, else 0. */
 int gq_conv_wgroup(const gq_conv *c);
 /* The cost and bank bytes of c's group plan (as gq_conv_estimate); -1 if it does not apply. */
-double gq_wgroup_estimate(const gq_conv_shape *c, size_t *bytes);
+double gq_wgroup_estimate(const gq_conv_shape *c, int algo, size_t *bytes);
 
 /* ---- conv_orbit.c ---- */
 void gq_orbit_set(gq_orbit *o, const float *w, const float *bias);

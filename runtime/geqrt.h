@@ -240,7 +240,8 @@ enum {
 	GQ_CONV_WINO2,
 	GQ_CONV_WINO4,
 	GQ_CONV_WINO2S2,
-	GQ_CONV_WINO4S2
+	GQ_CONV_WINO4S2,
+	GQ_CONV_WINO4R /* F(4x4) on points closed under p -> 1/p (0, +-1, 2, 1/2, infinity) */
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);

@@ -47,8 +47,8 @@ static bool new_convs(gq_net *n, size_t *scratch)
 }
 
 /* Layer i's name for --profile: the generated one, and ", orbit of N" if its convolution
- * runs as an orbit, ", Winograd group of N" if as a group plan (wino_group.c; both chosen
- * now, at run time); NULL if out of memory. */
+ * runs as an orbit, ", Winograd group of N, F(4x4)" (or F(2x2)) if as a group plan
+ * (wino_group.c; both chosen now, at run time); NULL if out of memory. */
 static char *layer_name(const gq_net *n, int i)
 {
 	const gq_layer *l = &n->desc->layers[i];
@@ -59,7 +59,8 @@ static char *layer_name(const gq_net *n, int i)
 	if (s && ng)
 		snprintf(s, len, "%s, orbit of %d", l->name, ng);
 	else if (s && wg)
-		snprintf(s, len, "%s, Winograd group of %d", l->name, wg);
+		snprintf(s, len, "%s, Winograd group of %d, %s", l->name, wg,
+		        strcmp(gq_conv_algo(c), "winograd2") ? "F(4x4)" : "F(2x2)");
 	else if (s)
 		memcpy(s, l->name, strlen(l->name) + 1);
 	return s;

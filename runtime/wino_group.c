@@ -23,13 +23,15 @@
 
 #include "conv_orbit.h"
 
-/* Where T_g moves Winograd point (y, x) of F(2x2)'s 4 x 4: gq_d4_point's moves with each
- * reversal of an axis (i -> 3 - i on pixels) replaced by P, which swaps points 0 and
- * infinity (rows 0 and 3 of G) and keeps 1 and -1. */
-static int move_point(int g, int q)
+/* Where T_g moves Winograd point (y, x) of an alpha x alpha block: gq_d4_point's moves
+ * with each reversal of an axis (i -> 3 - i on pixels) replaced by the swap of each point
+ * with its reciprocal: F(2x2)'s points 0, 1, -1, infinity (rows of conv_fast.c's G2),
+ * F(4x4)'s 0, 1, -1, 2, 1/2, infinity (G4R). */
+static int move_point(int g, int q, int alpha)
 {
-	static const int P[4] = {3, 1, 2, 0};
-	int y = q / 4, x = q % 4;
+	static const int P4[4] = {3, 1, 2, 0}, P6[6] = {5, 1, 2, 4, 3, 0};
+	const int *P = alpha == 4 ? P4 : P6;
+	int y = q / alpha, x = q % alpha;
 	for (int t = 0; t < (g & 3); t++) {
 		int ny = P[x];
 		x = y;
@@ -37,12 +39,13 @@ static int move_point(int g, int q)
 	}
 	if (g >> 2)
 		x = P[x];
-	return y * 4 + x;
+	return y * alpha + x;
 }
 
-bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem)
+bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha)
 {
-	if (ng < 2 || ng > GQ_D4_ORDER || !elem || gq_d4_axis(elem, ng, 0) < 0)
+	if ((alpha != 4 && alpha != 6) || ng < 2 || ng > GQ_D4_ORDER || !elem ||
+	        gq_d4_axis(elem, ng, 0) < 0)
 		return false;
 	g->ng = ng;
 	g->e_axis = gq_d4_axis(elem, ng, 0);
@@ -52,8 +55,8 @@ bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem)
 		for (int b = 0; b < ng; b++)
 			if ((g->src[a][b] = gq_d4_axis(elem, ng, gq_d4_mul(elem[a], elem[b]))) < 0)
 				return false; /* not closed: not a group */
-		for (int q = 0; q < 16; q++)
-			g->pt[a][q] = move_point(elem[a], q);
+		for (int q = 0; q < alpha * alpha; q++)
+			g->pt[a][q] = move_point(elem[a], q, alpha);
 	}
 	return true;
 }
@@ -131,27 +134,39 @@ int gq_wgroup_mode(void)
  * batch 1 (conv_orbit.c's STREAMS: the L3 is 32 MB, shared). */
 enum { STREAMS = 16 << 20 };
 
-/* An expanded bank under this many bytes stays in the caches between images, or
- * streams in less time than the gathers take. */
-enum { GROUP_MIN = 4 << 20 };
+/* Where each form pays, measured on 12 distinct layers run in turn (AVX-512, alternating
+ * runs under chrt, two threads at batch 1, load 3-4): the expanded bank's bytes at least
+ * (under them it stays in the caches between images, or streams in less time than the
+ * gathers take), and the work (cost, as the planner counts it) it may add over the
+ * expanded plan's. F(2x2) adds none but for rounding: where the expanded plan runs F(4x4)
+ * it does 16/9 the multiply-adds, and 256 planes at 15x15 ran 1.8-2x slower on one thread,
+ * more than the smaller bank gave back on two; 256 planes of p4m at 9x9 (1.12 of the
+ * expanded work) 1.4x the orbit's time. F(4x4) on reciprocal points adds its rounding of
+ * the base channels to panels of 6 (16 and 32 base channels on p4m: 1.12): 128 planes of
+ * p4m at 17x17 ran 0.207 ms against the orbit's 0.247 and the expanded plan's 0.258, 256
+ * of p4m at 15x15 0.46 against 0.62 and 0.93, 256 of p4 at 15x15 level with the orbit
+ * (0.43) and 0.9x the expanded plan's time; on one thread level with the expanded plan
+ * or faster. */
+static const struct {
+	int algo;
+	size_t min_bytes;
+	double work;
+} FORMS[] = {{GQ_CONV_WINO4R, 2 << 20, 1.15}, {GQ_CONV_WINO2, 4 << 20, 1.05}};
 
-/* The work the group plan may add over the expanded plan's (cost as the planner counts
- * it): none, but for rounding. The group's F(2x2) does 16/9 the multiply-adds of an
- * F(4x4), and where the expanded plan runs F(4x4) (15x15 maps of 256 planes) the group
- * plan ran 1.8-2x slower on one thread (AVX-512), more than its smaller bank gave back on
- * two. On 8x8 and 9x9 maps the planner picks F(2x2) for both. */
-#define GROUP_WORK 1.05
-
-bool gq_wgroup_pays(const gq_conv_shape *c, size_t streamed)
+int gq_wgroup_form(const gq_conv_shape *c, size_t streamed)
 {
 	int mode = gq_wgroup_mode();
 	size_t group_bytes, bytes;
-	double group = gq_wgroup_estimate(c, &group_bytes);
-	if (mode == 0 || group < 0)
-		return false;
+	if (mode == 0 || gq_wgroup_estimate(c, GQ_CONV_AUTO, &group_bytes) < 0)
+		return -1;
 	if (mode == 1)
-		return true;
+		return GQ_CONV_AUTO;
 	double expanded = gq_conv_estimate(
 	        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes);
-	return streamed > STREAMS && bytes >= GROUP_MIN && group <= GROUP_WORK * expanded;
+	for (size_t i = 0; streamed > STREAMS && i < sizeof FORMS / sizeof FORMS[0]; i++) {
+		double group = gq_wgroup_estimate(c, FORMS[i].algo, &group_bytes);
+		if (group >= 0 && bytes >= FORMS[i].min_bytes && group <= FORMS[i].work * expanded)
+			return FORMS[i].algo;
+	}
+	return -1;
 }

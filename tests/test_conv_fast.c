@@ -143,7 +143,7 @@ static const char *case_run(const Case *k, int algo)
 	const Shape *S = &k->S;
 	gq_conv *c = gq_conv_new_algo(
 	        S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, k->relu, algo);
-	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4;
+	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R;
 	bool s2 = algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2;
 	bool applies = s2 ? S->k == 3 && S->s == 2 && S->d == 1
 	                  : !wino || (S->k == 3 && S->s == 1 && S->d == 1);
@@ -183,7 +183,7 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
 
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
 static const int algos[] = {GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2,
-        GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2};
+        GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2, GQ_CONV_WINO4R};
 enum { NALGOS = sizeof algos / sizeof algos[0] };
 
 /* S under every algorithm and every kernel this CPU runs. */

@@ -291,25 +291,26 @@ START_TEST(choice_by_environment_and_memory_ceiling)
 END_TEST
 
 /* ResNet-44 p4m at 33x33 (widths 8, 16, 32: 64, 128, 256 planes), layer by layer, with
- * its 98 MB of expanded banks: the orbit where its bank fits a core's L2 and it does no
- * more work than the expanded conv (the 3x3 layers on 17x17 and 9x9, and the stride-2
- * one into 9x9), not on 33x33 (1.6 times the work) nor for the 1x1 shortcuts or the lift;
- * in a model whose banks stay in the caches, nowhere. On every kernel: the rule counts
- * the work as the planner does for each. */
+ * its 98 MB of expanded banks: the Winograd group at F(4x4) on the 3x3 layers on 17x17
+ * (wino_group.c); the orbit where its bank fits a core's L2 and it does no more work than
+ * the expanded conv (the 3x3 layers on 9x9, and the stride-2 one into 9x9), not on 33x33
+ * (1.6 times the work) nor for the 1x1 shortcuts or the lift; in a model whose banks stay
+ * in the caches, neither. On every kernel: the rules count the work as the planner does
+ * for each. */
 START_TEST(orbits_where_banks_stream)
 {
 	static const struct {
 		gq_conv_shape c;
-		bool orbit;
+		bool orbit, group;
 	} resnet[] = {
-	        {{3, 33, 33, 64, 3, 1, 1, 1, true, 8, NULL, true}, false},      /* the lift */
-	        {{64, 33, 33, 64, 3, 1, 1, 1, true, 8, NULL, false}, false},    /* stage 1 */
-	        {{64, 33, 33, 128, 3, 2, 1, 1, true, 8, NULL, false}, false},   /* into stage 2 */
-	        {{64, 33, 33, 128, 1, 2, 0, 1, false, 8, NULL, false}, false},  /* shortcut */
-	        {{128, 17, 17, 128, 3, 1, 1, 1, true, 8, NULL, false}, true},   /* stage 2 */
-	        {{128, 17, 17, 256, 3, 2, 1, 1, true, 8, NULL, false}, true},   /* into stage 3 */
-	        {{128, 17, 17, 256, 1, 2, 0, 1, false, 8, NULL, false}, false}, /* shortcut */
-	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, NULL, false}, true},     /* stage 3 */
+	        {{3, 33, 33, 64, 3, 1, 1, 1, true, 8, NULL, true}, false, false},      /* lift */
+	        {{64, 33, 33, 64, 3, 1, 1, 1, true, 8, NULL, false}, false, false},    /* stage 1 */
+	        {{64, 33, 33, 128, 3, 2, 1, 1, true, 8, NULL, false}, false, false},   /* into 2 */
+	        {{64, 33, 33, 128, 1, 2, 0, 1, false, 8, NULL, false}, false, false},  /* 1x1 */
+	        {{128, 17, 17, 128, 3, 1, 1, 1, true, 8, NULL, false}, false, true},   /* stage 2 */
+	        {{128, 17, 17, 256, 3, 2, 1, 1, true, 8, NULL, false}, true, false},   /* into 3 */
+	        {{128, 17, 17, 256, 1, 2, 0, 1, false, 8, NULL, false}, false, false}, /* 1x1 */
+	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, NULL, false}, true, false},     /* stage 3 */
 	};
 	const Group *p4m = &groups[NGROUPS - 1];
 	for (int kn = 0; kn < 3; kn++) {
@@ -324,6 +325,9 @@ START_TEST(orbits_where_banks_stream)
 			        "%s: %d -> %d planes at %dx%d, k=%d s=%d: orbit of %d",
 			        kernel_names[kn], c.cin, c.cout, c.h, c.w, c.k, c.s,
 			        gq_conv_orbit(model));
+			ck_assert_msg(gq_conv_wgroup(model) == (resnet[i].group ? 8 : 0),
+			        "%s: %d -> %d planes at %dx%d: group of %d", kernel_names[kn],
+			        c.cin, c.cout, c.h, c.w, gq_conv_wgroup(model));
 			ck_assert_int_eq(gq_conv_orbit(cached), 0);
 			gq_conv_free(model);
 			gq_conv_free(cached);
@@ -395,22 +399,23 @@ END_TEST
 
 /* ---- the group in the Winograd domain (wino_group.c) ---- */
 
-static gq_conv *new_wgroup(const Case *t, bool relu)
+static gq_conv *new_wgroup(const Case *t, bool relu, int algo)
 {
 	const Layer *L = t->L;
 	gq_conv_shape s = {t->cin, L->h, L->w, t->cout, L->k, L->s, L->p, 1, relu, t->G->ng,
 	        t->G->elem, L->lift};
-	return gq_conv_new_wgroup(&s);
+	return gq_conv_new_wgroup(&s, algo);
 }
 
-/* The group plan against the naive conv, on threads threads. */
-static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, int threads)
+/* The group plan in form algo against the naive conv, on threads threads. */
+static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, int threads, int algo)
 {
 	Case t;
 	make_case(&t, L, G, sum, relu);
-	gq_conv *c = new_wgroup(&t, relu);
+	gq_conv *c = new_wgroup(&t, relu, algo);
 	ck_assert_msg(c != NULL, "no group plan for ng=%d c=%d %dx%d", G->ng, L->c, L->h, L->w);
 	ck_assert_int_eq(gq_conv_wgroup(c), G->ng);
+	ck_assert_str_eq(gq_conv_algo(c), algo == GQ_CONV_WINO2 ? "winograd2" : "winograd4r");
 	gq_set_threads(threads);
 	float *got = run(&t, c);
 	gq_set_threads(1);
@@ -422,8 +427,8 @@ static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, in
 
 /* Odd shapes: base channels not a multiple of a panel, 5x7 and 7x5 maps (not square: the
  * plan needs no symmetry of the map), a map of one tile, enough tiles for several halves
- * of a vector, several K blocks; every subgroup, every kernel, 1-3 threads, residual and
- * relu all four ways. */
+ * of a vector, several K blocks; both forms (F(2x2), F(4x4) on reciprocal points), every
+ * subgroup, every kernel, 1-3 threads, residual and relu all four ways. */
 START_TEST(wgroup_every_subgroup_every_kernel)
 {
 	static const Layer L[] = {
@@ -441,7 +446,10 @@ START_TEST(wgroup_every_subgroup_every_kernel)
 		for (int g = 0; g < NGROUPS; g++)
 			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
 				int v = (int)(g + i + kn) % 4;
-				check_wgroup(&L[i], &groups[g], v & 1, v & 2, 1 + (int)(g + i) % 3);
+				for (int f = 0; f < 2; f++)
+					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
+					        1 + (int)(g + i + f) % 3,
+					        f ? GQ_CONV_WINO4R : GQ_CONV_WINO2);
 			}
 	}
 	gq_conv_use_kernel(NULL);
@@ -458,7 +466,7 @@ START_TEST(wgroup_threads_and_where_it_applies)
 	Case t;
 	seed(20);
 	make_case(&t, &L, p4, true, true);
-	gq_conv *c = new_wgroup(&t, true);
+	gq_conv *c = new_wgroup(&t, true, GQ_CONV_AUTO);
 	float *one = run(&t, c);
 	gq_set_threads(2);
 	float *two = run(&t, c);
@@ -478,28 +486,36 @@ START_TEST(wgroup_threads_and_where_it_applies)
 	        {16, 9, 9, 16, 3, 1, 1, 1, false, 2, no_e, false},     /* no identity */
 	};
 	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
-		ck_assert_ptr_null(gq_conv_new_wgroup(&no[i]));
+		ck_assert_ptr_null(gq_conv_new_wgroup(&no[i], GQ_CONV_AUTO));
 }
 END_TEST
 
-/* The choice: a group plan where the expanded plan runs F(2x2) too (the same
- * multiply-adds) on a bank of 4 MB or more, in a model whose banks stream (the wide p4m
- * model's last layer, ResNet-18 p4's stage 4), its bank the identity's rows; not where
- * the expanded plan runs F(4x4) (ResNet-18's stage 3, ResNet-44 p4m's stage 3), nor
- * where the banks stay in the caches. GEQRT_WGROUP=1 wherever it applies, 0 never. */
+/* The choice (wino_group.c's FORMS), in a model whose banks stream: F(2x2) where the
+ * expanded plan runs F(2x2) too (the same multiply-adds) on a bank of 4 MB or more (the
+ * wide p4m model's last layer, ResNet-18 p4's stage 4); F(4x4) on reciprocal points where
+ * its work is within 15% of the expanded plan's on a bank of 2 MB or more (ResNet-18's
+ * stage 3, ResNet-44 p4m's stage 2, the wide model's 256 planes at 15x15); neither where
+ * the products of F(4x4) waste columns on 9 tiles (ResNet-44 p4m's stage 3) or their
+ * block passes half the L2 (ResNet-44 p4's stage 3 at 25x25), nor where the banks stay in
+ * the caches. Its bank: the identity's rows of the form's, padded to panels of 6.
+ * GEQRT_WGROUP=1 wherever it applies, 0 never. */
 START_TEST(wgroup_choice)
 {
 	static const int p4m[] = {0, 1, 2, 3, 4, 5, 6, 7}, p4[] = {0, 1, 2, 3};
 	static const struct {
 		gq_conv_shape c;
 		int ng;
+		const char *algo;
 	} shapes[] = {
-	        {{512, 8, 8, 512, 3, 1, 1, 1, true, 8, p4m, false}, 8},  /* wide p4m */
-	        {{512, 8, 8, 512, 3, 1, 1, 1, false, 4, p4, false}, 4},  /* ResNet-18 stage 4 */
-	        {{256, 15, 15, 256, 3, 1, 1, 1, true, 4, p4, false}, 0}, /* stage 3 */
-	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false}, 0},  /* ResNet-44 p4m */
-	        {{512, 8, 8, 512, 3, 2, 1, 1, true, 4, p4, false}, 0},   /* stride 2 */
-	        {{128, 8, 8, 128, 3, 1, 1, 1, true, 4, p4, false}, 0},   /* a 1 MB bank */
+	        {{512, 8, 8, 512, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd2"},
+	        {{512, 8, 8, 512, 3, 1, 1, 1, false, 4, p4, false}, 4, "winograd2"},
+	        {{256, 15, 15, 256, 3, 1, 1, 1, true, 4, p4, false}, 4, "winograd4r"},
+	        {{256, 15, 15, 256, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd4r"},
+	        {{128, 17, 17, 128, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd4r"},
+	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false}, 0, NULL},
+	        {{128, 25, 25, 128, 3, 1, 1, 1, true, 4, p4, false}, 0, NULL},
+	        {{512, 8, 8, 512, 3, 2, 1, 1, true, 4, p4, false}, 0, NULL}, /* stride 2 */
+	        {{128, 8, 8, 128, 3, 1, 1, 1, true, 4, p4, false}, 0, NULL}, /* a 1 MB bank */
 	};
 	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
 		const gq_conv_shape *c = &shapes[i].c;
@@ -509,9 +525,11 @@ START_TEST(wgroup_choice)
 		        "%d -> %d planes at %dx%d, s=%d, ng=%d: group of %d", c->cin, c->cout, c->h,
 		        c->w, c->s, c->ng, gq_conv_wgroup(model));
 		ck_assert_int_eq(gq_conv_wgroup(cached), 0);
-		if (shapes[i].ng) { /* the identity's rows of F(2x2)'s bank, and the panels' pad */
-			size_t expanded = (size_t)16 * c->cout * c->cin * sizeof(float);
-			ck_assert_uint_le(gq_conv_bytes(model) * c->ng, expanded * 21 / 20);
+		if (shapes[i].ng) {
+			ck_assert_str_eq(gq_conv_algo(model), shapes[i].algo);
+			size_t points = strcmp(shapes[i].algo, "winograd2") ? 36 : 16;
+			size_t expanded = points * c->cout * c->cin * sizeof(float);
+			ck_assert_uint_le(gq_conv_bytes(model) * c->ng, expanded * 9 / 8);
 			ck_assert_uint_ge(gq_conv_bytes(model) * c->ng, expanded);
 		}
 		gq_conv_free(model);

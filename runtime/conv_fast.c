@@ -128,6 +128,7 @@ struct gq_conv {
 	gq_orbit *orbit;  /* not NULL: the plan runs this instead (conv_orbit.c) */
 	gq_wgroup *grp;   /* not NULL: F(2x2) or F(4x4) on the identity's bank (wino_group.c) */
 	bool by_elements; /* group plan: its threads split the elements, not the base channels */
+	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 };
 
 static const float zeros[MR];
@@ -1575,7 +1576,7 @@ size_t gq_conv_bytes(const gq_conv *c)
 {
 	if (c->orbit)
 		return gq_orbit_bytes(c->orbit);
-	return packed_a_floats(c) * sizeof(float);
+	return packed_a_floats(c) * sizeof(float) + (c->full ? gq_conv_bytes(c->full) : 0);
 }
 
 size_t gq_conv_banks_alive(void)
@@ -1784,11 +1785,15 @@ double gq_wgroup_estimate(const gq_conv_shape *s, int algo, size_t *bytes)
 	*bytes = 0;
 	if (!shape_group(&c, s, &g, algo))
 		return -1;
+	/* measured slower than the orbit (1.12x its time on AVX2 at 17x17 on p4m, where the
+	 * elements split into halves of 8 tiles), which cost() does not see */
+	if (c.by_elements && c.algo == GQ_CONV_WINO4R && c.kern->v < 16)
+		return -1;
 	*bytes = packed_a_floats(&c) * sizeof(float);
 	return cost(&c);
 }
 
-gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo)
+gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo, bool full)
 {
 	gq_conv *c = calloc(1, sizeof *c);
 	gq_wgroup *g = malloc(sizeof *g);
@@ -1797,9 +1802,14 @@ gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo)
 		free(g);
 		return NULL;
 	}
+	if (full && !(c->full = gq_conv_new(s->cin, s->h, s->w, s->cout, 3, 1, s->p, 1, s->relu))) {
+		free(c);
+		free(g);
+		return NULL;
+	}
 	c->a = alloc_filters(packed_a_floats(c));
 	if (c->a)
-		atomic_fetch_add(&banks_alive, gq_conv_bytes(c));
+		atomic_fetch_add(&banks_alive, packed_a_floats(c) * sizeof(float));
 	c->bias = calloc((size_t)c->cout, sizeof *c->bias);
 	c->tapoff = calloc(9, sizeof *c->tapoff);
 	if (!c->a || !c->bias || !c->tapoff) {
@@ -1854,8 +1864,9 @@ void gq_conv_free(gq_conv *c)
 	if (!c)
 		return;
 	if (c->a)
-		atomic_fetch_sub(&banks_alive, gq_conv_bytes(c));
+		atomic_fetch_sub(&banks_alive, packed_a_floats(c) * sizeof(float));
 	gq_orbit_free(c->orbit);
+	gq_conv_free(c->full);
 	free(c->grp);
 	free(c->a);
 	free(c->bias);
@@ -1881,6 +1892,8 @@ void gq_conv_set(gq_conv *c, const float *w, const float *bias)
 	} else if (c->grp) { /* the bank from the identity's rows, the bias of every row */
 		size_t row = (size_t)c->kdim;
 		gq_conv_set_rows(c, w + c->grp->e_axis * row, c->grp->ng * row, bias, 1);
+		if (c->full)
+			gq_conv_set(c->full, w, bias);
 	} else {
 		gq_conv_set_rows(c, w, (size_t)c->kdim, bias, 1);
 	}
@@ -1967,8 +1980,10 @@ size_t gq_conv_scratch(const gq_conv *c)
 {
 	if (c->orbit)
 		return gq_orbit_scratch(c->orbit);
-	if (c->grp)
-		return 2 * group_floats(c);
+	if (c->grp) {
+		size_t full = c->full ? gq_conv_scratch(c->full) : 0;
+		return 2 * group_floats(c) > full ? 2 * group_floats(c) : full;
+	}
 	switch (c->algo) {
 	case GQ_CONV_DIRECT:
 		return LINE_FLOATS + padded_floats(c) + tmp_floats();
@@ -2543,6 +2558,10 @@ static void group_share(void *ctx, int t, int n)
 {
 	const GroupJob *j = ctx;
 	const gq_conv *c = j->c;
+	if (n == 1 && c->full) {
+		gq_conv_run_sum(c->full, j->out, j->in, j->add, j->scratch);
+		return;
+	}
 	float *xp = line_aligned(j->scratch + t * group_floats(c));
 	float *V = xp + padded_floats(c), *Mb = V + wino_v_floats(c);
 	Input x = padded_input(c, xp);

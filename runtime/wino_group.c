@@ -151,7 +151,7 @@ static const struct {
 	int algo;
 	size_t min_bytes;
 	double work;
-} FORMS[] = {{GQ_CONV_WINO4R, 2 << 20, 1.15}, {GQ_CONV_WINO2, 4 << 20, 1.05}};
+} FORMS[] = {{GQ_CONV_WINO4R, 2 << 20, 1.13}, {GQ_CONV_WINO2, 4 << 20, 1.05}};
 
 int gq_wgroup_form(const gq_conv_shape *c, size_t streamed)
 {

@@ -561,11 +561,14 @@ enum { STREAMS = 16 << 20 };
  * all) ran 0.6-0.75x as fast with its layers as orbits (AVX-512, 2 threads). */
 enum { ORBIT_MIN = 1 << 20 };
 
-/* An orbit bank (that both threads read whole) past this many bytes does not stay in a
- * core's L2: p4's and p4m's 512 channels at 8x8 (orbit banks of 9.7 and 4.9 MB) ran
+/* An orbit bank (that both threads read whole) past this many bytes costs more than it
+ * saves: p4's and p4m's 512 channels at 8x8 (orbit banks of 9.7 and 4.9 MB) ran
  * 0.7-0.9x the expanded layer's speed where 9.5 MB expanded banks whose orbit banks were
- * 1.3-2.4 MB ran 1.2-1.5x. */
-enum { ORBIT_L2 = 2 << 20 };
+ * 1.3-2.4 MB ran 1.2-1.5x (AVX-512, 2 threads). A core's L2 is 1 MB (Zen 5), so the
+ * banks that paid did not stay in it either: they come from the shared 32 MB L3 each
+ * image, where the expanded banks of the model (past 16 MB in all) do not stay; the
+ * bound is measured, not a cache's size. */
+enum { ORBIT_BANK_MAX = 2 << 20 };
 
 /* Bytes of bank the orbit must save for each multiply-add (as the planner counts them) it
  * adds. Memory's 12 GB/s against some 5e10 multiply-adds a second on two AVX-512 cores is
@@ -590,8 +593,8 @@ static double orbit_cost(const gq_conv_shape *c, size_t *bytes)
 }
 
 /* At batch 1, in a model whose banks stream (streamed bytes in all), for a layer whose bank
- * is not small, where the orbit's bank fits a core's L2 and what it saves in bank is worth
- * what it adds in work. */
+ * is not small, where the orbit's bank is at most ORBIT_BANK_MAX and what it saves in
+ * bank is worth what it adds in work. */
 static bool orbit_pays(const gq_conv_shape *c, size_t streamed)
 {
 	if (streamed <= STREAMS || !orbit_applies(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p,
@@ -601,7 +604,7 @@ static bool orbit_pays(const gq_conv_shape *c, size_t streamed)
 	double ce = gq_conv_estimate(
 	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &be),
 	       co = orbit_cost(c, &bo);
-	return be >= ORBIT_MIN && bo <= ORBIT_L2 &&
+	return be >= ORBIT_MIN && bo <= ORBIT_BANK_MAX &&
 	       (double)be - (double)bo >= BYTES_PER_MADD * (co - ce);
 }
 
@@ -638,9 +641,9 @@ gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed)
 	int form = alone || !c->ng || (mode == 0 && gq_wgroup_mode() < 0)
 	                   ? -1
 	                   : gq_wgroup_form(c, streamed);
-	/* F(4x4)'s group keeps the expanded plan for one thread, as the orbit does (without
-	 * it, ResNet-44 p4m ran 0.84x main's speed at batch 16: the expanded bank, read once
-	 * for four images, beat the group's gathers) */
+	/* F(4x4)'s group on few base channels keeps the expanded plan for one thread, as the
+	 * orbit does (without it, ResNet-44 p4m ran 0.84x main's images/s at batch 16,
+	 * AVX-512: the expanded bank, read once for four images, beat the group's gathers) */
 	bool keep = form == GQ_CONV_WINO4R && !gq_memory_limit();
 	gq_conv *o = alone                                 ? new_orbit(c, false)
 	             : form >= 0                           ? gq_conv_new_wgroup(c, form, keep)

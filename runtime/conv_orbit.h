@@ -56,8 +56,9 @@ int gq_wgroup_mode(void);
 /* c (a stride-1 3x3 gconv, channels divisible by ng) as Winograd products on the
  * identity's filters only (wino_group.c's tables), in form algo: GQ_CONV_WINO2,
  * GQ_CONV_WINO4R, or GQ_CONV_AUTO for the cheaper; with the expanded plan beside it if
- * full, which runs where one thread runs the layer (gq_conv_bytes counts both banks);
- * NULL where it does not apply or out of memory. */
+ * full and its threads split the elements (few base channels), which runs where one
+ * thread runs the layer (gq_conv_bytes counts both banks); NULL where it does not apply
+ * or out of memory. */
 gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c, int algo, bool full);
 /* ng if c is a group plan, else 0. */
 int gq_conv_wgroup(const gq_conv *c);

@@ -241,7 +241,9 @@ enum {
 	GQ_CONV_WINO4,
 	GQ_CONV_WINO2S2,
 	GQ_CONV_WINO4S2,
-	GQ_CONV_WINO4R /* F(4x4) on points closed under p -> 1/p (0, +-1, 2, 1/2, infinity) */
+	/* F(4x4, 3x3) on the points 0, +-1, 2, 1/2, infinity (closed under p -> 1/p, for the
+	 * group plans; about twice F(4x4)'s float32 error, never picked by gq_conv_new) */
+	GQ_CONV_WINO4R
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);

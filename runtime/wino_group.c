@@ -1,11 +1,15 @@
-/* wino_group.c: a gconv's group in the Winograd domain, F(2x2, 3x3). In the bank that
- * gq_expand_gconv builds, row (o, a) is element g = elem[a] acting on row (o, e): its
- * filters turned by T_g about their centres and its input slots permuted. F(2x2)'s filter
- * transform U = G f G^T has the points 0, 1, -1, infinity, a set that p -> 1/p maps onto
- * itself, and with G's rows as conv_fast.c has them, G J = P G (J reverses the 3 taps, P
- * swaps points 0 and infinity): a filter reversed along an axis is its U with that axis's
- * points 0 and infinity swapped, a filter transposed is its U transposed. So for every
- * element g, U(T_g f) is U(f) with its 16 points permuted, and
+/* wino_group.c: a gconv's group in the Winograd domain, F(2x2, 3x3) or F(4x4, 3x3). In
+ * the bank that gq_expand_gconv builds, row (o, a) is element g = elem[a] acting on row
+ * (o, e): its filters turned by T_g about their centres and its input slots permuted.
+ * F(2x2)'s filter transform U = G f G^T has the points 0, 1, -1, infinity, a set that
+ * p -> 1/p maps onto itself, and with G's rows as conv_fast.c has them, G J = P G (J
+ * reverses the 3 taps, P swaps points 0 and infinity): a filter reversed along an axis is
+ * its U with that axis's points 0 and infinity swapped, a filter transposed is its U
+ * transposed. The same holds for F(4x4) on the points 0, 1, -1, 2, 1/2, infinity
+ * (GQ_CONV_WINO4R; P also swaps 2 and 1/2, whose rows of G conv_fast.c scales to be each
+ * other's reverse, so that no scale is left over); the usual F(4x4)'s 0, +-1, +-2,
+ * infinity are not closed under p -> 1/p. So for every element g, U(T_g f) is U(f) with
+ * its alpha^2 points permuted, and
  *
  *   M[(o, a)][pt_a(q)][t] = sum_(i, b) U_e[o][(i, b)][q] V[(i, src[a][b])][pt_a(q)][t]
  *
@@ -16,8 +20,7 @@
  * and the product ng times wider, and the input is transformed once, as for any plan (no
  * rotated copies, no symmetry of the map needed: only the 3x3 filter turns). The
  * products themselves, on the gemm micro-kernels, are conv_fast.c's (wino_group_block);
- * here are the tables, the B panels' gather and the choice. F(4x4)'s points 0, +-1, +-2,
- * infinity are not closed under p -> 1/p: there the elements do not permute U. */
+ * here are the tables, the B panels' gather and the choice. */
 #include <stdlib.h>
 #include <string.h>
 

@@ -100,7 +100,7 @@ typedef struct Kernel {
 	narrow_out_fn *narrow_out;
 	/* Winograd's input and output transforms */
 	void (*wino_in)(const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0,
-	        int ci1, int tp0, int tp1);
+	        int ci1, int t0, int t1);
 	void (*wino_out)(const gq_conv *c, float *out, const float *add, const float *Mb,
 	        size_t mstride, size_t cols, int co0, int co1, int t0, int t1);
 	bool (*available)(void);
@@ -732,17 +732,18 @@ static int wino_live(const gq_conv *c)
 	return round_up(c->tiles, c->kern->v);
 }
 
-/* Input channels [ci0, ci1) of the tiles of panels [tp0, tp1): each patch, transformed, into
- * V (panel tp0 first; vstride floats from one of the alpha^2 planes to the next; portable). */
+/* Input channels [ci0, ci1) of tiles [t0, t1) (t0 and t1 multiples of V, or t1 past the
+ * last): each patch, transformed, into V in panels of 2V tiles from t0 on (vstride floats
+ * from one of the alpha^2 planes to the next; portable). */
 static void wino_input_c(const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0,
-        int ci1, int tp0, int tp1)
+        int ci1, int t0, int t1)
 {
 	int a = c->alpha, nr = 2 * c->kern->v;
 	Lane d[81];
 	Chunk k;
 	Patches q;
-	for (int t0 = tp0 * nr; t0 < min_int(tp1 * nr, wino_live(c)); t0 += LANES) {
-		chunk_at(c, t0, &k);
+	for (int t = t0; t < min_int(t1, wino_live(c)); t += LANES) {
+		chunk_at(c, t, &k);
 		patches_at(c, &k, x, &q);
 		for (int ci = ci0; ci < ci1; ci++) {
 			const float *xc = x->x + ci * x->plane;
@@ -755,7 +756,8 @@ static void wino_input_c(const gq_conv *c, float *V, size_t vstride, const Input
 						                ? xc[q.at[l] + y * x->ld + z]
 						                : 0.0f;
 			in_tf(c->algo, d);
-			float *dst = V + ((size_t)(t0 / nr - tp0) * c->cin + ci) * nr + t0 % nr;
+			float *dst =
+			        V + ((size_t)((t - t0) / nr) * c->cin + ci) * nr + (t - t0) % nr;
 			for (int xi = 0; xi < a * a; xi++)
 				memcpy(dst + (size_t)xi * vstride, &d[xi], sizeof(Lane));
 		}
@@ -895,19 +897,19 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 #define WINO_INPUT(NAME, TARGET, G, GROUP)                                                         \
 	__attribute__((target(TARGET), always_inline)) static inline void NAME##_f(                \
 	        const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0, int ci1,      \
-	        int tp0, int tp1, const int f, const bool whole)                                   \
+	        int t0, int t1, const int f, const bool whole)                                     \
 	{                                                                                          \
-		int nr = 2 * c->kern->v, live = wino_live(c);                                      \
+		int nr = 2 * c->kern->v, end = min_int(t1, wino_live(c));                          \
 		Chunk k;                                                                           \
 		Patches q[VMAX * 2 / LANES];                                                       \
-		for (int tp = tp0; tp < tp1; tp++) {                                               \
-			int groups = min_int(nr, live - tp * nr) / (G);                            \
+		for (int t = t0; t < end; t += nr) {                                               \
+			int groups = min_int(nr, end - t) / (G);                                   \
 			for (int g = 0; g < groups * (G) / LANES; g++) {                           \
-				chunk_at(c, tp *nr + g * LANES, &k);                               \
+				chunk_at(c, t + g * LANES, &k);                                    \
 				patches_at(c, &k, x, &q[g]);                                       \
 			}                                                                          \
 			for (int ci = ci0; ci < ci1; ci++) {                                       \
-				float *dst = V + ((size_t)(tp - tp0) * c->cin + ci) * nr;          \
+				float *dst = V + ((size_t)((t - t0) / nr) * c->cin + ci) * nr;     \
 				for (int g = 0; g < groups; g++)                                   \
 					GROUP(c, dst + g * (G), vstride, x->x + ci * x->plane,     \
 					        x->ld, &q[g * (G) / LANES], f, whole);             \
@@ -915,15 +917,15 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 		}                                                                                  \
 	}                                                                                          \
 	__attribute__((target(TARGET))) static void NAME(const gq_conv *c, float *V,               \
-	        size_t vstride, const Input *x, int ci0, int ci1, int tp0, int tp1)                \
+	        size_t vstride, const Input *x, int ci0, int ci1, int t0, int t1)                  \
 	{                                                                                          \
 		if (x->whole)                                                                      \
 			BY_FORM(c, NAME##_WHOLE)                                                   \
 		else                                                                               \
 			BY_FORM(c, NAME##_MASKED)                                                  \
 	}
-#define wino_input_avx2_WHOLE(f)  wino_input_avx2_f(c, V, vstride, x, ci0, ci1, tp0, tp1, f, true)
-#define wino_input_avx2_MASKED(f) wino_input_avx2_f(c, V, vstride, x, ci0, ci1, tp0, tp1, f, false)
+#define wino_input_avx2_WHOLE(f)  wino_input_avx2_f(c, V, vstride, x, ci0, ci1, t0, t1, f, true)
+#define wino_input_avx2_MASKED(f) wino_input_avx2_f(c, V, vstride, x, ci0, ci1, t0, t1, f, false)
 WINO_INPUT(wino_input_avx2, "avx2,fma", LANES, input_lanes)
 
 /* One output row of a tile: m pixels (+ the residual's at s, unless NULL; then the relu),
@@ -1134,10 +1136,9 @@ __attribute__((target("avx512f"), always_inline)) static inline void input_lanes
 	}
 }
 
-#define wino_input_avx512_WHOLE(f)                                                                 \
-	wino_input_avx512_f(c, V, vstride, x, ci0, ci1, tp0, tp1, f, true)
+#define wino_input_avx512_WHOLE(f) wino_input_avx512_f(c, V, vstride, x, ci0, ci1, t0, t1, f, true)
 #define wino_input_avx512_MASKED(f)                                                                \
-	wino_input_avx512_f(c, V, vstride, x, ci0, ci1, tp0, tp1, f, false)
+	wino_input_avx512_f(c, V, vstride, x, ci0, ci1, t0, t1, f, false)
 WINO_INPUT(wino_input_avx512, "avx512f", 2 * LANES, input_lanes16)
 
 /* Where a vector of 16/m tiles' output rows (its tiles' rows one after the other) goes in
@@ -1366,7 +1367,14 @@ static void direct_taps(gq_conv *c)
 		}
 }
 
-enum { WINO_BLOCK = 48 * 1024 }; /* floats of a thread's transformed-output block (L2) */
+/* Floats of a thread's transformed-output block (products, in L2). A core's L2 is 1 MB on
+ * the Zen 5 measured (lscpu's 2 MiB is both cores'): a fused 64-channel F(4x4) block on
+ * AVX-512 (its panel's 295 KB of transformed input, 138-192 KB of products) leaves less room
+ * than the layer's 590 KB bank, which transform_fetching prefetches. Halving this (smaller
+ * blocks of output channels) was level at batch 1 on two threads (AVX-512, 16 distinct
+ * layers of 64 channels at 33x33 and 57x57 run in turn, alternating in one process under
+ * chrt at load 5-8); without the prefetch, the 64-channel layers took 5-17% more time. */
+enum { WINO_BLOCK = 48 * 1024 };
 
 static size_t wino_v_floats(const gq_conv *c);
 static size_t wino_m_floats(const gq_conv *c);
@@ -1383,7 +1391,8 @@ static bool is_wino(int algo)
 	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R;
 }
 
-/* Winograd, fused: a block is one panel of tiles, whose input it transforms itself, by
+/* Winograd, fused: a block is one panel of tiles (split over threads, up to one: see
+ * plan_ranges), whose input it transforms itself, by
  * all the output channels of cop panels (as many as fit WINO_BLOCK and, beside the panel's
  * transformed input, a worker's scratch; fewer if that leaves under 8 blocks to share
  * among threads). The transformed input of a panel (alpha^2 x cin x 2V) then stays in the
@@ -2506,30 +2515,30 @@ static void wino_group_block(const gq_conv *c, float *out, const float *add, con
 		        rows * cols, cols, o * ng + a0, o * ng + a1, 0, c->tiles);
 }
 
-/* Output channels of panels [i0, i1) for tiles of panels [j0, j1): the alpha^2 products
- * into Mb, then back to pixels. V holds the transformed input from tile panel jv on. */
-static void wino_block(const gq_conv *c, float *out, const float *add, const float *V, int jv,
-        int i0, int i1, int j0, int j1, float *Mb)
+/* Output channels of panels [i0, i1) for tiles [t0, t1) (t0 a multiple of V, t1 too or the
+ * layer's wino_live): the alpha^2 products into Mb, then back to pixels. V holds the
+ * transformed input in panels of 2V tiles from tile tv on. */
+static void wino_block(const gq_conv *c, float *out, const float *add, const float *V, int tv,
+        int i0, int i1, int t0, int t1, float *Mb)
 {
 	if (c->narrow) {
 		wino_narrow(c, out, add, V, i0, i1, Mb);
 		return;
 	}
-	int v = c->kern->v, nr = 2 * v, cin = c->cin;
-	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)(j1 - j0) * nr;
+	int v = c->kern->v, nr = 2 * v, cin = c->cin, last = min_int(t1, c->tiles);
+	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)round_up(t1 - t0, nr);
 	for (int xi = 0; xi < c->alpha * c->alpha; xi++) {
 		const float *U = c->a + (size_t)wino_mat(c, xi) * cin * c->mpanels * MR;
 		float *Mx = Mb + xi * rows * cols;
 		for (int pc = 0; pc < cin; pc += c->cib) {
 			int kc = min_int(c->cib, cin - pc);
-			for (int j = j0; j < j1; j++) {
+			for (int t = t0; t < t1; t += nr) {
 				const float *b = V + xi * wino_vstride(c) +
-				                 ((size_t)(j - jv) * cin + pc) * nr;
-				/* the last panel's second half may hold no tile */
-				gemm_fn *gemm =
-				        c->tiles - j * nr > v ? c->kern->gemm : c->kern->gemm1;
+				                 ((size_t)((t - tv) / nr) * cin + pc) * nr;
+				/* a panel's second half may hold no tile of the block */
+				gemm_fn *gemm = last - t > v ? c->kern->gemm : c->kern->gemm1;
 				for (int i = i0; i < i1; i++) {
-					float *C = Mx + (i - i0) * MR * cols + (j - j0) * nr;
+					float *C = Mx + (i - i0) * MR * cols + (t - t0);
 					Out o = {C, C + v, cols, cols, C, C + v};
 					gemm(kc,
 					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR,
@@ -2538,8 +2547,8 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 			}
 		}
 	}
-	c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * MR, min_int(i1 * MR, c->cout),
-	        j0 * nr, min_int(j1 * nr, c->tiles));
+	c->kern->wino_out(
+	        c, out, add, Mb, rows * cols, cols, i0 * MR, min_int(i1 * MR, c->cout), t0, last);
 }
 
 static float *line_aligned(float *scratch);
@@ -2569,7 +2578,7 @@ static void group_share(void *ctx, int t, int n)
 	float *V = xp + padded_floats(c), *Mb = V + wino_v_floats(c);
 	Input x = padded_input(c, xp);
 	pad_input(c, xp, j->in, 0, c->cin, 0, c->hp);
-	c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, c->tpanels);
+	c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, wino_live(c));
 	int ng = c->grp->ng;
 	for (int h = t; h < 2; h += n)
 		if (c->by_elements)
@@ -2622,8 +2631,10 @@ typedef struct Job {
 	 * comes to them; row[r] says whether padded row r is: 0 not yet, 1 being padded,
 	 * 2 padded. NULL: the input phase padded it all. */
 	_Atomic unsigned char *row;
-	int held[GQ_MAX_THREADS]; /* fused Winograd: 1 + the tile block whose transformed
-	                           * input thread t's V holds (0: none yet) */
+	int ranges, per;          /* fused Winograd: ranges of tiles, and blocks of tiles in each
+	                           * (fused_block) */
+	int held[GQ_MAX_THREADS]; /* fused Winograd: 1 + the first tile of the block whose
+	                           * transformed input thread t's V holds (0: none yet) */
 } Job;
 
 static inline void spin_pause(void)
@@ -2666,16 +2677,16 @@ static void pad_rows(const Job *j, int r0, int r1)
 			spin_pause();
 }
 
-/* The padded rows that the transform of tile panels [p0, p1) reads: each tile's alpha
- * rows from m*s times its row of tiles, and the row after the last, into which the
- * transform's 8-float loads of a patch row's end run over. */
-static void pad_panels(const Job *j, int p0, int p1)
+/* The padded rows that the transform of tiles [t0, t1) reads: each tile's alpha rows from
+ * m*s times its row of tiles, and the row after the last, into which the transform's
+ * 8-float loads of a patch row's end run over. */
+static void pad_tiles(const Job *j, int t0, int t1)
 {
 	const gq_conv *c = j->c;
-	int nr = 2 * c->kern->v, t1 = min_int(p1 * nr, c->tiles) - 1;
-	if (t1 >= p0 * nr)
-		pad_rows(j, p0 * nr / c->tw * c->m * c->s,
-		        min_int(c->hp, t1 / c->tw * c->m * c->s + c->alpha + 1));
+	int last = min_int(t1, c->tiles) - 1;
+	if (last >= t0)
+		pad_rows(j, t0 / c->tw * c->m * c->s,
+		        min_int(c->hp, last / c->tw * c->m * c->s + c->alpha + 1));
 }
 
 /* The phase-plane rows that direct runs [r0, r1) read: from their first output row to
@@ -2715,7 +2726,7 @@ static Input wino_input(const Job *j, bool fold)
  * followed by the prefetch of a slice of the bank. */
 enum { FETCH_SLICES = 8 };
 
-/* The transform of tile panels [j0, j1); on a thread's first block of the layer (first),
+/* The transform of tiles [t0, t1); on a thread's first block of the layer (first),
  * slice by slice, each slice followed by the prefetch into L2 of as large a part of the
  * bank, which all of the thread's blocks then read: at batch 1 a model's banks come from
  * L3 or memory, and the products' own loads fetch them at a fraction of the stream's
@@ -2726,7 +2737,7 @@ enum { FETCH_SLICES = 8 };
  * L2, as in a model), AVX-512, two threads, alternating runs under chrt at load 2-5,
  * medians of 8-12: 64 channels at 57x57 (ResNet-18 p4's first stage) 0.91x the time,
  * at 49x49 0.94-0.95x, 32 channels at 97x97 0.99x; one thread 0.98x; AVX2 0.98-0.99x. */
-static void transform_fetching(const Job *j, float *V, const Input *x, int j0, int j1, bool first)
+static void transform_fetching(const Job *j, float *V, const Input *x, int t0, int t1, bool first)
 {
 	const gq_conv *c = j->c;
 	const char *bank = (const char *)c->a;
@@ -2734,26 +2745,66 @@ static void transform_fetching(const Job *j, float *V, const Input *x, int j0, i
 	int slices = first ? min_int(FETCH_SLICES, c->cin) : 1;
 	for (int k = 0; k < slices; k++) {
 		c->kern->wino_in(c, V, wino_vstride(c), x, c->cin * k / slices,
-		        c->cin * (k + 1) / slices, j0, j1);
+		        c->cin * (k + 1) / slices, t0, t1);
 		for (size_t b = bytes * k / slices / 64 * 64; first && b < bytes * (k + 1) / slices;
 		        b += 64)
 			__builtin_prefetch(bank + b, 0, 2);
 	}
 }
 
+/* Blocks of output channels of a Winograd layer: of at most cop panels, as even as they can
+ * be (wino_units), so that the threads' shares differ by a panel at most, not by cop - 1. */
+static int channel_blocks(const gq_conv *c)
+{
+	return (c->mpanels + c->cop - 1) / c->cop;
+}
+
+/* Where tile range r of n starts (n = 1: the whole layer): ranges of whole vectors of
+ * tiles, as even as they can be, the last ending at wino_live. */
+static int range_start(const gq_conv *c, int r, int n)
+{
+	int v = c->kern->v;
+	return (int)((long)wino_live(c) / v * r / n) * v;
+}
+
+/* A fused layer split over n threads takes one range of tiles a thread, cut into blocks of
+ * up to 2V tiles from the range's start (an n-th of the units, as gq_parallel_for shares
+ * them): its transform and the padded rows it reads are its own, where blocks of whole
+ * panels from tile 0 on left a panel between the threads' shares (33x33 maps at F(4x4)
+ * on AVX-512: 81 tiles, 3 panels), transformed by both, and the rows of its output and
+ * input between their caches. Sets j's ranges and blocks a range (per). */
+static void plan_ranges(Job *j, int n)
+{
+	const gq_conv *c = j->c;
+	int v = c->kern->v, halves = wino_live(c) / v;
+	j->ranges = n < 1 ? 1 : n > halves ? halves : n;
+	j->per = ((halves + j->ranges - 1) / j->ranges + 1) / 2;
+	j->units = j->ranges * j->per * channel_blocks(c);
+}
+
+/* Fused unit u: output channel block *cb of the tiles [*t0, *t1), block u / ncb of the
+ * ranges' blocks; false where the unit's range has fewer blocks than per. */
+static bool fused_block(const Job *j, long u, int *t0, int *t1, int *cb)
+{
+	const gq_conv *c = j->c;
+	int ncb = channel_blocks(c), r = (int)(u / ncb / j->per), b = (int)(u / ncb % j->per);
+	*cb = (int)(u % ncb);
+	*t0 = range_start(c, r, j->ranges) + b * 2 * c->kern->v;
+	*t1 = min_int(*t0 + 2 * c->kern->v, range_start(c, r + 1, j->ranges));
+	return *t0 < *t1;
+}
+
 /* Winograd blocks [u0, u1), with a worker's own scratch (NULL: the caller's, in the job):
- * fused, tile panel by tile panel (u / ncb), each transformed once for its blocks of
- * output channels (*held: 1 + the panel V holds from the thread's last call); else
- * channel block by channel block, reading the layer's V. */
+ * fused, block of tiles by block (fused_block), each transformed once for its blocks of
+ * output channels (*held: 1 + the first tile of the block V holds from the thread's last
+ * call); else channel block by channel block, reading the layer's V. */
 static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 {
 	const gq_conv *c = j->c;
 	float *V = c->fused && own ? own : j->V;
 	float *Mb = own && !c->fused ? own : V + wino_v_floats(c);
-	/* blocks of at most cop panels, as even as they can be: the threads' shares differ
-	 * by a panel at most, not by cop - 1 */
-	int ntb = (c->tpanels + c->tcp - 1) / c->tcp;
-	long ncb = (c->mpanels + c->cop - 1) / c->cop;
+	int ntb = (c->tpanels + c->tcp - 1) / c->tcp, ncb = channel_blocks(c);
+	int nt = c->tcp * 2 * c->kern->v;
 	/* Split over the threads (a worker's, or a share of the units), a fused block of a large
 	 * map reads the layer's input itself: no rows padded by one thread for the other to wait
 	 * for (a 32-channel 97x97 layer on two threads took 10% less time, AVX-512). On one
@@ -2763,18 +2814,18 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 	bool fold = c->fused && j->row && (own || u1 - u0 < j->units) &&
 	            (size_t)c->cin * c->h * c->w * sizeof(float) >= FOLD_BYTES;
 	for (int u = u0; u < u1; u++) {
-		int tb = c->fused ? (int)(u / ncb) : u % ntb,
-		    cb = c->fused ? (int)(u % ncb) : u / ntb;
-		int j0 = tb * c->tcp, j1 = min_int(j0 + c->tcp, c->tpanels);
-		if (c->fused && tb + 1 != *held) {
+		int t0 = u % ntb * nt, t1 = min_int(t0 + nt, wino_live(c)), cb = u / ntb;
+		if (c->fused && !fused_block(j, u, &t0, &t1, &cb))
+			continue;
+		if (c->fused && t0 + 1 != *held) {
 			if (j->row && !fold)
-				pad_panels(j, j0, j1);
+				pad_tiles(j, t0, t1);
 			Input x = wino_input(j, fold);
-			transform_fetching(j, V, &x, j0, j1, *held == 0);
-			*held = tb + 1;
+			transform_fetching(j, V, &x, t0, t1, *held == 0);
+			*held = t0 + 1;
 		}
-		wino_block(c, j->out, j->add, V, c->fused ? j0 : 0, (int)(c->mpanels * cb / ncb),
-		        (int)(c->mpanels * (cb + 1) / ncb), j0, j1, Mb);
+		wino_block(c, j->out, j->add, V, c->fused ? t0 : 0, c->mpanels * cb / ncb,
+		        c->mpanels * (cb + 1) / ncb, t0, t1, Mb);
 	}
 }
 
@@ -2878,6 +2929,11 @@ static void run_units(void *ctx, int u0, int u1, int t)
 			packed_pixels(c, j->out, j->add, j->in, u0 * nr, min_int(u1 * nr, total),
 			        buf, tmp);
 	} else {
+		/* one thread after all (an image of a batch, or the team busy): whole panels */
+		if (c->fused && j->ranges > 1 && u0 == 0 && u1 == j->units) {
+			plan_ranges(j, 1);
+			u1 = j->units;
+		}
 		wino_units(j, u0, u1, t ? buf : NULL, &j->held[t]);
 	}
 }
@@ -2890,19 +2946,17 @@ static int grain(const Job *j)
 }
 
 /* The output row where the rows of units from u on start: the first row of a direct
- * layer's tile u; for fused Winograd, that of u's panel of tiles, or, where the threads
- * share that panel (u within it), the middle of its rows, as both read them all. */
+ * layer's tile u; for fused Winograd, that of u's block of tiles, or, where the threads
+ * share that block (u within it), the middle of its rows, as both read them all. */
 static int unit_row(const Job *j, long u)
 {
 	const gq_conv *c = j->c;
 	if (c->algo == GQ_CONV_DIRECT)
 		return (int)(2 * u / (c->runs / c->oh));
-	long ncb = (c->mpanels + c->cop - 1) / c->cop, tile = u / ncb * c->tcp * 2 * c->kern->v;
-	int row = (int)(tile / c->tw) * c->m;
-	if (u % ncb == 0)
-		return row;
-	long next = tile + (long)c->tcp * 2 * c->kern->v;
-	return (row + min_int((int)(next / c->tw) * c->m, c->oh)) / 2;
+	int t0, t1, cb;
+	fused_block(j, u, &t0, &t1, &cb);
+	int row = min_int(t0 / c->tw * c->m, c->oh);
+	return cb == 0 ? row : (row + min_int(t1 / c->tw * c->m, c->oh)) / 2;
 }
 
 /* Whether the run phase splits the output by rows (tiles), not channels. */
@@ -2953,7 +3007,7 @@ static void input_share(void *ctx, int t, int n)
 		pad_input(c, xp, j->x, ci0, ci1, r0, r1);
 	Input x = wino_input(j, false);
 	if (!c->fused)
-		c->kern->wino_in(c, j->V, wino_vstride(c), &x, ci0, ci1, 0, c->tpanels);
+		c->kern->wino_in(c, j->V, wino_vstride(c), &x, ci0, ci1, 0, wino_live(c));
 }
 
 /* Vector loads of V that straddle two cache lines cost two: 2-3% of the wide model. */
@@ -2979,7 +3033,7 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
 	bool par = cost(c) >= (c->algo == GQ_CONV_PACKED ? 1 : 2) * (double)PAR_COST;
 	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false, padded, pool, NULL,
-	        {0}};
+	        0, 0, {0}};
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;
 		j.units = c->tiles;
@@ -2993,8 +3047,10 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 	}
 	if (is_wino(c->algo)) {
 		j.V = scratch + padded_floats(c);
-		j.units = (c->mpanels + c->cop - 1) / c->cop * ((c->tpanels + c->tcp - 1) / c->tcp);
+		j.units = channel_blocks(c) * ((c->tpanels + c->tcp - 1) / c->tcp);
 	}
+	if (c->fused)
+		plan_ranges(&j, par ? gq_threads() : 1);
 	/* No input phase where the run phase splits by rows (fused Winograd, direct by tiles):
 	 * each block pads the rows it reads as it comes to them (pad_rows), unless the padded
 	 * input is taller than row[]; nor where the caller padded it (gq_conv_run_padded) and

@@ -333,6 +333,9 @@ static const Shape split_shapes[] = {
         {24, 95, 97, 24, 3, 2, 1, 1}, /* the same at stride 2 */
         {3, 101, 99, 16, 7, 2, 3, 1}, /* 7x7 stride 2: direct's phase planes */
         {96, 13, 15, 96, 3, 1, 1, 1}, /* few tiles: by output channels */
+        {64, 33, 33, 64, 3, 1, 1, 1}, /* by ranges of tiles (plan_ranges) ending inside a
+                                       * panel: 81 tiles, 3 panels on AVX-512 */
+        {24, 45, 37, 24, 3, 1, 1, 1}, /* 120 tiles: ranges of unequal lengths on 3 threads */
 };
 
 /* S with algorithm algo on 1, 2 and 3 threads: every output the same float, bit for bit,

@@ -1399,13 +1399,23 @@ static bool is_wino(int algo)
  * thread's L2 between the transform and the products, where the whole layer's (2.9 MB on
  * a 32-channel 97x97 map) went to L3 and back once for each block of output channels, and
  * the threads' halves of it crossed between their caches: two threads ran such a layer no
- * faster than one. Applies where there are at least two panels of tiles, more tiles than
- * output channels, and a panel's transformed input fits a worker's scratch (at F(4x4) on
- * AVX-512, up to 128 input channels). Each thread's blocks read all of the filters, so
- * where the filters outweigh the input (as many channels as tiles or more: ResNet-44 p4m's
- * 128 channels at 17x17, 25 tiles) the layer keeps one V for the layer and splits the
- * filters by channels, each read once: fused there, AVX2 at batch 1 on two threads ran
- * ResNet-44 p4m 15% slower (the filters stream from memory once per image). */
+ * faster than one. Applies where there are at least two panels of tiles, more than a
+ * quarter as many tiles as output channels (FUSED_TILES), and a panel's transformed input
+ * fits a worker's scratch (at F(4x4) on AVX-512, up to 128 input channels). Each thread's
+ * blocks read all of the filters; with fewer tiles (ResNet-44 p4m's 128 channels at 17x17,
+ * 25 tiles) the layer keeps one V for the layer and splits the filters by channels, each
+ * read once: fused there, AVX2 at batch 1 on two threads once ran ResNet-44 p4m 15% slower
+ * (the filters stream from memory once per image). */
+/* A layer whose tiles fill two panels is fused where FUSED_TILES times its tiles outnumber
+ * its output channels. It was "where its tiles outnumber them", with a core's L2 assumed 2
+ * MB; the L2 is 1 MB, and the whole layer's V of the unfused plan, 1.18 MB for 128
+ * channels and 64 tiles, does not fit it. Fused instead, on 16 distinct layers run in turn
+ * (alternating with the unfused plan in one process, chrt, load 6-8; one thread, then two):
+ * 128 channels at 29x29 on AVX-512 0.81x the time and 0.95-1.02x, on AVX2 0.84x and 0.83x;
+ * at 25x25 AVX-512 level, AVX2 0.86x and 0.84x; at 21x21 (36 tiles) AVX-512 level, AVX2
+ * 0.80x and 0.87x; 96 channels at 29x29 0.77x and 0.85x (AVX-512), 0.86x and 0.81x (AVX2);
+ * 128 channels at 17x17 (25 tiles: not fused) level either way. */
+enum { FUSED_TILES = 4 };
 static bool plan_fused(gq_conv *c)
 {
 	int nr = 2 * c->kern->v, a2 = c->alpha * c->alpha;
@@ -1416,7 +1426,7 @@ static bool plan_fused(gq_conv *c)
 	while (c->cop > 1 && (c->tpanels * ((c->mpanels + c->cop - 1) / c->cop) < 8 ||
 	                             wino_v_floats(c) + wino_m_floats(c) > GQ_TEAM_SCRATCH))
 		c->cop--;
-	if (c->tpanels >= 2 && c->tpanels * nr > c->mpanels * MR &&
+	if (c->tpanels >= 2 && FUSED_TILES * c->tiles > c->cout &&
 	        wino_v_floats(c) + wino_m_floats(c) <= GQ_TEAM_SCRATCH)
 		return true;
 	c->fused = false;

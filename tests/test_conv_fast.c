@@ -336,6 +336,7 @@ static const Shape split_shapes[] = {
         {64, 33, 33, 64, 3, 1, 1, 1}, /* by ranges of tiles (plan_ranges) ending inside a
                                        * panel: 81 tiles, 3 panels on AVX-512 */
         {24, 45, 37, 24, 3, 1, 1, 1}, /* 120 tiles: ranges of unequal lengths on 3 threads */
+        {96, 25, 27, 96, 3, 1, 1, 1}, /* 49 tiles for 96 channels: fused (FUSED_TILES) */
 };
 
 /* S with algorithm algo on 1, 2 and 3 threads: every output the same float, bit for bit,

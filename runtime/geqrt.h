@@ -194,12 +194,14 @@ typedef struct gq_batch {
 	float *ws, *scratch;
 	size_t vstride, sstride;
 	size_t in_size, out_size; /* floats per image of x and y */
+	bool solo;                /* a batch of one runs its steps on the caller alone */
 	int busy;                 /* the runtime's: nonzero while gq_run_batch runs it */
 } gq_batch;
 /* y[b] = the model on x[b] for b < batch. The batch is split over the team in contiguous
  * shares, one per thread, with no synchronisation until the end; each thread runs its share
  * in groups of b->group images, step by step, so that a layer's filters are read once per
- * group. A batch of one runs on the caller, and its large convolutions split over the team. */
+ * group. A batch of one runs on the caller, and its large convolutions split over the team
+ * (unless b->solo: then none, for a model too small for the hand-offs to pay). */
 /* Threads: several nets (of one model or several) may run on several application threads
  * at once; their calls share the team, which runs one job at a time (a call that finds it
  * busy does its own work alone). A net runs one call at a time, since the workspace is

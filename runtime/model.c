@@ -74,6 +74,30 @@ static bool name_layers(gq_net *n)
 	return true;
 }
 
+/* Multiply-adds per image (and their equivalent, as the planner counts them) below which a
+ * batch of one runs on the caller alone, none of its layers split over the team: a split
+ * hands off twice a layer, and a layer after it reads its input from the other core's
+ * cache. Measured at batch 1 on two threads against one (AVX-512, alternating runs under
+ * `chrt -f 1` at load 3-4): P4CNN (6.8e6) and paper28 (9.6e6) split ran 0.85-0.95x one
+ * thread's images/s, p4m-stride2-28 (1.5e7) 0.87-0.90x; unet-p4m (2.2e8) 1.02-1.27x,
+ * the wide p4m model (2.5e8) 1.35x. */
+#define SOLO_COST 5e7
+
+/* The cost of a forward pass of one image: the sum of its convolutions' (their expanded
+ * plans', as gq_conv_new would make them). */
+static double model_cost(const gq_net_desc *d)
+{
+	double sum = 0;
+	for (int i = 0; i < d->nconvs; i++) {
+		const gq_conv_shape *c = &d->convs[i];
+		size_t bytes;
+		double e = gq_conv_estimate(
+		        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes);
+		sum += e > 0 ? e : 0;
+	}
+	return sum;
+}
+
 static void init_batch(gq_net *n, size_t scratch)
 {
 	const gq_net_desc *d = n->desc;
@@ -86,7 +110,8 @@ static void init_batch(gq_net *n, size_t scratch)
 	        .vstride = lines_of(d->ws_floats),
 	        .sstride = lines_of(scratch),
 	        .in_size = d->in_size,
-	        .out_size = d->out_size};
+	        .out_size = d->out_size,
+	        .solo = model_cost(d) < SOLO_COST};
 }
 
 gq_net *gq_net_new(const gq_net_desc *d)

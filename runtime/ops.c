@@ -168,6 +168,13 @@ void gq_affine(float *x, int c, int g, int hw, const float *scale, const float *
 typedef float Vec4 __attribute__((vector_size(16)));
 typedef int Mask4 __attribute__((vector_size(16)));
 
+static inline Vec4 load4(const float *p)
+{
+	Vec4 v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
 void gq_relu(float *x, size_t n)
 {
 	size_t i = 0;
@@ -200,20 +207,42 @@ void gq_tanh(float *x, size_t n)
 		x[i] = tanhf(x[i]);
 }
 
+/* Four floats of every plane at a time, each output written once: float by float, with
+ * the NaN test a branch, ResNet-44 p4's gpool (32 channels, 25x25) took 0.18 ms, run alone
+ * on thread 0 at batch 1 (AVX-512 machine, --profile). */
+static Vec4 gpool4(const float *src, int g, int hw, bool mean)
+{
+	Vec4 o = load4(src);
+	for (int a = 1; a < g; a++) {
+		Vec4 v = load4(src + (size_t)a * hw);
+		if (mean)
+			o += v;
+		else { /* v where v > o or v is NaN: a NaN anywhere is kept, as fmax would not */
+			Mask4 take = (v > o) | (v != v);
+			o = (Vec4)(((Mask4)v & take) | ((Mask4)o & ~take));
+		}
+	}
+	return mean ? o / (float)g : o;
+}
+
 void gq_gpool(float *out, const float *in, int c, int g, int hw, bool mean)
 {
 	for (int ci = 0; ci < c; ci++) {
 		const float *src = in + (size_t)ci * g * hw;
 		float *o = out + (size_t)ci * hw;
-		memcpy(o, src, (size_t)hw * sizeof *o);
-		for (int a = 1; a < g; a++)
-			for (int i = 0; i < hw; i++) {
+		int i = 0;
+		for (; i + 4 <= hw; i += 4) {
+			Vec4 v = gpool4(src + i, g, hw, mean);
+			memcpy(o + i, &v, sizeof v);
+		}
+		for (; i < hw; i++) {
+			float m = src[i];
+			for (int a = 1; a < g; a++) {
 				float v = src[(size_t)a * hw + i];
-				o[i] = mean ? o[i] + v : (v > o[i] || isnan(v) ? v : o[i]);
+				m = mean ? m + v : (v > m || isnan(v) ? v : m);
 			}
-		if (mean)
-			for (int i = 0; i < hw; i++)
-				o[i] /= (float)g;
+			o[i] = mean ? m / (float)g : m;
+		}
 	}
 }
 
@@ -226,13 +255,6 @@ void gq_global_pool(float *out, const float *in, int n, int hw, bool mean)
 			acc = mean ? acc + p[j] : (p[j] > acc || isnan(p[j]) ? p[j] : acc);
 		out[i] = mean ? acc / (float)hw : acc;
 	}
-}
-
-static inline Vec4 load4(const float *p)
-{
-	Vec4 v;
-	memcpy(&v, p, sizeof v);
-	return v;
 }
 
 static inline float sum4(Vec4 v)

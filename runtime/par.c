@@ -37,6 +37,13 @@ static struct {
         PTHREAD_COND_INITIALIZER, 0, NULL, NULL, 0, 0, 0, 0};
 
 static _Thread_local int team_id = -1; /* >= 0 while running a job of the team */
+static _Thread_local bool solo;        /* a gq_batch's solo step runs on this thread */
+
+/* Whether a job called now runs on the calling thread alone. */
+static bool alone(void)
+{
+	return team_id >= 0 || solo;
+}
 
 /* Per-thread buffers of the workers (BSS: only the pages a worker touches are backed). */
 static float worker_scratch[GQ_MAX_THREADS][GQ_TEAM_SCRATCH] __attribute__((aligned(64)));
@@ -205,7 +212,7 @@ static void note_job(double t0, double t1, double t2)
 int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 {
 	int n = want < gq_threads() ? want : gq_threads();
-	if (n <= 1 || team_id >= 0 || pthread_mutex_trylock(&team.busy) != 0) {
+	if (n <= 1 || alone() || pthread_mutex_trylock(&team.busy) != 0) {
 		fn(ctx, 0, 1);
 		return 1;
 	}
@@ -305,7 +312,7 @@ static void for_share(void *ctx, int t, int n)
 int gq_parallel_for(int units, int grain, void (*fn)(void *ctx, int u0, int u1, int t), void *ctx)
 {
 	int n = units < gq_threads() ? units : gq_threads();
-	if (n <= 1 || team_id >= 0) {
+	if (n <= 1 || alone()) {
 		fn(ctx, 0, units, 0);
 		return 1;
 	}
@@ -425,10 +432,13 @@ int gq_run_batch(gq_batch *b, const float *x, int batch, float *y)
 		prof.b = b;
 	if (nt > batch)
 		nt = batch;
-	if (nt > 1)
+	if (nt > 1) {
 		gq_parallel(nt, batch_share, &j);
-	else
+	} else {
+		solo = b->solo;
 		batch_share(&j, 0, 1);
+		solo = false;
+	}
 	__atomic_store_n(&b->busy, 0, __ATOMIC_RELEASE);
 	return 0;
 }

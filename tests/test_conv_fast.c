@@ -223,6 +223,8 @@ static const Shape edge_shapes[] = {
         {4, 6, 6, 5, 4, 1, 0, 1},     /* an even kernel: 4x4 -> 3x3 */
         {3, 9, 9, 4, 5, 1, 2, 1},     /* 5x5 */
         {6, 7, 7, 9, 1, 1, 0, 1},     /* 1x1 */
+        {6, 9, 7, 9, 1, 2, 0, 1},     /* 1x1 stride 2: direct reads one phase of four */
+        {3, 11, 10, 5, 3, 2, 2, 2},   /* stride 2, dilation 2: every tap in phase (0, 0) */
         {2, 2, 2, 3, 3, 1, 1, 1},     /* the image smaller than a Winograd tile */
         {8, 13, 13, 12, 3, 1, 0, 1},  /* 11x11 out: partial tiles on both edges */
         {40, 26, 26, 40, 3, 1, 0, 1}, /* F4's 36 tiles: the last panel's second half empty */
@@ -332,6 +334,7 @@ static const Shape split_shapes[] = {
                                        * the input itself; padding 2 masked off */
         {24, 95, 97, 24, 3, 2, 1, 1}, /* the same at stride 2 */
         {3, 101, 99, 16, 7, 2, 3, 1}, /* 7x7 stride 2: direct's phase planes */
+        {96, 29, 27, 96, 1, 2, 0, 1}, /* 1x1 stride 2 (a ResNet's shortcut): one phase */
         {96, 13, 15, 96, 3, 1, 1, 1}, /* few tiles: by output channels */
         {64, 33, 33, 64, 3, 1, 1, 1}, /* by ranges of tiles (plan_ranges) ending inside a
                                        * panel: 81 tiles, 3 panels on AVX-512 */
@@ -890,6 +893,50 @@ START_TEST(profile_shows_alone_and_waiting)
 }
 END_TEST
 
+/* A step that asks for two threads, and notes how many it got. */
+static _Atomic int step_threads;
+
+static void count_one(void *ctx, int t, int n)
+{
+	if (t == 0)
+		step_threads = n;
+}
+
+static void splitting_step(void *net, int s, float *ws, float *scratch, const float *in, float *out)
+{
+	gq_parallel(2, count_one, NULL);
+}
+
+/* A solo batch (model.c: a model too small for the split to pay) runs a batch of one on the
+ * caller alone, its steps' jobs too; other batches of one split their jobs, and a solo
+ * batch of two still splits its images. */
+START_TEST(solo_batch_runs_alone)
+{
+	static float dummy[16];
+	gq_batch b = {.step = splitting_step,
+	        .nsteps = 1,
+	        .group = 1,
+	        .nthreads = 2,
+	        .ws = dummy,
+	        .scratch = dummy};
+	gq_set_threads(2);
+	for (int solo = 0; solo <= 1; solo++) {
+		b.solo = solo;
+		gq_threads_used(true);
+		ck_assert_int_eq(gq_run_batch(&b, dummy, 1, dummy), 0);
+		ck_assert_int_eq(step_threads, solo ? 1 : 2);
+		ck_assert_int_eq(gq_threads_used(false), solo ? 1 : 2);
+		gq_threads_used(true);
+		ck_assert_int_eq(gq_run_batch(&b, dummy, 2, dummy), 0);
+		ck_assert_int_eq(step_threads, 1); /* inside a share of the batch: alone */
+		ck_assert_int_eq(gq_threads_used(false), 2);
+	}
+	/* and the next caller's jobs split again */
+	ck_assert_int_eq(gq_parallel(2, count_one, NULL), 2);
+	gq_set_threads(1);
+}
+END_TEST
+
 static Suite *conv_fast_suite(void)
 {
 	Suite *s = suite_create("conv_fast");
@@ -913,6 +960,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(team, parallel_runs_each_share_once);
 	tcase_add_test(team, parallel_for_runs_each_unit_once);
 	tcase_add_test(team, profile_shows_alone_and_waiting);
+	tcase_add_test(team, solo_batch_runs_alone);
 	suite_add_tcase(s, team);
 	return s;
 }

@@ -472,6 +472,16 @@ START_TEST(group_and_global_pools)
 	gq_gpool(out, in, C, 1, HW, false); /* a one-element group axis is the identity */
 	to_double(ref, in, C * HW);
 	ASSERT_CLOSE(out, ref, C * HW, "gpool over a trivial group");
+	/* a NaN on any element (the first, or a later one; in a vector's lanes or the tail)
+	 * comes out as NaN, and only there */
+	in[(1 * G + 3) * HW + 1] = NAN;
+	in[(2 * G + 0) * HW + 9] = NAN;
+	for (int mean = 0; mean <= 1; mean++) {
+		gq_gpool(out, in, C, G, HW, mean);
+		for (int i = 0; i < C * HW; i++)
+			ck_assert_msg(isnan(out[i]) == (i == 1 * HW + 1 || i == 2 * HW + 9),
+			        "gpool mean=%d: NaN at %d: %g", mean, i, out[i]);
+	}
 	free(in), free(out), free(gout);
 }
 END_TEST

@@ -311,6 +311,7 @@ START_TEST(two_threads)
 	        {256, 15, 15, 512, 3, 2, 1, 1}, /* stride 2, one panel of tiles */
 	        {320, 8, 8, 256, 3, 1, 1, 1},   /* few tiles, many channels */
 	        {40, 26, 26, 40, 3, 1, 0, 1},   /* P4CNN's largest: F4's last panel half empty */
+	        {96, 29, 27, 96, 1, 2, 0, 1},   /* 1x1 stride 2 (a ResNet's shortcut): one phase */
 	};
 	seed(3);
 	gq_set_threads(2);
@@ -334,7 +335,6 @@ static const Shape split_shapes[] = {
                                        * the input itself; padding 2 masked off */
         {24, 95, 97, 24, 3, 2, 1, 1}, /* the same at stride 2 */
         {3, 101, 99, 16, 7, 2, 3, 1}, /* 7x7 stride 2: direct's phase planes */
-        {96, 29, 27, 96, 1, 2, 0, 1}, /* 1x1 stride 2 (a ResNet's shortcut): one phase */
         {96, 13, 15, 96, 3, 1, 1, 1}, /* few tiles: by output channels */
         {64, 33, 33, 64, 3, 1, 1, 1}, /* by ranges of tiles (plan_ranges) ending inside a
                                        * panel: 81 tiles, 3 panels on AVX-512 */

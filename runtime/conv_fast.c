@@ -29,6 +29,7 @@
 #if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
 #define _DEFAULT_SOURCE /* posix_memalign, madvise */
 #endif
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1512,7 +1513,7 @@ static void plan_wino(gq_conv *c)
 	int hp = (th - 1) * m * c->s + c->alpha, wq = (c->tw - 1) * m * c->s + c->alpha;
 	/* + 1 row: input_lanes' 8-float loads run up to 8 - alpha floats past a patch row, and
 	 * past the last row they would read the next channel, which another thread of
-	 * input_share may be padding at that moment (a data race, though the floats read are
+	 * the input phase may be padding at that moment (a data race, though the floats read are
 	 * never used) */
 	c->hp = (hp > c->h + 2 * c->p ? hp : c->h + 2 * c->p) + 1;
 	c->wq = wq > c->w + 2 * c->p ? wq : c->w + 2 * c->p;
@@ -2661,8 +2662,16 @@ typedef struct Job {
 	                           * transformed input thread t's V holds (0: none yet) */
 } Job;
 
-static inline void spin_pause(void)
+/* Poll i of a wait for a row the other thread pads: a pause, and past the first 2048 (some
+ * 35 us) a sched_yield every 64, as par.c's waits: a wait that long means the other thread
+ * is not running, and both threads of the team may then share one core, where pauses alone
+ * kept the padding thread off it for a whole time slice, row after row. */
+static inline void spin_pause(int i)
 {
+	if (i >= 2048 && i % 64 == 0) {
+		sched_yield();
+		return;
+	}
 #ifdef GQ_X86
 	_mm_pause();
 #endif
@@ -2697,8 +2706,8 @@ static void pad_rows(const Job *j, int r0, int r1)
 			atomic_store_explicit(&j->row[r], 2, memory_order_release);
 	}
 	for (int r = r0; r < r1; r++)
-		while (atomic_load_explicit(&j->row[r], memory_order_acquire) != 2)
-			spin_pause();
+		for (int i = 0; atomic_load_explicit(&j->row[r], memory_order_acquire) != 2; i++)
+			spin_pause(i);
 }
 
 /* The padded rows that the transform of tiles [t0, t1) reads: each tile's alpha rows from
@@ -3005,23 +3014,11 @@ static int pad_row(const Job *j, int t, int n)
 	return min_int(r, c->hp);
 }
 
-/* The first phase of direct and Winograd: the padded copy (Winograd: and its transform),
- * split over the threads as the run phase splits the output, by rows or by channels.
- * Serial, it left the other thread idle for several percent of a layer; split by
- * channels under a run phase split by rows, each thread read half of its rows from the
- * other's cache. */
-static void input_share(void *ctx, int t, int n)
+/* The first phase of direct and Winograd, on input channels [ci0, ci1) and padded rows
+ * [r0, r1): the padded copy (Winograd: and its transform). */
+static void input_part(const Job *j, int ci0, int ci1, int r0, int r1)
 {
-	const Job *j = ctx;
 	const gq_conv *c = j->c;
-	int ci0 = 0, ci1 = c->cin, r0 = 0, r1 = c->hp;
-	if (by_rows(j)) {
-		r0 = pad_row(j, t, n);
-		r1 = pad_row(j, t + 1, n);
-	} else {
-		ci0 = (int)((long)c->cin * t / n);
-		ci1 = (int)((long)c->cin * (t + 1) / n);
-	}
 	float *xp = (float *)j->in;
 	if (c->algo == GQ_CONV_DIRECT) {
 		split_input(c, xp, j->x, ci0, ci1, r0, r1);
@@ -3032,6 +3029,25 @@ static void input_share(void *ctx, int t, int n)
 	Input x = wino_input(j, false);
 	if (!c->fused)
 		c->kern->wino_in(c, j->V, wino_vstride(c), &x, ci0, ci1, 0, wino_live(c));
+}
+
+/* Split over the threads as the run phase splits the output: by rows, each thread the
+ * rows its own output rows read (serial, it left the other thread idle for several
+ * percent of a layer; split by channels under a run phase split by rows, each thread read
+ * half of its rows from the other's cache), */
+static void input_rows(void *ctx, int t, int n)
+{
+	const Job *j = ctx;
+	input_part(j, 0, j->c->cin, pad_row(j, t, n), pad_row(j, t + 1, n));
+}
+
+/* or by channels, in grains that a thread done first takes over from the other: in
+ * fixed halves, a thread that the system left waiting (another process on its core) held
+ * the other up for its whole half. */
+static void input_channels(void *ctx, int ci0, int ci1, int t)
+{
+	const Job *j = ctx;
+	input_part(j, ci0, ci1, 0, j->c->hp);
 }
 
 /* Vector loads of V that straddle two cache lines cost two: 2-3% of the wide model. */
@@ -3086,10 +3102,12 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 		j.row = row;
 	}
 	if (c->algo != GQ_CONV_PACKED && !j.row && !(c->fused && padded)) {
-		if (par)
-			gq_parallel(by_rows(&j) ? c->hp : c->cin, input_share, &j);
+		if (!par)
+			input_part(&j, 0, c->cin, 0, c->hp);
+		else if (by_rows(&j))
+			gq_parallel(c->hp, input_rows, &j);
 		else
-			input_share(&j, 0, 1);
+			gq_parallel_for(c->cin, 1, input_channels, &j);
 	}
 	if (!par)
 		run_units(&j, 0, j.units, 0);

@@ -1,9 +1,10 @@
 /* par.c: the runtime's team of threads. Workers start once, at the first parallel call
  * that needs them, and then wait for work: a job costs a wake-up, not a thread. A worker
  * spins briefly before it sleeps, since layer after layer the next job comes within
- * microseconds. One job runs at a time, and every worker answers every job; a caller that finds the
- * team busy (another net on another application thread) or that is itself a worker runs the job
- * alone. */
+ * microseconds. One job runs at a time; a worker joins it if it comes to it before the
+ * caller has finished its own share, else the caller runs the worker's share itself. A caller
+ * that finds the team busy (another net on another application thread) or that is itself a
+ * worker runs the job alone. */
 #include <cblas.h>
 #include <pthread.h>
 #include <sched.h>
@@ -29,12 +30,18 @@ static struct {
 	void (*fn)(void *ctx, int t, int n);
 	void *ctx;
 	int n;
-	atomic_ulong gen;    /* bumped once per job */
-	atomic_int active;   /* workers of the current job still running */
+	atomic_ulong gen; /* bumped once per job */
+	/* the current job's gen (low 32 bits) << 32, CLOSED once the caller has finished its
+	 * share, and bit t set once worker t has joined (or if it is not wanted) */
+	_Atomic uint64_t join;
+	atomic_int finished; /* workers that joined the current job and are done with it */
 	unsigned long spawn; /* gen when the newest workers were started: the job they wait for
 	                      * is the next one */
 } team = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-        PTHREAD_COND_INITIALIZER, 0, NULL, NULL, 0, 0, 0, 0};
+        PTHREAD_COND_INITIALIZER, 0, NULL, NULL, 0, 0, 0, 0, 0};
+
+enum { CLOSED = 1u << 31 };
+_Static_assert(GQ_MAX_THREADS < 31, "a job's join word holds a bit per thread");
 
 static _Thread_local int team_id = -1; /* >= 0 while running a job of the team */
 static _Thread_local bool solo;        /* a gq_batch's solo step runs on this thread */
@@ -84,22 +91,36 @@ static unsigned long wait_job(unsigned long seen)
 	return g;
 }
 
+/* Worker t joins job g, unless the caller has closed it (finished its own share first: it
+ * then runs t's share itself, rather than wait for a worker that the system has not let run,
+ * most likely because another process holds its core), or it is another job's, or t is not
+ * wanted. A worker that has joined reads the job's fields; one that has not, never. */
+static bool join_job(int t, unsigned long g)
+{
+	uint64_t s = atomic_load_explicit(&team.join, memory_order_acquire);
+	do {
+		if ((uint32_t)(s >> 32) != (uint32_t)g || (s & (CLOSED | 1ull << t)))
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(
+	        &team.join, &s, s | 1ull << t, memory_order_acq_rel, memory_order_acquire));
+	return true;
+}
+
 static void *worker(void *arg)
 {
 	int t = (int)(intptr_t)arg;
 	unsigned long seen = team.spawn; /* stable: the next job waits for this worker */
 	for (;;) {
 		seen = wait_job(seen);
-		if (t < team.n) { /* every started worker answers every job: see gq_parallel */
-			team_id = t;
-			team.fn(team.ctx, t, team.n);
-			team_id = -1;
-		}
-		if (atomic_fetch_sub_explicit(&team.active, 1, memory_order_acq_rel) == 1) {
-			pthread_mutex_lock(&team.m);
-			pthread_cond_broadcast(&team.done);
-			pthread_mutex_unlock(&team.m);
-		}
+		if (!join_job(t, seen))
+			continue;
+		team_id = t;
+		team.fn(team.ctx, t, team.n);
+		team_id = -1;
+		atomic_fetch_add_explicit(&team.finished, 1, memory_order_release);
+		pthread_mutex_lock(&team.m);
+		pthread_cond_broadcast(&team.done);
+		pthread_mutex_unlock(&team.m);
 	}
 	return NULL;
 }
@@ -122,17 +143,47 @@ static int start_workers(int n)
 	return team.started + 1 < n ? team.started + 1 : n;
 }
 
-static void wait_done(void)
+/* Until the joined workers of the job are done with it. */
+static void wait_done(int joined)
 {
 	for (int i = 0; i < SPIN; i++) {
-		if (atomic_load_explicit(&team.active, memory_order_acquire) == 0)
+		if (atomic_load_explicit(&team.finished, memory_order_acquire) == joined)
 			return;
 		cpu_relax(i);
 	}
 	pthread_mutex_lock(&team.m);
-	while (atomic_load_explicit(&team.active, memory_order_acquire) > 0)
+	while (atomic_load_explicit(&team.finished, memory_order_acquire) < joined)
 		pthread_cond_wait(&team.done, &team.m);
 	pthread_mutex_unlock(&team.m);
+}
+
+/* Offers the job to workers 1..n-1 (the others' bits set: not wanted). */
+static void open_job(void (*fn)(void *ctx, int t, int n), void *ctx, int n)
+{
+	pthread_mutex_lock(&team.m);
+	team.fn = fn;
+	team.ctx = ctx;
+	team.n = n;
+	atomic_store_explicit(&team.finished, 0, memory_order_relaxed);
+	unsigned long g = atomic_load_explicit(&team.gen, memory_order_relaxed) + 1;
+	uint64_t unwanted = (CLOSED - 1) & ~(((1ull << n) - 1) & ~1ull);
+	atomic_store_explicit(
+	        &team.join, (uint64_t)(uint32_t)g << 32 | unwanted, memory_order_release);
+	atomic_store_explicit(&team.gen, g, memory_order_release);
+	pthread_cond_broadcast(&team.go);
+	pthread_mutex_unlock(&team.m);
+}
+
+/* Closes the job to workers that have not joined it, runs their shares, and returns how
+ * many joined. */
+static int close_job(void (*fn)(void *ctx, int t, int n), void *ctx, int n)
+{
+	uint64_t s = atomic_fetch_or_explicit(&team.join, CLOSED, memory_order_acq_rel);
+	uint64_t wanted = ((1ull << n) - 1) & ~1ull, joined = s & wanted;
+	for (int t = 1; t < n; t++)
+		if (!(joined >> t & 1))
+			fn(ctx, t, n);
+	return __builtin_popcountll(joined);
 }
 
 int gq_threads(void)
@@ -219,24 +270,15 @@ int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 	n = start_workers(n);
 	note_used(n);
 	double t0 = prof_now();
-	if (n > 1) {
-		pthread_mutex_lock(&team.m);
-		team.fn = fn;
-		team.ctx = ctx;
-		team.n = n;
-		/* all started workers, not only the n - 1 that work, so that none is still
-		 * reading this job's fields when the next job writes them */
-		atomic_store_explicit(&team.active, team.started, memory_order_relaxed);
-		atomic_fetch_add_explicit(&team.gen, 1, memory_order_release);
-		pthread_cond_broadcast(&team.go);
-		pthread_mutex_unlock(&team.m);
-	}
+	if (n > 1)
+		open_job(fn, ctx, n);
 	team_id = 0;
 	fn(ctx, 0, n);
+	int joined = n > 1 ? close_job(fn, ctx, n) : 0;
 	team_id = -1;
 	double t1 = prof_now();
 	if (n > 1)
-		wait_done();
+		wait_done(joined);
 	pthread_mutex_unlock(&team.busy);
 	if (n > 1)
 		note_job(t0, t1, prof_now());

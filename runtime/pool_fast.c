@@ -246,10 +246,11 @@ static void pool_rows(const Pool *j, int i0, int i1, int oy0, int oy1)
 	}
 }
 
-static void pool_planes(void *ctx, int t, int nt)
+/* Planes [n0, n1), in grains a thread done first takes over from the other (in fixed
+ * halves, a thread that another process kept off its core held the other up). */
+static void pool_planes(void *ctx, int n0, int n1, int t)
 {
-	const Pool *j = ctx;
-	pool_rows(j, (int)((long)j->n * t / nt), (int)((long)j->n * (t + 1) / nt), 0, j->oh);
+	pool_rows(ctx, n0, n1, 0, ((const Pool *)ctx)->oh);
 }
 
 /* The pool of n planes, or false for the shapes pool_rows does not handle. */
@@ -277,9 +278,9 @@ bool gq_maxpool2d_fast(float *out, const float *in, int n, int h, int w, int k, 
 	if (!pool_init(&j, out, in, n, h, w, k, s, p))
 		return false;
 	if ((double)n * h * w >= PAR_FLOATS)
-		gq_parallel(n, pool_planes, &j);
+		gq_parallel_for(n, 1, pool_planes, &j);
 	else
-		pool_planes(&j, 0, 1);
+		pool_planes(&j, 0, n, 0);
 	return true;
 }
 

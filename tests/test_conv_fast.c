@@ -7,6 +7,8 @@
  * (pool_fast.c) on every vector width. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -752,6 +754,37 @@ START_TEST(parallel_runs_each_share_once)
 }
 END_TEST
 
+/* Which thread ran each share of a job, and how often. */
+static atomic_int share_runs[2];
+static pthread_t share_thread[2];
+
+static void note_share(void *ctx, int t, int n)
+{
+	atomic_fetch_add(&share_runs[t], 1);
+	share_thread[t] = pthread_self();
+}
+
+/* A worker that comes to a job after the caller has finished its own share (here: asleep,
+ * its spin over, as a worker that another process keeps off its core) does not join it:
+ * the caller runs its share, once, rather than wait for it. An empty share is done long
+ * before a sleeping worker wakes, so in 20 tries the caller runs the worker's at least once. */
+START_TEST(late_worker_share_run_by_caller)
+{
+	gq_set_threads(2);
+	int by_caller = 0;
+	for (int rep = 0; rep < 20; rep++) {
+		usleep(5000);
+		memset(share_runs, 0, sizeof share_runs);
+		ck_assert_int_eq(gq_parallel(2, note_share, NULL), 2);
+		ck_assert_int_eq(atomic_load(&share_runs[0]), 1);
+		ck_assert_int_eq(atomic_load(&share_runs[1]), 1);
+		by_caller += pthread_equal(share_thread[1], pthread_self()) != 0;
+	}
+	ck_assert_int_ge(by_caller, 1);
+	gq_set_threads(1);
+}
+END_TEST
+
 /* gq_parallel_for's record: which thread ran each unit, how often, and empty calls. */
 static atomic_int unit_runs[256], unit_thread[256], slow_thread, empty_calls;
 
@@ -810,13 +843,22 @@ START_TEST(parallel_for_runs_each_unit_once)
 END_TEST
 
 /* Steps of a profiled batch: step 0 a job the team shares, on which the worker sleeps
- * 20 ms and thread 0 not at all; step 1 20 ms on thread 0 alone. */
+ * 20 ms and thread 0 only waits for it to have joined (else thread 0 would run the
+ * worker's share itself); step 1 20 ms on thread 0 alone. */
+static atomic_int sleeper_joined;
+
 static void sleeper(void *ctx, int t, int n)
 {
 	(void)ctx;
 	(void)n;
-	if (t == 1)
+	if (t == 1) {
+		atomic_store(&sleeper_joined, 1);
 		usleep(20000);
+	} else {
+		while (!atomic_load(&sleeper_joined))
+			sched_yield();
+		atomic_store(&sleeper_joined, 0);
+	}
 }
 
 static void profiled_step(void *net, int s, float *ws, float *scratch, const float *in, float *out)
@@ -883,8 +925,8 @@ START_TEST(profile_shows_alone_and_waiting)
 			at--;
 		ck_assert_msg(profile_numbers(at, v[i], 3) == 3, "%s", text);
 	}
-	/* 20 ms per image each; thread 0 is alone on step 0 only until the worker wakes,
-	 * which a loaded machine can delay by milliseconds, so the bound is half the sleep */
+	/* 20 ms per image each; on step 0 thread 0 waits for the worker inside its share,
+	 * so it is alone only between the steps (the bound: half the sleep) */
 	ck_assert_msg(v[0][0] >= 19 && v[0][2] >= 19 && v[0][1] < 10, "%s", text);
 	ck_assert_msg(v[1][0] >= 19 && v[1][1] >= 19 && v[1][2] == 0, "%s", text);
 	for (int k = 1; k < 3; k++)
@@ -961,6 +1003,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(team, parallel_for_runs_each_unit_once);
 	tcase_add_test(team, profile_shows_alone_and_waiting);
 	tcase_add_test(team, solo_batch_runs_alone);
+	tcase_add_test(team, late_worker_share_run_by_caller);
 	suite_add_tcase(s, team);
 	return s;
 }

@@ -160,10 +160,8 @@ int gq_wgroup_form(const gq_conv_shape *c, size_t streamed)
 {
 	int mode = gq_wgroup_mode();
 	size_t group_bytes, bytes;
-	if (mode == 0 || gq_wgroup_estimate(c, GQ_CONV_AUTO, &group_bytes) < 0)
-		return -1;
-	if (mode == 1)
-		return GQ_CONV_AUTO;
+	if (mode >= 0) /* GEQRT_WGROUP=1: the cheaper form wherever one applies */
+		return mode ? GQ_CONV_AUTO : -1;
 	double expanded = gq_conv_estimate(
 	        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes);
 	for (size_t i = 0; streamed > STREAMS && i < sizeof FORMS / sizeof FORMS[0]; i++) {

@@ -552,6 +552,15 @@ START_TEST(wgroup_choice)
 	gq_conv_shape small = {32, 5, 7, 32, 3, 1, 1, 1, false, 4, p4, false};
 	setenv("GEQRT_WGROUP", "1", 1);
 	gq_conv *forced = gq_conv_new_in_model(&small, 0);
+	/* also where the rule would not take it (the elements split on AVX2) */
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		gq_conv *c = gq_conv_new_in_model(&shapes[4].c, 100 << 20);
+		ck_assert_int_eq(gq_conv_wgroup(c), 8);
+		gq_conv_free(c);
+	}
+	gq_conv_use_kernel(NULL);
 	setenv("GEQRT_WGROUP", "0", 1);
 	gq_conv *never = gq_conv_new_in_model(&shapes[0].c, 100 << 20);
 	unsetenv("GEQRT_WGROUP");

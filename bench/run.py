@@ -223,7 +223,8 @@ def plot(rows, path, peak2):
     pair(ax[1], "gflops", "torch_gflops", "GFLOP/s", "useful arithmetic rate")
     ax[1].axhline(peak2, color="k", ls="--", lw=1, label="FMA peak, 2 cores")
     ax[1].axhline(peak2 * TARGET_PEAK, color="gray", ls=":", lw=1, label="half the peak")
-    ax[1].set_ylim(0, peak2 * 1.25)
+    # Winograd's fewer multiplications let the useful rate pass the peak: keep every bar
+    ax[1].set_ylim(0, max([peak2 * 1.25] + [1.08 * r["gflops"] for r in rows]))
     ax[1].legend(fontsize=8, loc="upper left")
     pair(ax[2], "geqc_mb", "torch_mb", "MB", "peak resident memory of the process")
     ax[2].legend(fontsize=8)

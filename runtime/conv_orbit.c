@@ -592,13 +592,19 @@ static double orbit_cost(const gq_conv_shape *c, size_t *bytes)
 	       2 * moved;
 }
 
-/* At batch 1, in a model whose banks stream (streamed bytes in all), for a layer whose bank
- * is not small, where the orbit's bank is at most ORBIT_BANK_MAX and what it saves in
- * bank is worth what it adds in work. */
+/* At batch 1, in a model whose banks stream (streamed bytes in all), for a layer of stride
+ * 1 whose bank is not small, where the orbit's bank is at most ORBIT_BANK_MAX and what it
+ * saves in bank is worth what it adds in work. A strided layer's copies are its input,
+ * s^2 times its output, each transformed on its own (at stride 2 by F(4x4)'s 9x9
+ * patches), which the planner's count misses: ResNet-44 p4m's stride-2 layer from 128
+ * planes at 17x17, counted 0.92 times the expanded conv's work, ran as an orbit on two
+ * threads 1.25x the expanded plan's time there (AVX-512; 1.28x AVX2; 40 distinct layers in
+ * turn, under chrt), and no faster than one thread in the model. */
 static bool orbit_pays(const gq_conv_shape *c, size_t streamed)
 {
-	if (streamed <= STREAMS || !orbit_applies(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p,
-	                                   c->d, c->ng, c->elem, c->lift))
+	if (streamed <= STREAMS || c->s != 1 ||
+	        !orbit_applies(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->ng, c->elem,
+	                c->lift))
 		return false;
 	size_t be, bo;
 	double ce = gq_conv_estimate(

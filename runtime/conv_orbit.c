@@ -34,8 +34,10 @@ typedef struct Affine {
 struct gq_orbit {
 	int ng, cin, h, w, cout, k, p, oh, ow; /* cin as the expanded conv's; cout the base's */
 	int nh;          /* copies stacked in one image: half of them, one image per thread */
-	int step, ostep; /* rows from one copy to the next: stacked input, stacked output */
-	int th, toh;     /* rows of the stacked input and output */
+	int gc;          /* copies side by side in a row of the image (nh / gc rows of them) */
+	int step, ostep; /* rows (and columns) from one copy to the next: input, output */
+	int th, tw;      /* rows and columns of the stacked input */
+	int toh, tow;    /* and of the stacked output */
 	bool par;        /* the halves run on two threads when there are two */
 	int e_axis;      /* where the identity is on the group axis */
 	bool lift, relu;
@@ -78,15 +80,16 @@ static bool orbit_applies(int cin, int h, int w, int cout, int k, int s, int p, 
 }
 
 /* Pixel (y, x) of T_g^-1 of an h x w plane (a square one if g swaps the axes) is pixel
- * T_g (y, x) of the plane: gq_d4_point is affine in (y, x), so three points give it. */
-static Affine affine_of(int g, int h, int w)
+ * T_g (y, x) of the plane, whose rows are ld floats apart: gq_d4_point is affine in (y,
+ * x), so three points give it. */
+static Affine affine_of(int g, int h, int w, long ld)
 {
 	int y0, x0, y1, x1, y2, x2;
 	gq_d4_point(g, h, w, 0, 0, &y0, &x0);
 	gq_d4_point(g, h, w, 0, 1, &y1, &x1);
 	gq_d4_point(g, h, w, 1, 0, &y2, &x2);
-	long at = (long)y0 * w + x0;
-	return (Affine){at, (long)y2 * w + x2 - at, (long)y1 * w + x1 - at};
+	long at = (long)y0 * ld + x0;
+	return (Affine){at, (long)y2 * ld + x2 - at, (long)y1 * ld + x1 - at};
 }
 
 /* The cost of a half (multiply-adds, as the planner counts them) below which the layer
@@ -94,16 +97,55 @@ static Affine affine_of(int g, int h, int w)
  * for the hand-off. */
 enum { PAR_COST = 1000000 };
 
-static void orbit_shape(gq_orbit *o, int k, int s, int p, int d)
+/* The stacked image of gc copies a row (nh / gc rows of them). */
+static void orbit_grid(gq_orbit *o, int gc)
+{
+	int gr = (o->nh + gc - 1) / gc;
+	o->gc = gc;
+	o->th = (gr - 1) * o->step + o->h;
+	o->tw = (gc - 1) * o->step + o->w;
+	o->toh = (gr - 1) * o->ostep + o->oh;
+	o->tow = (gc - 1) * o->ostep + o->ow;
+}
+
+/* Output tiles of 4x4 (F(4x4)'s) that cover the stacked output. */
+static long tiles4(const gq_orbit *o)
+{
+	return (long)((o->toh + 3) / 4) * ((o->tow + 3) / 4);
+}
+
+/* A half's copies one above the other, or in a grid (square maps) where the planner
+ * counts the base plan no dearer and it covers fewer 4x4 tiles: p4m's four copies of a
+ * 9x9 map as 19x19 (25 tiles of F(4x4)) rather than 39x9 (30). The planner counts a
+ * Winograd plan's tiles in whole vectors (32 either way), but its narrow products take
+ * them one by one, and the padded copy is smaller: the base plan of 19x19 took 0.81-0.85x
+ * the time of 39x9's (256 planes to 32, one thread, AVX-512), and the orbit of 256 planes
+ * at 9x9 0.93x on two threads and on one (AVX-512), 0.89x (AVX2); of 128 planes at 17x17
+ * 0.95x (AVX2; 40 distinct layers, the layouts alternating in one process, under chrt). */
+static void orbit_shape(gq_orbit *o, int cin, int cout, int k, int s, int p, int d)
 {
 	o->oh = (o->h + 2 * p - d * (k - 1) - 1) / s + 1;
 	o->ow = (o->w + 2 * p - d * (k - 1) - 1) / s + 1;
-	/* copy a + 1's first window starts p rows above it, and must see only zeros there */
+	/* copy a + 1's first window starts p rows (or columns) before it, and must see only
+	 * zeros there */
 	o->step = (o->h + p + s - 1) / s * s;
 	o->ostep = o->step / s;
 	o->nh = (o->ng + 1) / 2;
-	o->th = (o->nh - 1) * o->step + o->h;
-	o->toh = (o->nh - 1) * o->ostep + o->oh;
+	size_t bytes;
+	orbit_grid(o, 1);
+	double best = gq_conv_estimate(cin, o->th, o->tw, cout, k, s, p, d, false, &bytes);
+	long tiles = tiles4(o);
+	int gc = 1;
+	for (int g = 2; g <= o->nh && o->h == o->w; g++) {
+		orbit_grid(o, g);
+		double cost = gq_conv_estimate(cin, o->th, o->tw, cout, k, s, p, d, false, &bytes);
+		if (cost <= best && tiles4(o) < tiles) {
+			best = cost;
+			tiles = tiles4(o);
+			gc = g;
+		}
+	}
+	orbit_grid(o, gc);
 }
 
 static void orbit_tables(gq_orbit *o, const int *elem)
@@ -113,8 +155,8 @@ static void orbit_tables(gq_orbit *o, const int *elem)
 			o->src[a][b] = gq_d4_axis(elem, o->ng, gq_d4_mul(elem[a], elem[b]));
 	o->e_axis = gq_d4_axis(elem, o->ng, 0);
 	for (int a = 0; a < o->ng; a++) {
-		o->tin[a] = affine_of(elem[a], o->h, o->w);
-		o->tout[a] = affine_of(gq_d4_inv(elem[a]), o->oh, o->ow);
+		o->tin[a] = affine_of(elem[a], o->h, o->w, o->w);
+		o->tout[a] = affine_of(gq_d4_inv(elem[a]), o->oh, o->ow, o->tow);
 	}
 	o->vec = strcmp(gq_conv_kernel(), "c") != 0;
 	int hp, wq;
@@ -139,10 +181,11 @@ static gq_orbit *make_orbit(int cin, int h, int w, int cout, int k, int s, int p
 	        .p = p,
 	        .lift = lift,
 	        .relu = relu};
-	orbit_shape(o, k, s, p, d);
+	orbit_shape(o, cin, o->cout, k, s, p, d);
 	size_t bytes;
-	o->par = gq_conv_estimate(cin, o->th, w, o->cout, k, s, p, d, false, &bytes) >= PAR_COST;
-	o->base = gq_conv_new(cin, o->th, w, o->cout, k, s, p, d, false);
+	o->par =
+	        gq_conv_estimate(cin, o->th, o->tw, o->cout, k, s, p, d, false, &bytes) >= PAR_COST;
+	o->base = gq_conv_new(cin, o->th, o->tw, o->cout, k, s, p, d, false);
 	if (!o->base) {
 		gq_orbit_free(o);
 		return NULL;
@@ -209,12 +252,12 @@ int gq_orbit_size(const gq_orbit *o)
 /* The stacked input when the base plan does not take it padded (gq_conv_padded). */
 static size_t x_floats(const gq_orbit *o)
 {
-	return o->padded ? 0 : ((size_t)o->cin * o->th * o->w + 15) / 16 * 16;
+	return o->padded ? 0 : ((size_t)o->cin * o->th * o->tw + 15) / 16 * 16;
 }
 
 static size_t y_floats(const gq_orbit *o)
 {
-	return ((size_t)o->cout * o->toh * o->ow + 15) / 16 * 16;
+	return ((size_t)o->cout * o->toh * o->tow + 15) / 16 * 16;
 }
 
 /* The scatter's plane moved before the residual is added. */
@@ -395,8 +438,9 @@ __attribute__((target("avx2"))) static void finish_avx2(
 
 /* ---- running it: gather, one convolution, scatter, for each half of the copies ---- */
 
-/* Where the gather writes: plane ci at X + ci*plane, the half's copy a's pixel (y, x) at
- * row row0 + a*step + y, column col0 + x of rows ld floats long. */
+/* Where the gather writes: plane ci at X + ci*plane, pixel (y, x) of the half's copy a
+ * (row a / gc, column a % gc of the grid) at row row0 + (a / gc)*step + y, column col0 +
+ * (a % gc)*step + x of rows ld floats long. */
 typedef struct Stack {
 	float *X;
 	size_t plane, ld;
@@ -426,7 +470,8 @@ static void gather(const Job *j, int ci)
 	memset(pl, 0, x->plane * sizeof *pl);
 	for (int a = j->a0; a < j->a1; a++) {
 		int from = o->lift ? ci : ci - ci % o->ng + o->src[a][ci % o->ng];
-		float *dst = pl + (size_t)(x->row0 + (a - j->a0) * o->step) * x->ld + x->col0;
+		int r = (a - j->a0) / o->gc, q = (a - j->a0) % o->gc;
+		float *dst = pl + (size_t)(x->row0 + r * o->step) * x->ld + x->col0 + q * o->step;
 		const float *src = j->in + (size_t)from * hw;
 		(o->vec ? move_avx2 : move_c)(dst, x->ld, src, o->tin[a], o->h, o->w);
 	}
@@ -438,7 +483,9 @@ static void scatter(const Job *j, int c, int a)
 {
 	const gq_orbit *o = j->o;
 	size_t n = (size_t)o->oh * o->ow, at = ((size_t)c * o->ng + a) * n;
-	const float *y = j->Y + ((size_t)c * o->toh + (size_t)(a - j->a0) * o->ostep) * o->ow;
+	int r = (a - j->a0) / o->gc, q = (a - j->a0) % o->gc;
+	const float *y =
+	        j->Y + ((size_t)c * o->toh + (size_t)r * o->ostep) * o->tow + (size_t)q * o->ostep;
 	float *dst = j->out + at, *t = j->T;
 	const float *add = j->add ? j->add + at : NULL;
 	if (!add)
@@ -464,7 +511,7 @@ static void place(Job *j, int i)
 	int hp, wq;
 	float *xp = gq_conv_padded(o->base, j->bs, &hp, &wq);
 	j->x = xp ? (Stack){xp, (size_t)hp * wq, (size_t)wq, o->p, o->p}
-	          : (Stack){X, (size_t)o->th * o->w, (size_t)o->w, 0, 0};
+	          : (Stack){X, (size_t)o->th * o->tw, (size_t)o->tw, 0, 0};
 }
 
 /* Every input channel, each with a slice of the base's bank fetched to the L2 meanwhile:
@@ -585,9 +632,9 @@ enum { ORBIT_BANK_MAX = 2 << 20 };
 static double orbit_cost(const gq_conv_shape *c, size_t *bytes)
 {
 	gq_orbit o = {.ng = c->ng, .h = c->h, .w = c->w};
-	orbit_shape(&o, c->k, c->s, c->p, c->d);
+	orbit_shape(&o, c->cin, c->cout / c->ng, c->k, c->s, c->p, c->d);
 	double moved = (double)c->ng * c->cin * c->h * c->w + (double)c->cout * o.oh * o.ow;
-	return 2 * gq_conv_estimate(c->cin, o.th, c->w, c->cout / c->ng, c->k, c->s, c->p, c->d,
+	return 2 * gq_conv_estimate(c->cin, o.th, o.tw, c->cout / c->ng, c->k, c->s, c->p, c->d,
 	                   false, bytes) +
 	       2 * moved;
 }

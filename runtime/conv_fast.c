@@ -1615,15 +1615,23 @@ enum { LIFT_CIN = 4 };
 /* The cheapest algorithm that applies and whose packed bank fits under the ceiling limit
  * (0: none) beside the banks alive (Winograd's is 16/9 or 4 times the filters' size); if
  * none fits, the one with the smallest bank. A lift runs direct, whose bank is the
- * smallest. */
+ * smallest. Stride 2 takes the F(2x2) form, never F(4x4)'s: with 19% fewer multiply-adds
+ * than F(2x2)'s, the F(4x4) form (81 products a tile, a bank of 36 transforms against 9,
+ * each panel's transformed input 3.2 times as large, past half the 1 MB L2 at 64
+ * channels) ran slower on every shape measured: one thread, 16 distinct layers in turn,
+ * AVX-512, F(2x2)'s time 0.88x at 64 -> 128 channels 57x57, 0.79x at 128 -> 256 29x29,
+ * 0.90x at 32 -> 64 97x97, 0.82x at 128 -> 256 33x33, 0.57x at 256 -> 512 17x17; AVX2
+ * 0.96x, 1.02x, 0.92x, 0.77x, 0.65x; one layer repeated (its bank in cache, as an image
+ * of a batch finds it) AVX-512 0.79-0.92x, AVX2 0.99-1.01x on the first two, 0.77-0.93x
+ * on the others. */
 static void choose_algo(gq_conv *c, size_t limit)
 {
 	if (c->cin <= LIFT_CIN) {
 		plan_algo(c, GQ_CONV_DIRECT);
 		return;
 	}
-	static const int order[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO4S2, GQ_CONV_WINO2S2,
-	        GQ_CONV_DIRECT, GQ_CONV_PACKED};
+	static const int order[] = {
+	        GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO2S2, GQ_CONV_DIRECT, GQ_CONV_PACKED};
 	size_t alive = gq_conv_banks_alive();
 	size_t room = limit > alive ? limit - alive : 0, best_bytes = SIZE_MAX;
 	int best = GQ_CONV_PACKED;

@@ -405,8 +405,8 @@ START_TEST(auto_picks_winograd_for_wide_3x3)
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(gq_conv_algo(c), "winograd4");
 	gq_conv_free(c);
-	c = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true); /* 15x15 out: one panel of 4x4 tiles */
-	ck_assert_str_eq(gq_conv_algo(c), "winograd4s2");
+	c = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true); /* stride 2: the F(2x2) form */
+	ck_assert_str_eq(gq_conv_algo(c), "winograd2s2");
 	gq_conv_free(c);
 	c = gq_conv_new(256, 15, 15, 512, 3, 2, 1, 1, true); /* 8x8 out: 2x2 tiles fill a panel */
 	ck_assert_str_eq(gq_conv_algo(c), "winograd2s2");

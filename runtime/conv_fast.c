@@ -84,9 +84,15 @@ typedef void direct_fn(const float *a, Src s, Out o, const float *bias, int flag
 /* Narrow: acc[r][j] = sum over k < kc of b[k*ldb + r] a[k*2V + j], for the rows r < R of the
  * function's entry R - 1 and 2V output channels j (a: kc rows of 2V), stored row by row. */
 typedef void narrow_fn(int kc, const float *a, const float *b, size_t ldb, float *acc);
-/* Its results into C transposed: channel j's rows at C + j*ldc, for j < nco. */
-typedef void narrow_out_fn(float *C, size_t ldc, const float *acc, int rows, int nco);
+/* Its results into C transposed: channel j's rows at C + j*ldc, for j < nco; with add (not
+ * NULL), plus add's rows (laid out as C's; it may be C), then max(0, .) with relu. */
+typedef void narrow_out_fn(
+        float *C, size_t ldc, const float *acc, int rows, int nco, const float *add, bool relu);
 enum { NROWS = 12 }; /* rows of the widest narrow kernel */
+/* Narrow direct: acc[r][j] = bias[j] + sum over (ci, tap) of x[ci*plane + tapoff[tap] + r]
+ * a[(ci*ntap + tap)*2V + j] (x: s.x0), then max(0, .) with relu, for the R rows (output
+ * pixels) of the function's entry R - 1 and 2V output channels j, stored row by row. */
+typedef void dnarrow_fn(const float *a, Src s, const float *bias, bool relu, float *acc);
 
 typedef struct Input Input; /* what a Winograd input transform reads */
 
@@ -99,6 +105,7 @@ typedef struct Kernel {
 	narrow_fn *const *narrow; /* narrow[R - 1] for R rows, R <= nrows */
 	int nrows;
 	narrow_out_fn *narrow_out;
+	dnarrow_fn *const *dnarrow; /* dnarrow[R - 1] for R rows, R <= nrows */
 	/* Winograd's input and output transforms */
 	void (*wino_in)(const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0,
 	        int ci1, int t0, int t1);
@@ -122,7 +129,8 @@ struct gq_conv {
 	int *tapoff;     /* direct: where tap ky*k + kx reads, from a run's first input */
 	int cop, tcp;    /* Winograd: co panels and tile panels per output block */
 	bool fused;      /* Winograd: each output block transforms its own tiles' input */
-	bool narrow;     /* Winograd: products by the narrow kernel (few tiles) */
+	bool narrow;     /* Winograd: products by the narrow kernel (few tiles); direct: output
+	                  * channels in the vectors, runs of up to nrows pixels broadcast */
 	const Kernel *kern;
 	float *a;         /* [alpha^2 or 1][K blocks][mpanels][kc][mr] */
 	float *bias;      /* [mpanels * mr], zero-padded */
@@ -261,11 +269,55 @@ NARROW_C(9)
 NARROW_C(10)
 NARROW_C(11)
 NARROW_C(12)
-static void narrow_out_c(float *C, size_t ldc, const float *acc, int rows, int nco)
+static void dnarrow_rows_c(const float *a, Src s, const float *bias, bool relu, float *acc, int R)
+{
+	float t[NROWS][2 * VC];
+	for (int r = 0; r < R; r++)
+		memcpy(t[r], bias, sizeof t[r]);
+	for (int ci = 0; ci < s.nci; ci++)
+		for (int tap = 0; tap < s.ntap; tap++, a += 2 * VC) {
+			const float *x = s.x0 + ci * s.plane + s.tapoff[tap];
+			for (int r = 0; r < R; r++)
+				for (int j = 0; j < 2 * VC; j++)
+					t[r][j] += x[r] * a[j];
+		}
+	for (int r = 0; r < R; r++)
+		for (int j = 0; j < 2 * VC; j++)
+			acc[r * 2 * VC + j] = relu && !(t[r][j] > 0.0f) ? 0.0f : t[r][j];
+}
+
+#define DNARROW_C(R)                                                                               \
+	static void dnarrow_c##R(const float *a, Src s, const float *bias, bool relu, float *acc)  \
+	{                                                                                          \
+		dnarrow_rows_c(a, s, bias, relu, acc, R);                                          \
+	}
+DNARROW_C(1)
+DNARROW_C(2)
+DNARROW_C(3)
+DNARROW_C(4)
+DNARROW_C(5)
+DNARROW_C(6)
+DNARROW_C(7)
+DNARROW_C(8)
+DNARROW_C(9)
+DNARROW_C(10)
+DNARROW_C(11)
+DNARROW_C(12)
+static dnarrow_fn *const dnarrow_c[] = {dnarrow_c1, dnarrow_c2, dnarrow_c3, dnarrow_c4, dnarrow_c5,
+        dnarrow_c6, dnarrow_c7, dnarrow_c8, dnarrow_c9, dnarrow_c10, dnarrow_c11, dnarrow_c12};
+
+static void narrow_out_c(
+        float *C, size_t ldc, const float *acc, int rows, int nco, const float *add, bool relu)
 {
 	for (int j = 0; j < nco; j++)
-		for (int r = 0; r < rows; r++)
-			C[j * ldc + r] = acc[r * 2 * VC + j];
+		for (int r = 0; r < rows; r++) {
+			float x = acc[r * 2 * VC + j];
+			if (add) {
+				x += add[j * ldc + r];
+				x = relu && !(x > 0.0f) ? 0.0f : x;
+			}
+			C[j * ldc + r] = x;
+		}
 }
 
 static narrow_fn *const narrow_c[] = {narrow_c1, narrow_c2, narrow_c3, narrow_c4, narrow_c5,
@@ -333,6 +385,32 @@ static bool always(void)
 		NR##R(NSTORE)                                                                      \
 	}
 
+/* The narrow direct kernels: as NARROW, row r of tap (ci, tap) broadcast from the input
+ * plane's run, the accumulators starting from the bias and clamped at 0 with relu. */
+#define DINIT(r) V c##r##0 = b0, c##r##1 = b1;
+#define DRELU(r)                                                                                   \
+	c##r##0 = MAX(c##r##0, ZERO());                                                            \
+	c##r##1 = MAX(c##r##1, ZERO());
+#define DNARROW(NAME, R, TARGET)                                                                   \
+	__attribute__((target(TARGET))) static void NAME##R(                                       \
+	        const float *a, Src s, const float *bias, bool relu, float *acc)                   \
+	{                                                                                          \
+		V b0 = LOADU(bias), b1 = LOADU(bias + VW);                                         \
+		NR##R(DINIT);                                                                      \
+		for (int ci = 0; ci < s.nci; ci++) {                                               \
+			const float *x = s.x0 + ci * s.plane;                                      \
+			for (int tap = 0; tap < s.ntap; tap++, a += 2 * VW) {                      \
+				const float *b = x + s.tapoff[tap];                                \
+				V a0 = LOADU(a), a1 = LOADU(a + VW);                               \
+				NR##R(NSTEP)                                                       \
+			}                                                                          \
+		}                                                                                  \
+		if (relu) {                                                                        \
+			NR##R(DRELU)                                                               \
+		}                                                                                  \
+		NR##R(NSTORE)                                                                      \
+	}
+
 /* The narrow kernels' results, R rows of 2 VW channels (R <= VW), into C transposed:
  * channel j's R rows at C + j*ldc, for the nco channels that exist. Each half of the
  * channels as a VW x VW block (rows past R repeat row 0 and are not stored), transposed
@@ -340,8 +418,8 @@ static bool always(void)
  * the loops unrolled whole (_Pragma) so that x stays in registers; scalar, the stores took
  * as long as 64 rows of K. */
 #define NARROW_OUT(NAME, VW, TARGET)                                                               \
-	__attribute__((target(TARGET))) static void NAME(                                          \
-	        float *C, size_t ldc, const float *acc, int rows, int nco)                         \
+	__attribute__((target(TARGET))) static void NAME(float *C, size_t ldc, const float *acc,   \
+	        int rows, int nco, const float *add, bool relu)                                    \
 	{                                                                                          \
 		typedef float F __attribute__((vector_size(VW * sizeof(float))));                  \
 		typedef int I __attribute__((vector_size(VW * sizeof(int))));                      \
@@ -364,8 +442,15 @@ static bool always(void)
 				x[i] = __builtin_shuffle(a, b, p + up);                            \
 				x[i + k] = __builtin_shuffle(a, b, p + k + up);                    \
 			}                                                                          \
-			for (int j = 0; j < VW && h * VW + j < nco; j++)                           \
-				MASKSTORE(C + (h * VW + j) * ldc, rows, keep, x[j]);               \
+			for (int j = 0; j < VW && h * VW + j < nco; j++) {                         \
+				size_t at = (h * VW + j) * ldc;                                    \
+				V y = (V)x[j];                                                     \
+				if (add) {                                                         \
+					y = ADD(y, MASKLOAD(add + at, rows, keep));                \
+					y = relu ? MAX(y, ZERO()) : y;                             \
+				}                                                                  \
+				MASKSTORE(C + at, rows, keep, y);                                  \
+			}                                                                          \
 		}                                                                                  \
 	}
 
@@ -419,6 +504,7 @@ static bool always(void)
 #define MAX    _mm256_max_ps
 
 #define MASKSTORE(c, rows, keep, x) _mm256_maskstore_ps(c, (__m256i)(keep), (__m256)(x))
+#define MASKLOAD(c, rows, keep)     _mm256_maskload_ps(c, (__m256i)(keep))
 KERNELS(gemm_avx2, gemm1_avx2, direct_avx2, "avx2,fma")
 NARROW(narrow_avx2_, 1, "avx2,fma")
 NARROW(narrow_avx2_, 2, "avx2,fma")
@@ -429,6 +515,14 @@ NARROW(narrow_avx2_, 6, "avx2,fma")
 NARROW_OUT(narrow_out_avx2, 8, "avx2,fma")
 static narrow_fn *const narrow_avx2[] = {
         narrow_avx2_1, narrow_avx2_2, narrow_avx2_3, narrow_avx2_4, narrow_avx2_5, narrow_avx2_6};
+DNARROW(dnarrow_avx2_, 1, "avx2,fma")
+DNARROW(dnarrow_avx2_, 2, "avx2,fma")
+DNARROW(dnarrow_avx2_, 3, "avx2,fma")
+DNARROW(dnarrow_avx2_, 4, "avx2,fma")
+DNARROW(dnarrow_avx2_, 5, "avx2,fma")
+DNARROW(dnarrow_avx2_, 6, "avx2,fma")
+static dnarrow_fn *const dnarrow_avx2[] = {dnarrow_avx2_1, dnarrow_avx2_2, dnarrow_avx2_3,
+        dnarrow_avx2_4, dnarrow_avx2_5, dnarrow_avx2_6};
 #undef V
 #undef VW
 #undef ZERO
@@ -439,6 +533,7 @@ static narrow_fn *const narrow_avx2[] = {
 #undef ADD
 #undef MAX
 #undef MASKSTORE
+#undef MASKLOAD
 
 #define V        __m512
 #define VW       16
@@ -451,6 +546,7 @@ static narrow_fn *const narrow_avx2[] = {
 #define MAX      _mm512_max_ps
 #define MASKSTORE(c, rows, keep, x)                                                                \
 	((void)(keep), _mm512_mask_storeu_ps(c, (1u << (rows)) - 1, (__m512)(x)))
+#define MASKLOAD(c, rows, keep) ((void)(keep), _mm512_maskz_loadu_ps((1u << (rows)) - 1, c))
 KERNELS(gemm_avx512, gemm1_avx512, direct_avx512, "avx512f")
 NARROW(narrow_avx512_, 1, "avx512f")
 NARROW(narrow_avx512_, 2, "avx512f")
@@ -468,6 +564,21 @@ NARROW_OUT(narrow_out_avx512, 16, "avx512f")
 static narrow_fn *const narrow_avx512[] = {narrow_avx512_1, narrow_avx512_2, narrow_avx512_3,
         narrow_avx512_4, narrow_avx512_5, narrow_avx512_6, narrow_avx512_7, narrow_avx512_8,
         narrow_avx512_9, narrow_avx512_10, narrow_avx512_11, narrow_avx512_12};
+DNARROW(dnarrow_avx512_, 1, "avx512f")
+DNARROW(dnarrow_avx512_, 2, "avx512f")
+DNARROW(dnarrow_avx512_, 3, "avx512f")
+DNARROW(dnarrow_avx512_, 4, "avx512f")
+DNARROW(dnarrow_avx512_, 5, "avx512f")
+DNARROW(dnarrow_avx512_, 6, "avx512f")
+DNARROW(dnarrow_avx512_, 7, "avx512f")
+DNARROW(dnarrow_avx512_, 8, "avx512f")
+DNARROW(dnarrow_avx512_, 9, "avx512f")
+DNARROW(dnarrow_avx512_, 10, "avx512f")
+DNARROW(dnarrow_avx512_, 11, "avx512f")
+DNARROW(dnarrow_avx512_, 12, "avx512f")
+static dnarrow_fn *const dnarrow_avx512[] = {dnarrow_avx512_1, dnarrow_avx512_2, dnarrow_avx512_3,
+        dnarrow_avx512_4, dnarrow_avx512_5, dnarrow_avx512_6, dnarrow_avx512_7, dnarrow_avx512_8,
+        dnarrow_avx512_9, dnarrow_avx512_10, dnarrow_avx512_11, dnarrow_avx512_12};
 #undef V
 #undef VW
 #undef ZERO
@@ -478,6 +589,7 @@ static narrow_fn *const narrow_avx512[] = {narrow_avx512_1, narrow_avx512_2, nar
 #undef ADD
 #undef MAX
 #undef MASKSTORE
+#undef MASKLOAD
 
 static bool has_avx2(void)
 {
@@ -1293,11 +1405,12 @@ __attribute__((target("avx512f"))) static void wino_output_avx512(const gq_conv 
 static const Kernel kernels[] = {
 #ifdef GQ_X86
         {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, narrow_avx512, 12,
-                narrow_out_avx512, wino_input_avx512, wino_output_avx512, has_avx512},
+                narrow_out_avx512, dnarrow_avx512, wino_input_avx512, wino_output_avx512,
+                has_avx512},
         {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, narrow_avx2, 6, narrow_out_avx2,
-                wino_input_avx2, wino_output_avx2, has_avx2},
+                dnarrow_avx2, wino_input_avx2, wino_output_avx2, has_avx2},
 #endif
-        {"c", VC, gemm_c, gemm1_c, direct_c, narrow_c, NROWS, narrow_out_c, wino_input_c,
+        {"c", VC, gemm_c, gemm1_c, direct_c, narrow_c, NROWS, narrow_out_c, dnarrow_c, wino_input_c,
                 wino_output_c, always},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
@@ -1341,6 +1454,34 @@ int gq_conv_use_kernel(const char *name)
 
 /* ---- the plan ---- */
 
+static void set_panels(gq_conv *c, int mr);
+
+/* What a narrow direct run costs beyond its multiply-adds, in rows of K: its results stored
+ * transposed (narrow_out), as NARROW_STORE for Winograd's narrow products. */
+enum { DNARROW_STORE = 16 };
+
+/* Bytes of filters up to which a direct plan may run narrow: every run of up to nrows
+ * pixels reads all of them, which must stay in L1 (48 KB) or close to it. */
+enum { DNARROW_BANK = 64 * 1024 };
+
+/* Whether the direct path runs narrow (output channels in the vectors, up to nrows pixels
+ * of an output row broadcast, all of K in one call): the wide kernel's runs of V pixels
+ * end past the row (ResNet-18's 7x7 lift, 113 pixels a row: 128 computed on AVX-512, the
+ * last run of each through a scratch tile), the narrow one's stop at its end, at the
+ * price of the transposed stores. Only where K is one block (kdim <= KC), the bank small
+ * (DNARROW_BANK: a 1x1 stride-2 shortcut of 256 -> 512 channels at 8x8, its 512 KB bank
+ * read once a row, took 1.3x packed's time) and the output more than a pixel
+ * (dot_panels). */
+static bool narrow_direct_pays(const gq_conv *c, int per_row)
+{
+	int v = c->kern->v, co = round_up(c->cout, 2 * v);
+	if (c->kdim > KC || c->oh * c->ow == 1 ||
+	        (size_t)co * c->kdim * sizeof(float) > DNARROW_BANK)
+		return false;
+	double wide = (double)round_up(c->cout, MR) * c->kdim * per_row * v;
+	return (double)co * (c->kdim + DNARROW_STORE) * c->ow < wide;
+}
+
 /* The direct path's geometry: runs of V pixels on each output row, paired into tiles. The
  * padded input is split into s x s phase planes of hp x wq, phase (a, b) holding padded
  * pixels (r*s + a, col*s + b): tap (ky, kx) of output (oy, ox) reads phase
@@ -1350,10 +1491,16 @@ int gq_conv_use_kernel(const char *name)
 static void plan_direct(gq_conv *c)
 {
 	int v = c->kern->v, per_row = (c->ow + v - 1) / v, reach = (c->k - 1) * c->d / c->s;
-	c->runs = c->oh * per_row;
-	c->tiles = (c->runs + 1) / 2;
 	c->hp = c->oh + reach;
 	c->wq = per_row * v + reach;
+	if (narrow_direct_pays(c, per_row)) {
+		c->narrow = true;
+		set_panels(c, 2 * v);
+		c->cib = c->cin;
+		per_row = (c->ow + c->kern->nrows - 1) / c->kern->nrows;
+	}
+	c->runs = c->oh * per_row;
+	c->tiles = (c->runs + 1) / 2;
 }
 
 /* tapoff[ky*k + kx], given the phase planes (one input channel is s*s of them). */
@@ -1536,6 +1683,8 @@ static double cost(const gq_conv *c)
 	double co = (double)c->mpanels * c->mr * (c->grp ? c->grp->ng : 1), nr = 2 * c->kern->v;
 	switch (c->algo) {
 	case GQ_CONV_DIRECT:
+		if (c->narrow)
+			return co * (c->kdim + DNARROW_STORE) * c->oh * c->ow;
 		return co * c->kdim * c->runs * c->kern->v;
 	case GQ_CONV_PACKED:
 		return (co + 4) * c->kdim * round_up(c->oh * c->ow, (int)nr);
@@ -1942,10 +2091,10 @@ void gq_conv_set_rows(gq_conv *c, const float *w, size_t ld, const float *bias, 
 	for (int pc = 0; pc < K; pc += block_rows(c, pc)) {
 		int kc = block_rows(c, pc);
 		for (int i = 0; i < c->mpanels; i++) {
-			float *dst = c->a + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR;
+			float *dst = c->a + ((size_t)pc * c->mpanels + (size_t)i * kc) * c->mr;
 			for (int kk = pc; kk < pc + kc; kk++)
-				for (int r = 0; r < MR; r++) {
-					int co = i * MR + r;
+				for (int r = 0; r < c->mr; r++) {
+					int co = i * c->mr + r;
 					*dst++ = co < c->cout ? w[co * ld + kk] : 0.0f;
 				}
 		}
@@ -1954,7 +2103,7 @@ void gq_conv_set_rows(gq_conv *c, const float *w, size_t ld, const float *bias, 
 
 static const float *a_panel(const gq_conv *c, int pc, int kc, int i)
 {
-	return c->a + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR;
+	return c->a + ((size_t)pc * c->mpanels + (size_t)i * kc) * c->mr;
 }
 
 /* Floats per thread for edge tiles: two halves of MR x V. */
@@ -2184,12 +2333,19 @@ static void pad_input(
 	}
 }
 
-/* Run r: output row oy, pixels ox0.. of it; its inputs start at xp + oy*wq + ox0. */
+/* Run r: output row oy, pixels ox0.. of it; its inputs start at xp + oy*wq + ox0. Narrow,
+ * a row's runs are as even as they can be, up to nrows pixels each (run_len). */
 static void run_at(const gq_conv *c, int r, int *oy, int *ox0)
 {
 	int per_row = c->runs / c->oh;
 	*oy = r / per_row;
-	*ox0 = r % per_row * c->kern->v;
+	*ox0 = c->narrow ? c->ow * (r % per_row) / per_row : r % per_row * c->kern->v;
+}
+
+static int run_len(const gq_conv *c, int r)
+{
+	int per_row = c->runs / c->oh, g = r % per_row;
+	return c->ow * (g + 1) / per_row - c->ow * g / per_row;
 }
 
 /* The lines of out that tile t's stores of the channels of panels [i0, i1) will write,
@@ -2206,9 +2362,35 @@ static inline __attribute__((always_inline)) void prefetch_tile(
 		int oy, ox0;
 		run_at(c, 2 * t + e, &oy, &ox0);
 		const float *q = out + (size_t)oy * c->ow + ox0;
-		for (int co = i0 * MR; co < min_int(i1 * MR, c->cout); co++) {
+		for (int co = i0 * c->mr; co < min_int(i1 * c->mr, c->cout); co++) {
 			__builtin_prefetch(q + co * n, 1);
 			__builtin_prefetch(q + co * n + c->kern->v - 1, 1);
+		}
+	}
+}
+
+/* Narrow direct: runs [r0, r1) of the output channels of panels [p0, p1) (2V channels
+ * each), plus add (NULL: nothing). */
+static void narrow_runs(const gq_conv *c, float *out, const float *add, const float *xp, int r0,
+        int r1, int p0, int p1)
+{
+	size_t n = (size_t)c->oh * c->ow;
+	int nr = 2 * c->kern->v;
+	_Alignas(64) float acc[NROWS * 2 * VMAX];
+	Src s = {.plane = phase_floats(c), .tapoff = c->tapoff, .nci = c->cin, .ntap = c->k * c->k};
+	for (int r = r0; r < r1; r++) {
+		int oy, ox0, len = run_len(c, r);
+		run_at(c, r, &oy, &ox0);
+		s.x0 = xp + (size_t)oy * c->wq + ox0;
+		size_t at = (size_t)oy * c->ow + ox0;
+		if (r % 2 == 0 && r + 2 < r1)
+			prefetch_tile(c, out, r / 2 + 1, p0, p1);
+		for (int i = p0; i < p1; i++) {
+			int co0 = i * nr, nco = min_int(nr, c->cout - co0);
+			c->kern->dnarrow[len - 1](
+			        a_panel(c, 0, c->kdim, i), s, c->bias + co0, c->relu && !add, acc);
+			c->kern->narrow_out(out + co0 * n + at, n, acc, len, nco,
+			        add ? add + co0 * n + at : NULL, c->relu);
 		}
 	}
 }
@@ -2217,6 +2399,10 @@ static inline __attribute__((always_inline)) void prefetch_tile(
 static void direct_tiles(const gq_conv *c, float *out, const float *add, const float *xp, int t0,
         int t1, int p0, int p1, float *tmp)
 {
+	if (c->narrow) {
+		narrow_runs(c, out, add, xp, 2 * t0, min_int(2 * t1, c->runs), p0, p1);
+		return;
+	}
 	size_t n = (size_t)c->oh * c->ow, plane = phase_floats(c);
 	int k2 = c->k * c->k, v = c->kern->v;
 	for (int ci0 = 0; ci0 < c->cin; ci0 += c->cib) {
@@ -2488,7 +2674,8 @@ static void wino_narrow(
 					c->kern->narrow[t1 - t0 - 1](
 					        cin, U + (size_t)i * cin * nr, b, nr, acc);
 					c->kern->narrow_out(Mx + (i - i0) * nr * cols + j * nr + t0,
-					        cols, acc, t1 - t0, min_int(nr, c->cout - i * nr));
+					        cols, acc, t1 - t0, min_int(nr, c->cout - i * nr),
+					        NULL, false);
 				}
 			}
 		}
@@ -2962,7 +3149,7 @@ static void run_units(void *ctx, int u0, int u1, int t)
 		else
 			direct_rows(j, u0, u1, tmp);
 		if (j->pool && j->by_panel)
-			pool_channels(j, u0 * MR, u1 * MR);
+			pool_channels(j, u0 * c->mr, u1 * c->mr);
 	} else if (c->algo == GQ_CONV_PACKED) {
 		int nr = 2 * c->kern->v, total = c->oh * c->ow;
 		float *tmp = buf + (t ? (size_t)KC * NC : pack_floats(c));

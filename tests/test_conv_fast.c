@@ -303,6 +303,37 @@ START_TEST(narrow_products_every_kernel)
 }
 END_TEST
 
+/* The narrow direct kernel (output channels in the vectors, runs of up to nrows pixels of
+ * an output row), which a direct plan takes where the wide kernel's runs of a vector would
+ * compute many pixels past the row's end: ResNet-18's 7x7 stride-2 lift on rows of 1 to 22
+ * pixels (runs of 1, of 5 to 12, whole rows of 12), output channels not whole panels
+ * (70: 32 + 32 + 6 on AVX-512, 16-channel panels on AVX2), a 1x1 stride-2 shortcut and a
+ * 3x3 stride-2 layer (K = 40 and 72), each with relu and without, with a
+ * residual (also in place) and without, on every kernel the CPU runs, against the naive
+ * loop. Each kernel must have taken the narrow kernel on all of them. */
+START_TEST(narrow_direct_every_kernel)
+{
+	static const Shape shapes[] = {
+	        {3, 45, 43, 64, 7, 2, 3, 1}, /* 23x22 out */
+	        {3, 35, 33, 70, 7, 2, 3, 1}, /* 18x17 out, 70 channels */
+	        {3, 25, 1, 64, 7, 2, 3, 1},  /* 13x1 out: runs of one pixel */
+	        {3, 23, 23, 64, 7, 2, 3, 1}, /* 12x12 out: a row in one run (AVX-512) */
+	        {40, 9, 9, 100, 1, 2, 0, 1}, /* a 1x1 shortcut, 5x5 out */
+	        {8, 9, 10, 40, 3, 2, 1, 1},  /* 3x3 stride 2, 5x5 out */
+	};
+	seed(7);
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		for (int sum = NO_SUM; sum <= SUM_IN_PLACE; sum++) {
+			Case k = case_new(&shapes[i], (i + sum) % 2 == 0, true, sum);
+			for (int kern = 0; kern < 3; kern++)
+				if (!gq_conv_use_kernel(kernel_names[kern]))
+					ck_assert_str_eq(case_run(&k, GQ_CONV_DIRECT), "narrow");
+			case_free(&k);
+		}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* Layers large enough (cost >= 2 PAR_COST, 1.8e6 multiply-adds, for every algorithm)
  * that gq_conv_run splits them over two threads. */
 START_TEST(two_threads)
@@ -337,6 +368,7 @@ static const Shape split_shapes[] = {
                                        * the input itself; padding 2 masked off */
         {24, 95, 97, 24, 3, 2, 1, 1}, /* the same at stride 2 */
         {3, 101, 99, 16, 7, 2, 3, 1}, /* 7x7 stride 2: direct's phase planes */
+        {3, 57, 43, 64, 7, 2, 3, 1},  /* the same, 64 channels: narrow direct */
         {96, 13, 15, 96, 3, 1, 1, 1}, /* few tiles: by output channels */
         {64, 33, 33, 64, 3, 1, 1, 1}, /* by ranges of tiles (plan_ranges) ending inside a
                                        * panel: 81 tiles, 3 panels on AVX-512 */
@@ -683,6 +715,7 @@ START_TEST(fused_pool_matches_conv_then_pool)
 {
 	static const PoolShape shapes[] = {
 	        {{3, 45, 43, 16, 7, 2, 3, 1}, 3, 2, 1},
+	        {{3, 45, 43, 64, 7, 2, 3, 1}, 3, 2, 1}, /* narrow direct (by rows) */
 	        {{3, 101, 99, 16, 7, 2, 3, 1}, 3, 2, 1},
 	        {{4, 77, 75, 16, 3, 1, 1, 1}, 2, 2, 0},
 	        {{5, 31, 30, 13, 3, 1, 1, 1}, 3, 1, 1},
@@ -987,6 +1020,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, edge_shapes_every_algorithm);
 	tcase_add_test(tc, random_shapes_every_algorithm);
 	tcase_add_test(tc, narrow_products_every_kernel);
+	tcase_add_test(tc, narrow_direct_every_kernel);
 	tcase_add_test(tc, two_threads);
 	tcase_add_loop_test(tc, threads_agree_bit_for_bit, 0, 3);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);

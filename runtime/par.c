@@ -53,7 +53,8 @@ static bool alone(void)
 }
 
 /* Per-thread buffers of the workers (BSS: only the pages a worker touches are backed). */
-static float worker_scratch[GQ_MAX_THREADS][GQ_TEAM_SCRATCH] __attribute__((aligned(64)));
+static float worker_scratch[GQ_MAX_THREADS][GQ_TEAM_SCRATCH + GQ_TEAM_PADDED]
+        __attribute__((aligned(64)));
 
 /* Poll i of a wait: a pause, and past the first PAUSE_ONLY polls (some 35 us) a
  * sched_yield every YIELD_EVERY of them. A wait that long means the thread it waits for

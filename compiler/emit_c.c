@@ -588,6 +588,8 @@ static void emit_forward(FILE *c, const Plan *P)
 		 * time) */
 		if (op_has(L->op, P_CONV) && L->out_shape.kind == K_GMAP)
 			fprintf(c, ", &convs[%s]", upper(L->name).s);
+		else
+			fputs(", NULL", c); /* every field given: -Wextra stays quiet */
 		fputs("},\n", c);
 	}
 	fputs("};\n\n", c);

@@ -110,9 +110,9 @@ static const gq_layer forward[] = {
 	{layer_gconv1, "gconv1, line 11, bn2 folded in, relu2 fused", &convs[GCONV1]},
 	/* bn2: folded into gconv1 */
 	/* relu2: fused into gconv1 */
-	{layer_gpool1, "gpool1, line 12"},
-	{layer_global_avgpool1, "global_avgpool1, line 13"},
-	{layer_linear1, "linear1, line 13"},
+	{layer_gpool1, "gpool1, line 12", NULL},
+	{layer_global_avgpool1, "global_avgpool1, line 13", NULL},
+	{layer_linear1, "linear1, line 13", NULL},
 };
 
 /* Keeps the file's tensors t (params order) in the parameter block as the layers use

@@ -189,7 +189,7 @@ static const gq_layer forward[] = {
 	/* bn6: folded into gconv5 */
 	/* relu6: fused into gconv5 */
 	{layer_gconv6, "gconv6, line 14", &convs[GCONV6]},
-	{layer_gpool1, "gpool1, line 15"},
+	{layer_gpool1, "gpool1, line 15", NULL},
 	/* flatten1: the same floats, now a vector */
 };
 

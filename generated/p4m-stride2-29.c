@@ -157,10 +157,10 @@ static const gq_layer forward[] = {
 	{layer_gconv3, "gconv3, line 9, bn4 folded in, relu4 fused", &convs[GCONV3]},
 	/* bn4: folded into gconv3 */
 	/* relu4: fused into gconv3 */
-	{layer_gpool1, "gpool1, line 10"},
-	{layer_global_avgpool1, "global_avgpool1, line 11"},
-	{layer_linear1, "linear1, line 11"},
-	{layer_softmax1, "softmax1, line 11"},
+	{layer_gpool1, "gpool1, line 10", NULL},
+	{layer_global_avgpool1, "global_avgpool1, line 11", NULL},
+	{layer_linear1, "linear1, line 11", NULL},
+	{layer_softmax1, "softmax1, line 11", NULL},
 };
 
 /* Keeps the file's tensors t (params order) in the parameter block as the layers use

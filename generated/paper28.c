@@ -194,9 +194,9 @@ static const gq_layer forward[] = {
 	{layer_gconv5, "gconv5, line 13, bn6 folded in, relu6 fused", &convs[GCONV5]},
 	/* bn6: folded into gconv5 */
 	/* relu6: fused into gconv5 */
-	{layer_gpool1, "gpool1, line 14"},
-	{layer_global_avgpool1, "global_avgpool1, line 15"},
-	{layer_linear1, "linear1, line 15"},
+	{layer_gpool1, "gpool1, line 14", NULL},
+	{layer_global_avgpool1, "global_avgpool1, line 15", NULL},
+	{layer_linear1, "linear1, line 15", NULL},
 };
 
 /* Keeps the file's tensors t (params order) in the parameter block as the layers use

@@ -1053,9 +1053,9 @@ static const gq_layer forward[] = {
 	/* basic21_bn2: folded into basic21_gconv2 */
 	/* basic21_add1: fused into basic21_gconv2 */
 	/* basic21_relu2: fused into basic21_gconv2 */
-	{layer_gpool1, "gpool1, line 15"},
-	{layer_global_avgpool1, "global_avgpool1, line 15"},
-	{layer_linear1, "linear1, line 15"},
+	{layer_gpool1, "gpool1, line 15", NULL},
+	{layer_global_avgpool1, "global_avgpool1, line 15", NULL},
+	{layer_linear1, "linear1, line 15", NULL},
 };
 
 /* Keeps the file's tensors t (params order) in the parameter block as the layers use

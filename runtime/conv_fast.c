@@ -3307,8 +3307,15 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 	scratch = line_aligned(scratch);
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
 	bool par = cost(c) >= (c->algo == GQ_CONV_PACKED ? 1 : 2) * (double)PAR_COST;
-	Job j = {c, out, add, in, in, scratch, NULL, (n + nr - 1) / nr, false, padded, pool, NULL,
-	        0, 0, {0}};
+	Job j = {.c = c,
+	        .out = out,
+	        .add = add,
+	        .x = in,
+	        .in = in,
+	        .scratch = scratch,
+	        .units = (n + nr - 1) / nr,
+	        .padded = padded,
+	        .pool = pool};
 	if (c->algo != GQ_CONV_PACKED) {
 		j.in = scratch;
 		j.units = c->tiles;

@@ -17,6 +17,12 @@ $(B)/bench/kernel: bench/kernel.c $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 
+# `build/bench/placement [N]`: where the VM put the two CPUs now (bench/placement.c), to
+# log beside a two-thread timing; the executables' --bench prints it too.
+$(B)/bench/placement: bench/placement.c $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
+
 bench: all $(B)/bench/peak $(B)/bench/kernel
 	$(PY) bench/run.py --build $(B) --threads $(BENCH_THREADS) --rounds $(BENCH_ROUNDS) \
 	        --out docs $(if $(BENCH_ISA),--isa $(BENCH_ISA))

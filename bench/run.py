@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -67,12 +68,31 @@ def isa_env(isa):
     return env
 
 
+PLACEMENT = re.compile(r"^vCPUs .*round trip ([0-9]+) ns before the runs, ([0-9]+) ns after$",
+                       re.M)
+
+
 def geqc_rate(exe, batch, threads, env):
-    """The executable's median images/s (its first output line: `N images/s`) and its
-    peak resident KB."""
+    """The executable's median images/s (its first output line: `N images/s`), its peak
+    resident KB, and the cache-line round trips (ns) between its two CPUs before and after
+    its runs (none on one thread): two threads at batch 1 scale with that placement."""
     out, rss = run_peak([exe, "--bench", "--batch", str(batch), "--threads", str(threads)],
                         env)
-    return float(out.split()[0]), rss
+    m = PLACEMENT.search(out)
+    return float(out.split()[0]), rss, [float(x) for x in m.groups()] if m else []
+
+
+def far(ns):
+    """The VM's placement of two CPUs whose round trip is ns (runtime/geqrt.h's GQ_FAR_NS)."""
+    return "far" if ns > 280 else "near"
+
+
+def placement(ns):
+    """`near, round trip 66-72 ns` (or `near/far, ...` where the probes disagree)."""
+    if not ns:
+        return "not probed (one thread)"
+    states = "/".join(sorted({far(x) for x in ns}, reverse=True))
+    return f"{states}, round trip {min(ns):.0f}-{max(ns):.0f} ns"
 
 
 def layer_profile(exe, threads, env):
@@ -128,12 +148,13 @@ def measure(a, tmp):
         run([a.geqc, "-Wno-equivariance", model, "-o", exe])
         torch_save(a.geqc, model, max(batches), saved)
         for batch in batches:
-            g, t, info, grss, trss = [], [], None, 0, 0
+            g, t, info, grss, trss, ns = [], [], None, 0, 0, []
             ratios = []
             for _ in range(min(a.rounds, most or a.rounds)):  # alternate: the same load
-                before, rss0 = geqc_rate(exe, batch, a.threads, env)
+                before, rss0, ns0 = geqc_rate(exe, batch, a.threads, env)
                 info = torch_rate(saved, batch, a.threads, env)
-                after, rss1 = geqc_rate(exe, batch, a.threads, env)
+                after, rss1, ns1 = geqc_rate(exe, batch, a.threads, env)
+                ns += ns0 + ns1
                 g += [before, after]
                 t.append(info["images_per_s"])
                 grss = max(grss, rss0, rss1)
@@ -144,12 +165,13 @@ def measure(a, tmp):
                          "torch_ops": info["ops"], "ratio": statistics.median(ratios),
                          "ratio_lo": min(ratios), "ratio_hi": max(ratios),
                          "rounds": len(ratios), "geqc_mb": grss / 1024,
-                         "torch_mb": trss / 1024})
+                         "torch_mb": trss / 1024, "vcpu_ns": ns})
             r = rows[-1]
             if batch == 1:
                 r["profile"] = layer_profile(exe, a.threads, env)
             print(f"  {name} batch {batch}: geqc {r['geqc']:.1f}, PyTorch {r['torch']:.1f} "
-                  f"images/s; peak {r['geqc_mb']:.0f} / {r['torch_mb']:.0f} MB",
+                  f"images/s; peak {r['geqc_mb']:.0f} / {r['torch_mb']:.0f} MB; "
+                  f"vCPUs {placement(ns)}",
                   file=sys.stderr)
     return rows
 
@@ -195,6 +217,13 @@ def table(rows):
                      f"{r['torch_gflops']:.1f} | {100 * r['peak_frac']:.1f}% | "
                      f"{r['geqc_mb']:.0f} / {r['torch_mb']:.0f} |")
     return "\n".join(lines)
+
+
+def placements(rows):
+    """Where the VM put the two CPUs during geqc's runs: over the whole run, then per row."""
+    ns = [x for r in rows for x in r["vcpu_ns"]]
+    per = "; ".join(f"{r['model']} b{r['batch']} {placement(r['vcpu_ns'])}" for r in rows)
+    return f"vCPUs {placement(ns)}", per
 
 
 def plot(rows, path, peak2):
@@ -309,6 +338,10 @@ def report(a, rows, pk, peak_t, isa, goals, load_before, kern):
         f"core; % of peak is against {a.threads} times that, {peak_t:.1f} GFLOP/s "
         f"({pk[a.threads]:.1f} measured with {a.threads} threads at once).",
         "",
+        f"{placements(rows)[0]} (geqc's two CPUs, probed before and after each of its "
+        "timings: a cache line there and back, `near` under 280 ns; two threads at batch 1 "
+        "scale well only near). Per row: " + placements(rows)[1] + ".",
+        "",
         f"![images/s, GFLOP/s and peak memory]({os.path.basename(a.png)})",
         "",
         "## Where the time goes",
@@ -365,6 +398,7 @@ def main():
     print(f"\ngeqc ran {kern}. FMA peak ({isa}): {pk[1]:.1f} GFLOP/s on 1 thread; "
           f"{a.threads} cores: {peak_t:.1f} ({pk[a.threads]:.1f} measured with {a.threads} "
           "threads at once)")
+    print(placements(rows)[0])
     if load_before > 0.5:
         print(f"note: load average {load_before:.2f} before the run: other work shares the "
               "cores, so both sides ran slower than the machine can, and multi-threaded "

@@ -802,6 +802,24 @@ static double timed_run(const Run *r, const float *x, int batch, float *y)
 	return (double)iters * batch / t;
 }
 
+static const char *placement(double ns)
+{
+	return ns > GQ_FAR_NS ? "far" : "near";
+}
+
+/* Where the VM put the CPUs the threads ran on, before and after the timed runs: two
+ * threads at batch 1 share a layer well only when they are near. */
+static void print_placement(double before, double after)
+{
+	if (before < 0 || after < 0)
+		return;
+	if (strcmp(placement(before), placement(after)))
+		printf("vCPUs moved %s -> %s", placement(before), placement(after));
+	else
+		printf("vCPUs %s", placement(before));
+	printf(", round trip %.0f ns before the runs, %.0f ns after\n", before, after);
+}
+
 static int run_bench(const Run *r, const Opts *o)
 {
 	const gq_model *m = r->m;
@@ -810,6 +828,7 @@ static int run_bench(const Run *r, const Opts *o)
 	int rc = EXIT_USAGE;
 	if (x && y) {
 		random_input(x, (size_t)o->batch * gq_numel(m->input), o->seed);
+		double before = gq_threads() > 1 ? gq_round_trip_ns() : -1;
 		if (!run_forward(r, x, o->batch, y)) { /* the warm-up */
 			double rate[BENCH_RUNS];
 			timed_run(r, x, o->batch, y);
@@ -827,6 +846,8 @@ static int run_bench(const Run *r, const Opts *o)
 			        m->name, o->batch, gq_threads_used(false), gq_threads(), gq_cores(),
 			        BENCH_RUNS, BENCH_RUN_SECONDS, rate[0], med, rate[BENCH_RUNS - 1],
 			        1e3 * o->batch / med);
+			if (gq_threads_used(false) > 1)
+				print_placement(before, gq_round_trip_ns());
 			gq_profile_report(stdout);
 			gq_profile(false);
 			rc = 0;

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -364,6 +365,110 @@ int gq_parallel_for(int units, int grain, void (*fn)(void *ctx, int u0, int u1, 
 		atomic_init(&f.share[t].lohi,
 		        (uint64_t)(f.grains * t / n) << 32 | (uint64_t)(f.grains * (t + 1) / n));
 	return gq_parallel(n, for_share, &f);
+}
+
+/* ---- the placement probe ---- */
+
+/* One cache line passed back and forth between two threads pinned to two CPUs: the
+ * pinger writes an odd value and waits for the ponger's even one. */
+typedef struct Pong {
+	_Alignas(64) atomic_long ball;
+	_Alignas(64) int cpu[2];
+	double ns; /* the pinger's median round trip */
+} Pong;
+
+/* Round trips per timed batch, and the probe's time: enough batches for a median that one
+ * preempted batch does not move, within a tenth of a second. */
+enum { PONG_ROUNDS = 256, PONG_BATCHES = 64 };
+#define PONG_SECONDS 0.1
+
+static int by_time(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static bool pin(int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+}
+
+/* Until the ball holds v; false if the other side gave up (-1). */
+static bool await_ball(Pong *p, long v)
+{
+	long b;
+	for (int i = 0; (b = atomic_load_explicit(&p->ball, memory_order_acquire)) != v; i++) {
+		if (b < 0)
+			return false;
+		cpu_relax(i);
+	}
+	return true;
+}
+
+static void *ponger(void *arg)
+{
+	Pong *p = arg;
+	if (!pin(p->cpu[1])) {
+		atomic_store_explicit(&p->ball, -1, memory_order_release);
+		return NULL;
+	}
+	for (long v = 1; await_ball(p, v); v += 2)
+		atomic_store_explicit(&p->ball, v + 1, memory_order_release);
+	return NULL;
+}
+
+static void *pinger(void *arg)
+{
+	Pong *p = arg;
+	double t[PONG_BATCHES], start = gq_now();
+	int n = 0;
+	long v = 0;
+	if (!pin(p->cpu[0]))
+		goto out;
+	/* the first batch wakes the ponger and warms the line: not timed */
+	for (int b = -1; b < PONG_BATCHES && gq_now() - start < PONG_SECONDS; b++) {
+		double t0 = gq_now();
+		for (int r = 0; r < PONG_ROUNDS; r++, v += 2) {
+			atomic_store_explicit(&p->ball, v + 1, memory_order_release);
+			if (!await_ball(p, v + 2))
+				goto out;
+		}
+		if (b >= 0)
+			t[n++] = (gq_now() - t0) / PONG_ROUNDS;
+	}
+out:
+	atomic_store_explicit(&p->ball, -1, memory_order_release);
+	if (n > 0) {
+		qsort(t, (size_t)n, sizeof *t, by_time);
+		p->ns = 1e9 * t[n / 2];
+	}
+	return NULL;
+}
+
+double gq_round_trip_ns(void)
+{
+	cpu_set_t set;
+	Pong p = {.ns = -1};
+	int k = 0;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return -1;
+	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
+		if (CPU_ISSET(c, &set))
+			p.cpu[k++] = c;
+	pthread_t a, b;
+	if (k < 2 || pthread_create(&b, NULL, ponger, &p) != 0)
+		return -1;
+	if (pthread_create(&a, NULL, pinger, &p) != 0) {
+		atomic_store_explicit(&p.ball, -1, memory_order_release);
+		pthread_join(b, NULL);
+		return -1;
+	}
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	return p.ns;
 }
 
 double gq_now(void)

@@ -12,6 +12,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,27 @@ static void refusal(void)
 	check(gq_run_batch(&b, &x, 1, &y) == 0 && y == 42, "and once it is done, the batch runs");
 }
 
+/* ---- 4: the placement probe ---- */
+
+static void placement_probe(void)
+{
+	cpu_set_t all, one;
+	sched_getaffinity(0, sizeof all, &all);
+	double ns = gq_round_trip_ns();
+	printf("     cache-line round trip between the first two CPUs: %.0f ns\n", ns);
+	check(CPU_COUNT(&all) < 2 ? ns == -1 : ns > 0 && ns < 1e8,
+	        "the probe measures a round trip where the process has two CPUs");
+	CPU_ZERO(&one);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &all)) {
+			CPU_SET(c, &one);
+			break;
+		}
+	sched_setaffinity(0, sizeof one, &one);
+	check(gq_round_trip_ns() == -1, "and says -1 on one CPU");
+	sched_setaffinity(0, sizeof all, &all);
+}
+
 int main(void)
 {
 	gq_set_threads(2); /* the team exists and is shared, even on one core */
@@ -223,6 +245,7 @@ int main(void)
 	several_nets();
 	one_net_shared();
 	refusal();
+	placement_probe();
 	for (int b = 1; b <= MAXB; b++)
 		free(Yref[b]);
 	free(X);

@@ -398,6 +398,14 @@ def cli_tests(exe, py, work):
         return check
     t.expect("--bench says the threads it used", ["--bench", "--batch", "1", "--threads",
              "1"], 0, stdout_check=threads_line(1, 1))
+    if cores > 1:
+        def placement_line(out):
+            bench_line(out)
+            if not re.search(r"^vCPUs (near|far|moved (near|far) -> (near|far)), round trip "
+                             r"[0-9]+ ns before the runs, [0-9]+ ns after$", out, re.M):
+                raise AssertionError(f"no placement line in {out!r}")
+        t.expect("--bench on two threads names the vCPUs' placement", ["--bench", "--batch",
+                 "2", "--threads", "2"], 0, stdout_check=placement_line)
     t.expect("--threads above the cores: a warning", ["--bench", "--batch", "2", "--threads",
              str(cores + 1)], 0, [f"warning: --threads {cores + 1} is more than the {cores} "
              "cores this process may use"], stdout_check=bench_line)

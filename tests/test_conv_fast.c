@@ -262,7 +262,8 @@ START_TEST(random_shapes_every_algorithm)
 END_TEST
 
 /* The narrow Winograd product, which the plan picks for maps of few tiles: F(2x2) on maps
- * of 1 to 40 tiles (F(4x4) on the same maps: a quarter as many), strides 1 and 2, 129 input
+ * of 1 to 40 tiles (F(4x4) on the same maps: a quarter as many; 14, 25 and 28 tiles take
+ * AVX-512's 14-row, 13-row and, split in two, 14-row calls), strides 1 and 2, 129 input
  * channels and 90 output (not whole panels of 16 or 32), relu, with and without a residual
  * (also in place), on every kernel the CPU runs, each against the naive loop. Each kernel
  * must have taken the narrow product where the wide one computes most of its columns for
@@ -270,7 +271,7 @@ END_TEST
 START_TEST(narrow_products_every_kernel)
 {
 	static const int counts[] = {
-	        1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 20, 23, 25, 30, 36, 40};
+	        1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 16, 17, 20, 23, 25, 28, 30, 36, 40};
 	int narrow[3] = {0}, narrow8x8[3] = {0};
 	seed(5);
 	for (int i = 0; i < (int)(sizeof counts / sizeof counts[0]); i++) {
@@ -306,9 +307,9 @@ END_TEST
 /* The narrow direct kernel (output channels in the vectors, runs of up to nrows pixels of
  * an output row), which a direct plan takes where the wide kernel's runs of a vector would
  * compute many pixels past the row's end: ResNet-18's 7x7 stride-2 lift on rows of 1 to 22
- * pixels (runs of 1, of 5 to 12, whole rows of 12), output channels not whole panels
- * (70: 32 + 32 + 6 on AVX-512, 16-channel panels on AVX2), a 1x1 stride-2 shortcut and a
- * 3x3 stride-2 layer (K = 40 and 72), each with relu and without, with a
+ * pixels and of 25 (runs of 1, of 5 to 14, whole rows of 12 and 14), output channels not
+ * whole panels (70: 32 + 32 + 6 on AVX-512, 16-channel panels on AVX2), a 1x1 stride-2
+ * shortcut and a 3x3 stride-2 layer (K = 40 and 72), each with relu and without, with a
  * residual (also in place) and without, on every kernel the CPU runs, against the naive
  * loop. Each kernel must have taken the narrow kernel on all of them. */
 START_TEST(narrow_direct_every_kernel)
@@ -318,6 +319,8 @@ START_TEST(narrow_direct_every_kernel)
 	        {3, 35, 33, 70, 7, 2, 3, 1}, /* 18x17 out, 70 channels */
 	        {3, 25, 1, 64, 7, 2, 3, 1},  /* 13x1 out: runs of one pixel */
 	        {3, 23, 23, 64, 7, 2, 3, 1}, /* 12x12 out: a row in one run (AVX-512) */
+	        {3, 27, 27, 64, 7, 2, 3, 1}, /* 14x14 out: a row in one run (AVX-512) */
+	        {3, 27, 49, 64, 7, 2, 3, 1}, /* 14x25 out: runs of 12 and 13 (AVX-512) */
 	        {40, 9, 9, 100, 1, 2, 0, 1}, /* a 1x1 shortcut, 5x5 out */
 	        {8, 9, 10, 40, 3, 2, 1, 1},  /* 3x3 stride 2, 5x5 out */
 	};

@@ -25,7 +25,8 @@
  *   vectors and up to 14 tiles broadcast (AVX2: 6), the bank packed in panels of 2V
  *   channels for it (plan_narrow).
  * All block K so that what a tile reads stays in L1 while the panels of A stream from L2,
- * as BLIS blocks a GEMM. Large layers split their work over the team (par.c). */
+ * as BLIS blocks a GEMM. Large layers split their work over the team (par.c). F(6x6)
+ * (GQ_CONV_WINO6) runs only where a caller asks for it (docs/batch1.md, s12-f6). */
 #if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
 #define _DEFAULT_SOURCE /* posix_memalign, madvise */
 #endif
@@ -136,7 +137,7 @@ struct gq_conv {
 	float *a;         /* [alpha^2 or 1][K blocks][mpanels][kc][mr] */
 	float *bias;      /* [mpanels * mr], zero-padded */
 	gq_orbit *orbit;  /* not NULL: the plan runs this instead (conv_orbit.c) */
-	gq_wgroup *grp;   /* not NULL: F(2x2) or F(4x4) on the identity's bank (wino_group.c) */
+	gq_wgroup *grp;   /* not NULL: F(2x2), F(4x4) or F(6x6) on its bank (wino_group.c) */
 	bool by_elements; /* group plan: its threads split the elements, not the base channels */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 };
@@ -634,7 +635,9 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
  *   .., x8 as F(4, 2) (points 0, 1, -1, 2, infinity; rows scaled so that the fractions sit
  *   in the filter transform, G4S2), then the odd tap's four products x1 w1 .. x7 w1: nine
  *   products instead of twelve.
- * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO4, _WINO2S2 or _WINO4S2). */
+ * - in_1d6, out_1d6: B^T and A^T of F(6, 3) (G6's points), the rows of each pair of points
+ *   +-p from their even and odd parts.
+ * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO4, _WINO4R, _WINO6, _WINO2S2 or _WINO4S2). */
 #define FORMS_1D(L, S)                                                                             \
 	static inline __attribute__((always_inline)) void in_1d4##S(L *x, int st)                  \
 	{                                                                                          \
@@ -728,11 +731,41 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		x[2 * st] = s12 + 4.0f * m3 + 2.0f * m4;                                           \
 		x[3 * st] = d12 + 8.0f * m3 + m4 + m5;                                             \
 	}                                                                                          \
+	static inline __attribute__((always_inline)) void in_1d6##S(L *x, int st)                  \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];           \
+		L d5 = x[5 * st], d6 = x[6 * st], d7 = x[7 * st];                                  \
+		L e1 = d2 + d6 - 4.25f * d4, o1 = d1 + d5 - 4.25f * d3;                            \
+		L e2 = 0.25f * d2 - 1.25f * d4 + d6, o2 = 0.5f * d1 - 2.5f * d3 + 2.0f * d5;       \
+		L eh = 2.0f * d2 - 2.5f * d4 + 0.5f * d6, oh = d1 - 1.25f * d3 + 0.25f * d5;       \
+		x[0] = d0 - d6 + 5.25f * (d4 - d2);                                                \
+		x[st] = e1 + o1;                                                                   \
+		x[2 * st] = e1 - o1;                                                               \
+		x[3 * st] = e2 + o2;                                                               \
+		x[4 * st] = e2 - o2;                                                               \
+		x[5 * st] = eh + oh;                                                               \
+		x[6 * st] = eh - oh;                                                               \
+		x[7 * st] = d7 - d1 + 5.25f * (d3 - d5);                                           \
+	}                                                                                          \
+	static inline __attribute__((always_inline)) void out_1d6##S(L *x, int st)                 \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		L m5 = x[5 * st], m6 = x[6 * st], m7 = x[7 * st];                                  \
+		L s1 = m1 + m2, d1 = m1 - m2, s2 = m3 + m4, d2 = m3 - m4, sh = m5 + m6;            \
+		L dh = m5 - m6;                                                                    \
+		x[0] = m0 + s1 + s2 + 32.0f * sh;                                                  \
+		x[st] = d1 + 2.0f * d2 + 16.0f * dh;                                               \
+		x[2 * st] = s1 + 4.0f * s2 + 8.0f * sh;                                            \
+		x[3 * st] = d1 + 8.0f * d2 + 4.0f * dh;                                            \
+		x[4 * st] = s1 + 16.0f * s2 + 2.0f * sh;                                           \
+		x[5 * st] = d1 + 32.0f * d2 + dh + m7;                                             \
+	}                                                                                          \
 	static inline __attribute__((always_inline)) void in_1d##S(int f, L *x, int st)            \
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? in_1d2##S(x, st)                                          \
 		: f == GQ_CONV_WINO4   ? in_1d4##S(x, st)                                          \
 		: f == GQ_CONV_WINO4R  ? in_1d4r##S(x, st)                                         \
+		: f == GQ_CONV_WINO6   ? in_1d6##S(x, st)                                          \
 		: f == GQ_CONV_WINO2S2 ? in_1ds2##S(x, st)                                         \
 		                       : in_1d4s2##S(x, st);                                       \
 	}                                                                                          \
@@ -741,25 +774,27 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		f == GQ_CONV_WINO2     ? out_1d2##S(x, st)                                         \
 		: f == GQ_CONV_WINO4   ? out_1d4##S(x, st)                                         \
 		: f == GQ_CONV_WINO4R  ? out_1d4r##S(x, st)                                        \
+		: f == GQ_CONV_WINO6   ? out_1d6##S(x, st)                                         \
 		: f == GQ_CONV_WINO2S2 ? out_1ds2##S(x, st)                                        \
 		                       : out_1d4s2##S(x, st);                                      \
 	}
 FORMS_1D(Lane, )
 FORMS_1D(Lane16, _16)
 
-/* A Winograd form f (GQ_CONV_WINO2, _WINO4, _WINO2S2 or _WINO4S2): the side of its patches
- * (alpha) and of its output tiles (m). */
+/* A Winograd form f (GQ_CONV_WINO2, _WINO4, _WINO4R, _WINO6, _WINO2S2 or _WINO4S2): the side of its
+ * patches (alpha) and of its output tiles (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
 {
 	return f == GQ_CONV_WINO2                          ? 4
 	       : f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4R ? 6
+	       : f == GQ_CONV_WINO6                        ? 8
 	       : f == GQ_CONV_WINO2S2                      ? 5
 	                                                   : 9;
 }
 
 static inline __attribute__((always_inline)) int form_m(int f)
 {
-	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2 ? 2 : 4;
+	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2 ? 2 : f == GQ_CONV_WINO6 ? 6 : 4;
 }
 
 /* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
@@ -965,7 +1000,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 {
 	const int a = form_alpha(f);
 	Lane d[81];
-#pragma GCC unroll 6
+#pragma GCC unroll 9
 	for (int y = 0; y < a; y++) {
 		__m256 r[8];
 #pragma GCC unroll 8
@@ -976,7 +1011,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 			                  : _mm256_setzero_ps();
 		}
 		transpose8(r);
-#pragma GCC unroll 6
+#pragma GCC unroll 8
 		for (int z = 0; z < a && z < 8; z++)
 			d[y * a + z] = (Lane)r[z];
 		if (a > 8) /* a ninth column: one float of each patch row */
@@ -986,10 +1021,10 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 				                          : 0.0f;
 		in_1d(f, d + y * a, 1);
 	}
-#pragma GCC unroll 6
+#pragma GCC unroll 9
 	for (int z = 0; z < a; z++) {
 		in_1d(f, d + z, a);
-#pragma GCC unroll 6
+#pragma GCC unroll 9
 		for (int y = 0; y < a; y++)
 			_mm256_storeu_ps(dst + (y * a + z) * xstride, (__m256)d[y * a + z]);
 	}
@@ -1007,6 +1042,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 		break;                                                                             \
 	case GQ_CONV_WINO4R:                                                                       \
 		CALL(GQ_CONV_WINO4R);                                                              \
+		break;                                                                             \
+	case GQ_CONV_WINO6:                                                                        \
+		CALL(GQ_CONV_WINO6);                                                               \
 		break;                                                                             \
 	case GQ_CONV_WINO2S2:                                                                      \
 		CALL(GQ_CONV_WINO2S2);                                                             \
@@ -1065,6 +1103,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_row(
 	} else if (valid >= m && m == 2) {
 		x = s ? _mm_add_ps(x, _mm_loadl_pi(zero, (const __m64 *)s)) : x;
 		_mm_storel_pi((__m64 *)p, relu ? _mm_max_ps(x, zero) : x);
+	} else if (valid >= m && m == 6) { /* four floats, then two */
+		__m128 y = _mm256_extractf128_ps(r, 1);
+		x = s ? _mm_add_ps(x, _mm_loadu_ps(s)) : x;
+		y = s ? _mm_add_ps(y, _mm_loadl_pi(zero, (const __m64 *)(s + 4))) : y;
+		_mm_storeu_ps(p, relu ? _mm_max_ps(x, zero) : x);
+		_mm_storel_pi((__m64 *)(p + 4), relu ? _mm_max_ps(y, zero) : y);
 	} else {
 		float v[8];
 		_mm256_storeu_ps(v, r);
@@ -1124,10 +1168,31 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_tile
 	}
 }
 
+/* Output row i of the eight 6x6 tiles of chunk k, from its six pixel vectors row (+ bias, the
+ * residual s laid out as out, or NULL; relu): transposed (tile l's row in vector l), each
+ * tile's row stored as four floats and two, cut at the image's edge. */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tiles6_avx2(const gq_conv *c,
+        float *out, const float *s, const Chunk *k, const Lane *row, int i, __m256 bias)
+{
+	__m256 r[8];
+#pragma GCC unroll 6
+	for (int j = 0; j < 6; j++)
+		r[j] = _mm256_add_ps((__m256)row[j], bias);
+	r[6] = r[7] = _mm256_setzero_ps();
+	transpose8(r);
+#pragma GCC unroll 8
+	for (int l = 0; l < LANES; l++) {
+		if (l >= k->n || k->oy[l] + i >= c->oh)
+			continue;
+		size_t at = (size_t)(k->oy[l] + i) * c->ow + k->ox[l];
+		store_row(out + at, s ? s + at : NULL, r[l], 6, c->ow - k->ox[l], c->relu);
+	}
+}
+
 /* As wino_output_c, with bias, residual and relu on vectors and the tiles' output rows
- * interleaved (rows_avx2), written a vector of tiles at a time where they lie side by side
- * in the image (whether they do: once for all channels and rows of the chunk); f constant
- * as above. */
+ * interleaved (rows_avx2; 6x6 tiles: tiles6_avx2), written a vector of tiles at a time where they
+ * lie side by side in the image (whether they do: once for all channels and rows of the chunk); f
+ * constant as above. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_output_avx2_f(
         const gq_conv *c, float *out, const float *add, const float *Mb, size_t mstride,
         size_t cols, int co0, int co1, int t0, int t1, const int f)
@@ -1138,7 +1203,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 	bool whole[4];
 	for (int u = t0; u < t1; u += LANES) {
 		chunk_at(c, u, &k);
-		for (int q = 0; q < m; q++) {
+		for (int q = 0; q < m && m <= 4; q++) {
 			int l = q * per + per - 1;
 			whole[q] = l < k.n && k.oy[l] == k.oy[q * per] && k.ox[l] + m <= c->ow;
 		}
@@ -1146,19 +1211,24 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			__m256 bias = _mm256_set1_ps(c->bias[co]);
 			size_t plane = (size_t)co * c->oh * c->ow;
-#pragma GCC unroll 6
+#pragma GCC unroll 8
 			for (int y = 0; y < a; y++) {
-#pragma GCC unroll 6
+#pragma GCC unroll 8
 				for (int z = 0; z < a; z++)
 					d[y * a + z] =
 					        (Lane)_mm256_loadu_ps(Mc + (y * a + z) * mstride);
 				out_1d(f, d + y * a, 1);
 			}
-#pragma GCC unroll 4
+#pragma GCC unroll 6
 			for (int x = 0; x < m; x++)
 				out_1d(f, d + x, a);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
 			for (int i = 0; i < m; i++) {
+				if (m == 6) {
+					tiles6_avx2(c, out + plane, add ? add + plane : NULL, &k,
+					        d + i * a, i, bias);
+					continue;
+				}
 				__m256 r[4], w[4];
 #pragma GCC unroll 4
 				for (int j = 0; j < m; j++)
@@ -1345,6 +1415,117 @@ __attribute__((target("avx512f"), always_inline)) static inline void rows_of4(
 	w[3] = _mm512_shuffle_f32x4(v2, v3, 0xdd);
 }
 
+/* Where the rows of sixteen 6x6 tiles go, as eight pairs of tiles (2p, 2p + 1), a pair's
+ * two rows side by side in the floats 0..11 of a vector: one masked store where the two
+ * lie side by side in the image, else one for each (at: where the vector would start, for
+ * row 0 of the tiles; mask: the floats that exist, cut at the image's edge); where the
+ * next pair follows it in the image (wide), a plain store of all 16 floats, whose last 4
+ * the next pair's store then overwrites: with partial masks, the stores took half the
+ * output transform's time (AVX-512, Zen 5). Once for all the output channels and rows. */
+typedef struct Stores6 {
+	int n[8];
+	bool wide[8];
+	Segment s[8][2];
+} Stores6;
+
+static void plan_stores6(const gq_conv *c, const Chunk k[2], Stores6 *st)
+{
+	for (int p = 0; p < 8; p++) {
+		const Chunk *ch = &k[p / 4];
+		int l = 2 * p % LANES, oy = ch->oy[l], ox = ch->ox[l];
+		st->n[p] = 0;
+		if (l >= ch->n)
+			continue;
+		bool both = l + 1 < ch->n, beside = both && ch->oy[l + 1] == oy;
+		int cols = min_int(beside ? 12 : 6, c->ow - ox);
+		st->s[p][st->n[p]++] =
+		        (Segment){(ptrdiff_t)oy * c->ow + ox, oy, (__mmask16)((1u << cols) - 1)};
+		if (both && !beside) {
+			int y1 = ch->oy[l + 1], x1 = ch->ox[l + 1];
+			st->s[p][st->n[p]++] = (Segment){(ptrdiff_t)y1 * c->ow + x1 - 6, y1,
+			        (__mmask16)(((1u << min_int(6, c->ow - x1)) - 1) << 6)};
+		}
+	}
+	for (int p = 0; p < 7; p++) /* the 4 floats over: in the next pair's first store */
+		st->wide[p] = st->n[p] == 1 && st->s[p][0].mask == 0xfff && st->n[p + 1] &&
+		              st->s[p + 1][0].oy == st->s[p][0].oy &&
+		              st->s[p + 1][0].at == st->s[p][0].at + 12 &&
+		              (st->s[p + 1][0].mask & 0xf) == 0xf;
+	st->wide[7] = false;
+}
+
+/* Output row i of sixteen 6x6 tiles, from its six pixel vectors row (+ bias, the residual s
+ * laid out as out, or NULL; relu): transposed in each 256-bit half as transpose8 does
+ * (tile l's row in the low half of vector l, tile l + 8's in the high half), then paired
+ * (plan_stores6). All the residual's floats are read before any store, for the plain
+ * stores' overrun (into the next pair's floats) where the residual is out itself. */
+__attribute__((target("avx512f"), always_inline)) static inline void tiles6_avx512(const gq_conv *c,
+        float *out, const float *s, const Stores6 *st, const Lane16 *row, int i, __m512 bias)
+{
+	const __m512i lo =
+	        _mm512_set_epi32(27, 26, 25, 24, 11, 10, 9, 8, 19, 18, 17, 16, 3, 2, 1, 0);
+	const __m512i hi =
+	        _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 23, 22, 21, 20, 7, 6, 5, 4);
+	const __m512i pair_lo =
+	        _mm512_set_epi32(0, 0, 0, 0, 21, 20, 19, 18, 17, 16, 5, 4, 3, 2, 1, 0);
+	const __m512i pair_hi =
+	        _mm512_set_epi32(0, 0, 0, 0, 29, 28, 27, 26, 25, 24, 13, 12, 11, 10, 9, 8);
+	__m512 r[8], t[8], u[8];
+#pragma GCC unroll 6
+	for (int j = 0; j < 6; j++)
+		r[j] = _mm512_add_ps((__m512)row[j], bias);
+	r[6] = r[7] = _mm512_setzero_ps();
+#pragma GCC unroll 4
+	for (int j = 0; j < 8; j += 2) {
+		t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+		t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+	}
+#pragma GCC unroll 2
+	for (int j = 0; j < 8; j += 4) {
+		u[j] = _mm512_shuffle_ps(t[j], t[j + 2], 0x44);
+		u[j + 1] = _mm512_shuffle_ps(t[j], t[j + 2], 0xee);
+		u[j + 2] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+		u[j + 3] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0xee);
+	}
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		r[j] = _mm512_permutex2var_ps(u[j], lo, u[j + 4]);
+		r[j + 4] = _mm512_permutex2var_ps(u[j], hi, u[j + 4]);
+	}
+	__m512 v[8];
+	__mmask16 m[8][2];
+	ptrdiff_t at[8][2];
+#pragma GCC unroll 8
+	for (int p = 0; p < 8; p++) {
+		int l = 2 * p % LANES, n = st->n[p];
+		v[p] = _mm512_permutex2var_ps(r[l], p < 4 ? pair_lo : pair_hi, r[l + 1]);
+		m[p][0] = n && st->s[p][0].oy + i < c->oh ? st->s[p][0].mask : 0;
+		m[p][1] = n > 1 && st->s[p][1].oy + i < c->oh ? st->s[p][1].mask : 0;
+		at[p][0] = n ? st->s[p][0].at + (ptrdiff_t)i * c->ow : 0;
+		at[p][1] = n ? st->s[p][n - 1].at + (ptrdiff_t)i * c->ow : 0;
+		if (!(m[p][0] | m[p][1]))
+			continue;
+		if (s && st->wide[p] && m[p][0])
+			v[p] = _mm512_add_ps(v[p], _mm512_loadu_ps(s + at[p][0]));
+		else if (s)
+			v[p] = _mm512_add_ps(v[p],
+			        _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(m[p][0], s + at[p][0]),
+			                m[p][1], s + at[p][1]));
+		v[p] = c->relu ? _mm512_max_ps(v[p], _mm512_setzero_ps()) : v[p];
+	}
+#pragma GCC unroll 8
+	for (int p = 0; p < 8; p++) {
+		if (st->wide[p] && m[p][0]) {
+			_mm512_storeu_ps(out + at[p][0], v[p]);
+			continue;
+		}
+		if (m[p][0])
+			_mm512_mask_storeu_ps(out + at[p][0], m[p][0], v[p]);
+		if (m[p][1])
+			_mm512_mask_storeu_ps(out + at[p][1], m[p][1], v[p]);
+	}
+}
+
 /* As wino_output_avx2, on sixteen tiles at once: the transform in 16-float vectors, and each
  * output row of the sixteen tiles interleaved from the m pixel vectors into 16m floats, 16/m
  * tiles to a vector (rows_of4; for 2x2 tiles, two permutes). Eight tiles at a time, the
@@ -1362,10 +1543,14 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 	Lane16 d[81];
 	Chunk k[2];
 	Stores st;
+	Stores6 st6;
 	for (int u = t0; u < t1; u += 16) {
 		chunk_at(c, u, &k[0]);
 		chunk_at(c, u + LANES, &k[1]); /* sixteen tiles, as two chunks of eight */
-		plan_stores(c, k, m, &st);
+		if (m == 6)
+			plan_stores6(c, k, &st6);
+		else
+			plan_stores(c, k, m, &st);
 		for (int co = co0; co < co1; co++) {
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			__m512 bias = _mm512_set1_ps(c->bias[co]);
@@ -1380,11 +1565,15 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 					        (Lane16)_mm512_loadu_ps(Mc + (y * a + z) * mstride);
 				out_1d_16(f, d + y * a, 1);
 			}
-#pragma GCC unroll 4
+#pragma GCC unroll 6
 			for (int x = 0; x < m; x++)
 				out_1d_16(f, d + x, a);
-#pragma GCC unroll 4
+#pragma GCC unroll 6
 			for (int i = 0; i < m; i++) {
+				if (m == 6) {
+					tiles6_avx512(c, o, s, &st6, d + i * a, i, bias);
+					continue;
+				}
 				__m512 r[4], w[4];
 #pragma GCC unroll 4
 				for (int j = 0; j < m; j++)
@@ -1548,7 +1737,7 @@ static int group_cols(const gq_conv *c)
 static bool is_wino(int algo)
 {
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
-	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R;
+	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6;
 }
 
 /* Winograd, fused: a block is one panel of tiles (split over threads, up to one: see
@@ -1711,7 +1900,8 @@ static bool applies(const gq_conv *c, int algo)
 {
 	if (algo == GQ_CONV_DIRECT)
 		return true;
-	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R)
+	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
+	        algo == GQ_CONV_WINO6)
 		return c->k == 3 && c->s == 1 && c->d == 1;
 	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
@@ -1953,7 +2143,7 @@ static bool shape_form(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int alg
 static bool shape_group(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int algo)
 {
 	if (algo != GQ_CONV_AUTO)
-		return (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4R) &&
+		return (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6) &&
 		       shape_form(c, s, g, algo);
 	gq_conv c2;
 	gq_wgroup g2;
@@ -2042,7 +2232,7 @@ const char *gq_conv_algo(const gq_conv *c)
 	if (c->orbit)
 		return gq_conv_algo(gq_orbit_base(c->orbit));
 	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4",
-	        "winograd2s2", "winograd4s2", "winograd4r"};
+	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6"};
 	return names[c->algo];
 }
 
@@ -2624,6 +2814,14 @@ static const double G4[6][3] = {{0.25, 0, 0}, {-1.0 / 6, -1.0 / 6, -1.0 / 6},
  * no scale (wino_group.c). The fractions of B and A sit here. */
 static const double G4R[6][3] = {{1, 0, 0}, {1, 1, 1}, {1.0 / 18, -1.0 / 18, 1.0 / 18},
         {1.0 / 18, 1.0 / 9, 2.0 / 9}, {2.0 / 9, 1.0 / 9, 1.0 / 18}, {0, 0, 1}};
+/* F(6x6) (in_1d6) on the points 0, 1, -1, 2, -2, 1/2, -1/2, infinity: Lavin and Gray's
+ * (as NNPACK's) but for powers of 2 moved between G, B and A (no change to the rounding),
+ * so that the rows of 2 and 1/2, and of -2 and -1/2, are each other's reverse: closed
+ * under p -> 1/p as G4R (wino_group.c). */
+static const double G6[8][3] = {{1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9},
+        {-2.0 / 9, 2.0 / 9, -2.0 / 9}, {1.0 / 90, 1.0 / 45, 2.0 / 45},
+        {1.0 / 90, -1.0 / 45, 2.0 / 45}, {2.0 / 45, 1.0 / 45, 1.0 / 90},
+        {2.0 / 45, -1.0 / 45, 1.0 / 90}, {0, 0, 1}};
 /* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is not stored). */
 static const double G2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
 /* Stride 2 (in_1d4s2): F(4, 2)'s on w0, w2, then w1 for the four odd products. */
@@ -2638,13 +2836,14 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	const double(*G)[3] = c->algo == GQ_CONV_WINO2     ? G2
 	                      : c->algo == GQ_CONV_WINO4   ? G4
 	                      : c->algo == GQ_CONV_WINO4R  ? G4R
+	                      : c->algo == GQ_CONV_WINO6   ? G6
 	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
 	                                                   : G4S2;
 	int rows = c->grp ? c->cout / c->grp->ng : c->cout; /* a group plan: the identity's */
 	for (int co = 0; co < rows; co++)
 		for (int ci = 0; ci < cin; ci++) {
 			const float *g = w + co * ld + (size_t)ci * 9;
-			double gt[6][3]; /* G g */
+			double gt[8][3]; /* G g */
 			for (int i = 0; i < a; i++)
 				for (int j = 0; j < 3; j++)
 					gt[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] +

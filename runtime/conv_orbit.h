@@ -27,17 +27,17 @@ const float *gq_conv_bank(const gq_conv *c);
 gq_conv *gq_conv_wrap_orbit(gq_orbit *o);
 
 /* ---- wino_group.c: a gconv's group in the Winograd domain ---- */
-/* The tables that let the products of F(2x2) or of F(4x4) on reciprocal points
- * (GQ_CONV_WINO4R) read one bank for all the group's elements: row (o, a) of the expanded
- * bank at Winograd point pt[a][q] is row (o, e) at point q with its input slots permuted,
- * slot b read from the input's slot src[a][b]. */
+/* The tables that let the products of F(2x2), of F(4x4) on reciprocal points
+ * (GQ_CONV_WINO4R) or of F(6x6) (GQ_CONV_WINO6) read one bank for all the group's
+ * elements: row (o, a) of the expanded bank at Winograd point pt[a][q] is row (o, e) at
+ * point q with its input slots permuted, slot b read from the input's slot src[a][b]. */
 typedef struct gq_wgroup {
 	int ng, e_axis;
 	int src[GQ_D4_ORDER][GQ_D4_ORDER];
-	int pt[GQ_D4_ORDER][36];
+	int pt[GQ_D4_ORDER][64];
 } gq_wgroup;
 /* The tables of the group elem[0..ng) for alpha x alpha points (4: F(2x2), 6: F(4x4) on
- * reciprocal points); false if it is not a group (no identity, not closed). */
+ * reciprocal points, 8: F(6x6)); false if it is not a group (no identity, not closed). */
 bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha);
 /* Rows [pc, pc + kc) of a B panel of 2v columns for base point q: half e (of the two, or
  * of the first only) is element a_e's tiles [t_e, t_e + v), from the transformed input V
@@ -55,10 +55,10 @@ int gq_wgroup_mode(void);
 /* ---- conv_fast.c: the group plan ---- */
 /* c (a stride-1 3x3 gconv, channels divisible by ng) as Winograd products on the
  * identity's filters only (wino_group.c's tables), in form algo: GQ_CONV_WINO2,
- * GQ_CONV_WINO4R, or GQ_CONV_AUTO for the cheaper; with the expanded plan beside it if
- * full and its threads split the elements (few base channels), which runs where one
- * thread runs the layer (gq_conv_bytes counts both banks); NULL where it does not apply
- * or out of memory. */
+ * GQ_CONV_WINO4R, GQ_CONV_WINO6, or GQ_CONV_AUTO for the cheaper of the first two; with the
+ * expanded plan beside it if full and its threads split the elements (few base channels), which
+ * runs where one thread runs the layer (gq_conv_bytes counts both banks); NULL where it does not
+ * apply or out of memory. */
 gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c, int algo, bool full);
 /* ng if c is a group plan, else 0. */
 int gq_conv_wgroup(const gq_conv *c);

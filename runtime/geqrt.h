@@ -254,7 +254,11 @@ enum {
 	GQ_CONV_WINO4S2,
 	/* F(4x4, 3x3) on the points 0, +-1, 2, 1/2, infinity (closed under p -> 1/p, for the
 	 * group plans; about twice F(4x4)'s float32 error, never picked by gq_conv_new) */
-	GQ_CONV_WINO4R
+	GQ_CONV_WINO4R,
+	/* F(6x6, 3x3) on the points 0, +-1, +-2, +-1/2, infinity (closed under p -> 1/p:
+	 * group plans too; about twice F(4x4)'s float32 error, never picked by gq_conv_new:
+	 * no faster than F(4x4) where measured) */
+	GQ_CONV_WINO6
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);
@@ -269,7 +273,8 @@ size_t gq_memory_limit(void);
 /* Bytes of c's packed filter bank, and of the banks of all plans alive. */
 size_t gq_conv_bytes(const gq_conv *c);
 size_t gq_conv_banks_alive(void);
-/* "direct", "packed", "winograd2", "winograd4", "winograd2s2" or "winograd4s2". */
+/* "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2", "winograd4r" or
+ * "winograd6". */
 const char *gq_conv_algo(const gq_conv *c);
 /* Whether c's Winograd products run on the narrow kernel (output channels in the vectors,
  * tiles broadcast), which the plan picks for maps of few tiles where it pays. */

@@ -145,7 +145,8 @@ static const char *case_run(const Case *k, int algo)
 	const Shape *S = &k->S;
 	gq_conv *c = gq_conv_new_algo(
 	        S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, k->relu, algo);
-	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R;
+	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
+	            algo == GQ_CONV_WINO6;
 	bool s2 = algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2;
 	bool applies = s2 ? S->k == 3 && S->s == 2 && S->d == 1
 	                  : !wino || (S->k == 3 && S->s == 1 && S->d == 1);
@@ -185,7 +186,7 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
 
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
 static const int algos[] = {GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2,
-        GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2, GQ_CONV_WINO4R};
+        GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2, GQ_CONV_WINO4R, GQ_CONV_WINO6};
 enum { NALGOS = sizeof algos / sizeof algos[0] };
 
 /* S under every algorithm and every kernel this CPU runs. */
@@ -233,6 +234,8 @@ static const Shape edge_shapes[] = {
         {3, 37, 37, 5, 3, 1, 1, 1},   /* 100 (F4) or 361 (F2) tiles: groups of 16 that
                                        * straddle tile rows, a last panel of 4 or 9 */
         {3, 37, 35, 5, 3, 2, 1, 1},   /* stride 2, 19x18 out: 25 (F4S2) or 90 (F2S2) tiles */
+        {5, 50, 47, 7, 3, 1, 1, 1},   /* F6: 9 x 8 tiles, the last of a row 5 columns, pairs
+                                       * of them stored as 16 floats only inside the row */
         {40, 4, 4, 40, 4, 1, 0, 1},   /* one output pixel, K = 640: direct as dot products */
         {2, 17, 17, 7, 17, 1, 0, 1},  /* one pixel, but 17x17 taps outgrow a K block */
 };

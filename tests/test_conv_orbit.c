@@ -438,7 +438,9 @@ static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, in
 	gq_conv *c = new_wgroup(&t, relu, algo);
 	ck_assert_msg(c != NULL, "no group plan for ng=%d c=%d %dx%d", G->ng, L->c, L->h, L->w);
 	ck_assert_int_eq(gq_conv_wgroup(c), G->ng);
-	ck_assert_str_eq(gq_conv_algo(c), algo == GQ_CONV_WINO2 ? "winograd2" : "winograd4r");
+	ck_assert_str_eq(gq_conv_algo(c), algo == GQ_CONV_WINO2    ? "winograd2"
+	                                  : algo == GQ_CONV_WINO4R ? "winograd4r"
+	                                                           : "winograd6");
 	gq_set_threads(threads);
 	float *got = run(&t, c);
 	gq_set_threads(1);
@@ -450,10 +452,11 @@ static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, in
 
 /* Odd shapes: base channels not a multiple of a panel, 5x7 and 7x5 maps (not square: the
  * plan needs no symmetry of the map), a map of one tile, enough tiles for several halves
- * of a vector, several K blocks; both forms (F(2x2), F(4x4) on reciprocal points), every
+ * of a vector, several K blocks; every form (F(2x2), F(4x4) on reciprocal points, F(6x6)), every
  * subgroup, every kernel, 1-3 threads, residual and relu all four ways. */
 START_TEST(wgroup_every_subgroup_every_kernel)
 {
+	static const int forms[] = {GQ_CONV_WINO2, GQ_CONV_WINO4R, GQ_CONV_WINO6};
 	static const Layer L[] = {
 	        {3, 5, 7, 5, 3, 1, 1, false},
 	        {5, 7, 5, 3, 3, 1, 1, false},
@@ -469,10 +472,9 @@ START_TEST(wgroup_every_subgroup_every_kernel)
 		for (int g = 0; g < NGROUPS; g++)
 			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
 				int v = (int)(g + i + kn) % 4;
-				for (int f = 0; f < 2; f++)
+				for (int f = 0; f < 3; f++)
 					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
-					        1 + (int)(g + i + f) % 3,
-					        f ? GQ_CONV_WINO4R : GQ_CONV_WINO2);
+					        1 + (int)(g + i + f) % 3, forms[f]);
 			}
 	}
 	gq_conv_use_kernel(NULL);

@@ -811,8 +811,10 @@ static const char *placement(double ns)
  * threads at batch 1 share a layer well only when they are near. */
 static void print_placement(double before, double after)
 {
-	if (before < 0 || after < 0)
+	if (before < 0 || after < 0) {
+		printf("vCPUs not measured (other processes held the CPUs)\n");
 		return;
+	}
 	if (strcmp(placement(before), placement(after)))
 		printf("vCPUs moved %s -> %s", placement(before), placement(after));
 	else

@@ -181,7 +181,8 @@ int gq_parallel_for(int units, int grain, void (*fn)(void *ctx, int u0, int u1, 
  * threads (units for t = n). */
 int gq_share_first(int units, int grain, int t, int n);
 /* The median time (ns) a cache line takes from the process's first CPU to its second and
- * back, measured in at most 0.1 s by two threads pinned there; -1 with fewer than two CPUs.
+ * back, measured in at most 0.1 s by two threads pinned there; -1 with fewer than two CPUs,
+ * or where other processes held them so that the two threads did not run at once.
  * On a virtual machine it says where the hypervisor put the two vCPUs, which decides how
  * well two threads share a layer (GQ_FAR_NS). */
 double gq_round_trip_ns(void);

@@ -209,7 +209,10 @@ static void placement_probe(void)
 {
 	cpu_set_t all, one;
 	sched_getaffinity(0, sizeof all, &all);
+	/* under load (make check runs suites side by side) a probe may find the CPUs taken */
 	double ns = gq_round_trip_ns();
+	for (int i = 0; i < 20 && CPU_COUNT(&all) > 1 && ns < 0; i++)
+		ns = gq_round_trip_ns();
 	printf("     cache-line round trip between the first two CPUs: %.0f ns\n", ns);
 	check(CPU_COUNT(&all) < 2 ? ns == -1 : ns > 0 && ns < 1e8,
 	        "the probe measures a round trip where the process has two CPUs");

@@ -1258,6 +1258,26 @@ __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *
 #undef WINO_OUT
 }
 
+/* The first two of transpose8's three steps on eight AVX-512 rows, in each 128-bit lane:
+ * u[j + 4 q]'s lane holds float j of rows 4 q .. 4 q + 3. */
+__attribute__((target("avx512f"), always_inline)) static inline void interleave4(
+        const __m512 r[8], __m512 u[8])
+{
+	__m512 t[8];
+#pragma GCC unroll 4
+	for (int j = 0; j < 8; j += 2) {
+		t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+		t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+	}
+#pragma GCC unroll 2
+	for (int j = 0; j < 8; j += 4) {
+		u[j] = _mm512_shuffle_ps(t[j], t[j + 2], 0x44);
+		u[j + 1] = _mm512_shuffle_ps(t[j], t[j + 2], 0xee);
+		u[j + 2] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0x44);
+		u[j + 3] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0xee);
+	}
+}
+
 /* Floats z = z0..z0 + 7 of row y of sixteen tiles' patches (q[0] and q[1], in channel plane
  * x, ld floats a row; zeros for padding and tiles that do not exist): col[z] lane l is tile
  * l's float z0 + z. Each 16-float vector takes two tiles' eight floats (a load into each
@@ -1268,7 +1288,7 @@ __attribute__((target("avx2,fma"))) static void wino_output_avx2(const gq_conv *
 __attribute__((target("avx512f"), always_inline)) static inline void load_cols16(
         const float *x, int ld, const Patches q[2], int y, int z0, __m512 col[8], const bool whole)
 {
-	__m512 r[8], t[8], u[8];
+	__m512 r[8], u[8];
 #pragma GCC unroll 8
 	for (int j = 0; j < 8; j++) {
 		int ta = j < 4 ? j : j + 4, tb = ta + 4, la = ta % LANES, lb = tb % LANES;
@@ -1288,18 +1308,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void load_cols16
 		/* tile tb's floats into the high half: pb - 8's lanes 8..15 */
 		r[j] = _mm512_mask_loadu_ps(_mm512_maskz_loadu_ps(ma, pa), mb, pb - 8);
 	}
-#pragma GCC unroll 4
-	for (int j = 0; j < 8; j += 2) {
-		t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
-		t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
-	}
-#pragma GCC unroll 2
-	for (int j = 0; j < 8; j += 4) {
-		u[j] = _mm512_shuffle_ps(t[j], t[j + 2], 0x44);
-		u[j + 1] = _mm512_shuffle_ps(t[j], t[j + 2], 0xee);
-		u[j + 2] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0x44);
-		u[j + 3] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0xee);
-	}
+	interleave4(r, u);
 #pragma GCC unroll 4
 	for (int z = 0; z < 4; z++) { /* u[z]: rows 0..3's floats z, z + 4; u[z + 4]: rows 4..7's */
 		col[z] = _mm512_shuffle_f32x4(u[z], u[z + 4], 0x88);
@@ -1476,23 +1485,12 @@ __attribute__((target("avx512f"), always_inline)) static inline void tiles6_avx5
 	        _mm512_set_epi32(0, 0, 0, 0, 21, 20, 19, 18, 17, 16, 5, 4, 3, 2, 1, 0);
 	const __m512i pair_hi =
 	        _mm512_set_epi32(0, 0, 0, 0, 29, 28, 27, 26, 25, 24, 13, 12, 11, 10, 9, 8);
-	__m512 r[8], t[8], u[8];
+	__m512 r[8], u[8];
 #pragma GCC unroll 6
 	for (int j = 0; j < 6; j++)
 		r[j] = _mm512_add_ps((__m512)row[j], bias);
 	r[6] = r[7] = _mm512_setzero_ps();
-#pragma GCC unroll 4
-	for (int j = 0; j < 8; j += 2) {
-		t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
-		t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
-	}
-#pragma GCC unroll 2
-	for (int j = 0; j < 8; j += 4) {
-		u[j] = _mm512_shuffle_ps(t[j], t[j + 2], 0x44);
-		u[j + 1] = _mm512_shuffle_ps(t[j], t[j + 2], 0xee);
-		u[j + 2] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0x44);
-		u[j + 3] = _mm512_shuffle_ps(t[j + 1], t[j + 3], 0xee);
-	}
+	interleave4(r, u);
 #pragma GCC unroll 4
 	for (int j = 0; j < 4; j++) {
 		r[j] = _mm512_permutex2var_ps(u[j], lo, u[j + 4]);

@@ -186,8 +186,8 @@ int gq_share_first(int units, int grain, int t, int n);
  * On a virtual machine it says where the hypervisor put the two vCPUs, which decides how
  * well two threads share a layer (GQ_FAR_NS). */
 double gq_round_trip_ns(void);
-/* Round trips above this are two vCPUs "far" apart (398-680 ns measured on this project's
- * EPYC VM against 97-165 ns "near"). */
+/* Round trips above this are two vCPUs "far" apart (393-680 ns measured on this project's
+ * EPYC VM against 54-165 ns "near"). */
 #define GQ_FAR_NS 280.0
 /* Worker t's own GQ_TEAM_SCRATCH floats (t >= 1; NULL for t = 0, the caller brings its own). */
 float *gq_team_scratch(int t);

@@ -1,8 +1,9 @@
 /* conv_fast.c: convolution as a register-blocked matrix product,
  * out[co, p] = bias[co] + sum_kk A[co, kk] B[kk, p], kk = (ci, ky, kx), p = an output pixel.
- * A (the filters) is packed once, at load, into panels of MR = 6 output channels. A
- * micro-kernel keeps an MR x 2V tile of out in registers (V floats a vector: AVX-512,
- * AVX2+FMA or portable C, picked at run time; gemm1, MR x V, for a last panel half empty),
+ * A (the filters) is packed once, at load, into panels of mr = 6 output channels (8 on
+ * AVX-512 where the channels come in eights: wide_mr). A micro-kernel keeps an mr x 2V tile
+ * of out in registers (V floats a vector: AVX-512, AVX2+FMA or portable C, picked at run
+ * time; gemm1, mr x V, for a last panel half empty),
  * runs down a block of K, and on the last block adds the bias (the folded bn) and applies
  * the relu before its one store.
  *
@@ -44,7 +45,8 @@
 
 #include "conv_orbit.h"
 
-enum { MR = 6 };         /* output channels per tile */
+enum { MR = 6 };         /* output channels per wide tile */
+enum { MR8 = 8 };        /* per AVX-512's taller wide tile (wide_mr) */
 enum { VMAX = 16 };      /* floats per vector, widest kernel */
 enum { KC = 256 };       /* rows of K per block */
 enum { NC = 384 };       /* pixels per packed block (a multiple of every 2V) */
@@ -58,7 +60,7 @@ enum { MC_PANELS = 16 }; /* panels of A swept per tile of B: 96 x KC floats in L
  * variance; splitting the wide model's im2col lift (1.0e6) 4% more. */
 enum { PAR_COST = 900000 };
 
-_Static_assert(GQ_TEAM_SCRATCH >= KC * NC + 2 * MR * VMAX, "team scratch too small");
+_Static_assert(GQ_TEAM_SCRATCH >= KC * NC + 2 * MR8 * VMAX, "team scratch too small");
 
 /* The epilogue: start from the bias; clamp at 0; add the residual s0/s1 (with FIRST). */
 enum { FIRST = 1, RELU = 2, SUM = 4 };
@@ -101,12 +103,18 @@ typedef void dnarrow_fn(const float *a, Src s, const float *bias, bool relu, flo
 
 typedef struct Input Input; /* what a Winograd input transform reads */
 
-typedef struct Kernel {
-	const char *name;
-	int v; /* floats a vector */
+/* A wide kernel: tiles of mr output channels (panels of A) by 2V pixels. */
+typedef struct Wide {
+	int mr; /* 0: none */
 	gemm_fn *gemm;
 	gemm_fn *gemm1; /* as gemm, the first half only (b still 2V floats a row) */
 	direct_fn *direct;
+} Wide;
+
+typedef struct Kernel {
+	const char *name;
+	int v;                    /* floats a vector */
+	Wide wide[2];             /* MR rows; MR8 rows (AVX-512 only) */
 	narrow_fn *const *narrow; /* narrow[R - 1] for R rows, R <= nrows */
 	int nrows;
 	narrow_out_fn *narrow_out;
@@ -123,8 +131,9 @@ struct gq_conv {
 	int cin, h, w, cout, k, s, p, d, oh, ow;
 	int algo; /* GQ_CONV_DIRECT, ... */
 	int kdim, mpanels;
-	int mr;  /* output channels a panel: MR, or narrow Winograd's 2V */
-	int cib; /* input channels per K block: kc = cib*k*k (Winograd: kc = cib) */
+	int mr;         /* output channels a panel: MR or MR8 (wide), or the narrow kernels' 2V */
+	const Wide *wk; /* the wide kernel of mr rows */
+	int cib;        /* input channels per K block: kc = cib*k*k (Winograd: kc = cib) */
 	bool relu;
 	int hp, wq;      /* direct and Winograd: the padded input plane, hp x wq */
 	int runs, tiles; /* direct: runs of V output pixels, and tiles of two runs;
@@ -145,7 +154,7 @@ struct gq_conv {
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 };
 
-static const float zeros[MR];
+static const float zeros[MR8];
 
 static int min_int(int a, int b)
 {
@@ -335,10 +344,9 @@ static bool always(void)
 }
 
 #ifdef GQ_X86
-/* Twelve accumulators c<row><half> for the MR = 6 rows. Each ISA defines V (its vector
- * type), VW (floats in it), BCAST, FMA, LOADU, STOREU, ADD, MAX, ZERO, then expands
- * KERNELS(gemm_name, direct_name, target). */
-#define ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5)
+/* Accumulators c<row><half> for the R rows of a wide tile (NR<R>: 6, or 8 on AVX-512).
+ * Each ISA defines V (its vector type), VW (floats in it), BCAST, FMA, LOADU, STOREU, ADD,
+ * MAX, ZERO, then expands KERNELS(gemm_name, gemm1_name, direct_name, R, target). */
 #define DECL(i) V c##i##0 = ZERO(), c##i##1 = ZERO();
 #define STEP(i)                                                                                    \
 	{                                                                                          \
@@ -471,39 +479,39 @@ static bool always(void)
 #define STEP1(i)  c##i##0 = FMA(BCAST(a + i), b0, c##i##0);
 #define STORE1(i) STORE_HALF(o.c0 + i * o.ld0, o.s0 + i * o.ld0, c##i##0, i)
 
-#define KERNELS(GEMM, GEMM1, DIRECT, TARGET)                                                       \
+#define KERNELS(GEMM, GEMM1, DIRECT, R, TARGET)                                                    \
 	__attribute__((target(TARGET))) static void GEMM(                                          \
 	        int kc, const float *a, const float *b, Out o, const float *bias, int flags)       \
 	{                                                                                          \
-		ROWS(DECL)                                                                         \
-		for (int k = 0; k < kc; k++, a += MR, b += 2 * VW) {                               \
+		NR##R(DECL);                                                                       \
+		for (int k = 0; k < kc; k++, a += R, b += 2 * VW) {                                \
 			V b0 = LOADU(b), b1 = LOADU(b + VW);                                       \
-			ROWS(STEP)                                                                 \
+			NR##R(STEP)                                                                \
 		}                                                                                  \
-		ROWS(STORE)                                                                        \
+		NR##R(STORE)                                                                       \
 	}                                                                                          \
 	__attribute__((target(TARGET))) static void GEMM1(                                         \
 	        int kc, const float *a, const float *b, Out o, const float *bias, int flags)       \
 	{                                                                                          \
-		ROWS(DECL1)                                                                        \
-		for (int k = 0; k < kc; k++, a += MR, b += 2 * VW) {                               \
+		NR##R(DECL1);                                                                      \
+		for (int k = 0; k < kc; k++, a += R, b += 2 * VW) {                                \
 			V b0 = LOADU(b);                                                           \
-			ROWS(STEP1)                                                                \
+			NR##R(STEP1)                                                               \
 		}                                                                                  \
-		ROWS(STORE1)                                                                       \
+		NR##R(STORE1)                                                                      \
 	}                                                                                          \
 	__attribute__((target(TARGET))) static void DIRECT(                                        \
 	        const float *a, Src s, Out o, const float *bias, int flags)                        \
 	{                                                                                          \
-		ROWS(DECL)                                                                         \
+		NR##R(DECL);                                                                       \
 		for (int ci = 0; ci < s.nci; ci++) {                                               \
 			const float *r0 = s.x0 + ci * s.plane, *r1 = s.x1 + ci * s.plane;          \
-			for (int tap = 0; tap < s.ntap; tap++, a += MR) {                          \
+			for (int tap = 0; tap < s.ntap; tap++, a += R) {                           \
 				V b0 = LOADU(r0 + s.tapoff[tap]), b1 = LOADU(r1 + s.tapoff[tap]);  \
-				ROWS(STEP)                                                         \
+				NR##R(STEP)                                                        \
 			}                                                                          \
 		}                                                                                  \
-		ROWS(STORE)                                                                        \
+		NR##R(STORE)                                                                       \
 	}
 
 #define V      __m256
@@ -518,7 +526,7 @@ static bool always(void)
 
 #define MASKSTORE(c, rows, keep, x) _mm256_maskstore_ps(c, (__m256i)(keep), (__m256)(x))
 #define MASKLOAD(c, rows, keep)     _mm256_maskload_ps(c, (__m256i)(keep))
-KERNELS(gemm_avx2, gemm1_avx2, direct_avx2, "avx2,fma")
+KERNELS(gemm_avx2, gemm1_avx2, direct_avx2, 6, "avx2,fma")
 NARROW(narrow_avx2_, 1, "avx2,fma")
 NARROW(narrow_avx2_, 2, "avx2,fma")
 NARROW(narrow_avx2_, 3, "avx2,fma")
@@ -560,7 +568,8 @@ static dnarrow_fn *const dnarrow_avx2[] = {dnarrow_avx2_1, dnarrow_avx2_2, dnarr
 #define MASKSTORE(c, rows, keep, x)                                                                \
 	((void)(keep), _mm512_mask_storeu_ps(c, (1u << (rows)) - 1, (__m512)(x)))
 #define MASKLOAD(c, rows, keep) ((void)(keep), _mm512_maskz_loadu_ps((1u << (rows)) - 1, c))
-KERNELS(gemm_avx512, gemm1_avx512, direct_avx512, "avx512f")
+KERNELS(gemm_avx512, gemm1_avx512, direct_avx512, 6, "avx512f")
+KERNELS(gemm8_avx512, gemm1_8_avx512, direct8_avx512, 8, "avx512f")
 NARROW(narrow_avx512_, 1, "avx512f")
 NARROW(narrow_avx512_, 2, "avx512f")
 NARROW(narrow_avx512_, 3, "avx512f")
@@ -1609,13 +1618,15 @@ __attribute__((target("avx512f"))) static void wino_output_avx512(const gq_conv 
 /* Best first. */
 static const Kernel kernels[] = {
 #ifdef GQ_X86
-        {"avx512", 16, gemm_avx512, gemm1_avx512, direct_avx512, narrow_avx512, NROWS,
-                narrow_out_avx512, dnarrow_avx512, wino_input_avx512, wino_output_avx512,
-                has_avx512},
-        {"avx2", 8, gemm_avx2, gemm1_avx2, direct_avx2, narrow_avx2, 6, narrow_out_avx2,
+        {"avx512", 16,
+                {{MR, gemm_avx512, gemm1_avx512, direct_avx512},
+                        {MR8, gemm8_avx512, gemm1_8_avx512, direct8_avx512}},
+                narrow_avx512, NROWS, narrow_out_avx512, dnarrow_avx512, wino_input_avx512,
+                wino_output_avx512, has_avx512},
+        {"avx2", 8, {{MR, gemm_avx2, gemm1_avx2, direct_avx2}}, narrow_avx2, 6, narrow_out_avx2,
                 dnarrow_avx2, wino_input_avx2, wino_output_avx2, has_avx2},
 #endif
-        {"c", VC, gemm_c, gemm1_c, direct_c, narrow_c, NROWS_C, narrow_out_c, dnarrow_c,
+        {"c", VC, {{MR, gemm_c, gemm1_c, direct_c}}, narrow_c, NROWS_C, narrow_out_c, dnarrow_c,
                 wino_input_c, wino_output_c, always},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
@@ -1660,6 +1671,8 @@ int gq_conv_use_kernel(const char *name)
 /* ---- the plan ---- */
 
 static void set_panels(gq_conv *c, int mr);
+static void set_wide(gq_conv *c, int ch);
+static int wide_mr(const gq_conv *c, int ch);
 
 /* What a narrow direct run costs beyond its multiply-adds, in rows of K: its results stored
  * transposed (narrow_out), as NARROW_STORE for Winograd's narrow products. */
@@ -1683,7 +1696,7 @@ static bool narrow_direct_pays(const gq_conv *c, int per_row)
 	if (c->kdim > KC || c->oh * c->ow == 1 ||
 	        (size_t)co * c->kdim * sizeof(float) > DNARROW_BANK)
 		return false;
-	double wide = (double)round_up(c->cout, MR) * c->kdim * per_row * v;
+	double wide = (double)round_up(c->cout, wide_mr(c, c->cout)) * c->kdim * per_row * v;
 	return (double)co * (c->kdim + DNARROW_STORE) * c->ow < wide;
 }
 
@@ -1772,7 +1785,7 @@ enum { FUSED_TILES = 4 };
 static bool plan_fused(gq_conv *c)
 {
 	int nr = 2 * c->kern->v, a2 = c->alpha * c->alpha;
-	int cop = min_int(c->mpanels, WINO_BLOCK / (a2 * MR * nr));
+	int cop = min_int(c->mpanels, WINO_BLOCK / (a2 * c->mr * nr));
 	c->fused = true;
 	c->tcp = 1;
 	c->cop = cop < 1 ? 1 : cop;
@@ -1786,11 +1799,29 @@ static bool plan_fused(gq_conv *c)
 	return false;
 }
 
-/* Output channels in panels of mr: MR for the wide kernels, 2V for the narrow one. */
+/* Output channels in panels of mr: wide_mr's for the wide kernels, 2V for the narrow one. */
 static void set_panels(gq_conv *c, int mr)
 {
 	c->mr = mr;
 	c->mpanels = (c->cout + mr - 1) / mr;
+}
+
+/* The wide kernel's panels for ch channels a panel computes (the output channels, or a
+ * group plan's base channels): MR8 rows where the kernel has them (AVX-512: 16 of its 32
+ * registers) and they compute fewer channels past ch than MR's do, i.e. for multiples of 8
+ * but 24: 64 of 64 instead of 66, 32 of 32 instead of 36. In cache the two tiles run level
+ * (docs/batch1.md, s12-tile), so the channels saved are the gain. */
+static int wide_mr(const gq_conv *c, int ch)
+{
+	int mr8 = c->kern->wide[1].mr;
+	return mr8 && round_up(ch, mr8) < round_up(ch, MR) ? mr8 : MR;
+}
+
+static void set_wide(gq_conv *c, int ch)
+{
+	int mr = wide_mr(c, ch);
+	set_panels(c, mr);
+	c->wk = &c->kern->wide[mr == MR ? 0 : 1];
 }
 
 /* What a narrow product's call costs beyond its multiply-adds, in input channels (rows of
@@ -1820,7 +1851,7 @@ static bool narrow_pays(const gq_conv *c)
 	if (c->cin < NARROW_MIN_CIN)
 		return false;
 	double wide = (double)(c->tiles - rest) + (rest > v ? nr : rest ? v * 7.0 / 6 : 0);
-	double co_wide = round_up(c->cout, MR), co_narrow = round_up(c->cout, nr);
+	double co_wide = round_up(c->cout, wide_mr(c, c->cout)), co_narrow = round_up(c->cout, nr);
 	return co_narrow * c->tiles * (c->cin + NARROW_STORE) < co_wide * c->cin * wide;
 }
 
@@ -1845,7 +1876,7 @@ static bool plan_narrow(gq_conv *c)
 	if (wino_m_floats(c) <= GQ_TEAM_SCRATCH)
 		return true;
 	c->narrow = false;
-	set_panels(c, MR);
+	set_wide(c, c->cout);
 	c->cib = min_int(c->cin, KC);
 	return false;
 }
@@ -1874,9 +1905,9 @@ static void plan_wino(gq_conv *c)
 		return;
 	c->tcp = min_int(c->tpanels, 4);
 	int a2 = c->alpha * c->alpha;
-	while (c->tcp > 1 && a2 * MR * c->tcp * nr > WINO_BLOCK)
+	while (c->tcp > 1 && a2 * c->mr * c->tcp * nr > WINO_BLOCK)
 		c->tcp--;
-	c->cop = WINO_BLOCK / (a2 * MR * c->tcp * nr);
+	c->cop = WINO_BLOCK / (a2 * c->mr * c->tcp * nr);
 	c->cop = min_int(c->cop < 1 ? 1 : c->cop, (c->mpanels + 7) / 8);
 }
 
@@ -1917,7 +1948,7 @@ static void plan_algo(gq_conv *c, int algo)
 	c->algo = algo;
 	c->fused = false; /* (plan_wino's, for this algorithm only) */
 	c->narrow = false;
-	set_panels(c, MR);
+	set_wide(c, c->cout);
 	c->cib = KC / (c->k * c->k) > 0 ? KC / (c->k * c->k) : 1;
 	if (algo == GQ_CONV_DIRECT)
 		plan_direct(c);
@@ -2046,9 +2077,9 @@ static bool plan_shape(
 	c->oh = (h + 2 * p - d * (k - 1) - 1) / s + 1;
 	c->ow = (w + 2 * p - d * (k - 1) - 1) / s + 1;
 	c->kdim = cin * k * k;
-	set_panels(c, MR);
 	c->relu = relu;
 	c->kern = current_kernel();
+	set_wide(c, cout);
 	return true;
 }
 
@@ -2121,8 +2152,8 @@ enum { GROUP_KC = 128 };
 static bool plan_group(gq_conv *c)
 {
 	c->narrow = c->fused = false;
-	set_panels(c, MR);
-	c->mpanels = (c->cout / c->grp->ng + MR - 1) / MR;
+	set_wide(c, c->cout / c->grp->ng);
+	c->mpanels = (c->cout / c->grp->ng + c->mr - 1) / c->mr;
 	c->cib = min_int(c->cin, GROUP_KC);
 	c->tcp = c->tpanels;
 	c->by_elements = c->mpanels % 2 && c->mpanels < 8;
@@ -2173,6 +2204,12 @@ double gq_wgroup_estimate(const gq_conv_shape *s, int algo, size_t *bytes)
 	if (c.by_elements && c.algo == GQ_CONV_WINO4R && c.kern->v < 16)
 		return -1;
 	*bytes = packed_a_floats(&c) * sizeof(float);
+	/* wino_group.c's FORMS were measured with the base channels in panels of MR, and are
+	 * kept so where AVX-512 packs them in eights: counted 1.0 of the expanded work in
+	 * eights (1.12 in sixes), the group at F(4x4) on ResNet-44 p4m's 256 planes at 9x9 ran
+	 * 1.7-2.2x the orbit's time (AVX-512, one thread) */
+	c.mr = MR;
+	c.mpanels = (c.cout / g.ng + MR - 1) / MR;
 	return cost(&c);
 }
 
@@ -2186,8 +2223,9 @@ gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo, bool full)
 		return NULL;
 	}
 	/* (where the threads split the base channels, one thread ran the group faster than
-	 * the expanded plan: 256 planes at 15x15, AVX-512 and AVX2) */
-	full = full && c->by_elements;
+	 * the expanded plan: 256 planes at 15x15, AVX-512 and AVX2; 16 base channels split by
+	 * elements in panels of 6 and by channels in two of 8, where it stays beside them) */
+	full = full && (c->by_elements || (c->mr == MR8 && c->mpanels <= 2));
 	if (full && !(c->full = gq_conv_new(s->cin, s->h, s->w, s->cout, 3, 1, s->p, 1, s->relu))) {
 		free(c);
 		free(g);
@@ -2245,6 +2283,11 @@ bool gq_conv_narrow(const gq_conv *c)
 	return c->orbit ? gq_conv_narrow(gq_orbit_base(c->orbit)) : c->narrow;
 }
 
+int gq_conv_panel(const gq_conv *c)
+{
+	return c->orbit ? gq_conv_panel(gq_orbit_base(c->orbit)) : c->mr;
+}
+
 void gq_conv_free(gq_conv *c)
 {
 	if (!c)
@@ -2266,7 +2309,7 @@ static int block_rows(const gq_conv *c, int pc)
 	return min_int(c->cib * c->k * c->k, c->kdim - pc);
 }
 
-/* Packed A: for each K block starting at row pc, for each panel, kc rows of MR channels;
+/* Packed A: for each K block starting at row pc, for each panel, kc rows of mr channels;
  * row kk of K is w[co][kk], i.e. input channel kk / (k*k), tap kk % (k*k). Channels past
  * cout are zero. */
 static void wino_set(gq_conv *c, const float *w, size_t ld);
@@ -2312,10 +2355,10 @@ static const float *a_panel(const gq_conv *c, int pc, int kc, int i)
 	return c->a + ((size_t)pc * c->mpanels + (size_t)i * kc) * c->mr;
 }
 
-/* Floats per thread for edge tiles: two halves of MR x V. */
+/* Floats per thread for edge tiles: two halves of mr x V. */
 static size_t tmp_floats(void)
 {
-	return 2 * MR * VMAX;
+	return 2 * MR8 * VMAX;
 }
 
 /* Direct: the phase planes of one input channel. */
@@ -2345,11 +2388,11 @@ static size_t wino_v_floats(const gq_conv *c)
 	return (size_t)c->alpha * c->alpha * wino_vstride(c);
 }
 
-/* Winograd: one thread's block of transformed outputs, alpha^2 x cop*MR x tcp*2V. */
+/* Winograd: one thread's block of transformed outputs, alpha^2 x cop*mr x tcp*2V. */
 static size_t wino_m_floats(const gq_conv *c)
 {
 	if (c->grp)
-		return (size_t)c->alpha * c->alpha * c->cop * MR * c->grp->ng * group_cols(c);
+		return (size_t)c->alpha * c->alpha * c->cop * c->mr * c->grp->ng * group_cols(c);
 	return (size_t)c->alpha * c->alpha * c->cop * c->mr * c->tcp * 2 * c->kern->v;
 }
 
@@ -2398,18 +2441,18 @@ static void copy_rows(float *dst, size_t ldd, const float *src, size_t lds, int 
 }
 
 /* The kernel on panel i (its filters a) and halves h: a half with pixels or channels that
- * do not exist goes through tmp (two MR x V blocks), so nothing outside out is written. */
+ * do not exist goes through tmp (two mr x V blocks), so nothing outside out is written. */
 static void tile(const gq_conv *c, int i, const Half h[2], float *tmp, const float *a,
         const void *src, int kc, int flags)
 {
-	int rows = min_int(MR, c->cout - i * MR), v = c->kern->v;
+	int mr = c->mr, rows = min_int(mr, c->cout - i * mr), v = c->kern->v;
 	size_t n = (size_t)c->oh * c->ow, ld[2];
 	float *dst[2];
 	const float *add[2];
 	bool via[2];
 	for (int e = 0; e < 2; e++) {
-		via[e] = h[e].valid < v || rows < MR;
-		dst[e] = via[e] ? tmp + e * MR * v : h[e].dst;
+		via[e] = h[e].valid < v || rows < mr;
+		dst[e] = via[e] ? tmp + e * mr * v : h[e].dst;
 		ld[e] = via[e] ? (size_t)v : n;
 		add[e] = flags & SUM && !via[e] ? h[e].add : dst[e];
 		/* through tmp, what the kernel reads, the sum so far or the residual, is there */
@@ -2418,11 +2461,11 @@ static void tile(const gq_conv *c, int i, const Half h[2], float *tmp, const flo
 			        h[e].valid);
 	}
 	Out o = {dst[0], dst[1], ld[0], ld[1], add[0], add[1]};
-	const float *bias = c->bias + i * MR;
+	const float *bias = c->bias + i * mr;
 	if (c->algo == GQ_CONV_DIRECT)
-		c->kern->direct(a, *(const Src *)src, o, bias, flags);
+		c->wk->direct(a, *(const Src *)src, o, bias, flags);
 	else
-		c->kern->gemm(kc, a, src, o, bias, flags);
+		c->wk->gemm(kc, a, src, o, bias, flags);
 	for (int e = 0; e < 2; e++)
 		if (via[e])
 			copy_rows(h[e].dst, n, dst[e], ld[e], rows, h[e].valid);
@@ -2635,7 +2678,8 @@ static void direct_tiles(const gq_conv *c, float *out, const float *add, const f
 				if (t + 1 < t1)
 					prefetch_tile(c, out, t + 1, ic, ie);
 				for (int i = ic; i < ie; i++) {
-					size_t o0 = i * MR * n + at[0], o1 = i * MR * n + at[1];
+					size_t o0 = i * c->mr * n + at[0],
+					       o1 = i * c->mr * n + at[1];
 					Half h[2] = {{out + o0, valid[0], add ? add + o0 : NULL},
 					        {out + o1, valid[1], add ? add + o1 : NULL}};
 					tile(c, i, h, tmp, a_panel(c, pc, kc, i), &s, kc, flags);
@@ -2647,12 +2691,12 @@ static void direct_tiles(const gq_conv *c, float *out, const float *add, const f
 
 /* A one-pixel output (a last convolution over the whole map, as P4CNN's): there the
  * direct kernel spends 15 of its 16 lanes on pixels that do not exist, so out[co] is
- * taken as a dot product instead. A panel is [kc][MR]; with the inputs repeated MR times,
- * xx[kk*MR + r] = x[kk], panel times xx runs in whole vectors, and of every DOT floats
- * (MR and LANES both divide it) the float at q belongs to output channel q % MR. Panels
+ * taken as a dot product instead. A panel is [kc][mr]; with the inputs repeated mr times,
+ * xx[kk*mr + r] = x[kk], panel times xx runs in whole vectors, and of every DOT floats
+ * (mr and LANES both divide it) the float at q belongs to output channel q % mr. Panels
  * [p0, p1). */
 enum { DOT = 3 * LANES };
-_Static_assert(DOT % MR == 0, "a row of DOT floats must hold whole K rows");
+_Static_assert(DOT % MR == 0 && DOT % MR8 == 0, "a row of DOT floats must hold whole K rows");
 
 static bool by_dot(const gq_conv *c)
 {
@@ -2662,15 +2706,15 @@ static bool by_dot(const gq_conv *c)
 static void dot_panels(
         const gq_conv *c, float *out, const float *add, const float *xp, int p0, int p1)
 {
-	float xx[KC * MR]; /* kc <= KC: by_dot */
+	float xx[KC * MR8]; /* kc <= KC: by_dot */
 	size_t plane = phase_floats(c);
-	int k2 = c->k * c->k;
+	int k2 = c->k * c->k, mr = c->mr;
 	for (int pc = 0; pc < c->kdim; pc += block_rows(c, pc)) {
-		int kc = block_rows(c, pc), flags = epilogue(c, pc, kc, add), n = kc * MR;
+		int kc = block_rows(c, pc), flags = epilogue(c, pc, kc, add), n = kc * mr;
 		for (int kk = 0; kk < kc; kk++) {
 			int ci = (pc + kk) / k2, tap = (pc + kk) % k2;
-			for (int r = 0; r < MR; r++)
-				xx[kk * MR + r] = xp[ci * plane + c->tapoff[tap]];
+			for (int r = 0; r < mr; r++)
+				xx[kk * mr + r] = xp[ci * plane + c->tapoff[tap]];
 		}
 		for (int i = p0; i < p1; i++) {
 			const float *a = a_panel(c, pc, kc, i);
@@ -2683,13 +2727,13 @@ static void dot_panels(
 					memcpy(&vx, xx + q + m * LANES, sizeof vx);
 					acc[m] += va * vx;
 				}
-			float sum[MR] = {0};
+			float sum[MR8] = {0};
 			for (int m = 0; m < DOT / LANES; m++)
 				for (int l = 0; l < LANES; l++)
-					sum[(m * LANES + l) % MR] += acc[m][l];
+					sum[(m * LANES + l) % mr] += acc[m][l];
 			for (; q < n; q++)
-				sum[q % MR] += a[q] * xx[q];
-			for (int r = 0, co = i * MR; r < min_int(MR, c->cout - i * MR); r++, co++)
+				sum[q % mr] += a[q] * xx[q];
+			for (int r = 0, co = i * mr; r < min_int(mr, c->cout - i * mr); r++, co++)
 				store_c(out + co, &sum[r], 1, c->bias[co], add ? add + co : NULL,
 				        flags);
 		}
@@ -2790,7 +2834,7 @@ static void packed_pixels(const gq_conv *c, float *out, const float *add, const 
 				for (int j = 0; j < np; j++) {
 					int q = nc0 + j * nr;
 					for (int i = ic; i < ie; i++) {
-						size_t at = i * MR * n + q;
+						size_t at = i * c->mr * n + q;
 						const float *s = add ? add + at : NULL;
 						Half h[2] = {{out + at, min_int(v, p1 - q), s},
 						        {out + at + v, min_int(v, p1 - q - v),
@@ -2833,7 +2877,7 @@ static const double G4S2[6][3] = {{0.5, 0, 0}, {0.5, 0, 0.5}, {1.0 / 6, 0, -1.0 
         {1.0 / 6, 0, 1.0 / 3}, {0, 0, 1}, {0, 1, 0}};
 
 /* U[xi] (xi = one of the side^2 distinct filter transforms) packed as A with K = cin:
- * [xi][K blocks of cib][mpanels][kc][MR]. */
+ * [xi][K blocks of cib][mpanels][kc][mr]. */
 static void wino_set(gq_conv *c, const float *w, size_t ld)
 {
 	int a = wino_side(c), cin = c->cin;
@@ -2915,18 +2959,19 @@ static void wino_narrow(
  * of two halves of v columns (an element's v tiles each, in turn over the elements and
  * their tiles) gathered from V at the elements' points (gq_wgroup_pack), times every base
  * panel's filters, each half's results going to its element's rows (o, a) at its point;
- * then back to pixels. Mb: channel (o, a) of the block at ((o - i0*MR)*ng + a)*cols. */
+ * then back to pixels. Mb: channel (o, a) of the block at ((o - i0*mr)*ng + a)*cols. */
 static void wino_group_block(const gq_conv *c, float *out, const float *add, const float *V, int i0,
         int i1, int a0, int a1, float *Mb)
 {
 	const gq_wgroup *g = c->grp;
 	int v = c->kern->v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v, halves = a1 * hpe;
-	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * MR * ng;
+	int mr = c->mr;
+	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * mr * ng;
 	_Alignas(64) float B[KC * 2 * VMAX];
 	for (int pc = 0; pc < cin; pc += c->cib) {
 		int kc = min_int(c->cib, cin - pc);
 		for (int q = 0; q < c->alpha * c->alpha; q++) {
-			const float *U = c->a + (size_t)q * cin * c->mpanels * MR;
+			const float *U = c->a + (size_t)q * cin * c->mpanels * mr;
 			for (int h = a0 * hpe; h < halves; h += 2) {
 				int n = min_int(2, halves - h), a[2], t[2];
 				float *C[2];
@@ -2939,25 +2984,25 @@ static void wino_group_block(const gq_conv *c, float *out, const float *add, con
 				}
 				gq_wgroup_pack(
 				        g, B, V, wino_vstride(c), cin, v, q, pc, kc, a, t, n);
-				gemm_fn *gemm = n == 2 ? c->kern->gemm : c->kern->gemm1;
+				gemm_fn *gemm = n == 2 ? c->wk->gemm : c->wk->gemm1;
 				for (int i = i0; i < i1; i++) {
-					size_t off = (size_t)(i - i0) * MR * ld;
+					size_t off = (size_t)(i - i0) * mr * ld;
 					Out o = {C[0] + off, C[1] + off, ld, ld, C[0] + off,
 					        C[1] + off};
 					gemm(kc,
-					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR,
+					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * mr,
 					        B, o, zeros, pc == 0 ? FIRST : 0);
 				}
 			}
 		}
 	}
 	if (a0 == 0 && a1 == ng) {
-		c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * MR * ng,
-		        min_int(i1 * MR * ng, c->cout), 0, c->tiles);
+		c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * mr * ng,
+		        min_int(i1 * mr * ng, c->cout), 0, c->tiles);
 		return;
 	}
-	for (int o = i0 * MR; o < min_int(i1 * MR, c->cout / ng); o++) /* channels (o, a0..a1) */
-		c->kern->wino_out(c, out, add, Mb + ((size_t)(o - i0 * MR) * ng + a0) * cols,
+	for (int o = i0 * mr; o < min_int(i1 * mr, c->cout / ng); o++) /* channels (o, a0..a1) */
+		c->kern->wino_out(c, out, add, Mb + ((size_t)(o - i0 * mr) * ng + a0) * cols,
 		        rows * cols, cols, o * ng + a0, o * ng + a1, 0, c->tiles);
 }
 
@@ -2971,10 +3016,10 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 		wino_narrow(c, out, add, V, i0, i1, Mb);
 		return;
 	}
-	int v = c->kern->v, nr = 2 * v, cin = c->cin, last = min_int(t1, c->tiles);
-	size_t rows = (size_t)(i1 - i0) * MR, cols = (size_t)round_up(t1 - t0, nr);
+	int v = c->kern->v, nr = 2 * v, cin = c->cin, last = min_int(t1, c->tiles), mr = c->mr;
+	size_t rows = (size_t)(i1 - i0) * mr, cols = (size_t)round_up(t1 - t0, nr);
 	for (int xi = 0; xi < c->alpha * c->alpha; xi++) {
-		const float *U = c->a + (size_t)wino_mat(c, xi) * cin * c->mpanels * MR;
+		const float *U = c->a + (size_t)wino_mat(c, xi) * cin * c->mpanels * mr;
 		float *Mx = Mb + xi * rows * cols;
 		for (int pc = 0; pc < cin; pc += c->cib) {
 			int kc = min_int(c->cib, cin - pc);
@@ -2982,19 +3027,19 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 				const float *b = V + xi * wino_vstride(c) +
 				                 ((size_t)((t - tv) / nr) * cin + pc) * nr;
 				/* a panel's second half may hold no tile of the block */
-				gemm_fn *gemm = last - t > v ? c->kern->gemm : c->kern->gemm1;
+				gemm_fn *gemm = last - t > v ? c->wk->gemm : c->wk->gemm1;
 				for (int i = i0; i < i1; i++) {
-					float *C = Mx + (i - i0) * MR * cols + (t - t0);
+					float *C = Mx + (i - i0) * mr * cols + (t - t0);
 					Out o = {C, C + v, cols, cols, C, C + v};
 					gemm(kc,
-					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * MR,
+					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * mr,
 					        b, o, zeros, pc == 0 ? FIRST : 0);
 				}
 			}
 		}
 	}
 	c->kern->wino_out(
-	        c, out, add, Mb, rows * cols, cols, i0 * MR, min_int(i1 * MR, c->cout), t0, last);
+	        c, out, add, Mb, rows * cols, cols, i0 * mr, min_int(i1 * mr, c->cout), t0, last);
 }
 
 static float *line_aligned(float *scratch);

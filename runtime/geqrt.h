@@ -301,6 +301,9 @@ const char *gq_conv_algo(const gq_conv *c);
 /* Whether c's Winograd products run on the narrow kernel (output channels in the vectors,
  * tiles broadcast), which the plan picks for maps of few tiles where it pays. */
 bool gq_conv_narrow(const gq_conv *c);
+/* Output channels a panel of c's packed filters: 6, or 8 on AVX-512 where they come in eights
+ * (a group plan: its base channels); the narrow kernels' 2V. */
+int gq_conv_panel(const gq_conv *c);
 void gq_conv_free(gq_conv *c);
 /* Packs filters w [cout, cin, k, k] and bias [cout] (NULL: zeros), e.g. once at load. */
 void gq_conv_set(gq_conv *c, const float *w, const float *bias);

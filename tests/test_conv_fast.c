@@ -250,6 +250,64 @@ START_TEST(edge_shapes_every_algorithm)
 }
 END_TEST
 
+/* Channels in eights, which AVX-512 packs in panels of 8 (wide_mr), and beside them counts
+ * it keeps in panels of 6: one panel, a last panel partial for 6 (40, 66), K past one
+ * block, one tile and one pixel, odd maps, strides 1 and 2, 1x1. */
+static const Shape eights[] = {
+        {8, 9, 7, 8, 3, 1, 1, 1},     /* one panel of 8 */
+        {16, 6, 6, 16, 3, 1, 1, 1},   /* one F(6x6) tile, four of F(4x4) */
+        {24, 11, 13, 24, 3, 1, 1, 1}, /* 24: panels of 6 */
+        {32, 13, 11, 32, 3, 1, 0, 1}, /* 11x9 out */
+        {40, 7, 9, 40, 3, 2, 1, 1},   /* stride 2; for 6, a last panel of 4 */
+        {64, 15, 13, 64, 3, 1, 1, 1}, /* 64: 66 in panels of 6 */
+        {66, 9, 11, 66, 3, 1, 1, 1},  /* 66: panels of 6 */
+        {300, 6, 5, 16, 3, 1, 1, 1},  /* K past one block */
+        {32, 17, 19, 40, 1, 1, 0, 1}, /* 1x1 */
+        {16, 5, 5, 32, 5, 1, 0, 1},   /* one output pixel: dot products */
+        {24, 35, 33, 48, 3, 1, 1, 1}, /* several panels of tiles (fused Winograd) */
+};
+
+START_TEST(panels_of_eight_every_algorithm)
+{
+	seed(5);
+	for (size_t i = 0; i < sizeof eights / sizeof eights[0]; i++)
+		check_all(&eights[i], i % 2 == 0, i % 3 != 0, (int)i % 3);
+}
+END_TEST
+
+/* The wide plans of every algorithm take panels of 8 on AVX-512 where 8 compute fewer
+ * channels past the output's than 6 (multiples of 8 but 24; 7), of 6 elsewhere and on the
+ * other kernels; narrow plans 2V. */
+START_TEST(panels_of_eight_where_channels_are)
+{
+	static const struct {
+		int cout, avx512; /* the panel on AVX-512 */
+	} P[] = {{8, 8}, {16, 8}, {24, 6}, {32, 8}, {40, 8}, {64, 8}, {66, 6}, {12, 6}, {7, 8},
+	        {5, 6}};
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		int eight = 0, v = kn == 1 ? 8 : 16; /* AVX2 8, the C kernel as AVX-512 */
+		for (size_t i = 0; i < sizeof P / sizeof P[0]; i++)
+			for (int a = 0; a < NALGOS; a++) {
+				bool s2 =
+				        algos[a] == GQ_CONV_WINO2S2 || algos[a] == GQ_CONV_WINO4S2;
+				gq_conv *c = gq_conv_new_algo(
+				        16, 41, 39, P[i].cout, 3, s2 ? 2 : 1, 1, 1, true, algos[a]);
+				ck_assert_ptr_nonnull(c);
+				int want = gq_conv_narrow(c) ? 2 * v : kn == 0 ? P[i].avx512 : 6;
+				ck_assert_msg(gq_conv_panel(c) == want,
+				        "%s/%s, %d channels: panels of %d", kernel_names[kn],
+				        gq_conv_algo(c), P[i].cout, gq_conv_panel(c));
+				eight += gq_conv_panel(c) == 8;
+				gq_conv_free(c);
+			}
+		ck_assert_int_ge(eight, kn == 0 ? 5 * NALGOS : 0);
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 START_TEST(random_shapes_every_algorithm)
 {
 	seed(2);
@@ -368,7 +426,7 @@ static const Shape split_shapes[] = {
         {5, 97, 91, 12, 3, 1, 1, 1},  /* the same, fewer input channels than the first
                                        * transform's slices (transform_fetching) */
         {8, 99, 97, 8, 3, 1, 0, 1},   /* no padding; a lift's 3 channels next */
-        {4, 77, 75, 16, 3, 1, 1, 1},  /* direct by tiles (runs of pixels) */
+        {4, 81, 79, 16, 3, 1, 1, 1},  /* direct by tiles (runs of pixels) */
         {16, 63, 61, 16, 3, 2, 1, 1}, /* stride 2 */
         {16, 97, 95, 16, 3, 1, 2, 1}, /* 590 KB (FOLD_BYTES): split, each transform reads
                                        * the input itself; padding 2 masked off */
@@ -1026,6 +1084,8 @@ static Suite *conv_fast_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, edge_shapes_every_algorithm);
 	tcase_add_test(tc, random_shapes_every_algorithm);
+	tcase_add_test(tc, panels_of_eight_every_algorithm);
+	tcase_add_test(tc, panels_of_eight_where_channels_are);
 	tcase_add_test(tc, narrow_products_every_kernel);
 	tcase_add_test(tc, narrow_direct_every_kernel);
 	tcase_add_test(tc, two_threads);

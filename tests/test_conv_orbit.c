@@ -522,14 +522,15 @@ END_TEST
  * stage 3, ResNet-44 p4m's stage 2, the wide model's 256 planes at 15x15); neither where
  * the products of F(4x4) waste columns on 9 tiles (ResNet-44 p4m's stage 3) or their
  * block passes half the L2 (ResNet-44 p4's stage 3 at 25x25), nor where the banks stay in
- * the caches. Its bank: the identity's rows of the form's, padded to panels of 6.
+ * the caches. Its bank: the identity's rows of the form's, padded to panels of 6 (of 8 on
+ * AVX-512, the base channels being multiples of 8).
  * GEQRT_WGROUP=1 wherever it applies, 0 never. */
 static const int p4m[] = {0, 1, 2, 3, 4, 5, 6, 7}, p4[] = {0, 1, 2, 3};
 static const struct {
 	gq_conv_shape c;
 	int ng;
 	const char *algo;
-	bool full; /* the expanded plan beside it: 3 panels of base channels */
+	bool full; /* the expanded plan beside it: 16 base channels (3 panels of 6, 2 of 8) */
 } wshapes[] = {
         {{512, 8, 8, 512, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd2", false},
         {{512, 8, 8, 512, 3, 1, 1, 1, false, 4, p4, false}, 4, "winograd2", false},
@@ -556,6 +557,8 @@ static void check_wgroup_choices(void)
 		        c->cin, c->cout, c->h, c->w, c->s, c->ng, gq_conv_wgroup(model));
 		ck_assert_int_eq(gq_conv_wgroup(cached), 0);
 		if (ng) {
+			int mr = strcmp(gq_conv_kernel(), "avx512") ? 6 : 8;
+			ck_assert_int_eq(gq_conv_panel(model), mr);
 			ck_assert_str_eq(gq_conv_algo(model), wshapes[i].algo);
 			size_t points = strcmp(wshapes[i].algo, "winograd2") ? 36 : 16;
 			size_t expanded = points * c->cout * c->cin * sizeof(float);

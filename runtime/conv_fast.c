@@ -3199,10 +3199,10 @@ static void pad_tiles(const Job *j, int t0, int t1)
 }
 
 /* The rows that the transform of tiles [t0, t1) on thread t reads, padded into thread t's
- * own copy xp (own_rows): those its copy does not hold yet, where they meet the rows it
- * holds (the next block of its range, or a flow's before), else all of them. Each thread pads the
- * halo rows it shares with the other itself, reading the other's input rows once, instead of
- * reading the other's padded rows (up to 8 of every channel) in its transform: where the VM's two
+ * own copy xp (own_rows): those its copy does not hold yet, where they follow the rows it
+ * holds (the next block of its range), else all of them. Each thread pads the halo rows it
+ * shares with the other itself, reading the other's input rows once, instead of reading
+ * the other's padded rows (up to 8 of every channel) in its transform: where the VM's two
  * CPUs sat far apart (a line's round trip 420-490 ns), 16 distinct 64-channel 33x33 layers
  * in a ResNet chain took 0.81-0.93x the time on two threads on AVX-512 (10 alternating
  * pairs of runs), 0.94-0.99x on AVX2, and ResNet-44 p4m ran 1.02-1.07x the images/s; near
@@ -3213,12 +3213,8 @@ static void pad_own(const Job *j, float *xp, int t0, int t1, int t)
 	int r0, r1, *lo = (int *)&j->lo[t], *hi = (int *)&j->hi[t];
 	if (!tile_rows(c, t0, t1, &r0, &r1))
 		return;
-	if (r1 < *lo || r0 > *hi)
+	if (r0 < *lo || r0 > *hi)
 		*lo = *hi = r0;
-	if (r0 < *lo) {
-		pad_input(c, xp, j->x, 0, c->cin, r0, *lo);
-		*lo = r0;
-	}
 	if (r1 > *hi) {
 		pad_input(c, xp, j->x, 0, c->cin, *hi, r1);
 		*hi = r1;
@@ -3240,11 +3236,6 @@ static void pad_runs(const Job *j, int r0, int r1)
  * masked loads cost more than it saves (P4CNN's 40-channel 26x26 layers, 108 KB: 2-3% fewer
  * images/s at batch 1, AVX-512, medians of 6 and 10 rounds). */
 enum { FOLD_BYTES = 512 * 1024 };
-
-static bool reads_in_place(const gq_conv *c)
-{
-	return (size_t)c->cin * c->h * c->w * sizeof(float) >= FOLD_BYTES;
-}
 
 /* A padded copy xp [cin, hp, wq] as the Winograd transforms read it. */
 static Input padded_input(const gq_conv *c, const float *xp)
@@ -3352,7 +3343,8 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 	 * thread (batch 1 on one core, or an image of a batch) the padded copy pays: its
 	 * sequential reads stream the input in, where the transform's own loads jump from plane
 	 * to plane (folded, the layer took 6-11% more time). */
-	bool fold = c->fused && j->row && (own || u1 - u0 < j->units) && reads_in_place(c);
+	bool fold = c->fused && j->row && (own || u1 - u0 < j->units) &&
+	            (size_t)c->cin * c->h * c->w * sizeof(float) >= FOLD_BYTES;
 	for (int u = u0; u < u1; u++) {
 		int t0 = u % ntb * nt, t1 = min_int(t0 + nt, wino_live(c)), cb = u / ntb;
 		if (c->fused && !fused_block(j, u, &t0, &t1, &cb))
@@ -3580,86 +3572,6 @@ float *gq_conv_padded(const gq_conv *c, float *scratch, int *hp, int *wq)
 	return line_aligned(scratch);
 }
 
-/* ---- flows (gq_flow): a ResNet stage's fused layers at batch 1 on two threads ---- */
-
-/* Whether a fused layer's padded copy fits after a worker's V and products (own_rows). */
-static bool pads_own(const gq_conv *c)
-{
-	return wino_v_floats(c) + wino_m_floats(c) + padded_floats(c) + LINE_FLOATS <=
-	       GQ_TEAM_SCRATCH + GQ_TEAM_PADDED;
-}
-
-/* Whether c's job on two threads may be a flow's: a fused stride-1 3x3 layer whose output is
- * its input's size, large enough to split, in two ranges, whose threads read their input in
- * place or pad it into copies of their own (no padded rows claimed from each other), so
- * that a thread reads of the other's rows only those at the cut. */
-static bool flow_ready(const gq_conv *c)
-{
-	return c && !c->orbit && !c->grp && c->fused && c->k == 3 && c->s == 1 && c->d == 1 &&
-	       c->p == 1 && c->oh == c->h && c->ow == c->w && c->hp <= LAZY_ROWS &&
-	       cost(c) >= 2 * (double)PAR_COST && wino_live(c) / c->kern->v >= 2 &&
-	       (reads_in_place(c) || pads_own(c));
-}
-
-bool gq_conv_flows(const gq_conv *a, const gq_conv *b)
-{
-	return flow_ready(a) && flow_ready(b) && a->oh == b->h && a->ow == b->w && a->m == b->m &&
-	       a->kern == b->kern;
-}
-
-/* Whether n floats at a and m at b are apart, or start at the same float (NULL: none). */
-static bool apart_or_same(const float *a, size_t n, const float *b, size_t m)
-{
-	uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
-	return !a || !b || x == y || x + n * sizeof(float) <= y || y + m * sizeof(float) <= x;
-}
-
-/* Whether job j may follow job p (NULL: none) in a flow: tiles of one size cut at one place,
- * and each map one of them writes apart from the other's maps or at the same address (the
- * same floats in another layout would put the other thread's positions under this one's). */
-static bool flow_follows(const Job *p, const Job *j)
-{
-	if (!p)
-		return true;
-	const gq_conv *a = p->c, *b = j->c;
-	size_t xa = (size_t)a->cin * a->h * a->w, ya = (size_t)a->cout * a->oh * a->ow;
-	size_t xb = (size_t)b->cin * b->h * b->w, yb = (size_t)b->cout * b->oh * b->ow;
-	return gq_conv_flows(a, b) && apart_or_same(p->out, ya, j->x, xb) &&
-	       apart_or_same(p->out, ya, j->add, yb) && apart_or_same(p->out, ya, j->out, yb) &&
-	       apart_or_same(p->x, xa, j->out, yb) && apart_or_same(p->add, ya, j->out, yb);
-}
-
-/* A flow job's mark of lazy padding (j->row), which its threads never claim (flow_ready). */
-static _Atomic unsigned char flow_rows[1];
-
-_Static_assert(sizeof(Job) <= GQ_FLOW_JOB_BYTES, "a flow's copy of a job holds a Job");
-
-/* Thread t's range of a flow job, no steals, its blocks from the cut outward: first those
- * whose tiles' outputs or padded rows meet the other range's (a thread pads or reads whole
- * rows: from the row of tiles above the worker's first to the row below thread 0's last),
- * then published (gq_flow_cut), after the wait for the other's of the job before. Of
- * buffers that both layers use, a thread writes its own tiles' positions and reads those
- * and the rows at the cut: the other thread in the layer before still reads or writes only
- * its own positions. */
-static void flow_share(void *ctx, int t, int n)
-{
-	Job *j = ctx;
-	const gq_conv *c = j->c;
-	int ncb = channel_blocks(c), cut = range_start(c, 1, 2);
-	int lo = (cut / c->tw - 1) * c->tw, hi = ((cut - 1) / c->tw + 2) * c->tw;
-	(void)n;
-	gq_flow_wait(t);
-	for (int k = 0; k < j->per; k++) {
-		long u = ((long)t * j->per + (t ? k : j->per - 1 - k)) * ncb;
-		int t0, t1, cb;
-		if (!fused_block(j, u, &t0, &t1, &cb))
-			continue;
-		if (t ? t0 >= hi : t1 <= lo)
-			gq_flow_cut(t);
-		run_units(j, (int)u, (int)u + ncb, t);
-	}
-}
-
 static void run(const gq_conv *c, float *out, const float *in, const float *add, float *scratch,
         bool padded, Pooled *pool)
 {
@@ -3701,16 +3613,10 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 	        c->hp <= LAZY_ROWS) {
 		memset(row, 0, (size_t)c->hp);
 		j.row = row;
-		j.own_rows = c->fused && j.ranges > 1 && pads_own(c);
+		j.own_rows = c->fused && j.ranges > 1 &&
+		             wino_v_floats(c) + wino_m_floats(c) + padded_floats(c) + LINE_FLOATS <=
+		                     GQ_TEAM_SCRATCH + GQ_TEAM_PADDED;
 	}
-	if (j.row && par && !pool && j.ranges == 2 && flow_ready(c) &&
-	        flow_follows(gq_flow_last(), &j)) {
-		j.row = flow_rows; /* the job outlives row[] */
-		if (gq_flow(flow_share, &j, sizeof j))
-			return;
-		j.row = row;
-	}
-	gq_flow_end();
 	if (c->algo != GQ_CONV_PACKED && !j.row && !(c->fused && padded)) {
 		if (!par)
 			input_part(&j, 0, c->cin, 0, c->hp);
@@ -3755,7 +3661,6 @@ void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float
 	if (c->orbit || c->algo != GQ_CONV_DIRECT || c->oh > POOL_ROWS ||
 	        !gq_maxpool2d_rows(pooled, out, 0, c->oh, c->ow, k, s, p, 0, 0)) {
 		gq_conv_run_sum(c, out, in, add, scratch);
-		gq_flow_end(); /* the pool reads all of out */
 		gq_maxpool2d(pooled, out, n, h, w, k, s, p);
 		return;
 	}

@@ -191,27 +191,6 @@ double gq_round_trip_ns(void);
 #define GQ_FAR_NS 280.0
 /* Worker t's own GQ_TEAM_SCRATCH floats (t >= 1; NULL for t = 0, the caller brings its own). */
 float *gq_team_scratch(int t);
-/* Flows: at batch 1 on two threads, consecutive layers that each thread splits at the same
- * place (the fused stride-1 Winograd layers of a ResNet stage) run without a join between
- * them. A flow job's thread goes on to the next job once its own share is done, and a share
- * waits at its start only for the other thread's blocks at the cut of the job before
- * (gq_flow_wait), which it publishes as soon as they are done (gq_flow_cut).
- * gq_flow_next(on): the layer loop's word that the layer about to run may leave its flow job
- * running when it returns, the next layer's job continuing the flow (else the job ends in a
- * join). gq_flow(fn, job, bytes) runs fn(copy, t, 2) for t = 0, 1, copy a copy of the job's
- * bytes (at most GQ_FLOW_JOB_BYTES) that lives as long as the job; it returns when thread 0's
- * share is done, false (having done nothing) where no flow can run (one thread, the team
- * busy, inside a job). gq_flow_last(): the copy of the calling thread's running flow's last
- * job, NULL if none, for the caller to decide whether its next job may follow it.
- * gq_flow_end(): until the calling thread's running flow (if any) is done; gq_parallel,
- * gq_parallel_for and gq_run_batch call it first. */
-enum { GQ_FLOW_JOB_BYTES = 512 };
-void gq_flow_next(bool on);
-bool gq_flow(void (*fn)(void *job, int t, int n), const void *job, size_t bytes);
-const void *gq_flow_last(void);
-void gq_flow_wait(int t);
-void gq_flow_cut(int t);
-void gq_flow_end(void);
 
 /* A generated model's forward pass as the batch runner sees it: nsteps steps per image,
  * step(net, s, ws, scratch, in, out) running step s of one image whose value buffers are
@@ -330,9 +309,6 @@ void gq_conv_run_sum(
  * receives the whole output; pooled must not overlap in, out or add. */
 void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float *add,
         float *pooled, int n, int h, int w, int k, int s, int p, float *scratch);
-/* Whether b's layer may follow a's without a join between them at batch 1 on two threads
- * (gq_flow_next): fused stride-1 Winograd layers of one map size, cut at the same tile. */
-bool gq_conv_flows(const gq_conv *a, const gq_conv *b);
 /* The kernel new plans use ("avx512", "avx2" or "c"); gq_conv_use_kernel(name) picks another
  * the CPU runs (NULL: back to the best), returning -1 if it cannot; plans keep theirs. The
  * environment variable GEQRT_KERNEL=name picks the default (if the CPU runs it). */
@@ -423,7 +399,6 @@ struct gq_net {
 	bool loaded;
 	gq_batch run;       /* the batch runner's view: a step per layer */
 	const char **names; /* the layers' names, for the batch runner */
-	bool *flows;        /* layer i's job may run on into layer i + 1's (gq_flow_next) */
 };
 /* Allocates the net, its convolution plans and workspaces; NULL if out of memory. */
 gq_net *gq_net_new(const gq_net_desc *d);

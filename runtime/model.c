@@ -19,16 +19,11 @@ static size_t lines_of(size_t n)
 	return (n / 16 + 1) * 16;
 }
 
-/* Step s of one image: the batch runner's view of layer s. At batch 1 on two threads a
- * layer may leave its job to the worker when the next one continues it (gq_flow_next):
- * else it ends here, before the next layer's code reads what it wrote. */
+/* Step s of one image: the batch runner's view of layer s. */
 static void run_layer(void *net, int s, float *ws, float *scratch, const float *x, float *y)
 {
 	const gq_net *n = net;
-	gq_flow_next(n->flows[s]);
 	n->desc->layers[s].run(&(gq_image){n, ws, scratch, x, y});
-	if (!n->flows[s])
-		gq_flow_end();
 }
 
 /* The convolutions' plans; the scratch the largest needs, or false if out of memory. A
@@ -69,28 +64,6 @@ static char *layer_name(const gq_net *n, int i)
 	else if (s)
 		memcpy(s, l->name, strlen(l->name) + 1);
 	return s;
-}
-
-/* The plan of layer i's convolution, or NULL if it runs none of the model's convs. */
-static const gq_conv *layer_conv(const gq_net *n, int i)
-{
-	const gq_layer *l = &n->desc->layers[i];
-	return l->conv ? n->conv[l->conv - n->desc->convs] : NULL;
-}
-
-/* Which layers' jobs the next layer's may follow without a join (a lift's or gconv's layer
- * runs its convolution alone); GEQRT_FLOW=0: none. Where the VM's two CPUs sat far apart,
- * 16 distinct fused layers in a ResNet chain took 0.98-0.997x the time per layer as a flow
- * (AVX-512: 64 channels at 33x33, 49x49, 57x57, 32 at 97x97; AVX2 0.98-0.995x), and
- * ResNet-44 p4m, p4 97 and ResNet-18 p4 ran level (medians of 8 alternating pairs 0.998-1.0x
- * the images/s; AVX2 1.0-1.01x): docs/batch1.md, "s13-flow". */
-static void plan_flows(gq_net *n)
-{
-	const char *e = getenv("GEQRT_FLOW"); /* 0: none (every layer ends in a join) */
-	for (int i = 0; i + 1 < n->desc->nlayers && !(e && !strcmp(e, "0")); i++) {
-		const gq_conv *a = layer_conv(n, i), *b = layer_conv(n, i + 1);
-		n->flows[i] = a && b && gq_conv_flows(a, b);
-	}
 }
 
 static bool name_layers(gq_net *n)
@@ -149,13 +122,11 @@ gq_net *gq_net_new(const gq_net_desc *d)
 	n->desc = d;
 	n->conv = calloc((size_t)d->nconvs + 1, sizeof *n->conv);
 	n->names = calloc((size_t)d->nlayers + 1, sizeof *n->names);
-	n->flows = calloc((size_t)d->nlayers + 1, sizeof *n->flows);
 	size_t scratch;
-	if (!n->conv || !n->names || !n->flows || !new_convs(n, &scratch) || !name_layers(n)) {
+	if (!n->conv || !n->names || !new_convs(n, &scratch) || !name_layers(n)) {
 		gq_net_free(n);
 		return NULL;
 	}
-	plan_flows(n);
 	init_batch(n, scratch);
 	gq_batch *r = &n->run;
 	r->ws = calloc((size_t)r->nthreads * IMAGES_PER_STEP * r->vstride, sizeof(float));
@@ -179,7 +150,6 @@ void gq_net_free(void *net)
 	for (int i = 0; n->names && i < n->desc->nlayers; i++)
 		free((char *)n->names[i]);
 	free(n->names);
-	free(n->flows);
 	free(n->run.ws);
 	free(n->run.scratch);
 	free(n->mem);

@@ -264,7 +264,6 @@ static void note_job(double t0, double t1, double t2)
 
 int gq_parallel(int want, void (*fn)(void *ctx, int t, int n), void *ctx)
 {
-	gq_flow_end();
 	int n = want < gq_threads() ? want : gq_threads();
 	if (n <= 1 || alone() || pthread_mutex_trylock(&team.busy) != 0) {
 		fn(ctx, 0, 1);
@@ -356,7 +355,6 @@ static void for_share(void *ctx, int t, int n)
 
 int gq_parallel_for(int units, int grain, void (*fn)(void *ctx, int u0, int u1, int t), void *ctx)
 {
-	gq_flow_end();
 	int n = units < gq_threads() ? units : gq_threads();
 	if (n <= 1 || alone()) {
 		fn(ctx, 0, units, 0);
@@ -367,160 +365,6 @@ int gq_parallel_for(int units, int grain, void (*fn)(void *ctx, int u0, int u1, 
 		atomic_init(&f.share[t].lohi,
 		        (uint64_t)(f.grains * t / n) << 32 | (uint64_t)(f.grains * (t + 1) / n));
 	return gq_parallel(n, for_share, &f);
-}
-
-/* ---- flows: jobs of consecutive layers without a join between them ---- */
-
-/* Job s of a flow is a copy in slot s % FLOW_SLOTS. Thread 0 writes job s after its share of
- * job s - 1 waited for the worker's cut of job s - 2, so the worker is done with job s - 3,
- * whose slot it is. */
-enum { FLOW_SLOTS = 3 };
-
-typedef struct FlowSlot {
-	void (*fn)(void *job, int t, int n);
-	long seq, first; /* the job's number, and its flow's first job's */
-	_Alignas(64) unsigned char job[GQ_FLOW_JOB_BYTES];
-} FlowSlot;
-
-static struct {
-	FlowSlot slot[FLOW_SLOTS];
-	long seq, first;                 /* the owner's: its newest job, and its flow's first */
-	_Alignas(64) atomic_long posted; /* the newest job given to the worker */
-	atomic_long end;                 /* the flow's last job, once the owner ends it (else -1) */
-} flow;
-
-/* Per thread, on a line of its own: the newest job whose blocks at the cut it has done. */
-static struct {
-	_Alignas(64) atomic_long seq;
-} flow_cut[GQ_MAX_THREADS];
-
-static _Thread_local bool flow_hint;           /* gq_flow_next's */
-static _Thread_local bool flow_owner;          /* this thread runs a flow (and holds the team) */
-static _Thread_local const FlowSlot *flow_cur; /* the flow job this thread runs a share of */
-static _Thread_local double flow_waited;       /* thread 0's time in gq_flow_wait, a job */
-
-void gq_flow_next(bool on)
-{
-	flow_hint = on;
-}
-
-const void *gq_flow_last(void)
-{
-	return flow_owner ? flow.slot[flow.seq % FLOW_SLOTS].job : NULL;
-}
-
-void gq_flow_wait(int t)
-{
-	const FlowSlot *f = flow_cur;
-	if (!f || f->seq == f->first)
-		return;
-	double t0 = prof_now();
-	for (int i = 0;
-	        atomic_load_explicit(&flow_cut[1 - t].seq, memory_order_acquire) < f->seq - 1; i++)
-		cpu_relax(i);
-	if (t == 0)
-		flow_waited += prof_now() - t0;
-}
-
-void gq_flow_cut(int t)
-{
-	if (flow_cur)
-		atomic_store_explicit(&flow_cut[t].seq, flow_cur->seq, memory_order_release);
-}
-
-/* Thread t's share of the flow job in f; its cut is done once the share is. */
-static void run_slot(FlowSlot *f, int t)
-{
-	flow_cur = f;
-	f->fn(f->job, t, 2);
-	gq_flow_cut(t);
-	flow_cur = NULL;
-}
-
-/* The worker's part of a flow, as one job of the team: its share of each job in turn, until
- * the owner ends the flow after the last. */
-static void flow_loop(void *ctx, int t, int n)
-{
-	(void)ctx;
-	(void)n;
-	long s = atomic_load_explicit(&flow.posted, memory_order_acquire);
-	for (;;) {
-		run_slot(&flow.slot[s % FLOW_SLOTS], t);
-		for (int i = 0;; i++) {
-			if (atomic_load_explicit(&flow.posted, memory_order_acquire) > s)
-				break;
-			if (atomic_load_explicit(&flow.end, memory_order_acquire) == s)
-				return;
-			cpu_relax(i);
-		}
-		s++;
-	}
-}
-
-/* Takes the team for a new flow; false if it cannot have it. */
-static bool start_flow(void)
-{
-	if (gq_threads() != 2 || alone() || pthread_mutex_trylock(&team.busy) != 0)
-		return false;
-	if (start_workers(2) < 2) {
-		pthread_mutex_unlock(&team.busy);
-		return false;
-	}
-	note_used(2);
-	flow.first = flow.seq + 1;
-	return true;
-}
-
-bool gq_flow(void (*fn)(void *job, int t, int n), const void *job, size_t bytes)
-{
-	bool cont = flow_owner;
-	if (bytes > GQ_FLOW_JOB_BYTES || (!cont && !start_flow()))
-		return false;
-	double t0 = prof_now();
-	long s = ++flow.seq;
-	FlowSlot *f = &flow.slot[s % FLOW_SLOTS];
-	f->fn = fn;
-	f->seq = s;
-	f->first = flow.first;
-	memcpy(f->job, job, bytes);
-	if (cont) {
-		atomic_store_explicit(&flow.posted, s, memory_order_release);
-	} else {
-		atomic_store_explicit(&flow.end, -1, memory_order_relaxed);
-		atomic_store_explicit(&flow.posted, s, memory_order_relaxed);
-		open_job(flow_loop, NULL, 2); /* releases both */
-	}
-	flow_waited = 0;
-	team_id = 0;
-	run_slot(f, 0);
-	team_id = -1;
-	if (!cont) {
-		/* a worker that has not come to the flow's first job is not running: its share
-		 * here, and no flow, as gq_parallel would */
-		uint64_t st = atomic_fetch_or_explicit(&team.join, CLOSED, memory_order_acq_rel);
-		flow_owner = st >> 1 & 1;
-		if (!flow_owner) {
-			run_slot(f, 1);
-			pthread_mutex_unlock(&team.busy);
-		}
-	}
-	double t1 = prof_now();
-	note_job(t0, t1 - flow_waited, t1);
-	if (!flow_hint)
-		gq_flow_end();
-	return true;
-}
-
-void gq_flow_end(void)
-{
-	if (!flow_owner)
-		return;
-	double t0 = prof_now();
-	atomic_store_explicit(&flow.end, flow.seq, memory_order_release);
-	wait_done(1);
-	flow_owner = false;
-	pthread_mutex_unlock(&team.busy);
-	note_job(t0, t0, prof_now());
 }
 
 /* ---- the placement probe ---- */
@@ -743,8 +587,6 @@ int gq_run_batch(gq_batch *b, const float *x, int batch, float *y)
 		batch_share(&j, 0, 1);
 		solo = false;
 	}
-	gq_flow_next(false);
-	gq_flow_end();
 	__atomic_store_n(&b->busy, 0, __ATOMIC_RELEASE);
 	return 0;
 }

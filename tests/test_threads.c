@@ -6,11 +6,6 @@
  *      done nothing; no call returns 0 with a wrong output.
  *   3. The refusal itself, made certain: a batch whose step waits until another thread has
  *      tried the same batch.
- *   4. The placement probe.
- *   5. Flows (gq_flow): a ResNet stage's fused Winograd layers on two threads without a join
- *      between them give the floats they give joined, and one thread's and the reference's
- *      up to rounding, at map sizes whose cut falls inside a row of tiles and whose rows at
- *      the cut span two blocks of tiles.
  * The model is the generated C of GQ_TEST_MODEL (a gq_model), with random weights.
  * Prints one line per check and "N passed, N failed". */
 #include "geqrt.h"
@@ -232,150 +227,6 @@ static void placement_probe(void)
 	sched_setaffinity(0, sizeof all, &all);
 }
 
-/* ---- 5: flows ---- */
-
-/* A ResNet stage as a model runs it: blocks of h = relu(conv(x)), x = relu(conv(h) + x) (the
- * residual added in place) on an s x s map of ch channels (mid in the middle), then a
- * stride-2 layer, which ends the flow. */
-enum { STAGE = 4 };
-
-typedef struct Stage {
-	int ch, mid, s;
-	gq_conv *conv[STAGE + 1];
-	float *w[STAGE + 1], *bias[STAGE + 1];
-} Stage;
-
-static int stage_cin(const Stage *g, int i)
-{
-	return i % 2 ? g->mid : g->ch;
-}
-
-static int stage_cout(const Stage *g, int i)
-{
-	return i % 2 || i == STAGE ? g->ch : g->mid;
-}
-
-static void new_stage(Stage *g, int ch, int mid, int s)
-{
-	*g = (Stage){ch, mid, s, {0}, {0}, {0}};
-	unsigned seed = 11;
-	for (int i = 0; i <= STAGE; i++) {
-		int cin = stage_cin(g, i), cout = stage_cout(g, i);
-		size_t n = (size_t)cout * cin * 9;
-		g->w[i] = malloc(n * sizeof(float));
-		g->bias[i] = malloc((size_t)cout * sizeof(float));
-		for (size_t k = 0; k < n; k++)
-			g->w[i][k] = uniform(&seed) / (float)(3 * cin);
-		for (int k = 0; k < cout; k++)
-			g->bias[i][k] = 0.1f * uniform(&seed);
-		g->conv[i] = i < STAGE ? gq_conv_new_algo(
-		                                 cin, s, s, cout, 3, 1, 1, 1, true, GQ_CONV_WINO4)
-		                       : gq_conv_new(cin, s, s, cout, 3, 2, 1, 1, true);
-		gq_conv_set(g->conv[i], g->w[i], g->bias[i]);
-	}
-}
-
-static void free_stage(Stage *g)
-{
-	for (int i = 0; i <= STAGE; i++) {
-		gq_conv_free(g->conv[i]);
-		free(g->w[i]);
-		free(g->bias[i]);
-	}
-}
-
-static int half(int s)
-{
-	return (s - 1) / 2 + 1;
-}
-
-/* x [ch, s, s] in place and y [ch, half(s)^2], on the plans (flow: as model.c's layer
- * loop lets them flow, and on into the stride-2 layer, which must end the flow itself), or
- * by gq_conv2d (ref). */
-static void run_stage(const Stage *g, float *x, float *y, bool flow, bool ref)
-{
-	int s = g->s;
-	size_t plane = (size_t)s * s, mid = (size_t)g->mid * plane;
-	size_t floats = gq_conv2d_scratch(g->ch > g->mid ? g->ch : g->mid, 3, s, s);
-	for (int i = 0; i <= STAGE; i++)
-		if (gq_conv_scratch(g->conv[i]) > floats)
-			floats = gq_conv_scratch(g->conv[i]);
-	float *h = malloc(mid * sizeof *h), *scratch = malloc(floats * sizeof *scratch);
-	for (int i = 0; i <= STAGE; i++) {
-		float *in = i % 2 ? h : x, *out = i == STAGE ? y : i % 2 ? x : h;
-		const float *add = i % 2 ? x : NULL;
-		if (ref) {
-			size_t n = (size_t)stage_cout(g, i) *
-			           (i == STAGE ? (size_t)half(s) * half(s) : plane);
-			float *o = malloc(n * sizeof *o);
-			gq_conv2d(o, in, g->w[i], g->bias[i], stage_cin(g, i), s, s,
-			        stage_cout(g, i), 3, i == STAGE ? 2 : 1, 1, 1, scratch);
-			if (add)
-				gq_add(o, o, add, n);
-			gq_relu(o, n);
-			memcpy(out, o, n * sizeof *o);
-			free(o);
-			continue;
-		}
-		gq_flow_next(flow && i < STAGE);
-		gq_conv_run_sum(g->conv[i], out, in, add, scratch);
-	}
-	gq_flow_next(false);
-	gq_flow_end();
-	free(h);
-	free(scratch);
-}
-
-static void flows_at(int ch, int mid, int s)
-{
-	Stage g;
-	new_stage(&g, ch, mid, s);
-	size_t nx = (size_t)ch * s * s, ny = (size_t)ch * half(s) * half(s);
-	float *x0 = malloc(nx * sizeof *x0), *x[4], *y[4];
-	unsigned seed = 5;
-	for (size_t i = 0; i < nx; i++)
-		x0[i] = uniform(&seed);
-	/* the reference, one thread, two joined, two in a flow */
-	for (int v = 0; v < 4; v++) {
-		x[v] = malloc(nx * sizeof *x[v]);
-		y[v] = malloc(ny * sizeof *y[v]);
-		memcpy(x[v], x0, nx * sizeof *x0);
-		gq_set_threads(v == 1 ? 1 : 2);
-		run_stage(&g, x[v], y[v], v == 3, v == 0);
-	}
-	bool flows = true;
-	for (int i = 0; i + 1 < STAGE; i++)
-		flows = flows && gq_conv_flows(g.conv[i], g.conv[i + 1]);
-	float e = 0, top = 0;
-	for (size_t i = 0; i < nx; i++)
-		top = fmaxf(top, fabsf(x[0][i]));
-	for (int v = 1; v < 4; v++)
-		e = fmaxf(e, fmaxf(max_diff(x[v], x[0], nx), max_diff(y[v], y[0], ny)));
-	char what[160];
-	printf("     %d channels (%d in the middle) at %dx%d: flows %s, %g of %g from the "
-	       "reference\n",
-	        ch, mid, s, s, flows ? "yes" : "no", e, top);
-	snprintf(what, sizeof what,
-	        "flow at %dx%d: the joined run's floats, the reference's to rounding", s, s);
-	check(flows && !memcmp(x[3], x[2], nx * sizeof *x0) &&
-	                !memcmp(y[3], y[2], ny * sizeof *y[0]) && e <= 1e-4f * top,
-	        what);
-	for (int v = 0; v < 4; v++) {
-		free(x[v]);
-		free(y[v]);
-	}
-	free(x0);
-	free_stage(&g);
-	gq_set_threads(2);
-}
-
-static void flows(void)
-{
-	flows_at(32, 32, 33); /* 81 tiles cut at 48 on AVX-512 (40 on AVX2), inside a row */
-	flows_at(8, 16, 65);  /* rows at the cut: two blocks of 2V tiles */
-	flows_at(16, 8, 97);  /* 16 channels read in place (FOLD_BYTES) */
-}
-
 int main(void)
 {
 	gq_set_threads(2); /* the team exists and is shared, even on one core */
@@ -398,7 +249,6 @@ int main(void)
 	one_net_shared();
 	refusal();
 	placement_probe();
-	flows();
 	for (int b = 1; b <= MAXB; b++)
 		free(Yref[b]);
 	free(X);

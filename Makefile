@@ -23,7 +23,7 @@ COMPILER_SRC += compiler/explain.c
 LOAD_SRC     := runtime/load_file.c runtime/load_safetensors.c runtime/load_npy.c \
                 runtime/load_image.c
 RUNTIME_SRC  := runtime/d4.c runtime/filters.c runtime/ops.c runtime/conv_fast.c runtime/conv_orbit.c \
-                runtime/wino_group.c runtime/pool_fast.c runtime/par.c $(LOAD_SRC) runtime/driver.c \
+                runtime/conv_phase.c runtime/wino_group.c runtime/pool_fast.c runtime/par.c $(LOAD_SRC) runtime/driver.c \
                 runtime/model.c
 GEN_SRC      := $(B)/parser.c $(B)/lexer.c
 
@@ -50,6 +50,8 @@ $(foreach d,$(B)/o $(B)/san $(B)/fuzz/o,$(LOAD_SRC:%.c=$(d)/%.o)): runtime/load_
 $(foreach d,$(B)/o $(B)/san $(B)/fuzz/o $(B)/tsan,$(d)/runtime/conv_fast.o $(d)/runtime/conv_orbit.o \
 	$(d)/runtime/wino_group.o): \
 	runtime/conv_orbit.h
+$(foreach d,$(B)/o $(B)/san $(B)/fuzz/o $(B)/tsan,$(d)/runtime/conv_fast.o $(d)/runtime/conv_phase.o): \
+	runtime/conv_phase.h runtime/conv_phase_isa.h
 
 # geqc -o finds the runtime it was built with (an installed geqc looks beside itself first).
 $(B)/o/compiler/main.o $(B)/san/compiler/main.o: BASE += -DGEQC_BUILD_INC='"$(CURDIR)/runtime"' \

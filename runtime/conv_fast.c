@@ -44,6 +44,7 @@
 #endif
 
 #include "conv_orbit.h"
+#include "conv_phase.h"
 
 enum { MR = 6 };         /* output channels per wide tile */
 enum { MR8 = 8 };        /* per AVX-512's taller wide tile (wide_mr) */
@@ -152,6 +153,7 @@ struct gq_conv {
 	gq_wgroup *grp;   /* not NULL: F(2x2), F(4x4) or F(6x6) on its bank (wino_group.c) */
 	bool by_elements; /* group plan: its threads split the elements, not the base channels */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
+	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 };
 
 static const float zeros[MR8];
@@ -1924,6 +1926,8 @@ static double cost(const gq_conv *c)
 		return co * c->kdim * c->runs * c->kern->v;
 	case GQ_CONV_PACKED:
 		return (co + 4) * c->kdim * round_up(c->oh * c->ow, (int)nr);
+	case GQ_CONV_PHASE:
+		return gq_phase_cost(c->cin, c->h, c->w, c->cout, c->k, c->p);
 	default: {
 		double t = wino_live(c), a2 = c->alpha * c->alpha;
 		return a2 * co * c->cin * t + (c->cin + co) * t * a2 * 4;
@@ -1940,6 +1944,8 @@ static bool applies(const gq_conv *c, int algo)
 		return c->k == 3 && c->s == 1 && c->d == 1;
 	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
+	if (algo == GQ_CONV_PHASE)
+		return gq_phase_applies(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d);
 	return algo == GQ_CONV_PACKED;
 }
 
@@ -1982,6 +1988,8 @@ size_t gq_conv_bytes(const gq_conv *c)
 {
 	if (c->orbit)
 		return gq_orbit_bytes(c->orbit);
+	if (c->phase)
+		return gq_phase_bytes(c->phase);
 	return packed_a_floats(c) * sizeof(float) + (c->full ? gq_conv_bytes(c->full) : 0);
 }
 
@@ -1998,10 +2006,18 @@ size_t gq_conv_banks_alive(void)
  * (packed), within 5% on the 28-33 pixel lifts. */
 enum { LIFT_CIN = 4 };
 
+/* Output pixels from which such a lift (stride 2, K 5..8) may run as a phase plan, where
+ * cost() counts it cheaper: its bands' input work is about the same whatever the output
+ * channels, and on 23x23 outputs it took 1.06-1.19x direct's time on AVX-512 (one thread,
+ * 64 and 16 channels), 0.76-1.14x on AVX2; from 49x49 on, 0.67-0.98x (AVX2 0.52-0.80x). */
+enum { PHASE_PIXELS = 32 * 32 };
+
 /* The cheapest algorithm that applies and whose packed bank fits under the ceiling limit
  * (0: none) beside the banks alive (Winograd's is 16/9 or 4 times the filters' size); if
  * none fits, the one with the smallest bank. A lift runs direct, whose bank is the
- * smallest. Stride 2 takes the F(2x2) form, never F(4x4)'s: with 19% fewer multiply-adds
+ * smallest, or where it pays (stride 2, K 5..8, PHASE_PIXELS) the phase plan
+ * (conv_phase.c; ResNet-18's lift's bank 110 KB against direct's 37 KB).
+ * Stride 2 takes the F(2x2) form, never F(4x4)'s: with 19% fewer multiply-adds
  * than F(2x2)'s, the F(4x4) form (81 products a tile, a bank of 36 transforms against 9,
  * each panel's transformed input 3.2 times as large, past half the 1 MB L2 at 64
  * channels) ran slower on every shape measured: one thread, 16 distinct layers in turn,
@@ -2014,6 +2030,12 @@ static void choose_algo(gq_conv *c, size_t limit)
 {
 	if (c->cin <= LIFT_CIN) {
 		plan_algo(c, GQ_CONV_DIRECT);
+		if (applies(c, GQ_CONV_PHASE) && c->oh * c->ow >= PHASE_PIXELS) {
+			double direct = cost(c);
+			plan_algo(c, GQ_CONV_PHASE);
+			if (cost(c) >= direct)
+				plan_algo(c, GQ_CONV_DIRECT);
+		}
 		return;
 	}
 	static const int order[] = {
@@ -2111,6 +2133,14 @@ gq_conv *gq_conv_new_algo(
 		plan_algo(c, algo);
 	else
 		algo = -1;
+	if (algo >= 0 && c->algo == GQ_CONV_PHASE) {
+		if (!(c->phase = gq_phase_new(cin, h, w, cout, k, p, relu))) {
+			gq_conv_free(c);
+			return NULL;
+		}
+		atomic_fetch_add(&banks_alive, gq_phase_bytes(c->phase));
+		return c;
+	}
 	if (algo >= 0) {
 		c->a = alloc_filters(packed_a_floats(c));
 		if (c->a) /* gq_conv_free takes it off */
@@ -2261,6 +2291,8 @@ gq_conv *gq_conv_wrap_orbit(gq_orbit *o)
 
 const float *gq_conv_bank(const gq_conv *c)
 {
+	if (c->phase)
+		return gq_phase_bank(c->phase);
 	return c->a;
 }
 
@@ -2274,7 +2306,7 @@ const char *gq_conv_algo(const gq_conv *c)
 	if (c->orbit)
 		return gq_conv_algo(gq_orbit_base(c->orbit));
 	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4",
-	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6"};
+	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6", "phase"};
 	return names[c->algo];
 }
 
@@ -2294,6 +2326,9 @@ void gq_conv_free(gq_conv *c)
 		return;
 	if (c->a)
 		atomic_fetch_sub(&banks_alive, packed_a_floats(c) * sizeof(float));
+	if (c->phase)
+		atomic_fetch_sub(&banks_alive, gq_phase_bytes(c->phase));
+	gq_phase_free(c->phase);
 	gq_orbit_free(c->orbit);
 	gq_conv_free(c->full);
 	free(c->grp);
@@ -2331,6 +2366,10 @@ void gq_conv_set(gq_conv *c, const float *w, const float *bias)
 void gq_conv_set_rows(gq_conv *c, const float *w, size_t ld, const float *bias, size_t bstride)
 {
 	int K = c->kdim;
+	if (c->phase) {
+		gq_phase_set(c->phase, w, ld, bias, bstride);
+		return;
+	}
 	for (int co = 0; co < c->cout; co++)
 		c->bias[co] = bias ? bias[co * bstride] : 0.0f;
 	if (is_wino(c->algo)) {
@@ -2409,6 +2448,8 @@ size_t gq_conv_scratch(const gq_conv *c)
 {
 	if (c->orbit)
 		return gq_orbit_scratch(c->orbit);
+	if (c->phase)
+		return gq_phase_scratch(c->phase);
 	if (c->grp) {
 		size_t full = c->full ? gq_conv_scratch(c->full) : 0;
 		return 2 * group_floats(c) > full ? 2 * group_floats(c) : full;
@@ -3641,6 +3682,8 @@ void gq_conv_run_sum(
 {
 	if (c->orbit)
 		gq_orbit_run(c->orbit, out, in, add, scratch);
+	else if (c->phase)
+		gq_phase_run(c->phase, out, in, add, NULL, 0, 0, 0, scratch);
 	else if (c->grp)
 		group_run(c, out, in, add, scratch);
 	else
@@ -3658,6 +3701,10 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float *add,
         float *pooled, int n, int h, int w, int k, int s, int p, float *scratch)
 {
+	if (c->phase) {
+		gq_phase_run(c->phase, out, in, add, pooled, k, s, p, scratch);
+		return;
+	}
 	if (c->orbit || c->algo != GQ_CONV_DIRECT || c->oh > POOL_ROWS ||
 	        !gq_maxpool2d_rows(pooled, out, 0, c->oh, c->ow, k, s, p, 0, 0)) {
 		gq_conv_run_sum(c, out, in, add, scratch);

@@ -259,7 +259,11 @@ enum {
 	/* F(6x6, 3x3) on the points 0, +-1, +-2, +-1/2, infinity (closed under p -> 1/p:
 	 * group plans too; about twice F(4x4)'s float32 error, never picked by gq_conv_new:
 	 * no faster than F(4x4) where measured) */
-	GQ_CONV_WINO6
+	GQ_CONV_WINO6,
+	/* a stride-2 KxK convolution (K 5..8, no dilation, at most 16 input channels) as a
+	 * stride-1 4x4 one of the input's four phases, in Winograd F(3x3, 4x4): 36 products
+	 * for 9 outputs (a 7x7 lift's 147 multiply-adds a pixel become 48) */
+	GQ_CONV_PHASE
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);
@@ -274,8 +278,8 @@ size_t gq_memory_limit(void);
 /* Bytes of c's packed filter bank, and of the banks of all plans alive. */
 size_t gq_conv_bytes(const gq_conv *c);
 size_t gq_conv_banks_alive(void);
-/* "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2", "winograd4r" or
- * "winograd6". */
+/* "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2", "winograd4r",
+ * "winograd6" or "phase". */
 const char *gq_conv_algo(const gq_conv *c);
 /* Whether c's Winograd products run on the narrow kernel (output channels in the vectors,
  * tiles broadcast), which the plan picks for maps of few tiles where it pays. */

@@ -150,6 +150,8 @@ static const char *case_run(const Case *k, int algo)
 	bool s2 = algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2;
 	bool applies = s2 ? S->k == 3 && S->s == 2 && S->d == 1
 	                  : !wino || (S->k == 3 && S->s == 1 && S->d == 1);
+	if (algo == GQ_CONV_PHASE)
+		applies = S->k >= 5 && S->k <= 8 && S->s == 2 && S->d == 1 && S->cin <= 16;
 	ck_assert_msg((c != NULL) == applies, "algo %d on k=%d s=%d d=%d: plan %p", algo, S->k,
 	        S->s, S->d, (void *)c);
 	if (!c)
@@ -186,7 +188,8 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
 
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
 static const int algos[] = {GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2,
-        GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2, GQ_CONV_WINO4R, GQ_CONV_WINO6};
+        GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2, GQ_CONV_WINO4R, GQ_CONV_WINO6,
+        GQ_CONV_PHASE};
 enum { NALGOS = sizeof algos / sizeof algos[0] };
 
 /* S under every algorithm and every kernel this CPU runs. */
@@ -238,6 +241,14 @@ static const Shape edge_shapes[] = {
                                        * of them stored as 16 floats only inside the row */
         {40, 4, 4, 40, 4, 1, 0, 1},   /* one output pixel, K = 640: direct as dot products */
         {2, 17, 17, 7, 17, 1, 0, 1},  /* one pixel, but 17x17 taps outgrow a K block */
+        /* stride-2 5x5 to 8x8 (the phase plan: F(3x3, 4x4) on the input's phases) */
+        {3, 17, 15, 5, 7, 2, 3, 1},  /* 9x8 out: partial tiles, cout < a product's 8 */
+        {2, 13, 12, 9, 5, 2, 2, 1},  /* 5x5 */
+        {1, 9, 11, 4, 7, 2, 0, 1},   /* no padding: 2x3 out, one tile */
+        {3, 7, 40, 6, 7, 2, 0, 1},   /* one output row of 17 */
+        {4, 8, 8, 3, 6, 2, 1, 1},    /* an even kernel */
+        {16, 11, 9, 10, 5, 2, 1, 1}, /* 16 input channels: 64 phase channels */
+        {3, 5, 5, 2, 7, 2, 3, 1},    /* the image within the kernel's reach */
 };
 
 START_TEST(edge_shapes_every_algorithm)
@@ -290,6 +301,8 @@ START_TEST(panels_of_eight_where_channels_are)
 		int eight = 0, v = kn == 1 ? 8 : 16; /* AVX2 8, the C kernel as AVX-512 */
 		for (size_t i = 0; i < sizeof P / sizeof P[0]; i++)
 			for (int a = 0; a < NALGOS; a++) {
+				if (algos[a] == GQ_CONV_PHASE) /* not for 3x3 */
+					continue;
 				bool s2 =
 				        algos[a] == GQ_CONV_WINO2S2 || algos[a] == GQ_CONV_WINO4S2;
 				gq_conv *c = gq_conv_new_algo(
@@ -302,7 +315,7 @@ START_TEST(panels_of_eight_where_channels_are)
 				eight += gq_conv_panel(c) == 8;
 				gq_conv_free(c);
 			}
-		ck_assert_int_ge(eight, kn == 0 ? 5 * NALGOS : 0);
+		ck_assert_int_ge(eight, kn == 0 ? 5 * (NALGOS - 1) : 0);
 	}
 	gq_conv_use_kernel(NULL);
 }
@@ -394,6 +407,42 @@ START_TEST(narrow_direct_every_kernel)
 					ck_assert_str_eq(case_run(&k, GQ_CONV_DIRECT), "narrow");
 			case_free(&k);
 		}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
+/* The phase plan (a stride-2 5x5 to 8x8 convolution as Winograd F(3x3, 4x4) on its
+ * input's four phases) on every kernel the CPU runs, one and two threads, with relu and
+ * without, with a residual (also in place) and without: bands of one to four rows of
+ * tiles whose vectors of tiles straddle two rows or end past the output's last column
+ * (stored through a row of their own), one output row, output channels not whole product
+ * blocks, 1 to 16 input channels, both padding 0 and past the kernel's half. */
+START_TEST(phase_every_kernel)
+{
+	static const Shape shapes[] = {
+	        {3, 101, 99, 64, 7, 2, 3, 1}, /* 51x50 out: splits over two threads */
+	        {3, 61, 77, 20, 5, 2, 2, 1},  /* 31x39 out */
+	        {1, 45, 47, 9, 7, 2, 0, 1},   /* 20x21 out, no padding */
+	        {2, 29, 31, 13, 7, 2, 4, 1},  /* padding 4: whole tiles of zeros */
+	        {4, 3, 63, 8, 5, 2, 2, 1},    /* one output row of 32 */
+	        {16, 19, 21, 7, 8, 2, 3, 1},  /* 8x8 taps, 16 input channels */
+	        {3, 49, 33, 64, 6, 2, 2, 1},  /* 24x16 out */
+	};
+	seed(8);
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		for (int sum = NO_SUM; sum <= SUM_IN_PLACE; sum++) {
+			Case k = case_new(&shapes[i], (i + sum) % 2 == 0, sum != SUM, sum);
+			for (int kern = 0; kern < 3; kern++) {
+				if (gq_conv_use_kernel(kernel_names[kern]))
+					continue;
+				for (int nt = 1; nt <= 2; nt++) {
+					gq_set_threads(nt);
+					case_run(&k, GQ_CONV_PHASE);
+				}
+			}
+			case_free(&k);
+		}
+	gq_set_threads(1);
 	gq_conv_use_kernel(NULL);
 }
 END_TEST
@@ -514,7 +563,12 @@ START_TEST(auto_picks_winograd_for_wide_3x3)
 	c = gq_conv_new(3, 97, 97, 32, 3, 1, 1, 1, true);
 	ck_assert_str_eq(gq_conv_algo(c), "direct");
 	gq_conv_free(c);
+	/* ResNet-18's 7x7 stride-2 lift: its phases in F(3x3, 4x4), 48 multiply-adds a pixel
+	 * instead of 147; a small one stays direct */
 	c = gq_conv_new(3, 225, 225, 64, 7, 2, 3, 1, true);
+	ck_assert_str_eq(gq_conv_algo(c), "phase");
+	gq_conv_free(c);
+	c = gq_conv_new(3, 25, 25, 12, 7, 2, 3, 1, true);
 	ck_assert_str_eq(gq_conv_algo(c), "direct");
 	gq_conv_free(c);
 }
@@ -775,7 +829,7 @@ static void pool_one(const PoolShape *P, int algo, int nt, int sum)
 /* ResNet's stem (a 7x7 stride-2 lift, then a 3x3 stride-2 pool with padding) on odd sides,
  * small and large enough to split by rows; 2x2 pools; a stride-1 pool; direct by output
  * channels; a pool wider than the fast pool takes (run after the conv); on every algorithm
- * (only direct pools as it goes) and 1-3 threads, with a residual and without. */
+ * (direct and phase pool as they go) and 1-3 threads, with a residual and without. */
 START_TEST(fused_pool_matches_conv_then_pool)
 {
 	static const PoolShape shapes[] = {
@@ -1088,6 +1142,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, panels_of_eight_where_channels_are);
 	tcase_add_test(tc, narrow_products_every_kernel);
 	tcase_add_test(tc, narrow_direct_every_kernel);
+	tcase_add_test(tc, phase_every_kernel);
 	tcase_add_test(tc, two_threads);
 	tcase_add_loop_test(tc, threads_agree_bit_for_bit, 0, 3);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);

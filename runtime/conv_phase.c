@@ -104,20 +104,6 @@ static inline TGT __attribute__((always_inline)) void interleave3_avx512(
 	        _mm512_mask_permutexvar_ps(_mm512_permutex2var_ps(a, ab2, b), 0x9249, t2, c));
 }
 #include "conv_phase_isa.h"
-#undef SUF
-#undef TGT
-#undef VEC
-#undef VL
-#undef PR
-#undef PROWS
-#undef ZERO
-#undef LOAD
-#undef STORE
-#undef BCAST
-#undef FMA
-#undef MAX0
-#undef INTERLEAVE3
-#undef GATHER6
 
 #define SUF         _avx2
 #define TGT         __attribute__((target("avx2,fma")))
@@ -150,20 +136,6 @@ static inline TGT __attribute__((always_inline)) void interleave3_avx2(
 #undef PERM
 }
 #include "conv_phase_isa.h"
-#undef SUF
-#undef TGT
-#undef VEC
-#undef VL
-#undef PR
-#undef PROWS
-#undef ZERO
-#undef LOAD
-#undef STORE
-#undef BCAST
-#undef FMA
-#undef MAX0
-#undef INTERLEAVE3
-#undef GATHER6
 #endif
 
 /* the portable one: GCC vectors of 4 (any target's, or pairs of floats) */
@@ -211,20 +183,6 @@ static inline void interleave3_c(float *o, Vc a, Vc b, Vc c)
 #define INTERLEAVE3  interleave3_c
 #define GATHER6(p)   ((Vc){(p)[0], (p)[6], (p)[12], (p)[18]})
 #include "conv_phase_isa.h"
-#undef SUF
-#undef TGT
-#undef VEC
-#undef VL
-#undef PR
-#undef PROWS
-#undef ZERO
-#undef LOAD
-#undef STORE
-#undef BCAST
-#undef FMA
-#undef MAX0
-#undef INTERLEAVE3
-#undef GATHER6
 
 static const Isa isas[] = {
 #ifdef GQ_X86

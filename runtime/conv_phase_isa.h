@@ -149,6 +149,21 @@ static TGT void FN(out_tf)(const float *m, size_t ms, float bias, bool relu, flo
 		INTERLEAVE3(row + i * rs, o[i][0], o[i][1], o[i][2]);
 }
 
+/* the parameters go with the include, so that the next instruction set defines its own */
 #undef FN
 #undef CAT
 #undef CAT_
+#undef SUF
+#undef TGT
+#undef VEC
+#undef VL
+#undef PR
+#undef PROWS
+#undef ZERO
+#undef LOAD
+#undef STORE
+#undef BCAST
+#undef FMA
+#undef MAX0
+#undef INTERLEAVE3
+#undef GATHER6

@@ -1078,8 +1078,9 @@ START_TEST(profile_shows_alone_and_waiting)
 		ck_assert_msg(profile_numbers(at, v[i], 3) == 3, "%s", text);
 	}
 	/* 20 ms per image each; on step 0 thread 0 waits for the worker inside its share,
-	 * so it is alone only between the steps (the bound: half the sleep) */
-	ck_assert_msg(v[0][0] >= 19 && v[0][2] >= 19 && v[0][1] < 10, "%s", text);
+	 * so it is alone only between the steps (the bound: half the sleep). Its wait starts
+	 * when thread 0 reaches the join, late by however long a loaded machine held it. */
+	ck_assert_msg(v[0][0] >= 19 && v[0][2] >= 10 && v[0][1] < 10, "%s", text);
 	ck_assert_msg(v[1][0] >= 19 && v[1][1] >= 19 && v[1][2] == 0, "%s", text);
 	for (int k = 1; k < 3; k++)
 		ck_assert_msg(fabs(v[2][k] - v[0][k] - v[1][k]) < 0.01, "%s", text);

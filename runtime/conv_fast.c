@@ -95,6 +95,11 @@ typedef void narrow_fn(int kc, const float *a, const float *b, size_t ldb, float
  * NULL), plus add's rows (laid out as C's; it may be C), then max(0, .) with relu. */
 typedef void narrow_out_fn(
         float *C, size_t ldc, const float *acc, int rows, int nco, const float *add, bool relu);
+/* Narrow on a group plan's transformed input (wino_group_narrow): as narrow_fn, b's row k
+ * (k = i*ng + s) at b + i*ldg + off[s], an element's input slots permuted in place of a
+ * gathered copy; kc a multiple of ng. */
+typedef void gnarrow_fn(int kc, const float *a, const float *b, const int *off, int ng, size_t ldg,
+        float *acc, const float *pa);
 enum { NROWS = 14 };   /* rows of the widest narrow kernel (AVX-512's) */
 enum { NROWS_C = 12 }; /* rows of the portable C one's */
 /* Narrow direct: acc[r][j] = bias[j] + sum over (ci, tap) of x[ci*plane + tapoff[tap] + r]
@@ -120,6 +125,7 @@ typedef struct Kernel {
 	int nrows;
 	narrow_out_fn *narrow_out;
 	dnarrow_fn *const *dnarrow; /* dnarrow[R - 1] for R rows, R <= nrows */
+	gnarrow_fn *const *gnarrow; /* gnarrow[R - 1] for R rows, R <= nrows */
 	/* Winograd's input and output transforms */
 	void (*wino_in)(const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0,
 	        int ci1, int t0, int t1);
@@ -340,6 +346,39 @@ static void narrow_out_c(
 static narrow_fn *const narrow_c[] = {narrow_c1, narrow_c2, narrow_c3, narrow_c4, narrow_c5,
         narrow_c6, narrow_c7, narrow_c8, narrow_c9, narrow_c10, narrow_c11, narrow_c12};
 
+static void gnarrow_rows_c(int kc, const float *a, const float *bg, const int *off, int ng,
+        size_t ldg, float *acc, int R)
+{
+	float s[NROWS_C][2 * VC] = {{0}};
+	for (int k = 0; k < kc; k += ng, bg += ldg)
+		for (int i = 0; i < ng; i++, a += 2 * VC)
+			for (int r = 0; r < R; r++)
+				for (int j = 0; j < 2 * VC; j++)
+					s[r][j] += bg[off[i] + r] * a[j];
+	memcpy(acc, s, (size_t)R * sizeof s[0]);
+}
+
+#define GNARROW_C(R)                                                                               \
+	static void gnarrow_c##R(int kc, const float *a, const float *b, const int *off, int ng,   \
+	        size_t ldg, float *acc, const float *pa)                                           \
+	{                                                                                          \
+		gnarrow_rows_c(kc, a, b, off, ng, ldg, acc, R);                                    \
+	}
+GNARROW_C(1)
+GNARROW_C(2)
+GNARROW_C(3)
+GNARROW_C(4)
+GNARROW_C(5)
+GNARROW_C(6)
+GNARROW_C(7)
+GNARROW_C(8)
+GNARROW_C(9)
+GNARROW_C(10)
+GNARROW_C(11)
+GNARROW_C(12)
+static gnarrow_fn *const gnarrow_c[] = {gnarrow_c1, gnarrow_c2, gnarrow_c3, gnarrow_c4, gnarrow_c5,
+        gnarrow_c6, gnarrow_c7, gnarrow_c8, gnarrow_c9, gnarrow_c10, gnarrow_c11, gnarrow_c12};
+
 static bool always(void)
 {
 	return true;
@@ -405,6 +444,22 @@ static bool always(void)
 			V a0 = LOADU(a), a1 = LOADU(a + VW);                                       \
 			NR##R(NSTEP)                                                               \
 		}                                                                                  \
+		NR##R(NSTORE)                                                                      \
+	}
+
+/* As NARROW, row (i, s) of K read at bg + i*ldg + off[s] (gnarrow_fn). */
+#define GNARROW(NAME, R, TARGET)                                                                   \
+	__attribute__((target(TARGET))) static void NAME##R(int kc, const float *a,                \
+	        const float *bg, const int *off, int ng, size_t ldg, float *acc, const float *pa)  \
+	{                                                                                          \
+		NR##R(DECL);                                                                       \
+		for (int k = 0; k < kc; k += ng, bg += ldg)                                        \
+			for (int i = 0; i < ng; i++, a += 2 * VW, pa += 16) {                      \
+				_mm_prefetch((const char *)pa, _MM_HINT_T1);                       \
+				const float *b = bg + off[i];                                      \
+				V a0 = LOADU(a), a1 = LOADU(a + VW);                               \
+				NR##R(NSTEP)                                                       \
+			}                                                                          \
 		NR##R(NSTORE)                                                                      \
 	}
 
@@ -538,6 +593,14 @@ NARROW(narrow_avx2_, 6, "avx2,fma")
 NARROW_OUT(narrow_out_avx2, 8, "avx2,fma")
 static narrow_fn *const narrow_avx2[] = {
         narrow_avx2_1, narrow_avx2_2, narrow_avx2_3, narrow_avx2_4, narrow_avx2_5, narrow_avx2_6};
+GNARROW(gnarrow_avx2_, 1, "avx2,fma")
+GNARROW(gnarrow_avx2_, 2, "avx2,fma")
+GNARROW(gnarrow_avx2_, 3, "avx2,fma")
+GNARROW(gnarrow_avx2_, 4, "avx2,fma")
+GNARROW(gnarrow_avx2_, 5, "avx2,fma")
+GNARROW(gnarrow_avx2_, 6, "avx2,fma")
+static gnarrow_fn *const gnarrow_avx2[] = {gnarrow_avx2_1, gnarrow_avx2_2, gnarrow_avx2_3,
+        gnarrow_avx2_4, gnarrow_avx2_5, gnarrow_avx2_6};
 DNARROW(dnarrow_avx2_, 1, "avx2,fma")
 DNARROW(dnarrow_avx2_, 2, "avx2,fma")
 DNARROW(dnarrow_avx2_, 3, "avx2,fma")
@@ -591,6 +654,24 @@ static narrow_fn *const narrow_avx512[] = {narrow_avx512_1, narrow_avx512_2, nar
         narrow_avx512_4, narrow_avx512_5, narrow_avx512_6, narrow_avx512_7, narrow_avx512_8,
         narrow_avx512_9, narrow_avx512_10, narrow_avx512_11, narrow_avx512_12, narrow_avx512_13,
         narrow_avx512_14};
+GNARROW(gnarrow_avx512_, 1, "avx512f")
+GNARROW(gnarrow_avx512_, 2, "avx512f")
+GNARROW(gnarrow_avx512_, 3, "avx512f")
+GNARROW(gnarrow_avx512_, 4, "avx512f")
+GNARROW(gnarrow_avx512_, 5, "avx512f")
+GNARROW(gnarrow_avx512_, 6, "avx512f")
+GNARROW(gnarrow_avx512_, 7, "avx512f")
+GNARROW(gnarrow_avx512_, 8, "avx512f")
+GNARROW(gnarrow_avx512_, 9, "avx512f")
+GNARROW(gnarrow_avx512_, 10, "avx512f")
+GNARROW(gnarrow_avx512_, 11, "avx512f")
+GNARROW(gnarrow_avx512_, 12, "avx512f")
+GNARROW(gnarrow_avx512_, 13, "avx512f")
+GNARROW(gnarrow_avx512_, 14, "avx512f")
+static gnarrow_fn *const gnarrow_avx512[] = {gnarrow_avx512_1, gnarrow_avx512_2, gnarrow_avx512_3,
+        gnarrow_avx512_4, gnarrow_avx512_5, gnarrow_avx512_6, gnarrow_avx512_7, gnarrow_avx512_8,
+        gnarrow_avx512_9, gnarrow_avx512_10, gnarrow_avx512_11, gnarrow_avx512_12,
+        gnarrow_avx512_13, gnarrow_avx512_14};
 DNARROW(dnarrow_avx512_, 1, "avx512f")
 DNARROW(dnarrow_avx512_, 2, "avx512f")
 DNARROW(dnarrow_avx512_, 3, "avx512f")
@@ -1623,13 +1704,13 @@ static const Kernel kernels[] = {
         {"avx512", 16,
                 {{MR, gemm_avx512, gemm1_avx512, direct_avx512},
                         {MR8, gemm8_avx512, gemm1_8_avx512, direct8_avx512}},
-                narrow_avx512, NROWS, narrow_out_avx512, dnarrow_avx512, wino_input_avx512,
-                wino_output_avx512, has_avx512},
+                narrow_avx512, NROWS, narrow_out_avx512, dnarrow_avx512, gnarrow_avx512,
+                wino_input_avx512, wino_output_avx512, has_avx512},
         {"avx2", 8, {{MR, gemm_avx2, gemm1_avx2, direct_avx2}}, narrow_avx2, 6, narrow_out_avx2,
-                dnarrow_avx2, wino_input_avx2, wino_output_avx2, has_avx2},
+                dnarrow_avx2, gnarrow_avx2, wino_input_avx2, wino_output_avx2, has_avx2},
 #endif
         {"c", VC, {{MR, gemm_c, gemm1_c, direct_c}}, narrow_c, NROWS_C, narrow_out_c, dnarrow_c,
-                wino_input_c, wino_output_c, always},
+                gnarrow_c, wino_input_c, wino_output_c, always},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
@@ -2167,6 +2248,9 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
  * 512 planes pass it at F(2x2) (1 MB); 128 planes of p4 at 25x25 at F(4x4) (663 KB) ran
  * 1.3x the expanded plan's time on one thread and 1.15x the orbit's on two (AVX-512). */
 enum { GROUP_M = 128 * 1024 };
+/* The narrow form writes each product once, not once per K block, and may take twice
+ * that: 128 planes of p4 at 25x25 (590 KB a thread) ran 0.32 ms against the orbit's 0.355
+ * (AVX-512, two threads far), 0.49 against 0.54 (AVX2). */
 
 /* A group plan's K blocks: input channels whose transformed input (16 points of 64 bytes
  * a channel on AVX-512) the gathers of a block read, 128 KB, in the L2 beside the
@@ -2179,16 +2263,39 @@ enum { GROUP_KC = 128 };
  * channels (ResNet-44 p4m's 128 planes on p4m) are 3 panels, which split 2:1 left one
  * thread idle a third of the layer (0.35 ms, by elements 0.21; AVX-512). False where a
  * block passes GROUP_M. */
+/* Whether a group plan's products run on the narrow kernel (wino_group_narrow): where the
+ * base channels fill at least half of its 2V and an element's tiles leave part of their
+ * vectors empty (9x9, 17x17 and 25x25 maps at F(4x4)) but fill more than half of one.
+ * Against the wide kernel on its gathered panels, one thread, alternating in one process
+ * (AVX-512; AVX2): 256 planes of p4m at 9x9 (32 base channels, 9 tiles in 16 columns)
+ * 0.33 ms against 0.70 (0.60 against 1.26), 128 of p4m at 17x17 (16 base channels: half
+ * a panel) 0.40 against 0.44 (0.45 against 0.63). Where the tiles fill the vectors it ran
+ * faster alone too (256 of p4 at 15x15 0.70 against 0.80, 512 of p4m at 8x8 by F(2x2)
+ * 0.93 against 1.16), but not in ResNet-18 p4 on two threads; and 4 tiles (8x8 by F(4x4))
+ * would take F(4x4)'s bank, 2.25 times F(2x2)'s, from a layer whose bank streams.
+ * GEQRT_WGNARROW=0 never, =1 always. */
+static bool group_narrow(const gq_conv *c)
+{
+	const char *m = getenv("GEQRT_WGNARROW");
+	if (m && (!strcmp(m, "0") || !strcmp(m, "1")))
+		return m[0] == '1';
+	int v = c->kern->v;
+	return 2 * (c->cout / c->grp->ng) >= 2 * v && c->tiles % v && 2 * c->tiles > v;
+}
+
 static bool plan_group(gq_conv *c)
 {
-	c->narrow = c->fused = false;
-	set_wide(c, c->cout / c->grp->ng);
-	c->mpanels = (c->cout / c->grp->ng + c->mr - 1) / c->mr;
-	c->cib = min_int(c->cin, GROUP_KC);
+	int base = c->cout / c->grp->ng;
+	c->fused = false;
+	set_wide(c, base);
+	if ((c->narrow = group_narrow(c)))
+		c->mr = 2 * c->kern->v;
+	c->mpanels = (base + c->mr - 1) / c->mr;
+	c->cib = c->narrow ? c->cin : min_int(c->cin, GROUP_KC);
 	c->tcp = c->tpanels;
 	c->by_elements = c->mpanels % 2 && c->mpanels < 8;
 	c->cop = c->by_elements ? c->mpanels : (c->mpanels + 1) / 2;
-	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <= GROUP_M;
+	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <= (c->narrow ? 2 * GROUP_M : GROUP_M);
 }
 
 /* The group plan's shape and blocks in form algo (F(2x2) or F(4x4) on reciprocal
@@ -2222,6 +2329,14 @@ static bool shape_group(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int al
 	return four || two;
 }
 
+/* The narrow form's cost as cost() counts the wide form's: its channels in panels of 2V,
+ * the tiles one by one, each call's stores as NARROW_STORE rows of K. */
+static double group_narrow_cost(const gq_conv *c)
+{
+	double co = (double)c->mpanels * c->mr * c->grp->ng, a2 = c->alpha * c->alpha;
+	return a2 * co * c->tiles * (c->cin + NARROW_STORE) + (c->cin + co) * wino_live(c) * a2 * 4;
+}
+
 double gq_wgroup_estimate(const gq_conv_shape *s, int algo, size_t *bytes)
 {
 	gq_conv c;
@@ -2231,16 +2346,18 @@ double gq_wgroup_estimate(const gq_conv_shape *s, int algo, size_t *bytes)
 		return -1;
 	/* measured slower than the orbit (1.12x its time on AVX2 at 17x17 on p4m, where the
 	 * elements split into halves of 8 tiles), which cost() does not see */
-	if (c.by_elements && c.algo == GQ_CONV_WINO4R && c.kern->v < 16)
+	if (!c.narrow && c.by_elements && c.algo == GQ_CONV_WINO4R && c.kern->v < 16)
 		return -1;
 	*bytes = packed_a_floats(&c) * sizeof(float);
+	double narrow = c.narrow ? group_narrow_cost(&c) : -1;
 	/* wino_group.c's FORMS were measured with the base channels in panels of MR, and are
 	 * kept so where AVX-512 packs them in eights: counted 1.0 of the expanded work in
 	 * eights (1.12 in sixes), the group at F(4x4) on ResNet-44 p4m's 256 planes at 9x9 ran
 	 * 1.7-2.2x the orbit's time (AVX-512, one thread) */
 	c.mr = MR;
 	c.mpanels = (c.cout / g.ng + MR - 1) / MR;
-	return cost(&c);
+	c.narrow = false;
+	return narrow >= 0 && narrow < cost(&c) ? narrow : cost(&c);
 }
 
 gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo, bool full)
@@ -2254,8 +2371,9 @@ gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo, bool full)
 	}
 	/* (where the threads split the base channels, one thread ran the group faster than
 	 * the expanded plan: 256 planes at 15x15, AVX-512 and AVX2; 16 base channels split by
-	 * elements in panels of 6 and by channels in two of 8, where it stays beside them) */
-	full = full && (c->by_elements || (c->mr == MR8 && c->mpanels <= 2));
+	 * elements in panels of 6 and by channels in two of 8, where it stays beside them, as
+	 * beside the narrow form, which took the orbit's layers and its expanded plan) */
+	full = full && (c->by_elements || c->narrow || (c->mr == MR8 && c->mpanels <= 2));
 	if (full && !(c->full = gq_conv_new(s->cin, s->h, s->w, s->cout, 3, 1, s->p, 1, s->relu))) {
 		free(c);
 		free(g);
@@ -2995,6 +3113,56 @@ static void wino_narrow(
 	        c->tiles);
 }
 
+/* wino_group_block's products on the narrow kernel (c->narrow): the base channels in the
+ * vectors, 2V a panel (the bank packed so), and each element's tiles broadcast, up to the
+ * kernel's nrows at a time, so that no lane computes a tile that does not exist (at 9x9 by
+ * F(4x4) an element's 9 tiles filled 16 columns of the wide kernel). The kernel reads each
+ * row of K from V itself, at the element's point with its slots permuted (gnarrow_fn):
+ * gathered into a panel first, as the wide kernel's B, the copies took a sixth of a
+ * 256-plane 9x9 layer's time. One call per R tiles covers all of K (the bank's one K
+ * block), its R x 2V results going to the element's rows at its point. */
+static void wino_group_narrow(
+        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, float *Mb)
+{
+	const gq_wgroup *g = c->grp;
+	int nr = 2 * c->kern->v, cin = c->cin, ng = g->ng, R = c->kern->nrows;
+	int a2 = c->alpha * c->alpha, base = c->cout / ng;
+	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * nr * ng;
+	float acc[NROWS * 2 * VMAX];
+	for (int q = 0; q < a2; q++) {
+		const float *U = c->a + (size_t)q * cin * c->mpanels * nr,
+		            *Un = q + 1 < a2 ? U + (size_t)cin * c->mpanels * nr : U;
+		for (int a = a0; a < a1; a++) {
+			int off[GQ_D4_ORDER];
+			for (int s = 0; s < ng; s++)
+				off[s] = g->src[a][s] * nr;
+			const float *Vq = V + g->pt[a][q] * wino_vstride(c);
+			float *Mq = Mb + g->pt[a][q] * rows * cols + a * cols;
+			for (int j = 0; j < c->tpanels; j++) {
+				/* the panel's tiles in calls of nearly equal rows */
+				int n = min_int(nr, c->tiles - j * nr), nb = (n + R - 1) / R;
+				for (int r = 0; r < nb; r++) {
+					int t0 = n * r / nb, t1 = n * (r + 1) / nb;
+					const float *b = Vq + (size_t)j * cin * nr + t0;
+					for (int i = i0; i < i1; i++) {
+						size_t at = (size_t)i * cin * nr;
+						float *C = Mq + (size_t)(i - i0) * nr * ld +
+						           j * nr + t0;
+						/* the next point's panel, a half per element */
+						c->kern->gnarrow[t1 - t0 - 1](cin, U + at, b, off,
+						        ng, (size_t)ng * nr, acc,
+						        Un + at +
+						                (size_t)(a & 1) * cin *
+						                        LINE_FLOATS);
+						c->kern->narrow_out(C, ld, acc, t1 - t0,
+						        min_int(nr, base - i * nr), NULL, false);
+					}
+				}
+			}
+		}
+	}
+}
+
 /* A group plan's products for the output channels (o, a) of base channels o in panels
  * [i0, i1), elements a in [a0, a1), all the tiles: for each base point q and K block, a B panel
  * of two halves of v columns (an element's v tiles each, in turn over the elements and
@@ -3009,7 +3177,9 @@ static void wino_group_block(const gq_conv *c, float *out, const float *add, con
 	int mr = c->mr;
 	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * mr * ng;
 	_Alignas(64) float B[KC * 2 * VMAX];
-	for (int pc = 0; pc < cin; pc += c->cib) {
+	if (c->narrow)
+		wino_group_narrow(c, V, i0, i1, a0, a1, Mb);
+	for (int pc = 0; pc < cin && !c->narrow; pc += c->cib) {
 		int kc = min_int(c->cib, cin - pc);
 		for (int q = 0; q < c->alpha * c->alpha; q++) {
 			const float *U = c->a + (size_t)q * cin * c->mpanels * mr;

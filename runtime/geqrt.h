@@ -339,7 +339,8 @@ gq_conv *gq_conv_new_orbit(int cin, int h, int w, int cout, int k, int s, int p,
  * runs the orbit, GEQRT_ORBIT=1 wherever exact (alone). A stride-1 3x3 gconv whose
  * expanded plan runs F(2x2) on a streaming bank of 4 MB or more runs instead as one
  * F(2x2) bank for all the group's elements (the group in the Winograd domain; README,
- * Performance); GEQRT_WGROUP=0 never, GEQRT_WGROUP=1 wherever it applies. */
+ * Performance); GEQRT_WGROUP=0 never, GEQRT_WGROUP=1 wherever it applies;
+ * GEQRT_WGNARROW=0 never runs its products on the narrow kernels, =1 always. */
 gq_conv *gq_conv_new_group(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,
         int ng, const int *elem, bool lift);
 /* ng if c runs as an orbit, else 0. */

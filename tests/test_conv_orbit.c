@@ -292,11 +292,11 @@ END_TEST
 
 /* ResNet-44 p4m at 33x33 (widths 8, 16, 32: 64, 128, 256 planes), layer by layer, with
  * its 98 MB of expanded banks: the Winograd group at F(4x4) on the 3x3 layers on 17x17
- * (wino_group.c); the orbit where its bank is 2 MB at most and it does no more work than
- * the expanded conv (the 3x3 layers on 9x9), not on 33x33 (1.6 times the work), nor for
- * the stride-2 layers (their copies' gathers and transforms), the 1x1 shortcuts or the
- * lift; in a model whose banks stay in the caches, neither. On every kernel: the rules count the
- * work as the planner does for each. */
+ * and 9x9 (wino_group.c; its narrow form, ahead of the orbit there); the orbit nowhere:
+ * not on 33x33 (1.6 times the work), nor for the stride-2 layers (their copies' gathers
+ * and transforms), the 1x1 shortcuts or the lift; in a model whose banks stay in the
+ * caches, neither. On every kernel: the rules count the work as the planner does for
+ * each. */
 START_TEST(orbits_where_banks_stream)
 {
 	static const struct {
@@ -310,7 +310,7 @@ START_TEST(orbits_where_banks_stream)
 	        {{128, 17, 17, 128, 3, 1, 1, 1, true, 8, NULL, false}, false, true},   /* stage 2 */
 	        {{128, 17, 17, 256, 3, 2, 1, 1, true, 8, NULL, false}, false, false},  /* into 3 */
 	        {{128, 17, 17, 256, 1, 2, 0, 1, false, 8, NULL, false}, false, false}, /* 1x1 */
-	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, NULL, false}, true, false},     /* stage 3 */
+	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, NULL, false}, false, true},     /* stage 3 */
 	};
 	const Group *p4m = &groups[NGROUPS - 1];
 	for (int kn = 0; kn < 3; kn++) {
@@ -321,11 +321,8 @@ START_TEST(orbits_where_banks_stream)
 			c.elem = p4m->elem;
 			gq_conv *model = gq_conv_new_in_model(&c, 98 << 20),
 			        *cached = gq_conv_new_in_model(&c, 8 << 20);
-			/* AVX2: the group's threads split the elements of 3 panels too slowly */
-			bool group = resnet[i].group && strcmp(kernel_names[kn], "avx2");
-			ck_assert_msg(
-			        gq_conv_orbit(model) ==
-			                (resnet[i].orbit || (resnet[i].group && !group) ? 8 : 0),
+			bool group = resnet[i].group;
+			ck_assert_msg(gq_conv_orbit(model) == (resnet[i].orbit ? 8 : 0),
 			        "%s: %d -> %d planes at %dx%d: orbit of %d", kernel_names[kn],
 			        c.cin, c.cout, c.h, c.w, gq_conv_orbit(model));
 			ck_assert_msg(gq_conv_wgroup(model) == (group ? 8 : 0),
@@ -398,13 +395,9 @@ static void check_one_thread_plan(const Layer *L, bool group)
 	free_case(&t);
 }
 
-/* AVX2's 8-float vectors leave the group at F(4x4) split by elements out (the orbit runs
- * those layers), so the plans chosen differ by kernel. */
-static bool narrow_vectors(void)
-{
-	return !strcmp(gq_conv_kernel(), "avx2");
-}
-
+/* The orbit where the group is not asked for (GEQRT_WGROUP=0: the group's narrow form
+ * runs that layer by default), and the group, narrow, on 16 and 32 base channels (their
+ * threads split the elements or the channels). */
 START_TEST(expanded_plan_for_one_thread)
 {
 	static const Layer orbit = {32, 9, 9, 32, 3, 1, 1, false},
@@ -413,8 +406,11 @@ START_TEST(expanded_plan_for_one_thread)
 		if (gq_conv_use_kernel(kernel_names[kn]))
 			continue;
 		seed(18);
+		setenv("GEQRT_WGROUP", "0", 1);
 		check_one_thread_plan(&orbit, false);
-		check_one_thread_plan(&group, !narrow_vectors());
+		unsetenv("GEQRT_WGROUP");
+		check_one_thread_plan(&group, true);
+		check_one_thread_plan(&orbit, true);
 	}
 	gq_conv_use_kernel(NULL);
 }
@@ -430,7 +426,8 @@ static gq_conv *new_wgroup(const Case *t, bool relu, int algo)
 	return gq_conv_new_wgroup(&s, algo, false);
 }
 
-/* The group plan in form algo against the naive conv, on threads threads. */
+/* The group plan in form algo against the naive conv, on threads threads; its products on
+ * the narrow kernel where GEQRT_WGNARROW is 1. */
 static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, int threads, int algo)
 {
 	Case t;
@@ -438,6 +435,9 @@ static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, in
 	gq_conv *c = new_wgroup(&t, relu, algo);
 	ck_assert_msg(c != NULL, "no group plan for ng=%d c=%d %dx%d", G->ng, L->c, L->h, L->w);
 	ck_assert_int_eq(gq_conv_wgroup(c), G->ng);
+	const char *narrow = getenv("GEQRT_WGNARROW");
+	if (narrow)
+		ck_assert_int_eq(gq_conv_narrow(c), !strcmp(narrow, "1"));
 	ck_assert_str_eq(gq_conv_algo(c), algo == GQ_CONV_WINO2    ? "winograd2"
 	                                  : algo == GQ_CONV_WINO4R ? "winograd4r"
 	                                                           : "winograd6");
@@ -466,6 +466,7 @@ START_TEST(wgroup_every_subgroup_every_kernel)
 	        {70, 6, 6, 9, 3, 1, 1, false},
 	};
 	seed(19);
+	setenv("GEQRT_WGNARROW", "0", 1); /* the wide kernel's form */
 	for (int kn = 0; kn < 3; kn++) {
 		if (gq_conv_use_kernel(kernel_names[kn]))
 			continue;
@@ -477,6 +478,44 @@ START_TEST(wgroup_every_subgroup_every_kernel)
 					        1 + (int)(g + i + f) % 3, forms[f]);
 			}
 	}
+	unsetenv("GEQRT_WGNARROW");
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
+/* The narrow form (wino_group_narrow; GEQRT_WGNARROW=1): each element's tiles broadcast
+ * in calls of up to the kernel's rows, maps of 1 (4x4, 5x7), 9 (9x9), 25 (17x17) and 49
+ * (25x25: two panels of tiles on AVX-512, four on AVX2) tiles at F(4x4), base channels
+ * below, at and past a panel of 2V (32 on AVX-512, 16 on AVX2 and 32 in C), input
+ * channels past KC (40 planes a slot on p4m: 320); every subgroup, every kernel, every
+ * form, 1-3 threads (by elements or by base channels), residual and relu. */
+START_TEST(wgroup_narrow_every_subgroup_every_kernel)
+{
+	static const int forms[] = {GQ_CONV_WINO4R, GQ_CONV_WINO2, GQ_CONV_WINO6};
+	static const Layer L[] = {
+	        {3, 4, 4, 33, 3, 1, 1, false},
+	        {5, 7, 5, 16, 3, 1, 1, false},
+	        {40, 9, 9, 32, 3, 1, 1, false},
+	        {6, 17, 17, 7, 3, 1, 1, false},
+	        {4, 25, 25, 32, 3, 1, 1, false},
+	};
+	seed(21);
+	setenv("GEQRT_WGNARROW", "1", 1);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int g = 0; g < NGROUPS; g++)
+			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+				int v = (int)(g + i + kn) % 4;
+				if (L[i].h == 25 && groups[g].ng > 4)
+					continue; /* p4m's block at 25x25 passes 2 GROUP_M */
+				for (int f = 0; f < (L[i].h == 25 ? 1 : 2); f++) /* and F(2x2)'s */
+					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
+					        1 + (int)(g + i + f) % 3,
+					        f ? forms[1 + (g + i + kn) % 2] : forms[0]);
+			}
+	}
+	unsetenv("GEQRT_WGNARROW");
 	gq_conv_use_kernel(NULL);
 }
 END_TEST
@@ -519,53 +558,57 @@ END_TEST
  * expanded plan runs F(2x2) too (the same multiply-adds) on a bank of 4 MB or more (the
  * wide p4m model's last layer, ResNet-18 p4's stage 4); F(4x4) on reciprocal points where
  * its work is within 15% of the expanded plan's on a bank of 2 MB or more (ResNet-18's
- * stage 3, ResNet-44 p4m's stage 2, the wide model's 256 planes at 15x15); neither where
- * the products of F(4x4) waste columns on 9 tiles (ResNet-44 p4m's stage 3) or their
- * block passes half the L2 (ResNet-44 p4's stage 3 at 25x25), nor where the banks stay in
- * the caches. Its bank: the identity's rows of the form's, padded to panels of 6 (of 8 on
- * AVX-512, the base channels being multiples of 8).
+ * stage 3, ResNet-44 p4m's stage 2, the wide model's 256 planes at 15x15), and in its
+ * narrow form where an element's tiles leave its vectors part empty (ResNet-44 p4m's
+ * stages 2 and 3 at 17x17 and 9x9, ResNet-44 p4's stage 3 at 25x25); neither where the
+ * banks stay in the caches. Its bank: the identity's rows of the form's, padded to
+ * panels of 6 (of 8 on AVX-512, the base channels being multiples of 8; narrow, of 2V),
+ * with the expanded bank beside it where it keeps the expanded plan for one thread.
  * GEQRT_WGROUP=1 wherever it applies, 0 never. */
 static const int p4m[] = {0, 1, 2, 3, 4, 5, 6, 7}, p4[] = {0, 1, 2, 3};
 static const struct {
 	gq_conv_shape c;
 	int ng;
 	const char *algo;
-	bool full; /* the expanded plan beside it: 16 base channels (3 panels of 6, 2 of 8) */
+	bool narrow;
 } wshapes[] = {
         {{512, 8, 8, 512, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd2", false},
         {{512, 8, 8, 512, 3, 1, 1, 1, false, 4, p4, false}, 4, "winograd2", false},
         {{256, 15, 15, 256, 3, 1, 1, 1, true, 4, p4, false}, 4, "winograd4r", false},
         {{256, 15, 15, 256, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd4r", false},
         {{128, 17, 17, 128, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd4r", true},
-        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false}, 0, NULL, false},
-        {{128, 25, 25, 128, 3, 1, 1, 1, true, 4, p4, false}, 0, NULL, false},
+        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd4r", true},
+        {{128, 25, 25, 128, 3, 1, 1, 1, true, 4, p4, false}, 4, "winograd4r", true},
         {{512, 8, 8, 512, 3, 2, 1, 1, true, 4, p4, false}, 0, NULL, false}, /* s=2 */
         {{128, 8, 8, 128, 3, 1, 1, 1, true, 4, p4, false}, 0, NULL, false}, /* 1 MB */
 };
 
-/* The choices under the kernel in use: AVX2's 8-float vectors leave out the group whose
- * threads split the elements (the one with the expanded plan beside it). */
 static void check_wgroup_choices(void)
 {
 	for (size_t i = 0; i < sizeof wshapes / sizeof wshapes[0]; i++) {
 		const gq_conv_shape *c = &wshapes[i].c;
 		gq_conv *model = gq_conv_new_in_model(c, 100 << 20),
 		        *cached = gq_conv_new_in_model(c, 8 << 20);
-		int ng = wshapes[i].full && narrow_vectors() ? 0 : wshapes[i].ng;
+		int ng = wshapes[i].ng;
 		ck_assert_msg(gq_conv_wgroup(model) == ng,
 		        "%s: %d -> %d planes at %dx%d, s=%d, ng=%d: group of %d", gq_conv_kernel(),
 		        c->cin, c->cout, c->h, c->w, c->s, c->ng, gq_conv_wgroup(model));
 		ck_assert_int_eq(gq_conv_wgroup(cached), 0);
 		if (ng) {
-			int mr = strcmp(gq_conv_kernel(), "avx512") ? 6 : 8;
+			bool avx512 = !strcmp(gq_conv_kernel(), "avx512");
+			int v = strcmp(gq_conv_kernel(), "avx2") ? 16 : 8,
+			    mr = wshapes[i].narrow ? 2 * v
+			         : avx512          ? 8
+			                           : 6,
+			    base = c->cout / ng;
+			ck_assert_int_eq(gq_conv_narrow(model), wshapes[i].narrow);
 			ck_assert_int_eq(gq_conv_panel(model), mr);
 			ck_assert_str_eq(gq_conv_algo(model), wshapes[i].algo);
 			size_t points = strcmp(wshapes[i].algo, "winograd2") ? 36 : 16;
-			size_t expanded = points * c->cout * c->cin * sizeof(float);
-			size_t own = gq_conv_bytes(model) -
-			             (wshapes[i].full ? gq_conv_expanded_bytes(c) : 0);
-			ck_assert_uint_le(own * c->ng, expanded * 9 / 8);
-			ck_assert_uint_ge(own * c->ng, expanded);
+			size_t own = points * (size_t)((base + mr - 1) / mr * mr) * c->cin *
+			             sizeof(float);
+			size_t bytes = gq_conv_bytes(model);
+			ck_assert(bytes == own || bytes == own + gq_conv_expanded_bytes(c));
 		}
 		gq_conv_free(model);
 		gq_conv_free(cached);
@@ -581,12 +624,12 @@ START_TEST(wgroup_choice)
 	gq_conv_shape small = {32, 5, 7, 32, 3, 1, 1, 1, false, 4, p4, false};
 	setenv("GEQRT_WGROUP", "1", 1);
 	gq_conv *forced = gq_conv_new_in_model(&small, 0);
-	/* also where the rule would not take it (the elements split on AVX2) */
+	/* also where the rule would not take it (a bank of 1 MB) */
 	for (int kn = 0; kn < 3; kn++) {
 		if (gq_conv_use_kernel(kernel_names[kn]))
 			continue;
-		gq_conv *c = gq_conv_new_in_model(&wshapes[4].c, 100 << 20);
-		ck_assert_int_eq(gq_conv_wgroup(c), 8);
+		gq_conv *c = gq_conv_new_in_model(&wshapes[8].c, 100 << 20);
+		ck_assert_int_eq(gq_conv_wgroup(c), 4);
 		gq_conv_free(c);
 	}
 	gq_conv_use_kernel(NULL);
@@ -613,6 +656,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, orbits_where_banks_stream);
 	tcase_add_test(tc, expanded_plan_for_one_thread);
 	tcase_add_test(tc, wgroup_every_subgroup_every_kernel);
+	tcase_add_test(tc, wgroup_narrow_every_subgroup_every_kernel);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	suite_add_tcase(s, tc);

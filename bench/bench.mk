@@ -23,6 +23,12 @@ $(B)/bench/placement: bench/placement.c $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 
+# `build/bench/membw [ROUNDS [KB...]]`: GB/s per thread alone and with the other thread
+# streaming too, by size, and the placement (bench/membw.c); not part of `make bench`.
+$(B)/bench/membw: bench/membw.c $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
+
 bench: all $(B)/bench/peak $(B)/bench/kernel
 	$(PY) bench/run.py --build $(B) --threads $(BENCH_THREADS) --rounds $(BENCH_ROUNDS) \
 	        --out docs $(if $(BENCH_ISA),--isa $(BENCH_ISA))

@@ -3163,23 +3163,22 @@ static void wino_group_narrow(
 	}
 }
 
-/* A group plan's products for the output channels (o, a) of base channels o in panels
- * [i0, i1), elements a in [a0, a1), all the tiles: for each base point q and K block, a B panel
- * of two halves of v columns (an element's v tiles each, in turn over the elements and
- * their tiles) gathered from V at the elements' points (gq_wgroup_pack), times every base
- * panel's filters, each half's results going to its element's rows (o, a) at its point;
- * then back to pixels. Mb: channel (o, a) of the block at ((o - i0*mr)*ng + a)*cols. */
-static void wino_group_block(const gq_conv *c, float *out, const float *add, const float *V, int i0,
-        int i1, int a0, int a1, float *Mb)
+/* A group plan's products on the wide kernel for the output channels (o, a) of base
+ * channels o in panels [i0, i1), elements a in [a0, a1), all the tiles: for each base point
+ * q and K block, a B panel of two halves of v columns (an element's v tiles each, in turn
+ * over the elements and their tiles) gathered from V at the elements' points
+ * (gq_wgroup_pack), times every base panel's filters, each half's results going to its
+ * element's rows (o, a) at its point. Mb: channel (o, a) of the block at
+ * ((o - i0*mr)*ng + a)*cols. */
+static void wino_group_wide(
+        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, float *Mb)
 {
 	const gq_wgroup *g = c->grp;
 	int v = c->kern->v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v, halves = a1 * hpe;
 	int mr = c->mr;
 	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * mr * ng;
 	_Alignas(64) float B[KC * 2 * VMAX];
-	if (c->narrow)
-		wino_group_narrow(c, V, i0, i1, a0, a1, Mb);
-	for (int pc = 0; pc < cin && !c->narrow; pc += c->cib) {
+	for (int pc = 0; pc < cin; pc += c->cib) {
 		int kc = min_int(c->cib, cin - pc);
 		for (int q = 0; q < c->alpha * c->alpha; q++) {
 			const float *U = c->a + (size_t)q * cin * c->mpanels * mr;
@@ -3207,6 +3206,18 @@ static void wino_group_block(const gq_conv *c, float *out, const float *add, con
 			}
 		}
 	}
+}
+
+/* A group plan's block: its products (narrow or wide), then back to pixels. */
+static void wino_group_block(const gq_conv *c, float *out, const float *add, const float *V, int i0,
+        int i1, int a0, int a1, float *Mb)
+{
+	int mr = c->mr, ng = c->grp->ng;
+	size_t cols = (size_t)group_cols(c), rows = (size_t)(i1 - i0) * mr * ng;
+	if (c->narrow)
+		wino_group_narrow(c, V, i0, i1, a0, a1, Mb);
+	else
+		wino_group_wide(c, V, i0, i1, a0, a1, Mb);
 	if (a0 == 0 && a1 == ng) {
 		c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * mr * ng,
 		        min_int(i1 * mr * ng, c->cout), 0, c->tiles);

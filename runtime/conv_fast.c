@@ -33,6 +33,7 @@
 #endif
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -3113,7 +3114,7 @@ static void wino_narrow(
 	        c->tiles);
 }
 
-/* wino_group_block's products on the narrow kernel (c->narrow): the base channels in the
+/* group_points' products on the narrow kernel (c->narrow): the base channels in the
  * vectors, 2V a panel (the bank packed so), and each element's tiles broadcast, up to the
  * kernel's nrows at a time, so that no lane computes a tile that does not exist (at 9x9 by
  * F(4x4) an element's 9 tiles filled 16 columns of the wide kernel). The kernel reads each
@@ -3122,41 +3123,36 @@ static void wino_narrow(
  * 256-plane 9x9 layer's time. One call per R tiles covers all of K (the bank's one K
  * block), its R x 2V results going to the element's rows at its point. */
 static void wino_group_narrow(
-        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, float *Mb)
+        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, int q, float *Mb)
 {
 	const gq_wgroup *g = c->grp;
 	int nr = 2 * c->kern->v, cin = c->cin, ng = g->ng, R = c->kern->nrows;
 	int a2 = c->alpha * c->alpha, base = c->cout / ng;
 	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * nr * ng;
 	float acc[NROWS * 2 * VMAX];
-	for (int q = 0; q < a2; q++) {
-		const float *U = c->a + (size_t)q * cin * c->mpanels * nr,
-		            *Un = q + 1 < a2 ? U + (size_t)cin * c->mpanels * nr : U;
-		for (int a = a0; a < a1; a++) {
-			int off[GQ_D4_ORDER];
-			for (int s = 0; s < ng; s++)
-				off[s] = g->src[a][s] * nr;
-			const float *Vq = V + g->pt[a][q] * wino_vstride(c);
-			float *Mq = Mb + g->pt[a][q] * rows * cols + a * cols;
-			for (int j = 0; j < c->tpanels; j++) {
-				/* the panel's tiles in calls of nearly equal rows */
-				int n = min_int(nr, c->tiles - j * nr), nb = (n + R - 1) / R;
-				for (int r = 0; r < nb; r++) {
-					int t0 = n * r / nb, t1 = n * (r + 1) / nb;
-					const float *b = Vq + (size_t)j * cin * nr + t0;
-					for (int i = i0; i < i1; i++) {
-						size_t at = (size_t)i * cin * nr;
-						float *C = Mq + (size_t)(i - i0) * nr * ld +
-						           j * nr + t0;
-						/* the next point's panel, a half per element */
-						c->kern->gnarrow[t1 - t0 - 1](cin, U + at, b, off,
-						        ng, (size_t)ng * nr, acc,
-						        Un + at +
-						                (size_t)(a & 1) * cin *
-						                        LINE_FLOATS);
-						c->kern->narrow_out(C, ld, acc, t1 - t0,
-						        min_int(nr, base - i * nr), NULL, false);
-					}
+	const float *U = c->a + (size_t)q * cin * c->mpanels * nr,
+	            *Un = q + 1 < a2 ? U + (size_t)cin * c->mpanels * nr : U;
+	for (int a = a0; a < a1; a++) {
+		int off[GQ_D4_ORDER];
+		for (int s = 0; s < ng; s++)
+			off[s] = g->src[a][s] * nr;
+		const float *Vq = V + g->pt[a][q] * wino_vstride(c);
+		float *Mq = Mb + g->pt[a][q] * rows * cols + a * cols;
+		for (int j = 0; j < c->tpanels; j++) {
+			/* the panel's tiles in calls of nearly equal rows */
+			int n = min_int(nr, c->tiles - j * nr), nb = (n + R - 1) / R;
+			for (int r = 0; r < nb; r++) {
+				int t0 = n * r / nb, t1 = n * (r + 1) / nb;
+				const float *b = Vq + (size_t)j * cin * nr + t0;
+				for (int i = i0; i < i1; i++) {
+					size_t at = (size_t)i * cin * nr;
+					float *C = Mq + (size_t)(i - i0) * nr * ld + j * nr + t0;
+					/* the next point's panel, a half per element */
+					c->kern->gnarrow[t1 - t0 - 1](cin, U + at, b, off, ng,
+					        (size_t)ng * nr, acc,
+					        Un + at + (size_t)(a & 1) * cin * LINE_FLOATS);
+					c->kern->narrow_out(C, ld, acc, t1 - t0,
+					        min_int(nr, base - i * nr), NULL, false);
 				}
 			}
 		}
@@ -3164,14 +3160,16 @@ static void wino_group_narrow(
 }
 
 /* A group plan's products on the wide kernel for the output channels (o, a) of base
- * channels o in panels [i0, i1), elements a in [a0, a1), all the tiles: for each base point
- * q and K block, a B panel of two halves of v columns (an element's v tiles each, in turn
- * over the elements and their tiles) gathered from V at the elements' points
- * (gq_wgroup_pack), times every base panel's filters, each half's results going to its
- * element's rows (o, a) at its point. Mb: channel (o, a) of the block at
- * ((o - i0*mr)*ng + a)*cols. */
+ * channels o in panels [i0, i1), elements a in [a0, a1), all the tiles, at base points
+ * [q0, q1): for each K block and point q, a B panel of two halves of v columns (an
+ * element's v tiles each, in turn over the elements and their tiles) gathered from V at
+ * the elements' points (gq_wgroup_pack), times every base panel's filters, each half's
+ * results going to its element's rows (o, a) at its point. Mb: channel (o, a) of the block
+ * at ((o - i0*mr)*ng + a)*cols. The K blocks outside the points keep a block's V in the L2
+ * while every element reads it at each of its points: with the points outside, 512 planes
+ * at 8x8 by F(2x2) (4 K blocks) ran 1.08x the time on one thread (AVX-512). */
 static void wino_group_wide(
-        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, float *Mb)
+        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, int q0, int q1, float *Mb)
 {
 	const gq_wgroup *g = c->grp;
 	int v = c->kern->v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v, halves = a1 * hpe;
@@ -3180,7 +3178,7 @@ static void wino_group_wide(
 	_Alignas(64) float B[KC * 2 * VMAX];
 	for (int pc = 0; pc < cin; pc += c->cib) {
 		int kc = min_int(c->cib, cin - pc);
-		for (int q = 0; q < c->alpha * c->alpha; q++) {
+		for (int q = q0; q < q1; q++) {
 			const float *U = c->a + (size_t)q * cin * c->mpanels * mr;
 			for (int h = a0 * hpe; h < halves; h += 2) {
 				int n = min_int(2, halves - h), a[2], t[2];
@@ -3208,16 +3206,30 @@ static void wino_group_wide(
 	}
 }
 
-/* A group plan's block: its products (narrow or wide), then back to pixels. */
-static void wino_group_block(const gq_conv *c, float *out, const float *add, const float *V, int i0,
-        int i1, int a0, int a1, float *Mb)
+/* A group plan's block, base channels of panels [i0, i1) and elements [a0, a1) (one
+ * thread's half, plan_group): the products at base points [q0, q1) (narrow or wide) into
+ * Mb. */
+typedef struct GroupBlock {
+	int i0, i1, a0, a1;
+} GroupBlock;
+
+static void group_points(
+        const gq_conv *c, const float *V, const GroupBlock *b, int q0, int q1, float *Mb)
 {
-	int mr = c->mr, ng = c->grp->ng;
+	if (!c->narrow) {
+		wino_group_wide(c, V, b->i0, b->i1, b->a0, b->a1, q0, q1, Mb);
+		return;
+	}
+	for (int q = q0; q < q1; q++)
+		wino_group_narrow(c, V, b->i0, b->i1, b->a0, b->a1, q, Mb);
+}
+
+/* A group plan's block back to pixels, from its products in Mb. */
+static void group_out(
+        const gq_conv *c, float *out, const float *add, const GroupBlock *b, float *Mb)
+{
+	int mr = c->mr, ng = c->grp->ng, i0 = b->i0, i1 = b->i1, a0 = b->a0, a1 = b->a1;
 	size_t cols = (size_t)group_cols(c), rows = (size_t)(i1 - i0) * mr * ng;
-	if (c->narrow)
-		wino_group_narrow(c, V, i0, i1, a0, a1, Mb);
-	else
-		wino_group_wide(c, V, i0, i1, a0, a1, Mb);
 	if (a0 == 0 && a1 == ng) {
 		c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * mr * ng,
 		        min_int(i1 * mr * ng, c->cout), 0, c->tiles);
@@ -3266,46 +3278,158 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 
 static float *line_aligned(float *scratch);
 static Input padded_input(const gq_conv *c, const float *xp);
+static inline void spin_pause(int i);
 
 /* A group plan's run on n threads (two at most): each pads and transforms the whole input
- * (a few percent of the products' work) into its own half of scratch, so that neither
+ * (a few percent of the products' work) into its own part of scratch, so that neither
  * waits for the other (a barrier between the phases, with the machine shared, ran the
  * 512-plane 8x8 layer several times slower), then runs the products of its half of the
  * base channels (reading its half of the bank, each B panel gathered once for all of
- * them) or of the elements (plan_group); one thread runs both halves. */
+ * them) or of the elements (plan_group), in ranges of base points, and back to pixels;
+ * one thread runs both halves. The two cores run at different speeds, and which is faster
+ * changes with the placement and the load (rdtsc in ResNet-44 p4m's stage 2 and 3 at batch
+ * 1: thread 0's products 10-25% slower in one run, thread 1's 5-15% in the next, whichever
+ * half each ran): a thread done with its own points takes the other half's last ones, one
+ * at a time, computing them from its own transformed input (the same numbers) into the
+ * owner's products, and the owner goes back to pixels once the points it lost are done. A
+ * stolen point costs a point's gathers and bank, 1/16 or 1/36 of the half's, not a pass
+ * over them (s14-gsplit's smaller calls cost 45-100 us each). */
+typedef struct GroupHalf {
+	/* the half's points not yet claimed, [lo, hi) (lo in the low 32 bits): its owner
+	 * claims them from lo up, the other thread from hi down, each a compare-and-swap on
+	 * the pair; on a line of its own */
+	_Alignas(64) _Atomic uint64_t lohi;
+	_Atomic int stolen_done; /* points the other thread claimed and finished */
+} GroupHalf;
+
 typedef struct GroupJob {
 	const gq_conv *c;
 	float *out, *scratch;
 	const float *in, *add;
+	GroupHalf half[2];
 } GroupJob;
+
+static int steal_first; /* gq_conv_wgroup_steal's */
+
+void gq_conv_wgroup_steal(int points)
+{
+	steal_first = points;
+}
+
+/* Half h's block (plan_group's halves). */
+static GroupBlock group_block(const gq_conv *c, int h)
+{
+	int ng = c->grp->ng;
+	if (c->by_elements)
+		return (GroupBlock){0, c->mpanels, h * ng / 2, (h + 1) * ng / 2};
+	return (GroupBlock){h ? c->cop : 0, h ? c->mpanels : c->cop, 0, ng};
+}
+
+/* Thread t's part of scratch: its padded input, then V, then its half's products. */
+static float *group_part(const GroupJob *j, int t)
+{
+	return line_aligned(j->scratch + t * group_floats(j->c));
+}
+
+static float *group_products(const GroupJob *j, int t)
+{
+	return group_part(j, t) + padded_floats(j->c) + wino_v_floats(j->c);
+}
+
+/* Claims half h's points [*q0, *q1): the owner three quarters of those left (at least
+ * one) from the first up, the other thread the last one but where it is the only one
+ * left (the owner's own costs less: a stolen point's products are written to lines the
+ * owner holds, and read back from the thief's); false where none is. The owner's ranges
+ * keep most of its points in one of wino_group_wide's passes over the K blocks (point by
+ * point, ResNet-18 p4 on two threads ran 0.92-0.99x the images/s on AVX2, its 512 planes
+ * at 8x8 having 4 K blocks). */
+static bool claim_points(GroupHalf *h, bool owner, int *q0, int *q1)
+{
+	uint64_t s = atomic_load_explicit(&h->lohi, memory_order_relaxed);
+	for (;;) {
+		uint32_t lo = (uint32_t)s, hi = (uint32_t)(s >> 32);
+		if (lo >= hi || (!owner && hi - lo < 2))
+			return false;
+		uint32_t n = owner && hi - lo > 1 ? (hi - lo) * 3 / 4 : 1;
+		uint64_t next = owner ? s + n : s - ((uint64_t)1 << 32);
+		if (atomic_compare_exchange_weak_explicit(
+		            &h->lohi, &s, next, memory_order_relaxed, memory_order_relaxed)) {
+			*q0 = owner ? (int)lo : (int)hi - 1;
+			*q1 = owner ? (int)(lo + n) : (int)hi;
+			return true;
+		}
+	}
+}
+
+/* Up to most of half h's last points, computed from this thread's V into the owner's
+ * products. */
+static void steal_points(GroupJob *j, const float *V, int h, int most)
+{
+	GroupBlock b = group_block(j->c, h);
+	float *Mb = group_products(j, h);
+	int q0, q1;
+	for (int k = 0; k < most && claim_points(&j->half[h], false, &q0, &q1); k++) {
+		group_points(j->c, V, &b, q0, q1, Mb);
+		atomic_fetch_add_explicit(&j->half[h].stolen_done, 1, memory_order_release);
+	}
+}
+
+/* Half h's points that are left, from the first up. */
+static void own_points(GroupJob *j, const float *V, int h, float *Mb)
+{
+	GroupBlock b = group_block(j->c, h);
+	int q0, q1;
+	while (claim_points(&j->half[h], true, &q0, &q1))
+		group_points(j->c, V, &b, q0, q1, Mb);
+}
+
+/* Half h back to pixels, once its owner has claimed all it could and the points the other
+ * thread took are done (none is left: hi is final, the points past it the other's). */
+static void half_out(GroupJob *j, int h, float *Mb)
+{
+	const gq_conv *c = j->c;
+	GroupBlock b = group_block(c, h);
+	GroupHalf *half = &j->half[h];
+	int lost = c->alpha * c->alpha -
+	           (int)(atomic_load_explicit(&half->lohi, memory_order_relaxed) >> 32);
+	for (int i = 0; atomic_load_explicit(&half->stolen_done, memory_order_acquire) < lost; i++)
+		spin_pause(i);
+	group_out(c, j->out, j->add, &b, Mb);
+}
 
 static void group_share(void *ctx, int t, int n)
 {
-	const GroupJob *j = ctx;
+	GroupJob *j = ctx;
 	const gq_conv *c = j->c;
 	if (n == 1 && c->full) {
 		gq_conv_run_sum(c->full, j->out, j->in, j->add, j->scratch);
 		return;
 	}
-	float *xp = line_aligned(j->scratch + t * group_floats(c));
-	float *V = xp + padded_floats(c), *Mb = V + wino_v_floats(c);
+	float *xp = group_part(j, t), *V = xp + padded_floats(c), *Mb = group_products(j, t);
 	Input x = padded_input(c, xp);
 	pad_input(c, xp, j->in, 0, c->cin, 0, c->hp);
 	c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, wino_live(c));
-	int ng = c->grp->ng;
-	for (int h = t; h < 2; h += n)
-		if (c->by_elements)
-			wino_group_block(c, j->out, j->add, V, 0, c->mpanels, h * ng / 2,
-			        (h + 1) * ng / 2, Mb);
-		else
-			wino_group_block(c, j->out, j->add, V, h ? c->cop : 0,
-			        h ? c->mpanels : c->cop, 0, ng, Mb);
+	int a2 = c->alpha * c->alpha;
+	for (int h = t; h < 2; h += n) {
+		GroupBlock b = group_block(c, h);
+		if (n == 1) { /* all the points in one range (wino_group_wide's K blocks outside) */
+			group_points(c, V, &b, 0, a2, Mb);
+		} else {
+			steal_points(j, V, 1 - h, steal_first);
+			own_points(j, V, h, Mb);
+			steal_points(j, V, 1 - h, a2);
+		}
+		half_out(j, h, Mb);
+	}
 }
 
 static void group_run(
         const gq_conv *c, float *out, const float *in, const float *add, float *scratch)
 {
-	GroupJob j = {c, out, scratch, in, add};
+	GroupJob j = {.c = c, .out = out, .scratch = scratch, .in = in, .add = add};
+	uint64_t all = (uint64_t)(c->alpha * c->alpha) << 32;
+	for (int h = 0; h < 2; h++)
+		atomic_init(&j.half[h].lohi, all);
 	gq_parallel(2, group_share, &j);
 }
 

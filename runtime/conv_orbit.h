@@ -62,6 +62,9 @@ int gq_wgroup_mode(void);
 gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c, int algo, bool full);
 /* ng if c is a group plan, else 0. */
 int gq_conv_wgroup(const gq_conv *c);
+/* Tests: each of a group plan's two threads first takes up to points of the other half's
+ * last Winograd points, as a thread done first takes the rest (0, the default: none). */
+void gq_conv_wgroup_steal(int points);
 /* The cost and bank bytes of c's group plan in form algo (as gq_conv_estimate); -1 if it
  * does not apply or is not to be chosen (a split measured slow). */
 double gq_wgroup_estimate(const gq_conv_shape *c, int algo, size_t *bytes);

@@ -450,13 +450,46 @@ static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, in
 	free_case(&t);
 }
 
+/* The forms of layer L on group G to check (the first n of algo), x a number that
+ * varies with the layer, group and kernel. */
+typedef int forms_fn(const Layer *L, const Group *G, int x, int *algo);
+
+/* check_wgroup on every kernel, every subgroup, each of the n layers L in each form that
+ * forms gives, residual and relu all four ways, 1-3 threads; the products on the narrow
+ * kernel or the wide one. */
+static void check_wgroups(const Layer *L, size_t n, bool narrow, forms_fn *forms)
+{
+	setenv("GEQRT_WGNARROW", narrow ? "1" : "0", 1);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int g = 0; g < NGROUPS; g++)
+			for (size_t i = 0; i < n; i++) {
+				int v = (int)(g + i + kn) % 4, algo[3];
+				int nf = forms(&L[i], &groups[g], (int)(g + i + kn), algo);
+				for (int f = 0; f < nf; f++)
+					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
+					        1 + (int)(g + i + f) % 3, algo[f]);
+			}
+	}
+	unsetenv("GEQRT_WGNARROW");
+	gq_conv_use_kernel(NULL);
+}
+
+static int every_form(const Layer *L, const Group *G, int x, int *algo)
+{
+	algo[0] = GQ_CONV_WINO2;
+	algo[1] = GQ_CONV_WINO4R;
+	algo[2] = GQ_CONV_WINO6;
+	return 3;
+}
+
 /* Odd shapes: base channels not a multiple of a panel, 5x7 and 7x5 maps (not square: the
  * plan needs no symmetry of the map), a map of one tile, enough tiles for several halves
  * of a vector, several K blocks; every form (F(2x2), F(4x4) on reciprocal points, F(6x6)), every
  * subgroup, every kernel, 1-3 threads, residual and relu all four ways. */
 START_TEST(wgroup_every_subgroup_every_kernel)
 {
-	static const int forms[] = {GQ_CONV_WINO2, GQ_CONV_WINO4R, GQ_CONV_WINO6};
 	static const Layer L[] = {
 	        {3, 5, 7, 5, 3, 1, 1, false},
 	        {5, 7, 5, 3, 3, 1, 1, false},
@@ -466,22 +499,20 @@ START_TEST(wgroup_every_subgroup_every_kernel)
 	        {70, 6, 6, 9, 3, 1, 1, false},
 	};
 	seed(19);
-	setenv("GEQRT_WGNARROW", "0", 1); /* the wide kernel's form */
-	for (int kn = 0; kn < 3; kn++) {
-		if (gq_conv_use_kernel(kernel_names[kn]))
-			continue;
-		for (int g = 0; g < NGROUPS; g++)
-			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
-				int v = (int)(g + i + kn) % 4;
-				for (int f = 0; f < 3; f++)
-					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
-					        1 + (int)(g + i + f) % 3, forms[f]);
-			}
-	}
-	unsetenv("GEQRT_WGNARROW");
-	gq_conv_use_kernel(NULL);
+	check_wgroups(L, sizeof L / sizeof L[0], false, every_form);
 }
 END_TEST
+
+/* F(4x4) on reciprocal points, and F(2x2) or F(6x6) in turn, but at 25x25 (F(4x4) only,
+ * and not on p4m: its block there passes 2 GROUP_M). */
+static int narrow_forms(const Layer *L, const Group *G, int x, int *algo)
+{
+	if (L->h == 25 && G->ng > 4)
+		return 0;
+	algo[0] = GQ_CONV_WINO4R;
+	algo[1] = x % 2 ? GQ_CONV_WINO6 : GQ_CONV_WINO2;
+	return L->h == 25 ? 1 : 2;
+}
 
 /* The narrow form (wino_group_narrow; GEQRT_WGNARROW=1): each element's tiles broadcast
  * in calls of up to the kernel's rows, maps of 1 (4x4, 5x7), 9 (9x9), 25 (17x17) and 49
@@ -491,7 +522,6 @@ END_TEST
  * form, 1-3 threads (by elements or by base channels), residual and relu. */
 START_TEST(wgroup_narrow_every_subgroup_every_kernel)
 {
-	static const int forms[] = {GQ_CONV_WINO4R, GQ_CONV_WINO2, GQ_CONV_WINO6};
 	static const Layer L[] = {
 	        {3, 4, 4, 33, 3, 1, 1, false},
 	        {5, 7, 5, 16, 3, 1, 1, false},
@@ -500,22 +530,63 @@ START_TEST(wgroup_narrow_every_subgroup_every_kernel)
 	        {4, 25, 25, 32, 3, 1, 1, false},
 	};
 	seed(21);
-	setenv("GEQRT_WGNARROW", "1", 1);
+	check_wgroups(L, sizeof L / sizeof L[0], true, narrow_forms);
+}
+END_TEST
+
+/* A thread done with its half takes the other half's last Winograd points
+ * (gq_conv_wgroup_steal forces it: each thread first takes that many): on two threads the
+ * same floats as on one, bit for bit, whether one point, all but one (the owner computes a
+ * range of one; a thread never takes the last one), or none is taken; wide and narrow, by elements
+ * (few base channels) and by base channels, odd channel counts, several K blocks, every form. */
+static void check_steals(const Layer *L, const Group *G, bool narrow, int algo)
+{
+	int a = algo == GQ_CONV_WINO2 ? 4 : algo == GQ_CONV_WINO4R ? 6 : 8;
+	const int steals[] = {1, a * a - 1, a * a, 0};
+	Case t;
+	setenv("GEQRT_WGNARROW", narrow ? "1" : "0", 1);
+	make_case(&t, L, G, true, true);
+	gq_conv *c = new_wgroup(&t, true, algo);
+	ck_assert_ptr_nonnull(c);
+	float *one = run(&t, c);
+	expect_near(&t, one, t.ref, "Winograd group, one thread, vs naive");
+	gq_set_threads(2);
+	for (int i = 0; i < 4; i++) {
+		gq_conv_wgroup_steal(steals[i]);
+		float *two = run(&t, c);
+		ck_assert_msg(!memcmp(one, two, t.nout * sizeof(float)),
+		        "%d points taken: two threads differ from one (ng=%d c=%d %dx%d)",
+		        steals[i], G->ng, L->c, L->h, L->w);
+		free(two);
+	}
+	gq_conv_wgroup_steal(0);
+	gq_set_threads(1);
+	unsetenv("GEQRT_WGNARROW");
+	free(one);
+	gq_conv_free(c);
+	free_case(&t);
+}
+
+START_TEST(wgroup_steal_points)
+{
+	static const Layer L[] = {
+	        {5, 7, 5, 3, 3, 1, 1, false},   /* one panel: by elements */
+	        {3, 9, 9, 17, 3, 1, 1, false},  /* 17 base channels */
+	        {40, 8, 8, 13, 3, 1, 1, false}, /* several K blocks on p4m */
+	        {6, 17, 17, 7, 3, 1, 1, false},
+	        {7, 6, 6, 50, 3, 1, 1, false}, /* 9 panels (2 narrow): by channels */
+	};
+	static const int forms[] = {GQ_CONV_WINO2, GQ_CONV_WINO4R, GQ_CONV_WINO6};
+	seed(22);
 	for (int kn = 0; kn < 3; kn++) {
 		if (gq_conv_use_kernel(kernel_names[kn]))
 			continue;
-		for (int g = 0; g < NGROUPS; g++)
-			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
-				int v = (int)(g + i + kn) % 4;
-				if (L[i].h == 25 && groups[g].ng > 4)
-					continue; /* p4m's block at 25x25 passes 2 GROUP_M */
-				for (int f = 0; f < (L[i].h == 25 ? 1 : 2); f++) /* and F(2x2)'s */
-					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
-					        1 + (int)(g + i + f) % 3,
-					        f ? forms[1 + (g + i + kn) % 2] : forms[0]);
+		for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+			for (int narrow = 0; narrow < 2; narrow++) {
+				const Group *G = &groups[(i + kn) % 2 ? NGROUPS - 1 : 5];
+				check_steals(&L[i], G, narrow, forms[(i + narrow + kn) % 3]);
 			}
 	}
-	unsetenv("GEQRT_WGNARROW");
 	gq_conv_use_kernel(NULL);
 }
 END_TEST
@@ -657,6 +728,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, expanded_plan_for_one_thread);
 	tcase_add_test(tc, wgroup_every_subgroup_every_kernel);
 	tcase_add_test(tc, wgroup_narrow_every_subgroup_every_kernel);
+	tcase_add_test(tc, wgroup_steal_points);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	suite_add_tcase(s, tc);

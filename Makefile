@@ -104,7 +104,7 @@ install: all
 include bench/bench.mk paper/paper.mk fuzz/fuzz.mk
 
 # ---- tests ----
-UNIT_TESTS := ast diag parser group check lint ops load badinput limits conv_fast conv_orbit
+UNIT_TESTS := ast diag parser group check lint ops load badinput limits conv_fast conv_orbit tune
 COMPILER_LIB_OBJ = $(filter-out $(1)/compiler/main.o,$(call COMPILER_OBJ,$(1)))
 $(B)/san/tests/test_%: tests/test_%.c tests/harness.h $(call COMPILER_LIB_OBJ,$(B)/san) \
 		$(B)/san/libgeqrt.a

@@ -6,7 +6,7 @@
 
 For each benchmark model (examples/p4cnn.geq and examples/p4m-wide.geq at batch 1 and 64;
 the three ResNets of bench/models, written by bench/resnets.py, at batch 1 and 16): the
-generated executable's `--bench --batch B --threads T` and bench/baseline.py (the same
+generated executable's `--bench --tune --batch B --threads T` and bench/baseline.py (the same
 model deployed the best way a PyTorch user can, saved once and timed in fresh processes),
 alternated over several rounds in this one run so that both see the same machine, with
 each process's peak resident memory; the machine's FMA peak from bench/peak.c and the
@@ -76,8 +76,8 @@ def geqc_rate(exe, batch, threads, env):
     """The executable's median images/s (its first output line: `N images/s`), its peak
     resident KB, and the cache-line round trips (ns) between its two CPUs before and after
     its runs (none on one thread): two threads at batch 1 scale with that placement."""
-    out, rss = run_peak([exe, "--bench", "--batch", str(batch), "--threads", str(threads)],
-                        env)
+    out, rss = run_peak([exe, "--bench", "--tune", "--batch", str(batch), "--threads",
+                         str(threads)], env)
     m = PLACEMENT.search(out)
     return float(out.split()[0]), rss, [float(x) for x in m.groups()] if m else []
 
@@ -97,7 +97,8 @@ def placement(ns):
 
 def layer_profile(exe, threads, env):
     """The executable's `--bench --profile` table at batch 1: each layer's time per image."""
-    out = run([exe, "--bench", "--profile", "--batch", "1", "--threads", str(threads)], env)
+    out = run([exe, "--bench", "--tune", "--profile", "--batch", "1", "--threads",
+               str(threads)], env)
     lines = out.splitlines()
     start = next(i for i, x in enumerate(lines) if x.startswith("per image"))
     return lines[start:]
@@ -307,7 +308,10 @@ def report(a, rows, pk, peak_t, isa, goals, load_before, kern):
            "rerun on an idle machine for numbers to quote)." if load_before > 1.0 else "."),
         "",
         "What is compared (SPEC §5): the executable `geqc model.geq -o model` builds, timed "
-        f"by `model --bench --batch B --threads {a.threads}`, against the same model "
+        f"by `model --bench --tune --batch B --threads {a.threads}` (--tune: each layer's "
+        "plan, expanded, orbit or Winograd group, chosen by timing them in the model on "
+        "these threads, at batch 1 and at batches, before the timed runs and not timed; "
+        "runtime/geqrt.h's gq_net_tune), against the same model "
         "deployed the best way a PyTorch user can on a CPU (bench/baseline.py): geqc's "
         "`--emit=pytorch` module with random weights, filters expanded once into plain "
         "Conv2d layers, then `torch.jit.trace` + `torch.jit.freeze`, saved, and in a fresh "
@@ -347,7 +351,8 @@ def report(a, rows, pk, peak_t, isa, goals, load_before, kern):
         "## Where the time goes",
         "",
         f"Each model's layers at batch 1, {a.threads} threads "
-        "(`model --bench --profile`, in the same run):",
+        "(`model --bench --tune --profile`, in the same run; each layer's name says its "
+        "tuned plan, and its plan for batches where that differs):",
         "",
     ]
     for r in rows:

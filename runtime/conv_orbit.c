@@ -683,26 +683,103 @@ size_t gq_conv_expanded_bytes(const gq_conv_shape *c)
 	return bytes;
 }
 
-/* The orbit alone where memory asks for it (or GEQRT_ORBIT=1); where it pays at batch 1,
- * with the expanded plan beside it for one thread (the banks then 1 + 1/ng times the
- * expanded one), but under a memory ceiling alone. */
-gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed)
+/* The plan the rules choose for c (the layer of a model whose expanded banks are streamed
+ * bytes in all): the orbit alone where memory asks for it (or GEQRT_ORBIT=1; forced); a
+ * group form where it pays; the orbit where it pays at batch 1, with the expanded plan
+ * beside it for one thread (keep: the banks then 1 + 1/ng times the expanded one), but
+ * under a memory ceiling alone; else the expanded plan. */
+typedef struct Rule {
+	enum { EXPANDED, ORBIT, GROUP } kind;
+	int form; /* GROUP: GQ_CONV_WINO4R, GQ_CONV_WINO2 or GQ_CONV_AUTO */
+	bool keep, forced;
+} Rule;
+
+static Rule rule_of(const gq_conv_shape *c, size_t streamed)
 {
 	int mode = c->ng ? orbit_mode() : 0;
-	bool alone = mode == 1 || (mode < 0 && orbit_needed(c));
+	if (mode == 1 || (mode < 0 && c->ng && orbit_needed(c)))
+		return (Rule){ORBIT, 0, false, true};
 	/* GEQRT_ORBIT=0 keeps the expanded plan unless GEQRT_WGROUP=1 */
-	int form = alone || !c->ng || (mode == 0 && gq_wgroup_mode() < 0)
-	                   ? -1
-	                   : gq_wgroup_form(c, streamed);
+	int form = !c->ng || (mode == 0 && gq_wgroup_mode() < 0) ? -1 : gq_wgroup_form(c, streamed);
 	/* F(4x4)'s group on few base channels keeps the expanded plan for one thread, as the
 	 * orbit does (without it, ResNet-44 p4m ran 0.84x main's images/s at batch 16,
 	 * AVX-512: the expanded bank, read once for four images, beat the group's gathers) */
-	bool keep = form == GQ_CONV_WINO4R && !gq_memory_limit();
-	gq_conv *o = alone                                 ? new_orbit(c, false)
-	             : form >= 0                           ? gq_conv_new_wgroup(c, form, keep)
-	             : mode < 0 && orbit_pays(c, streamed) ? new_orbit(c, !gq_memory_limit())
-	                                                   : NULL;
-	return o ? o : gq_conv_new(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu);
+	if (form >= 0)
+		return (Rule){GROUP, form, form == GQ_CONV_WINO4R && !gq_memory_limit(), false};
+	if (mode < 0 && orbit_pays(c, streamed))
+		return (Rule){ORBIT, 0, !gq_memory_limit(), false};
+	return (Rule){EXPANDED, 0, false, false};
+}
+
+static gq_conv *new_expanded(const gq_conv_shape *c)
+{
+	return gq_conv_new(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu);
+}
+
+static gq_conv *new_plan(const gq_conv_shape *c, Rule r)
+{
+	gq_conv *o = r.kind == ORBIT   ? new_orbit(c, r.keep)
+	             : r.kind == GROUP ? gq_conv_new_wgroup(c, r.form, r.keep)
+	                               : NULL;
+	return o ? o : new_expanded(c);
+}
+
+gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed)
+{
+	return new_plan(c, rule_of(c, streamed));
+}
+
+/* A group form is a candidate where it does no more work than FORMS allows (wino_group.c:
+ * past it, the form ran slower on every layer measured); whether its bank pays is the
+ * tuner's to measure. */
+static bool form_candidate(const gq_conv_shape *c, int form)
+{
+	size_t bytes;
+	double expanded = gq_conv_estimate(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes),
+	       group = gq_wgroup_estimate(c, form, &bytes);
+	return group >= 0 && group <= gq_wgroup_work(form) * expanded;
+}
+
+/* The orbit is a candidate where it is exact at stride 1 (strided, its copies' transforms
+ * cost more than the planner counts: orbit_pays). */
+static bool orbit_candidate(const gq_conv_shape *c)
+{
+	return c->s == 1 && orbit_applies(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d,
+	                            c->ng, c->elem, c->lift);
+}
+
+/* Where the rule's choice is not forced (by memory, GEQRT_ORBIT=1 or GEQRT_WGROUP=1): the
+ * expanded plan, the orbit and the group's forms where they apply (GEQRT_ORBIT=0 and
+ * GEQRT_WGROUP=0 leave theirs out), each alone; def[0] the rule's plan where two threads
+ * share the layer, def[1] where one runs it. */
+int gq_conv_candidates(
+        const gq_conv_shape *c, size_t streamed, gq_conv *out[GQ_CANDIDATES], int def[2])
+{
+	Rule r = rule_of(c, streamed);
+	def[0] = def[1] = 0;
+	if (r.forced || !c->ng || gq_memory_limit() || gq_wgroup_mode() == 1)
+		return (out[0] = new_plan(c, r)) ? 1 : -1;
+	static const int forms[] = {GQ_CONV_WINO4R, GQ_CONV_WINO2};
+	int n = 0;
+	bool ok = (out[n++] = new_expanded(c)) != NULL;
+	if (ok && orbit_mode() != 0 && orbit_candidate(c)) {
+		if (r.kind == ORBIT)
+			def[0] = def[1] = n;
+		ok = (out[n++] = new_orbit(c, false)) != NULL;
+	}
+	for (int i = 0; ok && i < 2 && gq_wgroup_mode() != 0; i++) {
+		if (!form_candidate(c, forms[i]))
+			continue;
+		if (r.kind == GROUP && r.form == forms[i])
+			def[0] = def[1] = n;
+		ok = (out[n++] = gq_conv_new_wgroup(c, forms[i], false)) != NULL;
+	}
+	if (r.keep)
+		def[1] = 0;
+	while (!ok && n > 0)
+		gq_conv_free(out[--n]);
+	return ok ? n : -1;
 }
 
 gq_conv *gq_conv_new_group(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,

@@ -51,6 +51,8 @@ void gq_wgroup_pack(const gq_wgroup *g, float *B, const float *V, size_t vstride
 int gq_wgroup_form(const gq_conv_shape *c, size_t streamed);
 /* -1 by the rule, 0 never, 1 always (GEQRT_WGROUP). */
 int gq_wgroup_mode(void);
+/* The work (as a multiple of the expanded plan's) past which form algo never paid. */
+double gq_wgroup_work(int algo);
 
 /* ---- conv_fast.c: the group plan ---- */
 /* c (a stride-1 3x3 gconv, channels divisible by ng) as Winograd products on the
@@ -85,5 +87,13 @@ size_t gq_conv_expanded_bytes(const gq_conv_shape *c);
  * streamed bytes in all (gq_conv_new_group: the layer's own), which tells whether they
  * stream from memory at batch 1. A convolution of no group (ng = 0): gq_conv_new's. */
 gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed);
+/* The plans a tuner may choose among for c (gq_net_tune): out[0..n), n returned (-1 if out
+ * of memory, nothing left allocated), each without a second plan beside it; def[0] the one
+ * gq_conv_new_in_model's rules run where two threads share the layer, def[1] where one runs
+ * it. One plan (n = 1) where there is no choice: no group, or the plan is forced by memory
+ * (a ceiling, ORBIT_BANK) or by GEQRT_ORBIT=1 or GEQRT_WGROUP=1. */
+enum { GQ_CANDIDATES = 4 };
+int gq_conv_candidates(
+        const gq_conv_shape *c, size_t streamed, gq_conv *out[GQ_CANDIDATES], int def[2]);
 
 #endif

@@ -24,7 +24,7 @@ typedef struct Opts {
 	const char **images;
 	int nimages;
 	unsigned long long seed;
-	bool has_seed, check, bench, profile, help;
+	bool has_seed, check, bench, profile, tune, help;
 	int batch, threads;
 } Opts;
 
@@ -37,6 +37,8 @@ typedef struct Run {
 	float *raw;   /* the weights as loaded, kept for --check-equivariance's noise floor */
 	float **t;    /* t[i]: tensor i inside raw */
 	size_t nraw;
+	int tuned;     /* --tune: the convolutions that had a choice */
+	double tune_s; /* and the seconds tuning took */
 } Run;
 
 static void fail(const Run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -219,6 +221,9 @@ static void usage(FILE *f, const gq_model *m)
 	        "  --batch B                images per forward pass for --bench (default 1)\n"
 	        "  --profile                with --bench: the time per image of each layer\n"
 	        "  --threads T              threads for the runtime (OpenBLAS)\n"
+	        "  --tune                   first choose each layer's plan by timing its\n"
+	        "                           candidates, at batch 1 and at batches\n"
+	        "                           (gq_net_tune; --bench prints the time, untimed)\n"
 	        "  --help                   this text\n\n"
 	        "Exit status: 0 ok; 1 an element disagrees with the lint; 2 bad usage or file.\n",
 	        m->name, m->name, m->input.c, m->input.h, m->input.w, m->lint_verdict);
@@ -318,6 +323,8 @@ static int parse_args(const Run *r, Opts *o, int argc, char **argv)
 			o->bench = true;
 		else if (!strcmp(a, "--profile"))
 			o->profile = true;
+		else if (!strcmp(a, "--tune"))
+			o->tune = true;
 		else if (!strcmp(a, "--help") || !strcmp(a, "-h"))
 			o->help = true;
 		else if (a[0] == '-' && a[1]) {
@@ -850,6 +857,9 @@ static int run_bench(const Run *r, const Opts *o)
 			        1e3 * o->batch / med);
 			if (gq_threads_used(false) > 1)
 				print_placement(before, gq_round_trip_ns());
+			if (o->tune)
+				printf("tuned %d convolutions in %.3f s before the runs\n",
+				        r->tuned, r->tune_s);
 			gq_profile_report(stdout);
 			gq_profile(false);
 			rc = 0;
@@ -918,6 +928,14 @@ static int run_mode(Run *r, const Opts *o)
 	}
 	if (o->threads)
 		set_threads(r, o->threads);
+	if (o->tune) { /* on the threads just set */
+		double t0 = gq_now();
+		if ((r->tuned = gq_net_tune(r->net)) < 0) {
+			fail(r, "tuning failed: out of memory");
+			return EXIT_USAGE;
+		}
+		r->tune_s = gq_now() - t0;
+	}
 	if (o->check)
 		return run_check(r, o);
 	if (o->bench)
@@ -945,6 +963,8 @@ int gq_main(const gq_model *m, int argc, char **argv)
 		goto out;
 	if (!o.weights && !o.has_seed)
 		o.seed = 1;
+	if (o.tune)
+		gq_set_tune(true);
 	if (!(r.net = m->create())) {
 		fail(&r, "out of memory");
 		goto out;

@@ -400,10 +400,12 @@ typedef struct gq_net_desc {
 struct gq_net {
 	const gq_net_desc *desc;
 	float *mem;     /* the parameter block */
-	gq_conv **conv; /* the convolutions' plans */
+	gq_conv **conv; /* the convolutions' plans (at batch 1, where they were tuned) */
 	bool loaded;
-	gq_batch run;       /* the batch runner's view: a step per layer */
-	const char **names; /* the layers' names, for the batch runner */
+	gq_batch run;         /* the batch runner's view: a step per layer */
+	const char **names;   /* the layers' names, for the batch runner */
+	gq_net *serve;        /* or NULL: the net with the plans tuned for batches (model.c) */
+	struct gq_tune *tune; /* or NULL: the candidate plans until gq_net_tune (model.c) */
 };
 /* Allocates the net, its convolution plans and workspaces; NULL if out of memory. */
 gq_net *gq_net_new(const gq_net_desc *d);
@@ -413,8 +415,28 @@ int gq_net_load_raw(void *n, const float *const *t, char *err, size_t errlen);
 /* Loads a safetensors file strictly against desc->params; 0, or -1 with the reason in err. */
 int gq_net_load(gq_net *n, const char *path, char *err, size_t errlen);
 /* y[b] = the model on x[b]; -1 before weights were loaded or for bad arguments, GQ_EBUSY
- * if another thread is running this net (gq_run_batch). Never allocates. */
+ * if another thread is running this net (gq_run_batch). Never allocates, but for the first
+ * call on a net with tuning on: it tunes first (gq_net_tune). */
 int gq_net_forward(void *n, const float *x, int batch, float *y);
+/* Tuning, as FFTW's FFTW_MEASURE: a net created while gq_set_tune(true) is on (unset: the
+ * environment variable GEQRT_TUNE=1) builds, for each lift and gconv, every plan that may
+ * run it (expanded, orbit, the group's F(4x4) and F(2x2) forms, where each applies and the
+ * plan is not forced by memory, a ceiling or GEQRT_ORBIT=1 or GEQRT_WGROUP=1), and loading
+ * packs them all (the others' banks are ng times smaller than the expanded one's).
+ * gq_net_tune then runs forward passes on inputs of its own on the threads set now
+ * (gq_set_threads), each candidate in turn in each layer, all layers at once, until each
+ * layer's fastest time stands apart from the others' (or some 0.25 s of passes), in two
+ * modes: batch 1 (each layer shared by the team) and batches (one image a thread, two at a
+ * time). It keeps each layer's fastest plan of each mode (the rules' where none beats
+ * them by 2%) and frees the others; the net then runs the one or the other by the batch of
+ * each call. Tuning changes rounding only: every plan computes the layer to float
+ * rounding. Returns the convolutions that had a choice (0 for a net created without
+ * tuning, tuned already, or with no choice); -1 for a NULL or unloaded net or out of
+ * memory; GQ_EBUSY if another thread ran the net meanwhile (call it, as gq_net_forward,
+ * from one thread at a time). An executable's --tune sets tuning on and tunes before its
+ * first pass. */
+void gq_set_tune(bool on);
+int gq_net_tune(void *n);
 
 #ifdef __cplusplus
 }

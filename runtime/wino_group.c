@@ -165,6 +165,14 @@ static const struct {
 	double work;
 } FORMS[] = {{GQ_CONV_WINO4R, 2 << 20, 1.13}, {GQ_CONV_WINO2, 4 << 20, 1.05}};
 
+double gq_wgroup_work(int algo)
+{
+	for (size_t i = 0; i < sizeof FORMS / sizeof FORMS[0]; i++)
+		if (FORMS[i].algo == algo)
+			return FORMS[i].work;
+	return 0;
+}
+
 int gq_wgroup_form(const gq_conv_shape *c, size_t streamed)
 {
 	int mode = gq_wgroup_mode();

@@ -9,7 +9,8 @@ weights (every parameter and bn statistic, seeded by the model's name) saved wit
 module's own save_safetensors; a random float32 batch of 3; then `exe --weights --input
 --output` against the module's forward in float64, once as the runtime plans it and once
 with GEQRT_ORBIT=1 (every lift and gconv whose grid allows it run as an orbit on the
-identity's filters, runtime/conv_orbit.c):
+identity's filters, runtime/conv_orbit.c) and once with --tune (each layer's plan chosen by
+timing its candidates, runtime/model.c's gq_net_tune):
 
     max |y_native - y_torch| / max |y_torch| <= 1e-4
 
@@ -95,12 +96,15 @@ def compare(exe, py, work, name):
         ref = model.double()(torch.from_numpy(x.astype(np.float64))).numpy()
     scale = np.abs(ref).max()
     err = 0.0
-    for orbit in ("0", "1"):
-        env = dict(os.environ, GEQRT_ORBIT=orbit)
-        p = run([exe, "--weights", weights, "--input", xin, "--output", yout], env=env)
+    for how in ("GEQRT_ORBIT=0", "GEQRT_ORBIT=1", "--tune"):
+        env, opts = dict(os.environ), []
+        if how == "--tune":
+            opts = [how]
+        else:
+            env["GEQRT_ORBIT"] = how[-1]
+        p = run([exe, "--weights", weights, "--input", xin, "--output", yout] + opts, env=env)
         if p.returncode != 0:
-            raise RuntimeError(f"{name} --input (GEQRT_ORBIT={orbit}) exited "
-                               f"{p.returncode}:\n{p.stderr}")
+            raise RuntimeError(f"{name} --input ({how}) exited {p.returncode}:\n{p.stderr}")
         y = np.load(yout)
         if y.shape != ref.shape:
             raise RuntimeError(f"output shape {list(y.shape)}, the module gives "

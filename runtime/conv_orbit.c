@@ -768,7 +768,7 @@ int gq_conv_candidates(
 			def[0] = def[1] = n;
 		ok = (out[n++] = new_orbit(c, false)) != NULL;
 	}
-	for (int i = 0; ok && i < 2 && gq_wgroup_mode() != 0; i++) {
+	for (size_t i = 0; ok && i < sizeof forms / sizeof *forms && gq_wgroup_mode() != 0; i++) {
 		if (!form_candidate(c, forms[i]))
 			continue;
 		if (r.kind == GROUP && r.form == forms[i])

@@ -471,22 +471,24 @@ END_TEST
 /* Layers that split over the threads (cost >= 2 PAR_COST) by rows of tiles, by runs of
  * pixels or by output channels, with sides that no share divides evenly. */
 static const Shape split_shapes[] = {
-        {16, 61, 59, 16, 3, 1, 1, 1}, /* Winograd in blocks of a panel of tiles: by rows */
-        {5, 97, 91, 12, 3, 1, 1, 1},  /* the same, fewer input channels than the first
-                                       * transform's slices (transform_fetching) */
-        {8, 99, 97, 8, 3, 1, 0, 1},   /* no padding; a lift's 3 channels next */
-        {4, 81, 79, 16, 3, 1, 1, 1},  /* direct by tiles (runs of pixels) */
-        {16, 63, 61, 16, 3, 2, 1, 1}, /* stride 2 */
-        {16, 97, 95, 16, 3, 1, 2, 1}, /* 590 KB (FOLD_BYTES): split, each transform reads
-                                       * the input itself; padding 2 masked off */
-        {24, 95, 97, 24, 3, 2, 1, 1}, /* the same at stride 2 */
-        {3, 101, 99, 16, 7, 2, 3, 1}, /* 7x7 stride 2: direct's phase planes */
-        {3, 57, 43, 64, 7, 2, 3, 1},  /* the same, 64 channels: narrow direct */
-        {96, 13, 15, 96, 3, 1, 1, 1}, /* few tiles: by output channels */
-        {64, 33, 33, 64, 3, 1, 1, 1}, /* by ranges of tiles (plan_ranges) ending inside a
-                                       * panel: 81 tiles, 3 panels on AVX-512 */
-        {24, 45, 37, 24, 3, 1, 1, 1}, /* 120 tiles: ranges of unequal lengths on 3 threads */
-        {96, 25, 27, 96, 3, 1, 1, 1}, /* 49 tiles for 96 channels: fused (FUSED_TILES) */
+        {16, 61, 59, 16, 3, 1, 1, 1},  /* Winograd in blocks of a panel of tiles: by rows */
+        {5, 97, 91, 12, 3, 1, 1, 1},   /* the same, fewer input channels than the first
+                                        * transform's slices (transform_fetching) */
+        {8, 99, 97, 8, 3, 1, 0, 1},    /* no padding; a lift's 3 channels next */
+        {4, 81, 79, 16, 3, 1, 1, 1},   /* direct by tiles (runs of pixels) */
+        {16, 63, 61, 16, 3, 2, 1, 1},  /* stride 2 */
+        {16, 97, 95, 16, 3, 1, 2, 1},  /* 590 KB (FOLD_BYTES): split, each transform reads
+                                        * the input itself; padding 2 masked off */
+        {24, 95, 97, 24, 3, 2, 1, 1},  /* the same at stride 2 */
+        {13, 101, 103, 8, 3, 1, 1, 1}, /* 541 KB, folded: the next channels' patch rows
+                                        * fetched (fetch_patches), a last panel of 4 tiles */
+        {3, 101, 99, 16, 7, 2, 3, 1},  /* 7x7 stride 2: direct's phase planes */
+        {3, 57, 43, 64, 7, 2, 3, 1},   /* the same, 64 channels: narrow direct */
+        {96, 13, 15, 96, 3, 1, 1, 1},  /* few tiles: by output channels */
+        {64, 33, 33, 64, 3, 1, 1, 1},  /* by ranges of tiles (plan_ranges) ending inside a
+                                        * panel: 81 tiles, 3 panels on AVX-512 */
+        {24, 45, 37, 24, 3, 1, 1, 1},  /* 120 tiles: ranges of unequal lengths on 3 threads */
+        {96, 25, 27, 96, 3, 1, 1, 1},  /* 49 tiles for 96 channels: fused (FUSED_TILES) */
 };
 
 /* S with algorithm algo on 1, 2 and 3 threads: every output the same float, bit for bit,

@@ -3392,21 +3392,23 @@ static float *group_products(const GroupJob *j, int t)
 	return group_part(j, t) + padded_floats(j->c) + wino_v_floats(j->c);
 }
 
-/* Claims half h's points [*q0, *q1): the owner three quarters of those left (at least
- * one) from the first up, the other thread the last one but where it is the only one
- * left (the owner's own costs less: a stolen point's products are written to lines the
- * owner holds, and read back from the thief's); false where none is. The owner's ranges
- * keep most of its points in one of wino_group_wide's passes over the K blocks (point by
- * point, ResNet-18 p4 on two threads ran 0.92-0.99x the images/s on AVX2, its 512 planes
- * at 8x8 having 4 K blocks). */
-static bool claim_points(GroupHalf *h, bool owner, int *q0, int *q1)
+/* Claims half h's points [*q0, *q1): the owner one from the first up, or where its plan has
+ * several K blocks (ranged) three quarters of those left; the other thread the last one
+ * but where it is the only one left (the owner's own costs less: a stolen point's products
+ * are written to lines the owner holds, and read back from the thief's); false where none
+ * is. The ranges keep most of the owner's points in one of wino_group_wide's passes over the
+ * K blocks (point by point, ResNet-18 p4 on two threads ran 0.92-0.99x the images/s on
+ * AVX2, its 512 planes at 8x8 having 4 K blocks); elsewhere a range the owner has claimed
+ * cannot be stolen (3/4 on the narrow form left ResNet-44 p4 97's group layers 1.01-1.11x
+ * the time of equal halves, AVX-512). */
+static bool claim_points(GroupHalf *h, bool owner, bool ranged, int *q0, int *q1)
 {
 	uint64_t s = atomic_load_explicit(&h->lohi, memory_order_relaxed);
 	for (;;) {
 		uint32_t lo = (uint32_t)s, hi = (uint32_t)(s >> 32);
 		if (lo >= hi || (!owner && hi - lo < 2))
 			return false;
-		uint32_t n = owner && hi - lo > 1 ? (hi - lo) * 3 / 4 : 1;
+		uint32_t n = owner && ranged && hi - lo > 1 ? (hi - lo) * 3 / 4 : 1;
 		uint64_t next = owner ? s + n : s - ((uint64_t)1 << 32);
 		if (atomic_compare_exchange_weak_explicit(
 		            &h->lohi, &s, next, memory_order_relaxed, memory_order_relaxed)) {
@@ -3424,7 +3426,7 @@ static void steal_points(GroupJob *j, const float *V, int h, int most)
 	GroupBlock b = group_block(j->c, h);
 	float *Mb = group_products(j, h);
 	int q0, q1;
-	for (int k = 0; k < most && claim_points(&j->half[h], false, &q0, &q1); k++) {
+	for (int k = 0; k < most && claim_points(&j->half[h], false, false, &q0, &q1); k++) {
 		group_points(j->c, V, &b, q0, q1, Mb);
 		atomic_fetch_add_explicit(&j->half[h].stolen_done, 1, memory_order_release);
 	}
@@ -3434,8 +3436,9 @@ static void steal_points(GroupJob *j, const float *V, int h, int most)
 static void own_points(GroupJob *j, const float *V, int h, float *Mb)
 {
 	GroupBlock b = group_block(j->c, h);
+	bool ranged = !j->c->narrow && j->c->cib < j->c->cin;
 	int q0, q1;
-	while (claim_points(&j->half[h], true, &q0, &q1))
+	while (claim_points(&j->half[h], true, ranged, &q0, &q1))
 		group_points(j->c, V, &b, q0, q1, Mb);
 }
 

@@ -159,6 +159,7 @@ struct gq_conv {
 	gq_orbit *orbit;  /* not NULL: the plan runs this instead (conv_orbit.c) */
 	gq_wgroup *grp;   /* not NULL: F(2x2), F(4x4) or F(6x6) on its bank (wino_group.c) */
 	bool by_elements; /* group plan: its threads split the elements, not the base channels */
+	bool paired;      /* narrow group plan: an element and its partner in each vector */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 };
@@ -2340,6 +2341,18 @@ static bool group_narrow(const gq_conv *c)
 	return 2 * (c->cout / c->grp->ng) >= 2 * v && c->tiles % v && 2 * c->tiles > v;
 }
 
+/* Whether a narrow group plan puts an element's base channels in the first vector of each
+ * 2V and its partner's (gq_wgroup's pairs) in the second: where the base channels fit in
+ * one vector (ResNet-44 p4m's 16 at 17x17 on AVX-512), which otherwise leaves the second
+ * vector's multiply-adds on zeros. Pairs of pairs, so that each thread's half has whole
+ * pairs. GEQRT_WGPAIR=0 never. */
+static bool group_paired(const gq_conv *c)
+{
+	const char *m = getenv("GEQRT_WGPAIR");
+	return c->narrow && c->cout / c->grp->ng <= c->kern->v && c->grp->pairs % 2 == 0 &&
+	       c->grp->pairs > 0 && !(m && !strcmp(m, "0"));
+}
+
 static bool plan_group(gq_conv *c)
 {
 	int base = c->cout / c->grp->ng;
@@ -2347,6 +2360,7 @@ static bool plan_group(gq_conv *c)
 	set_wide(c, base);
 	if ((c->narrow = group_narrow(c)))
 		c->mr = 2 * c->kern->v;
+	c->paired = group_paired(c);
 	c->mpanels = (base + c->mr - 1) / c->mr;
 	c->cib = c->narrow ? c->cin : min_int(c->cin, GROUP_KC);
 	c->tcp = c->tpanels;
@@ -2488,6 +2502,11 @@ const char *gq_conv_algo(const gq_conv *c)
 bool gq_conv_narrow(const gq_conv *c)
 {
 	return c->orbit ? gq_conv_narrow(gq_orbit_base(c->orbit)) : c->narrow;
+}
+
+bool gq_conv_wgroup_paired(const gq_conv *c)
+{
+	return c->paired;
 }
 
 int gq_conv_panel(const gq_conv *c)
@@ -3092,6 +3111,20 @@ static const double G2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
 static const double G4S2[6][3] = {{0.5, 0, 0}, {0.5, 0, 0.5}, {1.0 / 6, 0, -1.0 / 6},
         {1.0 / 6, 0, 1.0 / 3}, {0, 0, 1}, {0, 1, 0}};
 
+/* A paired plan's (group_paired) filter u of base channel co, input channel ci, point xi
+ * where the partner's products read it: second vector, the slot and point it moves to. */
+static void set_partner(gq_conv *c, float u, int co, int ci, int xi)
+{
+	const gq_wgroup *g = c->grp;
+	int b = 0, q = 0, slot = ci % g->ng;
+	while (g->pair_slot[b] != slot)
+		b++;
+	while (g->pair_pt[q] != xi)
+		q++;
+	size_t row = (size_t)ci - slot + b;
+	c->a[(size_t)q * c->cin * c->mr + row * c->mr + c->kern->v + co] = u;
+}
+
 /* U[xi] (xi = one of the side^2 distinct filter transforms) packed as A with K = cin:
  * [xi][K blocks of cib][mpanels][kc][mr]. */
 static void wino_set(gq_conv *c, const float *w, size_t ld)
@@ -3121,6 +3154,8 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 					           gt[i][2] * G[j][2];
 					size_t xi = (size_t)i * a + j;
 					c->a[xi * cin * c->mpanels * mr + at] = (float)u;
+					if (c->paired)
+						set_partner(c, (float)u, co, ci, (int)xi);
 				}
 		}
 }
@@ -3188,8 +3223,11 @@ static void wino_group_narrow(
 	float acc[NROWS * 2 * VMAX];
 	const float *U = c->a + (size_t)q * cin * c->mpanels * nr,
 	            *Un = q + 1 < a2 ? U + (size_t)cin * c->mpanels * nr : U;
-	for (int a = a0; a < a1; a++) {
-		int off[GQ_D4_ORDER];
+	/* paired: [a0, a1) are pairs, each pair's partner in channels V.. of its first element
+	 * (group_row) */
+	int nco = c->paired ? nr : base;
+	for (int e = a0; e < a1; e++) {
+		int a = c->paired ? g->lower[e] : e, off[GQ_D4_ORDER];
 		for (int s = 0; s < ng; s++)
 			off[s] = g->src[a][s] * nr;
 		const float *Vq = V + g->pt[a][q] * wino_vstride(c);
@@ -3206,9 +3244,9 @@ static void wino_group_narrow(
 					/* the next point's panel, a half per element */
 					c->kern->gnarrow[t1 - t0 - 1](cin, U + at, b, off, ng,
 					        (size_t)ng * nr, acc,
-					        Un + at + (size_t)(a & 1) * cin * LINE_FLOATS);
+					        Un + at + (size_t)(e & 1) * cin * LINE_FLOATS);
 					c->kern->narrow_out(C, ld, acc, t1 - t0,
-					        min_int(nr, base - i * nr), NULL, false);
+					        min_int(nr, nco - i * nr), NULL, false);
 				}
 			}
 		}
@@ -3280,12 +3318,50 @@ static void group_points(
 		wino_group_narrow(c, V, b->i0, b->i1, b->a0, b->a1, q, Mb);
 }
 
+/* Where a paired block (group_paired) keeps channel (o, a) in Mb: its row (o, a) where a
+ * is the first of its pair, else its pair's first's row (o + V, .); -1 where a is not one
+ * of the block's pairs [p0, p1). */
+static int group_row(const gq_conv *c, int o, int a, int p0, int p1)
+{
+	const gq_wgroup *g = c->grp;
+	for (int p = p0; p < p1; p++) {
+		int lo = g->lower[p];
+		if (lo == a || g->partner[lo] == a)
+			return ((lo == a ? o : o + c->kern->v) * g->ng + lo);
+	}
+	return -1;
+}
+
+/* A paired block back to pixels: each base channel's elements in runs of channels whose
+ * rows follow each other in Mb (for p4m's pairs (e, r2) and (r, r3), all four). */
+static void group_out_paired(
+        const gq_conv *c, float *out, const float *add, const GroupBlock *b, float *Mb)
+{
+	int ng = c->grp->ng;
+	size_t cols = (size_t)group_cols(c), rows = (size_t)c->mr * ng;
+	for (int o = 0; o < c->cout / ng; o++)
+		for (int a = 0; a < ng; a++) {
+			int r = group_row(c, o, a, b->a0, b->a1), n = 1;
+			if (r < 0)
+				continue;
+			while (a + n < ng && group_row(c, o, a + n, b->a0, b->a1) == r + n)
+				n++;
+			c->kern->wino_out(c, out, add, Mb + r * cols, rows * cols, cols, o * ng + a,
+			        o * ng + a + n, 0, c->tiles);
+			a += n - 1;
+		}
+}
+
 /* A group plan's block back to pixels, from its products in Mb. */
 static void group_out(
         const gq_conv *c, float *out, const float *add, const GroupBlock *b, float *Mb)
 {
 	int mr = c->mr, ng = c->grp->ng, i0 = b->i0, i1 = b->i1, a0 = b->a0, a1 = b->a1;
 	size_t cols = (size_t)group_cols(c), rows = (size_t)(i1 - i0) * mr * ng;
+	if (c->paired) {
+		group_out_paired(c, out, add, b, Mb);
+		return;
+	}
 	if (a0 == 0 && a1 == ng) {
 		c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * mr * ng,
 		        min_int(i1 * mr * ng, c->cout), 0, c->tiles);
@@ -3375,7 +3451,7 @@ void gq_conv_wgroup_steal(int points)
 /* Half h's block (plan_group's halves). */
 static GroupBlock group_block(const gq_conv *c, int h)
 {
-	int ng = c->grp->ng;
+	int ng = c->paired ? c->grp->pairs : c->grp->ng; /* paired: pairs of elements */
 	if (c->by_elements)
 		return (GroupBlock){0, c->mpanels, h * ng / 2, (h + 1) * ng / 2};
 	return (GroupBlock){h ? c->cop : 0, h ? c->mpanels : c->cop, 0, ng};

@@ -35,6 +35,12 @@ typedef struct gq_wgroup {
 	int ng, e_axis;
 	int src[GQ_D4_ORDER][GQ_D4_ORDER];
 	int pt[GQ_D4_ORDER][64];
+	/* The elements in pairs (a, partner[a]) whose products share one vector of base
+	 * channels (wino_group.c's pair_by): pairs of them, lower[p] the first of pair p; the
+	 * partner's filters are row (o, e) at point pair_pt[q] with slot pair_slot[b] where
+	 * element a's are at point q with slot b, for every pair alike. 0 pairs: none. */
+	int pairs, lower[GQ_D4_ORDER / 2], partner[GQ_D4_ORDER];
+	int pair_slot[GQ_D4_ORDER], pair_pt[64];
 } gq_wgroup;
 /* The tables of the group elem[0..ng) for alpha x alpha points (4: F(2x2), 6: F(4x4) on
  * reciprocal points, 8: F(6x6)); false if it is not a group (no identity, not closed). */
@@ -62,6 +68,9 @@ double gq_wgroup_work(int algo);
  * runs where one thread runs the layer (gq_conv_bytes counts both banks); NULL where it does not
  * apply or out of memory. */
 gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c, int algo, bool full);
+/* Whether a group plan's narrow products run an element and its partner in each vector
+ * (the base channels fit one: gq_wgroup's pairs). */
+bool gq_conv_wgroup_paired(const gq_conv *c);
 /* ng if c is a group plan, else 0. */
 int gq_conv_wgroup(const gq_conv *c);
 /* Tests: each of a group plan's two threads first takes up to points of the other half's

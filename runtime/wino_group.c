@@ -50,6 +50,46 @@ static int move_point(int g, int q, int alpha)
 	return y * alpha + x;
 }
 
+/* Pairs the elements as (a, a h) for the element h = elem[hi] where that is an involution
+ * with no fixed point and the partner's filters are the same permutation of a's points and
+ * slots for every pair (g->pairs stays 0 where not). Element a's products at base point q
+ * read slot src[a][b] of the input at point pt[a][q] against row (o, e)'s slot b; its
+ * partner p's products at the same input point and slot need row (o, e) at the point q'
+ * with pt[p][q'] = pt[a][q], slot b' with src[p][b'] = src[a][b]. */
+static void pair_by(gq_wgroup *g, const int *elem, int hi, int points)
+{
+	int ng = g->ng, np = 0;
+	for (int a = 0; a < ng; a++)
+		if ((g->partner[a] = gq_d4_axis(elem, ng, gq_d4_mul(elem[a], elem[hi]))) == a)
+			return;
+	for (int a = 0; a < ng; a++) {
+		if (g->partner[g->partner[a]] != a)
+			return; /* h is not of order 2 */
+		if (a < g->partner[a])
+			g->lower[np++] = a;
+	}
+	for (int i = 0; i < np; i++) {
+		int a = g->lower[i], p = g->partner[a];
+		for (int b = 0; b < ng; b++) {
+			int s = 0;
+			while (g->src[p][s] != g->src[a][b])
+				s++;
+			if (i > 0 && g->pair_slot[b] != s)
+				return;
+			g->pair_slot[b] = s;
+		}
+		for (int q = 0; q < points; q++) {
+			int r = 0;
+			while (g->pt[p][r] != g->pt[a][q])
+				r++;
+			if (i > 0 && g->pair_pt[q] != r)
+				return;
+			g->pair_pt[q] = r;
+		}
+	}
+	g->pairs = np;
+}
+
 bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha)
 {
 	if ((alpha != 4 && alpha != 6 && alpha != 8) || ng < 2 || ng > GQ_D4_ORDER || !elem ||
@@ -66,6 +106,9 @@ bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha)
 		for (int q = 0; q < alpha * alpha; q++)
 			g->pt[a][q] = move_point(elem[a], q, alpha);
 	}
+	g->pairs = 0;
+	for (int h = 0; h < ng && !g->pairs; h++)
+		pair_by(g, elem, h, alpha * alpha);
 	return true;
 }
 

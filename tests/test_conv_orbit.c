@@ -534,6 +534,69 @@ START_TEST(wgroup_narrow_every_subgroup_every_kernel)
 }
 END_TEST
 
+/* The narrow form with an element and its partner in each vector (group_paired: the
+ * base channels fit one vector; the pairs (a, a h) of an element h of order 2 split
+ * between the threads, pairs of pairs): against the naive conv on 1-3 threads, and one
+ * thread's floats against two's bit for bit, on every kernel and subgroup, at 9 (9x9), 25
+ * (17x17: a partial last panel on AVX2), 49 (25x25: two panels on AVX-512) and one (4x4)
+ * tile, base channels odd, below and at a vector, in F(4x4) and F(2x2); C2's one pair,
+ * which would leave a thread idle, and GEQRT_WGPAIR=0 run unpaired. */
+static void check_paired(const Layer *L, const Group *G, int algo, int threads)
+{
+	Case t;
+	make_case(&t, L, G, G->ng == 4, true);
+	gq_conv *c = new_wgroup(&t, true, algo);
+	ck_assert_ptr_nonnull(c);
+	int v = !strcmp(gq_conv_kernel(), "avx2") ? 8 : 16;
+	const char *env = getenv("GEQRT_WGPAIR");
+	bool paired = L->cout <= v && G->ng >= 4 && !(env && !strcmp(env, "0"));
+	ck_assert_msg(gq_conv_wgroup_paired(c) == paired, "%s: paired %d, want %d (ng=%d base=%d)",
+	        gq_conv_kernel(), gq_conv_wgroup_paired(c), paired, G->ng, L->cout);
+	float *one = run(&t, c);
+	expect_near(&t, one, t.ref, "paired Winograd group, one thread, vs naive");
+	gq_set_threads(threads);
+	float *more = run(&t, c);
+	gq_set_threads(1);
+	ck_assert_msg(!memcmp(one, more, t.nout * sizeof(float)),
+	        "paired: %d threads differ from one (ng=%d c=%d %dx%d)", threads, G->ng, L->c, L->h,
+	        L->w);
+	free(one);
+	free(more);
+	gq_conv_free(c);
+	free_case(&t);
+}
+
+START_TEST(wgroup_paired)
+{
+	static const Layer L[] = {
+	        {3, 9, 9, 16, 3, 1, 1, false},
+	        {6, 17, 17, 7, 3, 1, 1, false},
+	        {4, 25, 25, 8, 3, 1, 1, false},
+	        {5, 4, 4, 5, 3, 1, 1, false},
+	        {9, 7, 5, 8, 3, 1, 1, false},
+	};
+	seed(23);
+	setenv("GEQRT_WGNARROW", "1", 1);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int g = 0; g < NGROUPS; g++)
+			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+				if (L[i].h == 25 && groups[g].ng > 4)
+					continue; /* its block passes 2 GROUP_M */
+				int x = (int)(g + i + kn);
+				check_paired(&L[i], &groups[g],
+				        x % 2 ? GQ_CONV_WINO2 : GQ_CONV_WINO4R, 2 + x % 2);
+			}
+		setenv("GEQRT_WGPAIR", "0", 1);
+		check_paired(&L[1], &groups[NGROUPS - 1], GQ_CONV_WINO4R, 2);
+		unsetenv("GEQRT_WGPAIR");
+	}
+	unsetenv("GEQRT_WGNARROW");
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* A thread done with its half takes the other half's last Winograd points
  * (gq_conv_wgroup_steal forces it: each thread first takes that many): on two threads the
  * same floats as on one, bit for bit, whether one point, all but one (the owner computes a
@@ -729,6 +792,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_every_subgroup_every_kernel);
 	tcase_add_test(tc, wgroup_narrow_every_subgroup_every_kernel);
 	tcase_add_test(tc, wgroup_steal_points);
+	tcase_add_test(tc, wgroup_paired);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	suite_add_tcase(s, tc);

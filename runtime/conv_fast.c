@@ -78,6 +78,10 @@ typedef struct Out {
 
 /* Packed: b holds kc rows of 2V floats. */
 typedef void gemm_fn(int kc, const float *a, const float *b, Out o, const float *bias, int flags);
+/* As gemm_fn, B's two halves read where they lie (the group plan's transformed input): row
+ * i*ng + s of half h at g_h + i*ldg + off_h[s] (kc a multiple of ng). */
+typedef void ggemm_fn(int kc, const float *a, const float *g0, const float *g1, const int *off0,
+        const int *off1, int ng, size_t ldg, Out o, const float *bias, int flags);
 /* Direct: B row (ci, tap) of half h is x_h[ci*plane + tapoff[tap]]. */
 typedef struct Src {
 	const float *x0, *x1;
@@ -116,6 +120,7 @@ typedef struct Wide {
 	gemm_fn *gemm;
 	gemm_fn *gemm1; /* as gemm, the first half only (b still 2V floats a row) */
 	direct_fn *direct;
+	ggemm_fn *ggemm;
 } Wide;
 
 typedef struct Kernel {
@@ -245,6 +250,23 @@ static void gemm1_c(int kc, const float *a, const float *b, Out o, const float *
 				acc[i][j] += a[i] * b[j];
 	for (int i = 0; i < MR; i++)
 		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], o.s0 + i * o.ld0, flags);
+}
+
+static void ggemm_c(int kc, const float *a, const float *g0, const float *g1, const int *off0,
+        const int *off1, int ng, size_t ldg, Out o, const float *bias, int flags)
+{
+	float acc[MR][2 * VC] = {{0}};
+	for (int k = 0; k < kc; k += ng, g0 += ldg, g1 += ldg)
+		for (int s = 0; s < ng; s++, a += MR)
+			for (int i = 0; i < MR; i++)
+				for (int j = 0; j < VC; j++) {
+					acc[i][j] += a[i] * g0[off0[s] + j];
+					acc[i][VC + j] += a[i] * g1[off1[s] + j];
+				}
+	for (int i = 0; i < MR; i++) {
+		store_c(o.c0 + i * o.ld0, acc[i], VC, bias[i], o.s0 + i * o.ld0, flags);
+		store_c(o.c1 + i * o.ld1, acc[i] + VC, VC, bias[i], o.s1 + i * o.ld1, flags);
+	}
 }
 
 static void direct_c(const float *a, Src s, Out o, const float *bias, int flags)
@@ -573,6 +595,22 @@ static bool always(void)
 		NR##R(STORE)                                                                       \
 	}
 
+/* The gathered wide kernel (ggemm_fn): gemm's tile, B's rows loaded from the two halves'
+ * sources by their offsets, in gemm's order of k (the same sums). */
+#define GGEMM(NAME, R, TARGET)                                                                     \
+	__attribute__((target(TARGET))) static void NAME(int kc, const float *a, const float *g0,  \
+	        const float *g1, const int *off0, const int *off1, int ng, size_t ldg, Out o,      \
+	        const float *bias, int flags)                                                      \
+	{                                                                                          \
+		NR##R(DECL);                                                                       \
+		for (int k = 0; k < kc; k += ng, g0 += ldg, g1 += ldg)                             \
+			for (int s = 0; s < ng; s++, a += R) {                                     \
+				V b0 = LOADU(g0 + off0[s]), b1 = LOADU(g1 + off1[s]);              \
+				NR##R(STEP)                                                        \
+			}                                                                          \
+		NR##R(STORE)                                                                       \
+	}
+
 #define V      __m256
 #define VW     8
 #define ZERO   _mm256_setzero_ps
@@ -586,6 +624,7 @@ static bool always(void)
 #define MASKSTORE(c, rows, keep, x) _mm256_maskstore_ps(c, (__m256i)(keep), (__m256)(x))
 #define MASKLOAD(c, rows, keep)     _mm256_maskload_ps(c, (__m256i)(keep))
 KERNELS(gemm_avx2, gemm1_avx2, direct_avx2, 6, "avx2,fma")
+GGEMM(ggemm_avx2, 6, "avx2,fma")
 NARROW(narrow_avx2_, 1, "avx2,fma")
 NARROW(narrow_avx2_, 2, "avx2,fma")
 NARROW(narrow_avx2_, 3, "avx2,fma")
@@ -637,6 +676,8 @@ static dnarrow_fn *const dnarrow_avx2[] = {dnarrow_avx2_1, dnarrow_avx2_2, dnarr
 #define MASKLOAD(c, rows, keep) ((void)(keep), _mm512_maskz_loadu_ps((1u << (rows)) - 1, c))
 KERNELS(gemm_avx512, gemm1_avx512, direct_avx512, 6, "avx512f")
 KERNELS(gemm8_avx512, gemm1_8_avx512, direct8_avx512, 8, "avx512f")
+GGEMM(ggemm_avx512, 6, "avx512f")
+GGEMM(ggemm8_avx512, 8, "avx512f")
 NARROW(narrow_avx512_, 1, "avx512f")
 NARROW(narrow_avx512_, 2, "avx512f")
 NARROW(narrow_avx512_, 3, "avx512f")
@@ -1760,15 +1801,16 @@ __attribute__((target("avx512f"))) static void wino_output_avx512(const gq_conv 
 static const Kernel kernels[] = {
 #ifdef GQ_X86
         {"avx512", 16,
-                {{MR, gemm_avx512, gemm1_avx512, direct_avx512},
-                        {MR8, gemm8_avx512, gemm1_8_avx512, direct8_avx512}},
+                {{MR, gemm_avx512, gemm1_avx512, direct_avx512, ggemm_avx512},
+                        {MR8, gemm8_avx512, gemm1_8_avx512, direct8_avx512, ggemm8_avx512}},
                 narrow_avx512, NROWS, narrow_out_avx512, dnarrow_avx512, gnarrow_avx512,
                 wino_input_avx512, wino_output_avx512, has_avx512},
-        {"avx2", 8, {{MR, gemm_avx2, gemm1_avx2, direct_avx2}}, narrow_avx2, 6, narrow_out_avx2,
-                dnarrow_avx2, gnarrow_avx2, wino_input_avx2, wino_output_avx2, has_avx2},
+        {"avx2", 8, {{MR, gemm_avx2, gemm1_avx2, direct_avx2, ggemm_avx2}}, narrow_avx2, 6,
+                narrow_out_avx2, dnarrow_avx2, gnarrow_avx2, wino_input_avx2, wino_output_avx2,
+                has_avx2},
 #endif
-        {"c", VC, {{MR, gemm_c, gemm1_c, direct_c}}, narrow_c, NROWS_C, narrow_out_c, dnarrow_c,
-                gnarrow_c, wino_input_c, wino_output_c, always},
+        {"c", VC, {{MR, gemm_c, gemm1_c, direct_c, ggemm_c}}, narrow_c, NROWS_C, narrow_out_c,
+                dnarrow_c, gnarrow_c, wino_input_c, wino_output_c, always},
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
@@ -3255,21 +3297,30 @@ static void wino_group_narrow(
 
 /* A group plan's products on the wide kernel for the output channels (o, a) of base
  * channels o in panels [i0, i1), elements a in [a0, a1), all the tiles, at base points
- * [q0, q1): for each K block and point q, a B panel of two halves of v columns (an
- * element's v tiles each, in turn over the elements and their tiles) gathered from V at
- * the elements' points (gq_wgroup_pack), times every base panel's filters, each half's
- * results going to its element's rows (o, a) at its point. Mb: channel (o, a) of the block
- * at ((o - i0*mr)*ng + a)*cols. The K blocks outside the points keep a block's V in the L2
+ * [q0, q1): for each K block and point q, B's two halves of v columns (an element's v
+ * tiles each, in turn over the elements and their tiles) read from V at the elements'
+ * points with their slots permuted (ggemm_fn), times every base panel's filters, each
+ * half's results going to its element's rows (o, a) at its point; a last half alone is
+ * gathered into a panel (gq_wgroup_pack) for gemm1. Reading V in place, instead of
+ * gathering each pair of halves into a panel first, the 256-plane p4 15x15 layers (F(4x4))
+ * ran 0.91x the time on one thread and 0.92x on two (AVX-512; AVX2 one thread 0.92x), the
+ * 512-plane 8x8 ones (F(2x2)) 0.97x: the first call's loads from V overlap its multiply-adds,
+ * the later ones find the lines in L1. Mb: channel (o, a) of the block at
+ * ((o - i0*mr)*ng + a)*cols. The K blocks outside the points keep a block's V in the L2
  * while every element reads it at each of its points: with the points outside, 512 planes
  * at 8x8 by F(2x2) (4 K blocks) ran 1.08x the time on one thread (AVX-512). */
 static void wino_group_wide(
         const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, int q0, int q1, float *Mb)
 {
 	const gq_wgroup *g = c->grp;
-	int v = c->kern->v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v, halves = a1 * hpe;
-	int mr = c->mr;
+	int v = c->kern->v, nr = 2 * v, cin = c->cin, ng = g->ng, hpe = group_cols(c) / v,
+	    halves = a1 * hpe, mr = c->mr;
 	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * mr * ng;
 	_Alignas(64) float B[KC * 2 * VMAX];
+	int off[GQ_D4_ORDER][GQ_D4_ORDER]; /* element a's slot s at off[a][s] floats (ggemm_fn) */
+	for (int a = a0; a < a1; a++)
+		for (int s = 0; s < ng; s++)
+			off[a][s] = g->src[a][s] * nr;
 	for (int pc = 0; pc < cin; pc += c->cib) {
 		int kc = min_int(c->cib, cin - pc);
 		for (int q = q0; q < q1; q++) {
@@ -3277,23 +3328,32 @@ static void wino_group_wide(
 			for (int h = a0 * hpe; h < halves; h += 2) {
 				int n = min_int(2, halves - h), a[2], t[2];
 				float *C[2];
+				const float *src[2];
 				for (int e = 0; e < 2; e++) {
 					int he = h + (e < n ? e : 0);
 					a[e] = he / hpe;
 					t[e] = he % hpe * v;
 					C[e] = Mb + g->pt[a[e]][q] * rows * cols + a[e] * cols +
 					       t[e];
+					src[e] = V + (size_t)g->pt[a[e]][q] * wino_vstride(c) +
+					         ((size_t)t[e] / nr * cin + pc) * nr + t[e] % nr;
 				}
-				gq_wgroup_pack(
-				        g, B, V, wino_vstride(c), cin, v, q, pc, kc, a, t, n);
-				gemm_fn *gemm = n == 2 ? c->wk->gemm : c->wk->gemm1;
+				if (n == 1)
+					gq_wgroup_pack(g, B, V, wino_vstride(c), cin, v, q, pc, kc,
+					        a, t, n);
 				for (int i = i0; i < i1; i++) {
-					size_t off = (size_t)(i - i0) * mr * ld;
-					Out o = {C[0] + off, C[1] + off, ld, ld, C[0] + off,
-					        C[1] + off};
-					gemm(kc,
-					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * mr,
-					        B, o, zeros, pc == 0 ? FIRST : 0);
+					size_t off_c = (size_t)(i - i0) * mr * ld;
+					Out o = {C[0] + off_c, C[1] + off_c, ld, ld, C[0] + off_c,
+					        C[1] + off_c};
+					const float *Ui =
+					        U + ((size_t)pc * c->mpanels + (size_t)i * kc) * mr;
+					int first = pc == 0 ? FIRST : 0;
+					if (n == 2)
+						c->wk->ggemm(kc, Ui, src[0], src[1], off[a[0]],
+						        off[a[1]], ng, (size_t)ng * nr, o, zeros,
+						        first);
+					else
+						c->wk->gemm1(kc, Ui, B, o, zeros, first);
 				}
 			}
 		}

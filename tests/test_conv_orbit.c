@@ -503,6 +503,37 @@ START_TEST(wgroup_every_subgroup_every_kernel)
 }
 END_TEST
 
+/* The wide form's products read B's two halves from the transformed input in place
+ * (ggemm_fn), each half at its element's point with its slots permuted: ResNet-18's shapes
+ * cut down (16 tiles at 8x8 by F(2x2) and at 15x15 by F(4x4): one element a half on
+ * AVX-512, two on AVX2), maps whose elements' halves pair across elements (49 tiles at
+ * 13x13 by F(2x2)), a last half alone (gemm1 on a gathered panel: C2's halves of one
+ * element), several K blocks (p4m's 320 planes); every kernel, 1 and 2 threads. */
+START_TEST(wgroup_wide_halves_in_place)
+{
+	static const Layer L[] = {
+	        {16, 8, 8, 16, 3, 1, 1, false},
+	        {16, 15, 15, 12, 3, 1, 1, false},
+	        {9, 13, 13, 7, 3, 1, 1, false},
+	        {40, 8, 8, 11, 3, 1, 1, false},
+	};
+	static const int gs[] = {5, 0, NGROUPS - 1, 7};
+	seed(23);
+	setenv("GEQRT_WGNARROW", "0", 1);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+			for (int g = 0; g < 4; g++)
+				for (int th = 1; th <= 2; th++)
+					check_wgroup(&L[i], &groups[gs[g]], (g + th) % 2, th == 2,
+					        th, L[i].h == 15 ? GQ_CONV_WINO4R : GQ_CONV_WINO2);
+	}
+	unsetenv("GEQRT_WGNARROW");
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* F(4x4) on reciprocal points, and F(2x2) or F(6x6) in turn, but at 25x25 (F(4x4) only,
  * and not on p4m: its block there passes 2 GROUP_M). */
 static int narrow_forms(const Layer *L, const Group *G, int x, int *algo)
@@ -790,6 +821,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, orbits_where_banks_stream);
 	tcase_add_test(tc, expanded_plan_for_one_thread);
 	tcase_add_test(tc, wgroup_every_subgroup_every_kernel);
+	tcase_add_test(tc, wgroup_wide_halves_in_place);
 	tcase_add_test(tc, wgroup_narrow_every_subgroup_every_kernel);
 	tcase_add_test(tc, wgroup_steal_points);
 	tcase_add_test(tc, wgroup_paired);

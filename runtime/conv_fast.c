@@ -1511,6 +1511,34 @@ __attribute__((target("avx512f"), always_inline)) static inline void load_cols16
 	}
 }
 
+/* Columns 0..5 of row p of sixteen 6x6 patches that lie side by side in one row (tile l's
+ * at p + 4l): 66 consecutive floats, as two windows of 32 for each half (a second one 2
+ * floats on, for columns 4 and 5), one two-source permute a half and column and a blend:
+ * 8 loads, 12 permutes and 6 blends where load_cols16 takes 16 loads, 8 inserts, 24
+ * shuffles and the scalar work of sixteen tile pointers. */
+__attribute__((target("avx512f"), always_inline)) static inline void row_cols16(
+        const float *p, __m512 col[6])
+{
+	__m512i idx[4];
+#pragma GCC unroll 4
+	for (int z = 0; z < 4; z++)
+		idx[z] = _mm512_add_epi32(
+		        _mm512_set_epi32(28, 24, 20, 16, 12, 8, 4, 0, 28, 24, 20, 16, 12, 8, 4, 0),
+		        _mm512_set1_epi32(z));
+	__m512 a0 = _mm512_loadu_ps(p), a1 = _mm512_loadu_ps(p + 16);
+	__m512 b0 = _mm512_loadu_ps(p + 2), b1 = _mm512_loadu_ps(p + 18);
+	__m512 c0 = _mm512_loadu_ps(p + 32), c1 = _mm512_loadu_ps(p + 48);
+	__m512 e0 = _mm512_loadu_ps(p + 34), e1 = _mm512_loadu_ps(p + 50);
+#pragma GCC unroll 6
+	for (int z = 0; z < 6; z++) {
+		__m512 lo = z < 4 ? _mm512_permutex2var_ps(a0, idx[z], a1)
+		                  : _mm512_permutex2var_ps(b0, idx[z - 2], b1);
+		__m512 hi = z < 4 ? _mm512_permutex2var_ps(c0, idx[z], c1)
+		                  : _mm512_permutex2var_ps(e0, idx[z - 2], e1);
+		col[z] = _mm512_mask_blend_ps(0xff00, lo, hi);
+	}
+}
+
 /* As input_lanes, on the sixteen tiles of q[0] and q[1]: the transform on 16-float
  * vectors, the transpose as load_cols16 (a ninth column: the first of the next eight). */
 __attribute__((target("avx512f"), always_inline)) static inline void input_lanes16(const gq_conv *c,
@@ -1519,10 +1547,20 @@ __attribute__((target("avx512f"), always_inline)) static inline void input_lanes
 {
 	const int a = form_alpha(f);
 	Lane16 d[81];
+	/* All sixteen 4x4 tiles in one row of the padded copy, whose reads (row_cols16's 66
+	 * floats) lie inside load_cols16's: tile 15's patch 60 floats on from tile 0's (where
+	 * the vector wraps to the next row of tiles, 4 (ld - tw) floats more). The F(4x4)
+	 * input transform of a 32-channel 97x97 layer (40% of its vectors in one row) took
+	 * 7-8% less time (AVX-512, one thread, per block). */
+	bool row = a == 6 && c->s == 1 && whole && q[0].n == LANES && q[1].n == LANES &&
+	           q[1].at[LANES - 1] - q[0].at[0] == 60;
 #pragma GCC unroll 9
 	for (int y = 0; y < a; y++) {
 		__m512 col[8];
-		load_cols16(x, ld, q, y, 0, col, whole);
+		if (row)
+			row_cols16(x + q[0].at[0] + (ptrdiff_t)y * ld, col);
+		else
+			load_cols16(x, ld, q, y, 0, col, whole);
 #pragma GCC unroll 8
 		for (int z = 0; z < a && z < 8; z++)
 			d[y * a + z] = (Lane16)col[z];

@@ -50,6 +50,21 @@ static int move_point(int g, int q, int alpha)
 	return y * alpha + x;
 }
 
+/* perm[i] = the index of from[i] in to (a permutation of from's n values); where not first,
+ * whether it equals the perm already there (every pair must permute alike). */
+static bool same_perm(const int *from, const int *to, int n, bool first, int *perm)
+{
+	for (int i = 0; i < n; i++) {
+		int j = 0;
+		while (to[j] != from[i])
+			j++;
+		if (!first && perm[i] != j)
+			return false;
+		perm[i] = j;
+	}
+	return true;
+}
+
 /* Pairs the elements as (a, a h) for the element h = elem[hi] where that is an involution
  * with no fixed point and the partner's filters are the same permutation of a's points and
  * slots for every pair (g->pairs stays 0 where not). Element a's products at base point q
@@ -70,22 +85,9 @@ static void pair_by(gq_wgroup *g, const int *elem, int hi, int points)
 	}
 	for (int i = 0; i < np; i++) {
 		int a = g->lower[i], p = g->partner[a];
-		for (int b = 0; b < ng; b++) {
-			int s = 0;
-			while (g->src[p][s] != g->src[a][b])
-				s++;
-			if (i > 0 && g->pair_slot[b] != s)
-				return;
-			g->pair_slot[b] = s;
-		}
-		for (int q = 0; q < points; q++) {
-			int r = 0;
-			while (g->pt[p][r] != g->pt[a][q])
-				r++;
-			if (i > 0 && g->pair_pt[q] != r)
-				return;
-			g->pair_pt[q] = r;
-		}
+		if (!same_perm(g->src[a], g->src[p], ng, i == 0, g->pair_slot) ||
+		        !same_perm(g->pt[a], g->pt[p], points, i == 0, g->pair_pt))
+			return;
 	}
 	g->pairs = np;
 }

@@ -3843,10 +3843,28 @@ static void pad_runs(const Job *j, int r0, int r1)
 }
 
 /* Bytes of input from which a fused Winograd layer split over the threads reads its input
- * in place (wino_units): a smaller map's padded copy is cheap, in a core's cache, and the
- * masked loads cost more than it saves (P4CNN's 40-channel 26x26 layers, 108 KB: 2-3% fewer
- * images/s at batch 1, AVX-512, medians of 6 and 10 rounds). */
+ * in place (wino_units) where a worker's scratch cannot hold its own padded copy: a smaller
+ * map's padded copy is cheap, in a core's cache, and the masked loads cost more than it
+ * saves (P4CNN's 40-channel 26x26 layers, 108 KB: 2-3% fewer images/s at batch 1, AVX-512,
+ * medians of 6 and 10 rounds). */
 enum { FOLD_BYTES = 512 * 1024 };
+
+/* Floats of the padded copy of its own (pad_own) that a worker keeps for a map under
+ * FOLD_BYTES: with larger copies of such maps, the wide p4m model's 128-channel 29x29 layers
+ * (stride 1 and 2) ran level or up to 1.2x slower on two threads than with the padded copy
+ * both share (AVX-512, far, three pairs of runs). */
+enum { OWN_PADDED_SMALL = 64 * 1024 };
+
+/* Whether a fused layer split over the threads pads the rows each thread reads into a copy
+ * of its own (own_rows), as a worker's scratch has room for after its V and M: a map under
+ * FOLD_BYTES if its copy is small; a larger one, else read in place (wino_units), if it
+ * fits GQ_TEAM_PADDED. */
+static bool pads_own(const gq_conv *c)
+{
+	size_t need = wino_v_floats(c) + wino_m_floats(c) + padded_floats(c) + LINE_FLOATS;
+	bool large = (size_t)c->cin * c->h * c->w * sizeof(float) >= FOLD_BYTES;
+	return need <= GQ_TEAM_SCRATCH + (large ? GQ_TEAM_PADDED : OWN_PADDED_SMALL);
+}
 
 /* A padded copy xp [cin, hp, wq] as the Winograd transforms read it. */
 static Input padded_input(const gq_conv *c, const float *xp)
@@ -3949,12 +3967,14 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 	int ntb = (c->tpanels + c->tcp - 1) / c->tcp, ncb = channel_blocks(c);
 	int nt = c->tcp * 2 * c->kern->v;
 	/* Split over the threads (a worker's, or a share of the units), a fused block of a large
-	 * map reads the layer's input itself: no rows padded by one thread for the other to wait
-	 * for (a 32-channel 97x97 layer on two threads took 10% less time, AVX-512). On one
-	 * thread (batch 1 on one core, or an image of a batch) the padded copy pays: its
-	 * sequential reads stream the input in, where the transform's own loads jump from plane
-	 * to plane (folded, the layer took 6-11% more time). */
-	bool fold = c->fused && j->row && (own || u1 - u0 < j->units) &&
+	 * map whose padded rows no thread can keep a copy of its own of (own_rows) reads the
+	 * layer's input itself: no rows padded by one thread for the other to wait for (a
+	 * 32-channel 97x97 layer on two threads took 10% less time than with the shared padded
+	 * copy, AVX-512). A padded copy of its own pays wherever a thread has one: its sequential
+	 * reads stream the input in, where the transform's own loads jump from plane to plane
+	 * (folded, a 97x97 layer took 1.16x the time on one thread, and a thread's half of it
+	 * 1.2x with the other thread idle; s18-split in docs/batch1.md). */
+	bool fold = c->fused && j->row && !j->own_rows && (own || u1 - u0 < j->units) &&
 	            (size_t)c->cin * c->h * c->w * sizeof(float) >= FOLD_BYTES;
 	for (int u = u0; u < u1; u++) {
 		int t0 = u % ntb * nt, t1 = min_int(t0 + nt, wino_live(c)), cb = u / ntb;
@@ -4224,9 +4244,7 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 	        c->hp <= LAZY_ROWS) {
 		memset(row, 0, (size_t)c->hp);
 		j.row = row;
-		j.own_rows = c->fused && j.ranges > 1 &&
-		             wino_v_floats(c) + wino_m_floats(c) + padded_floats(c) + LINE_FLOATS <=
-		                     GQ_TEAM_SCRATCH + GQ_TEAM_PADDED;
+		j.own_rows = c->fused && j.ranges > 1 && pads_own(c);
 	}
 	if (c->algo != GQ_CONV_PACKED && !j.row && !(c->fused && padded)) {
 		if (!par)

@@ -154,8 +154,9 @@ int gq_main(const gq_model *m, int argc, char **argv);
 enum { GQ_MAX_THREADS = 16 };
 /* Floats of each worker's own buffer (gq_team_scratch): what gq_conv_run needs at most (a
  * fused Winograd block: a panel of tiles' transformed input and its products, in L2), and
- * after them room for a fused layer's padded copy of its own (GQ_TEAM_PADDED more). */
-enum { GQ_TEAM_SCRATCH = 160 * 1024, GQ_TEAM_PADDED = 64 * 1024 };
+ * after them room for a fused layer's padded copy of its own (GQ_TEAM_PADDED more), up to
+ * a 32-channel 97x97 map's (336 K floats; a worker touches only its rows' pages). */
+enum { GQ_TEAM_SCRATCH = 160 * 1024, GQ_TEAM_PADDED = 384 * 1024 };
 /* The threads the runtime uses: what gq_set_threads (or OPENBLAS_NUM_THREADS) asked for,
  * 1..GQ_MAX_THREADS. */
 int gq_threads(void);

@@ -477,11 +477,14 @@ static const Shape split_shapes[] = {
         {8, 99, 97, 8, 3, 1, 0, 1},    /* no padding; a lift's 3 channels next */
         {4, 81, 79, 16, 3, 1, 1, 1},   /* direct by tiles (runs of pixels) */
         {16, 63, 61, 16, 3, 2, 1, 1},  /* stride 2 */
-        {16, 97, 95, 16, 3, 1, 2, 1},  /* 590 KB (FOLD_BYTES): split, each transform reads
-                                        * the input itself; padding 2 masked off */
+        {16, 97, 95, 16, 3, 1, 2, 1},  /* 590 KB (FOLD_BYTES): split, each thread pads its
+                                        * rows into a copy of its own (own_rows) */
         {24, 95, 97, 24, 3, 2, 1, 1},  /* the same at stride 2 */
-        {13, 101, 103, 8, 3, 1, 1, 1}, /* 541 KB, folded: the next channels' patch rows
-                                        * fetched (fetch_patches), a last panel of 4 tiles */
+        {13, 101, 103, 8, 3, 1, 1, 1}, /* 541 KB, a copy of its own: a last panel of 4 tiles */
+        {64, 97, 97, 8, 3, 1, 2, 1},   /* 2.4 MB, a padded copy past a worker's scratch
+                                        * (GQ_TEAM_PADDED): each transform reads the input
+                                        * itself, padding 2 masked off, the next channels'
+                                        * patch rows fetched (fetch_patches) */
         {3, 101, 99, 16, 7, 2, 3, 1},  /* 7x7 stride 2: direct's phase planes */
         {3, 57, 43, 64, 7, 2, 3, 1},   /* the same, 64 channels: narrow direct */
         {96, 13, 15, 96, 3, 1, 1, 1},  /* few tiles: by output channels */

@@ -1340,19 +1340,20 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void rows_avx2(
 	w[3] = _mm256_permute2f128_ps(u2, u3, 0x31);
 }
 
-/* Output row i of the 8/m tiles of vector q of chunk k (w: their rows side by side): one
- * store where they lie side by side inside the image (whole), else each tile's row apart
- * (store_row, cut at the image's edge). s: the residual, laid out as out (NULL: none). */
+/* Output row i of the 8/m tiles of vector q of chunk k (w: their rows side by side): where
+ * they lie side by side inside the image, all m rows of them (plain, at[q]: where row 0
+ * goes), one store at a fixed offset with no test; else each tile's row apart (store_row,
+ * cut at the image's edge). s: the residual, laid out as out (NULL: none); ow, relu: the
+ * layer's, as values (c's would be read again after every store). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void store_tiles8(const gq_conv *c,
-        float *out, const float *s, const Chunk *k, int q, bool whole, int i, __m256 w, const int m)
+        float *out, const float *s, const Chunk *k, int q, bool plain, ptrdiff_t at, int i,
+        __m256 w, const int m, ptrdiff_t ow, bool relu)
 {
 	int per = 8 / m, l0 = q * per;
-	if (whole) {
-		if (k->oy[l0] + i >= c->oh)
-			return;
-		size_t at = (size_t)(k->oy[l0] + i) * c->ow + k->ox[l0];
+	if (plain) {
+		at += i * ow;
 		w = s ? _mm256_add_ps(w, _mm256_loadu_ps(s + at)) : w;
-		_mm256_storeu_ps(out + at, c->relu ? _mm256_max_ps(w, _mm256_setzero_ps()) : w);
+		_mm256_storeu_ps(out + at, relu ? _mm256_max_ps(w, _mm256_setzero_ps()) : w);
 		return;
 	}
 	for (int t = 0; t < per && l0 + t < k->n; t++) {
@@ -1361,9 +1362,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_tile
 			continue;
 		__m128 x = t * m >= 4 ? _mm256_extractf128_ps(w, 1) : _mm256_castps256_ps128(w);
 		x = m == 2 && t % 2 ? _mm_movehl_ps(x, x) : x;
-		size_t at = (size_t)(k->oy[l] + i) * c->ow + k->ox[l];
-		store_row(out + at, s ? s + at : NULL, _mm256_castps128_ps256(x), m,
-		        c->ow - k->ox[l], c->relu);
+		ptrdiff_t a = (ptrdiff_t)(k->oy[l] + i) * ow + k->ox[l];
+		store_row(out + a, s ? s + a : NULL, _mm256_castps128_ps256(x), m, c->ow - k->ox[l],
+		        relu);
 	}
 }
 
@@ -1399,12 +1400,17 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 	const int a = form_alpha(f), m = form_m(f), per = 8 / m;
 	Lane d[81];
 	Chunk k;
-	bool whole[4];
+	const ptrdiff_t ow = c->ow;
+	const bool relu = c->relu;
+	bool plain[4];
+	ptrdiff_t at[4];
 	for (int u = t0; u < t1; u += LANES) {
 		chunk_at(c, u, &k);
-		for (int q = 0; q < m && m <= 4; q++) {
-			int l = q * per + per - 1;
-			whole[q] = l < k.n && k.oy[l] == k.oy[q * per] && k.ox[l] + m <= c->ow;
+		for (int q = 0; q < m && m <= 4; q++) { /* once for all channels and rows */
+			int l = q * per + per - 1, oy = k.oy[q * per];
+			plain[q] =
+			        l < k.n && k.oy[l] == oy && k.ox[l] + m <= c->ow && oy + m <= c->oh;
+			at[q] = oy * ow + k.ox[q * per];
 		}
 		for (int co = co0; co < co1; co++) {
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
@@ -1438,7 +1444,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 #pragma GCC unroll 4
 				for (int q = 0; q < m; q++)
 					store_tiles8(c, out + plane, add ? add + plane : NULL, &k,
-					        q, whole[q], i, w[q], m);
+					        q, plain[q], at[q], i, w[q], m, ow, relu);
 			}
 		}
 	}
@@ -1598,6 +1604,7 @@ typedef struct Segment {
 
 typedef struct Stores {
 	int n[4];        /* segments of vector g */
+	bool plain[4];   /* vector g: one segment of all 16 floats, all m rows inside the image */
 	Segment s[4][8]; /* [vector][segment] */
 } Stores;
 
@@ -1624,33 +1631,43 @@ static void plan_stores(const gq_conv *c, const Chunk k[2], int m, Stores *st)
 			st->s[g][st->n[g]++] = (Segment){(ptrdiff_t)oy * c->ow + ox - m * t, oy,
 			        (__mmask16)(((1u << cols) - 1) << (m * t))};
 		}
+		st->plain[g] =
+		        st->n[g] == 1 && st->s[g][0].mask == 0xffff && st->s[g][0].oy + m <= c->oh;
 	}
 }
 
-/* Output row i of vector g of the group (w: its tiles' rows), + the residual s (laid out
- * as out; NULL: none), relu. A vector whose tiles lie side by side inside the image (most
- * of them) is one plain load and store, without the segments' loop: the output transform
- * of a 32-channel 97x97 layer took 13-15% less time (AVX-512, one thread). */
-__attribute__((target("avx512f"), always_inline)) static inline void store_tiles(
-        const gq_conv *c, float *out, const float *s, const Stores *st, int g, int i, __m512 w)
+/* Rows 0 .. m - 1 of vector g of the group (w[i][g]: row i's, its tiles' rows side by side),
+ * + the residual s (laid out as out; NULL: none), relu; ow, relu: the layer's, as values
+ * (c's would be read again after every store). A plain vector (most) is m plain loads and
+ * stores a row apart, with no test a row; the others a masked store for each segment and
+ * row inside the image. */
+__attribute__((target("avx512f"), always_inline)) static inline void store_tiles(const gq_conv *c,
+        float *out, const float *s, const Stores *st, int g, const __m512 w[4][4], const int m,
+        ptrdiff_t ow, bool relu)
 {
-	if (st->n[g] == 1 && st->s[g][0].mask == 0xffff) { /* inside one row of the image */
-		if (st->s[g][0].oy + i >= c->oh)
-			return;
-		ptrdiff_t at = st->s[g][0].at + (ptrdiff_t)i * c->ow;
-		__m512 v = s ? _mm512_add_ps(w, _mm512_loadu_ps(s + at)) : w;
-		_mm512_storeu_ps(out + at, c->relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
+	if (st->plain[g]) {
+		ptrdiff_t at = st->s[g][0].at;
+#pragma GCC unroll 4
+		for (int i = 0; i < m; i++, at += ow) {
+			__m512 v = s ? _mm512_add_ps(w[i][g], _mm512_loadu_ps(s + at)) : w[i][g];
+			_mm512_storeu_ps(
+			        out + at, relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
+		}
 		return;
 	}
-	for (int j = 0; j < st->n[g]; j++) {
-		const Segment *sg = &st->s[g][j];
-		if (sg->oy + i >= c->oh)
-			continue;
-		ptrdiff_t at = sg->at + (ptrdiff_t)i * c->ow;
-		__m512 v = s ? _mm512_add_ps(w, _mm512_maskz_loadu_ps(sg->mask, s + at)) : w;
-		_mm512_mask_storeu_ps(
-		        out + at, sg->mask, c->relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
-	}
+#pragma GCC unroll 4
+	for (int i = 0; i < m; i++)
+		for (int j = 0; j < st->n[g]; j++) {
+			const Segment *sg = &st->s[g][j];
+			if (sg->oy + i >= c->oh)
+				continue;
+			ptrdiff_t at = sg->at + i * ow;
+			__m512 v =
+			        s ? _mm512_add_ps(w[i][g], _mm512_maskz_loadu_ps(sg->mask, s + at))
+			          : w[i][g];
+			_mm512_mask_storeu_ps(out + at, sg->mask,
+			        relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v);
+		}
 }
 
 /* Output row i of sixteen 4x4 tiles, from its four pixel vectors r: pixels 0, 1 and 2, 3
@@ -1794,6 +1811,8 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 	Chunk k[2];
 	Stores st;
 	Stores6 st6;
+	const ptrdiff_t ow = c->ow;
+	const bool relu = c->relu;
 	for (int u = t0; u < t1; u += 16) {
 		chunk_at(c, u, &k[0]);
 		chunk_at(c, u + LANES, &k[1]); /* sixteen tiles, as two chunks of eight */
@@ -1820,26 +1839,29 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 #pragma GCC unroll 6
 			for (int x = 0; x < m; x++)
 				out_1d_16(f, d + x, a);
+			if (m == 6) {
 #pragma GCC unroll 6
-			for (int i = 0; i < m; i++) {
-				if (m == 6) {
+				for (int i = 0; i < m; i++)
 					tiles6_avx512(c, o, s, &st6, d + i * a, i);
-					continue;
-				}
-				__m512 r[4], w[4];
+				continue;
+			}
+			__m512 w[4][4]; /* [row][vector]: all m rows, then each vector's stores */
+#pragma GCC unroll 4
+			for (int i = 0; i < m; i++) {
+				__m512 r[4];
 #pragma GCC unroll 4
 				for (int j = 0; j < m; j++)
 					r[j] = (__m512)d[i * a + j];
 				if (m == 4) {
-					rows_of4(r, w);
+					rows_of4(r, w[i]);
 				} else {
-					w[0] = _mm512_permutex2var_ps(r[0], pair0, r[1]);
-					w[1] = _mm512_permutex2var_ps(r[0], pair1, r[1]);
+					w[i][0] = _mm512_permutex2var_ps(r[0], pair0, r[1]);
+					w[i][1] = _mm512_permutex2var_ps(r[0], pair1, r[1]);
 				}
-#pragma GCC unroll 4
-				for (int g = 0; g < m; g++)
-					store_tiles(c, o, s, &st, g, i, w[g]);
 			}
+#pragma GCC unroll 4
+			for (int g = 0; g < m; g++)
+				store_tiles(c, o, s, &st, g, w, m, ow, relu);
 		}
 	}
 }

@@ -239,6 +239,8 @@ static const Shape edge_shapes[] = {
         {3, 37, 35, 5, 3, 2, 1, 1},   /* stride 2, 19x18 out: 25 (F4S2) or 90 (F2S2) tiles */
         {5, 50, 47, 7, 3, 1, 1, 1},   /* F6: 9 x 8 tiles, the last of a row 5 columns, pairs
                                        * of them stored as 16 floats only inside the row */
+        {5, 14, 16, 6, 3, 1, 1, 1},   /* 16 wide: every vector of F4's or F2's tiles whole
+                                       * in a row; 14 tall: the last tile row cut below */
         {40, 4, 4, 40, 4, 1, 0, 1},   /* one output pixel, K = 640: direct as dot products */
         {2, 17, 17, 7, 17, 1, 0, 1},  /* one pixel, but 17x17 taps outgrow a K block */
         /* stride-2 5x5 to 8x8 (the phase plan: F(3x3, 4x4) on the input's phases) */

@@ -4007,7 +4007,7 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 			float *xp = own ? line_aligned(own + wino_v_floats(c) + wino_m_floats(c))
 			                : (float *)j->in;
 			Input x = wino_input(j, fold);
-			if (j->own_rows && !fold) {
+			if (j->own_rows) {
 				pad_own(j, xp, t0, t1, (int)(held - j->held));
 				x = padded_input(c, xp);
 			} else if (j->row && !fold) {

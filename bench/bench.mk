@@ -29,6 +29,13 @@ $(B)/bench/membw: bench/membw.c $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 
+# `build/bench/cut [ROUNDS [C H [SPIN]]]`: two threads sharing a [C, H, W] map at a cut
+# between their rows, against private maps, page-aligned shares, a downward walk and an
+# [H, C, W] layout (bench/cut.c); not part of `make bench`.
+$(B)/bench/cut: bench/cut.c $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
+
 bench: all $(B)/bench/peak $(B)/bench/kernel
 	$(PY) bench/run.py --build $(B) --threads $(BENCH_THREADS) --rounds $(BENCH_ROUNDS) \
 	        --out docs $(if $(BENCH_ISA),--isa $(BENCH_ISA))

@@ -2377,6 +2377,18 @@ double gq_conv_estimate(
 	return cost(&c);
 }
 
+double gq_conv_estimate_algo(
+        int cin, int h, int w, int cout, int k, int s, int p, int d, int algo, size_t *bytes)
+{
+	gq_conv c;
+	*bytes = 0;
+	if (!plan_shape(&c, cin, h, w, cout, k, s, p, d, false) || !applies(&c, algo))
+		return -1;
+	plan_algo(&c, algo);
+	*bytes = gq_conv_bytes(&c);
+	return cost(&c);
+}
+
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo)
 {

@@ -749,10 +749,73 @@ static bool orbit_candidate(const gq_conv_shape *c)
 	                            c->ng, c->elem, c->lift);
 }
 
+/* F(6x6) (GQ_CONV_WINO6) as a candidate. Offered on every 3x3 stride-1 gconv of the four
+ * bench models (2026-12-06, s19-f6: the tuner's own timings, AVX-512 and AVX2, one and two
+ * threads), it lost wherever its tiles leave the vectors part empty or its bank is large:
+ * 256 planes of p4m at 9x9 (4 tiles an element) 1.9-2.1x the best plan's time on AVX-512
+ * (its narrow kernel's 4 rows, and the transforms' vectors of 16 tiles three quarters
+ * empty), 1.0-1.1x AVX2; 15x15 and 8x8 1.2-3.4x; 49x49, 57x57 and 97x97 (wide) 1.0-1.4x;
+ * 25x25 and 17x17 (where F(4x4) runs narrow too) 1.0-1.1x on AVX-512. It won where it
+ * runs narrow and F(4x4) wide: 128 channels at 29x29 (25 tiles against 64) 0.63-0.76x the
+ * time on AVX-512, 0.77-0.82x on AVX2, one and two threads, at batch 1 and in batches; at
+ * 33x33 (64 channels, 36 tiles against 81) level (0.88-1.1x; on two threads 1.07-1.14x in
+ * a second run, where the tuner still took it on 3 of 14 layers by the noise, its stage
+ * 1.0-1.17x the time). So the expanded plan's F(6x6) is a candidate where it runs on the
+ * narrow kernel, the rules' plan on the wide one, it counts at most WINO6_WORK of that
+ * plan's work (not 9x9: 2.0), and the layer has at least WINO6_COUT output channels. */
+#define WINO6_WORK 0.9
+enum { WINO6_COUT = 128 };
+
+static gq_conv *wino6_candidate(const gq_conv_shape *c, const gq_conv *expanded)
+{
+	size_t bytes;
+	double e = gq_conv_estimate(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes),
+	       e6 = gq_conv_estimate_algo(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, GQ_CONV_WINO6, &bytes);
+	if (c->cout < WINO6_COUT || gq_conv_narrow(expanded) || e6 < 0 || e6 > WINO6_WORK * e)
+		return NULL;
+	gq_conv *p = gq_conv_new_algo(
+	        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu, GQ_CONV_WINO6);
+	if (p && !gq_conv_narrow(p)) {
+		gq_conv_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* The group's F(6x6) form lost to its F(4x4) form (and to the expanded plan) on AVX-512
+ * everywhere above (17x17 with 16 base channels, paired: 1.08-1.14x), but won on AVX2 at
+ * 17x17 (ResNet-44 p4m's stage 2, 9 tiles against 25: 0.75-0.89x the best plan's time
+ * on one thread and in batches, 0.78-0.92x on two threads at batch 1, in one run of two
+ * 0.84-1.25x), where it counts 0.66 of the
+ * F(4x4) form's work (0.80-0.91 where it lost): a candidate where it counts at most
+ * GROUP6_WORK of the cheaper other form's and runs on the narrow kernel. */
+#define GROUP6_WORK 0.75
+
+static bool group6_candidate(const gq_conv_shape *c)
+{
+	size_t bytes;
+	double g6 = gq_wgroup_estimate(c, GQ_CONV_WINO6, &bytes),
+	       g4 = gq_wgroup_estimate(c, GQ_CONV_WINO4R, &bytes),
+	       g2 = gq_wgroup_estimate(c, GQ_CONV_WINO2, &bytes),
+	       other = g4 < 0              ? g2
+	               : g2 < 0 || g4 < g2 ? g4
+	                                   : g2;
+	return g6 >= 0 && other >= 0 && g6 <= GROUP6_WORK * other;
+}
+
+/* -1 by the rules above, 0 never (GEQRT_WINO6): F(6x6) as a tuning candidate. */
+static int wino6_mode(void)
+{
+	const char *m = getenv("GEQRT_WINO6");
+	return m && !strcmp(m, "0") ? 0 : -1;
+}
+
 /* Where the rule's choice is not forced (by memory, GEQRT_ORBIT=1 or GEQRT_WGROUP=1): the
- * expanded plan, the orbit and the group's forms where they apply (GEQRT_ORBIT=0 and
- * GEQRT_WGROUP=0 leave theirs out), each alone; def[0] the rule's plan where two threads
- * share the layer, def[1] where one runs it. */
+ * expanded plan, the orbit and the group's forms where they apply, F(6x6) where it may pay
+ * (GEQRT_ORBIT=0, GEQRT_WGROUP=0 and GEQRT_WINO6=0 leave theirs out), each alone; def[0]
+ * the rule's plan where two threads share the layer, def[1] where one runs it. */
 int gq_conv_candidates(
         const gq_conv_shape *c, size_t streamed, gq_conv *out[GQ_CANDIDATES], int def[2])
 {
@@ -775,6 +838,13 @@ int gq_conv_candidates(
 			def[0] = def[1] = n;
 		ok = (out[n++] = gq_conv_new_wgroup(c, forms[i], false)) != NULL;
 	}
+	if (ok && wino6_mode() != 0 && gq_wgroup_mode() != 0 && group6_candidate(c)) {
+		ok = (out[n++] = gq_conv_new_wgroup(c, GQ_CONV_WINO6, false)) != NULL;
+		if (ok && !gq_conv_narrow(out[n - 1])) /* measured only narrow */
+			gq_conv_free(out[--n]);
+	}
+	if (ok && wino6_mode() != 0 && (out[n] = wino6_candidate(c, out[0])))
+		n++;
 	if (r.keep)
 		def[1] = 0;
 	while (!ok && n > 0)

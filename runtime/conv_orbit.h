@@ -15,6 +15,10 @@ void gq_conv_set_rows(gq_conv *c, const float *w, size_t ld, const float *bias, 
  * packed bank's bytes; nothing is allocated. -1 if the shape is empty. */
 double gq_conv_estimate(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool ceiling, size_t *bytes);
+/* As gq_conv_estimate, the plan in algorithm algo (gq_conv_new_algo's); -1 where it does
+ * not apply. */
+double gq_conv_estimate_algo(
+        int cin, int h, int w, int cout, int k, int s, int p, int d, int algo, size_t *bytes);
 /* Winograd plans run on a zero-padded copy of their input, which a caller may write
  * itself: returns where it goes in scratch (NULL for other algorithms), [cin][hp][wq],
  * pixel (y, x) of channel ci at ci*hp*wq + (y + p)*wq + x + p, zeros around. */
@@ -97,11 +101,12 @@ size_t gq_conv_expanded_bytes(const gq_conv_shape *c);
  * stream from memory at batch 1. A convolution of no group (ng = 0): gq_conv_new's. */
 gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed);
 /* The plans a tuner may choose among for c (gq_net_tune): out[0..n), n returned (-1 if out
- * of memory, nothing left allocated), each without a second plan beside it; def[0] the one
- * gq_conv_new_in_model's rules run where two threads share the layer, def[1] where one runs
- * it. One plan (n = 1) where there is no choice: no group, or the plan is forced by memory
- * (a ceiling, ORBIT_BANK) or by GEQRT_ORBIT=1 or GEQRT_WGROUP=1. */
-enum { GQ_CANDIDATES = 4 };
+ * of memory, nothing left allocated), each without a second plan beside it (the expanded
+ * plan, the orbit, the group's forms, and F(6x6) expanded or as the group's form where it
+ * may pay); def[0] the one gq_conv_new_in_model's rules run where two threads share the
+ * layer, def[1] where one runs it. One plan (n = 1) where there is no choice: no group, or the plan
+ * is forced by memory (a ceiling, ORBIT_BANK) or by GEQRT_ORBIT=1 or GEQRT_WGROUP=1. */
+enum { GQ_CANDIDATES = 6 };
 int gq_conv_candidates(
         const gq_conv_shape *c, size_t streamed, gq_conv *out[GQ_CANDIDATES], int def[2]);
 

@@ -259,7 +259,8 @@ enum {
 	GQ_CONV_WINO4R,
 	/* F(6x6, 3x3) on the points 0, +-1, +-2, +-1/2, infinity (closed under p -> 1/p:
 	 * group plans too; about twice F(4x4)'s float32 error, never picked by gq_conv_new:
-	 * no faster than F(4x4) where measured) */
+	 * no faster than F(4x4) on most shapes; gq_net_tune measures it where it may pay,
+	 * conv_orbit.c's wino6_candidate) */
 	GQ_CONV_WINO6,
 	/* a stride-2 KxK convolution (K 5..8, no dilation, at most 16 input channels) as a
 	 * stride-1 4x4 one of the input's four phases, in Winograd F(3x3, 4x4): 36 products

@@ -32,31 +32,38 @@ struct gq_tune {
 	const char *slow; /* GEQRT_TUNE_SLOW: the kind of plan the tests make slow */
 };
 
-/* GEQRT_TUNE_SLOW's delay: far more than any plan of the tests' layers takes, under the
- * sanitizers too. */
-#define SLOW_S 0.02
+/* GEQRT_TUNE_SLOW's delay: far more than any plan of the tests' small layers takes, under
+ * the sanitizers too; a slow plan also takes SLOW_TIMES its own time (the tests' 128-channel
+ * 29x29 layer takes more than SLOW_S under the sanitizers). */
+#define SLOW_S     0.02
+#define SLOW_TIMES 5
 
 /* Set on the thread that calls gq_net_forward at batch 1, while it runs: its layers run
  * the plans for batch 1, where the team shares each layer; any other thread's, one image
  * on one thread, those for batches. */
 static _Thread_local bool one_image;
 
-/* "orbit", "group" or "expanded": what GEQRT_TUNE_SLOW names. */
+/* "orbit", "group" or "expanded": what GEQRT_TUNE_SLOW names (or an algorithm,
+ * gq_conv_algo's name: "winograd4" makes the expanded plan and orbit in F(4x4) slow). */
 static const char *plan_kind(const gq_conv *c)
 {
 	return gq_conv_orbit(c) ? "orbit" : gq_conv_wgroup(c) ? "group" : "expanded";
 }
 
 /* Layer s of one image while tuning: timed, on the thread whose workspace ws is; a layer
- * running a plan of the kind GEQRT_TUNE_SLOW names takes SLOW_S more. */
+ * running a plan of the kind GEQRT_TUNE_SLOW names takes SLOW_S more, and SLOW_TIMES its
+ * own time at least. */
 static void run_timed(const gq_net *n, const gq_net *v, int s, const gq_image *im)
 {
 	const gq_layer *l = &n->desc->layers[s];
 	struct gq_tune *tu = n->tune;
 	double t0 = gq_now();
 	l->run(im);
-	if (tu->slow && l->conv && !strcmp(plan_kind(v->conv[l->conv - n->desc->convs]), tu->slow))
-		while (gq_now() - t0 < SLOW_S)
+	double ran = gq_now() - t0;
+	const gq_conv *c = l->conv ? v->conv[l->conv - n->desc->convs] : NULL;
+	if (tu->slow && c &&
+	        (!strcmp(plan_kind(c), tu->slow) || !strcmp(gq_conv_algo(c), tu->slow)))
+		while (gq_now() - t0 < SLOW_S + (SLOW_TIMES - 1) * ran)
 			;
 	size_t t = (size_t)(im->ws - n->run.ws) / (n->run.group * n->run.vstride);
 	tu->t[t * (size_t)n->desc->nlayers + (size_t)s] += gq_now() - t0;
@@ -173,17 +180,22 @@ static bool new_convs(gq_net *n, size_t *scratch)
 }
 
 /* What plan c is, after a layer's name: ", orbit of N", ", Winograd group of N, F(4x4)"
- * (or F(2x2)), or nothing for the expanded plan. */
+ * (or F(2x2), F(6x6)), ", F(6x6)" for the expanded plan in F(6x6) (a tuner's choice), or
+ * nothing for the expanded plan. */
 static void plan_name(char *s, size_t len, const gq_conv *c)
 {
 	int ng = gq_conv_orbit(c), wg = gq_conv_wgroup(c);
+	const char *algo = gq_conv_algo(c);
+	bool six = !strcmp(algo, "winograd6");
 	if (ng)
 		snprintf(s, len, ", orbit of %d", ng);
 	else if (wg)
 		snprintf(s, len, ", Winograd group of %d, %s", wg,
-		        strcmp(gq_conv_algo(c), "winograd2") ? "F(4x4)" : "F(2x2)");
+		        six                         ? "F(6x6)"
+		        : strcmp(algo, "winograd2") ? "F(4x4)"
+		                                    : "F(2x2)");
 	else
-		snprintf(s, len, "%s", "");
+		snprintf(s, len, "%s", six ? ", F(6x6)" : "");
 }
 
 /* Layer i's name for --profile: the generated one, and its plan at batch 1 (both chosen
@@ -529,6 +541,26 @@ static int fastest(const Mode *m, int i)
 	return best;
 }
 
+/* GEQRT_TUNE_LOG=1: each conv's candidates and their times (lower quartiles, us an image)
+ * on stderr, the one the mode keeps starred, "n" after a plan on the narrow kernel. */
+static void log_choice(const Mode *m, int i, int best)
+{
+	struct gq_tune *tu = m->n->tune;
+	const gq_conv_shape *c = &m->n->desc->convs[i];
+	fprintf(stderr,
+	        "tune %s conv %d %dx%d cin %d cout %d:", m->batch == 1 ? "batch1" : "batches", i,
+	        c->h, c->w, c->cin, c->cout);
+	for (int k = 0; k < tu->n[i]; k++) {
+		const gq_conv *p = tu->cand[i][k];
+		fprintf(stderr, " [%s%s%s%s %.1f]", k == best ? "*" : "",
+		        gq_conv_orbit(p)    ? "orbit-"
+		        : gq_conv_wgroup(p) ? "group-"
+		                            : "",
+		        gq_conv_algo(p), gq_conv_narrow(p) ? "n" : "", 1e6 * quartile(&m->s[i][k]));
+	}
+	fputc('\n', stderr);
+}
+
 /* The candidate each conv keeps in this mode: the rules' unless another's time is below
  * theirs by MARGIN. */
 static void choose(const Mode *m)
@@ -545,6 +577,8 @@ static void choose(const Mode *m)
 		        quartile(&m->s[i][best]) > (1 - MARGIN) * quartile(&m->s[i][def]))
 			best = def;
 		m->plan[i] = tu->cand[i][best];
+		if (getenv("GEQRT_TUNE_LOG"))
+			log_choice(m, i, best);
 	}
 }
 

@@ -808,6 +808,58 @@ START_TEST(wgroup_choice)
 }
 END_TEST
 
+/* ---- F(6x6) as a tuning candidate (gq_conv_candidates) ---- */
+
+/* How many of c's candidates run F(6x6), and of those how many are group plans. */
+static int wino6_candidates(const gq_conv_shape *c, int *group)
+{
+	gq_conv *out[GQ_CANDIDATES];
+	int def[2], n = gq_conv_candidates(c, 100 << 20, out, def), six = 0;
+	ck_assert_int_gt(n, 1);
+	*group = 0;
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(gq_conv_algo(out[i]), "winograd6")) {
+			six++;
+			*group += gq_conv_wgroup(out[i]) > 0;
+			ck_assert(gq_conv_narrow(out[i]));
+		}
+		gq_conv_free(out[i]);
+	}
+	return six;
+}
+
+/* The expanded F(6x6) plan where it runs narrow and F(4x4) wide on 128 channels (p4 and p4m
+ * at 29x29, on every kernel; not on 64), the group's F(6x6) form where it counts at most
+ * GROUP6_WORK of the F(4x4) form's (128 planes of p4m at 17x17 on AVX2: 8-float vectors),
+ * neither at 9x9 nor where GEQRT_WINO6=0 leaves them out. */
+START_TEST(wino6_where_it_may_pay)
+{
+	const gq_conv_shape p4m_29_64 = {64, 29, 29, 64, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4m_29 = {128, 29, 29, 128, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4_29w = {128, 29, 29, 128, 3, 1, 1, 1, true, 4, p4, false},
+	                    p4m_17 = {128, 17, 17, 128, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4m_9 = {256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false};
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		int group;
+		ck_assert_int_eq(wino6_candidates(&p4m_29_64, &group), 0);
+		ck_assert_int_eq(wino6_candidates(&p4m_29, &group) - group, 1); /* expanded */
+		ck_assert_int_eq(wino6_candidates(&p4_29w, &group) - group, 1);
+		ck_assert_int_eq(wino6_candidates(&p4m_9, &group), 0);
+		int six = wino6_candidates(&p4m_17, &group);
+		bool avx2 = !strcmp(kernel_names[kn], "avx2");
+		ck_assert_msg(six == avx2 && group == avx2, "%s: %d F(6x6) candidates at 17x17",
+		        kernel_names[kn], six);
+		setenv("GEQRT_WINO6", "0", 1);
+		ck_assert_int_eq(wino6_candidates(&p4_29w, &group), 0);
+		ck_assert_int_eq(wino6_candidates(&p4m_17, &group), 0);
+		unsetenv("GEQRT_WINO6");
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -827,6 +879,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_paired);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
+	tcase_add_test(tc, wino6_where_it_may_pay);
 	suite_add_tcase(s, tc);
 	return s;
 }

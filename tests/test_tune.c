@@ -274,6 +274,116 @@ START_TEST(tune_by_environment_at_first_pass)
 }
 END_TEST
 
+/* A model of one p4 gconv, 128 channels at 29x29 (the expanded plan's F(6x6) a candidate,
+ * conv_orbit.c's wino6_candidate), tuned with F(4x4) made slow and the orbit and group
+ * left out: it runs F(6x6), at batch 1 and in batches, and matches the naive conv, on
+ * every kernel (the portable one on one thread). */
+static const gq_conv_shape conv6 = {128, 29, 29, 128, 3, 1, 1, 1, true, 4, P4, false};
+enum { IN6 = 128 * 29 * 29, W6 = 32 * 128 * 9, B6 = 2 };
+
+static void expand6(float *w, float *b, const float *const *t)
+{
+	gq_expand_gconv(w, t[0], 32, 32, 3, P4, 4);
+	gq_expand_bias(b, t[1], 32, 4);
+}
+
+static void layer6(const gq_image *im)
+{
+	gq_conv_run(im->net->conv[0], im->y, im->x, im->scratch);
+}
+
+static int load6(gq_net *n, const float *const *t, char *err, size_t errlen)
+{
+	float *w = n->mem, *b = w + 128 * 128 * 9;
+	expand6(w, b, t);
+	gq_conv_set(n->conv[0], w, b);
+	return 0;
+}
+
+static const gq_layer layers6[] = {{layer6, "gconv p4 29x29", &conv6}};
+static const gq_param params6[2] = {{"w", 1, {W6}}, {"b", 1, {32}}};
+static const gq_net_desc desc6 = {.layers = layers6,
+        .nlayers = 1,
+        .convs = &conv6,
+        .nconvs = 1,
+        .ws_floats = 16,
+        .param_floats = 128 * 128 * 9 + 128,
+        .in_size = IN6,
+        .out_size = IN6,
+        .params = params6,
+        .nparams = 2,
+        .load = load6};
+
+/* ref: the naive conv's (and relu's) output for B6 images x; big its largest magnitude. */
+static void reference6(float *ref, const float *x, const float *const *t, float *big)
+{
+	float *w = xbuf(128 * 128 * 9, sizeof *w), *b = xbuf(128, sizeof *b),
+	      *s = xbuf(gq_conv2d_scratch(128, 3, 29, 29), sizeof *s);
+	expand6(w, b, t);
+	for (int im = 0; im < B6; im++)
+		gq_conv2d(ref + (size_t)im * IN6, x + (size_t)im * IN6, w, b, 128, 29, 29, 128, 3,
+		        1, 1, 1, s);
+	*big = 1;
+	for (size_t i = 0; i < (size_t)B6 * IN6; i++)
+		*big = fmaxf(*big, fabsf(ref[i] = fmaxf(ref[i], 0)));
+	free(w);
+	free(b);
+	free(s);
+}
+
+static void expect_model6(gq_net *n, const float *x, const float *ref, float big, int batch)
+{
+	float *y = nanbuf((size_t)batch * IN6);
+	ck_assert_int_eq(gq_net_forward(n, x, batch, y), 0);
+	for (size_t i = 0; i < (size_t)batch * IN6; i++)
+		ck_assert_msg(fabsf(y[i] - ref[i]) <= 2e-4f * big,
+		        "F(6x6) (%s, %d threads, batch %d): y[%zu] = %g, want %g", gq_conv_kernel(),
+		        gq_threads(), batch, i, y[i], ref[i]);
+	free(y);
+}
+
+START_TEST(tuned_model_runs_wino6)
+{
+	seed(16);
+	float *t[2] = {randbuf(W6), randbuf(32)}, *x = randbuf((size_t)B6 * IN6),
+	      *ref = xbuf((size_t)B6 * IN6, sizeof *ref), big;
+	reference6(ref, x, (const float *const *)t, &big);
+	setenv("GEQRT_ORBIT", "0", 1);
+	setenv("GEQRT_WGROUP", "0", 1);
+	setenv("GEQRT_TUNE_SLOW", "winograd4", 1);
+	gq_set_tune(true);
+	for (int k = 0; k < 3; k++) {
+		if (gq_conv_use_kernel(kernel_names[k]))
+			continue;
+		for (int threads = 1; threads <= (k < 2 ? 2 : 1); threads++) { /* c: slow */
+			gq_set_threads(threads);
+			gq_net *n = gq_net_new(&desc6);
+			char err[128];
+			ck_assert_ptr_nonnull(n);
+			ck_assert_int_eq(
+			        gq_net_load_raw(n, (const float *const *)t, err, sizeof err), 0);
+			ck_assert_int_eq(gq_net_tune(n), 1);
+			ck_assert_str_eq(gq_conv_algo(n->conv[0]), "winograd6");
+			ck_assert_str_eq(gq_conv_algo(serve_plan(n, 0)), "winograd6");
+			ck_assert_msg(strstr(n->names[0], "F(6x6)"), "--profile's name '%s'",
+			        n->names[0]);
+			expect_model6(n, x, ref, big, 1);
+			expect_model6(n, x, ref, big, B6);
+			gq_net_free(n);
+		}
+	}
+	gq_conv_use_kernel(NULL);
+	gq_set_tune(false);
+	unsetenv("GEQRT_TUNE_SLOW");
+	unsetenv("GEQRT_WGROUP");
+	unsetenv("GEQRT_ORBIT");
+	free(t[0]);
+	free(t[1]);
+	free(x);
+	free(ref);
+}
+END_TEST
+
 START_TEST(hostile_calls)
 {
 	make_tensors();
@@ -323,6 +433,7 @@ static Suite *tune_suite(void)
 	tcase_add_test(tc, tuned_model_is_the_model);
 	tcase_add_test(tc, tuner_leaves_a_slow_plan);
 	tcase_add_test(tc, tune_by_environment_at_first_pass);
+	tcase_add_test(tc, tuned_model_runs_wino6);
 	tcase_add_test(tc, hostile_calls);
 	suite_add_tcase(s, tc);
 	return s;

@@ -25,14 +25,14 @@ $(B)/bench/placement: bench/placement.c $(B)/libgeqrt.a
 
 # `build/bench/membw [ROUNDS [KB...]]`: GB/s per thread alone and with the other thread
 # streaming too, by size, and the placement (bench/membw.c); not part of `make bench`.
-$(B)/bench/membw: bench/membw.c $(B)/libgeqrt.a
+$(B)/bench/membw: bench/membw.c bench/cpus.h $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 
 # `build/bench/cut [ROUNDS [C H [SPIN]]]`: two threads sharing a [C, H, W] map at a cut
 # between their rows, against private maps, page-aligned shares, a downward walk and an
 # [H, C, W] layout (bench/cut.c); not part of `make bench`.
-$(B)/bench/cut: bench/cut.c $(B)/libgeqrt.a
+$(B)/bench/cut: bench/cut.c bench/cpus.h $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 

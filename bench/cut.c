@@ -51,6 +51,7 @@
 #include <string.h>
 #include <x86intrin.h>
 
+#include "cpus.h"
 #include "geqrt.h"
 
 enum {
@@ -84,7 +85,7 @@ static size_t page_align = 4096; /* CUT_ALIGN: page and page-nh align at these b
 static volatile float sink;
 
 /* out = a + b + c over w floats (rows need not be aligned); res: out += too */
-__attribute__((target("avx512f"))) static void row_512(
+__attribute__((target("avx512f"), always_inline)) static inline void sum3_512(
         float *o, const float *a, const float *b, const float *c, int w, bool res)
 {
 	int x = 0;
@@ -107,7 +108,7 @@ __attribute__((target("avx512f"))) static void row_512(
 	}
 }
 
-__attribute__((target("avx2"))) static void row_256(
+__attribute__((target("avx2"), always_inline)) static inline void sum3_256(
         float *o, const float *a, const float *b, const float *c, int w, bool res)
 {
 	int x = 0;
@@ -121,46 +122,31 @@ __attribute__((target("avx2"))) static void row_256(
 	}
 	for (; x < w; x++)
 		o[x] = a[x] + b[x] + c[x] + (res ? o[x] : 0.0f);
+}
+
+__attribute__((target("avx512f"))) static void row_512(
+        float *o, const float *a, const float *b, const float *c, int w, bool res)
+{
+	sum3_512(o, a, b, c, w, res);
+}
+
+__attribute__((target("avx2"))) static void row_256(
+        float *o, const float *a, const float *b, const float *c, int w, bool res)
+{
+	sum3_256(o, a, b, c, w, res);
 }
 
 /* the same, a second copy of the code (sep) */
 __attribute__((target("avx512f"))) __attribute__((noinline)) static void edge_512(
         float *o, const float *a, const float *b, const float *c, int w, bool res)
 {
-	int x = 0;
-	for (; x + 16 <= w; x += 16) {
-		__m512 s =
-		        _mm512_add_ps(_mm512_add_ps(_mm512_loadu_ps(a + x), _mm512_loadu_ps(b + x)),
-		                _mm512_loadu_ps(c + x));
-		if (res)
-			s = _mm512_add_ps(s, _mm512_loadu_ps(o + x));
-		_mm512_storeu_ps(o + x, s);
-	}
-	if (x < w) {
-		__mmask16 m = (__mmask16)((1u << (w - x)) - 1);
-		__m512 s = _mm512_add_ps(_mm512_add_ps(_mm512_maskz_loadu_ps(m, a + x),
-		                                 _mm512_maskz_loadu_ps(m, b + x)),
-		        _mm512_maskz_loadu_ps(m, c + x));
-		if (res)
-			s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(m, o + x));
-		_mm512_mask_storeu_ps(o + x, m, s);
-	}
+	sum3_512(o, a, b, c, w, res);
 }
 
 __attribute__((target("avx2"))) __attribute__((noinline)) static void edge_256(
         float *o, const float *a, const float *b, const float *c, int w, bool res)
 {
-	int x = 0;
-	for (; x + 8 <= w; x += 8) {
-		__m256 s =
-		        _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(a + x), _mm256_loadu_ps(b + x)),
-		                _mm256_loadu_ps(c + x));
-		if (res)
-			s = _mm256_add_ps(s, _mm256_loadu_ps(o + x));
-		_mm256_storeu_ps(o + x, s);
-	}
-	for (; x < w; x++)
-		o[x] = a[x] + b[x] + c[x] + (res ? o[x] : 0.0f);
+	sum3_256(o, a, b, c, w, res);
 }
 
 typedef struct Barrier {
@@ -426,29 +412,6 @@ static void run(Run *r, int mode, double out[3])
 			free(r->map[m][k]);
 	for (int t = 0; t < 2; t++)
 		free(own_copy[t]);
-}
-
-static void placement(const char *when)
-{
-	double ns = gq_round_trip_ns();
-	if (ns < 0)
-		printf("# %s: vCPUs not measured\n", when);
-	else
-		printf("# %s: vCPUs %s, round trip %.0f ns\n", when,
-		        ns > GQ_FAR_NS ? "far" : "near", ns);
-	fflush(stdout);
-}
-
-static int first_cpus(int cpu[2])
-{
-	cpu_set_t set;
-	int k = 0;
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return 0;
-	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
-		if (CPU_ISSET(c, &set))
-			cpu[k++] = c;
-	return k;
 }
 
 int main(int argc, char **argv)

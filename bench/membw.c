@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpus.h"
 #include "geqrt.h"
 
 enum { MAX_SIZES = 16, MAX_REPS = 101, MIN_REPS = 5 };
@@ -256,29 +257,6 @@ static void run(Run *r, int op, int n, double out[2])
 		pthread_join(th[t], NULL);
 	for (int t = 0; t < n; t++)
 		out[t] = gbs(r, t);
-}
-
-static void placement(const char *when)
-{
-	double ns = gq_round_trip_ns();
-	if (ns < 0)
-		printf("# %s: vCPUs not measured\n", when);
-	else
-		printf("# %s: vCPUs %s, round trip %.0f ns\n", when,
-		        ns > GQ_FAR_NS ? "far" : "near", ns);
-	fflush(stdout);
-}
-
-static int first_cpus(int cpu[2])
-{
-	cpu_set_t set;
-	int k = 0;
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return 0;
-	for (int c = 0; c < CPU_SETSIZE && k < 2; c++)
-		if (CPU_ISSET(c, &set))
-			cpu[k++] = c;
-	return k;
 }
 
 int main(int argc, char **argv)

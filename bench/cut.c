@@ -149,24 +149,6 @@ __attribute__((target("avx2"))) __attribute__((noinline)) static void edge_256(
 	sum3_256(o, a, b, c, w, res);
 }
 
-typedef struct Barrier {
-	_Atomic int count, phase;
-	int n;
-} Barrier;
-
-static void barrier_wait(Barrier *b)
-{
-	int phase = atomic_load_explicit(&b->phase, memory_order_acquire);
-	if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) + 1 == b->n) {
-		atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-		atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
-		return;
-	}
-	for (int i = 0; atomic_load_explicit(&b->phase, memory_order_acquire) == phase; i++)
-		if (i >= 2048 && i % 64 == 0)
-			sched_yield();
-}
-
 typedef struct Run {
 	int mode, C, H, W, cut, spin, cpu[2];
 	bool res;
@@ -334,10 +316,7 @@ static void *thread_main(void *p)
 	Arg *a = p;
 	Run *r = a->r;
 	int t = a->t;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(r->cpu[t], &set);
-	pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+	pin_to(r->cpu[t]);
 	int m = r->mode == PRIVATE ? t : 0;
 	for (int i = -WARM; i < LAYERS; i++) {
 		barrier_wait(&r->bar);

@@ -110,28 +110,6 @@ static void copy_buf(float *o, const float *p, size_t n)
 		copy_256(o, p, n);
 }
 
-/* A barrier of two threads that spins: the threads start each repetition within a round
- * trip of each other. */
-typedef struct Barrier {
-	_Atomic int count, phase;
-	int n;
-} Barrier;
-
-static void barrier_wait(Barrier *b)
-{
-	int phase = atomic_load_explicit(&b->phase, memory_order_acquire);
-	if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) + 1 == b->n) {
-		atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-		atomic_store_explicit(&b->phase, phase + 1, memory_order_release);
-		return;
-	}
-	/* past some 35 us the other thread is not running (another process on its CPU):
-	 * yield, so that the spin does not hold up what it waits for */
-	for (int i = 0; atomic_load_explicit(&b->phase, memory_order_acquire) == phase; i++)
-		if (i >= 2048 && i % 64 == 0)
-			sched_yield();
-}
-
 /* One op at one size on n threads (thread t pinned to CPU cpu[t]), each on its buffers
  * src[t], dst[t] of `floats` floats; other alone starts both threads (threads), thread 1 to
  * write what thread 0 reads. */
@@ -190,10 +168,7 @@ static void *thread_main(void *p)
 	Arg *a = p;
 	Run *r = a->r;
 	int t = a->t;
-	cpu_set_t set;
-	CPU_ZERO(&set);
-	CPU_SET(r->cpu[t], &set);
-	pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+	pin_to(r->cpu[t]);
 	/* the first repetition sets the passes for the rest from its speed */
 	int k = passes(r, 100);
 	for (int i = -1; i < r->reps; i++) {

@@ -687,7 +687,8 @@ size_t gq_conv_expanded_bytes(const gq_conv_shape *c)
  * bytes in all): the orbit alone where memory asks for it (or GEQRT_ORBIT=1; forced); a
  * group form where it pays; the orbit where it pays at batch 1, with the expanded plan
  * beside it for one thread (keep: the banks then 1 + 1/ng times the expanded one), but
- * under a memory ceiling alone; else the expanded plan. */
+ * under a memory ceiling alone; else the expanded plan (in F(6x6) where wino6_candidate
+ * offers it: new_rules_expanded). */
 typedef struct Rule {
 	enum { EXPANDED, ORBIT, GROUP } kind;
 	int form; /* GROUP: GQ_CONV_WINO4R, GQ_CONV_WINO2 or GQ_CONV_AUTO */
@@ -716,12 +717,14 @@ static gq_conv *new_expanded(const gq_conv_shape *c)
 	return gq_conv_new(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu);
 }
 
+static gq_conv *new_rules_expanded(const gq_conv_shape *c);
+
 static gq_conv *new_plan(const gq_conv_shape *c, Rule r)
 {
 	gq_conv *o = r.kind == ORBIT   ? new_orbit(c, r.keep)
 	             : r.kind == GROUP ? gq_conv_new_wgroup(c, r.form, r.keep)
 	                               : NULL;
-	return o ? o : new_expanded(c);
+	return o ? o : new_rules_expanded(c);
 }
 
 gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed)
@@ -784,6 +787,20 @@ static gq_conv *wino6_candidate(const gq_conv_shape *c, const gq_conv *expanded)
 	return p;
 }
 
+/* The rules' expanded plan: F(6x6) where wino6_candidate offers it (s19-rule6), but not
+ * under a memory ceiling (its bank is 64/36 of F(4x4)'s) nor where GEQRT_WINO6=0. */
+static int wino6_mode(void);
+
+static gq_conv *new_rules_expanded(const gq_conv_shape *c)
+{
+	gq_conv *e = new_expanded(c), *six;
+	if (e && wino6_mode() != 0 && !gq_memory_limit() && (six = wino6_candidate(c, e))) {
+		gq_conv_free(e);
+		return six;
+	}
+	return e;
+}
+
 /* The group's F(6x6) form lost to its F(4x4) form (and to the expanded plan) on AVX-512
  * everywhere above (17x17 with 16 base channels, paired: 1.08-1.14x), but won on AVX2 at
  * 17x17 (ResNet-44 p4m's stage 2, 9 tiles against 25: 0.75-0.89x the best plan's time
@@ -843,8 +860,11 @@ int gq_conv_candidates(
 		if (ok && !gq_conv_narrow(out[n - 1])) /* measured only narrow */
 			gq_conv_free(out[--n]);
 	}
-	if (ok && wino6_mode() != 0 && (out[n] = wino6_candidate(c, out[0])))
+	if (ok && wino6_mode() != 0 && (out[n] = wino6_candidate(c, out[0]))) {
+		if (r.kind == EXPANDED) /* the rules' plan (new_rules_expanded); F(4x4) at out[0] */
+			def[0] = def[1] = n;
 		n++;
+	}
 	if (r.keep)
 		def[1] = 0;
 	while (!ok && n > 0)

@@ -860,6 +860,50 @@ START_TEST(wino6_where_it_may_pay)
 }
 END_TEST
 
+/* The untuned rules take the expanded F(6x6) plan where wino6_candidate offers it (128
+ * channels of p4 at 29x29, ResNet-18 p4's stage 2, on every kernel; exact against the naive
+ * conv), F(4x4) where GEQRT_WINO6=0; the candidates keep the expanded F(4x4) plan beside
+ * it, with def[] on the rules' F(6x6). */
+START_TEST(wino6_by_the_rules)
+{
+	static const Layer L = {32, 29, 29, 32, 3, 1, 1, false};
+	const Group *G = &groups[5]; /* p4 */
+	const gq_conv_shape c = {128, 29, 29, 128, 3, 1, 1, 1, true, 4, p4, false};
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		Case t;
+		make_case(&t, &L, G, true, true);
+		gq_conv *six = gq_conv_new_group(
+		        t.cin, L.h, L.w, t.cout, L.k, L.s, L.p, 1, true, G->ng, G->elem, false);
+		ck_assert_str_eq(gq_conv_algo(six), "winograd6");
+		ck_assert_int_eq(gq_conv_wgroup(six) + gq_conv_orbit(six), 0);
+		float *got = run(&t, six);
+		expect_near(&t, got, t.ref, "the rules' F(6x6) vs naive");
+		free(got);
+		gq_conv_free(six);
+		setenv("GEQRT_WINO6", "0", 1);
+		gq_conv *four = gq_conv_new_group(
+		        t.cin, L.h, L.w, t.cout, L.k, L.s, L.p, 1, true, G->ng, G->elem, false);
+		unsetenv("GEQRT_WINO6");
+		ck_assert_str_eq(gq_conv_algo(four), "winograd4");
+		gq_conv_free(four);
+		free_case(&t);
+
+		gq_conv *out[GQ_CANDIDATES];
+		int def[2], n = gq_conv_candidates(&c, gq_conv_expanded_bytes(&c), out, def);
+		ck_assert_int_gt(n, 1);
+		ck_assert_str_eq(gq_conv_algo(out[0]), "winograd4");
+		ck_assert_int_eq(gq_conv_wgroup(out[0]) + gq_conv_orbit(out[0]), 0);
+		ck_assert_str_eq(gq_conv_algo(out[def[0]]), "winograd6");
+		ck_assert_int_eq(def[1], def[0]);
+		while (n > 0)
+			gq_conv_free(out[--n]);
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -880,6 +924,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	tcase_add_test(tc, wino6_where_it_may_pay);
+	tcase_add_test(tc, wino6_by_the_rules);
 	suite_add_tcase(s, tc);
 	return s;
 }

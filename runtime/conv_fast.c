@@ -778,7 +778,10 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
  *   products instead of twelve.
  * - in_1d6, out_1d6: B^T and A^T of F(6, 3) (G6's points), the rows of each pair of points
  *   +-p from their even and odd parts.
- * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO4, _WINO4R, _WINO6, _WINO2S2 or _WINO4S2).
+ * - in_1d3, out_1d3: B^T and A^T of F(3, 3) on the points 0, 1, -1, 2, infinity (G3), the
+ *   rows of B^T sharing d3 - d1.
+ * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO3, _WINO4, _WINO4R, _WINO6, _WINO2S2 or
+ *   _WINO4S2).
  * Every out_1d's outputs take x[st] (the point 1) with weight 1, so a bias added to M's
  * point (1, 1) alone reaches every pixel of the tile: the vector kernels add it there, one
  * add a tile where the pixels' rows took m^2 / 16 (AVX-512: 16 tiles' 4x4 pixels in 16).
@@ -909,9 +912,28 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		x[4 * st] = s1 + 16.0f * s2 + 2.0f * sh;                                           \
 		x[5 * st] = d1 + 32.0f * d2 + dh + m7;                                             \
 	}                                                                                          \
+	ATTR void in_1d3##S(L *x, int st)                                                          \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];           \
+		L g = d3 - d1;                                                                     \
+		x[0] = MAD(2.0f, d0 - d2, g);                                                      \
+		x[st] = g - (d1 + d2);                                                             \
+		x[2 * st] = MAD(3.0f, d1 - d2, g);                                                 \
+		x[3 * st] = g;                                                                     \
+		x[4 * st] = NMAD(2.0f, g, d4 - d2);                                                \
+	}                                                                                          \
+	ATTR void out_1d3##S(L *x, int st)                                                         \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		L s12 = m1 + m2;                                                                   \
+		x[0] = m0 + s12 + m3;                                                              \
+		x[st] = MAD(2.0f, m3, m1 - m2);                                                    \
+		x[2 * st] = MAD(4.0f, m3, s12 + m4);                                               \
+	}                                                                                          \
 	ATTR void in_1d##S(int f, L *x, int st)                                                    \
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? in_1d2##S(x, st)                                          \
+		: f == GQ_CONV_WINO3   ? in_1d3##S(x, st)                                          \
 		: f == GQ_CONV_WINO4   ? in_1d4##S(x, st)                                          \
 		: f == GQ_CONV_WINO4R  ? in_1d4r##S(x, st)                                         \
 		: f == GQ_CONV_WINO6   ? in_1d6##S(x, st)                                          \
@@ -921,6 +943,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 	ATTR void out_1d##S(int f, L *x, int st)                                                   \
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? out_1d2##S(x, st)                                         \
+		: f == GQ_CONV_WINO3   ? out_1d3##S(x, st)                                         \
 		: f == GQ_CONV_WINO4   ? out_1d4##S(x, st)                                         \
 		: f == GQ_CONV_WINO4R  ? out_1d4r##S(x, st)                                        \
 		: f == GQ_CONV_WINO6   ? out_1d6##S(x, st)                                         \
@@ -947,20 +970,23 @@ FORMS_1D(
 FORMS_1D(Lane, _8, static inline __attribute__((always_inline, target("avx2,fma"))), FMA8, FNMA8)
 #endif
 
-/* A Winograd form f (GQ_CONV_WINO2, _WINO4, _WINO4R, _WINO6, _WINO2S2 or _WINO4S2): the side of its
- * patches (alpha) and of its output tiles (m). */
+/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO4, _WINO4R, _WINO6, _WINO2S2 or _WINO4S2): the
+ * side of its patches (alpha) and of its output tiles (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
 {
-	return f == GQ_CONV_WINO2                          ? 4
-	       : f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4R ? 6
-	       : f == GQ_CONV_WINO6                        ? 8
-	       : f == GQ_CONV_WINO2S2                      ? 5
-	                                                   : 9;
+	return f == GQ_CONV_WINO2                           ? 4
+	       : f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4R  ? 6
+	       : f == GQ_CONV_WINO6                         ? 8
+	       : f == GQ_CONV_WINO2S2 || f == GQ_CONV_WINO3 ? 5
+	                                                    : 9;
 }
 
 static inline __attribute__((always_inline)) int form_m(int f)
 {
-	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2 ? 2 : f == GQ_CONV_WINO6 ? 6 : 4;
+	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2 ? 2
+	       : f == GQ_CONV_WINO3                       ? 3
+	       : f == GQ_CONV_WINO6                       ? 6
+	                                                  : 4;
 }
 
 /* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
@@ -1212,6 +1238,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 	case GQ_CONV_WINO6:                                                                        \
 		CALL(GQ_CONV_WINO6);                                                               \
 		break;                                                                             \
+	case GQ_CONV_WINO3:                                                                        \
+		CALL(GQ_CONV_WINO3);                                                               \
+		break;                                                                             \
 	case GQ_CONV_WINO2S2:                                                                      \
 		CALL(GQ_CONV_WINO2S2);                                                             \
 		break;                                                                             \
@@ -1302,6 +1331,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_row(
 	} else if (valid >= m && m == 2) {
 		x = s ? _mm_add_ps(x, _mm_loadl_pi(zero, (const __m64 *)s)) : x;
 		_mm_storel_pi((__m64 *)p, relu ? _mm_max_ps(x, zero) : x);
+	} else if (valid >= m && m == 3) { /* two floats, then one */
+		x = s ? _mm_add_ps(x, _mm_loadl_pi(zero, (const __m64 *)s)) : x;
+		__m128 y = s ? _mm_add_ss(_mm_movehl_ps(x, x), _mm_load_ss(s + 2))
+		             : _mm_movehl_ps(x, x);
+		_mm_storel_pi((__m64 *)p, relu ? _mm_max_ps(x, zero) : x);
+		_mm_store_ss(p + 2, relu ? _mm_max_ss(y, zero) : y);
 	} else if (valid >= m && m == 6) { /* four floats, then two */
 		__m128 y = _mm256_extractf128_ps(r, 1);
 		x = s ? _mm_add_ps(x, _mm_loadu_ps(s)) : x;
@@ -1389,10 +1424,32 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void tiles6_avx
 	}
 }
 
+/* Output row i of the eight 3x3 tiles of chunk k, from its three pixel vectors row (+ the
+ * residual s laid out as out, or NULL; relu): transposed (tile l's row in vector l), each
+ * tile's row stored as two floats and one, cut at the image's edge (F(3x3): no vector holds
+ * a whole number of its rows, so each tile is stored apart). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tiles3_avx2(
+        const gq_conv *c, float *out, const float *s, const Chunk *k, const Lane *row, int i)
+{
+	__m256 r[8];
+#pragma GCC unroll 3
+	for (int j = 0; j < 3; j++)
+		r[j] = (__m256)row[j];
+	r[3] = r[4] = r[5] = r[6] = r[7] = _mm256_setzero_ps();
+	transpose8(r);
+#pragma GCC unroll 8
+	for (int l = 0; l < LANES; l++) {
+		if (l >= k->n || k->oy[l] + i >= c->oh)
+			continue;
+		size_t at = (size_t)(k->oy[l] + i) * c->ow + k->ox[l];
+		store_row(out + at, s ? s + at : NULL, r[l], 3, c->ow - k->ox[l], c->relu);
+	}
+}
+
 /* As wino_output_c, with bias, residual and relu on vectors and the tiles' output rows
- * interleaved (rows_avx2; 6x6 tiles: tiles6_avx2), written a vector of tiles at a time where they
- * lie side by side in the image (whether they do: once for all channels and rows of the chunk); f
- * constant as above. */
+ * interleaved (rows_avx2; 6x6 tiles: tiles6_avx2, 3x3: tiles3_avx2), written a vector of tiles at a
+ * time where they lie side by side in the image (whether they do: once for all channels and rows of
+ * the chunk); f constant as above. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_output_avx2_f(
         const gq_conv *c, float *out, const float *add, const float *Mb, size_t mstride,
         size_t cols, int co0, int co1, int t0, int t1, const int f)
@@ -1431,9 +1488,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 				out_1d_8(f, d + x, a);
 #pragma GCC unroll 6
 			for (int i = 0; i < m; i++) {
-				if (m == 6) {
-					tiles6_avx2(c, out + plane, add ? add + plane : NULL, &k,
-					        d + i * a, i);
+				if (m == 6 || m == 3) {
+					(m == 6 ? tiles6_avx2 : tiles3_avx2)(c, out + plane,
+					        add ? add + plane : NULL, &k, d + i * a, i);
 					continue;
 				}
 				__m256 r[4], w[4];
@@ -1613,18 +1670,18 @@ typedef struct Stores {
 static void plan_stores(const gq_conv *c, const Chunk k[2], int m, Stores *st)
 {
 	int per = 16 / m;
-	for (int g = 0; g < m; g++) {
+	for (int g = 0; g < (16 + per - 1) / per; g++) { /* m = 3: 5, 5, 5 and 1 tiles */
 		st->n[g] = 0;
 		for (int t = 0, e; t < per; t = e) {
 			int l = g * per + t;
 			const Chunk *ch = &k[l / LANES];
-			if (l % LANES >= ch->n)
+			if (l >= 16 || l % LANES >= ch->n)
 				break;
 			int oy = ch->oy[l % LANES], ox = ch->ox[l % LANES];
 			for (e = t + 1; e < per; e++) {
 				const Chunk *ce = &k[(l + e - t) / LANES];
 				int le = (l + e - t) % LANES;
-				if (le >= ce->n || ce->oy[le] != oy)
+				if (l + e - t >= 16 || le >= ce->n || ce->oy[le] != oy)
 					break;
 			}
 			int cols = min_int(m * (e - t), c->ow - ox);
@@ -1691,6 +1748,31 @@ __attribute__((target("avx512f"), always_inline)) static inline void rows_of4(
 	w[1] = _mm512_permutex2var_ps(t0, q1, t2);
 	w[2] = _mm512_permutex2var_ps(t1, q0, t3);
 	w[3] = _mm512_permutex2var_ps(t1, q1, t3);
+}
+
+/* rows_of3's permutes: [vector][r[0] and r[1], r[2]][float] */
+static const int32_t ROWS3[4][2][16] __attribute__((aligned(64))) = {
+        {{0, 16, 0, 1, 17, 1, 2, 18, 2, 3, 19, 3, 4, 20, 4, 5},
+                {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 5}},
+        {{5, 21, 5, 6, 22, 6, 7, 23, 7, 8, 24, 8, 9, 25, 9, 10},
+                {5, 5, 5, 6, 6, 6, 7, 7, 7, 8, 8, 8, 9, 9, 9, 10}},
+        {{10, 26, 10, 11, 27, 11, 12, 28, 12, 13, 29, 13, 14, 30, 14, 15},
+                {10, 10, 10, 11, 11, 11, 12, 12, 12, 13, 13, 13, 14, 14, 14, 15}},
+        {{15, 31, 15, 15, 31, 15, 15, 31, 15, 15, 31, 15, 15, 31, 15, 15},
+                {15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15}},
+};
+
+/* Output row i of sixteen 3x3 tiles, from its three pixel vectors r: the rows of tiles
+ * 5g .. 5g + 4 side by side in floats 0..14 of w[g] (w[3]: tile 15's in 0..2), each vector
+ * from r[0], r[1] by one two-source permute and r[2]'s floats merged by a masked one. */
+__attribute__((target("avx512f"), always_inline)) static inline void rows_of3(
+        const __m512 r[3], __m512 w[4])
+{
+#pragma GCC unroll 4
+	for (int g = 0; g < 4; g++)
+		w[g] = _mm512_mask_permutexvar_ps(
+		        _mm512_permutex2var_ps(r[0], _mm512_load_si512(ROWS3[g][0]), r[1]), 0x4924,
+		        _mm512_load_si512(ROWS3[g][1]), r[2]);
 }
 
 /* Where the rows of sixteen 6x6 tiles go, as eight pairs of tiles (2p, 2p + 1), a pair's
@@ -1801,7 +1883,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
         const gq_conv *c, float *out, const float *add, const float *Mb, size_t mstride,
         size_t cols, int co0, int co1, int t0, int t1, const int f)
 {
-	const int a = form_alpha(f), m = form_m(f);
+	const int a = form_alpha(f), m = form_m(f), nv = m == 3 ? 4 : m; /* vectors of rows */
 	/* pairs: (r0, r1)[j] for the tiles j of the first and of the last eight */
 	const __m512i pair0 =
 	        _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
@@ -1854,13 +1936,15 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 					r[j] = (__m512)d[i * a + j];
 				if (m == 4) {
 					rows_of4(r, w[i]);
+				} else if (m == 3) {
+					rows_of3(r, w[i]);
 				} else {
 					w[i][0] = _mm512_permutex2var_ps(r[0], pair0, r[1]);
 					w[i][1] = _mm512_permutex2var_ps(r[0], pair1, r[1]);
 				}
 			}
 #pragma GCC unroll 4
-			for (int g = 0; g < m; g++)
+			for (int g = 0; g < nv; g++)
 				store_tiles(c, o, s, &st, g, w, m, ow, relu);
 		}
 	}
@@ -2016,7 +2100,8 @@ static int group_cols(const gq_conv *c)
 static bool is_wino(int algo)
 {
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
-	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6;
+	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6 ||
+	       algo == GQ_CONV_WINO3;
 }
 
 /* Winograd, fused: a block is one panel of tiles (split over threads, up to one: see
@@ -2200,7 +2285,7 @@ static bool applies(const gq_conv *c, int algo)
 	if (algo == GQ_CONV_DIRECT)
 		return true;
 	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
-	        algo == GQ_CONV_WINO6)
+	        algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3)
 		return c->k == 3 && c->s == 1 && c->d == 1;
 	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
@@ -2628,7 +2713,7 @@ const char *gq_conv_algo(const gq_conv *c)
 	if (c->orbit)
 		return gq_conv_algo(gq_orbit_base(c->orbit));
 	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4",
-	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6", "phase"};
+	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6", "phase", "winograd3"};
 	return names[c->algo];
 }
 
@@ -3238,6 +3323,10 @@ static const double G6[8][3] = {{1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9},
         {-2.0 / 9, 2.0 / 9, -2.0 / 9}, {1.0 / 90, 1.0 / 45, 2.0 / 45},
         {1.0 / 90, -1.0 / 45, 2.0 / 45}, {2.0 / 45, 1.0 / 45, 1.0 / 90},
         {2.0 / 45, -1.0 / 45, 1.0 / 90}, {0, 0, 1}};
+/* F(3x3) (in_1d3) on the points 0, 1, -1, 2, infinity (Lavin and Gray's construction; B^T's
+ * entries integers, the fractions here). */
+static const double G3[5][3] = {{0.5, 0, 0}, {-0.5, -0.5, -0.5}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+        {1.0 / 6, 1.0 / 3, 2.0 / 3}, {0, 0, 1}};
 /* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is not stored). */
 static const double G2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
 /* Stride 2 (in_1d4s2): F(4, 2)'s on w0, w2, then w1 for the four odd products. */
@@ -3267,6 +3356,7 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	                      : c->algo == GQ_CONV_WINO4   ? G4
 	                      : c->algo == GQ_CONV_WINO4R  ? G4R
 	                      : c->algo == GQ_CONV_WINO6   ? G6
+	                      : c->algo == GQ_CONV_WINO3   ? G3
 	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
 	                                                   : G4S2;
 	int rows = c->grp ? c->cout / c->grp->ng : c->cout; /* a group plan: the identity's */

@@ -122,7 +122,16 @@ static long tiles4(const gq_orbit *o)
  * the time of 39x9's (256 planes to 32, one thread, AVX-512), and the orbit of 256 planes
  * at 9x9 0.93x on two threads and on one (AVX-512), 0.89x (AVX2); of 128 planes at 17x17
  * 0.95x (AVX2; 40 distinct layers, the layouts alternating in one process, under chrt). */
-static void orbit_shape(gq_orbit *o, int cin, int cout, int k, int s, int p, int d)
+static double orbit_estimate(
+        const gq_orbit *o, int cin, int cout, int k, int s, int p, int d, int algo)
+{
+	size_t bytes;
+	return algo == GQ_CONV_AUTO
+	               ? gq_conv_estimate(cin, o->th, o->tw, cout, k, s, p, d, false, &bytes)
+	               : gq_conv_estimate_algo(cin, o->th, o->tw, cout, k, s, p, d, algo, &bytes);
+}
+
+static void orbit_shape(gq_orbit *o, int cin, int cout, int k, int s, int p, int d, int algo)
 {
 	o->oh = (o->h + 2 * p - d * (k - 1) - 1) / s + 1;
 	o->ow = (o->w + 2 * p - d * (k - 1) - 1) / s + 1;
@@ -131,14 +140,13 @@ static void orbit_shape(gq_orbit *o, int cin, int cout, int k, int s, int p, int
 	o->step = (o->h + p + s - 1) / s * s;
 	o->ostep = o->step / s;
 	o->nh = (o->ng + 1) / 2;
-	size_t bytes;
 	orbit_grid(o, 1);
-	double best = gq_conv_estimate(cin, o->th, o->tw, cout, k, s, p, d, false, &bytes);
+	double best = orbit_estimate(o, cin, cout, k, s, p, d, algo);
 	long tiles = tiles4(o);
 	int gc = 1;
 	for (int g = 2; g <= o->nh && o->h == o->w; g++) {
 		orbit_grid(o, g);
-		double cost = gq_conv_estimate(cin, o->th, o->tw, cout, k, s, p, d, false, &bytes);
+		double cost = orbit_estimate(o, cin, cout, k, s, p, d, algo);
 		if (cost <= best && tiles4(o) < tiles) {
 			best = cost;
 			tiles = tiles4(o);
@@ -164,8 +172,9 @@ static void orbit_tables(gq_orbit *o, const int *elem)
 	o->padded = gq_conv_padded(o->base, &dummy, &hp, &wq) != NULL;
 }
 
+/* algo: the base plan's (GQ_CONV_AUTO: the planner's choice). */
 static gq_orbit *make_orbit(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,
-        int ng, const int *elem, bool lift)
+        int ng, const int *elem, bool lift, int algo)
 {
 	if (!orbit_applies(cin, h, w, cout, k, s, p, d, ng, elem, lift))
 		return NULL;
@@ -181,11 +190,9 @@ static gq_orbit *make_orbit(int cin, int h, int w, int cout, int k, int s, int p
 	        .p = p,
 	        .lift = lift,
 	        .relu = relu};
-	orbit_shape(o, cin, o->cout, k, s, p, d);
-	size_t bytes;
-	o->par =
-	        gq_conv_estimate(cin, o->th, o->tw, o->cout, k, s, p, d, false, &bytes) >= PAR_COST;
-	o->base = gq_conv_new(cin, o->th, o->tw, o->cout, k, s, p, d, false);
+	orbit_shape(o, cin, o->cout, k, s, p, d, algo);
+	o->par = orbit_estimate(o, cin, o->cout, k, s, p, d, algo) >= PAR_COST;
+	o->base = gq_conv_new_algo(cin, o->th, o->tw, o->cout, k, s, p, d, false, algo);
 	if (!o->base) {
 		gq_orbit_free(o);
 		return NULL;
@@ -194,11 +201,12 @@ static gq_orbit *make_orbit(int cin, int h, int w, int cout, int k, int s, int p
 	return o;
 }
 
-/* The orbit plan, with the expanded plan beside it if full. */
-static gq_conv *new_orbit(const gq_conv_shape *c, bool full)
+/* The orbit plan (its base plan in algo; GQ_CONV_AUTO: the planner's), with the expanded
+ * plan beside it if full. */
+static gq_conv *new_orbit_algo(const gq_conv_shape *c, bool full, int algo)
 {
 	gq_orbit *o = make_orbit(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu,
-	        c->ng, c->elem, c->lift);
+	        c->ng, c->elem, c->lift, algo);
 	if (o && full &&
 	        !(o->full = gq_conv_new(
 	                  c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu))) {
@@ -206,6 +214,11 @@ static gq_conv *new_orbit(const gq_conv_shape *c, bool full)
 		return NULL;
 	}
 	return o ? gq_conv_wrap_orbit(o) : NULL;
+}
+
+static gq_conv *new_orbit(const gq_conv_shape *c, bool full)
+{
+	return new_orbit_algo(c, full, GQ_CONV_AUTO);
 }
 
 gq_conv *gq_conv_new_orbit(int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu,
@@ -632,7 +645,7 @@ enum { ORBIT_BANK_MAX = 2 << 20 };
 static double orbit_cost(const gq_conv_shape *c, size_t *bytes)
 {
 	gq_orbit o = {.ng = c->ng, .h = c->h, .w = c->w};
-	orbit_shape(&o, c->cin, c->cout / c->ng, c->k, c->s, c->p, c->d);
+	orbit_shape(&o, c->cin, c->cout / c->ng, c->k, c->s, c->p, c->d, GQ_CONV_AUTO);
 	double moved = (double)c->ng * c->cin * c->h * c->w + (double)c->cout * o.oh * o.ow;
 	return 2 * gq_conv_estimate(c->cin, o.th, o.tw, c->cout / c->ng, c->k, c->s, c->p, c->d,
 	                   false, bytes) +
@@ -688,18 +701,23 @@ size_t gq_conv_expanded_bytes(const gq_conv_shape *c)
  * group form where it pays; the orbit where it pays at batch 1, with the expanded plan
  * beside it for one thread (keep: the banks then 1 + 1/ng times the expanded one), but
  * under a memory ceiling alone; else the expanded plan (in F(6x6) where wino6_candidate
- * offers it: new_rules_expanded). */
+ * offers it: new_rules_expanded). On AVX2, the expanded plan in F(3x3) before all but the
+ * forced orbit where wino3_rule takes it. */
 typedef struct Rule {
 	enum { EXPANDED, ORBIT, GROUP } kind;
 	int form; /* GROUP: GQ_CONV_WINO4R, GQ_CONV_WINO2 or GQ_CONV_AUTO */
 	bool keep, forced;
 } Rule;
 
+static bool wino3_rule(const gq_conv_shape *c);
+
 static Rule rule_of(const gq_conv_shape *c, size_t streamed)
 {
 	int mode = c->ng ? orbit_mode() : 0;
 	if (mode == 1 || (mode < 0 && c->ng && orbit_needed(c)))
 		return (Rule){ORBIT, 0, false, true};
+	if (c->ng && mode < 0 && gq_wgroup_mode() != 1 && wino3_rule(c))
+		return (Rule){EXPANDED, 0, false, false}; /* in F(3x3): new_rules_expanded */
 	/* GEQRT_ORBIT=0 keeps the expanded plan unless GEQRT_WGROUP=1 */
 	int form = !c->ng || (mode == 0 && gq_wgroup_mode() < 0) ? -1 : gq_wgroup_form(c, streamed);
 	/* F(4x4)'s group on few base channels keeps the expanded plan for one thread, as the
@@ -793,6 +811,12 @@ static int wino6_mode(void);
 
 static gq_conv *new_rules_expanded(const gq_conv_shape *c)
 {
+	if (wino3_rule(c)) {
+		gq_conv *three = gq_conv_new_algo(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p,
+		        c->d, c->relu, GQ_CONV_WINO3);
+		if (three)
+			return three;
+	}
 	gq_conv *e = new_expanded(c), *six;
 	if (e && wino6_mode() != 0 && !gq_memory_limit() && (six = wino6_candidate(c, e))) {
 		gq_conv_free(e);
@@ -820,6 +844,50 @@ static bool group6_candidate(const gq_conv_shape *c)
 	               : g2 < 0 || g4 < g2 ? g4
 	                                   : g2;
 	return g6 >= 0 && other >= 0 && g6 <= GROUP6_WORK * other;
+}
+
+/* F(3x3) (GQ_CONV_WINO3): its tiles cover a map of 3k pixels exactly, 25 products for 9
+ * outputs, where F(4x4) covers 9x9 with 9 tiles of 36 (12x12) and F(2x2) with 25 of 16:
+ * 0.69x and 0.56x their products (s20-f3). Its points (0, +-1, 2, infinity) are not closed
+ * under p -> 1/p, so it has no group form; it is offered as the expanded plan and as the orbit's
+ * base (the orbit's copies, 10 rows apart at 9x9, do not fall on its tiles: 39 tiles for 4 copies
+ * where 36 would do) where the output's sides are multiples of 3, the layer has at least
+ * WINO3_COUT output channels, and the expanded plan in F(3x3) counts at most WINO3_WORK of
+ * the rules' expanded plan's work. GEQRT_WINO3=0 leaves them out. */
+#define WINO3_WORK 0.8
+enum { WINO3_COUT = 128 };
+
+static int wino3_mode(void)
+{
+	const char *m = getenv("GEQRT_WINO3");
+	return m && !strcmp(m, "0") ? 0 : -1;
+}
+
+static bool wino3_candidate(const gq_conv_shape *c)
+{
+	size_t bytes;
+	/* the output's sides, at stride 1 */
+	int oh = c->h + 2 * c->p - c->d * (c->k - 1), ow = c->w + 2 * c->p - c->d * (c->k - 1);
+	if (wino3_mode() == 0 || c->cout < WINO3_COUT || c->s != 1 || oh % 3 || ow % 3)
+		return false;
+	double e = gq_conv_estimate(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes),
+	       e3 = gq_conv_estimate_algo(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, GQ_CONV_WINO3, &bytes);
+	return e3 >= 0 && e3 <= WINO3_WORK * e;
+}
+
+/* The untuned rules' plan where wino3_candidate offers F(3x3), on AVX2 only. There (8-float
+ * vectors: the products take twice AVX-512's time against the same memory) the expanded
+ * F(3x3) plan on ResNet-44 p4m's 256 planes at 9x9 ran a median 0.90-0.91x the best other
+ * candidate's time on two threads at batch 1 (the tuner's own timings, three runs; the best
+ * the group's F(4x4) form), 0.86-1.01x in batches, level on one thread (0.98-1.11x, but
+ * 0.8x the expanded plan the group keeps for one thread); on AVX-512, where its 6.5 MB bank
+ * streams from memory at batch 1, 1.19-1.36x (docs/batch1.md, s20-f3). Not under a memory
+ * ceiling; GEQRT_WINO3=0 leaves it out. */
+static bool wino3_rule(const gq_conv_shape *c)
+{
+	return !gq_memory_limit() && !strcmp(gq_conv_kernel(), "avx2") && wino3_candidate(c);
 }
 
 /* -1 by the rules above, 0 never (GEQRT_WINO6): F(6x6) as a tuning candidate. */
@@ -864,6 +932,15 @@ int gq_conv_candidates(
 		if (r.kind == EXPANDED) /* the rules' plan (new_rules_expanded); F(4x4) at out[0] */
 			def[0] = def[1] = n;
 		n++;
+	}
+	if (ok && wino3_candidate(c)) {
+		if (r.kind == EXPANDED &&
+		        wino3_rule(c)) /* the rules' plan; F(2x2)/F(4x4) at out[0] */
+			def[0] = def[1] = n;
+		ok = (out[n++] = gq_conv_new_algo(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p,
+		              c->d, c->relu, GQ_CONV_WINO3)) != NULL;
+		if (ok && orbit_mode() != 0 && orbit_candidate(c))
+			ok = (out[n++] = new_orbit_algo(c, false, GQ_CONV_WINO3)) != NULL;
 	}
 	if (r.keep)
 		def[1] = 0;

@@ -265,7 +265,11 @@ enum {
 	/* a stride-2 KxK convolution (K 5..8, no dilation, at most 16 input channels) as a
 	 * stride-1 4x4 one of the input's four phases, in Winograd F(3x3, 4x4): 36 products
 	 * for 9 outputs (a 7x7 lift's 147 multiply-adds a pixel become 48) */
-	GQ_CONV_PHASE
+	GQ_CONV_PHASE,
+	/* F(3x3, 3x3) on the points 0, +-1, 2, infinity: 25 products for 9 outputs, its tiles
+	 * cover maps of 3k pixels exactly (9x9: 9 tiles); never picked by gq_conv_new,
+	 * gq_net_tune measures it where it may pay (conv_orbit.c's wino3 candidates) */
+	GQ_CONV_WINO3
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);

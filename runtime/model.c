@@ -179,23 +179,24 @@ static bool new_convs(gq_net *n, size_t *scratch)
 	return true;
 }
 
-/* What plan c is, after a layer's name: ", orbit of N", ", Winograd group of N, F(4x4)"
- * (or F(2x2), F(6x6)), ", F(6x6)" for the expanded plan in F(6x6) (a tuner's choice), or
- * nothing for the expanded plan. */
+/* What plan c is, after a layer's name: ", orbit of N" (", F(3x3)" after it for an F(3x3)
+ * base), ", Winograd group of N, F(4x4)" (or F(2x2), F(6x6)), ", F(6x6)" or ", F(3x3)" for
+ * the expanded plan in F(6x6) or F(3x3) (a tuner's choice), or nothing for the expanded
+ * plan. */
 static void plan_name(char *s, size_t len, const gq_conv *c)
 {
 	int ng = gq_conv_orbit(c), wg = gq_conv_wgroup(c);
 	const char *algo = gq_conv_algo(c);
-	bool six = !strcmp(algo, "winograd6");
+	bool six = !strcmp(algo, "winograd6"), three = !strcmp(algo, "winograd3");
 	if (ng)
-		snprintf(s, len, ", orbit of %d", ng);
+		snprintf(s, len, ", orbit of %d%s", ng, three ? ", F(3x3)" : "");
 	else if (wg)
 		snprintf(s, len, ", Winograd group of %d, %s", wg,
 		        six                         ? "F(6x6)"
 		        : strcmp(algo, "winograd2") ? "F(4x4)"
 		                                    : "F(2x2)");
 	else
-		snprintf(s, len, "%s", six ? ", F(6x6)" : "");
+		snprintf(s, len, "%s", six ? ", F(6x6)" : three ? ", F(3x3)" : "");
 }
 
 /* Layer i's name for --profile: the generated one, and its plan at batch 1 (both chosen

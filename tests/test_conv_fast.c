@@ -146,7 +146,7 @@ static const char *case_run(const Case *k, int algo)
 	gq_conv *c = gq_conv_new_algo(
 	        S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, k->relu, algo);
 	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
-	            algo == GQ_CONV_WINO6;
+	            algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3;
 	bool s2 = algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2;
 	bool applies = s2 ? S->k == 3 && S->s == 2 && S->d == 1
 	                  : !wino || (S->k == 3 && S->s == 1 && S->d == 1);
@@ -189,7 +189,7 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
 static const int algos[] = {GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2,
         GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2, GQ_CONV_WINO4R, GQ_CONV_WINO6,
-        GQ_CONV_PHASE};
+        GQ_CONV_PHASE, GQ_CONV_WINO3};
 enum { NALGOS = sizeof algos / sizeof algos[0] };
 
 /* S under every algorithm and every kernel this CPU runs. */

@@ -313,6 +313,7 @@ START_TEST(orbits_where_banks_stream)
 	        {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, NULL, false}, false, true},     /* stage 3 */
 	};
 	const Group *p4m = &groups[NGROUPS - 1];
+	setenv("GEQRT_WINO3", "0", 1); /* AVX2's F(3x3) at 9x9: wino3_where_it_may_pay */
 	for (int kn = 0; kn < 3; kn++) {
 		if (gq_conv_use_kernel(kernel_names[kn]))
 			continue;
@@ -333,6 +334,7 @@ START_TEST(orbits_where_banks_stream)
 			gq_conv_free(cached);
 		}
 	}
+	unsetenv("GEQRT_WINO3");
 	gq_conv_use_kernel(NULL);
 	/* a small bank (150 KB: p4's 32 planes at 9x9), even where 300 of them stream */
 	gq_conv_shape deep = {32, 9, 9, 32, 3, 1, 1, 1, true, 4, groups[5].elem, false};
@@ -402,6 +404,7 @@ START_TEST(expanded_plan_for_one_thread)
 {
 	static const Layer orbit = {32, 9, 9, 32, 3, 1, 1, false},
 	                   group = {16, 17, 17, 16, 3, 1, 1, false};
+	setenv("GEQRT_WINO3", "0", 1); /* AVX2's F(3x3) at 9x9: wino3_where_it_may_pay */
 	for (int kn = 0; kn < 2; kn++) {
 		if (gq_conv_use_kernel(kernel_names[kn]))
 			continue;
@@ -412,6 +415,7 @@ START_TEST(expanded_plan_for_one_thread)
 		check_one_thread_plan(&group, true);
 		check_one_thread_plan(&orbit, true);
 	}
+	unsetenv("GEQRT_WINO3");
 	gq_conv_use_kernel(NULL);
 }
 END_TEST
@@ -782,9 +786,11 @@ static void check_wgroup_choices(void)
 
 START_TEST(wgroup_choice)
 {
+	setenv("GEQRT_WINO3", "0", 1); /* AVX2's F(3x3) at 9x9: wino3_where_it_may_pay */
 	for (int kn = 0; kn < 3; kn++)
 		if (!gq_conv_use_kernel(kernel_names[kn]))
 			check_wgroup_choices();
+	unsetenv("GEQRT_WINO3");
 	gq_conv_use_kernel(NULL);
 	gq_conv_shape small = {32, 5, 7, 32, 3, 1, 1, 1, false, 4, p4, false};
 	setenv("GEQRT_WGROUP", "1", 1);
@@ -904,6 +910,89 @@ START_TEST(wino6_by_the_rules)
 }
 END_TEST
 
+/* ---- F(3x3) as a tuning candidate ---- */
+
+/* c's candidates that run F(3x3): the expanded plan (*expanded) and the orbit's base
+ * (*orbit), each exact against the naive conv on t (one thread and two) where t is not
+ * NULL. */
+static void wino3_candidates(const gq_conv_shape *c, const Case *t, int *expanded, int *orbit)
+{
+	gq_conv *out[GQ_CANDIDATES];
+	int def[2], n = gq_conv_candidates(c, 100 << 20, out, def);
+	ck_assert_int_gt(n, 1);
+	*expanded = *orbit = 0;
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(gq_conv_algo(out[i]), "winograd3")) {
+			ck_assert_int_eq(gq_conv_wgroup(out[i]), 0);
+			/* the rules' plan on AVX2 only (wino3_rule), expanded */
+			bool rule = !strcmp(gq_conv_kernel(), "avx2") && !gq_conv_orbit(out[i]);
+			ck_assert_int_eq(def[0] == i, rule);
+			ck_assert_int_eq(def[1] == i, rule);
+			*orbit += gq_conv_orbit(out[i]) > 0;
+			*expanded += gq_conv_orbit(out[i]) == 0;
+			for (int th = 1; th <= 2 && t; th++) {
+				gq_set_threads(th);
+				float *got = run(t, out[i]);
+				expect_near(t, got, t->ref,
+				        gq_conv_orbit(out[i]) ? "orbit of F(3x3)" : "F(3x3)");
+				free(got);
+			}
+			gq_set_threads(1);
+		}
+		gq_conv_free(out[i]);
+	}
+}
+
+/* The expanded F(3x3) plan and the orbit on an F(3x3) base where the map's sides are
+ * multiples of 3 and it counts at most WINO3_WORK of the rules' expanded plan (128 planes of
+ * p4m at 9x9, on every kernel, exact with the residual and relu); not at 17x17, not on 64
+ * planes, not where GEQRT_WINO3=0. The untuned rules' plan there on AVX2 only (exact),
+ * nowhere where GEQRT_WINO3=0. */
+START_TEST(wino3_where_it_may_pay)
+{
+	static const Layer L = {16, 9, 9, 16, 3, 1, 1, false};
+	const Group *G = &groups[NGROUPS - 1]; /* p4m */
+	const gq_conv_shape p4m_9 = {128, 9, 9, 128, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4m_9_64 = {64, 9, 9, 64, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4m_17 = {128, 17, 17, 128, 3, 1, 1, 1, true, 8, p4m, false};
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		Case t;
+		make_case(&t, &L, G, true, true);
+		int e, o;
+		wino3_candidates(&p4m_9, &t, &e, &o);
+		ck_assert_msg(e == 1 && o == 1, "%s: %d expanded, %d orbits in F(3x3)",
+		        kernel_names[kn], e, o);
+		wino3_candidates(&p4m_9_64, NULL, &e, &o);
+		ck_assert_int_eq(e + o, 0);
+		wino3_candidates(&p4m_17, NULL, &e, &o);
+		ck_assert_int_eq(e + o, 0);
+		bool avx2 = !strcmp(kernel_names[kn], "avx2");
+		gq_conv *rules = gq_conv_new_group(
+		        t.cin, L.h, L.w, t.cout, L.k, L.s, L.p, 1, true, G->ng, G->elem, false);
+		ck_assert_int_eq(!strcmp(gq_conv_algo(rules), "winograd3"), avx2);
+		if (avx2) {
+			ck_assert_int_eq(gq_conv_orbit(rules) + gq_conv_wgroup(rules), 0);
+			float *got = run(&t, rules);
+			expect_near(&t, got, t.ref, "the rules' F(3x3)");
+			free(got);
+		}
+		gq_conv_free(rules);
+		setenv("GEQRT_WINO3", "0", 1);
+		wino3_candidates(&p4m_9, NULL, &e, &o);
+		rules = gq_conv_new_group(
+		        t.cin, L.h, L.w, t.cout, L.k, L.s, L.p, 1, true, G->ng, G->elem, false);
+		unsetenv("GEQRT_WINO3");
+		ck_assert_int_eq(e + o, 0);
+		ck_assert_str_ne(gq_conv_algo(rules), "winograd3");
+		gq_conv_free(rules);
+		free_case(&t);
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -925,6 +1014,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_choice);
 	tcase_add_test(tc, wino6_where_it_may_pay);
 	tcase_add_test(tc, wino6_by_the_rules);
+	tcase_add_test(tc, wino3_where_it_may_pay);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -39,3 +39,10 @@ $(B)/bench/cut: bench/cut.c bench/cpus.h $(B)/libgeqrt.a
 bench: all $(B)/bench/peak $(B)/bench/kernel
 	$(PY) bench/run.py --build $(B) --threads $(BENCH_THREADS) --rounds $(BENCH_ROUNDS) \
 	        --out docs $(if $(BENCH_ISA),--isa $(BENCH_ISA))
+
+# `build/bench/g8 THREADS ROUNDS L CIN HW COUT NG PLAN...`: a group layer's plans (expanded,
+# the group at F(2x2), F(4x4), F(6x6), wide or narrow) alternated in one process, L distinct
+# layers each (bench/g8.c); not part of `make bench`.
+$(B)/bench/g8: bench/g8.c $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@

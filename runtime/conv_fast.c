@@ -165,6 +165,7 @@ struct gq_conv {
 	gq_wgroup *grp;   /* not NULL: F(2x2), F(4x4) or F(6x6) on its bank (wino_group.c) */
 	bool by_elements; /* group plan: its threads split the elements, not the base channels */
 	bool paired;      /* narrow group plan: an element and its partner in each vector */
+	bool mixed;       /* narrow group plan: each call's rows the tiles of several elements */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 };
@@ -2539,6 +2540,21 @@ enum { GROUP_KC = 128 };
  * channels (ResNet-44 p4m's 128 planes on p4m) are 3 panels, which split 2:1 left one
  * thread idle a third of the layer (0.35 ms, by elements 0.21; AVX-512). False where a
  * block passes GROUP_M. */
+/* Whether a narrow group plan's calls take the tiles of several elements (wino_group_mixed):
+ * where an element's tiles fill at most half a vector (8x8 maps at F(4x4): 4 tiles), so that
+ * the narrow kernel's calls of one element's tiles would run 4 rows. At 512 planes 8x8
+ * F(4x4) does 0.56x F(2x2)'s multiply-adds from a bank 2.25x as large (9.4 MB on p4): 16
+ * such layers in turn, banks streaming, alternating in one process (bench/g8.c), p4 (128
+ * base channels) took 0.83x and 0.90x F(2x2)'s time on AVX2 (one thread, two), 1.00x and
+ * 1.01x on AVX-512 (an element a call: 0.92-0.93x on AVX2, 1.4-1.5x on AVX-512); p4m (64)
+ * 0.89x and 0.99-1.04x on AVX2, 1.10x and 1.12-1.16x on AVX-512. So the group's form here is
+ * a tuning candidate only (gq_wgroup_mixed). GEQRT_WGMIXED=0 never. */
+static bool group_mixed(const gq_conv *c)
+{
+	const char *m = getenv("GEQRT_WGMIXED");
+	return 2 * c->tiles <= c->kern->v && c->tiles * c->grp->ng >= 8 && !(m && !strcmp(m, "0"));
+}
+
 /* Whether a group plan's products run on the narrow kernel (wino_group_narrow): where the
  * base channels fill at least half of its 2V and an element's tiles leave part of their
  * vectors empty (9x9, 17x17 and 25x25 maps at F(4x4)) but fill more than half of one.
@@ -2556,7 +2572,8 @@ static bool group_narrow(const gq_conv *c)
 	if (m && (!strcmp(m, "0") || !strcmp(m, "1")))
 		return m[0] == '1';
 	int v = c->kern->v;
-	return 2 * (c->cout / c->grp->ng) >= 2 * v && c->tiles % v && 2 * c->tiles > v;
+	return 2 * (c->cout / c->grp->ng) >= 2 * v && c->tiles % v &&
+	       (2 * c->tiles > v || group_mixed(c));
 }
 
 /* Whether a narrow group plan puts an element's base channels in the first vector of each
@@ -2579,10 +2596,15 @@ static bool plan_group(gq_conv *c)
 	if ((c->narrow = group_narrow(c)))
 		c->mr = 2 * c->kern->v;
 	c->paired = group_paired(c);
+	c->mixed = c->narrow && !c->paired && group_mixed(c);
 	c->mpanels = (base + c->mr - 1) / c->mr;
 	c->cib = c->narrow ? c->cin : min_int(c->cin, GROUP_KC);
 	c->tcp = c->tpanels;
-	c->by_elements = c->mpanels % 2 && c->mpanels < 8;
+	/* a mixed plan's threads each gather B for all the elements they run: on p4m's 64
+	 * base channels (two panels) by elements 0.85x the time of one panel each (AVX2, two
+	 * threads), 0.86x on AVX-512; by elements on p4's four panels 1.17x and 1.52x (each
+	 * thread then reads the whole bank) */
+	c->by_elements = (c->mpanels % 2 && c->mpanels < 8) || (c->mixed && c->mpanels <= 2);
 	c->cop = c->by_elements ? c->mpanels : (c->mpanels + 1) / 2;
 	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <= (c->narrow ? 2 * GROUP_M : GROUP_M);
 }
@@ -2647,6 +2669,13 @@ double gq_wgroup_estimate(const gq_conv_shape *s, int algo, size_t *bytes)
 	c.mpanels = (c.cout / g.ng + MR - 1) / MR;
 	c.narrow = false;
 	return narrow >= 0 && narrow < cost(&c) ? narrow : cost(&c);
+}
+
+bool gq_wgroup_mixed(const gq_conv_shape *s, int algo)
+{
+	gq_conv c;
+	gq_wgroup g;
+	return shape_group(&c, s, &g, algo) && c.mixed;
 }
 
 gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo, bool full)
@@ -2847,11 +2876,59 @@ static size_t wino_m_floats(const gq_conv *c)
 	return (size_t)c->alpha * c->alpha * c->cop * c->mr * c->tcp * 2 * c->kern->v;
 }
 
-/* A group plan's thread's part of scratch: the padded input, V, the products; from a
- * cache line. */
+/* n floats (n < 2V), inlined: 4 at 8x8 by F(4x4) as one 16-byte move (a call to memcpy
+ * for each took most of a mixed plan's gathers). */
+static inline void copy_tiles(float *dst, const float *src, int n)
+{
+	if (n == 4) {
+		memcpy(dst, src, 4 * sizeof *dst);
+		return;
+	}
+	for (int t = 0; t < n; t++)
+		dst[t] = src[t];
+}
+
+/* A mixed group plan's (wino_group_mixed) rows of B for one base point: every element's
+ * tiles for each input channel, in whole cache lines. */
+static size_t group_vc_floats(const gq_conv *c)
+{
+	return (size_t)round_up(c->alpha * c->alpha * c->cin * c->tiles, LINE_FLOATS);
+}
+
+static size_t group_b_floats(const gq_conv *c)
+{
+	size_t n = (size_t)c->cin * c->grp->ng * c->tiles;
+	return c->mixed ? group_vc_floats(c) + round_up((int)n, LINE_FLOATS) : 0;
+}
+
+/* A mixed plan's input transform: the input channels MIXED_CH at a time into a small V at
+ * buf (rows of 2V floats, in L1), and from there its tiles only into Vc, point p's row of
+ * channel ci at Vc + (p*cin + ci)*tiles; the whole layer's V in rows of 2V (2.4 MB at 512
+ * planes by F(4x4) on AVX-512, for 4 tiles a row) is never written. */
+enum { MIXED_CH = 8 };
+
+static void group_in_mixed(const gq_conv *c, float *Vc, float *buf, const Input *x)
+{
+	int a2 = c->alpha * c->alpha, T = c->tiles, nr = 2 * c->kern->v, cin = c->cin;
+	size_t vs = (size_t)min_int(MIXED_CH, cin) * nr + LINE_FLOATS; /* within V's floats */
+	for (int ci0 = 0; ci0 < cin; ci0 += MIXED_CH) {
+		int n = min_int(MIXED_CH, cin - ci0);
+		Input xc = *x;
+		xc.x += ci0 * x->plane;
+		c->kern->wino_in(c, buf, vs, &xc, 0, n, 0, wino_live(c));
+		for (int p = 0; p < a2; p++)
+			for (int ci = 0; ci < n; ci++)
+				copy_tiles(Vc + ((size_t)p * cin + ci0 + ci) * T,
+				        buf + p * vs + (size_t)ci * nr, T);
+	}
+}
+
+/* A group plan's thread's part of scratch: the padded input, V, a mixed plan's B, the
+ * products; from a cache line. */
 static size_t group_floats(const gq_conv *c)
 {
-	return LINE_FLOATS + padded_floats(c) + wino_v_floats(c) + wino_m_floats(c);
+	return LINE_FLOATS + padded_floats(c) + wino_v_floats(c) + group_b_floats(c) +
+	       wino_m_floats(c);
 }
 
 /* With LINE_FLOATS more, for gq_conv_run to start on a cache line wherever the caller's
@@ -3476,6 +3553,61 @@ static void wino_group_narrow(
 	}
 }
 
+/* An element's rows of a mixed plan's B (wino_group_mixed): row k at B + k*n, its T tiles
+ * from its point's packed V, row i*ng + s from slot src[s] of slot group i. T = 4 (8x8 by
+ * F(4x4)) by its own loop of 16-byte moves: with T a variable each took 4-5 cycles. */
+static void gather_mixed(float *B, int n, const float *Vq, const int *src, int ng, int cin, int T)
+{
+	int off[GQ_D4_ORDER];
+	for (int s = 0; s < ng; s++)
+		off[s] = src[s] * T;
+	if (T == 4) {
+		for (int k = 0; k < cin; k += ng, Vq += ng * 4)
+			for (int s = 0; s < ng; s++, B += n)
+				memcpy(B, Vq + off[s], 4 * sizeof *B);
+		return;
+	}
+	for (int k = 0; k < cin; k += ng, Vq += ng * T)
+		for (int s = 0; s < ng; s++, B += n)
+			copy_tiles(B, Vq + off[s], T);
+}
+
+/* group_points' products on the narrow kernel where an element's tiles are few (c->mixed:
+ * 4 at 8x8 by F(4x4)): the rows of each call the tiles of several elements, gathered for
+ * base point q into B (row k of K: elements [a0, a1)'s tiles in turn, each at its own point
+ * with its slots permuted), so that the calls run up to the kernel's nrows rows and read each
+ * panel of filters for all of them; each element's rows go to its own point's products. */
+static void wino_group_mixed(const gq_conv *c, const float *V, int i0, int i1, int a0, int a1,
+        int q, float *B, float *Mb)
+{
+	const gq_wgroup *g = c->grp;
+	int nr = 2 * c->kern->v, cin = c->cin, ng = g->ng, R = c->kern->nrows, T = c->tiles;
+	int a2 = c->alpha * c->alpha, base = c->cout / ng, n = (a1 - a0) * T, nb = (n + R - 1) / R;
+	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * nr * ng;
+	float acc[NROWS * 2 * VMAX];
+	const float *U = c->a + (size_t)q * cin * c->mpanels * nr,
+	            *Un = q + 1 < a2 ? U + (size_t)cin * c->mpanels * nr : U;
+	for (int a = a0; a < a1; a++)
+		gather_mixed(B + (a - a0) * T, n, V + (size_t)g->pt[a][q] * cin * T, g->src[a], ng,
+		        cin, T);
+	for (int r = 0; r < nb; r++) {
+		int r0 = n * r / nb, r1 = n * (r + 1) / nb;
+		for (int i = i0; i < i1; i++) {
+			size_t at = (size_t)i * cin * nr;
+			const float *pa = Un + at + (size_t)(r & 1) * cin * LINE_FLOATS;
+			c->kern->narrow[r1 - r0 - 1](cin, U + at, B + r0, n, acc, pa, pa);
+			for (int x = r0; x < r1;) { /* each element's rows to its point */
+				int a = a0 + x / T, t = x % T, m = min_int(T - t, r1 - x);
+				float *C = Mb + g->pt[a][q] * rows * cols + a * cols +
+				           (size_t)(i - i0) * nr * ld + t;
+				c->kern->narrow_out(C, ld, acc + (x - r0) * nr, m,
+				        min_int(nr, base - i * nr), NULL, false);
+				x += m;
+			}
+		}
+	}
+}
+
 /* A group plan's products on the wide kernel for the output channels (o, a) of base
  * channels o in panels [i0, i1), elements a in [a0, a1), all the tiles, at base points
  * [q0, q1): for each K block and point q, B's two halves of v columns (an element's v
@@ -3548,15 +3680,18 @@ typedef struct GroupBlock {
 	int i0, i1, a0, a1;
 } GroupBlock;
 
-static void group_points(
-        const gq_conv *c, const float *V, const GroupBlock *b, int q0, int q1, float *Mb)
+static void group_points(const gq_conv *c, float *V, const GroupBlock *b, int q0, int q1, float *Mb)
 {
 	if (!c->narrow) {
 		wino_group_wide(c, V, b->i0, b->i1, b->a0, b->a1, q0, q1, Mb);
 		return;
 	}
 	for (int q = q0; q < q1; q++)
-		wino_group_narrow(c, V, b->i0, b->i1, b->a0, b->a1, q, Mb);
+		if (c->mixed) /* its V's tiles packed, then B, follow V (group_floats) */
+			wino_group_mixed(c, V + wino_v_floats(c), b->i0, b->i1, b->a0, b->a1, q,
+			        V + wino_v_floats(c) + group_vc_floats(c), Mb);
+		else
+			wino_group_narrow(c, V, b->i0, b->i1, b->a0, b->a1, q, Mb);
 }
 
 /* Where a paired block (group_paired) keeps channel (o, a) in Mb: its row (o, a) where a
@@ -3707,7 +3842,7 @@ static float *group_part(const GroupJob *j, int t)
 
 static float *group_products(const GroupJob *j, int t)
 {
-	return group_part(j, t) + padded_floats(j->c) + wino_v_floats(j->c);
+	return group_part(j, t) + padded_floats(j->c) + wino_v_floats(j->c) + group_b_floats(j->c);
 }
 
 /* Claims half h's points [*q0, *q1): the owner one from the first up, or where its plan has
@@ -3739,7 +3874,7 @@ static bool claim_points(GroupHalf *h, bool owner, bool ranged, int *q0, int *q1
 
 /* Up to most of half h's last points, computed from this thread's V into the owner's
  * products. */
-static void steal_points(GroupJob *j, const float *V, int h, int most)
+static void steal_points(GroupJob *j, float *V, int h, int most)
 {
 	GroupBlock b = group_block(j->c, h);
 	float *Mb = group_products(j, h);
@@ -3751,7 +3886,7 @@ static void steal_points(GroupJob *j, const float *V, int h, int most)
 }
 
 /* Half h's points that are left, from the first up. */
-static void own_points(GroupJob *j, const float *V, int h, float *Mb)
+static void own_points(GroupJob *j, float *V, int h, float *Mb)
 {
 	GroupBlock b = group_block(j->c, h);
 	bool ranged = !j->c->narrow && j->c->cib < j->c->cin;
@@ -3785,7 +3920,10 @@ static void group_share(void *ctx, int t, int n)
 	float *xp = group_part(j, t), *V = xp + padded_floats(c), *Mb = group_products(j, t);
 	Input x = padded_input(c, xp);
 	pad_input(c, xp, j->in, 0, c->cin, 0, c->hp);
-	c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, wino_live(c));
+	if (c->mixed) /* its V packed after V, which holds the chunks */
+		group_in_mixed(c, V + wino_v_floats(c), V, &x);
+	else
+		c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, wino_live(c));
 	int a2 = c->alpha * c->alpha;
 	/* One thread, the wide form: every panel and element in one block, so that each pair
 	 * of B's halves serves all the panels' filters while its lines are in L1 and V is read
@@ -3793,7 +3931,7 @@ static void group_share(void *ctx, int t, int n)
 	 * scratch of both threads' parts. 256 planes of p4 at 15x15 by F(4x4) ran 0.88-0.90x
 	 * the time of the two halves in turn, 512 at 8x8 by F(2x2) 0.89-0.93x (AVX-512; AVX2
 	 * 0.91-1.01x and 0.92-0.96x). The same floats: each output's sums in the same order. */
-	if (n == 1 && !c->narrow) {
+	if (n == 1 && (!c->narrow || c->mixed)) {
 		GroupBlock all = {0, c->mpanels, 0, c->grp->ng};
 		group_points(c, V, &all, 0, a2, Mb);
 		group_out(c, j->out, j->add, &all, Mb);

@@ -75,6 +75,10 @@ gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c, int algo, bool full);
 /* Whether a group plan's narrow products run an element and its partner in each vector
  * (the base channels fit one: gq_wgroup's pairs). */
 bool gq_conv_wgroup_paired(const gq_conv *c);
+/* Whether c's group plan in form algo would run its narrow products on several elements'
+ * tiles a call (few tiles an element: 8x8 maps at F(4x4)); the rules leave that form to the
+ * tuner (wino_group.c's FORMS). */
+bool gq_wgroup_mixed(const gq_conv_shape *c, int algo);
 /* ng if c is a group plan, else 0. */
 int gq_conv_wgroup(const gq_conv *c);
 /* Tests: each of a group plan's two threads first takes up to points of the other half's

@@ -203,7 +203,10 @@ enum { STREAMS = 16 << 20 };
  * or faster. The narrow form (2026-12-06, AVX-512, two threads far, 12 distinct layers,
  * alternating) counts 0.6 of the expanded work on 256 planes of p4m at 9x9 and ran 0.20
  * ms against the orbit's 0.22 (AVX2 0.33 against 0.34), 128 of p4 at 25x25 0.32 against
- * 0.355 (0.49 against 0.54). */
+ * 0.355 (0.49 against 0.54). Not a form whose narrow calls take several elements' tiles
+ * (gq_wgroup_mixed: 8x8 maps at F(4x4)), which does 0.56x F(2x2)'s multiply-adds there
+ * but streams a bank 2.25x as large: on AVX-512 1.0-1.16x F(2x2)'s time at batch 1, on AVX2
+ * 0.83-1.04x (bench/g8.c); the tuner measures it (2026-12-06, s20-g8). */
 static const struct {
 	int algo;
 	size_t min_bytes;
@@ -228,7 +231,8 @@ int gq_wgroup_form(const gq_conv_shape *c, size_t streamed)
 	        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes);
 	for (size_t i = 0; streamed > STREAMS && i < sizeof FORMS / sizeof FORMS[0]; i++) {
 		double group = gq_wgroup_estimate(c, FORMS[i].algo, &group_bytes);
-		if (group >= 0 && bytes >= FORMS[i].min_bytes && group <= FORMS[i].work * expanded)
+		if (group >= 0 && bytes >= FORMS[i].min_bytes &&
+		        group <= FORMS[i].work * expanded && !gq_wgroup_mixed(c, FORMS[i].algo))
 			return FORMS[i].algo;
 	}
 	return -1;

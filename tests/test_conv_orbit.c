@@ -632,6 +632,68 @@ START_TEST(wgroup_paired)
 }
 END_TEST
 
+/* The narrow form where an element's tiles fill at most half a vector (4 tiles: 8x8 and
+ * 7x7 maps at F(4x4) and F(6x6), 3x3 at F(2x2)): each call's rows several elements' tiles
+ * (gq_wgroup_mixed), gathered for each base point into B; against the naive conv on one
+ * thread, and two and three threads' floats (with points taken by the other thread) bit for
+ * bit one's, base channels odd and past a panel of 2V, residual and relu; every kernel,
+ * every subgroup; GEQRT_WGMIXED=0 runs an element a call. */
+static void check_mixed(const Layer *L, const Group *G, int algo, bool mixed)
+{
+	Case t;
+	make_case(&t, L, G, G->ng != 2, true);
+	gq_conv *c = new_wgroup(&t, true, algo);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(gq_conv_narrow(c), 1);
+	gq_conv_shape s = {t.cin, L->h, L->w, t.cout, 3, 1, 1, 1, true, G->ng, G->elem, false};
+	ck_assert_msg(gq_wgroup_mixed(&s, algo) == mixed, "%s ng=%d %dx%d: mixed %d, want %d",
+	        gq_conv_kernel(), G->ng, L->h, L->w, !mixed, mixed);
+	float *one = run(&t, c);
+	expect_near(&t, one, t.ref, "mixed Winograd group, one thread, vs naive");
+	int a = algo == GQ_CONV_WINO2 ? 4 : algo == GQ_CONV_WINO4R ? 6 : 8;
+	for (int threads = 2; threads <= 3; threads++) {
+		gq_set_threads(threads);
+		gq_conv_wgroup_steal(threads == 2 ? 1 : a * a - 1);
+		float *more = run(&t, c);
+		ck_assert_msg(!memcmp(one, more, t.nout * sizeof(float)),
+		        "mixed: %d threads differ from one (%s ng=%d c=%d %dx%d)", threads,
+		        gq_conv_kernel(), G->ng, L->c, L->h, L->w);
+		free(more);
+	}
+	gq_conv_wgroup_steal(0);
+	gq_set_threads(1);
+	free(one);
+	gq_conv_free(c);
+	free_case(&t);
+}
+
+START_TEST(wgroup_mixed)
+{
+	static const Layer L[] = {
+	        {9, 8, 8, 17, 3, 1, 1, false},
+	        {5, 7, 7, 40, 3, 1, 1, false},
+	        {6, 3, 3, 33, 3, 1, 1, false},
+	        {3, 8, 8, 18, 3, 1, 1, false},
+	};
+	static const int algo[] = {GQ_CONV_WINO4R, GQ_CONV_WINO6, GQ_CONV_WINO2, GQ_CONV_WINO4R};
+	seed(24);
+	setenv("GEQRT_WGNARROW", "1", 1);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int g = 0; g < NGROUPS; g++)
+			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+				check_mixed(&L[i], &groups[g], algo[i], true);
+		setenv("GEQRT_WGMIXED", "0", 1);
+		check_mixed(&L[0], &groups[NGROUPS - 1], GQ_CONV_WINO4R, false);
+		check_mixed(&L[1], &groups[5], GQ_CONV_WINO6, false);
+		unsetenv("GEQRT_WGMIXED");
+	}
+	unsetenv("GEQRT_WGNARROW");
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* A thread done with its half takes the other half's last Winograd points
  * (gq_conv_wgroup_steal forces it: each thread first takes that many): on two threads the
  * same floats as on one, bit for bit, whether one point, all but one (the owner computes a
@@ -1010,6 +1072,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_narrow_every_subgroup_every_kernel);
 	tcase_add_test(tc, wgroup_steal_points);
 	tcase_add_test(tc, wgroup_paired);
+	tcase_add_test(tc, wgroup_mixed);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	tcase_add_test(tc, wino6_where_it_may_pay);

@@ -1,0 +1,111 @@
+/* bench/g8.c: a group layer's plans alternated in one process (s20-g8): L distinct layers
+ * of one shape per plan, run in turn (L = 1: its bank stays in the L3 between calls; 16:
+ * the banks stream from memory, as in a model at batch 1), ms a layer, medians of the
+ * rounds. `build/bench/g8 THREADS ROUNDS L CIN HW COUT NG PLAN...`, PLAN one of e
+ * (expanded), 2 (the group at F(2x2)), 4 (F(4x4) on reciprocal points), 6 (F(6x6)), each
+ * with n (GEQRT_WGNARROW=1) or w (=0) after it to force the narrow or wide products, and x
+ * after that for GEQRT_WGMIXED=0. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conv_orbit.h"
+
+static const int P4M[] = {0, 1, 2, 3, 4, 5, 6, 7}, P4[] = {0, 1, 2, 3};
+
+static void placement(const char *when)
+{
+	double ns = gq_round_trip_ns();
+	printf("# %s: vCPUs %s, round trip %.0f ns\n", when,
+	        ns < 0           ? "not measured"
+	        : ns > GQ_FAR_NS ? "far"
+	                         : "near",
+	        ns);
+}
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static gq_conv *make(const gq_conv_shape *s, const char *plan)
+{
+	if (plan[1])
+		setenv("GEQRT_WGNARROW", plan[1] == 'n' ? "1" : "0", 1);
+	else
+		unsetenv("GEQRT_WGNARROW");
+	if (plan[1] && plan[2] == 'x')
+		setenv("GEQRT_WGMIXED", "0", 1);
+	else
+		unsetenv("GEQRT_WGMIXED");
+	int algo = plan[0] == '2' ? GQ_CONV_WINO2 : plan[0] == '4' ? GQ_CONV_WINO4R : GQ_CONV_WINO6;
+	gq_conv *c = plan[0] == 'e' ? gq_conv_new(s->cin, s->h, s->w, s->cout, 3, 1, 1, 1, true)
+	                            : gq_conv_new_wgroup(s, algo, false);
+	unsetenv("GEQRT_WGNARROW");
+	return c;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 9) {
+		fprintf(stderr, "usage: g8 THREADS ROUNDS L CIN HW COUT NG PLAN...\n");
+		return 2;
+	}
+	int threads = atoi(argv[1]), rounds = atoi(argv[2]), L = atoi(argv[3]);
+	int cin = atoi(argv[4]), hw = atoi(argv[5]), cout = atoi(argv[6]), ng = atoi(argv[7]);
+	int np = argc - 8;
+	gq_conv_shape s = {cin, hw, hw, cout, 3, 1, 1, 1, true, ng, ng == 8 ? P4M : P4, false};
+	gq_set_threads(threads);
+	size_t nin = (size_t)cin * hw * hw, nout = (size_t)cout * hw * hw,
+	       wn = (size_t)cout * cin * 9;
+	float *w = malloc(wn * sizeof *w), *bias = calloc(cout, sizeof *bias);
+	float *in = malloc(nin * sizeof *in), *out = malloc(nout * sizeof *out);
+	srand(1);
+	for (size_t i = 0; i < wn; i++)
+		w[i] = (float)rand() / RAND_MAX - 0.5f;
+	for (size_t i = 0; i < nin; i++)
+		in[i] = (float)rand() / RAND_MAX;
+	gq_conv *c[8][64];
+	size_t scratch = 0;
+	for (int p = 0; p < np; p++)
+		for (int l = 0; l < L; l++) {
+			if (!(c[p][l] = make(&s, argv[8 + p]))) {
+				fprintf(stderr, "plan %s does not apply\n", argv[8 + p]);
+				return 1;
+			}
+			gq_conv_set(c[p][l], w, bias);
+			if (gq_conv_scratch(c[p][l]) > scratch)
+				scratch = gq_conv_scratch(c[p][l]);
+		}
+	float *scr = malloc(scratch * sizeof *scr);
+	double *t = malloc(sizeof *t * np * rounds);
+	placement("before");
+	for (int r = -2; r < rounds; r++)
+		for (int k = 0; k < np; k++) {
+			int p = (r & 1) ? np - 1 - k : k;
+			double t0 = now_ms();
+			for (int l = 0; l < L; l++)
+				gq_conv_run(c[p][l], out, in, scr);
+			if (r >= 0)
+				t[p * rounds + r] = (now_ms() - t0) / L;
+		}
+	placement("after");
+	for (int p = 0; p < np; p++) {
+		qsort(t + p * rounds, rounds, sizeof *t, cmp);
+		printf("%-4s %s %s narrow=%d bank %.2f MB: median %.3f ms, quartiles %.3f %.3f\n",
+		        argv[8 + p], gq_conv_algo(c[p][0]), gq_conv_wgroup(c[p][0]) ? "group" : "",
+		        gq_conv_narrow(c[p][0]), gq_conv_bytes(c[p][0]) / 1048576.0,
+		        t[p * rounds + rounds / 2], t[p * rounds + rounds / 4],
+		        t[p * rounds + 3 * rounds / 4]);
+	}
+	return 0;
+}

@@ -1404,51 +1404,29 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_tile
 	}
 }
 
-/* Output row i of the eight 6x6 tiles of chunk k, from its six pixel vectors row (+ the
- * residual s laid out as out, or NULL; relu): transposed (tile l's row in vector l), each
- * tile's row stored as four floats and two, cut at the image's edge. */
-__attribute__((target("avx2,fma"), always_inline)) static inline void tiles6_avx2(
-        const gq_conv *c, float *out, const float *s, const Chunk *k, const Lane *row, int i)
+/* Output row i of the eight m x m tiles of chunk k (m 6 or 3), from its m pixel vectors row
+ * (+ the residual s laid out as out, or NULL; relu): transposed (tile l's row in vector l),
+ * each tile's row stored as four floats and two (m 6) or two and one (m 3), cut at the
+ * image's edge (no vector holds a whole number of such rows, so each tile is stored apart). */
+__attribute__((target("avx2,fma"), always_inline)) static inline void tiles_avx2(
+        const gq_conv *c, float *out, const float *s, const Chunk *k, const Lane *row, int i, int m)
 {
 	__m256 r[8];
-#pragma GCC unroll 6
-	for (int j = 0; j < 6; j++)
-		r[j] = (__m256)row[j];
-	r[6] = r[7] = _mm256_setzero_ps();
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++)
+		r[j] = j < m ? (__m256)row[j] : _mm256_setzero_ps();
 	transpose8(r);
 #pragma GCC unroll 8
 	for (int l = 0; l < LANES; l++) {
 		if (l >= k->n || k->oy[l] + i >= c->oh)
 			continue;
 		size_t at = (size_t)(k->oy[l] + i) * c->ow + k->ox[l];
-		store_row(out + at, s ? s + at : NULL, r[l], 6, c->ow - k->ox[l], c->relu);
-	}
-}
-
-/* Output row i of the eight 3x3 tiles of chunk k, from its three pixel vectors row (+ the
- * residual s laid out as out, or NULL; relu): transposed (tile l's row in vector l), each
- * tile's row stored as two floats and one, cut at the image's edge (F(3x3): no vector holds
- * a whole number of its rows, so each tile is stored apart). */
-__attribute__((target("avx2,fma"), always_inline)) static inline void tiles3_avx2(
-        const gq_conv *c, float *out, const float *s, const Chunk *k, const Lane *row, int i)
-{
-	__m256 r[8];
-#pragma GCC unroll 3
-	for (int j = 0; j < 3; j++)
-		r[j] = (__m256)row[j];
-	r[3] = r[4] = r[5] = r[6] = r[7] = _mm256_setzero_ps();
-	transpose8(r);
-#pragma GCC unroll 8
-	for (int l = 0; l < LANES; l++) {
-		if (l >= k->n || k->oy[l] + i >= c->oh)
-			continue;
-		size_t at = (size_t)(k->oy[l] + i) * c->ow + k->ox[l];
-		store_row(out + at, s ? s + at : NULL, r[l], 3, c->ow - k->ox[l], c->relu);
+		store_row(out + at, s ? s + at : NULL, r[l], m, c->ow - k->ox[l], c->relu);
 	}
 }
 
 /* As wino_output_c, with bias, residual and relu on vectors and the tiles' output rows
- * interleaved (rows_avx2; 6x6 tiles: tiles6_avx2, 3x3: tiles3_avx2), written a vector of tiles at a
+ * interleaved (rows_avx2; 6x6 and 3x3 tiles: tiles_avx2), written a vector of tiles at a
  * time where they lie side by side in the image (whether they do: once for all channels and rows of
  * the chunk); f constant as above. */
 __attribute__((target("avx2,fma"), always_inline)) static inline void wino_output_avx2_f(
@@ -1490,8 +1468,8 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 #pragma GCC unroll 6
 			for (int i = 0; i < m; i++) {
 				if (m == 6 || m == 3) {
-					(m == 6 ? tiles6_avx2 : tiles3_avx2)(c, out + plane,
-					        add ? add + plane : NULL, &k, d + i * a, i);
+					tiles_avx2(c, out + plane, add ? add + plane : NULL, &k,
+					        d + i * a, i, m);
 					continue;
 				}
 				__m256 r[4], w[4];

@@ -781,8 +781,11 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
  *   +-p from their even and odd parts.
  * - in_1d3, out_1d3: B^T and A^T of F(3, 3) on the points 0, 1, -1, 2, infinity (G3), the
  *   rows of B^T sharing d3 - d1.
- * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO3, _WINO4, _WINO4R, _WINO6, _WINO2S2 or
- *   _WINO4S2).
+ * - in_1d3r, out_1d3r: B^T and A^T of F(3, 3) on the points 0, 1, -2, -1/2, infinity (G3R,
+ *   closed under p -> 1/p for the group plans), the fractions in G3R, B^T's rows sharing
+ *   d1 + d2 + d3.
+ * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6,
+ *   _WINO2S2 or _WINO4S2).
  * Every out_1d's outputs take x[st] (the point 1) with weight 1, so a bias added to M's
  * point (1, 1) alone reaches every pixel of the tile: the vector kernels add it there, one
  * add a tile where the pixels' rows took m^2 / 16 (AVX-512: 16 tiles' 4x4 pixels in 16).
@@ -931,10 +934,28 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		x[st] = MAD(2.0f, m3, m1 - m2);                                                    \
 		x[2 * st] = MAD(4.0f, m3, s12 + m4);                                               \
 	}                                                                                          \
+	ATTR void in_1d3r##S(L *x, int st)                                                         \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];           \
+		L s = d1 + d2 + d3;                                                                \
+		x[0] = MAD(3.0f, d1 - d2, 2.0f * (d0 - d3));                                       \
+		x[st] = MAD(3.0f, d2, 2.0f * s);                                                   \
+		x[2 * st] = NMAD(3.0f, d3, s);                                                     \
+		x[3 * st] = NMAD(3.0f, d1, s);                                                     \
+		x[4 * st] = MAD(3.0f, d3 - d2, 2.0f * (d4 - d1));                                  \
+	}                                                                                          \
+	ATTR void out_1d3r##S(L *x, int st)                                                        \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		x[0] = MAD(4.0f, m3, m0 + m1 + m2);                                                \
+		x[st] = NMAD(2.0f, m2 + m3, m1);                                                   \
+		x[2 * st] = MAD(4.0f, m2, m1 + m3 + m4);                                           \
+	}                                                                                          \
 	ATTR void in_1d##S(int f, L *x, int st)                                                    \
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? in_1d2##S(x, st)                                          \
 		: f == GQ_CONV_WINO3   ? in_1d3##S(x, st)                                          \
+		: f == GQ_CONV_WINO3R  ? in_1d3r##S(x, st)                                         \
 		: f == GQ_CONV_WINO4   ? in_1d4##S(x, st)                                          \
 		: f == GQ_CONV_WINO4R  ? in_1d4r##S(x, st)                                         \
 		: f == GQ_CONV_WINO6   ? in_1d6##S(x, st)                                          \
@@ -945,6 +966,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? out_1d2##S(x, st)                                         \
 		: f == GQ_CONV_WINO3   ? out_1d3##S(x, st)                                         \
+		: f == GQ_CONV_WINO3R  ? out_1d3r##S(x, st)                                        \
 		: f == GQ_CONV_WINO4   ? out_1d4##S(x, st)                                         \
 		: f == GQ_CONV_WINO4R  ? out_1d4r##S(x, st)                                        \
 		: f == GQ_CONV_WINO6   ? out_1d6##S(x, st)                                         \
@@ -971,23 +993,24 @@ FORMS_1D(
 FORMS_1D(Lane, _8, static inline __attribute__((always_inline, target("avx2,fma"))), FMA8, FNMA8)
 #endif
 
-/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO4, _WINO4R, _WINO6, _WINO2S2 or _WINO4S2): the
- * side of its patches (alpha) and of its output tiles (m). */
+/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6, _WINO2S2 or
+ * _WINO4S2): the side of its patches (alpha) and of its output tiles (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
 {
 	return f == GQ_CONV_WINO2                           ? 4
 	       : f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4R  ? 6
 	       : f == GQ_CONV_WINO6                         ? 8
 	       : f == GQ_CONV_WINO2S2 || f == GQ_CONV_WINO3 ? 5
+	       : f == GQ_CONV_WINO3R                        ? 5
 	                                                    : 9;
 }
 
 static inline __attribute__((always_inline)) int form_m(int f)
 {
-	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2 ? 2
-	       : f == GQ_CONV_WINO3                       ? 3
-	       : f == GQ_CONV_WINO6                       ? 6
-	                                                  : 4;
+	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2  ? 2
+	       : f == GQ_CONV_WINO3 || f == GQ_CONV_WINO3R ? 3
+	       : f == GQ_CONV_WINO6                        ? 6
+	                                                   : 4;
 }
 
 /* B^T d B on LANES patches of alpha x alpha, in place; inlined into each ISA's caller. */
@@ -1241,6 +1264,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 		break;                                                                             \
 	case GQ_CONV_WINO3:                                                                        \
 		CALL(GQ_CONV_WINO3);                                                               \
+		break;                                                                             \
+	case GQ_CONV_WINO3R:                                                                       \
+		CALL(GQ_CONV_WINO3R);                                                              \
 		break;                                                                             \
 	case GQ_CONV_WINO2S2:                                                                      \
 		CALL(GQ_CONV_WINO2S2);                                                             \
@@ -2080,7 +2106,7 @@ static bool is_wino(int algo)
 {
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
 	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6 ||
-	       algo == GQ_CONV_WINO3;
+	       algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R;
 }
 
 /* Winograd, fused: a block is one panel of tiles (split over threads, up to one: see
@@ -2264,7 +2290,7 @@ static bool applies(const gq_conv *c, int algo)
 	if (algo == GQ_CONV_DIRECT)
 		return true;
 	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
-	        algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3)
+	        algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R)
 		return c->k == 3 && c->s == 1 && c->d == 1;
 	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
@@ -2604,7 +2630,8 @@ static bool shape_form(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int alg
 static bool shape_group(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int algo)
 {
 	if (algo != GQ_CONV_AUTO)
-		return (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6) &&
+		return (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6 ||
+		               algo == GQ_CONV_WINO3R) &&
 		       shape_form(c, s, g, algo);
 	gq_conv c2;
 	gq_wgroup g2;
@@ -2720,7 +2747,8 @@ const char *gq_conv_algo(const gq_conv *c)
 	if (c->orbit)
 		return gq_conv_algo(gq_orbit_base(c->orbit));
 	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4",
-	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6", "phase", "winograd3"};
+	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6", "phase", "winograd3",
+	        "winograd3r"};
 	return names[c->algo];
 }
 
@@ -3382,6 +3410,14 @@ static const double G6[8][3] = {{1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9},
  * entries integers, the fractions here). */
 static const double G3[5][3] = {{0.5, 0, 0}, {-0.5, -0.5, -0.5}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
         {1.0 / 6, 1.0 / 3, 2.0 / 3}, {0, 0, 1}};
+/* F(3x3) on the points 0, 1, -2, -1/2, infinity (in_1d3r), closed under p -> 1/p as G4R:
+ * the rows of -2 and -1/2 each other's reverse, as 0's and infinity's are (wino_group.c).
+ * A^T's entries integers (the point -1/2's column 4, -2, 1), B^T's too (the fractions
+ * here). Not 0, 1, 2, 1/2, infinity: in a float32 simulation (numpy, 256 planes at 9x9,
+ * He weights, a chain of 14 layers with relu and residual against float64) those rounded
+ * 2.3e-5 of the output's largest, these 1.3e-6, G3's 1.9e-6, G4R's 5.1e-6. */
+static const double G3R[5][3] = {{0.5, 0, 0}, {1.0 / 9, 1.0 / 9, 1.0 / 9},
+        {1.0 / 18, -1.0 / 9, 2.0 / 9}, {2.0 / 9, -1.0 / 9, 1.0 / 18}, {0, 0, 0.5}};
 /* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is not stored). */
 static const double G2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
 /* Stride 2 (in_1d4s2): F(4, 2)'s on w0, w2, then w1 for the four odd products. */
@@ -3412,6 +3448,7 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	                      : c->algo == GQ_CONV_WINO4R  ? G4R
 	                      : c->algo == GQ_CONV_WINO6   ? G6
 	                      : c->algo == GQ_CONV_WINO3   ? G3
+	                      : c->algo == GQ_CONV_WINO3R  ? G3R
 	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
 	                                                   : G4S2;
 	int rows = c->grp ? c->cout / c->grp->ng : c->cout; /* a group plan: the identity's */

@@ -701,21 +701,28 @@ size_t gq_conv_expanded_bytes(const gq_conv_shape *c)
  * group form where it pays; the orbit where it pays at batch 1, with the expanded plan
  * beside it for one thread (keep: the banks then 1 + 1/ng times the expanded one), but
  * under a memory ceiling alone; else the expanded plan (in F(6x6) where wino6_candidate
- * offers it: new_rules_expanded). On AVX2, the expanded plan in F(3x3) before all but the
- * forced orbit where wino3_rule takes it. */
+ * offers it: new_rules_expanded). The group's F(3x3) form before all but the forced orbit
+ * where group3_candidate offers it and the banks stream; on AVX2, the expanded plan in
+ * F(3x3) next where wino3_rule takes it. */
 typedef struct Rule {
 	enum { EXPANDED, ORBIT, GROUP } kind;
-	int form; /* GROUP: GQ_CONV_WINO4R, GQ_CONV_WINO2 or GQ_CONV_AUTO */
+	int form; /* GROUP: GQ_CONV_WINO4R, GQ_CONV_WINO2, GQ_CONV_WINO3R or GQ_CONV_AUTO */
 	bool keep, forced;
 } Rule;
 
 static bool wino3_rule(const gq_conv_shape *c);
+static bool group3_candidate(const gq_conv_shape *c);
 
 static Rule rule_of(const gq_conv_shape *c, size_t streamed)
 {
 	int mode = c->ng ? orbit_mode() : 0;
 	if (mode == 1 || (mode < 0 && c->ng && orbit_needed(c)))
 		return (Rule){ORBIT, 0, false, true};
+	/* the group's F(3x3) form where group3_candidate offers it in a model whose banks
+	 * stream, on one thread and two, at batch 1 and in batches (the tuner took it on each
+	 * of ResNet-44 p4m's 13 stage-3 layers, AVX-512 and AVX2: docs/batch1.md, s21-g3) */
+	if (c->ng && mode < 0 && gq_wgroup_mode() < 0 && streamed > STREAMS && group3_candidate(c))
+		return (Rule){GROUP, GQ_CONV_WINO3R, false, false};
 	if (c->ng && mode < 0 && gq_wgroup_mode() != 1 && wino3_rule(c))
 		return (Rule){EXPANDED, 0, false, false}; /* in F(3x3): new_rules_expanded */
 	/* GEQRT_ORBIT=0 keeps the expanded plan unless GEQRT_WGROUP=1 */
@@ -877,6 +884,29 @@ static bool wino3_candidate(const gq_conv_shape *c)
 	return e3 >= 0 && e3 <= WINO3_WORK * e;
 }
 
+/* The group's F(3x3) form (GQ_CONV_WINO3R, on the points 0, 1, -2, -1/2, infinity, closed
+ * under p -> 1/p): 225 products an element at 9x9 against the F(2x2) form's 400 and the
+ * F(4x4) form's 324, from a bank 25/16 of F(2x2)'s (1/8 of the expanded F(3x3) plan's on
+ * p4m). A candidate where the output's sides are multiples of 3, the layer has at least
+ * WINO3_COUT output channels and the form counts at most GROUP3_WORK of the cheaper other
+ * group form's work; GEQRT_WINO3=0 leaves it out. */
+#define GROUP3_WORK 0.9
+
+static bool group3_candidate(const gq_conv_shape *c)
+{
+	size_t bytes;
+	int oh = c->h + 2 * c->p - c->d * (c->k - 1), ow = c->w + 2 * c->p - c->d * (c->k - 1);
+	if (wino3_mode() == 0 || c->cout < WINO3_COUT || c->s != 1 || oh % 3 || ow % 3)
+		return false;
+	double g3 = gq_wgroup_estimate(c, GQ_CONV_WINO3R, &bytes),
+	       g4 = gq_wgroup_estimate(c, GQ_CONV_WINO4R, &bytes),
+	       g2 = gq_wgroup_estimate(c, GQ_CONV_WINO2, &bytes),
+	       other = g4 < 0              ? g2
+	               : g2 < 0 || g4 < g2 ? g4
+	                                   : g2;
+	return g3 >= 0 && other >= 0 && g3 <= GROUP3_WORK * other;
+}
+
 /* The untuned rules' plan where wino3_candidate offers F(3x3), on AVX2 only. There (8-float
  * vectors: the products take twice AVX-512's time against the same memory) the expanded
  * F(3x3) plan on ResNet-44 p4m's 256 planes at 9x9 ran a median 0.90-0.91x the best other
@@ -932,6 +962,11 @@ int gq_conv_candidates(
 		if (r.kind == EXPANDED) /* the rules' plan (new_rules_expanded); F(4x4) at out[0] */
 			def[0] = def[1] = n;
 		n++;
+	}
+	if (ok && gq_wgroup_mode() != 0 && group3_candidate(c)) {
+		if (r.kind == GROUP && r.form == GQ_CONV_WINO3R)
+			def[0] = def[1] = n;
+		ok = (out[n++] = gq_conv_new_wgroup(c, GQ_CONV_WINO3R, false)) != NULL;
 	}
 	if (ok && wino3_candidate(c)) {
 		if (r.kind == EXPANDED &&

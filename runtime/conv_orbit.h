@@ -31,9 +31,9 @@ const float *gq_conv_bank(const gq_conv *c);
 gq_conv *gq_conv_wrap_orbit(gq_orbit *o);
 
 /* ---- wino_group.c: a gconv's group in the Winograd domain ---- */
-/* The tables that let the products of F(2x2), of F(4x4) on reciprocal points
- * (GQ_CONV_WINO4R) or of F(6x6) (GQ_CONV_WINO6) read one bank for all the group's
- * elements: row (o, a) of the expanded bank at Winograd point pt[a][q] is row (o, e) at
+/* The tables that let the products of F(2x2), of F(3x3) or F(4x4) on reciprocal points
+ * (GQ_CONV_WINO3R, GQ_CONV_WINO4R) or of F(6x6) (GQ_CONV_WINO6) read one bank for all the
+ * group's elements: row (o, a) of the expanded bank at Winograd point pt[a][q] is row (o, e) at
  * point q with its input slots permuted, slot b read from the input's slot src[a][b]. */
 typedef struct gq_wgroup {
 	int ng, e_axis;
@@ -46,8 +46,9 @@ typedef struct gq_wgroup {
 	int pairs, lower[GQ_D4_ORDER / 2], partner[GQ_D4_ORDER];
 	int pair_slot[GQ_D4_ORDER], pair_pt[64];
 } gq_wgroup;
-/* The tables of the group elem[0..ng) for alpha x alpha points (4: F(2x2), 6: F(4x4) on
- * reciprocal points, 8: F(6x6)); false if it is not a group (no identity, not closed). */
+/* The tables of the group elem[0..ng) for alpha x alpha points (4: F(2x2), 5 and 6: F(3x3)
+ * and F(4x4) on reciprocal points, 8: F(6x6)); false if it is not a group (no identity, not
+ * closed). */
 bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha);
 /* Rows [pc, pc + kc) of a B panel of 2v columns for base point q: half e (of the two, or
  * of the first only) is element a_e's tiles [t_e, t_e + v), from the transformed input V
@@ -67,10 +68,10 @@ double gq_wgroup_work(int algo);
 /* ---- conv_fast.c: the group plan ---- */
 /* c (a stride-1 3x3 gconv, channels divisible by ng) as Winograd products on the
  * identity's filters only (wino_group.c's tables), in form algo: GQ_CONV_WINO2,
- * GQ_CONV_WINO4R, GQ_CONV_WINO6, or GQ_CONV_AUTO for the cheaper of the first two; with the
- * expanded plan beside it if full and its threads split the elements (few base channels), which
- * runs where one thread runs the layer (gq_conv_bytes counts both banks); NULL where it does not
- * apply or out of memory. */
+ * GQ_CONV_WINO4R, GQ_CONV_WINO6, GQ_CONV_WINO3R, or GQ_CONV_AUTO for the cheaper of the
+ * first two; with the expanded plan beside it if full and its threads split the elements (few base
+ * channels), which runs where one thread runs the layer (gq_conv_bytes counts both banks); NULL
+ * where it does not apply or out of memory. */
 gq_conv *gq_conv_new_wgroup(const gq_conv_shape *c, int algo, bool full);
 /* Whether a group plan's narrow products run an element and its partner in each vector
  * (the base channels fit one: gq_wgroup's pairs). */

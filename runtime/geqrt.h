@@ -269,7 +269,11 @@ enum {
 	/* F(3x3, 3x3) on the points 0, +-1, 2, infinity: 25 products for 9 outputs, its tiles
 	 * cover maps of 3k pixels exactly (9x9: 9 tiles); never picked by gq_conv_new,
 	 * gq_net_tune measures it where it may pay (conv_orbit.c's wino3 candidates) */
-	GQ_CONV_WINO3
+	GQ_CONV_WINO3,
+	/* F(3x3, 3x3) on the points 0, 1, -2, -1/2, infinity (closed under p -> 1/p: the
+	 * group plans' F(3x3); float32 error level with GQ_CONV_WINO3's, never picked by
+	 * gq_conv_new; conv_orbit.c's group3 candidate) */
+	GQ_CONV_WINO3R
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);

@@ -444,6 +444,7 @@ static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, in
 		ck_assert_int_eq(gq_conv_narrow(c), !strcmp(narrow, "1"));
 	ck_assert_str_eq(gq_conv_algo(c), algo == GQ_CONV_WINO2    ? "winograd2"
 	                                  : algo == GQ_CONV_WINO4R ? "winograd4r"
+	                                  : algo == GQ_CONV_WINO3R ? "winograd3r"
 	                                                           : "winograd6");
 	gq_set_threads(threads);
 	float *got = run(&t, c);
@@ -469,7 +470,7 @@ static void check_wgroups(const Layer *L, size_t n, bool narrow, forms_fn *forms
 			continue;
 		for (int g = 0; g < NGROUPS; g++)
 			for (size_t i = 0; i < n; i++) {
-				int v = (int)(g + i + kn) % 4, algo[3];
+				int v = (int)(g + i + kn) % 4, algo[4];
 				int nf = forms(&L[i], &groups[g], (int)(g + i + kn), algo);
 				for (int f = 0; f < nf; f++)
 					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
@@ -485,12 +486,14 @@ static int every_form(const Layer *L, const Group *G, int x, int *algo)
 	algo[0] = GQ_CONV_WINO2;
 	algo[1] = GQ_CONV_WINO4R;
 	algo[2] = GQ_CONV_WINO6;
-	return 3;
+	algo[3] = GQ_CONV_WINO3R;
+	return 4;
 }
 
 /* Odd shapes: base channels not a multiple of a panel, 5x7 and 7x5 maps (not square: the
  * plan needs no symmetry of the map), a map of one tile, enough tiles for several halves
- * of a vector, several K blocks; every form (F(2x2), F(4x4) on reciprocal points, F(6x6)), every
+ * of a vector, several K blocks; every form (F(2x2), F(3x3) and F(4x4) on reciprocal
+ * points, F(6x6)), every
  * subgroup, every kernel, 1-3 threads, residual and relu all four ways. */
 START_TEST(wgroup_every_subgroup_every_kernel)
 {
@@ -538,19 +541,20 @@ START_TEST(wgroup_wide_halves_in_place)
 }
 END_TEST
 
-/* F(4x4) on reciprocal points, and F(2x2) or F(6x6) in turn, but at 25x25 (F(4x4) only,
- * and not on p4m: its block there passes 2 GROUP_M). */
+/* F(4x4) on reciprocal points, and F(2x2) or F(6x6) in turn, and F(3x3) on reciprocal
+ * points, but at 25x25 (F(4x4) only, and not on p4m: its block there passes 2 GROUP_M). */
 static int narrow_forms(const Layer *L, const Group *G, int x, int *algo)
 {
 	if (L->h == 25 && G->ng > 4)
 		return 0;
 	algo[0] = GQ_CONV_WINO4R;
 	algo[1] = x % 2 ? GQ_CONV_WINO6 : GQ_CONV_WINO2;
-	return L->h == 25 ? 1 : 2;
+	algo[2] = GQ_CONV_WINO3R;
+	return L->h == 25 ? 1 : 3;
 }
 
 /* The narrow form (wino_group_narrow; GEQRT_WGNARROW=1): each element's tiles broadcast
- * in calls of up to the kernel's rows, maps of 1 (4x4, 5x7), 9 (9x9), 25 (17x17) and 49
+ * in calls of up to the kernel's rows, maps of 1 (4x4, 5x7, 3x3), 9 (9x9), 25 (17x17) and 49
  * (25x25: two panels of tiles on AVX-512, four on AVX2) tiles at F(4x4), base channels
  * below, at and past a panel of 2V (32 on AVX-512, 16 on AVX2 and 32 in C), input
  * channels past KC (40 planes a slot on p4m: 320); every subgroup, every kernel, every
@@ -560,6 +564,7 @@ START_TEST(wgroup_narrow_every_subgroup_every_kernel)
 	static const Layer L[] = {
 	        {3, 4, 4, 33, 3, 1, 1, false},
 	        {5, 7, 5, 16, 3, 1, 1, false},
+	        {6, 3, 3, 17, 3, 1, 1, false},
 	        {40, 9, 9, 32, 3, 1, 1, false},
 	        {6, 17, 17, 7, 3, 1, 1, false},
 	        {4, 25, 25, 32, 3, 1, 1, false},
@@ -621,7 +626,10 @@ START_TEST(wgroup_paired)
 					continue; /* its block passes 2 GROUP_M */
 				int x = (int)(g + i + kn);
 				check_paired(&L[i], &groups[g],
-				        x % 2 ? GQ_CONV_WINO2 : GQ_CONV_WINO4R, 2 + x % 2);
+				        x % 3 == 2 ? GQ_CONV_WINO3R
+				        : x % 2    ? GQ_CONV_WINO2
+				                   : GQ_CONV_WINO4R,
+				        2 + x % 2);
 			}
 		setenv("GEQRT_WGPAIR", "0", 1);
 		check_paired(&L[1], &groups[NGROUPS - 1], GQ_CONV_WINO4R, 2);
@@ -633,11 +641,11 @@ START_TEST(wgroup_paired)
 END_TEST
 
 /* The narrow form where an element's tiles fill at most half a vector (4 tiles: 8x8 and
- * 7x7 maps at F(4x4) and F(6x6), 3x3 at F(2x2)): each call's rows several elements' tiles
- * (gq_wgroup_mixed), gathered for each base point into B; against the naive conv on one
- * thread, and two and three threads' floats (with points taken by the other thread) bit for
- * bit one's, base channels odd and past a panel of 2V, residual and relu; every kernel,
- * every subgroup; GEQRT_WGMIXED=0 runs an element a call. */
+ * 7x7 maps at F(4x4) and F(6x6), 3x3 at F(2x2), 6x6 at F(3x3)): each call's rows several
+ * elements' tiles (gq_wgroup_mixed), gathered for each base point into B; against the naive
+ * conv on one thread, and two and three threads' floats (with points taken by the other
+ * thread) bit for bit one's, base channels odd and past a panel of 2V, residual and relu;
+ * every kernel, every subgroup; GEQRT_WGMIXED=0 runs an element a call. */
 static void check_mixed(const Layer *L, const Group *G, int algo, bool mixed)
 {
 	Case t;
@@ -650,7 +658,10 @@ static void check_mixed(const Layer *L, const Group *G, int algo, bool mixed)
 	        gq_conv_kernel(), G->ng, L->h, L->w, !mixed, mixed);
 	float *one = run(&t, c);
 	expect_near(&t, one, t.ref, "mixed Winograd group, one thread, vs naive");
-	int a = algo == GQ_CONV_WINO2 ? 4 : algo == GQ_CONV_WINO4R ? 6 : 8;
+	int a = algo == GQ_CONV_WINO2    ? 4
+	        : algo == GQ_CONV_WINO3R ? 5
+	        : algo == GQ_CONV_WINO4R ? 6
+	                                 : 8;
 	for (int threads = 2; threads <= 3; threads++) {
 		gq_set_threads(threads);
 		gq_conv_wgroup_steal(threads == 2 ? 1 : a * a - 1);
@@ -674,8 +685,10 @@ START_TEST(wgroup_mixed)
 	        {5, 7, 7, 40, 3, 1, 1, false},
 	        {6, 3, 3, 33, 3, 1, 1, false},
 	        {3, 8, 8, 18, 3, 1, 1, false},
+	        {4, 6, 6, 33, 3, 1, 1, false},
 	};
-	static const int algo[] = {GQ_CONV_WINO4R, GQ_CONV_WINO6, GQ_CONV_WINO2, GQ_CONV_WINO4R};
+	static const int algo[] = {
+	        GQ_CONV_WINO4R, GQ_CONV_WINO6, GQ_CONV_WINO2, GQ_CONV_WINO4R, GQ_CONV_WINO3R};
 	seed(24);
 	setenv("GEQRT_WGNARROW", "1", 1);
 	for (int kn = 0; kn < 3; kn++) {
@@ -701,7 +714,10 @@ END_TEST
  * (few base channels) and by base channels, odd channel counts, several K blocks, every form. */
 static void check_steals(const Layer *L, const Group *G, bool narrow, int algo)
 {
-	int a = algo == GQ_CONV_WINO2 ? 4 : algo == GQ_CONV_WINO4R ? 6 : 8;
+	int a = algo == GQ_CONV_WINO2    ? 4
+	        : algo == GQ_CONV_WINO3R ? 5
+	        : algo == GQ_CONV_WINO4R ? 6
+	                                 : 8;
 	const int steals[] = {1, a * a - 1, a * a, 0};
 	Case t;
 	setenv("GEQRT_WGNARROW", narrow ? "1" : "0", 1);
@@ -736,7 +752,7 @@ START_TEST(wgroup_steal_points)
 	        {6, 17, 17, 7, 3, 1, 1, false},
 	        {7, 6, 6, 50, 3, 1, 1, false}, /* 9 panels (2 narrow): by channels */
 	};
-	static const int forms[] = {GQ_CONV_WINO2, GQ_CONV_WINO4R, GQ_CONV_WINO6};
+	static const int forms[] = {GQ_CONV_WINO2, GQ_CONV_WINO4R, GQ_CONV_WINO6, GQ_CONV_WINO3R};
 	seed(22);
 	for (int kn = 0; kn < 3; kn++) {
 		if (gq_conv_use_kernel(kernel_names[kn]))
@@ -744,7 +760,7 @@ START_TEST(wgroup_steal_points)
 		for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
 			for (int narrow = 0; narrow < 2; narrow++) {
 				const Group *G = &groups[(i + kn) % 2 ? NGROUPS - 1 : 5];
-				check_steals(&L[i], G, narrow, forms[(i + narrow + kn) % 3]);
+				check_steals(&L[i], G, narrow, forms[(i + narrow + kn) % 4]);
 			}
 	}
 	gq_conv_use_kernel(NULL);
@@ -986,10 +1002,10 @@ static void wino3_candidates(const gq_conv_shape *c, const Case *t, int *expande
 	for (int i = 0; i < n; i++) {
 		if (!strcmp(gq_conv_algo(out[i]), "winograd3")) {
 			ck_assert_int_eq(gq_conv_wgroup(out[i]), 0);
-			/* the rules' plan on AVX2 only (wino3_rule), expanded */
-			bool rule = !strcmp(gq_conv_kernel(), "avx2") && !gq_conv_orbit(out[i]);
-			ck_assert_int_eq(def[0] == i, rule);
-			ck_assert_int_eq(def[1] == i, rule);
+			/* not the rules' plan: where the banks stream (here) the group's F(3x3)
+			 * form takes the rule (group3_where_it_may_pay) */
+			ck_assert_int_ne(def[0], i);
+			ck_assert_int_ne(def[1], i);
 			*orbit += gq_conv_orbit(out[i]) > 0;
 			*expanded += gq_conv_orbit(out[i]) == 0;
 			for (int th = 1; th <= 2 && t; th++) {
@@ -1055,6 +1071,85 @@ START_TEST(wino3_where_it_may_pay)
 }
 END_TEST
 
+/* The group's F(3x3) form (GQ_CONV_WINO3R) as a candidate and the rules' plan where the
+ * banks stream: ResNet-44 p4m's stage 3 shape (256 planes of p4m at 9x9) and 128 planes of
+ * p4 at 9x9, exact against the naive conv on 1-3 threads with the residual and relu, on
+ * every kernel; not at 15x15 (25 tiles of 25 products against F(4x4)'s 16 of 36), not at
+ * 17x17 nor 25x25 (not multiples of 3), not on 64 planes, not where GEQRT_WINO3=0 or
+ * GEQRT_WGROUP=0. Not the rules' plan where the banks stay in the caches. */
+static int group3_candidates(const gq_conv_shape *c, const Case *t)
+{
+	gq_conv *out[GQ_CANDIDATES];
+	int def[2], n = gq_conv_candidates(c, 100 << 20, out, def), found = 0;
+	ck_assert_int_gt(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(gq_conv_algo(out[i]), "winograd3r")) {
+			ck_assert_int_eq(gq_conv_wgroup(out[i]), c->ng);
+			ck_assert_int_eq(def[0], i);
+			ck_assert_int_eq(def[1], i);
+			found++;
+			for (int th = 1; th <= 3 && t; th++) {
+				gq_set_threads(th);
+				float *got = run(t, out[i]);
+				expect_near(t, got, t->ref, "the group's F(3x3)");
+				free(got);
+			}
+			gq_set_threads(1);
+		}
+		gq_conv_free(out[i]);
+	}
+	return found;
+}
+
+START_TEST(group3_where_it_may_pay)
+{
+	static const Layer L9 = {32, 9, 9, 32, 3, 1, 1, false},
+	                   L9p4 = {32, 9, 9, 32, 3, 1, 1, false};
+	const Group *G = &groups[NGROUPS - 1], *P4 = &groups[5];
+	const gq_conv_shape p4m_9 = {256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4_15 = {128, 15, 15, 128, 3, 1, 1, 1, true, 4, p4, false},
+	                    p4m_9_64 = {64, 9, 9, 64, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4m_17 = {128, 17, 17, 128, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4_25 = {128, 25, 25, 128, 3, 1, 1, 1, true, 4, p4, false};
+	seed(25);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		Case t, t15;
+		make_case(&t, &L9, G, true, true);
+		make_case(&t15, &L9p4, P4, true, true);
+		ck_assert_int_eq(group3_candidates(&p4_15, NULL), 0);
+		gq_conv_shape s9p4 = {t15.cin, 9, 9, t15.cout, 3, 1, 1, 1, true, 4, p4, false};
+		ck_assert_int_eq(group3_candidates(&p4m_9, &t), 1);
+		ck_assert_int_eq(group3_candidates(&s9p4, &t15), 1);
+		ck_assert_int_eq(group3_candidates(&p4m_9_64, NULL), 0);
+		ck_assert_int_eq(group3_candidates(&p4m_17, NULL), 0);
+		ck_assert_int_eq(group3_candidates(&p4_25, NULL), 0);
+		setenv("GEQRT_WINO3", "0", 1);
+		ck_assert_int_eq(group3_candidates(&p4m_9, NULL), 0);
+		unsetenv("GEQRT_WINO3");
+		setenv("GEQRT_WGROUP", "0", 1);
+		ck_assert_int_eq(group3_candidates(&p4m_9, NULL), 0);
+		unsetenv("GEQRT_WGROUP");
+		gq_conv *rules = gq_conv_new_in_model(&p4m_9, 100 << 20);
+		ck_assert_str_eq(gq_conv_algo(rules), "winograd3r");
+		ck_assert_int_eq(gq_conv_wgroup(rules), 8);
+		gq_conv_free(rules);
+		rules = gq_conv_new_in_model(&p4m_9, 8 << 20); /* banks in the L3 */
+		ck_assert_str_ne(gq_conv_algo(rules), "winograd3r");
+		gq_conv_free(rules);
+		setenv("GEQRT_WINO3", "0", 1);
+		rules = gq_conv_new_in_model(&p4m_9, 100 << 20);
+		unsetenv("GEQRT_WINO3");
+		ck_assert_str_ne(gq_conv_algo(rules), "winograd3r");
+		gq_conv_free(rules);
+		free_case(&t);
+		free_case(&t15);
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -1078,6 +1173,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wino6_where_it_may_pay);
 	tcase_add_test(tc, wino6_by_the_rules);
 	tcase_add_test(tc, wino3_where_it_may_pay);
+	tcase_add_test(tc, group3_where_it_may_pay);
 	suite_add_tcase(s, tc);
 	return s;
 }

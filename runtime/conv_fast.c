@@ -1040,10 +1040,13 @@ typedef struct Chunk {
 	int oy[LANES], ox[LANES];
 } Chunk;
 
-static void chunk_at(const gq_conv *c, int t0, Chunk *k)
+/* The LANES tiles from t0 on of a block ending at end (lanes from end or the layer's last
+ * tile on: none, k->n counts those before). */
+static void chunk_at(const gq_conv *c, int t0, int end, Chunk *k)
 {
 	int y = t0 / c->tw, x = t0 % c->tw;
-	k->n = c->tiles - t0 < LANES ? (c->tiles > t0 ? c->tiles - t0 : 0) : LANES;
+	end = min_int(end, c->tiles);
+	k->n = end - t0 < LANES ? (end > t0 ? end - t0 : 0) : LANES;
 	for (int l = 0; l < LANES; l++) {
 		k->oy[l] = y * c->m;
 		k->ox[l] = x * c->m;
@@ -1108,7 +1111,15 @@ static int wino_live(const gq_conv *c)
 	return round_up(c->tiles, c->kern->v);
 }
 
-/* Input channels [ci0, ci1) of tiles [t0, t1) (t0 and t1 multiples of V, or t1 past the
+/* The end of the columns of V that the products read of a block of tiles [t0, t1): its
+ * vectors from t0 on that hold a tile (wino_live where t0 is a multiple of V). */
+static int wino_end(const gq_conv *c, int t0, int t1)
+{
+	int last = min_int(t1, c->tiles);
+	return last > t0 ? min_int(t1, t0 + round_up(last - t0, c->kern->v)) : t0;
+}
+
+/* Input channels [ci0, ci1) of tiles [t0, t1) (any t0 and t1, the vectors from t0 on to the
  * last): each patch, transformed, into V in panels of 2V tiles from t0 on (vstride floats
  * from one of the alpha^2 planes to the next; portable). */
 static void wino_input_c(const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0,
@@ -1118,8 +1129,8 @@ static void wino_input_c(const gq_conv *c, float *V, size_t vstride, const Input
 	Lane d[81];
 	Chunk k;
 	Patches q;
-	for (int t = t0; t < min_int(t1, wino_live(c)); t += LANES) {
-		chunk_at(c, t, &k);
+	for (int t = t0; t < wino_end(c, t0, t1); t += LANES) {
+		chunk_at(c, t, t1, &k);
 		patches_at(c, &k, x, &q);
 		for (int ci = ci0; ci < ci1; ci++) {
 			const float *xc = x->x + ci * x->plane;
@@ -1150,7 +1161,7 @@ static void wino_output_c(const gq_conv *c, float *out, const float *add, const 
 	Lane d[81];
 	Chunk k;
 	for (int u = t0; u < t1; u += LANES) {
-		chunk_at(c, u, &k);
+		chunk_at(c, u, t1, &k);
 		for (int co = co0; co < co1; co++) {
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			for (int xi = 0; xi < a * a; xi++)
@@ -1314,13 +1325,13 @@ static inline __attribute__((always_inline)) void fetch_patches(
 	        const gq_conv *c, float *V, size_t vstride, const Input *x, int ci0, int ci1,      \
 	        int t0, int t1, const int f, const bool whole)                                     \
 	{                                                                                          \
-		int nr = 2 * c->kern->v, end = min_int(t1, wino_live(c));                          \
+		int nr = 2 * c->kern->v, end = wino_end(c, t0, t1);                                \
 		Chunk k;                                                                           \
 		Patches q[VMAX * 2 / LANES];                                                       \
 		for (int t = t0; t < end; t += nr) {                                               \
-			int groups = min_int(nr, end - t) / (G);                                   \
+			int groups = (min_int(nr, end - t) + (G)-1) / (G);                         \
 			for (int g = 0; g < groups * (G) / LANES; g++) {                           \
-				chunk_at(c, t + g * LANES, &k);                                    \
+				chunk_at(c, t + g * LANES, t1, &k);                                \
 				patches_at(c, &k, x, &q[g]);                                       \
 			}                                                                          \
 			for (int ci = ci0; ci < ci1; ci++) {                                       \
@@ -1467,7 +1478,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 	bool plain[4];
 	ptrdiff_t at[4];
 	for (int u = t0; u < t1; u += LANES) {
-		chunk_at(c, u, &k);
+		chunk_at(c, u, t1, &k);
 		for (int q = 0; q < m && m <= 4; q++) { /* once for all channels and rows */
 			int l = q * per + per - 1, oy = k.oy[q * per];
 			plain[q] =
@@ -1901,8 +1912,8 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 	const ptrdiff_t ow = c->ow;
 	const bool relu = c->relu;
 	for (int u = t0; u < t1; u += 16) {
-		chunk_at(c, u, &k[0]);
-		chunk_at(c, u + LANES, &k[1]); /* sixteen tiles, as two chunks of eight */
+		chunk_at(c, u, t1, &k[0]);
+		chunk_at(c, u + LANES, t1, &k[1]); /* sixteen tiles, as two chunks of eight */
 		if (m == 6)
 			plan_stores6(c, k, &st6);
 		else
@@ -4197,11 +4208,33 @@ static int channel_blocks(const gq_conv *c)
 	return (c->mpanels + c->cop - 1) / c->cop;
 }
 
+/* Where two threads' second range of a fused layer starts: at the even cut of whole vectors
+ * of tiles, or at a row of tiles (thread 0 the extra row of an odd count) where that cuts the
+ * tiles more evenly and neither range then takes more vectors (a range's blocks start at
+ * its first tile). ResNet-44 p4m's 33x33 maps at F(4x4) on AVX-512 (81 tiles, 9 a row): 45/36,
+ * where the vectors cut 48/33 and thread 0 transformed and stored 15 tiles more; 64 channels,
+ * two threads near, bench/plane (s21-plane): 0.925-0.969x a layer's time. Where the vectors
+ * cut as evenly, main's cut (AVX2 there: 40/41; 49x49: 80/89, 97x97: 320/305, 57x57:
+ * 112/113); at 49x49 (78/91) and 97x97 (325/300) the row cut measured 1.007x and 1.029x. */
+static int second_range(const gq_conv *c)
+{
+	int v = c->kern->v, e = wino_live(c) / v / 2 * v, rows = (c->tiles + c->tw - 1) / c->tw;
+	int r = (rows + 1) / 2 * c->tw, most = (wino_live(c) - e) / v;
+	if (!c->fused || c->narrow || r >= c->tiles ||
+	        abs(2 * r - c->tiles) >= abs(2 * min_int(e, c->tiles) - c->tiles) ||
+	        (r + v - 1) / v > most || (c->tiles - r + v - 1) / v > most)
+		return e;
+	return r;
+}
+
 /* Where tile range r of n starts (n = 1: the whole layer): ranges of whole vectors of
- * tiles, as even as they can be, the last ending at wino_live. */
+ * tiles, as even as they can be, the last ending at wino_live; two threads' second at
+ * second_range. */
 static int range_start(const gq_conv *c, int r, int n)
 {
 	int v = c->kern->v;
+	if (n == 2 && r == 1)
+		return second_range(c);
 	return (int)((long)wino_live(c) / v * r / n) * v;
 }
 
@@ -4216,7 +4249,12 @@ static void plan_ranges(Job *j, int n)
 	const gq_conv *c = j->c;
 	int v = c->kern->v, halves = wino_live(c) / v;
 	j->ranges = n < 1 ? 1 : n > halves ? halves : n;
-	j->per = ((halves + j->ranges - 1) / j->ranges + 1) / 2;
+	j->per = 1; /* the longest range's blocks */
+	for (int r = 0; r < j->ranges; r++) {
+		int len = range_start(c, r + 1, j->ranges) - range_start(c, r, j->ranges);
+		int b = (len + 2 * v - 1) / (2 * v);
+		j->per = b > j->per ? b : j->per;
+	}
 	j->units = j->ranges * j->per * channel_blocks(c);
 }
 

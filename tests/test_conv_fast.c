@@ -551,6 +551,31 @@ START_TEST(threads_agree_bit_for_bit)
 }
 END_TEST
 
+/* Fused layers whose two threads' ranges second_range cuts at a row of tiles (33x33 at
+ * F(4x4) on AVX-512: 45/36 tiles; 29x27, 56 tiles, 7 a row: 28/28 on AVX-512 and AVX2), and
+ * one where it keeps the vectors' cut (49x49 at F(4x4): 80/89, 88/81), with no residual, one and
+ * one added in place, stride 1 and 2: 1-3 threads bit for bit, right against the naive loop on 3
+ * (so on 2), on kernel _i. */
+static const Shape row_cut_shapes[] = {
+        {64, 33, 33, 64, 3, 1, 1, 1}, {32, 29, 27, 32, 3, 1, 1, 1}, {32, 49, 49, 32, 3, 1, 1, 1},
+        {64, 33, 33, 64, 3, 2, 1, 1}, /* stride 2 (F(2x2)): 81 tiles, 9 a row */
+};
+
+START_TEST(ranges_at_a_row_of_tiles)
+{
+	static const int wino[] = {GQ_CONV_WINO2, GQ_CONV_WINO4, GQ_CONV_WINO4R, GQ_CONV_WINO6,
+	        GQ_CONV_WINO3, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2};
+	seed(5);
+	if (gq_conv_use_kernel(kernel_names[_i]))
+		return;
+	for (size_t i = 0; i < sizeof row_cut_shapes / sizeof row_cut_shapes[0]; i++)
+		for (size_t a = 0; a < sizeof wino / sizeof wino[0]; a++)
+			for (int sum = NO_SUM; sum <= SUM_IN_PLACE; sum++)
+				same_on_any_threads(&row_cut_shapes[i], wino[a], sum);
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 START_TEST(auto_picks_winograd_for_wide_3x3)
 {
 	gq_conv *c = gq_conv_new(128, 29, 29, 128, 3, 1, 1, 1, true);
@@ -1153,6 +1178,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, phase_every_kernel);
 	tcase_add_test(tc, two_threads);
 	tcase_add_loop_test(tc, threads_agree_bit_for_bit, 0, 3);
+	tcase_add_loop_test(tc, ranges_at_a_row_of_tiles, 0, 3);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);
 	tcase_add_test(tc, memory_limit_picks_smaller_banks);
 	tcase_add_test(tc, release_keeps_partial_pages);

@@ -4029,6 +4029,8 @@ typedef struct Job {
 	                           * blocks read into a copy of its own (pad_own), not row[] */
 	int lo[GQ_MAX_THREADS], hi[GQ_MAX_THREADS]; /* own_rows: the padded rows [lo, hi) that
 	                                             * thread t's copy holds */
+	bool dup; /* unfused narrow Winograd on several threads: each transforms the whole
+	           * input into a V of its own (dup_input), no input phase */
 } Job;
 
 /* Poll i of a wait for a row the other thread pads: a pause, and past the first 2048 (some
@@ -4270,6 +4272,33 @@ static bool fused_block(const Job *j, long u, int *t0, int *t1, int *cb)
 	return *t0 < *t1;
 }
 
+/* Unfused narrow Winograd split over the threads: each thread pads (into xp, unless the
+ * caller did) and transforms the whole input into a V of its own, rather than half of it
+ * into the V both read. Split, each thread's half took 0.8x one thread's whole (36 of 46 us,
+ * 128 channels at 17x17 by F(4x4), AVX-512, near): its stores to V meet the lines the other
+ * thread read in the layer before, and each thread's products then read half of V from the
+ * other core, besides the input phase's join. With a V of its own each, ResNet-44 p4m's
+ * 17x17 layers (tuned) took 0.90-0.92x the time, the wide p4m's 29x29 F(6x6) 0.94-0.97x
+ * (AVX-512, two threads, near; s21-n17 in docs/batch1.md). Not on AVX2, where the same
+ * layer took 1.03x; nor with fewer than two units a thread. */
+static bool dup_pays(const gq_conv *c, int units)
+{
+	size_t need = wino_v_floats(c) + wino_m_floats(c) + padded_floats(c) + 2 * LINE_FLOATS;
+	return is_wino(c->algo) && !c->fused && c->narrow && !c->grp && c->kern->v >= 16 &&
+	       units >= 2 * gq_threads() && need <= GQ_TEAM_SCRATCH + GQ_TEAM_PADDED;
+}
+
+static void dup_input(const Job *j, float *V, float *xp)
+{
+	const gq_conv *c = j->c;
+	if (j->padded)
+		xp = (float *)j->in;
+	else
+		pad_input(c, xp, j->x, 0, c->cin, 0, c->hp);
+	Input x = padded_input(c, xp);
+	c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, wino_live(c));
+}
+
 /* Winograd blocks [u0, u1), with a worker's own scratch (NULL: the caller's, in the job):
  * fused, block of tiles by block (fused_block), each transformed once for its blocks of
  * output channels (*held: 1 + the first tile of the block V holds from the thread's last
@@ -4277,8 +4306,8 @@ static bool fused_block(const Job *j, long u, int *t0, int *t1, int *cb)
 static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 {
 	const gq_conv *c = j->c;
-	float *V = c->fused && own ? own : j->V;
-	float *Mb = own && !c->fused ? own : V + wino_v_floats(c);
+	float *V = (c->fused || j->dup) && own ? own : j->V;
+	float *Mb = own && !c->fused && !j->dup ? own : V + wino_v_floats(c);
 	int ntb = (c->tpanels + c->tcp - 1) / c->tcp, ncb = channel_blocks(c);
 	int nt = c->tcp * 2 * c->kern->v;
 	/* Split over the threads (a worker's, or a share of the units), a fused block of a large
@@ -4291,6 +4320,10 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 	 * 1.2x with the other thread idle; s18-split in docs/batch1.md). */
 	bool fold = c->fused && j->row && !j->own_rows && (own || u1 - u0 < j->units) &&
 	            (size_t)c->cin * c->h * c->w * sizeof(float) >= FOLD_BYTES;
+	if (j->dup && u0 < u1 && !*held) {
+		dup_input(j, V, own ? line_aligned(Mb + wino_m_floats(c)) : (float *)j->in);
+		*held = 1;
+	}
 	for (int u = u0; u < u1; u++) {
 		int t0 = u % ntb * nt, t1 = min_int(t0 + nt, wino_live(c)), cb = u / ntb;
 		if (c->fused && !fused_block(j, u, &t0, &t1, &cb))
@@ -4561,7 +4594,8 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 		j.row = row;
 		j.own_rows = c->fused && j.ranges > 1 && pads_own(c);
 	}
-	if (c->algo != GQ_CONV_PACKED && !j.row && !(c->fused && padded)) {
+	j.dup = par && gq_threads() > 1 && dup_pays(c, j.units);
+	if (c->algo != GQ_CONV_PACKED && !j.row && !(c->fused && padded) && !j.dup) {
 		if (!par)
 			input_part(&j, 0, c->cin, 0, c->hp);
 		else if (by_rows(&j))

@@ -494,6 +494,11 @@ static const Shape split_shapes[] = {
                                         * panel: 81 tiles, 3 panels on AVX-512 */
         {24, 45, 37, 24, 3, 1, 1, 1},  /* 120 tiles: ranges of unequal lengths on 3 threads */
         {96, 25, 27, 96, 3, 1, 1, 1},  /* 49 tiles for 96 channels: fused (FUSED_TILES) */
+        /* unfused narrow, each thread a V of its own (dup_pays): 17x17; 11x13 and 72
+         * channels in; 40 channels out, too few units for it */
+        {128, 17, 17, 128, 3, 1, 1, 1},
+        {72, 11, 13, 128, 3, 1, 1, 1},
+        {128, 13, 13, 40, 3, 1, 1, 1},
 };
 
 /* S with algorithm algo on 1, 2 and 3 threads: every output the same float, bit for bit,

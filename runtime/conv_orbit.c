@@ -841,26 +841,31 @@ static gq_conv *new_rules_expanded(const gq_conv_shape *c)
  * GROUP6_WORK of the cheaper other form's and runs on the narrow kernel. */
 #define GROUP6_WORK 0.75
 
+/* The work of the cheaper of the group's F(4x4) and F(2x2) forms (-1: neither fits), the
+ * yardstick for the group's other forms. */
+static double group_work(const gq_conv_shape *c)
+{
+	size_t bytes;
+	double g4 = gq_wgroup_estimate(c, GQ_CONV_WINO4R, &bytes),
+	       g2 = gq_wgroup_estimate(c, GQ_CONV_WINO2, &bytes);
+	return g4 < 0 ? g2 : g2 < 0 || g4 < g2 ? g4 : g2;
+}
+
 static bool group6_candidate(const gq_conv_shape *c)
 {
 	size_t bytes;
-	double g6 = gq_wgroup_estimate(c, GQ_CONV_WINO6, &bytes),
-	       g4 = gq_wgroup_estimate(c, GQ_CONV_WINO4R, &bytes),
-	       g2 = gq_wgroup_estimate(c, GQ_CONV_WINO2, &bytes),
-	       other = g4 < 0              ? g2
-	               : g2 < 0 || g4 < g2 ? g4
-	                                   : g2;
+	double g6 = gq_wgroup_estimate(c, GQ_CONV_WINO6, &bytes), other = group_work(c);
 	return g6 >= 0 && other >= 0 && g6 <= GROUP6_WORK * other;
 }
 
 /* F(3x3) (GQ_CONV_WINO3): its tiles cover a map of 3k pixels exactly, 25 products for 9
  * outputs, where F(4x4) covers 9x9 with 9 tiles of 36 (12x12) and F(2x2) with 25 of 16:
  * 0.69x and 0.56x their products (s20-f3). Its points (0, +-1, 2, infinity) are not closed
- * under p -> 1/p, so it has no group form; it is offered as the expanded plan and as the orbit's
- * base (the orbit's copies, 10 rows apart at 9x9, do not fall on its tiles: 39 tiles for 4 copies
- * where 36 would do) where the output's sides are multiples of 3, the layer has at least
- * WINO3_COUT output channels, and the expanded plan in F(3x3) counts at most WINO3_WORK of
- * the rules' expanded plan's work. GEQRT_WINO3=0 leaves them out. */
+ * under p -> 1/p, so its group form takes other points (group3_candidate); it is offered as the
+ * expanded plan and as the orbit's base (the orbit's copies, 10 rows apart at 9x9, do not fall on
+ * its tiles: 39 tiles for 4 copies where 36 would do) where the output's sides are multiples of 3,
+ * the layer has at least WINO3_COUT output channels, and the expanded plan in F(3x3) counts at most
+ * WINO3_WORK of the rules' expanded plan's work. GEQRT_WINO3=0 leaves them out. */
 #define WINO3_WORK 0.8
 enum { WINO3_COUT = 128 };
 
@@ -870,12 +875,19 @@ static int wino3_mode(void)
 	return m && !strcmp(m, "0") ? 0 : -1;
 }
 
+/* Where an F(3x3) form may be offered: not left out, WINO3_COUT output channels or more,
+ * stride 1, the output's sides multiples of 3. */
+static bool wino3_shape(const gq_conv_shape *c)
+{
+	int oh = c->h + 2 * c->p - c->d * (c->k - 1), ow = c->w + 2 * c->p - c->d * (c->k - 1);
+	return wino3_mode() != 0 && c->cout >= WINO3_COUT && c->s == 1 && oh % 3 == 0 &&
+	       ow % 3 == 0;
+}
+
 static bool wino3_candidate(const gq_conv_shape *c)
 {
 	size_t bytes;
-	/* the output's sides, at stride 1 */
-	int oh = c->h + 2 * c->p - c->d * (c->k - 1), ow = c->w + 2 * c->p - c->d * (c->k - 1);
-	if (wino3_mode() == 0 || c->cout < WINO3_COUT || c->s != 1 || oh % 3 || ow % 3)
+	if (!wino3_shape(c))
 		return false;
 	double e = gq_conv_estimate(
 	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes),
@@ -895,15 +907,9 @@ static bool wino3_candidate(const gq_conv_shape *c)
 static bool group3_candidate(const gq_conv_shape *c)
 {
 	size_t bytes;
-	int oh = c->h + 2 * c->p - c->d * (c->k - 1), ow = c->w + 2 * c->p - c->d * (c->k - 1);
-	if (wino3_mode() == 0 || c->cout < WINO3_COUT || c->s != 1 || oh % 3 || ow % 3)
+	if (!wino3_shape(c))
 		return false;
-	double g3 = gq_wgroup_estimate(c, GQ_CONV_WINO3R, &bytes),
-	       g4 = gq_wgroup_estimate(c, GQ_CONV_WINO4R, &bytes),
-	       g2 = gq_wgroup_estimate(c, GQ_CONV_WINO2, &bytes),
-	       other = g4 < 0              ? g2
-	               : g2 < 0 || g4 < g2 ? g4
-	                                   : g2;
+	double g3 = gq_wgroup_estimate(c, GQ_CONV_WINO3R, &bytes), other = group_work(c);
 	return g3 >= 0 && other >= 0 && g3 <= GROUP3_WORK * other;
 }
 

@@ -2424,10 +2424,10 @@ static void choose_algo(gq_conv *c, size_t limit)
 
 /* Winograd's distinct filter transforms: side^2 of them, where position xi of the alpha^2
  * products takes number wino_mat(xi). A stride-2 form's odd-tap products (the last m of
- * each axis) share one. */
+ * each axis) share one, but in a group plan, whose products read the bank by point. */
 static int wino_side(const gq_conv *c)
 {
-	bool s2 = c->algo == GQ_CONV_WINO2S2 || c->algo == GQ_CONV_WINO4S2;
+	bool s2 = !c->grp && (c->algo == GQ_CONV_WINO2S2 || c->algo == GQ_CONV_WINO4S2);
 	return s2 ? c->alpha - c->m + 1 : c->alpha;
 }
 
@@ -2621,16 +2621,20 @@ static bool plan_group(gq_conv *c)
 	 * thread then reads the whole bank) */
 	c->by_elements = (c->mpanels % 2 && c->mpanels < 8) || (c->mixed && c->mpanels <= 2);
 	c->cop = c->by_elements ? c->mpanels : (c->mpanels + 1) / 2;
-	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <= (c->narrow ? 2 * GROUP_M : GROUP_M);
+	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <=
+	       (c->narrow || c->algo == GQ_CONV_WINO2S2 ? 2 * GROUP_M : GROUP_M);
 }
 
 /* The group plan's shape and blocks in form algo (F(2x2) or F(4x4) on reciprocal
  * points), without its bank; false where it does not apply. */
 static bool shape_form(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int algo)
 {
-	if (s->lift || s->k != 3 || s->s != 1 || s->d != 1 || s->ng < 2 || s->cin % s->ng ||
-	        s->cout % s->ng || !gq_wgroup_tables(g, s->ng, s->elem, form_alpha(algo)) ||
-	        !plan_shape(c, s->cin, s->h, s->w, s->cout, 3, 1, s->p, 1, s->relu))
+	bool s2 = algo == GQ_CONV_WINO2S2; /* stride 2 (s22-wide) */
+	if (s->lift || s->k != 3 || s->s != (s2 ? 2 : 1) || s->d != 1 || s->ng < 2 ||
+	        s->cin % s->ng || s->cout % s->ng ||
+	        !(s2 ? gq_wgroup_tables_s2(g, s->ng, s->elem)
+	             : gq_wgroup_tables(g, s->ng, s->elem, form_alpha(algo))) ||
+	        !plan_shape(c, s->cin, s->h, s->w, s->cout, 3, s->s, s->p, 1, s->relu))
 		return false;
 	c->grp = g;
 	plan_algo(c, algo);
@@ -2642,8 +2646,10 @@ static bool shape_group(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int al
 {
 	if (algo != GQ_CONV_AUTO)
 		return (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6 ||
-		               algo == GQ_CONV_WINO3R) &&
+		               algo == GQ_CONV_WINO3R || algo == GQ_CONV_WINO2S2) &&
 		       shape_form(c, s, g, algo);
+	if (s->s == 2)
+		return shape_form(c, s, g, GQ_CONV_WINO2S2);
 	gq_conv c2;
 	gq_wgroup g2;
 	bool four = shape_form(c, s, g, GQ_CONV_WINO4R),
@@ -2708,7 +2714,8 @@ gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo, bool full)
 	 * elements in panels of 6 and by channels in two of 8, where it stays beside them, as
 	 * beside the narrow form, which took the orbit's layers and its expanded plan) */
 	full = full && (c->by_elements || c->narrow || (c->mr == MR8 && c->mpanels <= 2));
-	if (full && !(c->full = gq_conv_new(s->cin, s->h, s->w, s->cout, 3, 1, s->p, 1, s->relu))) {
+	if (full &&
+	        !(c->full = gq_conv_new(s->cin, s->h, s->w, s->cout, 3, s->s, s->p, 1, s->relu))) {
 		free(c);
 		free(g);
 		return NULL;
@@ -3429,8 +3436,9 @@ static const double G3[5][3] = {{0.5, 0, 0}, {-0.5, -0.5, -0.5}, {-1.0 / 6, 1.0 
  * 2.3e-5 of the output's largest, these 1.3e-6, G3's 1.9e-6, G4R's 5.1e-6. */
 static const double G3R[5][3] = {{0.5, 0, 0}, {1.0 / 9, 1.0 / 9, 1.0 / 9},
         {1.0 / 18, -1.0 / 9, 2.0 / 9}, {2.0 / 9, -1.0 / 9, 1.0 / 18}, {0, 0, 0.5}};
-/* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is not stored). */
-static const double G2S2[4][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}};
+/* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is stored only
+ * by the group plan, whose bank holds every point: wino_side). */
+static const double G2S2[5][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}, {0, 1, 0}};
 /* Stride 2 (in_1d4s2): F(4, 2)'s on w0, w2, then w1 for the four odd products. */
 static const double G4S2[6][3] = {{0.5, 0, 0}, {0.5, 0, 0.5}, {1.0 / 6, 0, -1.0 / 6},
         {1.0 / 6, 0, 1.0 / 3}, {0, 0, 1}, {0, 1, 0}};

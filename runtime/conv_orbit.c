@@ -712,6 +712,8 @@ typedef struct Rule {
 
 static bool wino3_rule(const gq_conv_shape *c);
 static bool group3_candidate(const gq_conv_shape *c);
+static bool group_s2_candidate(const gq_conv_shape *c);
+static bool group_s2_rule(const gq_conv_shape *c, size_t streamed);
 
 static Rule rule_of(const gq_conv_shape *c, size_t streamed)
 {
@@ -723,6 +725,8 @@ static Rule rule_of(const gq_conv_shape *c, size_t streamed)
 	 * of ResNet-44 p4m's 13 stage-3 layers, AVX-512 and AVX2: docs/batch1.md, s21-g3) */
 	if (c->ng && mode < 0 && gq_wgroup_mode() < 0 && streamed > STREAMS && group3_candidate(c))
 		return (Rule){GROUP, GQ_CONV_WINO3R, false, false};
+	if (c->ng && mode < 0 && gq_wgroup_mode() < 0 && group_s2_rule(c, streamed))
+		return (Rule){GROUP, GQ_CONV_WINO2S2, false, false};
 	if (c->ng && mode < 0 && gq_wgroup_mode() != 1 && wino3_rule(c))
 		return (Rule){EXPANDED, 0, false, false}; /* in F(3x3): new_rules_expanded */
 	/* GEQRT_ORBIT=0 keeps the expanded plan unless GEQRT_WGROUP=1 */
@@ -926,6 +930,45 @@ static bool wino3_rule(const gq_conv_shape *c)
 	return !gq_memory_limit() && !strcmp(gq_conv_kernel(), "avx2") && wino3_candidate(c);
 }
 
+/* The group's stride-2 F(2x2) form (GQ_CONV_WINO2S2, s22-wide): the expanded plan's 25
+ * products a 2x2 tile (the even taps as F(2, 2) on 0, 1, infinity, the odd tap as it is)
+ * from one bank of the identity's rows, each element's products reading it at its own
+ * points (wino_group.c's gq_wgroup_tables_s2): the multiply-adds of the expanded F(2x2)
+ * stride-2 plan, the bank ng times smaller (but 25/16 for its points). A candidate on
+ * every stride-2 3x3 gconv it fits (its products per thread within the group plan's
+ * bound: not the 57x57 and 97x97 maps) whose expanded bank is GROUP_S2_BYTES / 4 or more
+ * (what it saves is the bank's stream), but on AVX2; the rules' plan where the model's
+ * banks stream and the expanded bank is at least GROUP_S2_BYTES (docs/batch1.md,
+ * s22-wide). The wide p4m model's 256 -> 512 planes at 15x15 (8 MB expanded) took 0.72x
+ * the time alone (16 layers in turn, AVX-512, one thread and two), its 128 -> 256 at 29x29
+ * (2 MB) 0.98-1.01x; on AVX2 the first 0.84-0.91x alone but 1.04-1.28x in the model on two
+ * threads (images/s 0.985x; tuned 0.97x). GEQRT_WGS2=0 leaves it out, =1 takes it wherever
+ * it fits (AVX2 too). */
+enum { GROUP_S2_BYTES = 4 << 20 };
+
+static int group_s2_mode(void)
+{
+	const char *m = getenv("GEQRT_WGS2");
+	return m && (!strcmp(m, "0") || !strcmp(m, "1")) ? m[0] - '0' : -1;
+}
+
+static bool group_s2_candidate(const gq_conv_shape *c)
+{
+	size_t bytes;
+	return group_s2_mode() != 0 && (group_s2_mode() == 1 || strcmp(gq_conv_kernel(), "avx2")) &&
+	       c->s == 2 && c->k == 3 && c->d == 1 && !c->lift &&
+	       gq_wgroup_estimate(c, GQ_CONV_WINO2S2, &bytes) >= 0 &&
+	       gq_conv_expanded_bytes(c) >= GROUP_S2_BYTES / 4;
+}
+
+static bool group_s2_rule(const gq_conv_shape *c, size_t streamed)
+{
+	if (!group_s2_candidate(c) || gq_memory_limit())
+		return false;
+	return group_s2_mode() == 1 ||
+	       (streamed > STREAMS && gq_conv_expanded_bytes(c) >= GROUP_S2_BYTES);
+}
+
 /* -1 by the rules above, 0 never (GEQRT_WINO6): F(6x6) as a tuning candidate. */
 static int wino6_mode(void)
 {
@@ -973,6 +1016,11 @@ int gq_conv_candidates(
 		if (r.kind == GROUP && r.form == GQ_CONV_WINO3R)
 			def[0] = def[1] = n;
 		ok = (out[n++] = gq_conv_new_wgroup(c, GQ_CONV_WINO3R, false)) != NULL;
+	}
+	if (ok && gq_wgroup_mode() != 0 && group_s2_candidate(c)) {
+		if (r.kind == GROUP && r.form == GQ_CONV_WINO2S2)
+			def[0] = def[1] = n;
+		ok = (out[n++] = gq_conv_new_wgroup(c, GQ_CONV_WINO2S2, false)) != NULL;
 	}
 	if (ok && wino3_candidate(c)) {
 		if (r.kind == EXPANDED &&

@@ -50,6 +50,9 @@ typedef struct gq_wgroup {
  * and F(4x4) on reciprocal points, 8: F(6x6)); false if it is not a group (no identity, not
  * closed). */
 bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha);
+/* As gq_wgroup_tables, for the stride-2 F(2x2) form (GQ_CONV_WINO2S2: 5 x 5 products, the
+ * even taps' F(2, 2) on 0, 1, infinity and the odd tap's two a side). */
+bool gq_wgroup_tables_s2(gq_wgroup *g, int ng, const int *elem);
 /* Rows [pc, pc + kc) of a B panel of 2v columns for base point q: half e (of the two, or
  * of the first only) is element a_e's tiles [t_e, t_e + v), from the transformed input V
  * (Winograd point p's plane at p*vstride, tile panels of cin rows of 2v). */

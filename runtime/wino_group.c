@@ -116,6 +116,39 @@ bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha)
 	return true;
 }
 
+/* The stride-2 F(2x2) form's tables (GQ_CONV_WINO2S2, s22-wide): its 5 x 5 products per
+ * axis are the even taps' F(2, 2) on the points 0, 1, infinity (G2S2's rows w0, w0 + w2, w2:
+ * 0 and infinity each other's reverse, 1 its own) and the odd tap's two (w1, its own
+ * reverse), so a filter reversed along an axis is its U with positions 0 and 2 swapped:
+ * P = 2, 1, 0, 3, 4, turned as move_point turns the others. The group maps the products of
+ * the expanded plan onto each other exactly (no scale: G2S2's entries are 0 and 1). */
+static int move_point_s2(int g, int q)
+{
+	static const int P[5] = {2, 1, 0, 3, 4};
+	int y = q / 5, x = q % 5;
+	for (int t = 0; t < (g & 3); t++) {
+		int ny = P[x];
+		x = y;
+		y = ny;
+	}
+	if (g >> 2)
+		x = P[x];
+	return y * 5 + x;
+}
+
+bool gq_wgroup_tables_s2(gq_wgroup *g, int ng, const int *elem)
+{
+	if (!gq_wgroup_tables(g, ng, elem, 5))
+		return false;
+	for (int a = 0; a < ng; a++)
+		for (int q = 0; q < 25; q++)
+			g->pt[a][q] = move_point_s2(elem[a], q);
+	g->pairs = 0;
+	for (int h = 0; h < ng && !g->pairs; h++)
+		pair_by(g, elem, h, 25);
+	return true;
+}
+
 /* One half of a B panel: kc rows of v floats, 2v apart (the panel's rows), row k from
  * input channel pc + k's slot permuted, at the element's point (pc and kc are multiples
  * of ng: K blocks hold whole slot groups). Inlined with v constant into a function for

@@ -442,10 +442,11 @@ static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, in
 	const char *narrow = getenv("GEQRT_WGNARROW");
 	if (narrow)
 		ck_assert_int_eq(gq_conv_narrow(c), !strcmp(narrow, "1"));
-	ck_assert_str_eq(gq_conv_algo(c), algo == GQ_CONV_WINO2    ? "winograd2"
-	                                  : algo == GQ_CONV_WINO4R ? "winograd4r"
-	                                  : algo == GQ_CONV_WINO3R ? "winograd3r"
-	                                                           : "winograd6");
+	ck_assert_str_eq(gq_conv_algo(c), algo == GQ_CONV_WINO2     ? "winograd2"
+	                                  : algo == GQ_CONV_WINO4R  ? "winograd4r"
+	                                  : algo == GQ_CONV_WINO3R  ? "winograd3r"
+	                                  : algo == GQ_CONV_WINO2S2 ? "winograd2s2"
+	                                                            : "winograd6");
 	gq_set_threads(threads);
 	float *got = run(&t, c);
 	gq_set_threads(1);
@@ -790,7 +791,7 @@ START_TEST(wgroup_threads_and_where_it_applies)
 	free_case(&t);
 	static const int no_e[] = {1, 3};
 	gq_conv_shape no[] = {
-	        {16, 9, 9, 16, 3, 2, 1, 1, false, 4, p4->elem, false}, /* stride 2 */
+	        {16, 9, 9, 16, 3, 3, 1, 1, false, 4, p4->elem, false}, /* stride 3 */
 	        {3, 9, 9, 16, 3, 1, 1, 1, false, 4, p4->elem, true},   /* a lift */
 	        {16, 9, 9, 16, 1, 1, 0, 1, false, 4, p4->elem, false}, /* 1x1 */
 	        {18, 9, 9, 16, 3, 1, 1, 1, false, 4, p4->elem, false}, /* 18 planes on p4 */
@@ -808,10 +809,11 @@ END_TEST
  * stage 3, ResNet-44 p4m's stage 2, the wide model's 256 planes at 15x15), and in its
  * narrow form where an element's tiles leave its vectors part empty (ResNet-44 p4m's
  * stages 2 and 3 at 17x17 and 9x9, ResNet-44 p4's stage 3 at 25x25); neither where the
- * banks stay in the caches. Its bank: the identity's rows of the form's, padded to
- * panels of 6 (of 8 on AVX-512, the base channels being multiples of 8; narrow, of 2V),
- * with the expanded bank beside it where it keeps the expanded plan for one thread.
- * GEQRT_WGROUP=1 wherever it applies, 0 never. */
+ * banks stay in the caches; the stride-2 F(2x2) form on a stride-2 layer whose expanded
+ * bank is 4 MB or more (ResNet-18 p4's 256 -> 512 planes at 15x15; not on AVX2). Its bank: the
+ * identity's rows of the form's, padded to panels of 6 (of 8 on AVX-512, the base channels being
+ * multiples of 8; narrow, of 2V), with the expanded bank beside it where it keeps the expanded plan
+ * for one thread. GEQRT_WGROUP=1 wherever it applies, 0 never. */
 static const int p4m[] = {0, 1, 2, 3, 4, 5, 6, 7}, p4[] = {0, 1, 2, 3};
 static const struct {
 	gq_conv_shape c;
@@ -826,8 +828,8 @@ static const struct {
         {{128, 17, 17, 128, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd4r", true},
         {{256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false}, 8, "winograd4r", true},
         {{128, 25, 25, 128, 3, 1, 1, 1, true, 4, p4, false}, 4, "winograd4r", true},
-        {{512, 8, 8, 512, 3, 2, 1, 1, true, 4, p4, false}, 0, NULL, false}, /* s=2 */
-        {{128, 8, 8, 128, 3, 1, 1, 1, true, 4, p4, false}, 0, NULL, false}, /* 1 MB */
+        {{256, 15, 15, 512, 3, 2, 1, 1, true, 4, p4, false}, 4, "winograd2s2", false}, /* s=2 */
+        {{128, 8, 8, 128, 3, 1, 1, 1, true, 4, p4, false}, 0, NULL, false},            /* 1 MB */
 };
 
 static void check_wgroup_choices(void)
@@ -837,6 +839,8 @@ static void check_wgroup_choices(void)
 		gq_conv *model = gq_conv_new_in_model(c, 100 << 20),
 		        *cached = gq_conv_new_in_model(c, 8 << 20);
 		int ng = wshapes[i].ng;
+		if (c->s == 2 && !strcmp(gq_conv_kernel(), "avx2")) /* not on AVX2 */
+			ng = 0;
 		ck_assert_msg(gq_conv_wgroup(model) == ng,
 		        "%s: %d -> %d planes at %dx%d, s=%d, ng=%d: group of %d", gq_conv_kernel(),
 		        c->cin, c->cout, c->h, c->w, c->s, c->ng, gq_conv_wgroup(model));
@@ -851,7 +855,9 @@ static void check_wgroup_choices(void)
 			ck_assert_int_eq(gq_conv_narrow(model), wshapes[i].narrow);
 			ck_assert_int_eq(gq_conv_panel(model), mr);
 			ck_assert_str_eq(gq_conv_algo(model), wshapes[i].algo);
-			size_t points = strcmp(wshapes[i].algo, "winograd2") ? 36 : 16;
+			size_t points = !strcmp(wshapes[i].algo, "winograd2")     ? 16
+			                : !strcmp(wshapes[i].algo, "winograd2s2") ? 25
+			                                                          : 36;
 			size_t own = points * (size_t)((base + mr - 1) / mr * mr) * c->cin *
 			             sizeof(float);
 			size_t bytes = gq_conv_bytes(model);
@@ -1150,6 +1156,124 @@ START_TEST(group3_where_it_may_pay)
 }
 END_TEST
 
+/* The group's stride-2 F(2x2) form (GQ_CONV_WINO2S2, s22-wide) against the naive conv:
+ * odd maps (15x15, 29x29, 9x9, 7x7, 11x11 without padding, 9x7 not square), 40 and 128
+ * input planes on p4m, base channels below and past a panel, every subgroup, every
+ * kernel, wide and narrow products and the plan's own choice, 1-3 threads, residual and
+ * relu all four ways. */
+START_TEST(wgroup_stride2_every_subgroup_every_kernel)
+{
+	static const Layer L[] = {
+	        {5, 15, 15, 6, 3, 2, 1, false},
+	        {16, 29, 29, 4, 3, 2, 1, false},
+	        {3, 9, 9, 7, 3, 2, 1, false},
+	        {7, 7, 7, 5, 3, 2, 1, false},
+	        {4, 9, 7, 3, 3, 2, 1, false},
+	        {3, 11, 11, 4, 3, 2, 0, false},
+	        {16, 15, 15, 40, 3, 2, 1, false},
+	};
+	static const char *const narrow[] = {"0", "1", NULL};
+	seed(26);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int nw = 0; nw < 3; nw++) {
+			if (narrow[nw])
+				setenv("GEQRT_WGNARROW", narrow[nw], 1);
+			else
+				unsetenv("GEQRT_WGNARROW");
+			for (int g = 0; g < NGROUPS; g++)
+				for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+					int v = (int)(g + i + kn + nw) % 4;
+					if (L[i].c * groups[g].ng > 128 && g != NGROUPS - 1)
+						continue;
+					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
+					        1 + (int)(g + i + nw) % 3, GQ_CONV_WINO2S2);
+				}
+		}
+	}
+	unsetenv("GEQRT_WGNARROW");
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
+/* The stride-2 group form's candidates: gq_conv_candidates' count of it (def its index
+ * where the rules take it), checked against the naive conv where t is given. */
+static int group_s2_candidates(const gq_conv_shape *c, const Case *t, bool rule)
+{
+	gq_conv *out[GQ_CANDIDATES];
+	int def[2], n = gq_conv_candidates(c, 100 << 20, out, def), found = 0;
+	ck_assert_int_gt(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(gq_conv_algo(out[i]), "winograd2s2") && gq_conv_wgroup(out[i])) {
+			ck_assert_int_eq(gq_conv_wgroup(out[i]), c->ng);
+			ck_assert_int_eq(def[0] == i, rule);
+			found++;
+			for (int th = 1; th <= 3 && t; th++) {
+				gq_set_threads(th);
+				float *got = run(t, out[i]);
+				expect_near(t, got, t->ref, "the group's stride-2 F(2x2)");
+				free(got);
+			}
+			gq_set_threads(1);
+		}
+		gq_conv_free(out[i]);
+	}
+	return found;
+}
+
+/* Where the stride-2 group form is a candidate (every stride-2 3x3 gconv it fits, but on
+ * AVX2) and the rules' plan (the banks stream, the expanded bank 4 MB or more: the wide
+ * p4m model's 256 -> 512 planes at 15x15, not its 128 -> 256 at 29x29); GEQRT_WGS2=0 and
+ * GEQRT_WGROUP=0 leave it out, GEQRT_WGS2=1 takes it wherever it fits, AVX2 too. */
+START_TEST(group_s2_where_it_may_pay)
+{
+	static const Layer L15 = {32, 15, 15, 64, 3, 2, 1, false};
+	const Group *G = &groups[NGROUPS - 1];
+	const gq_conv_shape p4m_15 = {256, 15, 15, 512, 3, 2, 1, 1, true, 8, p4m, false},
+	                    p4m_29 = {128, 29, 29, 256, 3, 2, 1, 1, true, 8, p4m, false},
+	                    p4_97 = {32, 97, 97, 64, 3, 2, 1, 1, true, 4, p4, false},
+	                    p4m_15s1 = {256, 15, 15, 256, 3, 1, 1, 1, true, 8, p4m, false};
+	seed(27);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		Case t;
+		make_case(&t, &L15, G, true, true);
+		int on = strcmp(gq_conv_kernel(), "avx2") != 0;
+		ck_assert_int_eq(group_s2_candidates(&p4m_15, &t, true), on);
+		ck_assert_int_eq(group_s2_candidates(&p4m_29, NULL, false), on);
+		ck_assert_int_eq(group_s2_candidates(&p4_97, NULL, false), 0);
+		ck_assert_int_eq(group_s2_candidates(&p4m_15s1, NULL, false), 0);
+		setenv("GEQRT_WGS2", "0", 1);
+		ck_assert_int_eq(group_s2_candidates(&p4m_15, NULL, false), 0);
+		gq_conv *rules = gq_conv_new_in_model(&p4m_15, 100 << 20);
+		ck_assert_int_eq(gq_conv_wgroup(rules), 0);
+		gq_conv_free(rules);
+		setenv("GEQRT_WGS2", "1", 1);
+		rules = gq_conv_new_in_model(&p4m_29, 100 << 20);
+		ck_assert_str_eq(gq_conv_algo(rules), "winograd2s2");
+		ck_assert_int_eq(gq_conv_wgroup(rules), 8);
+		gq_conv_free(rules);
+		unsetenv("GEQRT_WGS2");
+		setenv("GEQRT_WGROUP", "0", 1);
+		ck_assert_int_eq(group_s2_candidates(&p4m_15, NULL, false), 0);
+		unsetenv("GEQRT_WGROUP");
+		rules = gq_conv_new_in_model(&p4m_15, 100 << 20);
+		ck_assert_int_eq(gq_conv_wgroup(rules), on ? 8 : 0);
+		gq_conv_free(rules);
+		rules = gq_conv_new_in_model(&p4m_15, 8 << 20); /* banks in the L3 */
+		ck_assert_int_eq(gq_conv_wgroup(rules), 0);
+		gq_conv_free(rules);
+		rules = gq_conv_new_in_model(&p4m_29, 100 << 20);
+		ck_assert_int_eq(gq_conv_wgroup(rules), 0);
+		gq_conv_free(rules);
+		free_case(&t);
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 static Suite *orbit_suite(void)
 {
 	Suite *s = suite_create("conv_orbit");
@@ -1174,6 +1298,8 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wino6_by_the_rules);
 	tcase_add_test(tc, wino3_where_it_may_pay);
 	tcase_add_test(tc, group3_where_it_may_pay);
+	tcase_add_test(tc, wgroup_stride2_every_subgroup_every_kernel);
+	tcase_add_test(tc, group_s2_where_it_may_pay);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -105,6 +105,13 @@ typedef void narrow_out_fn(
  * gathered copy; kc a multiple of ng. */
 typedef void gnarrow_fn(int kc, const float *a, const float *b, const int *off, int ng, size_t ldg,
         float *acc, const float *pa);
+/* As gnarrow_fn on the tiles of two elements (wino_group_packed): rows r < r1 (the
+ * function's) from b1 by off1, rows r1 + r from b2 + r by off2. */
+typedef void gnarrow2_fn(int kc, const float *a, const float *b1, const float *b2, const int *off1,
+        const int *off2, int ng, size_t ldg, float *acc, const float *pa);
+/* As narrow_out_fn without add, rows r < split to C1 + r, the others to C2 + r - split. */
+typedef void narrow_out2_fn(
+        float *C1, float *C2, size_t ldc, const float *acc, int rows, int split, int nco);
 enum { NROWS = 14 };   /* rows of the widest narrow kernel (AVX-512's) */
 enum { NROWS_C = 12 }; /* rows of the portable C one's */
 /* Narrow direct: acc[r][j] = bias[j] + sum over (ci, tap) of x[ci*plane + tapoff[tap] + r]
@@ -166,6 +173,7 @@ struct gq_conv {
 	bool by_elements; /* group plan: its threads split the elements, not the base channels */
 	bool paired;      /* narrow group plan: an element and its partner in each vector */
 	bool mixed;       /* narrow group plan: each call's rows the tiles of several elements */
+	bool packed;      /* narrow group plan: calls on the tiles of two elements in place */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 };
@@ -404,6 +412,37 @@ GNARROW_C(12)
 static gnarrow_fn *const gnarrow_c[] = {gnarrow_c1, gnarrow_c2, gnarrow_c3, gnarrow_c4, gnarrow_c5,
         gnarrow_c6, gnarrow_c7, gnarrow_c8, gnarrow_c9, gnarrow_c10, gnarrow_c11, gnarrow_c12};
 
+static void gnarrow2_rows_c(int kc, const float *a, const float *b1, const float *b2,
+        const int *off1, const int *off2, int ng, size_t ldg, float *acc, int R, int R1)
+{
+	float s[NROWS_C][2 * VC] = {{0}};
+	for (int k = 0; k < kc; k += ng, b1 += ldg, b2 += ldg)
+		for (int i = 0; i < ng; i++, a += 2 * VC)
+			for (int r = 0; r < R; r++)
+				for (int j = 0; j < 2 * VC; j++)
+					s[r][j] +=
+					        (r < R1 ? b1[off1[i] + r] : b2[off2[i] + r - R1]) *
+					        a[j];
+	memcpy(acc, s, (size_t)R * sizeof s[0]);
+}
+
+#define GNARROW2_C(R, R1)                                                                          \
+	static void gnarrow2_c##R##_##R1(int kc, const float *a, const float *b1, const float *b2, \
+	        const int *off1, const int *off2, int ng, size_t ldg, float *acc, const float *pa) \
+	{                                                                                          \
+		gnarrow2_rows_c(kc, a, b1, b2, off1, off2, ng, ldg, acc, R, R1);                   \
+	}
+GNARROW2_C(12, 3)
+GNARROW2_C(12, 6)
+GNARROW2_C(12, 9)
+
+static void narrow_out2_c(
+        float *C1, float *C2, size_t ldc, const float *acc, int rows, int split, int nco)
+{
+	narrow_out_c(C1, ldc, acc, split, nco, NULL, false);
+	narrow_out_c(C2, ldc, acc + split * 2 * VC, rows - split, nco, NULL, false);
+}
+
 static bool always(void)
 {
 	return true;
@@ -488,6 +527,30 @@ static bool always(void)
 		NR##R(NSTORE)                                                                      \
 	}
 
+/* As GNARROW on two elements' tiles (gnarrow2_fn), its first R1 rows from b1. */
+#define NSTEP2(r)                                                                                  \
+	{                                                                                          \
+		V br = BCAST((r) < R1_ ? b1 + (r) : b2 + ((r)-R1_));                               \
+		c##r##0 = FMA(br, a0, c##r##0);                                                    \
+		c##r##1 = FMA(br, a1, c##r##1);                                                    \
+	}
+#define GNARROW2(NAME, R, R1, TARGET)                                                              \
+	__attribute__((target(TARGET))) static void NAME##R##_##R1(int kc, const float *a,         \
+	        const float *bg1, const float *bg2, const int *off1, const int *off2, int ng,      \
+	        size_t ldg, float *acc, const float *pa)                                           \
+	{                                                                                          \
+		enum { R1_ = R1 };                                                                 \
+		NR##R(DECL);                                                                       \
+		for (int k = 0; k < kc; k += ng, bg1 += ldg, bg2 += ldg)                           \
+			for (int i = 0; i < ng; i++, a += 2 * VW, pa += 16) {                      \
+				_mm_prefetch((const char *)pa, _MM_HINT_T1);                       \
+				const float *b1 = bg1 + off1[i], *b2 = bg2 + off2[i];              \
+				V a0 = LOADU(a), a1 = LOADU(a + VW);                               \
+				NR##R(NSTEP2)                                                      \
+			}                                                                          \
+		NR##R(NSTORE)                                                                      \
+	}
+
 /* The narrow direct kernels: as NARROW, row r of tap (ci, tap) broadcast from the input
  * plane's run, the accumulators starting from the bias and clamped at 0 with relu. */
 #define DINIT(r) V c##r##0 = b0, c##r##1 = b1;
@@ -553,6 +616,43 @@ static bool always(void)
 					y = relu ? MAX(y, ZERO()) : y;                             \
 				}                                                                  \
 				MASKSTORE(C + at, rows, keep, y);                                  \
+			}                                                                          \
+		}                                                                                  \
+	}
+
+/* As NARROW_OUT without add (narrow_out2_fn): each channel's lanes [0, split) stored at C1,
+ * [split, rows) at C2 - split, one transpose for both. */
+#define NARROW_OUT2(NAME, VW, TARGET)                                                              \
+	__attribute__((target(TARGET))) static void NAME(                                          \
+	        float *C1, float *C2, size_t ldc, const float *acc, int rows, int split, int nco)  \
+	{                                                                                          \
+		typedef float F __attribute__((vector_size(VW * sizeof(float))));                  \
+		typedef int I __attribute__((vector_size(VW * sizeof(int))));                      \
+		I p, keep1, keep2;                                                                 \
+		for (int l = 0; l < VW; l++) {                                                     \
+			p[l] = l;                                                                  \
+			keep1[l] = l < split ? -1 : 0;                                             \
+			keep2[l] = l >= split && l < rows ? -1 : 0;                                \
+		}                                                                                  \
+		float *C2s = C2 - split;                                                           \
+		for (int h = 0; h < 2; h++) {                                                      \
+			F x[VW];                                                                   \
+			_Pragma("GCC unroll 16") for (int r = 0; r < VW; r++) memcpy(              \
+			        &x[r], acc + (r < rows ? r : 0) * 2 * VW + h * VW, sizeof(F));     \
+			_Pragma("GCC unroll 4") for (int k = VW / 2; k; k >>= 1)                   \
+			        _Pragma("GCC unroll 16") for (int i = 0; i < VW; i++)              \
+			{                                                                          \
+				if (i & k)                                                         \
+					continue;                                                  \
+				F a = x[i], b = x[i + k];                                          \
+				I up = ((p & k) != 0) & (VW - k);                                  \
+				x[i] = __builtin_shuffle(a, b, p + up);                            \
+				x[i + k] = __builtin_shuffle(a, b, p + k + up);                    \
+			}                                                                          \
+			for (int j = 0; j < VW && h * VW + j < nco; j++) {                         \
+				size_t at = (h * VW + j) * ldc;                                    \
+				MASKSTORE_LANES(C1 + at, 0, split, keep1, (V)x[j]);                \
+				MASKSTORE_LANES(C2s + at, split, rows, keep2, (V)x[j]);            \
 			}                                                                          \
 		}                                                                                  \
 	}
@@ -643,6 +743,10 @@ GNARROW(gnarrow_avx2_, 5, "avx2,fma")
 GNARROW(gnarrow_avx2_, 6, "avx2,fma")
 static gnarrow_fn *const gnarrow_avx2[] = {gnarrow_avx2_1, gnarrow_avx2_2, gnarrow_avx2_3,
         gnarrow_avx2_4, gnarrow_avx2_5, gnarrow_avx2_6};
+GNARROW2(gnarrow2_avx2_, 6, 3, "avx2,fma")
+#define MASKSTORE_LANES(c, lo, hi, keep, x) _mm256_maskstore_ps(c, (__m256i)(keep), x)
+NARROW_OUT2(narrow_out2_avx2, 8, "avx2,fma")
+#undef MASKSTORE_LANES
 DNARROW(dnarrow_avx2_, 1, "avx2,fma")
 DNARROW(dnarrow_avx2_, 2, "avx2,fma")
 DNARROW(dnarrow_avx2_, 3, "avx2,fma")
@@ -716,6 +820,13 @@ static gnarrow_fn *const gnarrow_avx512[] = {gnarrow_avx512_1, gnarrow_avx512_2,
         gnarrow_avx512_4, gnarrow_avx512_5, gnarrow_avx512_6, gnarrow_avx512_7, gnarrow_avx512_8,
         gnarrow_avx512_9, gnarrow_avx512_10, gnarrow_avx512_11, gnarrow_avx512_12,
         gnarrow_avx512_13, gnarrow_avx512_14};
+GNARROW2(gnarrow2_avx512_, 12, 3, "avx512f")
+GNARROW2(gnarrow2_avx512_, 12, 6, "avx512f")
+GNARROW2(gnarrow2_avx512_, 12, 9, "avx512f")
+#define MASKSTORE_LANES(c, lo, hi, keep, x)                                                        \
+	((void)(keep), _mm512_mask_storeu_ps(c, ((1u << (hi)) - 1) & ~((1u << (lo)) - 1), x))
+NARROW_OUT2(narrow_out2_avx512, 16, "avx512f")
+#undef MASKSTORE_LANES
 DNARROW(dnarrow_avx512_, 1, "avx512f")
 DNARROW(dnarrow_avx512_, 2, "avx512f")
 DNARROW(dnarrow_avx512_, 3, "avx512f")
@@ -1993,6 +2104,45 @@ static const Kernel kernels[] = {
 };
 enum { NKERNELS = sizeof kernels / sizeof kernels[0] };
 
+/* The kernels of a packed group plan's calls on two elements' tiles (wino_group_packed):
+ * those of 9-tile elements (9x9 maps by F(3x3) or F(4x4)) in calls of 12 rows (AVX-512,
+ * c) or 6 (AVX2). */
+static const struct {
+	const char *isa;
+	int r1, r2;
+	gnarrow2_fn *fn;
+} gnarrow2s[] = {
+#ifdef GQ_X86
+        {"avx512", 3, 9, gnarrow2_avx512_12_3},
+        {"avx512", 6, 6, gnarrow2_avx512_12_6},
+        {"avx512", 9, 3, gnarrow2_avx512_12_9},
+        {"avx2", 3, 3, gnarrow2_avx2_6_3},
+#endif
+        {"c", 3, 9, gnarrow2_c12_3},
+        {"c", 6, 6, gnarrow2_c12_6},
+        {"c", 9, 3, gnarrow2_c12_9},
+};
+
+static gnarrow2_fn *gnarrow2_for(const Kernel *k, int r1, int r2)
+{
+	for (size_t i = 0; i < sizeof gnarrow2s / sizeof gnarrow2s[0]; i++)
+		if (!strcmp(gnarrow2s[i].isa, k->name) && gnarrow2s[i].r1 == r1 &&
+		        gnarrow2s[i].r2 == r2)
+			return gnarrow2s[i].fn;
+	return NULL;
+}
+
+static narrow_out2_fn *narrow_out2_for(const Kernel *k)
+{
+#ifdef GQ_X86
+	if (!strcmp(k->name, "avx512"))
+		return narrow_out2_avx512;
+	if (!strcmp(k->name, "avx2"))
+		return narrow_out2_avx2;
+#endif
+	return narrow_out2_c;
+}
+
 static const Kernel *chosen; /* NULL: the best the CPU runs, or GEQRT_KERNEL's */
 
 /* The environment's GEQRT_KERNEL, if the CPU runs it: an AVX-512 machine can time and test
@@ -2535,6 +2685,11 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
 	return gq_conv_new_algo(cin, h, w, cout, k, s, p, d, relu, GQ_CONV_AUTO);
 }
 
+/* A group plan's block: base channels of panels [i0, i1), elements [a0, a1). */
+typedef struct GroupBlock {
+	int i0, i1, a0, a1;
+} GroupBlock;
+
 /* A group plan's transformed outputs per thread past which it does not apply: half of a
  * core's 1 MB L2, beside the transformed input's slices and the bank. 8x8 and 9x9 maps of
  * 512 planes pass it at F(2x2) (1 MB); 128 planes of p4 at 25x25 at F(4x4) (663 KB) ran
@@ -2603,6 +2758,49 @@ static bool group_paired(const gq_conv *c)
 	       c->grp->pairs > 0 && !(m && !strcmp(m, "0"));
 }
 
+/* Whether a narrow group plan's calls on a block of E elements' tiles in turn (the tiles of
+ * element a0, then a0 + 1's...) in nearly equal calls of up to nrows rows take fewer calls
+ * than an element's tiles a call or two, each call on the tiles of one element or two
+ * (a kernel for its rows of each, gnarrow2_for). */
+static bool packs(const gq_conv *c, int E)
+{
+	int R = c->kern->nrows, T = c->tiles, n = E * T, nb = (n + R - 1) / R;
+	if (nb >= E * ((T + R - 1) / R))
+		return false;
+	for (int r = 0; r < nb; r++) {
+		int r0 = n * r / nb, r1 = n * (r + 1) / nb, t = r0 % T;
+		int m1 = min_int(T - t, r1 - r0), m2 = r1 - r0 - m1;
+		if (m2 > T || (m2 && !gnarrow2_for(c->kern, m1, m2)))
+			return false;
+	}
+	return true;
+}
+
+static GroupBlock group_block(const gq_conv *c, int h);
+
+/* Whether a narrow group plan's products take the tiles of two elements a call where an
+ * element's tiles fill more than half a vector but take more than one call of the kernel's
+ * rows (wino_group_packed; GEQRT_WGPACK=1: where they run a call shorter than the kernel's,
+ * =0: never). ResNet-44 p4m's 9x9 stage by F(3x3) (9 tiles; rdtsc per thread, near): on
+ * AVX2 calls of 6 rows instead of 4 and 5, the products 0.83-0.92x the time on two threads
+ * and 0.90-0.93x on one; on AVX-512 calls of 12 rows instead of one of 9 were level (the
+ * products stream the bank; alone, from L2, 9-row calls ran at 92% of the FMA peak), so
+ * not there. Reading each element's rows from V in place, as wino_group_narrow, no gather. */
+static bool group_packed(const gq_conv *c)
+{
+	const char *m = getenv("GEQRT_WGPACK");
+	int mode = m && (!strcmp(m, "0") || !strcmp(m, "1")) ? m[0] - '0' : -1;
+	if (!c->narrow || c->paired || c->mixed || c->tpanels != 1 || !mode ||
+	        (mode < 0 && c->tiles <= c->kern->nrows))
+		return false;
+	for (int h = 0; h < 2; h++) {
+		GroupBlock b = group_block(c, h);
+		if (!packs(c, b.a1 - b.a0))
+			return false;
+	}
+	return true;
+}
+
 static bool plan_group(gq_conv *c)
 {
 	int base = c->cout / c->grp->ng;
@@ -2621,6 +2819,7 @@ static bool plan_group(gq_conv *c)
 	 * thread then reads the whole bank) */
 	c->by_elements = (c->mpanels % 2 && c->mpanels < 8) || (c->mixed && c->mpanels <= 2);
 	c->cop = c->by_elements ? c->mpanels : (c->mpanels + 1) / 2;
+	c->packed = group_packed(c);
 	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <=
 	       (c->narrow || c->algo == GQ_CONV_WINO2S2 ? 2 * GROUP_M : GROUP_M);
 }
@@ -2778,6 +2977,11 @@ bool gq_conv_narrow(const gq_conv *c)
 bool gq_conv_wgroup_paired(const gq_conv *c)
 {
 	return c->paired;
+}
+
+bool gq_conv_wgroup_packed(const gq_conv *c)
+{
+	return c->packed;
 }
 
 int gq_conv_panel(const gq_conv *c)
@@ -3587,6 +3791,52 @@ static void wino_group_narrow(
 	}
 }
 
+/* group_points' products on the narrow kernel where an element's tiles fill more than half
+ * a vector but fewer than the kernel's rows (c->packed: 9 at 9x9 by F(3x3) or F(4x4)): the
+ * block's elements' tiles in turn in calls of nearly equal rows, each on the tiles of one
+ * element or two (gnarrow2_fn, each read from V in place at its element's point with its
+ * slots permuted), so that every call but a few runs the kernel's rows nearly whole and
+ * streams each panel of filters for more tiles; each element's rows to its own point's
+ * products, with one transpose a call (narrow_out2_fn). */
+static void wino_group_packed(
+        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, int q, float *Mb)
+{
+	const gq_wgroup *g = c->grp;
+	int nr = 2 * c->kern->v, cin = c->cin, ng = g->ng, R = c->kern->nrows, T = c->tiles;
+	int a2 = c->alpha * c->alpha, base = c->cout / ng, n = (a1 - a0) * T, nb = (n + R - 1) / R;
+	size_t cols = (size_t)group_cols(c), ld = ng * cols, rows = (size_t)(i1 - i0) * nr * ng,
+	       vs = wino_vstride(c), ldg = (size_t)ng * nr;
+	float acc[NROWS * 2 * VMAX];
+	const float *U = c->a + (size_t)q * cin * c->mpanels * nr,
+	            *Un = q + 1 < a2 ? U + (size_t)cin * c->mpanels * nr : U;
+	int off[GQ_D4_ORDER][GQ_D4_ORDER];
+	for (int a = a0; a < a1; a++)
+		for (int s = 0; s < ng; s++)
+			off[a][s] = g->src[a][s] * nr;
+	narrow_out2_fn *out2 = narrow_out2_for(c->kern);
+	for (int r = 0; r < nb; r++) {
+		int r0 = n * r / nb, r1 = n * (r + 1) / nb, a = a0 + r0 / T, t = r0 % T;
+		int m1 = min_int(T - t, r1 - r0), m2 = r1 - r0 - m1, p1 = g->pt[a][q];
+		int p2 = m2 ? g->pt[a + 1][q] : p1;
+		gnarrow2_fn *k2 = m2 ? gnarrow2_for(c->kern, m1, m2) : NULL;
+		const float *b1 = V + p1 * vs + t, *b2 = V + p2 * vs;
+		float *C1 = Mb + p1 * rows * cols + a * cols + t,
+		      *C2 = Mb + p2 * rows * cols + (a + (m2 > 0)) * cols;
+		for (int i = i0; i < i1; i++) {
+			size_t at = (size_t)i * cin * nr, oc = (size_t)(i - i0) * nr * ld;
+			const float *pa = Un + at + (size_t)(r & 1) * cin * LINE_FLOATS;
+			int nco = min_int(nr, base - i * nr);
+			if (m2) {
+				k2(cin, U + at, b1, b2, off[a], off[a + 1], ng, ldg, acc, pa);
+				out2(C1 + oc, C2 + oc, ld, acc, m1 + m2, m1, nco);
+			} else {
+				c->kern->gnarrow[m1 - 1](cin, U + at, b1, off[a], ng, ldg, acc, pa);
+				c->kern->narrow_out(C1 + oc, ld, acc, m1, nco, NULL, false);
+			}
+		}
+	}
+}
+
 /* An element's rows of a mixed plan's B (wino_group_mixed): row k at B + k*n, its T tiles
  * from its point's packed V, row i*ng + s from slot src[s] of slot group i. T = 4 (8x8 by
  * F(4x4)) by its own loop of 16-byte moves: with T a variable each took 4-5 cycles. */
@@ -3710,10 +3960,6 @@ static void wino_group_wide(
 /* A group plan's block, base channels of panels [i0, i1) and elements [a0, a1) (one
  * thread's half, plan_group): the products at base points [q0, q1) (narrow or wide) into
  * Mb. */
-typedef struct GroupBlock {
-	int i0, i1, a0, a1;
-} GroupBlock;
-
 static void group_points(const gq_conv *c, float *V, const GroupBlock *b, int q0, int q1, float *Mb)
 {
 	if (!c->narrow) {
@@ -3724,6 +3970,8 @@ static void group_points(const gq_conv *c, float *V, const GroupBlock *b, int q0
 		if (c->mixed) /* its V's tiles packed, then B, follow V (group_floats) */
 			wino_group_mixed(c, V + wino_v_floats(c), b->i0, b->i1, b->a0, b->a1, q,
 			        V + wino_v_floats(c) + group_vc_floats(c), Mb);
+		else if (c->packed)
+			wino_group_packed(c, V, b->i0, b->i1, b->a0, b->a1, q, Mb);
 		else
 			wino_group_narrow(c, V, b->i0, b->i1, b->a0, b->a1, q, Mb);
 }

@@ -708,6 +708,90 @@ START_TEST(wgroup_mixed)
 }
 END_TEST
 
+/* The narrow form where an element's tiles fill more than half a vector but run calls
+ * shorter than the kernel's (9 at 9x9 by F(3x3) and F(4x4)): calls on the tiles of two
+ * elements in place (gq_conv_wgroup_packed; by default where an element's tiles took two
+ * calls, AVX2's, GEQRT_WGPACK=1 on every kernel), the same sums as an element a call:
+ * against the naive conv on one thread, GEQRT_WGPACK=0's floats bit for bit, and two and
+ * three threads' (with points taken by the other thread) bit for bit one's; base channels
+ * odd and past a panel of 2V (by elements and by base channels), residual and relu; every
+ * kernel, every subgroup (packed on p4m; elsewhere where the calls are fewer), and 6x6 and
+ * 3x3 maps, which run mixed, not packed. */
+static void check_packed(const Layer *L, const Group *G, int algo, bool sum)
+{
+	Case t;
+	make_case(&t, L, G, sum, true);
+	gq_conv *d = new_wgroup(&t, true, algo);
+	ck_assert_ptr_nonnull(d);
+	bool avx2 = !strcmp(gq_conv_kernel(), "avx2");
+	if (G->ng == 8)
+		ck_assert_msg(gq_conv_wgroup_packed(d) == (L->h == 9 && avx2),
+		        "%s ng=%d c=%d %dx%d: packed %d by default", gq_conv_kernel(), G->ng,
+		        L->cout, L->h, L->w, gq_conv_wgroup_packed(d));
+	gq_conv_free(d);
+	setenv("GEQRT_WGPACK", "1", 1);
+	gq_conv *c = new_wgroup(&t, true, algo);
+	unsetenv("GEQRT_WGPACK");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(gq_conv_narrow(c), 1);
+	if (G->ng == 8)
+		ck_assert_msg(gq_conv_wgroup_packed(c) == (L->h == 9),
+		        "%s ng=%d c=%d %dx%d: packed %d", gq_conv_kernel(), G->ng, L->cout, L->h,
+		        L->w, gq_conv_wgroup_packed(c));
+	float *one = run(&t, c);
+	expect_near(&t, one, t.ref, "packed Winograd group, one thread, vs naive");
+	setenv("GEQRT_WGPACK", "0", 1);
+	gq_conv *u = new_wgroup(&t, true, algo);
+	unsetenv("GEQRT_WGPACK");
+	ck_assert_int_eq(gq_conv_wgroup_packed(u), 0);
+	float *unpacked = run(&t, u);
+	ck_assert_msg(!memcmp(one, unpacked, t.nout * sizeof(float)),
+	        "packed: not the floats of an element a call (%s ng=%d c=%d %dx%d)",
+	        gq_conv_kernel(), G->ng, L->cout, L->h, L->w);
+	int a = algo == GQ_CONV_WINO3R ? 5 : 6;
+	for (int threads = 2; threads <= 3; threads++) {
+		gq_set_threads(threads);
+		gq_conv_wgroup_steal(threads == 2 ? 1 : a * a - 1);
+		float *more = run(&t, c);
+		ck_assert_msg(!memcmp(one, more, t.nout * sizeof(float)),
+		        "packed: %d threads differ from one (%s ng=%d c=%d %dx%d)", threads,
+		        gq_conv_kernel(), G->ng, L->cout, L->h, L->w);
+		free(more);
+	}
+	gq_conv_wgroup_steal(0);
+	gq_set_threads(1);
+	free(one);
+	free(unpacked);
+	gq_conv_free(c);
+	gq_conv_free(u);
+	free_case(&t);
+}
+
+START_TEST(wgroup_packed)
+{
+	static const Layer L[] = {
+	        {7, 9, 9, 17, 3, 1, 1, false},
+	        {5, 9, 9, 33, 3, 1, 1, false},
+	        {3, 9, 9, 17, 3, 1, 1, false},
+	        {5, 6, 6, 17, 3, 1, 1, false},
+	        {3, 3, 3, 19, 3, 1, 1, false},
+	};
+	static const int algo[] = {
+	        GQ_CONV_WINO3R, GQ_CONV_WINO3R, GQ_CONV_WINO4R, GQ_CONV_WINO3R, GQ_CONV_WINO3R};
+	seed(25);
+	setenv("GEQRT_WGNARROW", "1", 1);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int g = 0; g < NGROUPS; g++)
+			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
+				check_packed(&L[i], &groups[g], algo[i], (g + i) % 2);
+	}
+	unsetenv("GEQRT_WGNARROW");
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* A thread done with its half takes the other half's last Winograd points
  * (gq_conv_wgroup_steal forces it: each thread first takes that many): on two threads the
  * same floats as on one, bit for bit, whether one point, all but one (the owner computes a
@@ -1292,6 +1376,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_steal_points);
 	tcase_add_test(tc, wgroup_paired);
 	tcase_add_test(tc, wgroup_mixed);
+	tcase_add_test(tc, wgroup_packed);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	tcase_add_test(tc, wino6_where_it_may_pay);

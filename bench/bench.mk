@@ -46,3 +46,10 @@ bench: all $(B)/bench/peak $(B)/bench/kernel
 $(B)/bench/g8: bench/g8.c $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
+
+# `build/bench/lift THREADS ROUNDS [FLUSH_MB [CIN H COUT]]`: ResNet-18's stem with its pool
+# fused, writing its map out against pooling each band from a thread's buffer (bench/lift.c,
+# s22-big); not part of `make bench`.
+$(B)/bench/lift: bench/lift.c $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@

@@ -492,13 +492,16 @@ static void emit_concat_copies(FILE *c, const Plan *P, int i)
 
 /* Layer i's runtime call: ops.h's C column, but a conv with a `+` fused adds its other
  * operand as it stores (plan_sum), and one with a max pool fused pools its rows as it
- * writes them (plan_pool). */
+ * writes them (plan_pool; the pool is the conv's output's one reader, so the conv need
+ * not keep that output: gq_conv_run_pool_only). */
 static const char *conv_call(const Plan *P, int i)
 {
 	bool sum = op_has(P->m->layer[i].op, P_CONV) && P->sum[i] >= 0;
 	if (op_has(P->m->layer[i].op, P_CONV) && P->pool[i] >= 0)
-		return sum ? "gq_conv_run_pool($conv, $out, $x, $sum, $pooled, $pool, im->scratch)"
-		           : "gq_conv_run_pool($conv, $out, $x, NULL, $pooled, $pool, im->scratch)";
+		return sum ? "gq_conv_run_pool_only($conv, $out, $x, $sum, $pooled, $pool, "
+		             "im->scratch)"
+		           : "gq_conv_run_pool_only($conv, $out, $x, NULL, $pooled, $pool, "
+		             "im->scratch)";
 	return sum ? "gq_conv_run_sum($conv, $out, $x, $sum, im->scratch)"
 	           : op_info[P->m->layer[i].op].c;
 }

@@ -69,7 +69,7 @@ static const gq_conv_shape convs[NCONVS] = {
  * [3, 28, 29] image -> [8, 4, 28, 29] G-map; k=3 s=1 p=1 d=1; bn1 folded in; relu1 fused; maxpool1 fused */
 static void layer_lift1(const gq_image *im)
 {
-	gq_conv_run_pool(im->net->conv[LIFT1], im->ws + LIFT1_OUT, im->x, NULL, im->ws + MAXPOOL1_OUT, 32, 28, 29, 2, 2, 0, im->scratch);
+	gq_conv_run_pool_only(im->net->conv[LIFT1], im->ws + LIFT1_OUT, im->x, NULL, im->ws + MAXPOOL1_OUT, 32, 28, 29, 2, 2, 0, im->scratch);
 }
 
 /* gconv1, examples/nonsquare-pmm.geq:11:17: gconv(h, 16, k=3, p=1)

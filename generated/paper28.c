@@ -120,7 +120,7 @@ static void layer_lift1(const gq_image *im)
  * [10, 4, 28, 28] G-map -> [10, 4, 28, 28] G-map; k=3 s=1 p=1 d=1; bn2 folded in; relu2 fused; maxpool1 fused */
 static void layer_gconv1(const gq_image *im)
 {
-	gq_conv_run_pool(im->net->conv[GCONV1], im->ws + GCONV1_OUT, im->ws + LIFT1_OUT, NULL, im->ws + MAXPOOL1_OUT, 40, 28, 28, 2, 2, 0, im->scratch);
+	gq_conv_run_pool_only(im->net->conv[GCONV1], im->ws + GCONV1_OUT, im->ws + LIFT1_OUT, NULL, im->ws + MAXPOOL1_OUT, 40, 28, 28, 2, 2, 0, im->scratch);
 }
 
 /* gconv2, examples/paper28.geq:10:17: gconv(h, 10, k=3, p=1)

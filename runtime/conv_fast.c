@@ -4876,7 +4876,7 @@ void gq_conv_run_sum(
 	if (c->orbit)
 		gq_orbit_run(c->orbit, out, in, add, scratch);
 	else if (c->phase)
-		gq_phase_run(c->phase, out, in, add, NULL, 0, 0, 0, scratch);
+		gq_phase_run(c->phase, out, in, add, NULL, 0, 0, 0, false, scratch);
 	else if (c->grp)
 		group_run(c, out, in, add, scratch);
 	else
@@ -4895,7 +4895,7 @@ void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float
         float *pooled, int n, int h, int w, int k, int s, int p, float *scratch)
 {
 	if (c->phase) {
-		gq_phase_run(c->phase, out, in, add, pooled, k, s, p, scratch);
+		gq_phase_run(c->phase, out, in, add, pooled, k, s, p, false, scratch);
 		return;
 	}
 	if (c->orbit || c->algo != GQ_CONV_DIRECT || c->oh > POOL_ROWS ||
@@ -4907,4 +4907,16 @@ void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float
 	Pooled *q = &(Pooled){pooled, k, s, p, (c->oh + 2 * p - k) / s + 1,
 	        (c->ow + 2 * p - k) / s + 1, {0}, {0}};
 	run(c, out, in, add, scratch, false, q);
+}
+
+/* The phase plan pools its bands from a buffer a thread (out holds no result); the others as
+ * gq_conv_run_pool. */
+void gq_conv_run_pool_only(const gq_conv *c, float *out, const float *in, const float *add,
+        float *pooled, int n, int h, int w, int k, int s, int p, float *scratch)
+{
+	if (c->phase) {
+		gq_phase_run(c->phase, out, in, add, pooled, k, s, p, true, scratch);
+		return;
+	}
+	gq_conv_run_pool(c, out, in, add, pooled, n, h, w, k, s, p, scratch);
 }

@@ -17,6 +17,7 @@
 #if !defined(_GNU_SOURCE) && !defined(_DEFAULT_SOURCE)
 #define _DEFAULT_SOURCE
 #endif
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,6 +35,7 @@ enum { NG = 3 };                                 /* vectors of tiles a product c
 enum { MAX_NTY = 4 };                            /* tile rows a band, at most */
 enum { MAX_BANDS = 1024, MAX_POOL_ROWS = 2048 }; /* past these the pool runs after */
 enum { LINE = 16 };                              /* floats a cache line */
+enum { MAX_POOL_K = 8 };                         /* pool_own's windows, at most */
 
 typedef struct Isa {
 	const char *name;
@@ -367,10 +369,28 @@ typedef struct Run {
 	const float *in, *add;
 	float *scratch; /* thread 0's */
 	float *pooled;  /* or NULL */
-	int pk, ps, pp, poh;
+	int pk, ps, pp, poh, pw;
+	/* only the pool is read (gq_conv_run_pool_only): thread t writes each band's rows into
+	 * a band buffer of its own, out + t*region, and pools them from there (pool_own) */
+	bool own;
+	size_t region;
 	_Atomic int done[MAX_BANDS];
-	atomic_bool claimed[MAX_POOL_ROWS];
+	atomic_bool claimed[MAX_POOL_ROWS]; /* own: a part of the pool row is in pooled */
+	atomic_bool lock[MAX_POOL_ROWS];    /* own: a band is merging its part of the pool row */
 } Run;
+
+/* Where a band's output goes: channel co's row y at p + co*cs + (y - y0)*ow (the whole out,
+ * or a thread's band buffer). */
+typedef struct Dst {
+	float *p;
+	size_t cs;
+	int y0;
+} Dst;
+
+static inline float *dst_at(const gq_phase *f, const Dst *d, int co, int y, int x)
+{
+	return d->p + co * d->cs + (size_t)(y - d->y0) * f->ow + x;
+}
 
 /* Phase channel cip's patches of the band from tile row ty0 (see the top): split row
  * (c3, u) holds, for tile T = row*S + tx, the input's pixel (6ty + 2u + a - p,
@@ -407,7 +427,8 @@ static void split(const gq_phase *f, const float *x, int cip, int ty0, float *q)
 /* Output channel co's rows of tiles [T0, T1) of the band from tile row ty0, interleaved at
  * rb (row i at rb + i*rs; tile T at 3*(T - T0)), into the output, adding the residual (and
  * then the relu) if there is one. */
-static void emit(const Run *j, int co, int ty0, int T0, int T1, const float *rb, size_t rs)
+static void emit(
+        const Run *j, const Dst *d, int co, int ty0, int T0, int T1, const float *rb, size_t rs)
 {
 	const gq_phase *f = j->f;
 	for (int r = T0 / f->S; r < f->nty && r * f->S < T1; r++) {
@@ -419,13 +440,14 @@ static void emit(const Run *j, int co, int ty0, int T0, int T1, const float *rb,
 				break;
 			size_t at = ((size_t)co * f->oh + y) * f->ow + x0;
 			const float *s = rb + i * rs + 3 * (lo - T0);
+			float *o = dst_at(f, d, co, y, x0);
 			if (!j->add) {
-				memcpy(j->out + at, s, (size_t)(x1 - x0) * sizeof *s);
+				memcpy(o, s, (size_t)(x1 - x0) * sizeof *s);
 				continue;
 			}
 			for (int x = 0; x < x1 - x0; x++) {
 				float v = s[x] + j->add[at + x];
-				j->out[at + x] = f->relu ? max0(v) : v;
+				o[x] = f->relu ? max0(v) : v;
 			}
 		}
 	}
@@ -434,8 +456,8 @@ static void emit(const Run *j, int co, int ty0, int T0, int T1, const float *rb,
 /* Output channel co's ng vectors of tiles from T0 of the band from tile row ty0 (their
  * products at m, point xi at m + xi*ms) transformed into the output: a vector of tiles
  * inside one row of tiles and of the output straight there, others through rb (emit). */
-static void out_rows(
-        const Run *j, int co, int ty0, int T0, int ng, const float *m, size_t ms, float *rb)
+static void out_rows(const Run *j, const Dst *d, int co, int ty0, int T0, int ng, const float *m,
+        size_t ms, float *rb)
 {
 	const gq_phase *f = j->f;
 	const Isa *isa = f->isa;
@@ -445,12 +467,12 @@ static void out_rows(
 	for (int T = T0; T < T1; T += vl, m += vl) {
 		int r = T / f->S, x = 3 * (T - r * f->S), y = 3 * (ty0 + r);
 		if (!j->add && r == (T + vl - 1) / f->S && x + 3 * vl <= f->ow && y + 3 <= f->oh) {
-			isa->out_tf(m, ms, f->bias[co], relu,
-			        j->out + ((size_t)co * f->oh + y) * f->ow + x, (size_t)f->ow);
+			isa->out_tf(
+			        m, ms, f->bias[co], relu, dst_at(f, d, co, y, x), (size_t)f->ow);
 			continue;
 		}
 		isa->out_tf(m, ms, f->bias[co], relu, rb, rs);
-		emit(j, co, ty0, T, T + vl, rb, rs);
+		emit(j, d, co, ty0, T, T + vl, rb, rs);
 	}
 }
 
@@ -481,7 +503,7 @@ static void fetch_out(const Run *j, int ty0, int c0, int c1)
 }
 
 /* The band from tile row ty0, every output channel, in part (a thread's scratch). */
-static void band(const Run *j, int ty0, float *part)
+static void band(const Run *j, const Dst *d, int ty0, float *part)
 {
 	const gq_phase *f = j->f;
 	const Isa *isa = f->isa;
@@ -499,13 +521,13 @@ static void band(const Run *j, int ty0, float *part)
 	for (int g0 = 0; g0 < nv; g0 += NG) {
 		int ng = min_int(NG, nv - g0), T0 = g0 * vl;
 		for (int cb = 0; cb < ncb; cb++) {
-			if (g0 == 0)
+			if (g0 == 0 && !j->own)
 				fetch_out(j, ty0, cb * pr, min_int((cb + 1) * pr, f->cout));
 			for (int xi = 0; xi < NPTS; xi++)
 				isa->prod(ng, kc, f->U + ((size_t)xi * ncb + cb) * kc * pr,
 				        V + xi * kc * lanes + T0, lanes, M + xi * ms, ld);
 			for (int r = 0; r < pr && cb * pr + r < f->cout; r++)
-				out_rows(j, cb * pr + r, ty0, T0, ng, M + r * ld, ms, rb);
+				out_rows(j, d, cb * pr + r, ty0, T0, ng, M + r * ld, ms, rb);
 		}
 	}
 }
@@ -530,15 +552,61 @@ static void pool_band(Run *j, int b)
 	}
 }
 
+/* Band b's rows, at d (a thread's band buffer), pooled: a pool row whose window's rows in
+ * the map are all the band's straight into pooled, one whose window other bands share by
+ * parts (the max over the band's rows of the window), under the row's lock: the first part
+ * written, the others' max taken with it. Max is exact in any order, so the pool's floats
+ * are pool_band's. */
+static void pool_own(Run *j, int b, const Dst *d)
+{
+	const gq_phase *f = j->f;
+	int rows = 3 * f->nty, y0 = b * rows, y1 = min_int(y0 + rows, f->oh);
+	int lo = y0 + j->pp - j->pk + 1, py = lo <= 0 ? 0 : (lo + j->ps - 1) / j->ps;
+	int py1 = min_int(j->poh, (y1 - 1 + j->pp) / j->ps + 1);
+	for (; py < py1; py++) {
+		int w0 = py * j->ps - j->pp, w1 = min_int(w0 + j->pk, f->oh);
+		w0 = w0 < 0 ? 0 : w0;
+		int r0 = w0 > y0 ? w0 : y0, r1 = min_int(w1, y1);
+		bool whole = r0 == w0 && r1 == w1, first = true;
+		if (!whole) {
+			for (int i = 0;
+			        atomic_exchange_explicit(&j->lock[py], true, memory_order_acquire);
+			        i++) {
+				if (i % 1024 == 1023)
+					sched_yield();
+#ifdef GQ_X86
+				_mm_pause();
+#endif
+			}
+			first = !atomic_load_explicit(&j->claimed[py], memory_order_relaxed);
+		}
+		const float *r[MAX_POOL_K];
+		for (int y = r0; y < r1; y++)
+			r[y - r0] = dst_at(f, d, 0, y, 0);
+		gq_maxpool2d_row(j->pooled + (size_t)py * j->pw, (size_t)j->poh * j->pw, r, d->cs,
+		        r1 - r0, f->cout, f->ow, j->pk, j->ps, j->pp, !first);
+		if (!whole) {
+			atomic_store_explicit(&j->claimed[py], true, memory_order_relaxed);
+			atomic_store_explicit(&j->lock[py], false, memory_order_release);
+		}
+	}
+}
+
 static void bands(void *ctx, int b0, int b1, int t)
 {
 	Run *j = ctx;
+	const gq_phase *f = j->f;
 	float *part = t ? gq_team_scratch(t) : j->scratch;
 	part = (float *)(((uintptr_t)part + LINE * sizeof(float) - 1) &
 	                 ~(uintptr_t)(LINE * sizeof(float) - 1));
 	for (int b = b0; b < b1; b++) {
-		band(j, b * j->f->nty, part);
-		if (j->pooled)
+		int rows = 3 * f->nty;
+		Dst d = j->own ? (Dst){j->out + t * j->region, (size_t)rows * f->ow, b * rows}
+		               : (Dst){j->out, (size_t)f->oh * f->ow, 0};
+		band(j, &d, b * f->nty, part);
+		if (j->own)
+			pool_own(j, b, &d);
+		else if (j->pooled)
 			pool_band(j, b);
 	}
 }
@@ -548,7 +616,7 @@ static void bands(void *ctx, int b0, int b1, int t)
 enum { PHASE_PAR = 1800000 };
 
 void gq_phase_run(const gq_phase *f, float *out, const float *in, const float *add, float *pooled,
-        int k, int s, int p, float *scratch)
+        int k, int s, int p, bool only, float *scratch)
 {
 	int nb = (f->th + f->nty - 1) / f->nty;
 	Run *j = &(Run){.f = f, .out = out, .in = in, .add = add, .scratch = scratch};
@@ -561,6 +629,11 @@ void gq_phase_run(const gq_phase *f, float *out, const float *in, const float *a
 		j->ps = s;
 		j->pp = p;
 		j->poh = (f->oh + 2 * p - k) / s + 1;
+		j->pw = (f->ow + 2 * p - k) / s + 1;
+		/* a band buffer a thread, inside out; the residual may be out itself */
+		j->region = (size_t)round_up(f->cout * 3 * f->nty * f->ow, 512);
+		j->own = only && !add && k <= MAX_POOL_K &&
+		         (size_t)gq_threads() * j->region <= (size_t)f->cout * f->oh * f->ow;
 	}
 	double work = (double)nb * f->lanes * NPTS * f->cop * f->kc;
 	if (work < PHASE_PAR)

@@ -27,8 +27,9 @@ const float *gq_phase_bank(const gq_phase *f);
 size_t gq_phase_bytes(const gq_phase *f);
 size_t gq_phase_scratch(const gq_phase *f);
 /* As gq_conv_run_sum; with pooled not NULL, then the max pool of gq_conv_run_pool (k, s, p)
- * on each band's rows as they are done. */
+ * on each band's rows as they are done; with only (gq_conv_run_pool_only) as well, out
+ * need not hold the output after. */
 void gq_phase_run(const gq_phase *f, float *out, const float *in, const float *add, float *pooled,
-        int k, int s, int p, float *scratch);
+        int k, int s, int p, bool only, float *scratch);
 
 #endif

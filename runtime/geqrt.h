@@ -323,6 +323,12 @@ void gq_conv_run_sum(
  * receives the whole output; pooled must not overlap in, out or add. */
 void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float *add,
         float *pooled, int n, int h, int w, int k, int s, int p, float *scratch);
+/* As gq_conv_run_pool where nothing reads the conv's output after the pool (the compiler
+ * fuses a pool only then): out is then the plan's to use as it likes and holds no defined
+ * result. ResNet's stem pools each band of its lift's rows from the thread's cache and never
+ * writes the 3.3 MB map out. */
+void gq_conv_run_pool_only(const gq_conv *c, float *out, const float *in, const float *add,
+        float *pooled, int n, int h, int w, int k, int s, int p, float *scratch);
 /* The kernel new plans use ("avx512", "avx2" or "c"); gq_conv_use_kernel(name) picks another
  * the CPU runs (NULL: back to the best), returning -1 if it cannot; plans keep theirs. The
  * environment variable GEQRT_KERNEL=name picks the default (if the CPU runs it). */
@@ -365,6 +371,12 @@ bool gq_maxpool2d_fast(float *out, const float *in, int n, int h, int w, int k, 
  * whether it handles the shape). */
 bool gq_maxpool2d_rows(
         float *out, const float *in, int n, int h, int w, int k, int s, int p, int oy0, int oy1);
+/* One output row of such a pool in each of n planes, from the nrows (1..k) rows of its window
+ * that lie inside the plane (the rows above and below are padding, or rows another call
+ * takes the max of): plane c's output at o + c*os, its rows at rows[i] + c*rs (column 0);
+ * with merge, the max of what o holds and the row. */
+bool gq_maxpool2d_row(float *o, size_t os, const float *const *rows, size_t rs, int nrows, int n,
+        int w, int k, int s, int p, bool merge);
 
 /* ---- model.c: what every generated model shares; the generated code describes its own
  * layers and sizes in a gq_net_desc and keeps only what differs ---- */

@@ -9,14 +9,23 @@
  * float took 0.51 ms of one thread for ResNet-18's 64 x 113 x 113 map; AVX-512 shuffles
  * 0.19-0.25 ms; 8-float vectors, the rows' pass in one and a row's last vector overlapping
  * the one before, 0.14 ms (AMD EPYC with AVX-512, one thread, alternating runs: the 16-float
- * shuffles and mask blends cost more there than they save). Other windows take the max of k shifted
+ * shuffles and mask blends cost more there than they save). On this Intel Xeon (s22-big) the
+ * rows' and columns' passes in 16-float vectors, with plain maxes and the NaN lanes kept in a
+ * mask (no blend a max), took 0.79x the 8-float passes' time on that map (0.213 against 0.270
+ * ms, one thread), and ResNet-18's lift with its fused pool 0.93-0.97x; so AVX-512 takes
+ * them (GEQRT_POOL8=1: the 8-float ones). Other windows take the max of k shifted
  * copies of the row and keep every s-th. The generic loop of ops.c tested every tap against the
  * plane's bounds and branched on every comparison (random data mispredicts half of them): 5.7 ms of
  * ResNet-18's 32 ms went to its 3x3 pool. NaN propagates as in torch: a window holding one has NaN
  * as its max. Large pools split their planes over the team. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 #include "geqrt.h"
 
@@ -166,14 +175,81 @@ ROW_OPS(_base, , 4, scalar)
 #define base_cols  cols_base
 #define base_pool2 pool2_base
 ROW_OPS(_avx2, __attribute__((target("avx2"))), 8, base)
+
+/* 16 floats (AVX-512), for the rows and the columns at stride 2: plain vmaxps (x > y ? x :
+ * y, y where either is NaN) and, beside it, a mask of the lanes that saw a NaN (a compare
+ * unordered of each pair of operands), those lanes set to NaN at the end; shorter rows to
+ * the 8-float ops. ResNet-18's pool (64 x 113 x 113, 3x3 stride 2, padding 1) on one
+ * thread: see s22-big in docs/batch1.md. */
+#define NAN512 _mm512_set1_ps(NAN)
+__attribute__((target("avx512f"))) static void rows_avx512(
+        float *o, const float *const *x, int nx, int n)
+{
+	if (n < 16) {
+		rows_avx2(o, x, nx, n);
+		return;
+	}
+	for (int i = 0; i < n; i += 16) {
+		i = i + 16 > n ? n - 16 : i;
+		__m512 m = _mm512_loadu_ps(x[0] + i);
+		__mmask16 bad = 0;
+		for (int y = 1; y < nx; y++) {
+			__m512 v = _mm512_loadu_ps(x[y] + i);
+			bad |= _mm512_cmp_ps_mask(m, v, _CMP_UNORD_Q);
+			m = _mm512_max_ps(v, m);
+		}
+		if (nx == 1)
+			bad = _mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q);
+		_mm512_storeu_ps(o + i, _mm512_mask_mov_ps(m, bad, NAN512));
+	}
+}
+
+__attribute__((target("avx512f"))) static void cols_avx512(float *o, const float *r, int n, int k)
+{
+	if (n < 16) {
+		cols_avx2(o, r, n, k);
+		return;
+	}
+	const __m512i even =
+	        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+	const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+	for (int j = 0; j < n; j += 16) {
+		j = j + 16 > n ? n - 16 : j;
+		const float *q = r + 2 * j;
+		__m512 a = _mm512_loadu_ps(q), b = _mm512_loadu_ps(q + 16);
+		__m512 e = _mm512_permutex2var_ps(a, even, b),
+		       f = _mm512_permutex2var_ps(a, odd, b);
+		__mmask16 bad = _mm512_cmp_ps_mask(e, f, _CMP_UNORD_Q);
+		__m512 m = _mm512_max_ps(f, e);
+		if (k == 3) { /* the next window's first column, every window's third */
+			__m512 g = _mm512_permutex2var_ps(
+			        _mm512_loadu_ps(q + 2), even, _mm512_loadu_ps(q + 18));
+			bad |= _mm512_cmp_ps_mask(g, g, _CMP_UNORD_Q);
+			m = _mm512_max_ps(g, m);
+		}
+		_mm512_storeu_ps(o + j, _mm512_mask_mov_ps(m, bad, NAN512));
+	}
+}
+
+static const RowOps ops_avx512 = {rows_avx512, cols_avx512, pool2_avx2};
 #endif
 
-/* 8 floats where the convolutions use AVX2 or AVX-512 (GEQRT_KERNEL=c holds the pools to
- * 4-float vectors too) and n >= 8, else 4. */
+/* 16 floats where the convolutions use AVX-512, 8 where AVX2 (GEQRT_KERNEL=c holds the
+ * pools to 4-float vectors too), each where n is at least that, else 4. GEQRT_POOL8=1 keeps
+ * AVX-512 to the 8-float ops (to compare). */
 static const RowOps *row_ops(int n)
 {
 #if defined(__x86_64__) || defined(__i386__)
 	const char *k = gq_conv_kernel();
+	static _Atomic int pool8 = -1;
+	int p8 = atomic_load_explicit(&pool8, memory_order_relaxed);
+	if (p8 < 0) {
+		const char *e = getenv("GEQRT_POOL8");
+		p8 = e && *e == '1';
+		atomic_store_explicit(&pool8, p8, memory_order_relaxed);
+	}
+	if (!strcmp(k, "avx512") && n >= 16 && !p8)
+		return &ops_avx512;
 	if ((!strcmp(k, "avx512") || !strcmp(k, "avx2")) && n >= 8)
 		return &ops_avx2;
 #endif
@@ -185,29 +261,29 @@ static const RowOps *row_ops(int n)
 enum { CHUNK = 256, MAX_KS = 8 };
 enum { ROWBUF = CHUNK * MAX_KS + MAX_KS + 16 };
 
-/* Output row oy, columns [ox0, ox1): r holds the max over the window's rows of input
- * columns ox0*s - p .., -inf outside the plane (and one float past them, which cols' last
- * vector reads); then, for each window, the max over its k columns of r (acc: the max of k
- * shifted copies, at each window's first column). ops: NULL but at stride 2. */
-static void pool_chunk(const RowOps *ops, float *o, const float *plane, int h, int w, int oy,
+/* Output columns [ox0, ox1) of the row whose window's rows inside the plane are rows[0 ..
+ * nrows) (each from its column 0, w floats), at o (column ox0's): r holds the max over those
+ * rows of input columns ox0*s - p .., -inf outside the plane (and one float past them, which
+ * cols' last vector reads); then, for each window, the max over its k columns of r (acc:
+ * the max of k shifted copies, at each window's first column). ops: NULL but at stride 2. */
+static void pool_chunk(const RowOps *ops, float *o, const float *const *rows, int nrows, int w,
         int ox0, int ox1, int k, int s, int p, float *r, float *acc)
 {
 	int x0 = ox0 * s - p, n = (ox1 - 1 - ox0) * s + k; /* input columns [x0, x0 + n) */
 	int lo = x0 < 0 ? -x0 : 0, hi = x0 + n > w ? w - x0 : n;
-	int y0 = oy * s - p < 0 ? 0 : oy * s - p, y1 = oy * s - p + k < h ? oy * s - p + k : h;
 	for (int i = 0; i < lo; i++)
 		r[i] = -INFINITY;
 	for (int i = hi; i <= n; i++)
 		r[i] = -INFINITY;
-	/* no window is padding only (p <= k/2): y0 < y1 and lo < hi. The window's rows in one
-	 * pass: a copy of the first, then a max into it for each other row (each reading back
-	 * the stores of the one before), took a fifth longer. */
-	const float *rows[MAX_KS];
-	for (int y = y0; y < y1; y++)
-		rows[y - y0] = plane + (size_t)y * w + x0 + lo;
-	(ops ? ops : &ops_base)->rows(r + lo, rows, y1 - y0, hi - lo);
+	/* no window is padding only (p <= k/2): nrows > 0 and lo < hi. The window's rows in
+	 * one pass: a copy of the first, then a max into it for each other row (each reading
+	 * back the stores of the one before), took a fifth longer. */
+	const float *at[MAX_KS];
+	for (int y = 0; y < nrows; y++)
+		at[y] = rows[y] + x0 + lo;
+	(ops ? ops : &ops_base)->rows(r + lo, at, nrows, hi - lo);
 	if (ops) {
-		ops->cols(o + ox0, r, ox1 - ox0, k);
+		ops->cols(o, r, ox1 - ox0, k);
 		return;
 	}
 	int m = (ox1 - 1 - ox0) * s + 1;
@@ -215,7 +291,24 @@ static void pool_chunk(const RowOps *ops, float *o, const float *plane, int h, i
 	for (int kx = 1; kx < k; kx++)
 		max_into_base(acc, r + kx, m);
 	for (int ox = ox0; ox < ox1; ox++)
-		o[ox] = acc[(ox - ox0) * s];
+		o[ox - ox0] = acc[(ox - ox0) * s];
+}
+
+/* Output row o (ow floats) from its window's rows inside the plane, in chunks; with merge,
+ * the max of o and that row (through part, CHUNK floats). */
+static void pool_row(const RowOps *ops, float *o, const float *const *rows, int nrows, int w,
+        int ow, int k, int s, int p, float *r, float *acc, float *part)
+{
+	if (!part && ops && k == 2 && p == 0 && nrows == 2) {
+		ops->pool2(o, rows[0], rows[1], ow);
+		return;
+	}
+	for (int ox0 = 0; ox0 < ow; ox0 += CHUNK) {
+		int ox1 = ox0 + CHUNK < ow ? ox0 + CHUNK : ow;
+		pool_chunk(ops, part ? part : o + ox0, rows, nrows, w, ox0, ox1, k, s, p, r, acc);
+		if (part)
+			max_into_base(o + ox0, part, ox1 - ox0);
+	}
 }
 
 typedef struct Pool {
@@ -233,15 +326,13 @@ static void pool_rows(const Pool *j, int i0, int i1, int oy0, int oy1)
 		const float *plane = j->in + (size_t)i * j->h * j->w;
 		float *o = j->out + ((size_t)i * j->oh + oy0) * j->ow;
 		for (int oy = oy0; oy < oy1; oy++, o += j->ow) {
-			const float *r0 = plane + (size_t)2 * oy * j->w;
-			if (j->ops && j->k == 2 && j->p == 0) {
-				j->ops->pool2(o, r0, r0 + j->w, j->ow);
-				continue;
-			}
-			for (int ox0 = 0; ox0 < j->ow; ox0 += CHUNK)
-				pool_chunk(j->ops, o, plane, j->h, j->w, oy, ox0,
-				        ox0 + CHUNK < j->ow ? ox0 + CHUNK : j->ow, j->k, j->s, j->p,
-				        r, acc);
+			int y0 = oy * j->s - j->p < 0 ? 0 : oy * j->s - j->p;
+			int y1 = oy * j->s - j->p + j->k < j->h ? oy * j->s - j->p + j->k : j->h;
+			const float *rows[MAX_KS];
+			for (int y = y0; y < y1; y++)
+				rows[y - y0] = plane + (size_t)y * j->w;
+			pool_row(j->ops, o, rows, y1 - y0, j->w, j->ow, j->k, j->s, j->p, r, acc,
+			        NULL);
 		}
 	}
 }
@@ -291,5 +382,22 @@ bool gq_maxpool2d_rows(
 	if (!pool_init(&j, out, in, n, h, w, k, s, p))
 		return false;
 	pool_rows(&j, 0, n, oy0, oy1);
+	return true;
+}
+
+bool gq_maxpool2d_row(float *o, size_t os, const float *const *rows, size_t rs, int nrows, int n,
+        int w, int k, int s, int p, bool merge)
+{
+	Pool j;
+	if (nrows < 1 || nrows > k || !pool_init(&j, o, rows[0], 1, k, w, k, s, p))
+		return false;
+	float r[ROWBUF], acc[ROWBUF], part[CHUNK];
+	for (int c = 0; c < n; c++) {
+		const float *at[MAX_KS];
+		for (int y = 0; y < nrows; y++)
+			at[y] = rows[y] + c * rs;
+		pool_row(j.ops, o + c * os, at, nrows, w, j.ow, k, s, p, r, acc,
+		        merge ? part : NULL);
+	}
 	return true;
 }

@@ -812,7 +812,8 @@ typedef struct PoolShape {
 
 /* Plan c of shape P->S, then the pool, as two calls and fused, on nt threads: the same
  * floats, bit for bit, in the conv's output and in the pool's; the pool's against the naive
- * max. Frees c. */
+ * max; and the pool alone (gq_conv_run_pool_only, whose out is its workspace) the same
+ * floats. Frees c. */
 static void pool_check(gq_conv *c, const PoolShape *P, int nt, int sum)
 {
 	const Shape *S = &P->S;
@@ -824,13 +825,19 @@ static void pool_check(gq_conv *c, const PoolShape *P, int nt, int sum)
 	float *w = buf((size_t)S->cout * S->cin * S->k * S->k, true), *b = buf(S->cout, true);
 	float *add = sum ? buf(nout, true) : NULL, *out1 = buf(nout, false);
 	float *out2 = buf(nout, false), *pool1 = buf(npool, false), *pool2 = buf(npool, false);
+	float *out3 = buf(nout, false), *pool3 = buf(npool, false);
 	float *scratch = buf(gq_conv_scratch(c), false);
 	gq_conv_set(c, w, b);
 	gq_set_threads(nt);
 	gq_conv_run_sum(c, out1, in, add, scratch);
 	gq_maxpool2d(pool1, out1, S->cout, oh, ow, P->k, P->s, P->p);
 	gq_conv_run_pool(c, out2, in, add, pool2, S->cout, oh, ow, P->k, P->s, P->p, scratch);
+	gq_conv_run_pool_only(c, out3, in, add, pool3, S->cout, oh, ow, P->k, P->s, P->p, scratch);
 	gq_set_threads(1);
+	ck_assert_msg(!memcmp(pool1, pool3, npool * sizeof *pool1),
+	        "%s/%s cin=%d %dx%d k=%d s=%d, pool k=%d s=%d p=%d, %d threads: pool only differs",
+	        gq_conv_kernel(), gq_conv_algo(c), S->cin, S->h, S->w, S->k, S->s, P->k, P->s, P->p,
+	        nt);
 	ck_assert_msg(!memcmp(out1, out2, nout * sizeof *out1) &&
 	                      !memcmp(pool1, pool2, npool * sizeof *pool1),
 	        "%s/%s cin=%d %dx%d k=%d s=%d, pool k=%d s=%d p=%d, %d threads: fused differs",
@@ -851,6 +858,8 @@ static void pool_check(gq_conv *c, const PoolShape *P, int nt, int sum)
 	free(out2);
 	free(pool1);
 	free(pool2);
+	free(out3);
+	free(pool3);
 	free(scratch);
 }
 
@@ -873,6 +882,11 @@ START_TEST(fused_pool_matches_conv_then_pool)
 	        {{3, 45, 43, 16, 7, 2, 3, 1}, 3, 2, 1},
 	        {{3, 45, 43, 64, 7, 2, 3, 1}, 3, 2, 1}, /* narrow direct (by rows) */
 	        {{3, 101, 99, 16, 7, 2, 3, 1}, 3, 2, 1},
+	        /* the phase plan's pool from a band buffer a thread: windows of 2 in one band,
+	         * of 5 across up to three, a pool of stride 1 */
+	        {{3, 61, 57, 8, 7, 2, 3, 1}, 2, 2, 0},
+	        {{2, 61, 57, 12, 5, 2, 2, 1}, 5, 3, 2},
+	        {{2, 71, 69, 20, 7, 2, 3, 1}, 3, 1, 1},
 	        {{4, 77, 75, 16, 3, 1, 1, 1}, 2, 2, 0},
 	        {{5, 31, 30, 13, 3, 1, 1, 1}, 3, 1, 1},
 	        {{96, 13, 15, 96, 3, 1, 1, 1}, 2, 2, 0},

@@ -583,6 +583,19 @@ static bool always(void)
  * in log2(VW) butterflies, each swapping one bit of the row with that bit of the column,
  * the loops unrolled whole (_Pragma) so that x stays in registers; scalar, the stores took
  * as long as 64 rows of K. */
+#define NARROW_TRANSPOSE(x, h)                                                                     \
+	_Pragma("GCC unroll 16") for (int r = 0; r < VW; r++)                                      \
+	        memcpy(&x[r], acc + (r < rows ? r : 0) * 2 * VW + (h)*VW, sizeof(F));              \
+	_Pragma("GCC unroll 4") for (int k = VW / 2; k; k >>= 1)                                   \
+	        _Pragma("GCC unroll 16") for (int i = 0; i < VW; i++)                              \
+	{                                                                                          \
+		if (i & k)                                                                         \
+			continue;                                                                  \
+		F a = x[i], b = x[i + k];                                                          \
+		I up = ((p & k) != 0) & (VW - k);                                                  \
+		x[i] = __builtin_shuffle(a, b, p + up);                                            \
+		x[i + k] = __builtin_shuffle(a, b, p + k + up);                                    \
+	}
 #define NARROW_OUT(NAME, VW, TARGET)                                                               \
 	__attribute__((target(TARGET))) static void NAME(float *C, size_t ldc, const float *acc,   \
 	        int rows, int nco, const float *add, bool relu)                                    \
@@ -596,18 +609,7 @@ static bool always(void)
 		}                                                                                  \
 		for (int h = 0; h < 2; h++) {                                                      \
 			F x[VW];                                                                   \
-			_Pragma("GCC unroll 16") for (int r = 0; r < VW; r++) memcpy(              \
-			        &x[r], acc + (r < rows ? r : 0) * 2 * VW + h * VW, sizeof(F));     \
-			_Pragma("GCC unroll 4") for (int k = VW / 2; k; k >>= 1)                   \
-			        _Pragma("GCC unroll 16") for (int i = 0; i < VW; i++)              \
-			{                                                                          \
-				if (i & k)                                                         \
-					continue;                                                  \
-				F a = x[i], b = x[i + k];                                          \
-				I up = ((p & k) != 0) & (VW - k);                                  \
-				x[i] = __builtin_shuffle(a, b, p + up);                            \
-				x[i + k] = __builtin_shuffle(a, b, p + k + up);                    \
-			}                                                                          \
+			NARROW_TRANSPOSE(x, h);                                                    \
 			for (int j = 0; j < VW && h * VW + j < nco; j++) {                         \
 				size_t at = (h * VW + j) * ldc;                                    \
 				V y = (V)x[j];                                                     \
@@ -637,18 +639,7 @@ static bool always(void)
 		float *C2s = C2 - split;                                                           \
 		for (int h = 0; h < 2; h++) {                                                      \
 			F x[VW];                                                                   \
-			_Pragma("GCC unroll 16") for (int r = 0; r < VW; r++) memcpy(              \
-			        &x[r], acc + (r < rows ? r : 0) * 2 * VW + h * VW, sizeof(F));     \
-			_Pragma("GCC unroll 4") for (int k = VW / 2; k; k >>= 1)                   \
-			        _Pragma("GCC unroll 16") for (int i = 0; i < VW; i++)              \
-			{                                                                          \
-				if (i & k)                                                         \
-					continue;                                                  \
-				F a = x[i], b = x[i + k];                                          \
-				I up = ((p & k) != 0) & (VW - k);                                  \
-				x[i] = __builtin_shuffle(a, b, p + up);                            \
-				x[i + k] = __builtin_shuffle(a, b, p + k + up);                    \
-			}                                                                          \
+			NARROW_TRANSPOSE(x, h);                                                    \
 			for (int j = 0; j < VW && h * VW + j < nco; j++) {                         \
 				size_t at = (h * VW + j) * ldc;                                    \
 				MASKSTORE_LANES(C1 + at, 0, split, keep1, (V)x[j]);                \

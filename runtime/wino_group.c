@@ -31,16 +31,10 @@
 
 #include "conv_orbit.h"
 
-/* Where T_g moves Winograd point (y, x) of an alpha x alpha block: gq_d4_point's moves
- * with each reversal of an axis (i -> 3 - i on pixels) replaced by the swap of each point
- * with its reciprocal: F(2x2)'s points 0, 1, -1, infinity (rows of conv_fast.c's G2),
- * F(4x4)'s 0, 1, -1, 2, 1/2, infinity (G4R), F(6x6)'s 0, 1, -1, 2, -2, 1/2, -1/2,
- * infinity (G6), F(3x3)'s 0, 1, -2, -1/2, infinity (G3R). */
-static int move_point(int g, int q, int alpha)
+/* Point q of an alpha x alpha block turned by g, P the reversal of an axis: rotations
+ * swap the axes and reverse one, the mirror (g >> 2) reverses x. */
+static int turn(int g, int q, int alpha, const int *P)
 {
-	static const int P4[4] = {3, 1, 2, 0}, P5[5] = {4, 1, 3, 2, 0}, P6[6] = {5, 1, 2, 4, 3, 0},
-	                 P8[8] = {7, 1, 2, 5, 6, 3, 4, 0};
-	const int *P = alpha == 4 ? P4 : alpha == 5 ? P5 : alpha == 6 ? P6 : P8;
 	int y = q / alpha, x = q % alpha;
 	for (int t = 0; t < (g & 3); t++) {
 		int ny = P[x];
@@ -50,6 +44,18 @@ static int move_point(int g, int q, int alpha)
 	if (g >> 2)
 		x = P[x];
 	return y * alpha + x;
+}
+
+/* Where T_g moves Winograd point (y, x) of an alpha x alpha block: gq_d4_point's moves
+ * with each reversal of an axis (i -> 3 - i on pixels) replaced by the swap of each point
+ * with its reciprocal: F(2x2)'s points 0, 1, -1, infinity (rows of conv_fast.c's G2),
+ * F(4x4)'s 0, 1, -1, 2, 1/2, infinity (G4R), F(6x6)'s 0, 1, -1, 2, -2, 1/2, -1/2,
+ * infinity (G6), F(3x3)'s 0, 1, -2, -1/2, infinity (G3R). */
+static int move_point(int g, int q, int alpha)
+{
+	static const int P4[4] = {3, 1, 2, 0}, P5[5] = {4, 1, 3, 2, 0}, P6[6] = {5, 1, 2, 4, 3, 0},
+	                 P8[8] = {7, 1, 2, 5, 6, 3, 4, 0};
+	return turn(g, q, alpha, alpha == 4 ? P4 : alpha == 5 ? P5 : alpha == 6 ? P6 : P8);
 }
 
 /* perm[i] = the index of from[i] in to (a permutation of from's n values); where not first,
@@ -125,15 +131,7 @@ bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha)
 static int move_point_s2(int g, int q)
 {
 	static const int P[5] = {2, 1, 0, 3, 4};
-	int y = q / 5, x = q % 5;
-	for (int t = 0; t < (g & 3); t++) {
-		int ny = P[x];
-		x = y;
-		y = ny;
-	}
-	if (g >> 2)
-		x = P[x];
-	return y * 5 + x;
+	return turn(g, q, 5, P);
 }
 
 bool gq_wgroup_tables_s2(gq_wgroup *g, int ng, const int *elem)

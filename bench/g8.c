@@ -3,8 +3,10 @@
  * the banks stream from memory, as in a model at batch 1), ms a layer, medians of the
  * rounds. `build/bench/g8 THREADS ROUNDS L CIN HW COUT NG PLAN...`, PLAN one of e
  * (expanded), 2 (the group at F(2x2)), 4 (F(4x4) on reciprocal points), 6 (F(6x6)), each
- * with n (GEQRT_WGNARROW=1) or w (=0) after it to force the narrow or wide products, and x
- * after that for GEQRT_WGMIXED=0. */
+ * with n (GEQRT_WGNARROW=1) or w (=0) after it to force the narrow or wide products, x for
+ * GEQRT_WGMIXED=0, t or T for GEQRT_WGTILES=0 or 1. G8_CHAIN set: the layers run as a
+ * chain of residual blocks (x -> h = conv(x), x = conv(h) + x), each reading what the one
+ * before wrote, as in a model, where unset each reads the same input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,18 +41,22 @@ static int cmp(const void *a, const void *b)
 
 static gq_conv *make(const gq_conv_shape *s, const char *plan)
 {
-	if (plan[1])
-		setenv("GEQRT_WGNARROW", plan[1] == 'n' ? "1" : "0", 1);
-	else
-		unsetenv("GEQRT_WGNARROW");
-	if (plan[1] && plan[2] == 'x')
-		setenv("GEQRT_WGMIXED", "0", 1);
-	else
-		unsetenv("GEQRT_WGMIXED");
+	unsetenv("GEQRT_WGNARROW");
+	unsetenv("GEQRT_WGMIXED");
+	unsetenv("GEQRT_WGTILES");
+	for (const char *f = plan + 1; *f; f++)
+		if (*f == 'n' || *f == 'w')
+			setenv("GEQRT_WGNARROW", *f == 'n' ? "1" : "0", 1);
+		else if (*f == 'x')
+			setenv("GEQRT_WGMIXED", "0", 1);
+		else if (*f == 't' || *f == 'T')
+			setenv("GEQRT_WGTILES", *f == 'T' ? "1" : "0", 1);
 	int algo = plan[0] == '2' ? GQ_CONV_WINO2 : plan[0] == '4' ? GQ_CONV_WINO4R : GQ_CONV_WINO6;
 	gq_conv *c = plan[0] == 'e' ? gq_conv_new(s->cin, s->h, s->w, s->cout, 3, 1, 1, 1, true)
 	                            : gq_conv_new_wgroup(s, algo, false);
 	unsetenv("GEQRT_WGNARROW");
+	unsetenv("GEQRT_WGMIXED");
+	unsetenv("GEQRT_WGTILES");
 	return c;
 }
 
@@ -70,8 +76,9 @@ int main(int argc, char **argv)
 	float *w = malloc(wn * sizeof *w), *bias = calloc(cout, sizeof *bias);
 	float *in = malloc(nin * sizeof *in), *out = malloc(nout * sizeof *out);
 	srand(1);
+	bool chain = getenv("G8_CHAIN") != NULL;
 	for (size_t i = 0; i < wn; i++)
-		w[i] = (float)rand() / RAND_MAX - 0.5f;
+		w[i] = ((float)rand() / RAND_MAX - 0.5f) * (chain ? 0.15f : 1.0f);
 	for (size_t i = 0; i < nin; i++)
 		in[i] = (float)rand() / RAND_MAX;
 	gq_conv *c[8][64];
@@ -87,14 +94,22 @@ int main(int argc, char **argv)
 				scratch = gq_conv_scratch(c[p][l]);
 		}
 	float *scr = malloc(scratch * sizeof *scr);
+	float *xb = malloc(nout * sizeof *xb), *hb = malloc(nout * sizeof *hb);
 	double *t = malloc(sizeof *t * np * rounds);
 	placement("before");
 	for (int r = -2; r < rounds; r++)
 		for (int k = 0; k < np; k++) {
 			int p = (r & 1) ? np - 1 - k : k;
+			if (chain)
+				memcpy(xb, in, nout * sizeof *xb);
 			double t0 = now_ms();
 			for (int l = 0; l < L; l++)
-				gq_conv_run(c[p][l], out, in, scr);
+				if (!chain)
+					gq_conv_run(c[p][l], out, in, scr);
+				else if (l % 2 == 0)
+					gq_conv_run(c[p][l], hb, xb, scr);
+				else
+					gq_conv_run_sum(c[p][l], xb, hb, xb, scr);
 			if (r >= 0)
 				t[p * rounds + r] = (now_ms() - t0) / L;
 		}

@@ -174,6 +174,8 @@ struct gq_conv {
 	bool paired;      /* narrow group plan: an element and its partner in each vector */
 	bool mixed;       /* narrow group plan: each call's rows the tiles of several elements */
 	bool packed;      /* narrow group plan: calls on the tiles of two elements in place */
+	bool by_tiles;    /* narrow group plan on two threads: each all the elements of a range
+	                   * of tiles (group_by_tiles) */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 };
@@ -2676,9 +2678,10 @@ gq_conv *gq_conv_new(int cin, int h, int w, int cout, int k, int s, int p, int d
 	return gq_conv_new_algo(cin, h, w, cout, k, s, p, d, relu, GQ_CONV_AUTO);
 }
 
-/* A group plan's block: base channels of panels [i0, i1), elements [a0, a1). */
+/* A group plan's block: base channels of panels [i0, i1), elements [a0, a1), tiles
+ * [t0, t1). */
 typedef struct GroupBlock {
-	int i0, i1, a0, a1;
+	int i0, i1, a0, a1, t0, t1;
 } GroupBlock;
 
 /* A group plan's transformed outputs per thread past which it does not apply: half of a
@@ -2792,6 +2795,26 @@ static bool group_packed(const gq_conv *c)
 	return true;
 }
 
+/* Whether a narrow group plan's two threads each run all the elements on a range of tiles
+ * (group_block) instead of half of the elements on all of them: where the threads would
+ * split the elements and the tiles fill two panels of 2V or more (25x25 maps by F(4x4) on
+ * AVX-512: 49 tiles, 25 and 24 a thread). By elements each thread pads and transforms the
+ * whole input (206 of a call's ~900 kcycles a thread, ResNet-44 p4 97's 25x25 layers on
+ * two threads, AVX-512, near: docs/batch1.md s23-g25) and reads the half of it that the
+ * other core wrote in the layer before; by tiles each transforms its own tiles and reads
+ * mostly the rows it wrote. Both read the whole bank. GEQRT_WGTILES=0 never, =1 wherever
+ * the threads split the elements of an unpaired narrow plan on one element's tiles a call
+ * (stride 1). */
+static bool group_by_tiles(const gq_conv *c)
+{
+	const char *m = getenv("GEQRT_WGTILES");
+	int mode = m && (!strcmp(m, "0") || !strcmp(m, "1")) ? m[0] - '0' : -1;
+	if (!c->narrow || !c->by_elements || c->paired || c->mixed || c->packed || !mode ||
+	        c->tiles < 2 || c->s != 1)
+		return false;
+	return mode == 1 || (c->kern->v >= 16 && c->tiles > 2 * c->kern->v);
+}
+
 static bool plan_group(gq_conv *c)
 {
 	int base = c->cout / c->grp->ng;
@@ -2811,6 +2834,7 @@ static bool plan_group(gq_conv *c)
 	c->by_elements = (c->mpanels % 2 && c->mpanels < 8) || (c->mixed && c->mpanels <= 2);
 	c->cop = c->by_elements ? c->mpanels : (c->mpanels + 1) / 2;
 	c->packed = group_packed(c);
+	c->by_tiles = group_by_tiles(c);
 	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <=
 	       (c->narrow || c->algo == GQ_CONV_WINO2S2 ? 2 * GROUP_M : GROUP_M);
 }
@@ -2973,6 +2997,11 @@ bool gq_conv_wgroup_paired(const gq_conv *c)
 bool gq_conv_wgroup_packed(const gq_conv *c)
 {
 	return c->packed;
+}
+
+bool gq_conv_wgroup_tiles(const gq_conv *c)
+{
+	return c->by_tiles;
 }
 
 int gq_conv_panel(const gq_conv *c)
@@ -3743,7 +3772,7 @@ static void wino_narrow(
  * 256-plane 9x9 layer's time. One call per R tiles covers all of K (the bank's one K
  * block), its R x 2V results going to the element's rows at its point. */
 static void wino_group_narrow(
-        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, int q, float *Mb)
+        const gq_conv *c, const float *V, int i0, int i1, int a0, int a1, int T, int q, float *Mb)
 {
 	const gq_wgroup *g = c->grp;
 	int nr = 2 * c->kern->v, cin = c->cin, ng = g->ng, R = c->kern->nrows;
@@ -3761,9 +3790,9 @@ static void wino_group_narrow(
 			off[s] = g->src[a][s] * nr;
 		const float *Vq = V + g->pt[a][q] * wino_vstride(c);
 		float *Mq = Mb + g->pt[a][q] * rows * cols + a * cols;
-		for (int j = 0; j < c->tpanels; j++) {
+		for (int j = 0; j * nr < T; j++) {
 			/* the panel's tiles in calls of nearly equal rows */
-			int n = min_int(nr, c->tiles - j * nr), nb = (n + R - 1) / R;
+			int n = min_int(nr, T - j * nr), nb = (n + R - 1) / R;
 			for (int r = 0; r < nb; r++) {
 				int t0 = n * r / nb, t1 = n * (r + 1) / nb;
 				const float *b = Vq + (size_t)j * cin * nr + t0;
@@ -3964,7 +3993,7 @@ static void group_points(const gq_conv *c, float *V, const GroupBlock *b, int q0
 		else if (c->packed)
 			wino_group_packed(c, V, b->i0, b->i1, b->a0, b->a1, q, Mb);
 		else
-			wino_group_narrow(c, V, b->i0, b->i1, b->a0, b->a1, q, Mb);
+			wino_group_narrow(c, V, b->i0, b->i1, b->a0, b->a1, b->t1 - b->t0, q, Mb);
 }
 
 /* Where a paired block (group_paired) keeps channel (o, a) in Mb: its row (o, a) where a
@@ -4013,12 +4042,12 @@ static void group_out(
 	}
 	if (a0 == 0 && a1 == ng) {
 		c->kern->wino_out(c, out, add, Mb, rows * cols, cols, i0 * mr * ng,
-		        min_int(i1 * mr * ng, c->cout), 0, c->tiles);
+		        min_int(i1 * mr * ng, c->cout), b->t0, b->t1);
 		return;
 	}
 	for (int o = i0 * mr; o < min_int(i1 * mr, c->cout / ng); o++) /* channels (o, a0..a1) */
 		c->kern->wino_out(c, out, add, Mb + ((size_t)(o - i0 * mr) * ng + a0) * cols,
-		        rows * cols, cols, o * ng + a0, o * ng + a1, 0, c->tiles);
+		        rows * cols, cols, o * ng + a0, o * ng + a1, b->t0, b->t1);
 }
 
 /* Output channels of panels [i0, i1) for tiles [t0, t1) (t0 a multiple of V, t1 too or the
@@ -4075,13 +4104,16 @@ static inline void spin_pause(int i);
  * at a time, computing them from its own transformed input (the same numbers) into the
  * owner's products, and the owner goes back to pixels once the points it lost are done. A
  * stolen point costs a point's gathers and bank, 1/16 or 1/36 of the half's, not a pass
- * over them (s14-gsplit's smaller calls cost 45-100 us each). */
+ * over them (s14-gsplit's smaller calls cost 45-100 us each). By tiles (group_by_tiles) each
+ * thread pads and transforms only its range's rows and tiles, and a thief computes the
+ * points it takes from the owner's transformed input, once the owner has written it. */
 typedef struct GroupHalf {
 	/* the half's points not yet claimed, [lo, hi) (lo in the low 32 bits): its owner
 	 * claims them from lo up, the other thread from hi down, each a compare-and-swap on
 	 * the pair; on a line of its own */
 	_Alignas(64) _Atomic uint64_t lohi;
 	_Atomic int stolen_done; /* points the other thread claimed and finished */
+	_Atomic int ready;       /* by tiles: its owner's V holds the half's tiles */
 } GroupHalf;
 
 typedef struct GroupJob {
@@ -4091,7 +4123,8 @@ typedef struct GroupJob {
 	GroupHalf half[2];
 } GroupJob;
 
-static int steal_first; /* gq_conv_wgroup_steal's */
+static int steal_first;      /* gq_conv_wgroup_steal's */
+enum { STEAL_SPINS = 4096 }; /* its pauses for the owner's V by tiles (steal_points) */
 
 void gq_conv_wgroup_steal(int points)
 {
@@ -4101,10 +4134,12 @@ void gq_conv_wgroup_steal(int points)
 /* Half h's block (plan_group's halves). */
 static GroupBlock group_block(const gq_conv *c, int h)
 {
-	int ng = c->paired ? c->grp->pairs : c->grp->ng; /* paired: pairs of elements */
+	int ng = c->paired ? c->grp->pairs : c->grp->ng, T = c->tiles; /* paired: pairs */
+	if (c->by_tiles)
+		return (GroupBlock){0, c->mpanels, 0, ng, h ? (T + 1) / 2 : 0, h ? T : (T + 1) / 2};
 	if (c->by_elements)
-		return (GroupBlock){0, c->mpanels, h * ng / 2, (h + 1) * ng / 2};
-	return (GroupBlock){h ? c->cop : 0, h ? c->mpanels : c->cop, 0, ng};
+		return (GroupBlock){0, c->mpanels, h * ng / 2, (h + 1) * ng / 2, 0, T};
+	return (GroupBlock){h ? c->cop : 0, h ? c->mpanels : c->cop, 0, ng, 0, T};
 }
 
 /* Thread t's part of scratch: its padded input, then V, then its half's products. */
@@ -4146,12 +4181,23 @@ static bool claim_points(GroupHalf *h, bool owner, bool ranged, int *q0, int *q1
 }
 
 /* Up to most of half h's last points, computed from this thread's V into the owner's
- * products. */
-static void steal_points(GroupJob *j, float *V, int h, int most)
+ * products. By tiles, from the owner's V, and none before the owner has written it: this
+ * waits for that at most spins pauses (0 but for gq_conv_wgroup_steal's first points), as
+ * the other half's share may not have started, or may run after this one on this thread
+ * (par.c's close_job runs the shares no worker joined). */
+static void steal_points(GroupJob *j, float *V, int h, int most, int spins)
 {
 	GroupBlock b = group_block(j->c, h);
 	float *Mb = group_products(j, h);
 	int q0, q1;
+	if (j->c->by_tiles && most > 0) {
+		for (int i = 0; !atomic_load_explicit(&j->half[h].ready, memory_order_acquire); i++)
+			if (i >= spins)
+				return;
+			else
+				spin_pause(i);
+		V = group_part(j, h) + padded_floats(j->c);
+	}
 	for (int k = 0; k < most && claim_points(&j->half[h], false, false, &q0, &q1); k++) {
 		group_points(j->c, V, &b, q0, q1, Mb);
 		atomic_fetch_add_explicit(&j->half[h].stolen_done, 1, memory_order_release);
@@ -4192,20 +4238,29 @@ static void group_share(void *ctx, int t, int n)
 	}
 	float *xp = group_part(j, t), *V = xp + padded_floats(c), *Mb = group_products(j, t);
 	Input x = padded_input(c, xp);
-	pad_input(c, xp, j->in, 0, c->cin, 0, c->hp);
+	/* by tiles, the padded rows and the tiles of this thread's range only */
+	GroupBlock mine = group_block(c, t);
+	bool tiles = c->by_tiles && n == 2;
+	int r0 = tiles ? mine.t0 / c->tw * c->m : 0,
+	    r1 = tiles ? min_int(c->hp, (mine.t1 - 1) / c->tw * c->m + c->alpha) : c->hp;
+	pad_input(c, xp, j->in, 0, c->cin, r0, r1);
 	if (c->mixed) /* its V packed after V, which holds the chunks */
 		group_in_mixed(c, V + wino_v_floats(c), V, &x);
 	else
-		c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, wino_live(c));
+		c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, tiles ? mine.t0 : 0,
+		        tiles ? mine.t1 : wino_live(c));
+	if (tiles)
+		atomic_store_explicit(&j->half[t].ready, 1, memory_order_release);
 	int a2 = c->alpha * c->alpha;
 	/* One thread, the wide form: every panel and element in one block, so that each pair
 	 * of B's halves serves all the panels' filters while its lines are in L1 and V is read
 	 * once, not once a half; its products (all of M, twice a half's at most) fit the
 	 * scratch of both threads' parts. 256 planes of p4 at 15x15 by F(4x4) ran 0.88-0.90x
 	 * the time of the two halves in turn, 512 at 8x8 by F(2x2) 0.89-0.93x (AVX-512; AVX2
-	 * 0.91-1.01x and 0.92-0.96x). The same floats: each output's sums in the same order. */
-	if (n == 1 && (!c->narrow || c->mixed)) {
-		GroupBlock all = {0, c->mpanels, 0, c->grp->ng};
+	 * 0.91-1.01x and 0.92-0.96x). The same floats: each output's sums in the same order.
+	 * A plan by tiles too: one thread's V holds all the tiles, in one range. */
+	if (n == 1 && (!c->narrow || c->mixed || c->by_tiles)) {
+		GroupBlock all = {0, c->mpanels, 0, c->grp->ng, 0, c->tiles};
 		group_points(c, V, &all, 0, a2, Mb);
 		group_out(c, j->out, j->add, &all, Mb);
 		return;
@@ -4215,9 +4270,9 @@ static void group_share(void *ctx, int t, int n)
 		if (n == 1) { /* all the points in one range */
 			group_points(c, V, &b, 0, a2, Mb);
 		} else {
-			steal_points(j, V, 1 - h, steal_first);
+			steal_points(j, V, 1 - h, steal_first, STEAL_SPINS);
 			own_points(j, V, h, Mb);
-			steal_points(j, V, 1 - h, a2);
+			steal_points(j, V, 1 - h, a2, 0);
 		}
 		half_out(j, h, Mb);
 	}
@@ -4228,8 +4283,10 @@ static void group_run(
 {
 	GroupJob j = {.c = c, .out = out, .scratch = scratch, .in = in, .add = add};
 	uint64_t all = (uint64_t)(c->alpha * c->alpha) << 32;
-	for (int h = 0; h < 2; h++)
+	for (int h = 0; h < 2; h++) {
 		atomic_init(&j.half[h].lohi, all);
+		atomic_init(&j.half[h].ready, 0);
+	}
 	gq_parallel(2, group_share, &j);
 }
 

@@ -83,6 +83,9 @@ bool gq_conv_wgroup_paired(const gq_conv *c);
  * (an element's tiles fill more than half a vector but take more than one call of the
  * kernel's rows: 9 at 9x9 by F(3x3) or F(4x4) on AVX2; GEQRT_WGPACK=1 also on AVX-512). */
 bool gq_conv_wgroup_packed(const gq_conv *c);
+/* Whether a narrow group plan's two threads each run all the elements on a range of tiles
+ * (group_by_tiles), not half of the elements on all of them. */
+bool gq_conv_wgroup_tiles(const gq_conv *c);
 /* Whether c's group plan in form algo would run its narrow products on several elements'
  * tiles a call (few tiles an element: 8x8 maps at F(4x4)); the rules leave that form to the
  * tuner (wino_group.c's FORMS). */

@@ -792,6 +792,98 @@ START_TEST(wgroup_packed)
 }
 END_TEST
 
+/* The narrow form's two threads each on all the elements of a range of tiles
+ * (gq_conv_wgroup_tiles; by default where they would split the elements and the tiles fill
+ * two panels of 2V, GEQRT_WGTILES=1 wherever they split the elements): each pads and
+ * transforms its own tiles, and a thread done with its range takes the other's last points
+ * from the other's transformed input. Against the naive conv on one thread, the floats of
+ * the elements' halves (GEQRT_WGTILES=0) bit for bit, and two and three threads' (none,
+ * one, all but one and every point taken) bit for bit one's; 49 tiles at 25x25 (the
+ * default there on AVX-512 and C; on AVX2 its base channels split the panels), odd tile
+ * counts and odd maps, several panels of tiles, base channels odd, below and at a panel,
+ * residual and relu; every kernel, every subgroup, every form. */
+static void check_tiles(const Layer *L, const Group *G, int algo, bool sum)
+{
+	Case t;
+	make_case(&t, L, G, sum, true);
+	gq_conv *d = new_wgroup(&t, true, algo);
+	ck_assert_ptr_nonnull(d);
+	bool wide = strcmp(gq_conv_kernel(), "avx2");
+	if (L->h == 25 && L->cout == 32 && algo == GQ_CONV_WINO4R)
+		ck_assert_msg(gq_conv_wgroup_tiles(d) == wide, "%s ng=%d 25x25: by tiles %d",
+		        gq_conv_kernel(), G->ng, gq_conv_wgroup_tiles(d));
+	setenv("GEQRT_WGTILES", "1", 1);
+	gq_conv *c = new_wgroup(&t, true, algo);
+	setenv("GEQRT_WGTILES", "0", 1);
+	gq_conv *u = new_wgroup(&t, true, algo);
+	unsetenv("GEQRT_WGTILES");
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(gq_conv_wgroup_tiles(u), 0);
+	bool tiles = gq_conv_wgroup_tiles(c);
+	float *one = run(&t, c);
+	expect_near(&t, one, t.ref, "Winograd group by tiles, one thread, vs naive");
+	gq_set_threads(2);
+	float *halves = run(&t, u);
+	ck_assert_msg(!memcmp(one, halves, t.nout * sizeof(float)),
+	        "by tiles (%d): not the floats of the elements' halves (%s ng=%d c=%d %dx%d)",
+	        tiles, gq_conv_kernel(), G->ng, L->cout, L->h, L->w);
+	int a = algo == GQ_CONV_WINO2    ? 4
+	        : algo == GQ_CONV_WINO3R ? 5
+	        : algo == GQ_CONV_WINO4R ? 6
+	                                 : 8;
+	const int steals[] = {0, 1, a * a - 1, a * a};
+	for (int i = 0; i < 5; i++) {
+		gq_set_threads(i < 4 ? 2 : 3);
+		gq_conv_wgroup_steal(steals[i % 4]);
+		float *more = run(&t, c);
+		ck_assert_msg(!memcmp(one, more, t.nout * sizeof(float)),
+		        "by tiles (%d): %d threads, %d points taken, differ from one (%s ng=%d "
+		        "c=%d %dx%d)",
+		        tiles, i < 4 ? 2 : 3, steals[i % 4], gq_conv_kernel(), G->ng, L->cout, L->h,
+		        L->w);
+		free(more);
+	}
+	gq_conv_wgroup_steal(0);
+	gq_set_threads(1);
+	free(one);
+	free(halves);
+	gq_conv_free(c);
+	gq_conv_free(u);
+	gq_conv_free(d);
+	free_case(&t);
+}
+
+START_TEST(wgroup_tiles)
+{
+	static const Layer L[] = {
+	        {4, 25, 25, 32, 3, 1, 1, false},
+	        {3, 25, 25, 9, 3, 1, 1, false},
+	        {5, 13, 11, 9, 3, 1, 1, false},
+	        {6, 9, 9, 17, 3, 1, 1, false},
+	        {3, 5, 8, 7, 3, 1, 1, false},
+	        {2, 11, 13, 16, 3, 1, 0, false},
+	};
+	static const int forms[] = {GQ_CONV_WINO4R, GQ_CONV_WINO2, GQ_CONV_WINO6, GQ_CONV_WINO3R};
+	seed(26);
+	setenv("GEQRT_WGNARROW", "1", 1);
+	setenv("GEQRT_WGPAIR", "0", 1);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (int g = 0; g < NGROUPS; g++)
+			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+				if (L[i].h == 25 && groups[g].ng > 4)
+					continue; /* its block passes 2 GROUP_M */
+				int f = i < 2 ? 0 : (int)(g + i + kn) % 4;
+				check_tiles(&L[i], &groups[g], forms[f], (g + i) % 2);
+			}
+	}
+	unsetenv("GEQRT_WGPAIR");
+	unsetenv("GEQRT_WGNARROW");
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* A thread done with its half takes the other half's last Winograd points
  * (gq_conv_wgroup_steal forces it: each thread first takes that many): on two threads the
  * same floats as on one, bit for bit, whether one point, all but one (the owner computes a
@@ -1377,6 +1469,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_paired);
 	tcase_add_test(tc, wgroup_mixed);
 	tcase_add_test(tc, wgroup_packed);
+	tcase_add_test(tc, wgroup_tiles);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	tcase_add_test(tc, wino6_where_it_may_pay);

@@ -53,3 +53,11 @@ $(B)/bench/g8: bench/g8.c $(B)/libgeqrt.a
 $(B)/bench/lift: bench/lift.c $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
+
+# `build/bench/s2 THREADS ROUNDS L CIN H COUT NG PLAN...`: a stride-2 3x3 layer's plans
+# (the rules', F(2x2)'s and F(4x4)'s stride-2 forms, direct, packed, the group's stride-2
+# form, and a stride-1 layer on the output's size) alternated in one process, L distinct
+# layers each (bench/s2.c, s23-s2); not part of `make bench`.
+$(B)/bench/s2: bench/s2.c $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@

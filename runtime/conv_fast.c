@@ -881,6 +881,10 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
  *   .., x8 as F(4, 2) (points 0, 1, -1, 2, infinity; rows scaled so that the fractions sit
  *   in the filter transform, G4S2), then the odd tap's four products x1 w1 .. x7 w1: nine
  *   products instead of twelve.
+ * - in_1d3s2, out_1d3s2, stride 2, three outputs from x0..x6: the even taps on e = x0, x2,
+ *   x4, x6 as F(3, 2) (points 0, 1, -1, infinity; F(2, 3)'s B^T with its last row negated,
+ *   the halves in G3S2), then the odd tap's three products x1 w1, x3 w1, x5 w1: seven
+ *   products instead of nine (49 a 3x3 tile where F(2x2)'s form takes 56.25).
  * - in_1d6, out_1d6: B^T and A^T of F(6, 3) (G6's points), the rows of each pair of points
  *   +-p from their even and odd parts.
  * - in_1d3, out_1d3: B^T and A^T of F(3, 3) on the points 0, 1, -1, 2, infinity (G3), the
@@ -889,7 +893,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
  *   closed under p -> 1/p for the group plans), the fractions in G3R, B^T's rows sharing
  *   d1 + d2 + d3.
  * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6,
- *   _WINO2S2 or _WINO4S2).
+ *   _WINO2S2, _WINO3S2 or _WINO4S2).
  * Every out_1d's outputs take x[st] (the point 1) with weight 1, so a bias added to M's
  * point (1, 1) alone reaches every pixel of the tile: the vector kernels add it there, one
  * add a tile where the pixels' rows took m^2 / 16 (AVX-512: 16 tiles' 4x4 pixels in 16).
@@ -970,6 +974,26 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		x[st] = d12 + 2.0f * m3 + x[6 * st];                                               \
 		x[2 * st] = s12 + 4.0f * m3 + x[7 * st];                                           \
 		x[3 * st] = d12 + 8.0f * m3 + m4 + x[8 * st];                                      \
+	}                                                                                          \
+	ATTR void in_1d3s2##S(L *x, int st)                                                        \
+	{                                                                                          \
+		L e0 = x[0], o0 = x[st], e1 = x[2 * st], o1 = x[3 * st], e2 = x[4 * st];           \
+		L o2 = x[5 * st], e3 = x[6 * st];                                                  \
+		x[0] = e0 - e2;                                                                    \
+		x[st] = e1 + e2;                                                                   \
+		x[2 * st] = e2 - e1;                                                               \
+		x[3 * st] = e3 - e1;                                                               \
+		x[4 * st] = o0;                                                                    \
+		x[5 * st] = o1;                                                                    \
+		x[6 * st] = o2;                                                                    \
+	}                                                                                          \
+	ATTR void out_1d3s2##S(L *x, int st)                                                       \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st];                           \
+		L s12 = m1 + m2;                                                                   \
+		x[0] = m0 + s12 + x[4 * st];                                                       \
+		x[st] = m1 - m2 + x[5 * st];                                                       \
+		x[2 * st] = s12 + m3 + x[6 * st];                                                  \
 	}                                                                                          \
 	ATTR void in_1d4r##S(L *x, int st)                                                         \
 	{                                                                                          \
@@ -1064,6 +1088,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		: f == GQ_CONV_WINO4R  ? in_1d4r##S(x, st)                                         \
 		: f == GQ_CONV_WINO6   ? in_1d6##S(x, st)                                          \
 		: f == GQ_CONV_WINO2S2 ? in_1ds2##S(x, st)                                         \
+		: f == GQ_CONV_WINO3S2 ? in_1d3s2##S(x, st)                                        \
 		                       : in_1d4s2##S(x, st);                                       \
 	}                                                                                          \
 	ATTR void out_1d##S(int f, L *x, int st)                                                   \
@@ -1075,6 +1100,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		: f == GQ_CONV_WINO4R  ? out_1d4r##S(x, st)                                        \
 		: f == GQ_CONV_WINO6   ? out_1d6##S(x, st)                                         \
 		: f == GQ_CONV_WINO2S2 ? out_1ds2##S(x, st)                                        \
+		: f == GQ_CONV_WINO3S2 ? out_1d3s2##S(x, st)                                       \
 		                       : out_1d4s2##S(x, st);                                      \
 	}
 /* Portable: k * x + y as written (ISO C contracts nothing). */
@@ -1097,8 +1123,8 @@ FORMS_1D(
 FORMS_1D(Lane, _8, static inline __attribute__((always_inline, target("avx2,fma"))), FMA8, FNMA8)
 #endif
 
-/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6, _WINO2S2 or
- * _WINO4S2): the side of its patches (alpha) and of its output tiles (m). */
+/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6, _WINO2S2,
+ * _WINO3S2 or _WINO4S2): the side of its patches (alpha) and of its output tiles (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
 {
 	return f == GQ_CONV_WINO2                           ? 4
@@ -1106,6 +1132,7 @@ static inline __attribute__((always_inline)) int form_alpha(int f)
 	       : f == GQ_CONV_WINO6                         ? 8
 	       : f == GQ_CONV_WINO2S2 || f == GQ_CONV_WINO3 ? 5
 	       : f == GQ_CONV_WINO3R                        ? 5
+	       : f == GQ_CONV_WINO3S2                       ? 7
 	                                                    : 9;
 }
 
@@ -1113,6 +1140,7 @@ static inline __attribute__((always_inline)) int form_m(int f)
 {
 	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2  ? 2
 	       : f == GQ_CONV_WINO3 || f == GQ_CONV_WINO3R ? 3
+	       : f == GQ_CONV_WINO3S2                      ? 3
 	       : f == GQ_CONV_WINO6                        ? 6
 	                                                   : 4;
 }
@@ -1385,6 +1413,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 		break;                                                                             \
 	case GQ_CONV_WINO2S2:                                                                      \
 		CALL(GQ_CONV_WINO2S2);                                                             \
+		break;                                                                             \
+	case GQ_CONV_WINO3S2:                                                                      \
+		CALL(GQ_CONV_WINO3S2);                                                             \
 		break;                                                                             \
 	default:                                                                                   \
 		CALL(GQ_CONV_WINO4S2);                                                             \
@@ -2260,7 +2291,7 @@ static bool is_wino(int algo)
 {
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
 	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6 ||
-	       algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R;
+	       algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R || algo == GQ_CONV_WINO3S2;
 }
 
 /* Winograd, fused: a block is one panel of tiles (split over threads, up to one: see
@@ -2446,7 +2477,7 @@ static bool applies(const gq_conv *c, int algo)
 	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
 	        algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R)
 		return c->k == 3 && c->s == 1 && c->d == 1;
-	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2)
+	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO3S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
 	if (algo == GQ_CONV_PHASE)
 		return gq_phase_applies(c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d);
@@ -2529,7 +2560,23 @@ enum { PHASE_PIXELS = 32 * 32 };
  * 0.90x at 32 -> 64 97x97, 0.82x at 128 -> 256 33x33, 0.57x at 256 -> 512 17x17; AVX2
  * 0.96x, 1.02x, 0.92x, 0.77x, 0.65x; one layer repeated (its bank in cache, as an image
  * of a batch finds it) AVX-512 0.79-0.92x, AVX2 0.99-1.01x on the first two, 0.77-0.93x
- * on the others. */
+ * on the others.
+ * F(3x3)'s stride-2 form (49 products a 3x3 tile) where it takes at most 0.8x the
+ * products of F(2x2)'s (25 a 2x2 tile) on 25 tiles or more (wino3s2_pays): 15x15 outputs
+ * (25 tiles against 64, 0.77x), 21x21, 27x27... 128 -> 256 channels 29x29 -> 15x15, 16
+ * distinct layers in turn (bench/s2), AVX-512 0.75x the time on two threads and 0.80x on
+ * one, AVX2 0.80x and 0.91x. Not on fewer tiles, whose products read the larger bank (25/16)
+ * for fewer tiles: 256 -> 512 channels 15x15 -> 8x8 (9 tiles against 16, 1.1x the
+ * products) 1.75x the time, 128 -> 256 17x17 -> 9x9 (0.71x the products) 1.03-1.2x on
+ * AVX-512 (0.85x on AVX2); nor at 0.87x the products or more (57x57 -> 29x29, 97x97 ->
+ * 49x49, 49x49 -> 25x25, 33x33 -> 17x17: 0.97-1.12x). */
+static bool wino3s2_pays(const gq_conv *c)
+{
+	long t3 = (long)((c->oh + 2) / 3) * ((c->ow + 2) / 3);
+	long t2 = (long)((c->oh + 1) / 2) * ((c->ow + 1) / 2);
+	return t3 >= 25 && 5 * 49 * t3 <= 4 * 25 * t2;
+}
+
 static void choose_algo(gq_conv *c, size_t limit)
 {
 	if (c->cin <= LIFT_CIN) {
@@ -2542,14 +2589,14 @@ static void choose_algo(gq_conv *c, size_t limit)
 		}
 		return;
 	}
-	static const int order[] = {
-	        GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO2S2, GQ_CONV_DIRECT, GQ_CONV_PACKED};
+	static const int order[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO2S2, GQ_CONV_WINO3S2,
+	        GQ_CONV_DIRECT, GQ_CONV_PACKED};
 	size_t alive = gq_conv_banks_alive();
 	size_t room = limit > alive ? limit - alive : 0, best_bytes = SIZE_MAX;
 	int best = GQ_CONV_PACKED;
 	double best_cost = 0;
 	for (int i = 0; i < (int)(sizeof order / sizeof order[0]); i++) {
-		if (!applies(c, order[i]))
+		if (!applies(c, order[i]) || (order[i] == GQ_CONV_WINO3S2 && !wino3s2_pays(c)))
 			continue;
 		plan_algo(c, order[i]);
 		double x = cost(c);
@@ -2570,7 +2617,8 @@ static void choose_algo(gq_conv *c, size_t limit)
  * each axis) share one, but in a group plan, whose products read the bank by point. */
 static int wino_side(const gq_conv *c)
 {
-	bool s2 = !c->grp && (c->algo == GQ_CONV_WINO2S2 || c->algo == GQ_CONV_WINO4S2);
+	bool s2 = !c->grp && (c->algo == GQ_CONV_WINO2S2 || c->algo == GQ_CONV_WINO3S2 ||
+	                             c->algo == GQ_CONV_WINO4S2);
 	return s2 ? c->alpha - c->m + 1 : c->alpha;
 }
 
@@ -2980,7 +3028,7 @@ const char *gq_conv_algo(const gq_conv *c)
 		return gq_conv_algo(gq_orbit_base(c->orbit));
 	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4",
 	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6", "phase", "winograd3",
-	        "winograd3r"};
+	        "winograd3r", "winograd3s2"};
 	return names[c->algo];
 }
 
@@ -3663,6 +3711,9 @@ static const double G3R[5][3] = {{0.5, 0, 0}, {1.0 / 9, 1.0 / 9, 1.0 / 9},
 /* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is stored only
  * by the group plan, whose bank holds every point: wino_side). */
 static const double G2S2[5][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}, {0, 1, 0}};
+/* Stride 2 (in_1d3s2): F(3, 2)'s on w0, w2 (points 0, 1, -1, infinity), then w1 for the
+ * three odd products. */
+static const double G3S2[5][3] = {{1, 0, 0}, {0.5, 0, 0.5}, {0.5, 0, -0.5}, {0, 0, 1}, {0, 1, 0}};
 /* Stride 2 (in_1d4s2): F(4, 2)'s on w0, w2, then w1 for the four odd products. */
 static const double G4S2[6][3] = {{0.5, 0, 0}, {0.5, 0, 0.5}, {1.0 / 6, 0, -1.0 / 6},
         {1.0 / 6, 0, 1.0 / 3}, {0, 0, 1}, {0, 1, 0}};
@@ -3693,6 +3744,7 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	                      : c->algo == GQ_CONV_WINO3   ? G3
 	                      : c->algo == GQ_CONV_WINO3R  ? G3R
 	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
+	                      : c->algo == GQ_CONV_WINO3S2 ? G3S2
 	                                                   : G4S2;
 	int rows = c->grp ? c->cout / c->grp->ng : c->cout; /* a group plan: the identity's */
 	for (int co = 0; co < rows; co++)

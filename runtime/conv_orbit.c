@@ -900,6 +900,25 @@ static bool wino3_candidate(const gq_conv_shape *c)
 	return e3 >= 0 && e3 <= WINO3_WORK * e;
 }
 
+/* F(3x3)'s stride-2 form (GQ_CONV_WINO3S2, s23-s2): a candidate on a stride-2 3x3 layer where
+ * it counts at most WINO3S2_WORK of F(2x2)'s stride-2 form's work and the expanded plan is
+ * not it already (gq_conv_new takes it on 25 tiles or more): the 9x9 outputs, where it ran
+ * 0.85x F(2x2)'s time on AVX2 and 1.03-1.2x on AVX-512 (128 -> 256 channels 17x17, 16
+ * layers in turn, bench/s2). */
+#define WINO3S2_WORK 0.8
+
+static bool wino3s2_candidate(const gq_conv_shape *c, const gq_conv *expanded)
+{
+	size_t bytes;
+	if (c->k != 3 || c->s != 2 || c->d != 1 || !strcmp(gq_conv_algo(expanded), "winograd3s2"))
+		return false;
+	double e2 = gq_conv_estimate_algo(
+	               c->cin, c->h, c->w, c->cout, 3, 2, c->p, 1, GQ_CONV_WINO2S2, &bytes),
+	       e3 = gq_conv_estimate_algo(
+	               c->cin, c->h, c->w, c->cout, 3, 2, c->p, 1, GQ_CONV_WINO3S2, &bytes);
+	return e2 >= 0 && e3 >= 0 && e3 <= WINO3S2_WORK * e2;
+}
+
 /* The group's F(3x3) form (GQ_CONV_WINO3R, on the points 0, 1, -2, -1/2, infinity, closed
  * under p -> 1/p): 225 products an element at 9x9 against the F(2x2) form's 400 and the
  * F(4x4) form's 324, from a bank 25/16 of F(2x2)'s (1/8 of the expanded F(3x3) plan's on
@@ -1022,6 +1041,9 @@ int gq_conv_candidates(
 			def[0] = def[1] = n;
 		ok = (out[n++] = gq_conv_new_wgroup(c, GQ_CONV_WINO2S2, false)) != NULL;
 	}
+	if (ok && wino3s2_candidate(c, out[0]))
+		ok = (out[n++] = gq_conv_new_algo(c->cin, c->h, c->w, c->cout, 3, 2, c->p, 1,
+		              c->relu, GQ_CONV_WINO3S2)) != NULL;
 	if (ok && wino3_candidate(c)) {
 		if (r.kind == EXPANDED &&
 		        wino3_rule(c)) /* the rules' plan; F(2x2)/F(4x4) at out[0] */

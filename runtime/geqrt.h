@@ -273,7 +273,13 @@ enum {
 	/* F(3x3, 3x3) on the points 0, 1, -2, -1/2, infinity (closed under p -> 1/p: the
 	 * group plans' F(3x3); float32 error level with GQ_CONV_WINO3's, never picked by
 	 * gq_conv_new; conv_orbit.c's group3 candidate) */
-	GQ_CONV_WINO3R
+	GQ_CONV_WINO3R,
+	/* a stride-2 3x3 convolution, per axis the even taps as F(3, 2) (points 0, 1, -1,
+	 * infinity) and the odd one as it is: 49 products a 3x3 tile, 0.87x F(2x2)'s stride-2
+	 * form's 25 a 2x2 tile (0.77x where the output's side is 3k: 15x15); gq_conv_new
+	 * picks it where that saves a fifth of the products on 25 tiles or more, gq_net_tune
+	 * measures it where it saves a fifth (conv_orbit.c's wino3s2_candidate) */
+	GQ_CONV_WINO3S2
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);
@@ -289,7 +295,7 @@ size_t gq_memory_limit(void);
 size_t gq_conv_bytes(const gq_conv *c);
 size_t gq_conv_banks_alive(void);
 /* "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2", "winograd4r",
- * "winograd6" or "phase". */
+ * "winograd6", "phase", "winograd3", "winograd3r" or "winograd3s2". */
 const char *gq_conv_algo(const gq_conv *c);
 /* Whether c's Winograd products run on the narrow kernel (output channels in the vectors,
  * tiles broadcast), which the plan picks for maps of few tiles where it pays. */

@@ -181,8 +181,8 @@ static bool new_convs(gq_net *n, size_t *scratch)
 
 /* What plan c is, after a layer's name: ", orbit of N" (", F(3x3)" after it for an F(3x3)
  * base), ", Winograd group of N, F(4x4)" (or F(2x2), F(3x3), F(6x6), F(2x2) stride 2), ", F(6x6)"
- * or ", F(3x3)" for the expanded plan in F(6x6) or F(3x3) (a tuner's choice), or nothing for the
- * expanded plan. */
+ * or ", F(3x3)" for the expanded plan in F(6x6) or F(3x3) (a tuner's choice), ", F(3x3) stride 2"
+ * for F(3x3)'s stride-2 form, or nothing for the expanded plan. */
 static void plan_name(char *s, size_t len, const gq_conv *c)
 {
 	int ng = gq_conv_orbit(c), wg = gq_conv_wgroup(c);
@@ -198,7 +198,11 @@ static void plan_name(char *s, size_t len, const gq_conv *c)
 		        : strcmp(algo, "winograd2")    ? "F(4x4)"
 		                                       : "F(2x2)");
 	else
-		snprintf(s, len, "%s", six ? ", F(6x6)" : three ? ", F(3x3)" : "");
+		snprintf(s, len, "%s",
+		        six                            ? ", F(6x6)"
+		        : three                        ? ", F(3x3)"
+		        : !strcmp(algo, "winograd3s2") ? ", F(3x3) stride 2"
+		                                       : "");
 }
 
 /* Layer i's name for --profile: the generated one, and its plan at batch 1 (both chosen

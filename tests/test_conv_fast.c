@@ -147,7 +147,7 @@ static const char *case_run(const Case *k, int algo)
 	        S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, k->relu, algo);
 	bool wino = algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
 	            algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3;
-	bool s2 = algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO4S2;
+	bool s2 = algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO3S2 || algo == GQ_CONV_WINO4S2;
 	bool applies = s2 ? S->k == 3 && S->s == 2 && S->d == 1
 	                  : !wino || (S->k == 3 && S->s == 1 && S->d == 1);
 	if (algo == GQ_CONV_PHASE)
@@ -189,7 +189,7 @@ static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
 static const int algos[] = {GQ_CONV_AUTO, GQ_CONV_DIRECT, GQ_CONV_PACKED, GQ_CONV_WINO2,
         GQ_CONV_WINO4, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2, GQ_CONV_WINO4R, GQ_CONV_WINO6,
-        GQ_CONV_PHASE, GQ_CONV_WINO3};
+        GQ_CONV_PHASE, GQ_CONV_WINO3, GQ_CONV_WINO3S2};
 enum { NALGOS = sizeof algos / sizeof algos[0] };
 
 /* S under every algorithm and every kernel this CPU runs. */
@@ -305,8 +305,9 @@ START_TEST(panels_of_eight_where_channels_are)
 			for (int a = 0; a < NALGOS; a++) {
 				if (algos[a] == GQ_CONV_PHASE) /* not for 3x3 */
 					continue;
-				bool s2 =
-				        algos[a] == GQ_CONV_WINO2S2 || algos[a] == GQ_CONV_WINO4S2;
+				bool s2 = algos[a] == GQ_CONV_WINO2S2 ||
+				          algos[a] == GQ_CONV_WINO3S2 ||
+				          algos[a] == GQ_CONV_WINO4S2;
 				gq_conv *c = gq_conv_new_algo(
 				        16, 41, 39, P[i].cout, 3, s2 ? 2 : 1, 1, 1, true, algos[a]);
 				ck_assert_ptr_nonnull(c);
@@ -339,11 +340,11 @@ END_TEST
 
 /* The narrow Winograd product, which the plan picks for maps of few tiles: F(2x2) on maps
  * of 1 to 40 tiles (F(4x4) on the same maps: a quarter as many; 14, 25 and 28 tiles take
- * AVX-512's 14-row, 13-row and, split in two, 14-row calls), strides 1 and 2, 129 input
- * channels and 90 output (not whole panels of 16 or 32), relu, with and without a residual
- * (also in place), on every kernel the CPU runs, each against the naive loop. Each kernel
- * must have taken the narrow product where the wide one computes most of its columns for
- * tiles that do not exist: F(4x4) on 8x8 (4 tiles). */
+ * AVX-512's 14-row, 13-row and, split in two, 14-row calls), strides 1 and 2 (at stride 2
+ * F(3x3)'s form too), 129 input channels and 90 output (not whole panels of 16 or 32), relu,
+ * with and without a residual (also in place), on every kernel the CPU runs, each against the naive
+ * loop. Each kernel must have taken the narrow product where the wide one computes most of its
+ * columns for tiles that do not exist: F(4x4) on 8x8 (4 tiles). */
 START_TEST(narrow_products_every_kernel)
 {
 	static const int counts[] = {
@@ -360,12 +361,13 @@ START_TEST(narrow_products_every_kernel)
 		for (int kern = 0; kern < 3; kern++) {
 			if (gq_conv_use_kernel(kernel_names[kern]))
 				continue;
-			for (int m = 0; m < 2; m++) {
-				int algo = s == 1 ? (m ? GQ_CONV_WINO4 : GQ_CONV_WINO2)
-				                  : (m ? GQ_CONV_WINO4S2 : GQ_CONV_WINO2S2);
+			for (int m = 0; m < 2 + (s == 2); m++) {
+				int algo = s == 1   ? (m ? GQ_CONV_WINO4 : GQ_CONV_WINO2)
+				           : m == 2 ? GQ_CONV_WINO3S2
+				                    : (m ? GQ_CONV_WINO4S2 : GQ_CONV_WINO2S2);
 				bool nw = !strcmp(case_run(&k, algo), "narrow");
 				narrow[kern] += nw;
-				narrow8x8[kern] += nw && m && oh == 8 && ow == 8;
+				narrow8x8[kern] += nw && m == 1 && oh == 8 && ow == 8;
 			}
 		}
 		case_free(&k);
@@ -551,7 +553,8 @@ START_TEST(threads_agree_bit_for_bit)
 		return;
 	for (size_t i = 0; i < sizeof split_shapes / sizeof split_shapes[0]; i++)
 		for (int a = 0; a < NALGOS; a++)
-			same_on_any_threads(&split_shapes[i], algos[a], (int)(i + a) % 3);
+			if (algos[a] != GQ_CONV_WINO3S2) /* stride2_f3_odd_shapes' */
+				same_on_any_threads(&split_shapes[i], algos[a], (int)(i + a) % 3);
 	gq_conv_use_kernel(NULL);
 }
 END_TEST
@@ -569,7 +572,7 @@ static const Shape row_cut_shapes[] = {
 START_TEST(ranges_at_a_row_of_tiles)
 {
 	static const int wino[] = {GQ_CONV_WINO2, GQ_CONV_WINO4, GQ_CONV_WINO4R, GQ_CONV_WINO6,
-	        GQ_CONV_WINO3, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2};
+	        GQ_CONV_WINO3, GQ_CONV_WINO2S2, GQ_CONV_WINO4S2, GQ_CONV_WINO3S2};
 	seed(5);
 	if (gq_conv_use_kernel(kernel_names[_i]))
 		return;
@@ -581,18 +584,51 @@ START_TEST(ranges_at_a_row_of_tiles)
 }
 END_TEST
 
+/* F(3x3)'s stride-2 form (GQ_CONV_WINO3S2, s23-s2) on odd and even sizes (outputs of 3k
+ * and not: 15x15 from 29x29 and 30x30, 11x10, 6x6, 1x1), padding 0, 1, 2, wide and narrow
+ * products, bias, relu, a residual (also in place): against the naive loop on every kernel
+ * the CPU runs, and 1-3 threads bit for bit (kernel _i). */
+START_TEST(stride2_f3_odd_shapes)
+{
+	static const Shape S[] = {{13, 29, 29, 17, 3, 2, 1, 1}, {40, 30, 30, 33, 3, 2, 1, 1},
+	        {129, 21, 19, 90, 3, 2, 1, 1}, {7, 11, 12, 5, 3, 2, 0, 1},
+	        {9, 8, 9, 11, 3, 2, 2, 1}, {3, 3, 3, 4, 3, 2, 0, 1}, {64, 29, 29, 64, 3, 2, 1, 1}};
+	seed(23);
+	if (gq_conv_use_kernel(kernel_names[_i]))
+		return;
+	for (size_t i = 0; i < sizeof S / sizeof S[0]; i++) {
+		for (int sum = NO_SUM; sum <= SUM_IN_PLACE; sum++)
+			for (int relu = 0; relu < 2; relu++)
+				ck_assert(check_one(&S[i], GQ_CONV_WINO3S2, relu, sum != SUM, sum));
+		if (S[i].cin >= 40) /* split over the threads */
+			same_on_any_threads(&S[i], GQ_CONV_WINO3S2, (int)i % 3);
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 START_TEST(auto_picks_winograd_for_wide_3x3)
 {
 	gq_conv *c = gq_conv_new(128, 29, 29, 128, 3, 1, 1, 1, true);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_str_eq(gq_conv_algo(c), "winograd4");
 	gq_conv_free(c);
-	c = gq_conv_new(128, 29, 29, 256, 3, 2, 1, 1, true); /* stride 2: the F(2x2) form */
-	ck_assert_str_eq(gq_conv_algo(c), "winograd2s2");
-	gq_conv_free(c);
-	c = gq_conv_new(256, 15, 15, 512, 3, 2, 1, 1, true); /* 8x8 out: 2x2 tiles fill a panel */
-	ck_assert_str_eq(gq_conv_algo(c), "winograd2s2");
-	gq_conv_free(c);
+	/* stride 2: F(3x3)'s form where it saves a fifth of F(2x2)'s products on 25 tiles or
+	 * more (15x15 and 21x21 outputs), F(2x2)'s elsewhere (s23-s2) */
+	static const struct {
+		int cin, hw, cout;
+		const char *algo;
+	} S2[] = {{128, 29, 256, "winograd3s2"}, {40, 41, 48, "winograd3s2"},
+	        {64, 57, 128, "winograd2s2"}, {256, 15, 512, "winograd2s2"},
+	        {128, 17, 256, "winograd2s2"}, {32, 97, 64, "winograd2s2"},
+	        {64, 49, 128, "winograd2s2"}};
+	for (size_t i = 0; i < sizeof S2 / sizeof S2[0]; i++) {
+		c = gq_conv_new(S2[i].cin, S2[i].hw, S2[i].hw, S2[i].cout, 3, 2, 1, 1, true);
+		ck_assert_ptr_nonnull(c);
+		ck_assert_msg(!strcmp(gq_conv_algo(c), S2[i].algo), "%d -> %d at %dx%d: %s",
+		        S2[i].cin, S2[i].cout, S2[i].hw, S2[i].hw, gq_conv_algo(c));
+		gq_conv_free(c);
+	}
 	c = gq_conv_new(128, 29, 29, 256, 3, 3, 1, 1, true);
 	ck_assert_msg(strncmp(gq_conv_algo(c), "winograd", 8), "%s for stride 3", gq_conv_algo(c));
 	gq_conv_free(c);
@@ -676,6 +712,7 @@ START_TEST(bad_shapes_have_no_plan)
 	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 1, 0, 1, false, GQ_CONV_WINO2S2));
 	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 5, 2, 0, 1, false, GQ_CONV_WINO2S2));
 	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 3, 0, 1, false, GQ_CONV_WINO4S2));
+	ck_assert_ptr_null(gq_conv_new_algo(1, 9, 9, 1, 3, 1, 0, 1, false, GQ_CONV_WINO3S2));
 	gq_conv_free(NULL);
 }
 END_TEST
@@ -1198,6 +1235,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, two_threads);
 	tcase_add_loop_test(tc, threads_agree_bit_for_bit, 0, 3);
 	tcase_add_loop_test(tc, ranges_at_a_row_of_tiles, 0, 3);
+	tcase_add_loop_test(tc, stride2_f3_odd_shapes, 0, 3);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);
 	tcase_add_test(tc, memory_limit_picks_smaller_banks);
 	tcase_add_test(tc, release_keeps_partial_pages);

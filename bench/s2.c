@@ -1,0 +1,147 @@
+/* bench/s2.c: a stride-2 3x3 layer's plans alternated in one process (s23-s2): L distinct
+ * layers of one shape per plan, run in turn (L = 16: the banks stream from memory, as in a
+ * model at batch 1), ms a layer, medians of the rounds, and useful GFLOP/s (the direct
+ * convolution's multiply-adds, 2 flops each). `build/bench/s2 THREADS ROUNDS L CIN H COUT
+ * NG PLAN...`, PLAN one of a (the rules' choice, gq_conv_new), 2 (F(2x2)'s stride-2 form,
+ * expanded), 3 (F(3x3)'s), 4 (F(4x4)'s), d (direct), k (packed), g (the group's F(2x2) stride-2
+ * form), and s (a stride-1 3x3 layer of the same channels on the output's size, the rules' plan:
+ * what the stride-1 machinery does with as many useful multiply-adds). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "conv_orbit.h"
+
+static const int P4M[] = {0, 1, 2, 3, 4, 5, 6, 7}, P4[] = {0, 1, 2, 3};
+
+static void placement(const char *when)
+{
+	double ns = gq_round_trip_ns();
+	printf("# %s: vCPUs %s, round trip %.0f ns\n", when,
+	        ns < 0           ? "not measured"
+	        : ns > GQ_FAR_NS ? "far"
+	                         : "near",
+	        ns);
+}
+
+static double now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static gq_conv *make(const gq_conv_shape *s, int oh, char plan)
+{
+	switch (plan) {
+	case 'a':
+		return gq_conv_new(s->cin, s->h, s->w, s->cout, 3, 2, 1, 1, true);
+	case '2':
+		return gq_conv_new_algo(
+		        s->cin, s->h, s->w, s->cout, 3, 2, 1, 1, true, GQ_CONV_WINO2S2);
+	case '3':
+		return gq_conv_new_algo(
+		        s->cin, s->h, s->w, s->cout, 3, 2, 1, 1, true, GQ_CONV_WINO3S2);
+	case '4':
+		return gq_conv_new_algo(
+		        s->cin, s->h, s->w, s->cout, 3, 2, 1, 1, true, GQ_CONV_WINO4S2);
+	case 'd':
+		return gq_conv_new_algo(
+		        s->cin, s->h, s->w, s->cout, 3, 2, 1, 1, true, GQ_CONV_DIRECT);
+	case 'k':
+		return gq_conv_new_algo(
+		        s->cin, s->h, s->w, s->cout, 3, 2, 1, 1, true, GQ_CONV_PACKED);
+	case 'g':
+		return gq_conv_new_wgroup(s, GQ_CONV_WINO2S2, false);
+	case 's':
+		return gq_conv_new(s->cin, oh, oh, s->cout, 3, 1, 1, 1, true);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 9) {
+		fprintf(stderr, "usage: s2 THREADS ROUNDS L CIN H COUT NG PLAN...\n");
+		return 2;
+	}
+	int threads = atoi(argv[1]), rounds = atoi(argv[2]), L = atoi(argv[3]);
+	int cin = atoi(argv[4]), h = atoi(argv[5]), cout = atoi(argv[6]), ng = atoi(argv[7]);
+	int np = argc - 8, oh = (h - 1) / 2 + 1;
+	if (np > 8 || L > 64 || L < 1 || rounds < 1)
+		return 2;
+	gq_conv_shape s = {cin, h, h, cout, 3, 2, 1, 1, true, ng, ng == 8 ? P4M : P4, false};
+	gq_set_threads(threads);
+	size_t nin = (size_t)cin * h * h, nout = (size_t)cout * h * h, wn = (size_t)cout * cin * 9;
+	float *w = malloc(wn * sizeof *w), *bias = calloc(cout, sizeof *bias);
+	float *in = malloc(nin * sizeof *in), *out = malloc(nout * sizeof *out);
+	srand(1);
+	for (size_t i = 0; i < wn; i++)
+		w[i] = (float)rand() / RAND_MAX - 0.5f;
+	for (size_t i = 0; i < nin; i++)
+		in[i] = (float)rand() / RAND_MAX;
+	gq_conv *c[8][64];
+	size_t scratch = 0;
+	for (int p = 0; p < np; p++)
+		for (int l = 0; l < L; l++) {
+			if (!(c[p][l] = make(&s, oh, argv[8 + p][0]))) {
+				fprintf(stderr, "plan %s does not apply\n", argv[8 + p]);
+				for (int m = p + 1; m < np; m++)
+					argv[8 + m - 1] = argv[8 + m];
+				np--, p--;
+				break;
+			}
+			gq_conv_set(c[p][l], w, bias);
+			if (gq_conv_scratch(c[p][l]) > scratch)
+				scratch = gq_conv_scratch(c[p][l]);
+		}
+	float *scr = malloc(scratch * sizeof *scr);
+	double *t = malloc(sizeof *t * np * rounds);
+	double flop = 2.0 * cout * cin * 9 * oh * oh;
+	/* each plan's outputs against the first's (the largest difference, relative) */
+	float *ref = malloc(nout * sizeof *ref);
+	size_t no = (size_t)cout * oh * oh;
+	gq_conv_run(c[0][0], ref, in, scr);
+	for (int p = 1; p < np; p++) {
+		if (argv[8 + p][0] == 's')
+			continue;
+		gq_conv_run(c[p][0], out, in, scr);
+		double d = 0, m = 0;
+		for (size_t i = 0; i < no; i++) {
+			double e = out[i] - ref[i];
+			d = e * e > d * d ? (e < 0 ? -e : e) : d;
+			m = ref[i] > m ? ref[i] : ref[i] < -m ? -ref[i] : m;
+		}
+		printf("# %s against %s: largest difference %.2g of the largest output\n",
+		        argv[8 + p], argv[8], d / m);
+	}
+	placement("before");
+	for (int r = -2; r < rounds; r++)
+		for (int k = 0; k < np; k++) {
+			int p = (r & 1) ? np - 1 - k : k;
+			double t0 = now_ms();
+			for (int l = 0; l < L; l++)
+				gq_conv_run(c[p][l], out, in, scr);
+			if (r >= 0)
+				t[p * rounds + r] = (now_ms() - t0) / L;
+		}
+	placement("after");
+	for (int p = 0; p < np; p++) {
+		qsort(t + p * rounds, rounds, sizeof *t, cmp);
+		double med = t[p * rounds + rounds / 2];
+		printf("%d %d->%d %dx%d->%d %s %-7s %s narrow=%d bank %.2f MB: median %.3f ms "
+		       "(%.3f %.3f) %.0f GFLOP/s\n",
+		        threads, cin, cout, h, h, oh, argv[8 + p], gq_conv_algo(c[p][0]),
+		        gq_conv_wgroup(c[p][0]) ? "group" : "", gq_conv_narrow(c[p][0]),
+		        gq_conv_bytes(c[p][0]) / 1048576.0, med, t[p * rounds + rounds / 4],
+		        t[p * rounds + 3 * rounds / 4], flop / med * 1e-6);
+	}
+	return 0;
+}

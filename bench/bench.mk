@@ -43,21 +43,21 @@ bench: all $(B)/bench/peak $(B)/bench/kernel
 # `build/bench/g8 THREADS ROUNDS L CIN HW COUT NG PLAN...`: a group layer's plans (expanded,
 # the group at F(2x2), F(4x4), F(6x6), wide or narrow) alternated in one process, L distinct
 # layers each (bench/g8.c); not part of `make bench`.
-$(B)/bench/g8: bench/g8.c $(B)/libgeqrt.a
+$(B)/bench/g8: bench/g8.c bench/harness.h $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 
 # `build/bench/lift THREADS ROUNDS [FLUSH_MB [CIN H COUT]]`: ResNet-18's stem with its pool
 # fused, writing its map out against pooling each band from a thread's buffer (bench/lift.c,
 # s22-big); not part of `make bench`.
-$(B)/bench/lift: bench/lift.c $(B)/libgeqrt.a
+$(B)/bench/lift: bench/lift.c bench/harness.h $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 
 # `build/bench/s2 THREADS ROUNDS L CIN H COUT NG PLAN...`: a stride-2 3x3 layer's plans
-# (the rules', F(2x2)'s and F(4x4)'s stride-2 forms, direct, packed, the group's stride-2
+# (the rules', F(2x2)'s, F(3x3)'s and F(4x4)'s stride-2 forms, direct, packed, the group's stride-2
 # form, and a stride-1 layer on the output's size) alternated in one process, L distinct
 # layers each (bench/s2.c, s23-s2); not part of `make bench`.
-$(B)/bench/s2: bench/s2.c $(B)/libgeqrt.a
+$(B)/bench/s2: bench/s2.c bench/harness.h $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@

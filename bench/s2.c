@@ -9,34 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "conv_orbit.h"
+#include "harness.h"
 
 static const int P4M[] = {0, 1, 2, 3, 4, 5, 6, 7}, P4[] = {0, 1, 2, 3};
-
-static void placement(const char *when)
-{
-	double ns = gq_round_trip_ns();
-	printf("# %s: vCPUs %s, round trip %.0f ns\n", when,
-	        ns < 0           ? "not measured"
-	        : ns > GQ_FAR_NS ? "far"
-	                         : "near",
-	        ns);
-}
-
-static double now_ms(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 static gq_conv *make(const gq_conv_shape *s, int oh, char plan)
 {

@@ -4988,6 +4988,13 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 	gq_conv_run_sum(c, out, in, NULL, scratch);
 }
 
+void gq_conv_run_pair(const gq_conv *a, const gq_conv *b, float *out, const float *in,
+        float *mid, const float *add, float *scratch)
+{
+	gq_conv_run(a, mid, in, scratch);
+	gq_conv_run_sum(b, out, mid, add, scratch);
+}
+
 /* Only a direct plan pools as it goes (ResNet's lift, 7x7 stride 2, runs direct); others
  * (an orbit's plan has no shape of its own: hence n, h, w) pool after the conv, as the
  * unfused pair would. */

@@ -2,8 +2,9 @@
  * It writes out what plan.c decided: which layers run, which bn folds into its conv, the
  * buffers of one workspace. The generated forward is a flat list of runtime calls on
  * constant shapes and offsets; only m_new and m_load allocate. Convolutions run as gq_conv plans
- * (packed filters, a relu that reads only the conv's output fused into it), and a batch is split
- * over the runtime's threads, each with its own workspace. */
+ * (packed filters, a relu that reads only the conv's output fused into it), a residual block's
+ * two 3x3 convolutions in one call (gq_conv_run_pair), and a batch is split over the runtime's
+ * threads, each with its own workspace. */
 #include "geqc.h"
 
 #include <ctype.h>
@@ -532,6 +533,53 @@ static void emit_layer(FILE *c, const Plan *P, int i, const Diag *src)
 	fputs("}\n\n", c);
 }
 
+/* The forward table's entry for layer i: its function, its name for --profile (what it
+ * absorbed), its conv's shape where --profile names its plan; no parts. */
+static void put_entry(FILE *c, const Plan *P, int i)
+{
+	const Layer *L = &P->m->layer[i];
+	fprintf(c, "{layer_%s, \"%s, line %d", L->name, L->name, L->loc.first_line);
+	put_merged(c, P, i, ", ");
+	fputc('"', c);
+	/* --profile says whether a lift or gconv ran as an orbit (a choice made at run
+	 * time) */
+	if (op_has(L->op, P_CONV) && L->out_shape.kind == K_GMAP)
+		fprintf(c, ", &convs[%s]", upper(L->name).s);
+	else
+		fputs(", NULL", c);
+	fputs(", NULL}", c); /* every field given: -Wextra stays quiet */
+}
+
+/* The pair of convs a and b = P->pair[a] (plan_pair): one function calling
+ * gq_conv_run_pair on the buffers the two layers' functions above use, and the two as its
+ * parts, which the tuner runs apart. */
+static void emit_pair(FILE *c, const Plan *P, int a)
+{
+	const Layer *A = &P->m->layer[a], *B = &P->m->layer[P->pair[a]];
+	int b = P->pair[a];
+	fprintf(c,
+	        "/* %s + %s (lines %d, %d), a residual block's two convolutions:\n"
+	        " * layer_%s then layer_%s in one call (gq_conv_run_pair), which may\n"
+	        " * run them by bands of rows, the middle map read back from the cache; the tuner\n"
+	        " * runs the two apart (the parts). */\n",
+	        A->path, B->path, A->loc.first_line, B->loc.first_line, A->name, B->name);
+	fprintf(c, "static const gq_layer pair_%s_parts[2] = {\n\t", A->name);
+	put_entry(c, P, a);
+	fputs(",\n\t", c);
+	put_entry(c, P, b);
+	fprintf(c, ",\n};\n\nstatic void pair_%s(const gq_image *im)\n{\n", A->name);
+	fprintf(c, "\tgq_conv_run_pair(im->net->conv[%s], ", upper(A->name).s);
+	fprintf(c, "im->net->conv[%s], ", upper(B->name).s);
+	put_buf(c, P, B->out);
+	fputs(", ", c);
+	put_buf(c, P, A->in[0]);
+	fputs(", ", c);
+	put_buf(c, P, B->in[0]);
+	fputs(", ", c);
+	put_buf(c, P, plan_sum_operand(P, b));
+	fputs(", im->scratch);\n}\n\n", c);
+}
+
 static void emit_layers(FILE *c, const Plan *P, const Diag *src)
 {
 	if (P->m->output == 0)
@@ -540,9 +588,12 @@ static void emit_layers(FILE *c, const Plan *P, const Diag *src)
 		        "static void copy_input(const gq_image *im)\n{\n"
 		        "\tmemcpy(im->y, im->x, %s_IN_SIZE * sizeof(float));\n}\n\n",
 		        P->up);
-	for (int i = 0; i < P->m->nlayers; i++)
+	for (int i = 0; i < P->m->nlayers; i++) {
 		if (plan_has_code(P, i))
 			emit_layer(c, P, i, src);
+		if (P->pair[i] >= 0 && P->pair[i] < i)
+			emit_pair(c, P, P->pair[i]);
+	}
 }
 
 /* A layer without code of its own, in the forward table: what became of it. */
@@ -566,6 +617,20 @@ static void put_no_code(FILE *c, const Plan *P, int i)
 		fputs("the same floats, now a vector */\n", c);
 }
 
+/* The forward table's entry for the pair of convs a and P->pair[a]: "basic1_gconv1 +
+ * basic1_gconv2, lines 5-6" (what each absorbed: its part's name); --profile adds each
+ * conv's plan. */
+static void put_pair_entry(FILE *c, const Plan *P, int a)
+{
+	const Layer *A = &P->m->layer[a], *B = &P->m->layer[P->pair[a]];
+	fprintf(c, "\t{pair_%s, \"%s + %s, ", A->name, A->name, B->name);
+	if (A->loc.first_line == B->loc.first_line)
+		fprintf(c, "line %d", A->loc.first_line);
+	else
+		fprintf(c, "lines %d-%d", A->loc.first_line, B->loc.first_line);
+	fprintf(c, "\", NULL, pair_%s_parts},\n", A->name);
+}
+
 static void emit_forward(FILE *c, const Plan *P)
 {
 	const Model *m = P->m;
@@ -575,25 +640,23 @@ static void emit_forward(FILE *c, const Plan *P)
 	      "*/\nstatic const gq_layer forward[] = {\n",
 	        c);
 	if (m->output == 0)
-		fputs("\t{copy_input, \"copy the input\"},\n", c);
+		fputs("\t{copy_input, \"copy the input\", NULL, NULL},\n", c);
 	for (int i = 0; i < m->nlayers; i++) {
 		const Layer *L = &m->layer[i];
 		if (!P->live[i])
 			continue;
 		if (!plan_has_code(P, i)) {
 			put_no_code(c, P, i);
-			continue;
+		} else if (P->pair[i] > i) {
+			put_pair_entry(c, P, i);
+		} else if (P->pair[i] >= 0) {
+			fprintf(c, "\t/* %s: paired with %s */\n", L->name,
+			        m->layer[P->pair[i]].name);
+		} else {
+			fputc('\t', c);
+			put_entry(c, P, i);
+			fputs(",\n", c);
 		}
-		fprintf(c, "\t{layer_%s, \"%s, line %d", L->name, L->name, L->loc.first_line);
-		put_merged(c, P, i, ", ");
-		fputc('"', c);
-		/* --profile says whether a lift or gconv ran as an orbit (a choice made at run
-		 * time) */
-		if (op_has(L->op, P_CONV) && L->out_shape.kind == K_GMAP)
-			fprintf(c, ", &convs[%s]", upper(L->name).s);
-		else
-			fputs(", NULL", c); /* every field given: -Wextra stays quiet */
-		fputs("},\n", c);
 	}
 	fputs("};\n\n", c);
 }

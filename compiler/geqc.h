@@ -527,6 +527,7 @@ typedef struct Plan {
 	int *fuse;       /* per layer: a conv's fused relu, a fused relu's conv, or -1 */
 	int *sum;        /* per layer: a conv's fused `+`, a fused `+`'s conv, or -1 */
 	int *pool;       /* per layer: a conv's fused pool, a fused pool's conv, or -1 */
+	int *pair;       /* per conv: the other conv of its residual pair (plan_pair), or -1 */
 	int *over;       /* per layer: the operand an elementwise op overwrites, or -1 */
 	unsigned *slice; /* per concat: bit j set if operand j was written in its slice */
 	int *param0;     /* per layer: its first tensor in the parameter table */

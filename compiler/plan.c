@@ -1,7 +1,8 @@
 /* plan.c: the planner, the pass between the lint and the emitters. It decides what the
  * emitted C computes where, at compile time: which layers run (those the output needs),
  * which bn folds into the conv before it (P_FOLDS), which relu runs in a conv's epilogue
- * (P_FUSES), which max pool runs on a conv's rows as it writes them (P_ROWS), and one
+ * (P_FUSES), which max pool runs on a conv's rows as it writes them (P_ROWS), which two
+ * 3x3 convs of a residual block run in one call (plan_pair), and one
  * workspace in which a value's buffer is reused once its last reader
  * ran (an op that may overwrite (P_OVERWRITE) writes over an operand that dies there),
  * packed first-fit; then where each layer's parameters sit in one parameter block.
@@ -207,6 +208,45 @@ static void plan_pool(Plan *P)
 		for (int s = P->slot[L->out]; s >= 0; s = P->slots[s].parent)
 			if (P->slots[s].from > c)
 				P->slots[s].from = c;
+	}
+}
+
+/* Whether L is a conv 3x3, stride 1, pad 1, dilation 1: its output the size of its input. */
+static bool same_3x3(const Layer *L)
+{
+	return op_has(L->op, P_CONV) && L->k == 3 && L->s == 1 && L->p == 1 && L->d == 1 &&
+	       L->in_shape.h == L->out_shape.h && L->in_shape.w == L->out_shape.w;
+}
+
+/* Whether a live layer strictly between a and b runs code of its own. */
+static bool code_between(const Plan *P, int a, int b)
+{
+	for (int k = a + 1; k < b; k++)
+		if (plan_has_code(P, k))
+			return true;
+	return false;
+}
+
+/* A residual block's two convolutions run in one call (gq_conv_run_pair), which may run
+ * them by bands of rows so that the middle map is read back from the cache: conv b, 3x3
+ * stride 1 with the block's `+` fused (plan_sum) and no pool, reads only what conv a's
+ * epilogue ends in (its folded bn, fused relu), a the same 3x3 on a map of the same size
+ * with no pool fused, and nothing runs between them. The middle buffer is live from a to
+ * b, so it shares no place with the block's input, output or residual. */
+static void plan_pair(Plan *P)
+{
+	const Model *m = P->m;
+	for (int i = 0; i < m->nlayers; i++)
+		P->pair[i] = -1;
+	for (int b = 0; b < m->nlayers; b++) {
+		const Layer *B = &m->layer[b];
+		int v = B->in[0], a = P->live[b] && same_3x3(B) ? conv_ending(P, v) : -1;
+		if (a < 0 || v == m->output || P->sum[b] < 0 || P->pool[b] >= 0 ||
+		        P->nread[v] != 1 || !same_3x3(&m->layer[a]) || P->pool[a] >= 0 ||
+		        P->pair[a] >= 0 || code_between(P, a, b))
+			continue;
+		P->pair[a] = b;
+		P->pair[b] = a;
 	}
 }
 
@@ -460,6 +500,7 @@ Plan *plan_model(const Model *m, Arena *a)
 	P->fuse = plan_array(a, nl, sizeof *P->fuse);
 	P->sum = plan_array(a, nl, sizeof *P->sum);
 	P->pool = plan_array(a, nl, sizeof *P->pool);
+	P->pair = plan_array(a, nl, sizeof *P->pair);
 	P->over = plan_array(a, nl, sizeof *P->over);
 	P->slice = plan_array(a, nl, sizeof *P->slice);
 	P->param0 = plan_array(a, nl, sizeof *P->param0);
@@ -476,6 +517,7 @@ Plan *plan_model(const Model *m, Arena *a)
 	plan_concat(P);
 	plan_fuse(P);
 	plan_pool(P);
+	plan_pair(P);
 	plan_pack(P);
 	plan_params(P);
 	return P;
@@ -540,6 +582,9 @@ static void dump_layer(FILE *out, const Plan *P, int i)
 		fprintf(out, "; %s fused", P->m->layer[P->fuse[i]].name);
 	if (op_has(L->op, P_CONV) && P->pool[i] >= 0)
 		fprintf(out, "; %s fused", P->m->layer[P->pool[i]].name);
+	if (P->pair[i] >= 0)
+		fprintf(out, "; %s with %s in one call (pair)", P->pair[i] > i ? "first" : "second",
+		        P->m->layer[P->pair[i]].name);
 	for (int j = 0; L->op == OP_CONCAT && j < L->nin; j++)
 		if (plan_concat_in_place(P, i, j))
 			fprintf(out, "; v%d written in its slice", L->in[j]);

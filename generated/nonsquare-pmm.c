@@ -103,16 +103,16 @@ static void layer_linear1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 9, bn1 folded in, relu1 fused, maxpool1 fused", &convs[LIFT1]},
+	{layer_lift1, "lift1, line 9, bn1 folded in, relu1 fused, maxpool1 fused", &convs[LIFT1], NULL},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
 	/* maxpool1: fused into lift1 */
-	{layer_gconv1, "gconv1, line 11, bn2 folded in, relu2 fused", &convs[GCONV1]},
+	{layer_gconv1, "gconv1, line 11, bn2 folded in, relu2 fused", &convs[GCONV1], NULL},
 	/* bn2: folded into gconv1 */
 	/* relu2: fused into gconv1 */
-	{layer_gpool1, "gpool1, line 12", NULL},
-	{layer_global_avgpool1, "global_avgpool1, line 13", NULL},
-	{layer_linear1, "linear1, line 13", NULL},
+	{layer_gpool1, "gpool1, line 12", NULL, NULL},
+	{layer_global_avgpool1, "global_avgpool1, line 13", NULL, NULL},
+	{layer_linear1, "linear1, line 13", NULL, NULL},
 };
 
 /* Keeps the file's tensors t (params order) in the parameter block as the layers use

@@ -175,28 +175,28 @@ static void layer_linear1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 8, bn1 folded in, relu1 fused", &convs[LIFT1]},
+	{layer_lift1, "lift1, line 8, bn1 folded in, relu1 fused", &convs[LIFT1], NULL},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
-	{layer_gconv1, "gconv1, line 9, bn2 folded in, relu2 fused, maxpool1 fused", &convs[GCONV1]},
+	{layer_gconv1, "gconv1, line 9, bn2 folded in, relu2 fused, maxpool1 fused", &convs[GCONV1], NULL},
 	/* bn2: folded into gconv1 */
 	/* relu2: fused into gconv1 */
 	/* maxpool1: fused into gconv1 */
-	{layer_gconv2, "gconv2, line 11, bn3 folded in, relu3 fused", &convs[GCONV2]},
+	{layer_gconv2, "gconv2, line 11, bn3 folded in, relu3 fused", &convs[GCONV2], NULL},
 	/* bn3: folded into gconv2 */
 	/* relu3: fused into gconv2 */
-	{layer_gconv3, "gconv3, line 12, bn4 folded in, relu4 fused", &convs[GCONV3]},
+	{layer_gconv3, "gconv3, line 12, bn4 folded in, relu4 fused", &convs[GCONV3], NULL},
 	/* bn4: folded into gconv3 */
 	/* relu4: fused into gconv3 */
-	{layer_gconv4, "gconv4, line 13, bn5 folded in, relu5 fused", &convs[GCONV4]},
+	{layer_gconv4, "gconv4, line 13, bn5 folded in, relu5 fused", &convs[GCONV4], NULL},
 	/* bn5: folded into gconv4 */
 	/* relu5: fused into gconv4 */
-	{layer_gconv5, "gconv5, line 14, bn6 folded in, relu6 fused", &convs[GCONV5]},
+	{layer_gconv5, "gconv5, line 14, bn6 folded in, relu6 fused", &convs[GCONV5], NULL},
 	/* bn6: folded into gconv5 */
 	/* relu6: fused into gconv5 */
-	{layer_gpool1, "gpool1, line 15", NULL},
-	{layer_global_avgpool1, "global_avgpool1, line 16", NULL},
-	{layer_linear1, "linear1, line 16", NULL},
+	{layer_gpool1, "gpool1, line 15", NULL, NULL},
+	{layer_global_avgpool1, "global_avgpool1, line 16", NULL, NULL},
+	{layer_linear1, "linear1, line 16", NULL, NULL},
 };
 
 /* Keeps the file's tensors t (params order) in the parameter block as the layers use

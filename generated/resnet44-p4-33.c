@@ -539,6 +539,20 @@ static void layer_basic1_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC1_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC1_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
+/* basic1.gconv1 + basic1.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic1_gconv1 then layer_basic1_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic1_gconv1_parts[2] = {
+	{layer_basic1_gconv1, "basic1_gconv1, line 5, basic1_bn1 folded in, basic1_relu1 fused", &convs[BASIC1_GCONV1], NULL},
+	{layer_basic1_gconv2, "basic1_gconv2, line 6, basic1_bn2 folded in, basic1_add1 fused, basic1_relu2 fused", &convs[BASIC1_GCONV2], NULL},
+};
+
+static void pair_basic1_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC1_GCONV1], im->net->conv[BASIC1_GCONV2], im->ws + LIFT1_OUT, im->ws + LIFT1_OUT, im->ws + BASIC1_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
+}
+
 /* basic2.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic2_bn1 folded in; basic2_relu1 fused */
@@ -553,6 +567,20 @@ static void layer_basic2_gconv1(const gq_image *im)
 static void layer_basic2_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC2_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC2_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
+}
+
+/* basic2.gconv1 + basic2.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic2_gconv1 then layer_basic2_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic2_gconv1_parts[2] = {
+	{layer_basic2_gconv1, "basic2_gconv1, line 5, basic2_bn1 folded in, basic2_relu1 fused", &convs[BASIC2_GCONV1], NULL},
+	{layer_basic2_gconv2, "basic2_gconv2, line 6, basic2_bn2 folded in, basic2_add1 fused, basic2_relu2 fused", &convs[BASIC2_GCONV2], NULL},
+};
+
+static void pair_basic2_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC2_GCONV1], im->net->conv[BASIC2_GCONV2], im->ws + LIFT1_OUT, im->ws + LIFT1_OUT, im->ws + BASIC2_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic3.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -571,6 +599,20 @@ static void layer_basic3_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC3_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC3_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
+/* basic3.gconv1 + basic3.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic3_gconv1 then layer_basic3_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic3_gconv1_parts[2] = {
+	{layer_basic3_gconv1, "basic3_gconv1, line 5, basic3_bn1 folded in, basic3_relu1 fused", &convs[BASIC3_GCONV1], NULL},
+	{layer_basic3_gconv2, "basic3_gconv2, line 6, basic3_bn2 folded in, basic3_add1 fused, basic3_relu2 fused", &convs[BASIC3_GCONV2], NULL},
+};
+
+static void pair_basic3_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC3_GCONV1], im->net->conv[BASIC3_GCONV2], im->ws + LIFT1_OUT, im->ws + LIFT1_OUT, im->ws + BASIC3_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
+}
+
 /* basic4.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic4_bn1 folded in; basic4_relu1 fused */
@@ -585,6 +627,20 @@ static void layer_basic4_gconv1(const gq_image *im)
 static void layer_basic4_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC4_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC4_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
+}
+
+/* basic4.gconv1 + basic4.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic4_gconv1 then layer_basic4_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic4_gconv1_parts[2] = {
+	{layer_basic4_gconv1, "basic4_gconv1, line 5, basic4_bn1 folded in, basic4_relu1 fused", &convs[BASIC4_GCONV1], NULL},
+	{layer_basic4_gconv2, "basic4_gconv2, line 6, basic4_bn2 folded in, basic4_add1 fused, basic4_relu2 fused", &convs[BASIC4_GCONV2], NULL},
+};
+
+static void pair_basic4_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC4_GCONV1], im->net->conv[BASIC4_GCONV2], im->ws + LIFT1_OUT, im->ws + LIFT1_OUT, im->ws + BASIC4_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic5.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -603,6 +659,20 @@ static void layer_basic5_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC5_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC5_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
+/* basic5.gconv1 + basic5.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic5_gconv1 then layer_basic5_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic5_gconv1_parts[2] = {
+	{layer_basic5_gconv1, "basic5_gconv1, line 5, basic5_bn1 folded in, basic5_relu1 fused", &convs[BASIC5_GCONV1], NULL},
+	{layer_basic5_gconv2, "basic5_gconv2, line 6, basic5_bn2 folded in, basic5_add1 fused, basic5_relu2 fused", &convs[BASIC5_GCONV2], NULL},
+};
+
+static void pair_basic5_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC5_GCONV1], im->net->conv[BASIC5_GCONV2], im->ws + LIFT1_OUT, im->ws + LIFT1_OUT, im->ws + BASIC5_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
+}
+
 /* basic6.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic6_bn1 folded in; basic6_relu1 fused */
@@ -619,6 +689,20 @@ static void layer_basic6_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC6_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC6_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
+/* basic6.gconv1 + basic6.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic6_gconv1 then layer_basic6_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic6_gconv1_parts[2] = {
+	{layer_basic6_gconv1, "basic6_gconv1, line 5, basic6_bn1 folded in, basic6_relu1 fused", &convs[BASIC6_GCONV1], NULL},
+	{layer_basic6_gconv2, "basic6_gconv2, line 6, basic6_bn2 folded in, basic6_add1 fused, basic6_relu2 fused", &convs[BASIC6_GCONV2], NULL},
+};
+
+static void pair_basic6_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC6_GCONV1], im->net->conv[BASIC6_GCONV2], im->ws + LIFT1_OUT, im->ws + LIFT1_OUT, im->ws + BASIC6_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
+}
+
 /* basic7.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 12:25
  * [16, 4, 33, 33] G-map -> [16, 4, 33, 33] G-map; k=3 s=1 p=1 d=1; basic7_bn1 folded in; basic7_relu1 fused */
@@ -633,6 +717,20 @@ static void layer_basic7_gconv1(const gq_image *im)
 static void layer_basic7_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC7_GCONV2], im->ws + LIFT1_OUT, im->ws + BASIC7_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
+}
+
+/* basic7.gconv1 + basic7.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic7_gconv1 then layer_basic7_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic7_gconv1_parts[2] = {
+	{layer_basic7_gconv1, "basic7_gconv1, line 5, basic7_bn1 folded in, basic7_relu1 fused", &convs[BASIC7_GCONV1], NULL},
+	{layer_basic7_gconv2, "basic7_gconv2, line 6, basic7_bn2 folded in, basic7_add1 fused, basic7_relu2 fused", &convs[BASIC7_GCONV2], NULL},
+};
+
+static void pair_basic7_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC7_GCONV1], im->net->conv[BASIC7_GCONV2], im->ws + LIFT1_OUT, im->ws + LIFT1_OUT, im->ws + BASIC7_GCONV1_OUT, im->ws + LIFT1_OUT, im->scratch);
 }
 
 /* basic8.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -675,6 +773,20 @@ static void layer_basic9_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC9_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC9_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
+/* basic9.gconv1 + basic9.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic9_gconv1 then layer_basic9_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic9_gconv1_parts[2] = {
+	{layer_basic9_gconv1, "basic9_gconv1, line 5, basic9_bn1 folded in, basic9_relu1 fused", &convs[BASIC9_GCONV1], NULL},
+	{layer_basic9_gconv2, "basic9_gconv2, line 6, basic9_bn2 folded in, basic9_add1 fused, basic9_relu2 fused", &convs[BASIC9_GCONV2], NULL},
+};
+
+static void pair_basic9_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC9_GCONV1], im->net->conv[BASIC9_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC9_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
+}
+
 /* basic10.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic10_bn1 folded in; basic10_relu1 fused */
@@ -689,6 +801,20 @@ static void layer_basic10_gconv1(const gq_image *im)
 static void layer_basic10_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC10_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC10_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
+}
+
+/* basic10.gconv1 + basic10.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic10_gconv1 then layer_basic10_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic10_gconv1_parts[2] = {
+	{layer_basic10_gconv1, "basic10_gconv1, line 5, basic10_bn1 folded in, basic10_relu1 fused", &convs[BASIC10_GCONV1], NULL},
+	{layer_basic10_gconv2, "basic10_gconv2, line 6, basic10_bn2 folded in, basic10_add1 fused, basic10_relu2 fused", &convs[BASIC10_GCONV2], NULL},
+};
+
+static void pair_basic10_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC10_GCONV1], im->net->conv[BASIC10_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC10_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic11.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -707,6 +833,20 @@ static void layer_basic11_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC11_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC11_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
+/* basic11.gconv1 + basic11.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic11_gconv1 then layer_basic11_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic11_gconv1_parts[2] = {
+	{layer_basic11_gconv1, "basic11_gconv1, line 5, basic11_bn1 folded in, basic11_relu1 fused", &convs[BASIC11_GCONV1], NULL},
+	{layer_basic11_gconv2, "basic11_gconv2, line 6, basic11_bn2 folded in, basic11_add1 fused, basic11_relu2 fused", &convs[BASIC11_GCONV2], NULL},
+};
+
+static void pair_basic11_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC11_GCONV1], im->net->conv[BASIC11_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC11_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
+}
+
 /* basic12.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic12_bn1 folded in; basic12_relu1 fused */
@@ -721,6 +861,20 @@ static void layer_basic12_gconv1(const gq_image *im)
 static void layer_basic12_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC12_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC12_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
+}
+
+/* basic12.gconv1 + basic12.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic12_gconv1 then layer_basic12_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic12_gconv1_parts[2] = {
+	{layer_basic12_gconv1, "basic12_gconv1, line 5, basic12_bn1 folded in, basic12_relu1 fused", &convs[BASIC12_GCONV1], NULL},
+	{layer_basic12_gconv2, "basic12_gconv2, line 6, basic12_bn2 folded in, basic12_add1 fused, basic12_relu2 fused", &convs[BASIC12_GCONV2], NULL},
+};
+
+static void pair_basic12_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC12_GCONV1], im->net->conv[BASIC12_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC12_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic13.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -739,6 +893,20 @@ static void layer_basic13_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC13_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC13_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
+/* basic13.gconv1 + basic13.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic13_gconv1 then layer_basic13_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic13_gconv1_parts[2] = {
+	{layer_basic13_gconv1, "basic13_gconv1, line 5, basic13_bn1 folded in, basic13_relu1 fused", &convs[BASIC13_GCONV1], NULL},
+	{layer_basic13_gconv2, "basic13_gconv2, line 6, basic13_bn2 folded in, basic13_add1 fused, basic13_relu2 fused", &convs[BASIC13_GCONV2], NULL},
+};
+
+static void pair_basic13_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC13_GCONV1], im->net->conv[BASIC13_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC13_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
+}
+
 /* basic14.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 13:25
  * [32, 4, 17, 17] G-map -> [32, 4, 17, 17] G-map; k=3 s=1 p=1 d=1; basic14_bn1 folded in; basic14_relu1 fused */
@@ -753,6 +921,20 @@ static void layer_basic14_gconv1(const gq_image *im)
 static void layer_basic14_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC14_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC14_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
+}
+
+/* basic14.gconv1 + basic14.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic14_gconv1 then layer_basic14_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic14_gconv1_parts[2] = {
+	{layer_basic14_gconv1, "basic14_gconv1, line 5, basic14_bn1 folded in, basic14_relu1 fused", &convs[BASIC14_GCONV1], NULL},
+	{layer_basic14_gconv2, "basic14_gconv2, line 6, basic14_bn2 folded in, basic14_add1 fused, basic14_relu2 fused", &convs[BASIC14_GCONV2], NULL},
+};
+
+static void pair_basic14_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC14_GCONV1], im->net->conv[BASIC14_GCONV2], im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC8_GCONV2_OUT, im->ws + BASIC14_GCONV1_OUT, im->ws + BASIC8_GCONV2_OUT, im->scratch);
 }
 
 /* basic15.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -795,6 +977,20 @@ static void layer_basic16_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC16_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC16_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
+/* basic16.gconv1 + basic16.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic16_gconv1 then layer_basic16_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic16_gconv1_parts[2] = {
+	{layer_basic16_gconv1, "basic16_gconv1, line 5, basic16_bn1 folded in, basic16_relu1 fused", &convs[BASIC16_GCONV1], NULL},
+	{layer_basic16_gconv2, "basic16_gconv2, line 6, basic16_bn2 folded in, basic16_add1 fused, basic16_relu2 fused", &convs[BASIC16_GCONV2], NULL},
+};
+
+static void pair_basic16_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC16_GCONV1], im->net->conv[BASIC16_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC16_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
+}
+
 /* basic17.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic17_bn1 folded in; basic17_relu1 fused */
@@ -809,6 +1005,20 @@ static void layer_basic17_gconv1(const gq_image *im)
 static void layer_basic17_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC17_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC17_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
+}
+
+/* basic17.gconv1 + basic17.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic17_gconv1 then layer_basic17_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic17_gconv1_parts[2] = {
+	{layer_basic17_gconv1, "basic17_gconv1, line 5, basic17_bn1 folded in, basic17_relu1 fused", &convs[BASIC17_GCONV1], NULL},
+	{layer_basic17_gconv2, "basic17_gconv2, line 6, basic17_bn2 folded in, basic17_add1 fused, basic17_relu2 fused", &convs[BASIC17_GCONV2], NULL},
+};
+
+static void pair_basic17_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC17_GCONV1], im->net->conv[BASIC17_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC17_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic18.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -827,6 +1037,20 @@ static void layer_basic18_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC18_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC18_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
+/* basic18.gconv1 + basic18.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic18_gconv1 then layer_basic18_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic18_gconv1_parts[2] = {
+	{layer_basic18_gconv1, "basic18_gconv1, line 5, basic18_bn1 folded in, basic18_relu1 fused", &convs[BASIC18_GCONV1], NULL},
+	{layer_basic18_gconv2, "basic18_gconv2, line 6, basic18_bn2 folded in, basic18_add1 fused, basic18_relu2 fused", &convs[BASIC18_GCONV2], NULL},
+};
+
+static void pair_basic18_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC18_GCONV1], im->net->conv[BASIC18_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC18_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
+}
+
 /* basic19.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic19_bn1 folded in; basic19_relu1 fused */
@@ -841,6 +1065,20 @@ static void layer_basic19_gconv1(const gq_image *im)
 static void layer_basic19_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC19_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC19_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
+}
+
+/* basic19.gconv1 + basic19.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic19_gconv1 then layer_basic19_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic19_gconv1_parts[2] = {
+	{layer_basic19_gconv1, "basic19_gconv1, line 5, basic19_bn1 folded in, basic19_relu1 fused", &convs[BASIC19_GCONV1], NULL},
+	{layer_basic19_gconv2, "basic19_gconv2, line 6, basic19_bn2 folded in, basic19_add1 fused, basic19_relu2 fused", &convs[BASIC19_GCONV2], NULL},
+};
+
+static void pair_basic19_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC19_GCONV1], im->net->conv[BASIC19_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC19_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* basic20.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
@@ -859,6 +1097,20 @@ static void layer_basic20_gconv2(const gq_image *im)
 	gq_conv_run_sum(im->net->conv[BASIC20_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC20_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
+/* basic20.gconv1 + basic20.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic20_gconv1 then layer_basic20_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic20_gconv1_parts[2] = {
+	{layer_basic20_gconv1, "basic20_gconv1, line 5, basic20_bn1 folded in, basic20_relu1 fused", &convs[BASIC20_GCONV1], NULL},
+	{layer_basic20_gconv2, "basic20_gconv2, line 6, basic20_bn2 folded in, basic20_add1 fused, basic20_relu2 fused", &convs[BASIC20_GCONV2], NULL},
+};
+
+static void pair_basic20_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC20_GCONV1], im->net->conv[BASIC20_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC20_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
+}
+
 /* basic21.gconv1, examples/resnet44-p4-33.geq:5:17: gconv(x, C, k=3, s=s, p=1)
  * in block basic called at line 14:25
  * [64, 4, 9, 9] G-map -> [64, 4, 9, 9] G-map; k=3 s=1 p=1 d=1; basic21_bn1 folded in; basic21_relu1 fused */
@@ -873,6 +1125,20 @@ static void layer_basic21_gconv1(const gq_image *im)
 static void layer_basic21_gconv2(const gq_image *im)
 {
 	gq_conv_run_sum(im->net->conv[BASIC21_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC21_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
+}
+
+/* basic21.gconv1 + basic21.gconv2 (lines 5, 6), a residual block's two convolutions:
+ * layer_basic21_gconv1 then layer_basic21_gconv2 in one call (gq_conv_run_pair), which may
+ * run them by bands of rows, the middle map read back from the cache; the tuner
+ * runs the two apart (the parts). */
+static const gq_layer pair_basic21_gconv1_parts[2] = {
+	{layer_basic21_gconv1, "basic21_gconv1, line 5, basic21_bn1 folded in, basic21_relu1 fused", &convs[BASIC21_GCONV1], NULL},
+	{layer_basic21_gconv2, "basic21_gconv2, line 6, basic21_bn2 folded in, basic21_add1 fused, basic21_relu2 fused", &convs[BASIC21_GCONV2], NULL},
+};
+
+static void pair_basic21_gconv1(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[BASIC21_GCONV1], im->net->conv[BASIC21_GCONV2], im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC15_GCONV2_OUT, im->ws + BASIC21_GCONV1_OUT, im->ws + BASIC15_GCONV2_OUT, im->scratch);
 }
 
 /* gpool1, examples/resnet44-p4-33.geq:15:34: gpool(h, max)
@@ -899,163 +1165,163 @@ static void layer_linear1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 11, bn1 folded in, relu1 fused", &convs[LIFT1]},
+	{layer_lift1, "lift1, line 11, bn1 folded in, relu1 fused", &convs[LIFT1], NULL},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
-	{layer_basic1_gconv1, "basic1_gconv1, line 5, basic1_bn1 folded in, basic1_relu1 fused", &convs[BASIC1_GCONV1]},
+	{pair_basic1_gconv1, "basic1_gconv1 + basic1_gconv2, lines 5-6", NULL, pair_basic1_gconv1_parts},
 	/* basic1_bn1: folded into basic1_gconv1 */
 	/* basic1_relu1: fused into basic1_gconv1 */
-	{layer_basic1_gconv2, "basic1_gconv2, line 6, basic1_bn2 folded in, basic1_add1 fused, basic1_relu2 fused", &convs[BASIC1_GCONV2]},
+	/* basic1_gconv2: paired with basic1_gconv1 */
 	/* basic1_bn2: folded into basic1_gconv2 */
 	/* basic1_add1: fused into basic1_gconv2 */
 	/* basic1_relu2: fused into basic1_gconv2 */
-	{layer_basic2_gconv1, "basic2_gconv1, line 5, basic2_bn1 folded in, basic2_relu1 fused", &convs[BASIC2_GCONV1]},
+	{pair_basic2_gconv1, "basic2_gconv1 + basic2_gconv2, lines 5-6", NULL, pair_basic2_gconv1_parts},
 	/* basic2_bn1: folded into basic2_gconv1 */
 	/* basic2_relu1: fused into basic2_gconv1 */
-	{layer_basic2_gconv2, "basic2_gconv2, line 6, basic2_bn2 folded in, basic2_add1 fused, basic2_relu2 fused", &convs[BASIC2_GCONV2]},
+	/* basic2_gconv2: paired with basic2_gconv1 */
 	/* basic2_bn2: folded into basic2_gconv2 */
 	/* basic2_add1: fused into basic2_gconv2 */
 	/* basic2_relu2: fused into basic2_gconv2 */
-	{layer_basic3_gconv1, "basic3_gconv1, line 5, basic3_bn1 folded in, basic3_relu1 fused", &convs[BASIC3_GCONV1]},
+	{pair_basic3_gconv1, "basic3_gconv1 + basic3_gconv2, lines 5-6", NULL, pair_basic3_gconv1_parts},
 	/* basic3_bn1: folded into basic3_gconv1 */
 	/* basic3_relu1: fused into basic3_gconv1 */
-	{layer_basic3_gconv2, "basic3_gconv2, line 6, basic3_bn2 folded in, basic3_add1 fused, basic3_relu2 fused", &convs[BASIC3_GCONV2]},
+	/* basic3_gconv2: paired with basic3_gconv1 */
 	/* basic3_bn2: folded into basic3_gconv2 */
 	/* basic3_add1: fused into basic3_gconv2 */
 	/* basic3_relu2: fused into basic3_gconv2 */
-	{layer_basic4_gconv1, "basic4_gconv1, line 5, basic4_bn1 folded in, basic4_relu1 fused", &convs[BASIC4_GCONV1]},
+	{pair_basic4_gconv1, "basic4_gconv1 + basic4_gconv2, lines 5-6", NULL, pair_basic4_gconv1_parts},
 	/* basic4_bn1: folded into basic4_gconv1 */
 	/* basic4_relu1: fused into basic4_gconv1 */
-	{layer_basic4_gconv2, "basic4_gconv2, line 6, basic4_bn2 folded in, basic4_add1 fused, basic4_relu2 fused", &convs[BASIC4_GCONV2]},
+	/* basic4_gconv2: paired with basic4_gconv1 */
 	/* basic4_bn2: folded into basic4_gconv2 */
 	/* basic4_add1: fused into basic4_gconv2 */
 	/* basic4_relu2: fused into basic4_gconv2 */
-	{layer_basic5_gconv1, "basic5_gconv1, line 5, basic5_bn1 folded in, basic5_relu1 fused", &convs[BASIC5_GCONV1]},
+	{pair_basic5_gconv1, "basic5_gconv1 + basic5_gconv2, lines 5-6", NULL, pair_basic5_gconv1_parts},
 	/* basic5_bn1: folded into basic5_gconv1 */
 	/* basic5_relu1: fused into basic5_gconv1 */
-	{layer_basic5_gconv2, "basic5_gconv2, line 6, basic5_bn2 folded in, basic5_add1 fused, basic5_relu2 fused", &convs[BASIC5_GCONV2]},
+	/* basic5_gconv2: paired with basic5_gconv1 */
 	/* basic5_bn2: folded into basic5_gconv2 */
 	/* basic5_add1: fused into basic5_gconv2 */
 	/* basic5_relu2: fused into basic5_gconv2 */
-	{layer_basic6_gconv1, "basic6_gconv1, line 5, basic6_bn1 folded in, basic6_relu1 fused", &convs[BASIC6_GCONV1]},
+	{pair_basic6_gconv1, "basic6_gconv1 + basic6_gconv2, lines 5-6", NULL, pair_basic6_gconv1_parts},
 	/* basic6_bn1: folded into basic6_gconv1 */
 	/* basic6_relu1: fused into basic6_gconv1 */
-	{layer_basic6_gconv2, "basic6_gconv2, line 6, basic6_bn2 folded in, basic6_add1 fused, basic6_relu2 fused", &convs[BASIC6_GCONV2]},
+	/* basic6_gconv2: paired with basic6_gconv1 */
 	/* basic6_bn2: folded into basic6_gconv2 */
 	/* basic6_add1: fused into basic6_gconv2 */
 	/* basic6_relu2: fused into basic6_gconv2 */
-	{layer_basic7_gconv1, "basic7_gconv1, line 5, basic7_bn1 folded in, basic7_relu1 fused", &convs[BASIC7_GCONV1]},
+	{pair_basic7_gconv1, "basic7_gconv1 + basic7_gconv2, lines 5-6", NULL, pair_basic7_gconv1_parts},
 	/* basic7_bn1: folded into basic7_gconv1 */
 	/* basic7_relu1: fused into basic7_gconv1 */
-	{layer_basic7_gconv2, "basic7_gconv2, line 6, basic7_bn2 folded in, basic7_add1 fused, basic7_relu2 fused", &convs[BASIC7_GCONV2]},
+	/* basic7_gconv2: paired with basic7_gconv1 */
 	/* basic7_bn2: folded into basic7_gconv2 */
 	/* basic7_add1: fused into basic7_gconv2 */
 	/* basic7_relu2: fused into basic7_gconv2 */
-	{layer_basic8_gconv1, "basic8_gconv1, line 5, basic8_bn1 folded in, basic8_relu1 fused", &convs[BASIC8_GCONV1]},
+	{layer_basic8_gconv1, "basic8_gconv1, line 5, basic8_bn1 folded in, basic8_relu1 fused", &convs[BASIC8_GCONV1], NULL},
 	/* basic8_bn1: folded into basic8_gconv1 */
 	/* basic8_relu1: fused into basic8_gconv1 */
-	{layer_basic8_gconv2, "basic8_gconv2, line 6, basic8_bn2 folded in", &convs[BASIC8_GCONV2]},
+	{layer_basic8_gconv2, "basic8_gconv2, line 6, basic8_bn2 folded in", &convs[BASIC8_GCONV2], NULL},
 	/* basic8_bn2: folded into basic8_gconv2 */
-	{layer_basic8_gconv3, "basic8_gconv3, line 7, basic8_bn3 folded in, basic8_add1 fused, basic8_relu2 fused", &convs[BASIC8_GCONV3]},
+	{layer_basic8_gconv3, "basic8_gconv3, line 7, basic8_bn3 folded in, basic8_add1 fused, basic8_relu2 fused", &convs[BASIC8_GCONV3], NULL},
 	/* basic8_bn3: folded into basic8_gconv3 */
 	/* basic8_add1: fused into basic8_gconv3 */
 	/* basic8_relu2: fused into basic8_gconv3 */
-	{layer_basic9_gconv1, "basic9_gconv1, line 5, basic9_bn1 folded in, basic9_relu1 fused", &convs[BASIC9_GCONV1]},
+	{pair_basic9_gconv1, "basic9_gconv1 + basic9_gconv2, lines 5-6", NULL, pair_basic9_gconv1_parts},
 	/* basic9_bn1: folded into basic9_gconv1 */
 	/* basic9_relu1: fused into basic9_gconv1 */
-	{layer_basic9_gconv2, "basic9_gconv2, line 6, basic9_bn2 folded in, basic9_add1 fused, basic9_relu2 fused", &convs[BASIC9_GCONV2]},
+	/* basic9_gconv2: paired with basic9_gconv1 */
 	/* basic9_bn2: folded into basic9_gconv2 */
 	/* basic9_add1: fused into basic9_gconv2 */
 	/* basic9_relu2: fused into basic9_gconv2 */
-	{layer_basic10_gconv1, "basic10_gconv1, line 5, basic10_bn1 folded in, basic10_relu1 fused", &convs[BASIC10_GCONV1]},
+	{pair_basic10_gconv1, "basic10_gconv1 + basic10_gconv2, lines 5-6", NULL, pair_basic10_gconv1_parts},
 	/* basic10_bn1: folded into basic10_gconv1 */
 	/* basic10_relu1: fused into basic10_gconv1 */
-	{layer_basic10_gconv2, "basic10_gconv2, line 6, basic10_bn2 folded in, basic10_add1 fused, basic10_relu2 fused", &convs[BASIC10_GCONV2]},
+	/* basic10_gconv2: paired with basic10_gconv1 */
 	/* basic10_bn2: folded into basic10_gconv2 */
 	/* basic10_add1: fused into basic10_gconv2 */
 	/* basic10_relu2: fused into basic10_gconv2 */
-	{layer_basic11_gconv1, "basic11_gconv1, line 5, basic11_bn1 folded in, basic11_relu1 fused", &convs[BASIC11_GCONV1]},
+	{pair_basic11_gconv1, "basic11_gconv1 + basic11_gconv2, lines 5-6", NULL, pair_basic11_gconv1_parts},
 	/* basic11_bn1: folded into basic11_gconv1 */
 	/* basic11_relu1: fused into basic11_gconv1 */
-	{layer_basic11_gconv2, "basic11_gconv2, line 6, basic11_bn2 folded in, basic11_add1 fused, basic11_relu2 fused", &convs[BASIC11_GCONV2]},
+	/* basic11_gconv2: paired with basic11_gconv1 */
 	/* basic11_bn2: folded into basic11_gconv2 */
 	/* basic11_add1: fused into basic11_gconv2 */
 	/* basic11_relu2: fused into basic11_gconv2 */
-	{layer_basic12_gconv1, "basic12_gconv1, line 5, basic12_bn1 folded in, basic12_relu1 fused", &convs[BASIC12_GCONV1]},
+	{pair_basic12_gconv1, "basic12_gconv1 + basic12_gconv2, lines 5-6", NULL, pair_basic12_gconv1_parts},
 	/* basic12_bn1: folded into basic12_gconv1 */
 	/* basic12_relu1: fused into basic12_gconv1 */
-	{layer_basic12_gconv2, "basic12_gconv2, line 6, basic12_bn2 folded in, basic12_add1 fused, basic12_relu2 fused", &convs[BASIC12_GCONV2]},
+	/* basic12_gconv2: paired with basic12_gconv1 */
 	/* basic12_bn2: folded into basic12_gconv2 */
 	/* basic12_add1: fused into basic12_gconv2 */
 	/* basic12_relu2: fused into basic12_gconv2 */
-	{layer_basic13_gconv1, "basic13_gconv1, line 5, basic13_bn1 folded in, basic13_relu1 fused", &convs[BASIC13_GCONV1]},
+	{pair_basic13_gconv1, "basic13_gconv1 + basic13_gconv2, lines 5-6", NULL, pair_basic13_gconv1_parts},
 	/* basic13_bn1: folded into basic13_gconv1 */
 	/* basic13_relu1: fused into basic13_gconv1 */
-	{layer_basic13_gconv2, "basic13_gconv2, line 6, basic13_bn2 folded in, basic13_add1 fused, basic13_relu2 fused", &convs[BASIC13_GCONV2]},
+	/* basic13_gconv2: paired with basic13_gconv1 */
 	/* basic13_bn2: folded into basic13_gconv2 */
 	/* basic13_add1: fused into basic13_gconv2 */
 	/* basic13_relu2: fused into basic13_gconv2 */
-	{layer_basic14_gconv1, "basic14_gconv1, line 5, basic14_bn1 folded in, basic14_relu1 fused", &convs[BASIC14_GCONV1]},
+	{pair_basic14_gconv1, "basic14_gconv1 + basic14_gconv2, lines 5-6", NULL, pair_basic14_gconv1_parts},
 	/* basic14_bn1: folded into basic14_gconv1 */
 	/* basic14_relu1: fused into basic14_gconv1 */
-	{layer_basic14_gconv2, "basic14_gconv2, line 6, basic14_bn2 folded in, basic14_add1 fused, basic14_relu2 fused", &convs[BASIC14_GCONV2]},
+	/* basic14_gconv2: paired with basic14_gconv1 */
 	/* basic14_bn2: folded into basic14_gconv2 */
 	/* basic14_add1: fused into basic14_gconv2 */
 	/* basic14_relu2: fused into basic14_gconv2 */
-	{layer_basic15_gconv1, "basic15_gconv1, line 5, basic15_bn1 folded in, basic15_relu1 fused", &convs[BASIC15_GCONV1]},
+	{layer_basic15_gconv1, "basic15_gconv1, line 5, basic15_bn1 folded in, basic15_relu1 fused", &convs[BASIC15_GCONV1], NULL},
 	/* basic15_bn1: folded into basic15_gconv1 */
 	/* basic15_relu1: fused into basic15_gconv1 */
-	{layer_basic15_gconv2, "basic15_gconv2, line 6, basic15_bn2 folded in", &convs[BASIC15_GCONV2]},
+	{layer_basic15_gconv2, "basic15_gconv2, line 6, basic15_bn2 folded in", &convs[BASIC15_GCONV2], NULL},
 	/* basic15_bn2: folded into basic15_gconv2 */
-	{layer_basic15_gconv3, "basic15_gconv3, line 7, basic15_bn3 folded in, basic15_add1 fused, basic15_relu2 fused", &convs[BASIC15_GCONV3]},
+	{layer_basic15_gconv3, "basic15_gconv3, line 7, basic15_bn3 folded in, basic15_add1 fused, basic15_relu2 fused", &convs[BASIC15_GCONV3], NULL},
 	/* basic15_bn3: folded into basic15_gconv3 */
 	/* basic15_add1: fused into basic15_gconv3 */
 	/* basic15_relu2: fused into basic15_gconv3 */
-	{layer_basic16_gconv1, "basic16_gconv1, line 5, basic16_bn1 folded in, basic16_relu1 fused", &convs[BASIC16_GCONV1]},
+	{pair_basic16_gconv1, "basic16_gconv1 + basic16_gconv2, lines 5-6", NULL, pair_basic16_gconv1_parts},
 	/* basic16_bn1: folded into basic16_gconv1 */
 	/* basic16_relu1: fused into basic16_gconv1 */
-	{layer_basic16_gconv2, "basic16_gconv2, line 6, basic16_bn2 folded in, basic16_add1 fused, basic16_relu2 fused", &convs[BASIC16_GCONV2]},
+	/* basic16_gconv2: paired with basic16_gconv1 */
 	/* basic16_bn2: folded into basic16_gconv2 */
 	/* basic16_add1: fused into basic16_gconv2 */
 	/* basic16_relu2: fused into basic16_gconv2 */
-	{layer_basic17_gconv1, "basic17_gconv1, line 5, basic17_bn1 folded in, basic17_relu1 fused", &convs[BASIC17_GCONV1]},
+	{pair_basic17_gconv1, "basic17_gconv1 + basic17_gconv2, lines 5-6", NULL, pair_basic17_gconv1_parts},
 	/* basic17_bn1: folded into basic17_gconv1 */
 	/* basic17_relu1: fused into basic17_gconv1 */
-	{layer_basic17_gconv2, "basic17_gconv2, line 6, basic17_bn2 folded in, basic17_add1 fused, basic17_relu2 fused", &convs[BASIC17_GCONV2]},
+	/* basic17_gconv2: paired with basic17_gconv1 */
 	/* basic17_bn2: folded into basic17_gconv2 */
 	/* basic17_add1: fused into basic17_gconv2 */
 	/* basic17_relu2: fused into basic17_gconv2 */
-	{layer_basic18_gconv1, "basic18_gconv1, line 5, basic18_bn1 folded in, basic18_relu1 fused", &convs[BASIC18_GCONV1]},
+	{pair_basic18_gconv1, "basic18_gconv1 + basic18_gconv2, lines 5-6", NULL, pair_basic18_gconv1_parts},
 	/* basic18_bn1: folded into basic18_gconv1 */
 	/* basic18_relu1: fused into basic18_gconv1 */
-	{layer_basic18_gconv2, "basic18_gconv2, line 6, basic18_bn2 folded in, basic18_add1 fused, basic18_relu2 fused", &convs[BASIC18_GCONV2]},
+	/* basic18_gconv2: paired with basic18_gconv1 */
 	/* basic18_bn2: folded into basic18_gconv2 */
 	/* basic18_add1: fused into basic18_gconv2 */
 	/* basic18_relu2: fused into basic18_gconv2 */
-	{layer_basic19_gconv1, "basic19_gconv1, line 5, basic19_bn1 folded in, basic19_relu1 fused", &convs[BASIC19_GCONV1]},
+	{pair_basic19_gconv1, "basic19_gconv1 + basic19_gconv2, lines 5-6", NULL, pair_basic19_gconv1_parts},
 	/* basic19_bn1: folded into basic19_gconv1 */
 	/* basic19_relu1: fused into basic19_gconv1 */
-	{layer_basic19_gconv2, "basic19_gconv2, line 6, basic19_bn2 folded in, basic19_add1 fused, basic19_relu2 fused", &convs[BASIC19_GCONV2]},
+	/* basic19_gconv2: paired with basic19_gconv1 */
 	/* basic19_bn2: folded into basic19_gconv2 */
 	/* basic19_add1: fused into basic19_gconv2 */
 	/* basic19_relu2: fused into basic19_gconv2 */
-	{layer_basic20_gconv1, "basic20_gconv1, line 5, basic20_bn1 folded in, basic20_relu1 fused", &convs[BASIC20_GCONV1]},
+	{pair_basic20_gconv1, "basic20_gconv1 + basic20_gconv2, lines 5-6", NULL, pair_basic20_gconv1_parts},
 	/* basic20_bn1: folded into basic20_gconv1 */
 	/* basic20_relu1: fused into basic20_gconv1 */
-	{layer_basic20_gconv2, "basic20_gconv2, line 6, basic20_bn2 folded in, basic20_add1 fused, basic20_relu2 fused", &convs[BASIC20_GCONV2]},
+	/* basic20_gconv2: paired with basic20_gconv1 */
 	/* basic20_bn2: folded into basic20_gconv2 */
 	/* basic20_add1: fused into basic20_gconv2 */
 	/* basic20_relu2: fused into basic20_gconv2 */
-	{layer_basic21_gconv1, "basic21_gconv1, line 5, basic21_bn1 folded in, basic21_relu1 fused", &convs[BASIC21_GCONV1]},
+	{pair_basic21_gconv1, "basic21_gconv1 + basic21_gconv2, lines 5-6", NULL, pair_basic21_gconv1_parts},
 	/* basic21_bn1: folded into basic21_gconv1 */
 	/* basic21_relu1: fused into basic21_gconv1 */
-	{layer_basic21_gconv2, "basic21_gconv2, line 6, basic21_bn2 folded in, basic21_add1 fused, basic21_relu2 fused", &convs[BASIC21_GCONV2]},
+	/* basic21_gconv2: paired with basic21_gconv1 */
 	/* basic21_bn2: folded into basic21_gconv2 */
 	/* basic21_add1: fused into basic21_gconv2 */
 	/* basic21_relu2: fused into basic21_gconv2 */
-	{layer_gpool1, "gpool1, line 15", NULL},
-	{layer_global_avgpool1, "global_avgpool1, line 15", NULL},
-	{layer_linear1, "linear1, line 15", NULL},
+	{layer_gpool1, "gpool1, line 15", NULL, NULL},
+	{layer_global_avgpool1, "global_avgpool1, line 15", NULL, NULL},
+	{layer_linear1, "linear1, line 15", NULL, NULL},
 };
 
 /* Keeps the file's tensors t (params order) in the parameter block as the layers use

@@ -404,63 +404,63 @@ static void layer_gpool1(const gq_image *im)
 /* The forward pass of one image: its layers in order. (The batch runner runs a few
  * images through each layer before the next: its weights are read once for them.) */
 static const gq_layer forward[] = {
-	{layer_lift1, "lift1, line 15, bn1 folded in, relu1 fused", &convs[LIFT1]},
+	{layer_lift1, "lift1, line 15, bn1 folded in, relu1 fused", &convs[LIFT1], NULL},
 	/* bn1: folded into lift1 */
 	/* relu1: fused into lift1 */
-	{layer_double_conv1_gconv1, "double_conv1_gconv1, line 8, double_conv1_bn1 folded in, double_conv1_relu1 fused", &convs[DOUBLE_CONV1_GCONV1]},
+	{layer_double_conv1_gconv1, "double_conv1_gconv1, line 8, double_conv1_bn1 folded in, double_conv1_relu1 fused", &convs[DOUBLE_CONV1_GCONV1], NULL},
 	/* double_conv1_bn1: folded into double_conv1_gconv1 */
 	/* double_conv1_relu1: fused into double_conv1_gconv1 */
-	{layer_double_conv1_gconv2, "double_conv1_gconv2, line 9, double_conv1_bn2 folded in, double_conv1_relu2 fused", &convs[DOUBLE_CONV1_GCONV2]},
+	{layer_double_conv1_gconv2, "double_conv1_gconv2, line 9, double_conv1_bn2 folded in, double_conv1_relu2 fused", &convs[DOUBLE_CONV1_GCONV2], NULL},
 	/* double_conv1_bn2: folded into double_conv1_gconv2 */
 	/* double_conv1_relu2: fused into double_conv1_gconv2 */
-	{layer_maxpool1, "maxpool1, line 16", NULL},
-	{layer_double_conv2_gconv1, "double_conv2_gconv1, line 8, double_conv2_bn1 folded in, double_conv2_relu1 fused", &convs[DOUBLE_CONV2_GCONV1]},
+	{layer_maxpool1, "maxpool1, line 16", NULL, NULL},
+	{layer_double_conv2_gconv1, "double_conv2_gconv1, line 8, double_conv2_bn1 folded in, double_conv2_relu1 fused", &convs[DOUBLE_CONV2_GCONV1], NULL},
 	/* double_conv2_bn1: folded into double_conv2_gconv1 */
 	/* double_conv2_relu1: fused into double_conv2_gconv1 */
-	{layer_double_conv2_gconv2, "double_conv2_gconv2, line 9, double_conv2_bn2 folded in, double_conv2_relu2 fused", &convs[DOUBLE_CONV2_GCONV2]},
+	{layer_double_conv2_gconv2, "double_conv2_gconv2, line 9, double_conv2_bn2 folded in, double_conv2_relu2 fused", &convs[DOUBLE_CONV2_GCONV2], NULL},
 	/* double_conv2_bn2: folded into double_conv2_gconv2 */
 	/* double_conv2_relu2: fused into double_conv2_gconv2 */
-	{layer_maxpool2, "maxpool2, line 17", NULL},
-	{layer_double_conv3_gconv1, "double_conv3_gconv1, line 8, double_conv3_bn1 folded in, double_conv3_relu1 fused", &convs[DOUBLE_CONV3_GCONV1]},
+	{layer_maxpool2, "maxpool2, line 17", NULL, NULL},
+	{layer_double_conv3_gconv1, "double_conv3_gconv1, line 8, double_conv3_bn1 folded in, double_conv3_relu1 fused", &convs[DOUBLE_CONV3_GCONV1], NULL},
 	/* double_conv3_bn1: folded into double_conv3_gconv1 */
 	/* double_conv3_relu1: fused into double_conv3_gconv1 */
-	{layer_double_conv3_gconv2, "double_conv3_gconv2, line 9, double_conv3_bn2 folded in, double_conv3_relu2 fused", &convs[DOUBLE_CONV3_GCONV2]},
+	{layer_double_conv3_gconv2, "double_conv3_gconv2, line 9, double_conv3_bn2 folded in, double_conv3_relu2 fused", &convs[DOUBLE_CONV3_GCONV2], NULL},
 	/* double_conv3_bn2: folded into double_conv3_gconv2 */
 	/* double_conv3_relu2: fused into double_conv3_gconv2 */
-	{layer_maxpool3, "maxpool3, line 18", NULL},
-	{layer_double_conv4_gconv1, "double_conv4_gconv1, line 8, double_conv4_bn1 folded in, double_conv4_relu1 fused", &convs[DOUBLE_CONV4_GCONV1]},
+	{layer_maxpool3, "maxpool3, line 18", NULL, NULL},
+	{layer_double_conv4_gconv1, "double_conv4_gconv1, line 8, double_conv4_bn1 folded in, double_conv4_relu1 fused", &convs[DOUBLE_CONV4_GCONV1], NULL},
 	/* double_conv4_bn1: folded into double_conv4_gconv1 */
 	/* double_conv4_relu1: fused into double_conv4_gconv1 */
-	{layer_double_conv4_gconv2, "double_conv4_gconv2, line 9, double_conv4_bn2 folded in, double_conv4_relu2 fused", &convs[DOUBLE_CONV4_GCONV2]},
+	{layer_double_conv4_gconv2, "double_conv4_gconv2, line 9, double_conv4_bn2 folded in, double_conv4_relu2 fused", &convs[DOUBLE_CONV4_GCONV2], NULL},
 	/* double_conv4_bn2: folded into double_conv4_gconv2 */
 	/* double_conv4_relu2: fused into double_conv4_gconv2 */
 	/* dropout1: dropout, the identity at inference */
-	{layer_up1_upsample1, "up1_upsample1, line 12", NULL},
+	{layer_up1_upsample1, "up1_upsample1, line 12", NULL, NULL},
 	/* up1_concat1: its operands were written into its slices */
-	{layer_up1_double_conv1_gconv1, "up1_double_conv1_gconv1, line 8, up1_double_conv1_bn1 folded in, up1_double_conv1_relu1 fused", &convs[UP1_DOUBLE_CONV1_GCONV1]},
+	{layer_up1_double_conv1_gconv1, "up1_double_conv1_gconv1, line 8, up1_double_conv1_bn1 folded in, up1_double_conv1_relu1 fused", &convs[UP1_DOUBLE_CONV1_GCONV1], NULL},
 	/* up1_double_conv1_bn1: folded into up1_double_conv1_gconv1 */
 	/* up1_double_conv1_relu1: fused into up1_double_conv1_gconv1 */
-	{layer_up1_double_conv1_gconv2, "up1_double_conv1_gconv2, line 9, up1_double_conv1_bn2 folded in, up1_double_conv1_relu2 fused", &convs[UP1_DOUBLE_CONV1_GCONV2]},
+	{layer_up1_double_conv1_gconv2, "up1_double_conv1_gconv2, line 9, up1_double_conv1_bn2 folded in, up1_double_conv1_relu2 fused", &convs[UP1_DOUBLE_CONV1_GCONV2], NULL},
 	/* up1_double_conv1_bn2: folded into up1_double_conv1_gconv2 */
 	/* up1_double_conv1_relu2: fused into up1_double_conv1_gconv2 */
-	{layer_up2_upsample1, "up2_upsample1, line 12", NULL},
+	{layer_up2_upsample1, "up2_upsample1, line 12", NULL, NULL},
 	/* up2_concat1: its operands were written into its slices */
-	{layer_up2_double_conv1_gconv1, "up2_double_conv1_gconv1, line 8, up2_double_conv1_bn1 folded in, up2_double_conv1_relu1 fused", &convs[UP2_DOUBLE_CONV1_GCONV1]},
+	{layer_up2_double_conv1_gconv1, "up2_double_conv1_gconv1, line 8, up2_double_conv1_bn1 folded in, up2_double_conv1_relu1 fused", &convs[UP2_DOUBLE_CONV1_GCONV1], NULL},
 	/* up2_double_conv1_bn1: folded into up2_double_conv1_gconv1 */
 	/* up2_double_conv1_relu1: fused into up2_double_conv1_gconv1 */
-	{layer_up2_double_conv1_gconv2, "up2_double_conv1_gconv2, line 9, up2_double_conv1_bn2 folded in, up2_double_conv1_relu2 fused", &convs[UP2_DOUBLE_CONV1_GCONV2]},
+	{layer_up2_double_conv1_gconv2, "up2_double_conv1_gconv2, line 9, up2_double_conv1_bn2 folded in, up2_double_conv1_relu2 fused", &convs[UP2_DOUBLE_CONV1_GCONV2], NULL},
 	/* up2_double_conv1_bn2: folded into up2_double_conv1_gconv2 */
 	/* up2_double_conv1_relu2: fused into up2_double_conv1_gconv2 */
-	{layer_up3_upsample1, "up3_upsample1, line 12", NULL},
+	{layer_up3_upsample1, "up3_upsample1, line 12", NULL, NULL},
 	/* up3_concat1: its operands were written into its slices */
-	{layer_up3_double_conv1_gconv1, "up3_double_conv1_gconv1, line 8, up3_double_conv1_bn1 folded in, up3_double_conv1_relu1 fused", &convs[UP3_DOUBLE_CONV1_GCONV1]},
+	{layer_up3_double_conv1_gconv1, "up3_double_conv1_gconv1, line 8, up3_double_conv1_bn1 folded in, up3_double_conv1_relu1 fused", &convs[UP3_DOUBLE_CONV1_GCONV1], NULL},
 	/* up3_double_conv1_bn1: folded into up3_double_conv1_gconv1 */
 	/* up3_double_conv1_relu1: fused into up3_double_conv1_gconv1 */
-	{layer_up3_double_conv1_gconv2, "up3_double_conv1_gconv2, line 9, up3_double_conv1_bn2 folded in, up3_double_conv1_relu2 fused", &convs[UP3_DOUBLE_CONV1_GCONV2]},
+	{layer_up3_double_conv1_gconv2, "up3_double_conv1_gconv2, line 9, up3_double_conv1_bn2 folded in, up3_double_conv1_relu2 fused", &convs[UP3_DOUBLE_CONV1_GCONV2], NULL},
 	/* up3_double_conv1_bn2: folded into up3_double_conv1_gconv2 */
 	/* up3_double_conv1_relu2: fused into up3_double_conv1_gconv2 */
-	{layer_gconv1, "gconv1, line 22", &convs[GCONV1]},
-	{layer_gpool1, "gpool1, line 22", NULL},
+	{layer_gconv1, "gconv1, line 22", &convs[GCONV1], NULL},
+	{layer_gpool1, "gpool1, line 22", NULL, NULL},
 };
 
 /* Keeps the file's tensors t (params order) in the parameter block as the layers use

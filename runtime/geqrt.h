@@ -410,6 +410,10 @@ typedef struct gq_layer {
 	const char *name; /* "gconv1, line 8, bn2 folded in, relu2 fused", for --profile */
 	const struct gq_conv_shape *conv; /* a lift's or gconv's, in convs: --profile adds
 	                                   * ", orbit of N" if it runs as one; else NULL */
+	/* A residual block's two convolutions run in one call (gq_conv_run_pair): its two
+	 * convs as layers of their own, run one after the other to the same floats, so that
+	 * the tuner times each conv's plans apart (conv is then NULL); else NULL. */
+	const struct gq_layer *parts;
 } gq_layer;
 /* A convolution's shape, as gq_conv_new takes it; a lift or gconv also its group
  * (gq_conv_new_group's ng, elem, lift; ng = 0 for other convolutions). */

@@ -27,7 +27,7 @@ struct gq_tune {
 	int *n;                          /* [nconvs]: conv i's candidates */
 	gq_conv *(*cand)[GQ_CANDIDATES]; /* [nconvs] */
 	int (*def)[2]; /* the rules' plan: two threads share the layer, one runs it */
-	double *t;     /* [nthreads][nlayers]: seconds of the pass measured */
+	double *t;     /* [nthreads][nconvs]: seconds of each conv's layer in the pass */
 	bool timing;
 	const char *slow; /* GEQRT_TUNE_SLOW: the kind of plan the tests make slow */
 };
@@ -50,23 +50,35 @@ static const char *plan_kind(const gq_conv *c)
 	return gq_conv_orbit(c) ? "orbit" : gq_conv_wgroup(c) ? "group" : "expanded";
 }
 
-/* Layer s of one image while tuning: timed, on the thread whose workspace ws is; a layer
- * running a plan of the kind GEQRT_TUNE_SLOW names takes SLOW_S more, and SLOW_TIMES its
- * own time at least. */
-static void run_timed(const gq_net *n, const gq_net *v, int s, const gq_image *im)
+/* Layer l of one image while tuning: timed as its conv's, on the thread whose workspace ws
+ * is; a layer running a plan of the kind GEQRT_TUNE_SLOW names takes SLOW_S more, and
+ * SLOW_TIMES its own time at least. */
+static void run_timed_layer(const gq_net *n, const gq_net *v, const gq_layer *l, const gq_image *im)
 {
-	const gq_layer *l = &n->desc->layers[s];
 	struct gq_tune *tu = n->tune;
 	double t0 = gq_now();
 	l->run(im);
 	double ran = gq_now() - t0;
-	const gq_conv *c = l->conv ? v->conv[l->conv - n->desc->convs] : NULL;
+	ptrdiff_t ci = l->conv ? l->conv - n->desc->convs : -1;
+	const gq_conv *c = ci >= 0 ? v->conv[ci] : NULL;
 	if (tu->slow && c &&
 	        (!strcmp(plan_kind(c), tu->slow) || !strcmp(gq_conv_algo(c), tu->slow)))
 		while (gq_now() - t0 < SLOW_S + (SLOW_TIMES - 1) * ran)
 			;
 	size_t t = (size_t)(im->ws - n->run.ws) / (n->run.group * n->run.vstride);
-	tu->t[t * (size_t)n->desc->nlayers + (size_t)s] += gq_now() - t0;
+	if (ci >= 0)
+		tu->t[t * (size_t)n->desc->nconvs + (size_t)ci] += gq_now() - t0;
+}
+
+/* Layer s of one image while tuning: a pair of convs (gq_layer's parts) runs as its two
+ * parts, each timed as its own conv's. */
+static void run_timed(const gq_net *n, const gq_net *v, int s, const gq_image *im)
+{
+	const gq_layer *l = &n->desc->layers[s];
+	for (int k = 0; l->parts && k < 2; k++)
+		run_timed_layer(n, v, &l->parts[k], im);
+	if (!l->parts)
+		run_timed_layer(n, v, l, im);
 }
 
 /* Step s of one image: the batch runner's view of layer s. */
@@ -99,14 +111,14 @@ static bool tune_on(void)
 	return tuning >= 0 ? tuning : t && !strcmp(t, "1");
 }
 
-static struct gq_tune *new_tune(int nconvs, int nlayers, int nthreads)
+static struct gq_tune *new_tune(int nconvs, int nthreads)
 {
 	struct gq_tune *tu = calloc(1, sizeof *tu);
 	size_t nc = (size_t)nconvs + 1;
 	if (tu && (!(tu->n = calloc(nc, sizeof *tu->n)) ||
 	                  !(tu->cand = calloc(nc, sizeof *tu->cand)) ||
 	                  !(tu->def = calloc(nc, sizeof *tu->def)) ||
-	                  !(tu->t = calloc((size_t)nthreads * (nlayers + 1), sizeof *tu->t)))) {
+	                  !(tu->t = calloc((size_t)nthreads * nc, sizeof *tu->t)))) {
 		free(tu->n);
 		free(tu->cand);
 		free(tu->def);
@@ -205,6 +217,38 @@ static void plan_name(char *s, size_t len, const gq_conv *c)
 		                                       : "");
 }
 
+/* The plans of a pair's two convs (gq_layer's parts), at batch 1 or (batches) for
+ * batches: "orbit of 4 + F(6x6)", "expanded" for the expanded plan; "" for convs without a
+ * shape in convs. */
+static void pair_plans(char *s, size_t len, const gq_net *n, const gq_layer *l, bool batches)
+{
+	char p[2][48];
+	s[0] = '\0';
+	for (int k = 0; k < 2; k++) {
+		if (!l->parts[k].conv)
+			return;
+		int ci = (int)(l->parts[k].conv - n->desc->convs);
+		plan_name(p[k], sizeof p[k], batches ? serve_plan(n, ci) : n->conv[ci]);
+	}
+	snprintf(s, len, "%s + %s", *p[0] ? p[0] + 2 : "expanded", *p[1] ? p[1] + 2 : "expanded");
+}
+
+/* A pair's name for --profile: the generated one ("basic1_gconv1 + basic1_gconv2, lines
+ * 5-6, ..."), then ", plans " and its two convs' plans at batch 1, with those for batches
+ * where they differ. */
+static void pair_name(char *s, size_t len, const gq_net *n, const gq_layer *l)
+{
+	char one[100], many[100];
+	pair_plans(one, sizeof one, n, l, false);
+	pair_plans(many, sizeof many, n, l, true);
+	if (!*one)
+		snprintf(s, len, "%s", l->name);
+	else if (strcmp(one, many))
+		snprintf(s, len, "%s, plans %s (batches: %s)", l->name, one, many);
+	else
+		snprintf(s, len, "%s, plans %s", l->name, one);
+}
+
 /* Layer i's name for --profile: the generated one, and its plan at batch 1 (both chosen
  * at run time, by the rules or by gq_net_tune), with the plan for batches where it
  * differs; NULL if out of memory. */
@@ -212,10 +256,14 @@ static char *layer_name(const gq_net *n, int i)
 {
 	const gq_layer *l = &n->desc->layers[i];
 	ptrdiff_t ci = l->conv ? l->conv - n->desc->convs : -1;
-	size_t len = strlen(l->name) + 128;
+	size_t len = strlen(l->name) + 256;
 	char *s = malloc(len), one[48] = "", many[48] = "";
 	if (!s)
 		return NULL;
+	if (l->parts) {
+		pair_name(s, len, n, l);
+		return s;
+	}
 	if (ci >= 0)
 		plan_name(one, sizeof one, n->conv[ci]);
 	if (ci >= 0 && n->serve && n->serve->conv[ci] != n->conv[ci]) {
@@ -286,7 +334,7 @@ static bool start_tune(gq_net *n)
 	const gq_net_desc *d = n->desc;
 	if (!tune_on())
 		return true;
-	n->tune = new_tune(d->nconvs, d->nlayers, gq_max_threads());
+	n->tune = new_tune(d->nconvs, gq_max_threads());
 	n->serve = calloc(1, sizeof *n->serve);
 	if (!n->tune || !n->serve ||
 	        !(n->serve->conv = calloc((size_t)d->nconvs + 1, sizeof *n->conv)))
@@ -495,8 +543,8 @@ typedef struct Mode {
 static int run_pass(const Mode *m)
 {
 	gq_net *n = m->n;
-	size_t nt = (size_t)n->run.nthreads, nl = (size_t)n->desc->nlayers;
-	memset(n->tune->t, 0, nt * nl * sizeof *n->tune->t);
+	size_t nt = (size_t)n->run.nthreads, nc = (size_t)n->desc->nconvs;
+	memset(n->tune->t, 0, nt * nc * sizeof *n->tune->t);
 	n->tune->timing = true;
 	one_image = m->batch == 1;
 	int rc = gq_run_batch(&n->run, m->x, m->batch, m->y);
@@ -526,7 +574,7 @@ static int pass(const Mode *m, int p, bool record)
 			continue;
 		double sec = 0;
 		for (int t = 0; t < n->run.nthreads; t++)
-			sec += tu->t[(size_t)t * d->nlayers + m->step[i]];
+			sec += tu->t[(size_t)t * d->nconvs + i];
 		Samples *s = &m->s[i][candidate(m, i, p)];
 		if (s->n < MAX_ROUNDS * GQ_CANDIDATES)
 			s->t[s->n++] = sec / m->batch;
@@ -693,9 +741,14 @@ int gq_net_tune(void *net)
 		step[i] = -1;
 		tuned += n->tune->n[i] > 1;
 	}
-	for (int s = 0; s < d->nlayers; s++)
-		if (d->layers[s].conv)
-			step[d->layers[s].conv - d->convs] = s;
+	for (int s = 0; s < d->nlayers; s++) {
+		const gq_layer *l = &d->layers[s];
+		for (int k = 0; l->parts && k < 2; k++)
+			if (l->parts[k].conv)
+				step[l->parts[k].conv - d->convs] = s;
+		if (l->conv)
+			step[l->conv - d->convs] = s;
+	}
 	n->tune->slow = getenv("GEQRT_TUNE_SLOW");
 	if (tuned)
 		rc = tune_modes(n, step);

@@ -5,7 +5,9 @@
  * the expanded banks, tuned on one thread and on two, at batch 1 and in batches, on every
  * kernel the CPU runs; the test hook GEQRT_TUNE_SLOW that makes one kind of plan slow,
  * which the tuner must leave; and the hostile calls (a NULL or unloaded net, a net
- * without choices or without tuning, batch 0, a second tuning, a second load). */
+ * without choices or without tuning, batch 0, a second tuning, a second load). The same
+ * model with its first two convs as a pair (gq_conv_run_pair; gq_layer parts) tuned and
+ * named in --profile as the compiler emits a residual block's. */
 #include <stdbool.h>
 
 #include "conv_orbit.h"
@@ -57,10 +59,27 @@ static void layer3(const gq_image *im)
 }
 
 static const gq_layer layers[] = {
-        {layer0, "gconv p4m", &convs[C0]},
-        {layer1, "gconv p4", &convs[C1]},
-        {layer2, "conv 1x1", &convs[C2]},
-        {layer3, "gconv p4 stride 2", &convs[C3]},
+        {layer0, "gconv p4m", &convs[C0], NULL},
+        {layer1, "gconv p4", &convs[C1], NULL},
+        {layer2, "conv 1x1", &convs[C2], NULL},
+        {layer3, "gconv p4 stride 2", &convs[C3], NULL},
+};
+
+/* The same model with its first two convs as a pair (gq_conv_run_pair, as the compiler
+ * emits a residual block's, here without the residual): the tuner times its parts apart. */
+static const gq_layer parts01[2] = {
+        {layer0, "gconv p4m", &convs[C0], NULL},
+        {layer1, "gconv p4", &convs[C1], NULL},
+};
+static void pair01(const gq_image *im)
+{
+	gq_conv_run_pair(im->net->conv[C0], im->net->conv[C1], im->ws + A1, im->x, im->ws + A0,
+	        NULL, im->scratch);
+}
+static const gq_layer layers_pair[] = {
+        {pair01, "gconv p4m + gconv p4", NULL, parts01},
+        {layer2, "conv 1x1", &convs[C2], NULL},
+        {layer3, "gconv p4 stride 2", &convs[C3], NULL},
 };
 
 /* The file's tensors: each conv's base filters ([cout/ng, cin/ng, ng, k, k] for a gconv)
@@ -104,6 +123,21 @@ static const gq_net_desc desc = {.layers = layers,
         .params = params,
         .nparams = 2 * NCONVS,
         .load = load};
+
+static const gq_net_desc desc_pair = {.layers = layers_pair,
+        .nlayers = 3,
+        .convs = convs,
+        .nconvs = NCONVS,
+        .ws_floats = WS,
+        .param_floats = 64 * 64 * 9 + 64 + 32 * 64 * 9 + 32 + 16 * 32 + 16 + 16 * 16 * 9 + 16,
+        .in_size = IN,
+        .out_size = OUT,
+        .params = params,
+        .nparams = 2 * NCONVS,
+        .load = load};
+
+/* The model as layers, and with a pair. */
+static const gq_net_desc *const descs[2] = {&desc, &desc_pair};
 
 static float *tensors[2 * NCONVS];
 
@@ -189,13 +223,15 @@ START_TEST(tuned_model_is_the_model)
 		if (gq_conv_use_kernel(kernel_names[k]))
 			continue;
 		for (int threads = 1; threads <= 2; threads++) {
-			gq_set_threads(threads);
-			gq_net *n = new_loaded(&desc);
-			ck_assert_int_eq(gq_net_tune(n), 2); /* C0 and C1 had a choice */
-			ck_assert_ptr_null(n->tune);
-			expect_model(n, 1, "tuned, batch 1");
-			expect_model(n, 5, "tuned, a batch");
-			gq_net_free(n);
+			for (int d = 0; d < 2; d++) {
+				gq_set_threads(threads);
+				gq_net *n = new_loaded(descs[d]);
+				ck_assert_int_eq(gq_net_tune(n), 2); /* C0 and C1 had a choice */
+				ck_assert_ptr_null(n->tune);
+				expect_model(n, 1, d ? "a pair tuned, batch 1" : "tuned, batch 1");
+				expect_model(n, 5, d ? "a pair tuned, a batch" : "tuned, a batch");
+				gq_net_free(n);
+			}
 		}
 	}
 	gq_conv_use_kernel(NULL);
@@ -211,11 +247,11 @@ END_TEST
 
 /* The kind GEQRT_TUNE_SLOW names is left by both modes' choices on both convs with a
  * choice; without the tuner, the rules' plans (expanded on a model this small) stay. */
-static void expect_avoided(const char *kind, int threads)
+static void expect_avoided(const char *kind, int threads, const gq_net_desc *d)
 {
 	setenv("GEQRT_TUNE_SLOW", kind, 1);
 	gq_set_threads(threads);
-	gq_net *n = new_loaded(&desc);
+	gq_net *n = new_loaded(d);
 	ck_assert_int_eq(gq_net_tune(n), 2);
 	for (int i = C0; i <= C1; i++) {
 		const gq_conv *one = n->conv[i], *many = serve_plan(n, i);
@@ -224,7 +260,8 @@ static void expect_avoided(const char *kind, int threads)
 		              : group ? !gq_conv_wgroup(one) && !gq_conv_wgroup(many)
 		                      : (gq_conv_orbit(one) || gq_conv_wgroup(one)) &&
 		                                (gq_conv_orbit(many) || gq_conv_wgroup(many)),
-		        "conv %d on %d threads kept a slow %s plan", i, threads, kind);
+		        "conv %d on %d threads kept a slow %s plan%s", i, threads, kind,
+		        d == &desc_pair ? " (a pair)" : "");
 	}
 	expect_model(n, 1, kind);
 	expect_model(n, 3, kind);
@@ -237,15 +274,37 @@ START_TEST(tuner_leaves_a_slow_plan)
 	make_tensors();
 	gq_set_tune(true);
 	for (int threads = 1; threads <= 2; threads++) {
-		expect_avoided("expanded", threads);
-		expect_avoided("orbit", threads);
-		expect_avoided("group", threads);
+		for (int d = 0; d < 2; d++) {
+			expect_avoided("expanded", threads, descs[d]);
+			expect_avoided("orbit", threads, descs[d]);
+			expect_avoided("group", threads, descs[d]);
+		}
 	}
 	gq_set_tune(false);
 	setenv("GEQRT_TUNE_SLOW", "orbit", 1); /* the rules' plans, untuned: expanded here */
 	gq_net *n = new_loaded(&desc);
 	ck_assert_int_eq(gq_conv_orbit(n->conv[C0]) + gq_conv_wgroup(n->conv[C0]), 0);
 	gq_net_free(n);
+	free_tensors();
+}
+END_TEST
+
+/* --profile names a pair's step after both convs, with each one's tuned plan. */
+START_TEST(pair_named_with_both_plans)
+{
+	make_tensors();
+	gq_set_tune(true);
+	setenv("GEQRT_TUNE_SLOW", "expanded", 1);
+	gq_set_threads(2);
+	gq_net *n = new_loaded(&desc_pair);
+	ck_assert_int_eq(gq_net_tune(n), 2);
+	const char *s = n->names[0], *plans = strstr(s, ", plans ");
+	ck_assert_msg(!strncmp(s, "gconv p4m + gconv p4, plans ", 28) && plans &&
+	                      strstr(plans + 8, " + ") && !strstr(s, "expanded"),
+	        "--profile's name of the pair '%s' does not say both tuned plans", s);
+	gq_net_free(n);
+	unsetenv("GEQRT_TUNE_SLOW");
+	gq_set_tune(false);
 	free_tensors();
 }
 END_TEST
@@ -300,7 +359,7 @@ static int load6(gq_net *n, const float *const *t, char *err, size_t errlen)
 	return 0;
 }
 
-static const gq_layer layers6[] = {{layer6, "gconv p4 29x29", &conv6}};
+static const gq_layer layers6[] = {{layer6, "gconv p4 29x29", &conv6, NULL}};
 static const gq_param params6[2] = {{"w", 1, {W6}}, {"b", 1, {32}}};
 static const gq_net_desc desc6 = {.layers = layers6,
         .nlayers = 1,
@@ -432,6 +491,7 @@ static Suite *tune_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, tuned_model_is_the_model);
 	tcase_add_test(tc, tuner_leaves_a_slow_plan);
+	tcase_add_test(tc, pair_named_with_both_plans);
 	tcase_add_test(tc, tune_by_environment_at_first_pass);
 	tcase_add_test(tc, tuned_model_runs_wino6);
 	tcase_add_test(tc, hostile_calls);

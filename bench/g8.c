@@ -6,7 +6,9 @@
  * with n (GEQRT_WGNARROW=1) or w (=0) after it to force the narrow or wide products, x for
  * GEQRT_WGMIXED=0, t or T for GEQRT_WGTILES=0 or 1. G8_CHAIN set: the layers run as a
  * chain of residual blocks (x -> h = conv(x), x = conv(h) + x), each reading what the one
- * before wrote, as in a model, where unset each reads the same input. */
+ * before wrote, as in a model, where unset each reads the same input. G8_STRIDE=2: stride 2
+ * (HW the input's; each group plan is then the group's stride-2 F(2x2) form, whatever its
+ * digit, as the wide model's gconv4; not with G8_CHAIN). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +30,11 @@ static gq_conv *make(const gq_conv_shape *s, const char *plan)
 			setenv("GEQRT_WGMIXED", "0", 1);
 		else if (*f == 't' || *f == 'T')
 			setenv("GEQRT_WGTILES", *f == 'T' ? "1" : "0", 1);
-	int algo = plan[0] == '2' ? GQ_CONV_WINO2 : plan[0] == '4' ? GQ_CONV_WINO4R : GQ_CONV_WINO6;
-	gq_conv *c = plan[0] == 'e' ? gq_conv_new(s->cin, s->h, s->w, s->cout, 3, 1, 1, 1, true)
+	int algo = s->s == 2        ? GQ_CONV_WINO2S2
+	           : plan[0] == '2' ? GQ_CONV_WINO2
+	           : plan[0] == '4' ? GQ_CONV_WINO4R
+	                            : GQ_CONV_WINO6;
+	gq_conv *c = plan[0] == 'e' ? gq_conv_new(s->cin, s->h, s->w, s->cout, 3, s->s, 1, 1, true)
 	                            : gq_conv_new_wgroup(s, algo, false);
 	unsetenv("GEQRT_WGNARROW");
 	unsetenv("GEQRT_WGMIXED");
@@ -46,14 +51,20 @@ int main(int argc, char **argv)
 	int threads = atoi(argv[1]), rounds = atoi(argv[2]), L = atoi(argv[3]);
 	int cin = atoi(argv[4]), hw = atoi(argv[5]), cout = atoi(argv[6]), ng = atoi(argv[7]);
 	int np = argc - 8;
-	gq_conv_shape s = {cin, hw, hw, cout, 3, 1, 1, 1, true, ng, ng == 8 ? P4M : P4, false};
+	int stride = getenv("G8_STRIDE") ? atoi(getenv("G8_STRIDE")) : 1,
+	    ohw = (hw - 1) / stride + 1;
+	if (stride != 1 && stride != 2) {
+		fprintf(stderr, "G8_STRIDE: 1 or 2\n");
+		return 2;
+	}
+	gq_conv_shape s = {cin, hw, hw, cout, 3, stride, 1, 1, true, ng, ng == 8 ? P4M : P4, false};
 	gq_set_threads(threads);
-	size_t nin = (size_t)cin * hw * hw, nout = (size_t)cout * hw * hw,
+	size_t nin = (size_t)cin * hw * hw, nout = (size_t)cout * ohw * ohw,
 	       wn = (size_t)cout * cin * 9;
 	float *w = malloc(wn * sizeof *w), *bias = calloc(cout, sizeof *bias);
 	float *in = malloc(nin * sizeof *in), *out = malloc(nout * sizeof *out);
 	srand(1);
-	bool chain = getenv("G8_CHAIN") != NULL;
+	bool chain = getenv("G8_CHAIN") != NULL && stride == 1;
 	for (size_t i = 0; i < wn; i++)
 		w[i] = ((float)rand() / RAND_MAX - 0.5f) * (chain ? 0.15f : 1.0f);
 	for (size_t i = 0; i < nin; i++)

@@ -4988,8 +4988,8 @@ void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
 	gq_conv_run_sum(c, out, in, NULL, scratch);
 }
 
-void gq_conv_run_pair(const gq_conv *a, const gq_conv *b, float *out, const float *in,
-        float *mid, const float *add, float *scratch)
+void gq_conv_run_pair(const gq_conv *a, const gq_conv *b, float *out, const float *in, float *mid,
+        const float *add, float *scratch)
 {
 	gq_conv_run(a, mid, in, scratch);
 	gq_conv_run_sum(b, out, mid, add, scratch);

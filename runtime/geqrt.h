@@ -325,11 +325,11 @@ void gq_conv_run_sum(
 /* A residual block's two convolutions: gq_conv_run(a, mid, in), then
  * gq_conv_run_sum(b, out, mid, add), to the same floats. out may be add and may be in (the
  * emitter writes a block's output over its input); mid must overlap none of them, and what it
- * holds afterwards is unspecified. Where both plans allow it the runtime may run the two by
- * bands of rows, so that mid's rows are read back while they are still in the cache;
- * scratch holds gq_conv_scratch(a) and gq_conv_scratch(b) floats, the larger. */
-void gq_conv_run_pair(const gq_conv *a, const gq_conv *b, float *out, const float *in,
-        float *mid, const float *add, float *scratch);
+ * holds afterwards is unspecified (a body that runs the two by bands of rows may leave it
+ * partly written; docs/batch1.md, s24-band, measured one). scratch holds gq_conv_scratch(a)
+ * and gq_conv_scratch(b) floats, the larger. */
+void gq_conv_run_pair(const gq_conv *a, const gq_conv *b, float *out, const float *in, float *mid,
+        const float *add, float *scratch);
 /* As gq_conv_run_sum, then gq_maxpool2d(pooled, out, n, h, w, k, s, p) (n, h, w: the
  * conv's output): the max pool that reads only this conv's output (after its bn and relu),
  * run on the rows of out as the conv writes them, while they are in cache, rather than as

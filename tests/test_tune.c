@@ -112,29 +112,15 @@ static int load(gq_net *n, const float *const *t, char *err, size_t errlen)
 	return 0;
 }
 
-static const gq_net_desc desc = {.layers = layers,
-        .nlayers = 4,
-        .convs = convs,
-        .nconvs = NCONVS,
-        .ws_floats = WS,
-        .param_floats = 64 * 64 * 9 + 64 + 32 * 64 * 9 + 32 + 16 * 32 + 16 + 16 * 16 * 9 + 16,
-        .in_size = IN,
-        .out_size = OUT,
-        .params = params,
-        .nparams = 2 * NCONVS,
-        .load = load};
-
-static const gq_net_desc desc_pair = {.layers = layers_pair,
-        .nlayers = 3,
-        .convs = convs,
-        .nconvs = NCONVS,
-        .ws_floats = WS,
-        .param_floats = 64 * 64 * 9 + 64 + 32 * 64 * 9 + 32 + 16 * 32 + 16 + 16 * 16 * 9 + 16,
-        .in_size = IN,
-        .out_size = OUT,
-        .params = params,
-        .nparams = 2 * NCONVS,
-        .load = load};
+#define DESC(steps, n)                                                                             \
+	{                                                                                          \
+		.layers = steps, .nlayers = n, .convs = convs, .nconvs = NCONVS, .ws_floats = WS,  \
+		.param_floats =                                                                    \
+		        64 * 64 * 9 + 64 + 32 * 64 * 9 + 32 + 16 * 32 + 16 + 16 * 16 * 9 + 16,     \
+		.in_size = IN, .out_size = OUT, .params = params, .nparams = 2 * NCONVS,           \
+		.load = load                                                                       \
+	}
+static const gq_net_desc desc = DESC(layers, 4), desc_pair = DESC(layers_pair, 3);
 
 /* The model as layers, and with a pair. */
 static const gq_net_desc *const descs[2] = {&desc, &desc_pair};

@@ -238,7 +238,7 @@ static void pair_plans(char *s, size_t len, const gq_net *n, const gq_layer *l, 
  * where they differ. */
 static void pair_name(char *s, size_t len, const gq_net *n, const gq_layer *l)
 {
-	char one[100], many[100];
+	char one[160], many[160]; /* two plan names of up to 47 and " + " */
 	pair_plans(one, sizeof one, n, l, false);
 	pair_plans(many, sizeof many, n, l, true);
 	if (!*one)
@@ -256,7 +256,7 @@ static char *layer_name(const gq_net *n, int i)
 {
 	const gq_layer *l = &n->desc->layers[i];
 	ptrdiff_t ci = l->conv ? l->conv - n->desc->convs : -1;
-	size_t len = strlen(l->name) + 256;
+	size_t len = strlen(l->name) + 384;
 	char *s = malloc(len), one[48] = "", many[48] = "";
 	if (!s)
 		return NULL;

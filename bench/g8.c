@@ -44,13 +44,11 @@ static gq_conv *make(const gq_conv_shape *s, const char *plan)
 
 int main(int argc, char **argv)
 {
-	if (argc < 9) {
-		fprintf(stderr, "usage: g8 THREADS ROUNDS L CIN HW COUT NG PLAN...\n");
+	LayerArgs a;
+	if (!layer_args(argc, argv, "g8", &a))
 		return 2;
-	}
-	int threads = atoi(argv[1]), rounds = atoi(argv[2]), L = atoi(argv[3]);
-	int cin = atoi(argv[4]), hw = atoi(argv[5]), cout = atoi(argv[6]), ng = atoi(argv[7]);
-	int np = argc - 8;
+	int threads = a.threads, rounds = a.rounds, L = a.L, cin = a.cin, hw = a.hw, cout = a.cout,
+	    ng = a.ng, np = a.np;
 	int stride = getenv("G8_STRIDE") ? atoi(getenv("G8_STRIDE")) : 1,
 	    ohw = (hw - 1) / stride + 1;
 	if (stride != 1 && stride != 2) {
@@ -69,7 +67,7 @@ int main(int argc, char **argv)
 		w[i] = ((float)rand() / RAND_MAX - 0.5f) * (chain ? 0.15f : 1.0f);
 	for (size_t i = 0; i < nin; i++)
 		in[i] = (float)rand() / RAND_MAX;
-	gq_conv *c[8][64];
+	gq_conv *c[MAX_PLANS][MAX_LAYERS];
 	size_t scratch = 0;
 	for (int p = 0; p < np; p++)
 		for (int l = 0; l < L; l++) {

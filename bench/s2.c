@@ -45,15 +45,11 @@ static gq_conv *make(const gq_conv_shape *s, int oh, char plan)
 
 int main(int argc, char **argv)
 {
-	if (argc < 9) {
-		fprintf(stderr, "usage: s2 THREADS ROUNDS L CIN H COUT NG PLAN...\n");
+	LayerArgs a;
+	if (!layer_args(argc, argv, "s2", &a))
 		return 2;
-	}
-	int threads = atoi(argv[1]), rounds = atoi(argv[2]), L = atoi(argv[3]);
-	int cin = atoi(argv[4]), h = atoi(argv[5]), cout = atoi(argv[6]), ng = atoi(argv[7]);
-	int np = argc - 8, oh = (h - 1) / 2 + 1;
-	if (np > 8 || L > 64 || L < 1 || rounds < 1)
-		return 2;
+	int threads = a.threads, rounds = a.rounds, L = a.L, cin = a.cin, h = a.hw, cout = a.cout,
+	    ng = a.ng, np = a.np, oh = (h - 1) / 2 + 1;
 	gq_conv_shape s = {cin, h, h, cout, 3, 2, 1, 1, true, ng, ng == 8 ? P4M : P4, false};
 	gq_set_threads(threads);
 	size_t nin = (size_t)cin * h * h, nout = (size_t)cout * h * h, wn = (size_t)cout * cin * 9;
@@ -64,7 +60,7 @@ int main(int argc, char **argv)
 		w[i] = (float)rand() / RAND_MAX - 0.5f;
 	for (size_t i = 0; i < nin; i++)
 		in[i] = (float)rand() / RAND_MAX;
-	gq_conv *c[8][64];
+	gq_conv *c[MAX_PLANS][MAX_LAYERS];
 	size_t scratch = 0;
 	for (int p = 0; p < np; p++)
 		for (int l = 0; l < L; l++) {

@@ -5,7 +5,9 @@
  * NG PLAN...`, PLAN one of a (the rules' choice, gq_conv_new), 2 (F(2x2)'s stride-2 form,
  * expanded), 3 (F(3x3)'s), 4 (F(4x4)'s), d (direct), k (packed), g (the group's F(2x2) stride-2
  * form), and s (a stride-1 3x3 layer of the same channels on the output's size, the rules' plan:
- * what the stride-1 machinery does with as many useful multiply-adds). */
+ * what the stride-1 machinery does with as many useful multiply-adds); and on that stride-1
+ * layer r and f (the group's F(3x3) and F(4x4) on reciprocal points), t and e (F(3x3) and
+ * F(4x4) expanded): proxies for a stride-2 form's products on as many tiles (s25-s2f4). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +41,20 @@ static gq_conv *make(const gq_conv_shape *s, int oh, char plan)
 		return gq_conv_new_wgroup(s, GQ_CONV_WINO2S2, false);
 	case 's':
 		return gq_conv_new(s->cin, oh, oh, s->cout, 3, 1, 1, 1, true);
+	}
+	/* stride-1 3x3 layers of the same channels on the output's size in a given form: proxies
+	 * for a stride-2 form's products at as many tiles (s25-s2f4) */
+	gq_conv_shape s1 = *s;
+	s1.h = s1.w = oh, s1.s = 1;
+	switch (plan) {
+	case 'r':
+		return gq_conv_new_wgroup(&s1, GQ_CONV_WINO3R, false);
+	case 't':
+		return gq_conv_new_algo(s->cin, oh, oh, s->cout, 3, 1, 1, 1, true, GQ_CONV_WINO3);
+	case 'f':
+		return gq_conv_new_wgroup(&s1, GQ_CONV_WINO4R, false);
+	case 'e':
+		return gq_conv_new_algo(s->cin, oh, oh, s->cout, 3, 1, 1, 1, true, GQ_CONV_WINO4);
 	}
 	return NULL;
 }
@@ -83,7 +99,7 @@ int main(int argc, char **argv)
 	size_t no = (size_t)cout * oh * oh;
 	gq_conv_run(c[0][0], ref, in, scr);
 	for (int p = 1; p < np; p++) {
-		if (argv[8 + p][0] == 's')
+		if (strchr("srtfe", argv[8 + p][0]))
 			continue;
 		gq_conv_run(c[p][0], out, in, scr);
 		double d = 0, m = 0;

@@ -54,6 +54,13 @@ $(B)/bench/lift: bench/lift.c bench/harness.h $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 
+# `build/bench/pair THREADS ROUNDS L C HW [ALGO]`: a residual block's two convolutions as two
+# calls against one gq_conv_run_pair, alternated in one process, L distinct blocks (bench/pair.c,
+# s24-band, s25-rows); not part of `make bench`.
+$(B)/bench/pair: bench/pair.c bench/harness.h $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
+
 # `build/bench/s2 THREADS ROUNDS L CIN H COUT NG PLAN...`: a stride-2 3x3 layer's plans
 # (the rules', F(2x2)'s, F(3x3)'s and F(4x4)'s stride-2 forms, direct, packed, the group's stride-2
 # form, and a stride-1 layer on the output's size) alternated in one process, L distinct

@@ -326,10 +326,13 @@ void gq_conv_run_sum(
  * gq_conv_run_sum(b, out, mid, add), to the same floats. out may be add and may be in (the
  * emitter writes a block's output over its input); mid must overlap none of them, and what it
  * holds afterwards is unspecified (a body that runs the two by bands of rows may leave it
- * partly written; docs/batch1.md, s24-band, measured one). scratch holds gq_conv_scratch(a)
- * and gq_conv_scratch(b) floats, the larger. */
+ * partly written; docs/batch1.md, s24-band, measured one). scratch holds
+ * gq_conv_pair_scratch(a, b) floats (at least gq_conv_scratch of each). */
 void gq_conv_run_pair(const gq_conv *a, const gq_conv *b, float *out, const float *in, float *mid,
         const float *add, float *scratch);
+/* Floats of scratch gq_conv_run_pair(a, b, ...) needs: where it runs a into b's padded copy,
+ * that copy and a's scratch; else the larger of gq_conv_scratch(a) and (b). */
+size_t gq_conv_pair_scratch(const gq_conv *a, const gq_conv *b);
 /* As gq_conv_run_sum, then gq_maxpool2d(pooled, out, n, h, w, k, s, p) (n, h, w: the
  * conv's output): the max pool that reads only this conv's output (after its bn and relu),
  * run on the rows of out as the conv writes them, while they are in cache, rather than as

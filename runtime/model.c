@@ -175,6 +175,25 @@ static bool new_conv(gq_net *n, int i, size_t streamed, size_t *scratch)
 	return true;
 }
 
+/* The scratch a pair of convs (layer l's parts, if any) needs, for any of their plans (the
+ * tuner's candidates): gq_conv_pair_scratch, which may hold the second's padded copy and the
+ * first's scratch at once. */
+static void pair_scratch(const gq_net *n, const gq_layer *l, size_t *scratch)
+{
+	if (!l->parts || !l->parts[0].conv || !l->parts[1].conv)
+		return;
+	int ci[2];
+	for (int k = 0; k < 2; k++)
+		ci[k] = (int)(l->parts[k].conv - n->desc->convs);
+	const struct gq_tune *tu = n->tune;
+	int na = tu ? tu->n[ci[0]] : 1, nb = tu ? tu->n[ci[1]] : 1;
+	for (int x = 0; x < na; x++)
+		for (int y = 0; y < nb; y++)
+			*scratch = max_size(*scratch,
+			        gq_conv_pair_scratch(tu ? tu->cand[ci[0]][x] : n->conv[ci[0]],
+			                tu ? tu->cand[ci[1]][y] : n->conv[ci[1]]));
+}
+
 /* The convolutions' plans; the scratch the largest needs, or false if out of memory. A
  * lift or gconv may run as an orbit where the model's banks, expanded, would stream from
  * memory (gq_conv_new_in_model). */
@@ -188,6 +207,8 @@ static bool new_convs(gq_net *n, size_t *scratch)
 	for (int i = 0; i < d->nconvs; i++)
 		if (!new_conv(n, i, streamed, scratch))
 			return false;
+	for (int s = 0; s < d->nlayers; s++)
+		pair_scratch(n, &d->layers[s], scratch);
 	return true;
 }
 

@@ -1220,6 +1220,112 @@ START_TEST(solo_batch_runs_alone)
 }
 END_TEST
 
+/* ---- a residual block's two convolutions in one call ---- */
+
+enum { PAIR_NO_ADD, PAIR_ADD, PAIR_IN_PLACE }; /* add NULL, its own, add == out == in */
+
+/* gq_conv_run_pair(a, b, ...) against gq_conv_run(a) then gq_conv_run_sum(b) on nt threads,
+ * bit for bit (the same tiles and transforms), with the residual as mode says; the pair's
+ * scratch (gq_conv_pair_scratch) starts as NaNs, so that a border the second conv reads
+ * unzeroed shows, and the check runs twice, the second time over what the two calls left
+ * there. */
+static void pair_check(gq_conv *a, gq_conv *b, int cin, int c, int h, int w, int nt, int mode)
+{
+	size_t nx = (size_t)cin * h * w, ny = (size_t)c * h * w, nw = (size_t)c * cin * 9;
+	size_t ns = gq_conv_pair_scratch(a, b);
+	ck_assert(ns >= gq_conv_scratch(a) && ns >= gq_conv_scratch(b));
+	float *wa = buf(nw, true), *wb = buf((size_t)c * c * 9, true), *ba = buf(c, true);
+	float *bb = buf(c, true), *x = buf(mode == PAIR_IN_PLACE ? ny : nx, true);
+	float *r = buf(ny, false), *q = buf(ny, false), *add = buf(ny, true);
+	float *mid = buf(ny, false), *mid2 = buf(ny, false), *scratch = buf(ns, false);
+	gq_conv_set(a, wa, ba);
+	gq_conv_set(b, wb, bb);
+	gq_set_threads(nt);
+	for (int k = 0; k < 2; k++) {
+		if (mode == PAIR_IN_PLACE) {
+			memcpy(r, x, ny * sizeof *r);
+			memcpy(q, x, ny * sizeof *q);
+			gq_conv_run(a, mid, r, scratch);
+			gq_conv_run_sum(b, r, mid, r, scratch);
+			gq_conv_run_pair(a, b, q, q, mid2, q, scratch);
+		} else {
+			const float *s = mode == PAIR_ADD ? add : NULL;
+			gq_conv_run(a, mid, x, scratch);
+			gq_conv_run_sum(b, r, mid, s, scratch);
+			gq_conv_run_pair(a, b, q, x, mid2, s, scratch);
+		}
+		for (size_t i = 0; i < ny; i++)
+			if (memcmp(&r[i], &q[i], sizeof *r))
+				ck_abort_msg("%s %s + %s %dx%dx%d -> %d, %d threads, residual %d, "
+				             "run %d: pixel %zu %g, not %g",
+				        gq_conv_kernel(), gq_conv_algo(a), gq_conv_algo(b), cin, h,
+				        w, c, nt, mode, k, i, q[i], r[i]);
+	}
+	gq_set_threads(1);
+	free(wa), free(wb), free(ba), free(bb), free(x), free(r), free(q), free(add);
+	free(mid), free(mid2), free(scratch);
+}
+
+/* The pair on odd sides (not multiples of a tile), a map shorter than a block of tiles, 97x97
+ * (ResNet-44 p4 97's stage: two threads' ranges cut inside a row of tiles), 49x49 and 33x33
+ * (ResNet-44 p4 and p4m's), a first layer changing the channels; every Winograd form for
+ * either, the two's forms alike and apart, relu on and off, the residual none, its own or
+ * in place, 1-3 threads, on kernel _i; plans that are not plain Winograd run the two calls. */
+START_TEST(pair_matches_two_calls)
+{
+	static const int shapes[][4] = {/* cin, channels, h, w */
+	        {8, 8, 23, 21}, {5, 7, 37, 70}, {12, 12, 9, 50}, {16, 16, 45, 43}, {24, 24, 61, 13},
+	        {32, 32, 97, 97}, {64, 64, 49, 49}, {64, 64, 33, 33}, {6, 6, 130, 11},
+	        {16, 12, 50, 99}};
+	static const int wino[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO6, GQ_CONV_WINO3};
+	seed(7);
+	if (gq_conv_use_kernel(kernel_names[_i]))
+		return;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		for (int f = 0; f < 4; f++)
+			for (int nt = 1; nt <= 3; nt++) {
+				int cin = shapes[i][0], c = shapes[i][1], h = shapes[i][2];
+				int w = shapes[i][3], fb = nt == 2 ? (f + 1 + (int)i) % 4 : f;
+				if (h * w > 2000 && f && nt != 2) /* the large maps: fewer */
+					continue;
+				bool relu = (i + f + nt) % 2;
+				gq_conv *a =
+				        gq_conv_new_algo(cin, h, w, c, 3, 1, 1, 1, relu, wino[f]);
+				gq_conv *b =
+				        gq_conv_new_algo(c, h, w, c, 3, 1, 1, 1, !relu, wino[fb]);
+				int mode = (int)(i + f + nt) % 3;
+				if (mode == PAIR_IN_PLACE && cin != c)
+					mode = PAIR_ADD;
+				if (a && b)
+					pair_check(a, b, cin, c, h, w, nt, mode);
+				gq_conv_free(a);
+				gq_conv_free(b);
+			}
+	/* the rules' plans, and plans that are not Winograd (direct, packed) */
+	static const int other[][2] = {{GQ_CONV_AUTO, GQ_CONV_AUTO},
+	        {GQ_CONV_DIRECT, GQ_CONV_WINO4}, {GQ_CONV_WINO4, GQ_CONV_PACKED}};
+	for (size_t f = 0; f < sizeof other / sizeof other[0]; f++)
+		for (int nt = 1; nt <= 2; nt++) {
+			gq_conv *a = gq_conv_new_algo(8, 23, 21, 8, 3, 1, 1, 1, true, other[f][0]);
+			gq_conv *b = gq_conv_new_algo(8, 23, 21, 8, 3, 1, 1, 1, true, other[f][1]);
+			if (a && b)
+				pair_check(a, b, 8, 8, 23, 21, nt, PAIR_IN_PLACE);
+			gq_conv_free(a);
+			gq_conv_free(b);
+		}
+	/* GEQRT_PAIR=0: the two calls */
+	setenv("GEQRT_PAIR", "0", 1);
+	gq_conv *a = gq_conv_new_algo(8, 23, 21, 8, 3, 1, 1, 1, true, GQ_CONV_WINO4);
+	gq_conv *b = gq_conv_new_algo(8, 23, 21, 8, 3, 1, 1, 1, true, GQ_CONV_WINO4);
+	if (a && b)
+		pair_check(a, b, 8, 8, 23, 21, 2, PAIR_ADD);
+	gq_conv_free(a);
+	gq_conv_free(b);
+	unsetenv("GEQRT_PAIR");
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 static Suite *conv_fast_suite(void)
 {
 	Suite *s = suite_create("conv_fast");
@@ -1245,6 +1351,10 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, maxpool_fast_matches_torch);
 	tcase_add_loop_test(tc, fused_pool_matches_conv_then_pool, 0, 3);
 	suite_add_tcase(s, tc);
+	TCase *pair = tcase_create("pair");
+	tcase_set_timeout(pair, 300);
+	tcase_add_loop_test(pair, pair_matches_two_calls, 0, 3);
+	suite_add_tcase(s, pair);
 	TCase *team = tcase_create("team");
 	tcase_add_test(team, parallel_runs_each_share_once);
 	tcase_add_test(team, parallel_for_runs_each_unit_once);

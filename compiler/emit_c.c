@@ -559,9 +559,9 @@ static void emit_pair(FILE *c, const Plan *P, int a)
 	int b = P->pair[a];
 	fprintf(c,
 	        "/* %s + %s (lines %d, %d), a residual block's two convolutions:\n"
-	        " * layer_%s then layer_%s in one call (gq_conv_run_pair), which may\n"
-	        " * run them by bands of rows, the middle map read back from the cache; the tuner\n"
-	        " * runs the two apart (the parts). */\n",
+	        " * layer_%s then layer_%s in one call (gq_conv_run_pair), where the first\n"
+	        " * may write the second's padded input itself; the tuner runs the two apart\n"
+	        " * (the parts). */\n",
 	        A->path, B->path, A->loc.first_line, B->loc.first_line, A->name, B->name);
 	fprintf(c, "static const gq_layer pair_%s_parts[2] = {\n\t", A->name);
 	put_entry(c, P, a);

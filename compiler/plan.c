@@ -227,8 +227,9 @@ static bool code_between(const Plan *P, int a, int b)
 	return false;
 }
 
-/* A residual block's two convolutions run in one call (gq_conv_run_pair), which may run
- * them by bands of rows so that the middle map is read back from the cache: conv b, 3x3
+/* A residual block's two convolutions run in one call (gq_conv_run_pair), where the first
+ * may store straight into the second's padded copy of its input (no copy of the middle
+ * map; runtime/conv_fast.c): conv b, 3x3
  * stride 1 with the block's `+` fused (plan_sum) and no pool, reads only what conv a's
  * epilogue ends in (its folded bn, fused relu), a the same 3x3 on a map of the same size
  * with no pool fused, and nothing runs between them. The middle buffer is live from a to

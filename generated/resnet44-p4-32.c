@@ -540,9 +540,9 @@ static void layer_basic1_gconv2(const gq_image *im)
 }
 
 /* basic1.gconv1 + basic1.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic1_gconv1 then layer_basic1_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic1_gconv1 then layer_basic1_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic1_gconv1_parts[2] = {
 	{layer_basic1_gconv1, "basic1_gconv1, line 5, basic1_bn1 folded in, basic1_relu1 fused", &convs[BASIC1_GCONV1], NULL},
 	{layer_basic1_gconv2, "basic1_gconv2, line 6, basic1_bn2 folded in, basic1_add1 fused, basic1_relu2 fused", &convs[BASIC1_GCONV2], NULL},
@@ -570,9 +570,9 @@ static void layer_basic2_gconv2(const gq_image *im)
 }
 
 /* basic2.gconv1 + basic2.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic2_gconv1 then layer_basic2_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic2_gconv1 then layer_basic2_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic2_gconv1_parts[2] = {
 	{layer_basic2_gconv1, "basic2_gconv1, line 5, basic2_bn1 folded in, basic2_relu1 fused", &convs[BASIC2_GCONV1], NULL},
 	{layer_basic2_gconv2, "basic2_gconv2, line 6, basic2_bn2 folded in, basic2_add1 fused, basic2_relu2 fused", &convs[BASIC2_GCONV2], NULL},
@@ -600,9 +600,9 @@ static void layer_basic3_gconv2(const gq_image *im)
 }
 
 /* basic3.gconv1 + basic3.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic3_gconv1 then layer_basic3_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic3_gconv1 then layer_basic3_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic3_gconv1_parts[2] = {
 	{layer_basic3_gconv1, "basic3_gconv1, line 5, basic3_bn1 folded in, basic3_relu1 fused", &convs[BASIC3_GCONV1], NULL},
 	{layer_basic3_gconv2, "basic3_gconv2, line 6, basic3_bn2 folded in, basic3_add1 fused, basic3_relu2 fused", &convs[BASIC3_GCONV2], NULL},
@@ -630,9 +630,9 @@ static void layer_basic4_gconv2(const gq_image *im)
 }
 
 /* basic4.gconv1 + basic4.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic4_gconv1 then layer_basic4_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic4_gconv1 then layer_basic4_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic4_gconv1_parts[2] = {
 	{layer_basic4_gconv1, "basic4_gconv1, line 5, basic4_bn1 folded in, basic4_relu1 fused", &convs[BASIC4_GCONV1], NULL},
 	{layer_basic4_gconv2, "basic4_gconv2, line 6, basic4_bn2 folded in, basic4_add1 fused, basic4_relu2 fused", &convs[BASIC4_GCONV2], NULL},
@@ -660,9 +660,9 @@ static void layer_basic5_gconv2(const gq_image *im)
 }
 
 /* basic5.gconv1 + basic5.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic5_gconv1 then layer_basic5_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic5_gconv1 then layer_basic5_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic5_gconv1_parts[2] = {
 	{layer_basic5_gconv1, "basic5_gconv1, line 5, basic5_bn1 folded in, basic5_relu1 fused", &convs[BASIC5_GCONV1], NULL},
 	{layer_basic5_gconv2, "basic5_gconv2, line 6, basic5_bn2 folded in, basic5_add1 fused, basic5_relu2 fused", &convs[BASIC5_GCONV2], NULL},
@@ -690,9 +690,9 @@ static void layer_basic6_gconv2(const gq_image *im)
 }
 
 /* basic6.gconv1 + basic6.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic6_gconv1 then layer_basic6_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic6_gconv1 then layer_basic6_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic6_gconv1_parts[2] = {
 	{layer_basic6_gconv1, "basic6_gconv1, line 5, basic6_bn1 folded in, basic6_relu1 fused", &convs[BASIC6_GCONV1], NULL},
 	{layer_basic6_gconv2, "basic6_gconv2, line 6, basic6_bn2 folded in, basic6_add1 fused, basic6_relu2 fused", &convs[BASIC6_GCONV2], NULL},
@@ -720,9 +720,9 @@ static void layer_basic7_gconv2(const gq_image *im)
 }
 
 /* basic7.gconv1 + basic7.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic7_gconv1 then layer_basic7_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic7_gconv1 then layer_basic7_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic7_gconv1_parts[2] = {
 	{layer_basic7_gconv1, "basic7_gconv1, line 5, basic7_bn1 folded in, basic7_relu1 fused", &convs[BASIC7_GCONV1], NULL},
 	{layer_basic7_gconv2, "basic7_gconv2, line 6, basic7_bn2 folded in, basic7_add1 fused, basic7_relu2 fused", &convs[BASIC7_GCONV2], NULL},
@@ -774,9 +774,9 @@ static void layer_basic9_gconv2(const gq_image *im)
 }
 
 /* basic9.gconv1 + basic9.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic9_gconv1 then layer_basic9_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic9_gconv1 then layer_basic9_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic9_gconv1_parts[2] = {
 	{layer_basic9_gconv1, "basic9_gconv1, line 5, basic9_bn1 folded in, basic9_relu1 fused", &convs[BASIC9_GCONV1], NULL},
 	{layer_basic9_gconv2, "basic9_gconv2, line 6, basic9_bn2 folded in, basic9_add1 fused, basic9_relu2 fused", &convs[BASIC9_GCONV2], NULL},
@@ -804,9 +804,9 @@ static void layer_basic10_gconv2(const gq_image *im)
 }
 
 /* basic10.gconv1 + basic10.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic10_gconv1 then layer_basic10_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic10_gconv1 then layer_basic10_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic10_gconv1_parts[2] = {
 	{layer_basic10_gconv1, "basic10_gconv1, line 5, basic10_bn1 folded in, basic10_relu1 fused", &convs[BASIC10_GCONV1], NULL},
 	{layer_basic10_gconv2, "basic10_gconv2, line 6, basic10_bn2 folded in, basic10_add1 fused, basic10_relu2 fused", &convs[BASIC10_GCONV2], NULL},
@@ -834,9 +834,9 @@ static void layer_basic11_gconv2(const gq_image *im)
 }
 
 /* basic11.gconv1 + basic11.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic11_gconv1 then layer_basic11_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic11_gconv1 then layer_basic11_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic11_gconv1_parts[2] = {
 	{layer_basic11_gconv1, "basic11_gconv1, line 5, basic11_bn1 folded in, basic11_relu1 fused", &convs[BASIC11_GCONV1], NULL},
 	{layer_basic11_gconv2, "basic11_gconv2, line 6, basic11_bn2 folded in, basic11_add1 fused, basic11_relu2 fused", &convs[BASIC11_GCONV2], NULL},
@@ -864,9 +864,9 @@ static void layer_basic12_gconv2(const gq_image *im)
 }
 
 /* basic12.gconv1 + basic12.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic12_gconv1 then layer_basic12_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic12_gconv1 then layer_basic12_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic12_gconv1_parts[2] = {
 	{layer_basic12_gconv1, "basic12_gconv1, line 5, basic12_bn1 folded in, basic12_relu1 fused", &convs[BASIC12_GCONV1], NULL},
 	{layer_basic12_gconv2, "basic12_gconv2, line 6, basic12_bn2 folded in, basic12_add1 fused, basic12_relu2 fused", &convs[BASIC12_GCONV2], NULL},
@@ -894,9 +894,9 @@ static void layer_basic13_gconv2(const gq_image *im)
 }
 
 /* basic13.gconv1 + basic13.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic13_gconv1 then layer_basic13_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic13_gconv1 then layer_basic13_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic13_gconv1_parts[2] = {
 	{layer_basic13_gconv1, "basic13_gconv1, line 5, basic13_bn1 folded in, basic13_relu1 fused", &convs[BASIC13_GCONV1], NULL},
 	{layer_basic13_gconv2, "basic13_gconv2, line 6, basic13_bn2 folded in, basic13_add1 fused, basic13_relu2 fused", &convs[BASIC13_GCONV2], NULL},
@@ -924,9 +924,9 @@ static void layer_basic14_gconv2(const gq_image *im)
 }
 
 /* basic14.gconv1 + basic14.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic14_gconv1 then layer_basic14_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic14_gconv1 then layer_basic14_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic14_gconv1_parts[2] = {
 	{layer_basic14_gconv1, "basic14_gconv1, line 5, basic14_bn1 folded in, basic14_relu1 fused", &convs[BASIC14_GCONV1], NULL},
 	{layer_basic14_gconv2, "basic14_gconv2, line 6, basic14_bn2 folded in, basic14_add1 fused, basic14_relu2 fused", &convs[BASIC14_GCONV2], NULL},
@@ -978,9 +978,9 @@ static void layer_basic16_gconv2(const gq_image *im)
 }
 
 /* basic16.gconv1 + basic16.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic16_gconv1 then layer_basic16_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic16_gconv1 then layer_basic16_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic16_gconv1_parts[2] = {
 	{layer_basic16_gconv1, "basic16_gconv1, line 5, basic16_bn1 folded in, basic16_relu1 fused", &convs[BASIC16_GCONV1], NULL},
 	{layer_basic16_gconv2, "basic16_gconv2, line 6, basic16_bn2 folded in, basic16_add1 fused, basic16_relu2 fused", &convs[BASIC16_GCONV2], NULL},
@@ -1008,9 +1008,9 @@ static void layer_basic17_gconv2(const gq_image *im)
 }
 
 /* basic17.gconv1 + basic17.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic17_gconv1 then layer_basic17_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic17_gconv1 then layer_basic17_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic17_gconv1_parts[2] = {
 	{layer_basic17_gconv1, "basic17_gconv1, line 5, basic17_bn1 folded in, basic17_relu1 fused", &convs[BASIC17_GCONV1], NULL},
 	{layer_basic17_gconv2, "basic17_gconv2, line 6, basic17_bn2 folded in, basic17_add1 fused, basic17_relu2 fused", &convs[BASIC17_GCONV2], NULL},
@@ -1038,9 +1038,9 @@ static void layer_basic18_gconv2(const gq_image *im)
 }
 
 /* basic18.gconv1 + basic18.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic18_gconv1 then layer_basic18_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic18_gconv1 then layer_basic18_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic18_gconv1_parts[2] = {
 	{layer_basic18_gconv1, "basic18_gconv1, line 5, basic18_bn1 folded in, basic18_relu1 fused", &convs[BASIC18_GCONV1], NULL},
 	{layer_basic18_gconv2, "basic18_gconv2, line 6, basic18_bn2 folded in, basic18_add1 fused, basic18_relu2 fused", &convs[BASIC18_GCONV2], NULL},
@@ -1068,9 +1068,9 @@ static void layer_basic19_gconv2(const gq_image *im)
 }
 
 /* basic19.gconv1 + basic19.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic19_gconv1 then layer_basic19_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic19_gconv1 then layer_basic19_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic19_gconv1_parts[2] = {
 	{layer_basic19_gconv1, "basic19_gconv1, line 5, basic19_bn1 folded in, basic19_relu1 fused", &convs[BASIC19_GCONV1], NULL},
 	{layer_basic19_gconv2, "basic19_gconv2, line 6, basic19_bn2 folded in, basic19_add1 fused, basic19_relu2 fused", &convs[BASIC19_GCONV2], NULL},
@@ -1098,9 +1098,9 @@ static void layer_basic20_gconv2(const gq_image *im)
 }
 
 /* basic20.gconv1 + basic20.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic20_gconv1 then layer_basic20_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic20_gconv1 then layer_basic20_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic20_gconv1_parts[2] = {
 	{layer_basic20_gconv1, "basic20_gconv1, line 5, basic20_bn1 folded in, basic20_relu1 fused", &convs[BASIC20_GCONV1], NULL},
 	{layer_basic20_gconv2, "basic20_gconv2, line 6, basic20_bn2 folded in, basic20_add1 fused, basic20_relu2 fused", &convs[BASIC20_GCONV2], NULL},
@@ -1128,9 +1128,9 @@ static void layer_basic21_gconv2(const gq_image *im)
 }
 
 /* basic21.gconv1 + basic21.gconv2 (lines 5, 6), a residual block's two convolutions:
- * layer_basic21_gconv1 then layer_basic21_gconv2 in one call (gq_conv_run_pair), which may
- * run them by bands of rows, the middle map read back from the cache; the tuner
- * runs the two apart (the parts). */
+ * layer_basic21_gconv1 then layer_basic21_gconv2 in one call (gq_conv_run_pair), where the first
+ * may write the second's padded input itself; the tuner runs the two apart
+ * (the parts). */
 static const gq_layer pair_basic21_gconv1_parts[2] = {
 	{layer_basic21_gconv1, "basic21_gconv1, line 5, basic21_bn1 folded in, basic21_relu1 fused", &convs[BASIC21_GCONV1], NULL},
 	{layer_basic21_gconv2, "basic21_gconv2, line 6, basic21_bn2 folded in, basic21_add1 fused, basic21_relu2 fused", &convs[BASIC21_GCONV2], NULL},

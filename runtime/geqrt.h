@@ -325,8 +325,8 @@ void gq_conv_run_sum(
 /* A residual block's two convolutions: gq_conv_run(a, mid, in), then
  * gq_conv_run_sum(b, out, mid, add), to the same floats. out may be add and may be in (the
  * emitter writes a block's output over its input); mid must overlap none of them, and what it
- * holds afterwards is unspecified (a body that runs the two by bands of rows may leave it
- * partly written; docs/batch1.md, s24-band, measured one). scratch holds
+ * holds afterwards is unspecified (where a's output goes straight into b's padded copy in
+ * scratch, mid is not written). scratch holds
  * gq_conv_pair_scratch(a, b) floats (at least gq_conv_scratch of each). */
 void gq_conv_run_pair(const gq_conv *a, const gq_conv *b, float *out, const float *in, float *mid,
         const float *add, float *scratch);

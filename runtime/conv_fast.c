@@ -55,11 +55,15 @@ enum { NC = 384 };       /* pixels per packed block (a multiple of every 2V) */
 enum { MC_PANELS = 16 }; /* panels of A swept per tile of B: 96 x KC floats in L2 */
 /* Below this cost per parallel phase (multiply-adds or their equivalent, about 25 us) a
  * layer runs on one thread: a helper that must first fetch the layer's input and filters
- * into its own caches gains less than the split costs. Direct and Winograd layers hand
- * off twice (the padded input, then the products), im2col once. Measured at batch 1
- * (`--bench`, alternating runs of the executables): splitting P4CNN's 26x26 Winograd
- * layer (cost 3.5e6) gave 17% more images/s, its 12x12 one (1.0e6) no more and far more
- * variance; splitting the wide model's im2col lift (1.0e6) 4% more. */
+ * into its own caches gains less than the split costs. Winograd layers hand off twice (the
+ * padded input, then the products), im2col once. Measured at batch 1 (`--bench`,
+ * alternating runs of the executables): splitting P4CNN's 26x26 Winograd layer (cost
+ * 3.5e6) gave 17% more images/s, its 12x12 one (1.0e6) no more and far more variance;
+ * splitting the wide model's im2col lift (1.0e6) 4% more. Direct layers split at PAR_COST
+ * too (once, as im2col): the wide model's lift, direct now (1 -> 128 planes at 29x29, cost
+ * 1.07e6), took 0.066-0.077 ms on thread 0 alone and 0.043-0.052 split (AVX-512, two
+ * threads, near; s26-wide in docs/batch1.md); no other direct layer of the bench models
+ * costs between PAR_COST and twice it. */
 enum { PAR_COST = 900000 };
 
 _Static_assert(GQ_TEAM_SCRATCH >= KC * NC + 2 * MR8 * VMAX, "team scratch too small");
@@ -4979,7 +4983,8 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 {
 	scratch = line_aligned(scratch);
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
-	bool par = cost(c) >= (c->algo == GQ_CONV_PACKED ? 1 : 2) * (double)PAR_COST;
+	bool once = c->algo == GQ_CONV_PACKED || c->algo == GQ_CONV_DIRECT;
+	bool par = cost(c) >= (once ? 1 : 2) * (double)PAR_COST;
 	Job j = {.c = c,
 	        .out = out,
 	        .add = add,

@@ -559,6 +559,22 @@ START_TEST(threads_agree_bit_for_bit)
 }
 END_TEST
 
+/* Direct layers that cost between PAR_COST and twice it split over the threads (s26-wide:
+ * the wide p4m model's lift, 1 -> 128 planes at 29x29), and odd ones near it: 1-3 threads
+ * bit for bit and right against the naive loop, with and without a residual, on kernel _i. */
+START_TEST(small_direct_layers_split)
+{
+	static const Shape S[] = {{1, 29, 29, 128, 3, 1, 1, 1}, {1, 31, 27, 112, 3, 1, 1, 1},
+	        {2, 23, 25, 96, 3, 1, 1, 1}, {1, 30, 29, 120, 3, 1, 0, 1}};
+	seed(26);
+	if (gq_conv_use_kernel(kernel_names[_i]))
+		return;
+	for (size_t i = 0; i < sizeof S / sizeof S[0]; i++)
+		same_on_any_threads(&S[i], GQ_CONV_DIRECT, (int)i % 3);
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* Fused layers whose two threads' ranges second_range cuts at a row of tiles (33x33 at
  * F(4x4) on AVX-512: 45/36 tiles; 29x27, 56 tiles, 7 a row: 28/28 on AVX-512 and AVX2), and
  * one where it keeps the vectors' cut (49x49 at F(4x4): 80/89, 88/81), with no residual, one and
@@ -1340,6 +1356,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, phase_every_kernel);
 	tcase_add_test(tc, two_threads);
 	tcase_add_loop_test(tc, threads_agree_bit_for_bit, 0, 3);
+	tcase_add_loop_test(tc, small_direct_layers_split, 0, 3);
 	tcase_add_loop_test(tc, ranges_at_a_row_of_tiles, 0, 3);
 	tcase_add_loop_test(tc, stride2_f3_odd_shapes, 0, 3);
 	tcase_add_test(tc, auto_picks_winograd_for_wide_3x3);

@@ -61,6 +61,13 @@ $(B)/bench/pair: bench/pair.c bench/harness.h $(B)/libgeqrt.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
 
+# `build/bench/formab THREADS ROUNDS L C HW A B`: residual blocks (gq_conv_run_pair) in two
+# Winograd forms (GQ_CONV_* numbers; 0 the rules'), alternated in one process, L distinct
+# blocks (bench/formab.c, s26-f7); not part of `make bench`.
+$(B)/bench/formab: bench/formab.c bench/harness.h $(B)/libgeqrt.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE) $(CFLAGS) $< $(B)/libgeqrt.a $(LIBS) -pthread -o $@
+
 # `build/bench/s2 THREADS ROUNDS L CIN H COUT NG PLAN...`: a stride-2 3x3 layer's plans
 # (the rules', F(2x2)'s, F(3x3)'s and F(4x4)'s stride-2 forms, direct, packed, the group's stride-2
 # form, and a stride-1 layer on the output's size) alternated in one process, L distinct

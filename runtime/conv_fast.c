@@ -914,8 +914,11 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
  * - in_1d3r, out_1d3r: B^T and A^T of F(3, 3) on the points 0, 1, -2, -1/2, infinity (G3R,
  *   closed under p -> 1/p for the group plans), the fractions in G3R, B^T's rows sharing
  *   d1 + d2 + d3.
+ * - in_1d7, out_1d7: B^T and A^T of F(7, 3) (G7's points +-1, +-2, +-1/2, +-1/4): each
+ *   pair's two rows of B^T from the even and the odd taps' sums (x +- p) R_p(x^2), A^T's
+ *   rows from each pair's sum and difference.
  * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6,
- *   _WINO2S2, _WINO3S2 or _WINO4S2).
+ *   _WINO7, _WINO2S2, _WINO3S2 or _WINO4S2).
  * Every out_1d's outputs take x[st] (the point 1) with weight 1, so a bias added to M's
  * point (1, 1) alone reaches every pixel of the tile: the vector kernels add it there, one
  * add a tile where the pixels' rows took m^2 / 16 (AVX-512: 16 tiles' 4x4 pixels in 16).
@@ -1101,6 +1104,42 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		x[st] = NMAD(2.0f, m2 + m3, m1);                                                   \
 		x[2 * st] = MAD(4.0f, m2, m1 + m3 + m4);                                           \
 	}                                                                                          \
+	ATTR void in_1d7##S(L *x, int st)                                                          \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];           \
+		L d5 = x[5 * st], d6 = x[6 * st], d7 = x[7 * st], d8 = x[8 * st];                  \
+		L e1 = MAD(-0.0625f, d0, MAD(1.265625f, d2, MAD(-4.3125f, d4, d6)));               \
+		L o1 = MAD(-0.0625f, d1, MAD(1.265625f, d3, MAD(-4.3125f, d5, d7)));               \
+		L e2 = MAD(-0.015625f, d0, MAD(0.328125f, d2, MAD(-1.3125f, d4, d6)));             \
+		L o2 = MAD(-0.015625f, d1, MAD(0.328125f, d3, MAD(-1.3125f, d5, d7)));             \
+		L eh = MAD(-0.25f, d0, MAD(4.3125f, d2, MAD(-5.0625f, d4, d6)));                   \
+		L oh = MAD(-0.25f, d1, MAD(4.3125f, d3, MAD(-5.0625f, d5, d7)));                   \
+		L eq = d6 - d0 + 5.25f * (d2 - d4), oq = d7 - d1 + 5.25f * (d3 - d5);              \
+		x[0] = MAD(0.25f, eq, oq);                                                         \
+		x[st] = o1 + e1;                                                                   \
+		x[2 * st] = o1 - e1;                                                               \
+		x[3 * st] = MAD(2.0f, e2, o2);                                                     \
+		x[4 * st] = NMAD(2.0f, e2, o2);                                                    \
+		x[5 * st] = MAD(0.5f, eh, oh);                                                     \
+		x[6 * st] = NMAD(0.5f, eh, oh);                                                    \
+		x[7 * st] = NMAD(0.25f, eq, oq);                                                   \
+		x[8 * st] = MAD(0.0625f, d0,                                                       \
+		        MAD(-1.328125f, d2, MAD(5.578125f, d4, MAD(-5.3125f, d6, d8))));           \
+	}                                                                                          \
+	ATTR void out_1d7##S(L *x, int st)                                                         \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		L m5 = x[5 * st], m6 = x[6 * st], m7 = x[7 * st], m8 = x[8 * st];                  \
+		L s1 = m1 + m2, t1 = m1 - m2, s2 = m3 + m4, t2 = m3 - m4, sh = m5 + m6;            \
+		L th = m5 - m6, sq = m0 + m7, tq = m0 - m7;                                        \
+		x[0] = s1 + s2 + sh + sq;                                                          \
+		x[st] = MAD(0.25f, tq, MAD(0.5f, th, MAD(2.0f, t2, t1)));                          \
+		x[2 * st] = MAD(0.0625f, sq, MAD(0.25f, sh, MAD(4.0f, s2, s1)));                   \
+		x[3 * st] = MAD(0.015625f, tq, MAD(0.125f, th, MAD(8.0f, t2, t1)));                \
+		x[4 * st] = MAD(0.00390625f, sq, MAD(0.0625f, sh, MAD(16.0f, s2, s1)));            \
+		x[5 * st] = MAD(0.0009765625f, tq, MAD(0.03125f, th, MAD(32.0f, t2, t1)));         \
+		x[6 * st] = MAD(0.000244140625f, sq, MAD(0.015625f, sh, MAD(64.0f, s2, s1))) + m8; \
+	}                                                                                          \
 	ATTR void in_1d##S(int f, L *x, int st)                                                    \
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? in_1d2##S(x, st)                                          \
@@ -1109,6 +1148,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		: f == GQ_CONV_WINO4   ? in_1d4##S(x, st)                                          \
 		: f == GQ_CONV_WINO4R  ? in_1d4r##S(x, st)                                         \
 		: f == GQ_CONV_WINO6   ? in_1d6##S(x, st)                                          \
+		: f == GQ_CONV_WINO7   ? in_1d7##S(x, st)                                          \
 		: f == GQ_CONV_WINO2S2 ? in_1ds2##S(x, st)                                         \
 		: f == GQ_CONV_WINO3S2 ? in_1d3s2##S(x, st)                                        \
 		                       : in_1d4s2##S(x, st);                                       \
@@ -1121,6 +1161,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		: f == GQ_CONV_WINO4   ? out_1d4##S(x, st)                                         \
 		: f == GQ_CONV_WINO4R  ? out_1d4r##S(x, st)                                        \
 		: f == GQ_CONV_WINO6   ? out_1d6##S(x, st)                                         \
+		: f == GQ_CONV_WINO7   ? out_1d7##S(x, st)                                         \
 		: f == GQ_CONV_WINO2S2 ? out_1ds2##S(x, st)                                        \
 		: f == GQ_CONV_WINO3S2 ? out_1d3s2##S(x, st)                                       \
 		                       : out_1d4s2##S(x, st);                                      \
@@ -1145,13 +1186,15 @@ FORMS_1D(
 FORMS_1D(Lane, _8, static inline __attribute__((always_inline, target("avx2,fma"))), FMA8, FNMA8)
 #endif
 
-/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6, _WINO2S2,
- * _WINO3S2 or _WINO4S2): the side of its patches (alpha) and of its output tiles (m). */
+/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6, _WINO7,
+ * _WINO2S2, _WINO3S2 or _WINO4S2): the side of its patches (alpha) and of its output tiles
+ * (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
 {
 	return f == GQ_CONV_WINO2                           ? 4
 	       : f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4R  ? 6
 	       : f == GQ_CONV_WINO6                         ? 8
+	       : f == GQ_CONV_WINO7                         ? 9
 	       : f == GQ_CONV_WINO2S2 || f == GQ_CONV_WINO3 ? 5
 	       : f == GQ_CONV_WINO3R                        ? 5
 	       : f == GQ_CONV_WINO3S2                       ? 7
@@ -1164,6 +1207,7 @@ static inline __attribute__((always_inline)) int form_m(int f)
 	       : f == GQ_CONV_WINO3 || f == GQ_CONV_WINO3R ? 3
 	       : f == GQ_CONV_WINO3S2                      ? 3
 	       : f == GQ_CONV_WINO6                        ? 6
+	       : f == GQ_CONV_WINO7                        ? 7
 	                                                   : 4;
 }
 
@@ -1428,6 +1472,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 	case GQ_CONV_WINO6:                                                                        \
 		CALL(GQ_CONV_WINO6);                                                               \
 		break;                                                                             \
+	case GQ_CONV_WINO7:                                                                        \
+		CALL(GQ_CONV_WINO7);                                                               \
+		break;                                                                             \
 	case GQ_CONV_WINO3:                                                                        \
 		CALL(GQ_CONV_WINO3);                                                               \
 		break;                                                                             \
@@ -1539,6 +1586,10 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_row(
 		y = s ? _mm_add_ps(y, _mm_loadl_pi(zero, (const __m64 *)(s + 4))) : y;
 		_mm_storeu_ps(p, relu ? _mm_max_ps(x, zero) : x);
 		_mm_storel_pi((__m64 *)(p + 4), relu ? _mm_max_ps(y, zero) : y);
+	} else if (valid >= m && m == 7) { /* seven floats under a mask */
+		const __m256i m7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+		r = s ? _mm256_add_ps(r, _mm256_maskload_ps(s, m7)) : r;
+		_mm256_maskstore_ps(p, m7, relu ? _mm256_max_ps(r, _mm256_setzero_ps()) : r);
 	} else {
 		float v[8];
 		_mm256_storeu_ps(v, r);
@@ -1599,7 +1650,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_tile
 	}
 }
 
-/* Output row i of the eight m x m tiles of chunk k (m 6 or 3), from its m pixel vectors row
+/* Output row i of the eight m x m tiles of chunk k (m 7, 6 or 3), from its m pixel vectors row
  * (+ the residual s laid out as out, or NULL; relu): transposed (tile l's row in vector l),
  * each tile's row stored as four floats and two (m 6) or two and one (m 3), cut at the
  * image's edge (no vector holds a whole number of such rows, so each tile is stored apart). */
@@ -1647,9 +1698,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
 			__m256 bias = _mm256_set1_ps(c->bias[co]);
 			size_t plane = (size_t)co * out_plane(c);
-#pragma GCC unroll 8
+#pragma GCC unroll 9
 			for (int y = 0; y < a; y++) {
-#pragma GCC unroll 8
+#pragma GCC unroll 9
 				for (int z = 0; z < a; z++)
 					d[y * a + z] =
 					        (Lane)_mm256_loadu_ps(Mc + (y * a + z) * mstride);
@@ -1657,12 +1708,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 					d[a + 1] += (Lane)bias;
 				out_1d_8(f, d + y * a, 1);
 			}
-#pragma GCC unroll 6
+#pragma GCC unroll 7
 			for (int x = 0; x < m; x++)
 				out_1d_8(f, d + x, a);
-#pragma GCC unroll 6
+#pragma GCC unroll 7
 			for (int i = 0; i < m; i++) {
-				if (m == 6 || m == 3) {
+				if (m >= 6 || m == 3) {
 					tiles_avx2(c, out + plane, add ? add + plane : NULL, &k,
 					        d + i * a, i, m);
 					continue;
@@ -1949,20 +2000,21 @@ __attribute__((target("avx512f"), always_inline)) static inline void rows_of3(
 		        _mm512_load_si512(ROWS3[g][1]), r[2]);
 }
 
-/* Where the rows of sixteen 6x6 tiles go, as eight pairs of tiles (2p, 2p + 1), a pair's
- * two rows side by side in the floats 0..11 of a vector: one masked store where the two
- * lie side by side in the image, else one for each (at: where the vector would start, for
- * row 0 of the tiles; mask: the floats that exist, cut at the image's edge); where the
- * next pair follows it in the image (wide), a plain store of all 16 floats, whose last 4
- * the next pair's store then overwrites: with partial masks, the stores took half the
- * output transform's time (AVX-512, Zen 5). Once for all the output channels and rows. */
+/* Where the rows of sixteen 6x6 (or 7x7: m) tiles go, as eight pairs of tiles (2p, 2p + 1),
+ * a pair's two rows side by side in the floats 0..11 (0..13) of a vector: one masked store
+ * where the two lie side by side in the image, else one for each (at: where the vector
+ * would start, for row 0 of the tiles; mask: the floats that exist, cut at the image's
+ * edge); where the next pair follows it in the image (wide), a plain store of all 16
+ * floats, whose last 4 (2) the next pair's store then overwrites: with partial masks, the
+ * stores took half the output transform's time (AVX-512, Zen 5). Once for all the output
+ * channels and rows. */
 typedef struct Stores6 {
 	int n[8];
 	bool wide[8];
 	Segment s[8][2];
 } Stores6;
 
-static void plan_stores6(const gq_conv *c, const Chunk k[2], Stores6 *st)
+static void plan_stores6(const gq_conv *c, const Chunk k[2], int m, Stores6 *st)
 {
 	for (int p = 0; p < 8; p++) {
 		const Chunk *ch = &k[p / 4];
@@ -1971,44 +2023,47 @@ static void plan_stores6(const gq_conv *c, const Chunk k[2], Stores6 *st)
 		if (l >= ch->n)
 			continue;
 		bool both = l + 1 < ch->n, beside = both && ch->oy[l + 1] == oy;
-		int cols = min_int(beside ? 12 : 6, c->ow - ox);
+		int cols = min_int(beside ? 2 * m : m, c->ow - ox);
 		st->s[p][st->n[p]++] = (Segment){
 		        (ptrdiff_t)oy * out_ld(c) + ox, oy, (__mmask16)((1u << cols) - 1)};
 		if (both && !beside) {
 			int y1 = ch->oy[l + 1], x1 = ch->ox[l + 1];
-			st->s[p][st->n[p]++] = (Segment){(ptrdiff_t)y1 * out_ld(c) + x1 - 6, y1,
-			        (__mmask16)(((1u << min_int(6, c->ow - x1)) - 1) << 6)};
+			st->s[p][st->n[p]++] = (Segment){(ptrdiff_t)y1 * out_ld(c) + x1 - m, y1,
+			        (__mmask16)(((1u << min_int(m, c->ow - x1)) - 1) << m)};
 		}
 	}
-	for (int p = 0; p < 7; p++) /* the 4 floats over: in the next pair's first store */
-		st->wide[p] = st->n[p] == 1 && st->s[p][0].mask == 0xfff && st->n[p + 1] &&
+	unsigned pair = (1u << 2 * m) - 1, over = (1u << (16 - 2 * m)) - 1;
+	for (int p = 0; p < 7; p++) /* the 4 (m 7: 2) floats over: in the next pair's store */
+		st->wide[p] = st->n[p] == 1 && st->s[p][0].mask == pair && st->n[p + 1] &&
 		              st->s[p + 1][0].oy == st->s[p][0].oy &&
-		              st->s[p + 1][0].at == st->s[p][0].at + 12 &&
-		              (st->s[p + 1][0].mask & 0xf) == 0xf;
+		              st->s[p + 1][0].at == st->s[p][0].at + 2 * m &&
+		              (st->s[p + 1][0].mask & over) == over;
 	st->wide[7] = false;
 }
 
-/* Output row i of sixteen 6x6 tiles, from its six pixel vectors row (+ the residual s
- * laid out as out, or NULL; relu): transposed in each 256-bit half as transpose8 does
+/* Output row i of sixteen 6x6 (mt 6) or 7x7 (mt 7) tiles, from its mt pixel vectors row (+ the
+ * residual s laid out as out, or NULL; relu): transposed in each 256-bit half as transpose8 does
  * (tile l's row in the low half of vector l, tile l + 8's in the high half), then paired
  * (plan_stores6). All the residual's floats are read before any store, for the plain
  * stores' overrun (into the next pair's floats) where the residual is out itself. */
-__attribute__((target("avx512f"), always_inline)) static inline void tiles6_avx512(
-        const gq_conv *c, float *out, const float *s, const Stores6 *st, const Lane16 *row, int i)
+__attribute__((target("avx512f"), always_inline)) static inline void tiles6_avx512(const gq_conv *c,
+        float *out, const float *s, const Stores6 *st, const Lane16 *row, int i, const int mt)
 {
 	const __m512i lo =
 	        _mm512_set_epi32(27, 26, 25, 24, 11, 10, 9, 8, 19, 18, 17, 16, 3, 2, 1, 0);
 	const __m512i hi =
 	        _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 23, 22, 21, 20, 7, 6, 5, 4);
 	const __m512i pair_lo =
-	        _mm512_set_epi32(0, 0, 0, 0, 21, 20, 19, 18, 17, 16, 5, 4, 3, 2, 1, 0);
+	        mt == 6 ? _mm512_set_epi32(0, 0, 0, 0, 21, 20, 19, 18, 17, 16, 5, 4, 3, 2, 1, 0)
+	                : _mm512_set_epi32(0, 0, 22, 21, 20, 19, 18, 17, 16, 6, 5, 4, 3, 2, 1, 0);
 	const __m512i pair_hi =
-	        _mm512_set_epi32(0, 0, 0, 0, 29, 28, 27, 26, 25, 24, 13, 12, 11, 10, 9, 8);
+	        mt == 6 ? _mm512_set_epi32(0, 0, 0, 0, 29, 28, 27, 26, 25, 24, 13, 12, 11, 10, 9, 8)
+	                : _mm512_set_epi32(
+	                          0, 0, 30, 29, 28, 27, 26, 25, 24, 14, 13, 12, 11, 10, 9, 8);
 	__m512 r[8], u[8];
-#pragma GCC unroll 6
-	for (int j = 0; j < 6; j++)
-		r[j] = (__m512)row[j];
-	r[6] = r[7] = _mm512_setzero_ps();
+#pragma GCC unroll 8
+	for (int j = 0; j < 8; j++)
+		r[j] = j < mt ? (__m512)row[j] : _mm512_setzero_ps();
 	interleave4(r, u);
 #pragma GCC unroll 4
 	for (int j = 0; j < 4; j++) {
@@ -2072,8 +2127,8 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 	for (int u = t0; u < t1; u += 16) {
 		chunk_at(c, u, t1, &k[0]);
 		chunk_at(c, u + LANES, t1, &k[1]); /* sixteen tiles, as two chunks of eight */
-		if (m == 6)
-			plan_stores6(c, k, &st6);
+		if (m >= 6)
+			plan_stores6(c, k, m, &st6);
 		else
 			plan_stores(c, k, m, &st);
 		for (int co = co0; co < co1; co++) {
@@ -2092,13 +2147,13 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 					d[a + 1] += (Lane16)bias;
 				out_1d_16(f, d + y * a, 1);
 			}
-#pragma GCC unroll 6
+#pragma GCC unroll 7
 			for (int x = 0; x < m; x++)
 				out_1d_16(f, d + x, a);
-			if (m == 6) {
-#pragma GCC unroll 6
+			if (m >= 6) {
+#pragma GCC unroll 7
 				for (int i = 0; i < m; i++)
-					tiles6_avx512(c, o, s, &st6, d + i * a, i);
+					tiles6_avx512(c, o, s, &st6, d + i * a, i, m);
 				continue;
 			}
 			__m512 w[4][4]; /* [row][vector]: all m rows, then each vector's stores */
@@ -2314,7 +2369,8 @@ static bool is_wino(int algo)
 {
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
 	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6 ||
-	       algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R || algo == GQ_CONV_WINO3S2;
+	       algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R || algo == GQ_CONV_WINO3S2 ||
+	       algo == GQ_CONV_WINO7;
 }
 
 /* Winograd, fused: a block is one panel of tiles (split over threads, up to one: see
@@ -2498,7 +2554,8 @@ static bool applies(const gq_conv *c, int algo)
 	if (algo == GQ_CONV_DIRECT)
 		return true;
 	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
-	        algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R)
+	        algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R ||
+	        algo == GQ_CONV_WINO7)
 		return c->k == 3 && c->s == 1 && c->d == 1;
 	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO3S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
@@ -3051,7 +3108,7 @@ const char *gq_conv_algo(const gq_conv *c)
 		return gq_conv_algo(gq_orbit_base(c->orbit));
 	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4",
 	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6", "phase", "winograd3",
-	        "winograd3r", "winograd3s2"};
+	        "winograd3r", "winograd3s2", "winograd7"};
 	return names[c->algo];
 }
 
@@ -3719,6 +3776,17 @@ static const double G6[8][3] = {{1, 0, 0}, {-2.0 / 9, -2.0 / 9, -2.0 / 9},
         {-2.0 / 9, 2.0 / 9, -2.0 / 9}, {1.0 / 90, 1.0 / 45, 2.0 / 45},
         {1.0 / 90, -1.0 / 45, 2.0 / 45}, {2.0 / 45, 1.0 / 45, 1.0 / 90},
         {2.0 / 45, -1.0 / 45, 1.0 / 90}, {0, 0, 1}};
+/* F(7x7) (in_1d7) on the points 1/4, 1, -1, 2, -2, 1/2, -1/2, -1/4, infinity (in this
+ * order: the point 1 second, for the bias), Toom-Cook's construction with the Lagrange
+ * denominators here: B^T's row of +-p is (x +- p) R_p(x^2), R_p(y) = prod over
+ * the other pairs q of (y - q^2), so in_1d7 takes the even and odd taps' sums once a pair;
+ * infinity's row prod (x^2 - q^2); A^T p^i. Derived and checked exactly (fractions) by
+ * bench/wino7.py, which also gives the float32 error of these points against others. */
+static const double G7[9][3] = {{-8192.0 / 2835, -2048.0 / 2835, -512.0 / 2835},
+        {-32.0 / 135, -32.0 / 135, -32.0 / 135}, {32.0 / 135, -32.0 / 135, 32.0 / 135},
+        {16.0 / 2835, 32.0 / 2835, 64.0 / 2835}, {-16.0 / 2835, 32.0 / 2835, -64.0 / 2835},
+        {256.0 / 135, 128.0 / 135, 64.0 / 135}, {-256.0 / 135, 128.0 / 135, -64.0 / 135},
+        {8192.0 / 2835, -2048.0 / 2835, 512.0 / 2835}, {0, 0, 1}};
 /* F(3x3) (in_1d3) on the points 0, 1, -1, 2, infinity (Lavin and Gray's construction; B^T's
  * entries integers, the fractions here). */
 static const double G3[5][3] = {{0.5, 0, 0}, {-0.5, -0.5, -0.5}, {-1.0 / 6, 1.0 / 6, -1.0 / 6},
@@ -3764,6 +3832,7 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	                      : c->algo == GQ_CONV_WINO4   ? G4
 	                      : c->algo == GQ_CONV_WINO4R  ? G4R
 	                      : c->algo == GQ_CONV_WINO6   ? G6
+	                      : c->algo == GQ_CONV_WINO7   ? G7
 	                      : c->algo == GQ_CONV_WINO3   ? G3
 	                      : c->algo == GQ_CONV_WINO3R  ? G3R
 	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
@@ -3773,7 +3842,7 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	for (int co = 0; co < rows; co++)
 		for (int ci = 0; ci < cin; ci++) {
 			const float *g = w + co * ld + (size_t)ci * 9;
-			double gt[8][3]; /* G g */
+			double gt[9][3]; /* G g */
 			for (int i = 0; i < a; i++)
 				for (int j = 0; j < 3; j++)
 					gt[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] +

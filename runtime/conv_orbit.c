@@ -816,6 +816,45 @@ static gq_conv *wino6_candidate(const gq_conv_shape *c, const gq_conv *expanded)
 	return p;
 }
 
+/* F(7x7) (GQ_CONV_WINO7, s26-f7) as a candidate, on the pattern of F(6x6)'s: 12-14
+ * distinct residual blocks in turn (bench/formab, AVX-512, one thread), against the rules'
+ * expanded F(4x4) plan, it won only where it runs narrow and F(4x4) wide: 64 channels at
+ * 33x33 (25 tiles against 81) 0.82-0.85x the time, AVX2 0.93x; but two threads there
+ * 1.05x (AVX2 1.16x: its one panel of tiles is split by channels, not fused). Lost:
+ * 32 at 97x97 and 64 at 49x49 (both wide) 1.03-1.2x, 64 at 57x57 1.6x, 128 at 25x25 (both
+ * narrow) 1.16x, 17x17 and 15x15 2.4x. So a tuning candidate (the tuner takes it for one
+ * thread and serving batches, where it wins) where it runs narrow, the rules' expanded
+ * plan wide, it counts at most WINO7_WORK of that plan's work and the layer has at least
+ * WINO7_COUT output channels; GEQRT_WINO7=0 leaves it out. */
+#define WINO7_WORK 0.9
+enum { WINO7_COUT = 64 };
+
+static int wino7_mode(void)
+{
+	const char *m = getenv("GEQRT_WINO7");
+	return m && !strcmp(m, "0") ? 0 : -1;
+}
+
+static gq_conv *wino7_candidate(const gq_conv_shape *c, const gq_conv *expanded)
+{
+	size_t bytes;
+	if (wino7_mode() == 0 || c->cout < WINO7_COUT || gq_conv_narrow(expanded))
+		return NULL;
+	double e = gq_conv_estimate(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes),
+	       e7 = gq_conv_estimate_algo(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, GQ_CONV_WINO7, &bytes);
+	if (e7 < 0 || e7 > WINO7_WORK * e)
+		return NULL;
+	gq_conv *p = gq_conv_new_algo(
+	        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu, GQ_CONV_WINO7);
+	if (p && !gq_conv_narrow(p)) {
+		gq_conv_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 /* The rules' expanded plan: F(6x6) where wino6_candidate offers it (s19-rule6), but not
  * under a memory ceiling (its bank is 64/36 of F(4x4)'s) nor where GEQRT_WINO6=0. */
 static int wino6_mode(void);
@@ -996,9 +1035,10 @@ static int wino6_mode(void)
 }
 
 /* Where the rule's choice is not forced (by memory, GEQRT_ORBIT=1 or GEQRT_WGROUP=1): the
- * expanded plan, the orbit and the group's forms where they apply, F(6x6) where it may pay
- * (GEQRT_ORBIT=0, GEQRT_WGROUP=0 and GEQRT_WINO6=0 leave theirs out), each alone; def[0]
- * the rule's plan where two threads share the layer, def[1] where one runs it. */
+ * expanded plan, the orbit and the group's forms where they apply, F(6x6) and F(7x7) where
+ * they may pay (GEQRT_ORBIT=0, GEQRT_WGROUP=0, GEQRT_WINO6=0 and GEQRT_WINO7=0 leave theirs
+ * out), each alone; def[0] the rule's plan where two threads share the layer, def[1] where
+ * one runs it. */
 int gq_conv_candidates(
         const gq_conv_shape *c, size_t streamed, gq_conv *out[GQ_CANDIDATES], int def[2])
 {
@@ -1031,6 +1071,8 @@ int gq_conv_candidates(
 			def[0] = def[1] = n;
 		n++;
 	}
+	if (ok && (out[n] = wino7_candidate(c, out[0])))
+		n++;
 	if (ok && gq_wgroup_mode() != 0 && group3_candidate(c)) {
 		if (r.kind == GROUP && r.form == GQ_CONV_WINO3R)
 			def[0] = def[1] = n;

@@ -117,12 +117,12 @@ size_t gq_conv_expanded_bytes(const gq_conv_shape *c);
 gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed);
 /* The plans a tuner may choose among for c (gq_net_tune): out[0..n), n returned (-1 if out
  * of memory, nothing left allocated), each without a second plan beside it (the expanded
- * plan, the orbit, the group's forms, F(6x6) expanded or as the group's form, and F(3x3)
- * expanded and as the orbit's base, where they may pay); def[0] the one gq_conv_new_in_model's
- * rules run where two threads share the layer, def[1] where one runs it. One plan (n = 1) where
- * there is no choice: no group, or the plan is forced by memory (a ceiling, ORBIT_BANK) or by
- * GEQRT_ORBIT=1 or GEQRT_WGROUP=1. */
-enum { GQ_CANDIDATES = 8 };
+ * plan, the orbit, the group's forms, F(6x6) expanded or as the group's form, F(7x7) expanded, and
+ * F(3x3) expanded and as the orbit's base, where they may pay); def[0] the one
+ * gq_conv_new_in_model's rules run where two threads share the layer, def[1] where one runs it. One
+ * plan (n = 1) where there is no choice: no group, or the plan is forced by memory (a ceiling,
+ * ORBIT_BANK) or by GEQRT_ORBIT=1 or GEQRT_WGROUP=1. */
+enum { GQ_CANDIDATES = 10 };
 int gq_conv_candidates(
         const gq_conv_shape *c, size_t streamed, gq_conv *out[GQ_CANDIDATES], int def[2]);
 

@@ -279,7 +279,12 @@ enum {
 	 * form's 25 a 2x2 tile (0.77x where the output's side is 3k: 15x15); gq_conv_new
 	 * picks it where that saves a fifth of the products on 25 tiles or more, gq_net_tune
 	 * measures it where it saves a fifth (conv_orbit.c's wino3s2_candidate) */
-	GQ_CONV_WINO3S2
+	GQ_CONV_WINO3S2,
+	/* F(7x7, 3x3) on the points +-1, +-2, +-1/2, +-1/4, infinity: 81 products for 49
+	 * outputs (33x33: 25 tiles where F(4x4) takes 81); in float32 3.6x F(6x6)'s mean
+	 * error, 13x its largest; never picked by gq_conv_new: gq_net_tune measures it where
+	 * it may pay (conv_orbit.c's wino7_candidate; docs/batch1.md, s26-f7) */
+	GQ_CONV_WINO7
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);
@@ -295,7 +300,7 @@ size_t gq_memory_limit(void);
 size_t gq_conv_bytes(const gq_conv *c);
 size_t gq_conv_banks_alive(void);
 /* "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2", "winograd4r",
- * "winograd6", "phase", "winograd3", "winograd3r" or "winograd3s2". */
+ * "winograd6", "phase", "winograd3", "winograd3r", "winograd3s2" or "winograd7". */
 const char *gq_conv_algo(const gq_conv *c);
 /* Whether c's Winograd products run on the narrow kernel (output channels in the vectors,
  * tiles broadcast), which the plan picks for maps of few tiles where it pays. */

@@ -213,8 +213,9 @@ static bool new_convs(gq_net *n, size_t *scratch)
 }
 
 /* What plan c is, after a layer's name: ", orbit of N" (", F(3x3)" after it for an F(3x3)
- * base), ", Winograd group of N, F(4x4)" (or F(2x2), F(3x3), F(6x6), F(2x2) stride 2), ", F(6x6)"
- * or ", F(3x3)" for the expanded plan in F(6x6) or F(3x3) (a tuner's choice), ", F(3x3) stride 2"
+ * base), ", Winograd group of N, F(4x4)" (or F(2x2), F(3x3), F(6x6), F(2x2) stride 2), ", F(6x6)",
+ * ", F(7x7)" or ", F(3x3)" for the expanded plan in F(6x6), F(7x7) or F(3x3) (a tuner's
+ * choice), ", F(3x3) stride 2"
  * for F(3x3)'s stride-2 form, or nothing for the expanded plan. */
 static void plan_name(char *s, size_t len, const gq_conv *c)
 {
@@ -233,6 +234,7 @@ static void plan_name(char *s, size_t len, const gq_conv *c)
 	else
 		snprintf(s, len, "%s",
 		        six                            ? ", F(6x6)"
+		        : !strcmp(algo, "winograd7")   ? ", F(7x7)"
 		        : three                        ? ", F(3x3)"
 		        : !strcmp(algo, "winograd3s2") ? ", F(3x3) stride 2"
 		                                       : "");
@@ -637,6 +639,15 @@ static void log_choice(const Mode *m, int i, int best)
 	fputc('\n', stderr);
 }
 
+/* The expanded F(7x7) plan only where one thread runs the layer (mode k 1): on two, at
+ * 33x33, it ran 1.05x F(4x4)'s time on AVX-512 and 1.16x on AVX2 (its one panel of tiles
+ * split by channels, not fused), yet the tuner took it on 3 of ResNet-44 p4m's 14 such
+ * layers by the noise (docs/batch1.md, s26-f7). */
+static bool one_thread_only(const gq_conv *p)
+{
+	return !strcmp(gq_conv_algo(p), "winograd7");
+}
+
 /* The candidate each conv keeps in this mode: the rules' unless another's time is below
  * theirs by MARGIN. */
 static void choose(const Mode *m)
@@ -647,7 +658,8 @@ static void choose(const Mode *m)
 			continue;
 		int def = tu->def[i][m->k], best = def;
 		for (int k = 0; k < tu->n[i]; k++)
-			if (quartile(&m->s[i][k]) < quartile(&m->s[i][best]))
+			if (!(m->k == 0 && one_thread_only(tu->cand[i][k])) &&
+			        quartile(&m->s[i][k]) < quartile(&m->s[i][best]))
 				best = k;
 		if (m->step[i] < 0 ||
 		        quartile(&m->s[i][best]) > (1 - MARGIN) * quartile(&m->s[i][def]))

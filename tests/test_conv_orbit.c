@@ -1126,6 +1126,49 @@ START_TEST(wino6_where_it_may_pay)
 }
 END_TEST
 
+/* The expanded F(7x7) plan (s26-f7) where it runs narrow and F(4x4) wide: 64 planes of
+ * p4m at 33x33 (ResNet-44 p4m's stage 1) on every kernel; not at 49x49 or 97x97 (both
+ * wide), 25x25 (both narrow) nor 29x29 (more work), nor where GEQRT_WINO7=0 leaves it out. */
+static int wino7_candidates(const gq_conv_shape *c)
+{
+	gq_conv *out[GQ_CANDIDATES];
+	int def[2], n = gq_conv_candidates(c, 100 << 20, out, def), seven = 0;
+	ck_assert_int_gt(n, 1);
+	for (int k = 0; k < 2; k++) /* never the rules' plan */
+		ck_assert_str_ne(gq_conv_algo(out[def[k]]), "winograd7");
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(gq_conv_algo(out[i]), "winograd7")) {
+			seven++;
+			ck_assert(gq_conv_narrow(out[i]) && !gq_conv_wgroup(out[i]));
+		}
+		gq_conv_free(out[i]);
+	}
+	return seven;
+}
+
+START_TEST(wino7_where_it_may_pay)
+{
+	const gq_conv_shape p4m_33 = {64, 33, 33, 64, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4_49 = {64, 49, 49, 64, 3, 1, 1, 1, true, 4, p4, false},
+	                    p4_97 = {32, 97, 97, 32, 3, 1, 1, 1, true, 4, p4, false},
+	                    p4_25 = {128, 25, 25, 128, 3, 1, 1, 1, true, 4, p4, false},
+	                    p4_29 = {128, 29, 29, 128, 3, 1, 1, 1, true, 4, p4, false};
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		ck_assert_msg(wino7_candidates(&p4m_33) == 1, "%s", kernel_names[kn]);
+		ck_assert_int_eq(wino7_candidates(&p4_49), 0);
+		ck_assert_int_eq(wino7_candidates(&p4_97), 0);
+		ck_assert_int_eq(wino7_candidates(&p4_25), 0);
+		ck_assert_int_eq(wino7_candidates(&p4_29), 0);
+		setenv("GEQRT_WINO7", "0", 1);
+		ck_assert_int_eq(wino7_candidates(&p4m_33), 0);
+		unsetenv("GEQRT_WINO7");
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* The untuned rules take the expanded F(6x6) plan where wino6_candidate offers it (128
  * channels of p4 at 29x29, ResNet-18 p4's stage 2, on every kernel; exact against the naive
  * conv), F(4x4) where GEQRT_WINO6=0; the candidates keep the expanded F(4x4) plan beside
@@ -1473,6 +1516,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	tcase_add_test(tc, wino6_where_it_may_pay);
+	tcase_add_test(tc, wino7_where_it_may_pay);
 	tcase_add_test(tc, wino6_by_the_rules);
 	tcase_add_test(tc, wino3_where_it_may_pay);
 	tcase_add_test(tc, group3_where_it_may_pay);

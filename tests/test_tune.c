@@ -429,6 +429,119 @@ START_TEST(tuned_model_runs_wino6)
 }
 END_TEST
 
+/* A model of one p4m gconv, 64 channels at 33x33 (the expanded plan's F(7x7) a candidate,
+ * conv_orbit.c's wino7_candidate: ResNet-44 p4m's stage 1), tuned with F(4x4) made slow
+ * and the orbit and group left out: it runs F(7x7) at batch 1 on one thread and in
+ * batches (F(4x4) at batch 1 on two), and matches the naive conv, on every kernel (the
+ * portable one on one thread). */
+static const gq_conv_shape conv7 = {64, 33, 33, 64, 3, 1, 1, 1, true, 8, P4M, false};
+enum { IN7 = 64 * 33 * 33, W7 = 8 * 64 * 9, B7 = 2 };
+
+static void expand7(float *w, float *b, const float *const *t)
+{
+	gq_expand_gconv(w, t[0], 8, 8, 3, P4M, 8);
+	gq_expand_bias(b, t[1], 8, 8);
+}
+
+static void layer7(const gq_image *im)
+{
+	gq_conv_run(im->net->conv[0], im->y, im->x, im->scratch);
+}
+
+static int load7(gq_net *n, const float *const *t, char *err, size_t errlen)
+{
+	float *w = n->mem, *b = w + 64 * 64 * 9;
+	expand7(w, b, t);
+	gq_conv_set(n->conv[0], w, b);
+	return 0;
+}
+
+static const gq_layer layers7[] = {{layer7, "gconv p4m 33x33", &conv7, NULL}};
+static const gq_param params7[2] = {{"w", 1, {W7}}, {"b", 1, {8}}};
+static const gq_net_desc desc7 = {.layers = layers7,
+        .nlayers = 1,
+        .convs = &conv7,
+        .nconvs = 1,
+        .ws_floats = 16,
+        .param_floats = 64 * 64 * 9 + 64,
+        .in_size = IN7,
+        .out_size = IN7,
+        .params = params7,
+        .nparams = 2,
+        .load = load7};
+
+/* ref: the naive conv's (and relu's) output for B7 images x; big its largest magnitude. */
+static void reference7(float *ref, const float *x, const float *const *t, float *big)
+{
+	float *w = xbuf(64 * 64 * 9, sizeof *w), *b = xbuf(64, sizeof *b),
+	      *s = xbuf(gq_conv2d_scratch(64, 3, 33, 33), sizeof *s);
+	expand7(w, b, t);
+	for (int im = 0; im < B7; im++)
+		gq_conv2d(ref + (size_t)im * IN7, x + (size_t)im * IN7, w, b, 64, 33, 33, 64, 3, 1,
+		        1, 1, s);
+	*big = 1;
+	for (size_t i = 0; i < (size_t)B7 * IN7; i++)
+		*big = fmaxf(*big, fabsf(ref[i] = fmaxf(ref[i], 0)));
+	free(w);
+	free(b);
+	free(s);
+}
+
+static void expect_model7(gq_net *n, const float *x, const float *ref, float big, int batch)
+{
+	float *y = nanbuf((size_t)batch * IN7);
+	ck_assert_int_eq(gq_net_forward(n, x, batch, y), 0);
+	for (size_t i = 0; i < (size_t)batch * IN7; i++)
+		ck_assert_msg(fabsf(y[i] - ref[i]) <= 2e-4f * big,
+		        "F(7x7) (%s, %d threads, batch %d): y[%zu] = %g, want %g", gq_conv_kernel(),
+		        gq_threads(), batch, i, y[i], ref[i]);
+	free(y);
+}
+
+START_TEST(tuned_model_runs_wino7)
+{
+	seed(17);
+	float *t[2] = {randbuf(W7), randbuf(32)}, *x = randbuf((size_t)B7 * IN7),
+	      *ref = xbuf((size_t)B7 * IN7, sizeof *ref), big;
+	reference7(ref, x, (const float *const *)t, &big);
+	setenv("GEQRT_ORBIT", "0", 1);
+	setenv("GEQRT_WGROUP", "0", 1);
+	setenv("GEQRT_TUNE_SLOW", "winograd4", 1);
+	gq_set_tune(true);
+	for (int k = 0; k < 3; k++) {
+		if (gq_conv_use_kernel(kernel_names[k]))
+			continue;
+		for (int threads = 1; threads <= (k < 2 ? 2 : 1); threads++) { /* c: slow */
+			gq_set_threads(threads);
+			gq_net *n = gq_net_new(&desc7);
+			char err[128];
+			ck_assert_ptr_nonnull(n);
+			ck_assert_int_eq(
+			        gq_net_load_raw(n, (const float *const *)t, err, sizeof err), 0);
+			ck_assert_int_eq(gq_net_tune(n), 1);
+			/* batch 1 on two threads: never F(7x7) (model.c's one_thread_only) */
+			ck_assert_str_eq(gq_conv_algo(n->conv[0]),
+			        threads > 1 ? "winograd4" : "winograd7");
+			ck_assert_str_eq(gq_conv_algo(serve_plan(n, 0)), "winograd7");
+			ck_assert_msg(strstr(n->names[0], "F(7x7)"), "--profile's name '%s'",
+			        n->names[0]);
+			expect_model7(n, x, ref, big, 1);
+			expect_model7(n, x, ref, big, B7);
+			gq_net_free(n);
+		}
+	}
+	gq_conv_use_kernel(NULL);
+	gq_set_tune(false);
+	unsetenv("GEQRT_TUNE_SLOW");
+	unsetenv("GEQRT_WGROUP");
+	unsetenv("GEQRT_ORBIT");
+	free(t[0]);
+	free(t[1]);
+	free(x);
+	free(ref);
+}
+END_TEST
+
 START_TEST(hostile_calls)
 {
 	make_tensors();
@@ -480,6 +593,7 @@ static Suite *tune_suite(void)
 	tcase_add_test(tc, pair_named_with_both_plans);
 	tcase_add_test(tc, tune_by_environment_at_first_pass);
 	tcase_add_test(tc, tuned_model_runs_wino6);
+	tcase_add_test(tc, tuned_model_runs_wino7);
 	tcase_add_test(tc, hostile_calls);
 	suite_add_tcase(s, tc);
 	return s;

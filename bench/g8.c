@@ -2,7 +2,8 @@
  * of one shape per plan, run in turn (L = 1: its bank stays in the L3 between calls; 16:
  * the banks stream from memory, as in a model at batch 1), ms a layer, medians of the
  * rounds. `build/bench/g8 THREADS ROUNDS L CIN HW COUT NG PLAN...`, PLAN one of e
- * (expanded), 2 (the group at F(2x2)), 4 (F(4x4) on reciprocal points), 6 (F(6x6)), each
+ * (expanded), 2 (the group at F(2x2)), 3, 4 and 5 (F(3x3), F(4x4) and F(5x5) on reciprocal
+ * points), 6 (F(6x6)), each
  * with n (GEQRT_WGNARROW=1) or w (=0) after it to force the narrow or wide products, x for
  * GEQRT_WGMIXED=0, t or T for GEQRT_WGTILES=0 or 1. G8_CHAIN set: the layers run as a
  * chain of residual blocks (x -> h = conv(x), x = conv(h) + x), each reading what the one
@@ -33,6 +34,8 @@ static gq_conv *make(const gq_conv_shape *s, const char *plan)
 	int algo = s->s == 2        ? GQ_CONV_WINO2S2
 	           : plan[0] == '2' ? GQ_CONV_WINO2
 	           : plan[0] == '4' ? GQ_CONV_WINO4R
+	           : plan[0] == '3' ? GQ_CONV_WINO3R
+	           : plan[0] == '5' ? GQ_CONV_WINO5R
 	                            : GQ_CONV_WINO6;
 	gq_conv *c = plan[0] == 'e' ? gq_conv_new(s->cin, s->h, s->w, s->cout, 3, s->s, 1, 1, true)
 	                            : gq_conv_new_wgroup(s, algo, false);

@@ -917,8 +917,11 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
  * - in_1d7, out_1d7: B^T and A^T of F(7, 3) (G7's points +-1, +-2, +-1/2, +-1/4): each
  *   pair's two rows of B^T from the even and the odd taps' sums (x +- p) R_p(x^2), A^T's
  *   rows from each pair's sum and difference.
- * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6,
- *   _WINO7, _WINO2S2, _WINO3S2 or _WINO4S2).
+ * - in_1d5r, out_1d5r: B^T and A^T of F(5, 3) on the points 0, 1, 2, 1/2, -2, -1/2,
+ *   infinity (G5R, closed under p -> 1/p for the group plans), B^T's rows of each pair
+ *   p, 1/p from the parts of d1 .. d5 even and odd about d3 (bench/f5r.py derives them).
+ * - in_1d, out_1d: form f's (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO5R,
+ *   _WINO6, _WINO7, _WINO2S2, _WINO3S2 or _WINO4S2).
  * Every out_1d's outputs take x[st] (the point 1) with weight 1, so a bias added to M's
  * point (1, 1) alone reaches every pixel of the tile: the vector kernels add it there, one
  * add a tile where the pixels' rows took m^2 / 16 (AVX-512: 16 tiles' 4x4 pixels in 16).
@@ -1140,6 +1143,33 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		x[5 * st] = MAD(0.0009765625f, tq, MAD(0.03125f, th, MAD(32.0f, t2, t1)));         \
 		x[6 * st] = MAD(0.000244140625f, sq, MAD(0.015625f, sh, MAD(64.0f, s2, s1))) + m8; \
 	}                                                                                          \
+	ATTR void in_1d5r##S(L *x, int st)                                                         \
+	{                                                                                          \
+		L d0 = x[0], d1 = x[st], d2 = x[2 * st], d3 = x[3 * st], d4 = x[4 * st];           \
+		L d5 = x[5 * st], d6 = x[6 * st];                                                  \
+		L e = d1 + d5, o = d1 - d5, f = d2 + d4, q = d2 - d4, e2 = 2.0f * e,               \
+		  o2 = 2.0f * o;                                                                   \
+		L s = 3.0f * NMAD(6.0f, d3, e2 + f), dd = MAD(5.0f, q, o2);                        \
+		L t = MAD(14.0f, d3, NMAD(9.0f, f, e2)), ee = NMAD(5.0f, q, o2);                   \
+		x[0] = MAD(4.25f, d3 - d2, d0 + d4 - e);                                           \
+		x[st] = NMAD(17.0f, d3, 2.0f * e2);                                                \
+		x[2 * st] = s - dd;                                                                \
+		x[3 * st] = s + dd;                                                                \
+		x[4 * st] = NMAD(3.0f, ee, t);                                                     \
+		x[5 * st] = MAD(3.0f, ee, t);                                                      \
+		x[6 * st] = MAD(4.25f, d3 - d4, d6 + d2 - e);                                      \
+	}                                                                                          \
+	ATTR void out_1d5r##S(L *x, int st)                                                        \
+	{                                                                                          \
+		L m0 = x[0], m1 = x[st], m2 = x[2 * st], m3 = x[3 * st], m4 = x[4 * st];           \
+		L m5 = x[5 * st], m6 = x[6 * st];                                                  \
+		L sp = m2 + m4, dp = m2 - m4, sh = m3 + m5, dh = m3 - m5;                          \
+		x[0] = MAD(16.0f, sh, m0 + m1 + sp);                                               \
+		x[st] = MAD(8.0f, dh, MAD(2.0f, dp, m1));                                          \
+		x[2 * st] = MAD(4.0f, sp + sh, m1);                                                \
+		x[3 * st] = MAD(8.0f, dp, MAD(2.0f, dh, m1));                                      \
+		x[4 * st] = MAD(16.0f, sp, m1 + sh + m6);                                          \
+	}                                                                                          \
 	ATTR void in_1d##S(int f, L *x, int st)                                                    \
 	{                                                                                          \
 		f == GQ_CONV_WINO2     ? in_1d2##S(x, st)                                          \
@@ -1147,6 +1177,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		: f == GQ_CONV_WINO3R  ? in_1d3r##S(x, st)                                         \
 		: f == GQ_CONV_WINO4   ? in_1d4##S(x, st)                                          \
 		: f == GQ_CONV_WINO4R  ? in_1d4r##S(x, st)                                         \
+		: f == GQ_CONV_WINO5R  ? in_1d5r##S(x, st)                                         \
 		: f == GQ_CONV_WINO6   ? in_1d6##S(x, st)                                          \
 		: f == GQ_CONV_WINO7   ? in_1d7##S(x, st)                                          \
 		: f == GQ_CONV_WINO2S2 ? in_1ds2##S(x, st)                                         \
@@ -1160,6 +1191,7 @@ typedef float Lane16 __attribute__((vector_size(16 * sizeof(float))));
 		: f == GQ_CONV_WINO3R  ? out_1d3r##S(x, st)                                        \
 		: f == GQ_CONV_WINO4   ? out_1d4##S(x, st)                                         \
 		: f == GQ_CONV_WINO4R  ? out_1d4r##S(x, st)                                        \
+		: f == GQ_CONV_WINO5R  ? out_1d5r##S(x, st)                                        \
 		: f == GQ_CONV_WINO6   ? out_1d6##S(x, st)                                         \
 		: f == GQ_CONV_WINO7   ? out_1d7##S(x, st)                                         \
 		: f == GQ_CONV_WINO2S2 ? out_1ds2##S(x, st)                                        \
@@ -1186,7 +1218,7 @@ FORMS_1D(
 FORMS_1D(Lane, _8, static inline __attribute__((always_inline, target("avx2,fma"))), FMA8, FNMA8)
 #endif
 
-/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO6, _WINO7,
+/* A Winograd form f (GQ_CONV_WINO2, _WINO3, _WINO3R, _WINO4, _WINO4R, _WINO5R, _WINO6, _WINO7,
  * _WINO2S2, _WINO3S2 or _WINO4S2): the side of its patches (alpha) and of its output tiles
  * (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
@@ -1197,7 +1229,7 @@ static inline __attribute__((always_inline)) int form_alpha(int f)
 	       : f == GQ_CONV_WINO7                         ? 9
 	       : f == GQ_CONV_WINO2S2 || f == GQ_CONV_WINO3 ? 5
 	       : f == GQ_CONV_WINO3R                        ? 5
-	       : f == GQ_CONV_WINO3S2                       ? 7
+	       : f == GQ_CONV_WINO3S2 || f == GQ_CONV_WINO5R ? 7
 	                                                    : 9;
 }
 
@@ -1206,6 +1238,7 @@ static inline __attribute__((always_inline)) int form_m(int f)
 	return f == GQ_CONV_WINO2 || f == GQ_CONV_WINO2S2  ? 2
 	       : f == GQ_CONV_WINO3 || f == GQ_CONV_WINO3R ? 3
 	       : f == GQ_CONV_WINO3S2                      ? 3
+	       : f == GQ_CONV_WINO5R                       ? 5
 	       : f == GQ_CONV_WINO6                        ? 6
 	       : f == GQ_CONV_WINO7                        ? 7
 	                                                   : 4;
@@ -1487,6 +1520,9 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void input_lane
 	case GQ_CONV_WINO3S2:                                                                      \
 		CALL(GQ_CONV_WINO3S2);                                                             \
 		break;                                                                             \
+	case GQ_CONV_WINO5R:                                                                       \
+		CALL(GQ_CONV_WINO5R);                                                              \
+		break;                                                                             \
 	default:                                                                                   \
 		CALL(GQ_CONV_WINO4S2);                                                             \
 	}
@@ -1580,6 +1616,12 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_row(
 		             : _mm_movehl_ps(x, x);
 		_mm_storel_pi((__m64 *)p, relu ? _mm_max_ps(x, zero) : x);
 		_mm_store_ss(p + 2, relu ? _mm_max_ss(y, zero) : y);
+	} else if (valid >= m && m == 5) { /* four floats, then one */
+		__m128 y = _mm256_extractf128_ps(r, 1);
+		x = s ? _mm_add_ps(x, _mm_loadu_ps(s)) : x;
+		y = s ? _mm_add_ss(y, _mm_load_ss(s + 4)) : y;
+		_mm_storeu_ps(p, relu ? _mm_max_ps(x, zero) : x);
+		_mm_store_ss(p + 4, relu ? _mm_max_ss(y, zero) : y);
 	} else if (valid >= m && m == 6) { /* four floats, then two */
 		__m128 y = _mm256_extractf128_ps(r, 1);
 		x = s ? _mm_add_ps(x, _mm_loadu_ps(s)) : x;
@@ -1650,10 +1692,11 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void store_tile
 	}
 }
 
-/* Output row i of the eight m x m tiles of chunk k (m 7, 6 or 3), from its m pixel vectors row
- * (+ the residual s laid out as out, or NULL; relu): transposed (tile l's row in vector l),
- * each tile's row stored as four floats and two (m 6) or two and one (m 3), cut at the
- * image's edge (no vector holds a whole number of such rows, so each tile is stored apart). */
+/* Output row i of the eight m x m tiles of chunk k (m 7, 6, 5 or 3), from its m pixel vectors
+ * row (+ the residual s laid out as out, or NULL; relu): transposed (tile l's row in vector
+ * l), each tile's row stored as four floats and two (m 6), four and one (m 5) or two and one
+ * (m 3), cut at the image's edge (no vector holds a whole number of such rows, so each tile is
+ * stored apart). */
 __attribute__((target("avx2,fma"), always_inline)) static inline void tiles_avx2(
         const gq_conv *c, float *out, const float *s, const Chunk *k, const Lane *row, int i, int m)
 {
@@ -1713,7 +1756,7 @@ __attribute__((target("avx2,fma"), always_inline)) static inline void wino_outpu
 				out_1d_8(f, d + x, a);
 #pragma GCC unroll 7
 			for (int i = 0; i < m; i++) {
-				if (m >= 6 || m == 3) {
+				if (m >= 6 || m == 5 || m == 3) {
 					tiles_avx2(c, out + plane, add ? add + plane : NULL, &k,
 					        d + i * a, i, m);
 					continue;
@@ -2104,6 +2147,46 @@ __attribute__((target("avx512f"), always_inline)) static inline void tiles6_avx5
 	}
 }
 
+/* Output row i of sixteen 5x5 tiles (chunks k[0], k[1]), from its five pixel vectors row
+ * (+ the residual s laid out as out, or NULL; relu): transposed in each 256-bit half as
+ * tiles6_avx512 does, then each tile's row one masked store of five floats, cut at the
+ * image's edge. */
+__attribute__((target("avx512f"), always_inline)) static inline void tiles5_avx512(
+        const gq_conv *c, float *out, const float *s, const Chunk k[2], const Lane16 *row, int i)
+{
+	const __m512i lo =
+	        _mm512_set_epi32(27, 26, 25, 24, 11, 10, 9, 8, 19, 18, 17, 16, 3, 2, 1, 0);
+	const __m512i hi =
+	        _mm512_set_epi32(31, 30, 29, 28, 15, 14, 13, 12, 23, 22, 21, 20, 7, 6, 5, 4);
+	__m512 r[8], u[8];
+#pragma GCC unroll 5
+	for (int j = 0; j < 5; j++)
+		r[j] = (__m512)row[j];
+	r[5] = r[6] = r[7] = _mm512_setzero_ps();
+	interleave4(r, u);
+#pragma GCC unroll 4
+	for (int j = 0; j < 4; j++) {
+		r[j] = _mm512_permutex2var_ps(u[j], lo, u[j + 4]);
+		r[j + 4] = _mm512_permutex2var_ps(u[j], hi, u[j + 4]);
+	}
+	const ptrdiff_t ld = out_ld(c);
+#pragma GCC unroll 2
+	for (int h = 0; h < 2; h++) {
+		const Chunk *ch = &k[h];
+#pragma GCC unroll 8
+		for (int l = 0; l < LANES; l++) {
+			if (l >= ch->n || ch->oy[l] + i >= c->oh)
+				continue;
+			__m512 v = h ? _mm512_shuffle_f32x4(r[l], r[l], 0xee) : r[l];
+			ptrdiff_t at = (ptrdiff_t)(ch->oy[l] + i) * ld + ch->ox[l];
+			__mmask16 m = (__mmask16)((1u << min_int(5, c->ow - ch->ox[l])) - 1);
+			v = s ? _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, s + at)) : v;
+			v = c->relu ? _mm512_max_ps(v, _mm512_setzero_ps()) : v;
+			_mm512_mask_storeu_ps(out + at, m, v);
+		}
+	}
+}
+
 /* As wino_output_avx2, on sixteen tiles at once: the transform in 16-float vectors, and each
  * output row of the sixteen tiles interleaved from the m pixel vectors into 16m floats, 16/m
  * tiles to a vector (rows_of4; for 2x2 tiles, two permutes). Eight tiles at a time, the
@@ -2129,7 +2212,7 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 		chunk_at(c, u + LANES, t1, &k[1]); /* sixteen tiles, as two chunks of eight */
 		if (m >= 6)
 			plan_stores6(c, k, m, &st6);
-		else
+		else if (m != 5) /* 5x5: each tile's row apart (tiles5_avx512) */
 			plan_stores(c, k, m, &st);
 		for (int co = co0; co < co1; co++) {
 			const float *Mc = Mb + (co - co0) * cols + (u - t0);
@@ -2154,6 +2237,12 @@ __attribute__((target("avx512f"), always_inline)) static inline void wino_output
 #pragma GCC unroll 7
 				for (int i = 0; i < m; i++)
 					tiles6_avx512(c, o, s, &st6, d + i * a, i, m);
+				continue;
+			}
+			if (m == 5) {
+#pragma GCC unroll 5
+				for (int i = 0; i < m; i++)
+					tiles5_avx512(c, o, s, k, d + i * a, i);
 				continue;
 			}
 			__m512 w[4][4]; /* [row][vector]: all m rows, then each vector's stores */
@@ -2370,7 +2459,7 @@ static bool is_wino(int algo)
 	return algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO2S2 ||
 	       algo == GQ_CONV_WINO4S2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6 ||
 	       algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R || algo == GQ_CONV_WINO3S2 ||
-	       algo == GQ_CONV_WINO7;
+	       algo == GQ_CONV_WINO7 || algo == GQ_CONV_WINO5R;
 }
 
 /* Winograd, fused: a block is one panel of tiles (split over threads, up to one: see
@@ -2555,7 +2644,7 @@ static bool applies(const gq_conv *c, int algo)
 		return true;
 	if (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4 || algo == GQ_CONV_WINO4R ||
 	        algo == GQ_CONV_WINO6 || algo == GQ_CONV_WINO3 || algo == GQ_CONV_WINO3R ||
-	        algo == GQ_CONV_WINO7)
+	        algo == GQ_CONV_WINO7 || algo == GQ_CONV_WINO5R)
 		return c->k == 3 && c->s == 1 && c->d == 1;
 	if (algo == GQ_CONV_WINO2S2 || algo == GQ_CONV_WINO3S2 || algo == GQ_CONV_WINO4S2)
 		return c->k == 3 && c->s == 2 && c->d == 1;
@@ -2926,7 +3015,9 @@ static bool group_packed(const gq_conv *c)
 /* Whether a narrow group plan's two threads each run all the elements on a range of tiles
  * (group_block) instead of half of the elements on all of them: where the threads would
  * split the elements and the tiles fill two panels of 2V or more (25x25 maps by F(4x4) on
- * AVX-512: 49 tiles, 25 and 24 a thread). By elements each thread pads and transforms the
+ * AVX-512: 49 tiles, 25 and 24 a thread), or more than a panel in F(5x5) (25x25: 25 tiles,
+ * 13 and 12 a thread; 13 such layers chained, two threads, AVX-512, near: 0.307-0.312 ms a
+ * layer against 0.320-0.324 by elements, s26-f5). By elements each thread pads and transforms the
  * whole input (206 of a call's ~900 kcycles a thread, ResNet-44 p4 97's 25x25 layers on
  * two threads, AVX-512, near: docs/batch1.md s23-g25) and reads the half of it that the
  * other core wrote in the layer before; by tiles each transforms its own tiles and reads
@@ -2940,7 +3031,9 @@ static bool group_by_tiles(const gq_conv *c)
 	if (!c->narrow || !c->by_elements || c->paired || c->mixed || c->packed || !mode ||
 	        c->tiles < 2 || c->s != 1)
 		return false;
-	return mode == 1 || (c->kern->v >= 16 && c->tiles > 2 * c->kern->v);
+	return mode == 1 ||
+	       (c->kern->v >= 16 && (c->tiles > 2 * c->kern->v ||
+	                                    (c->algo == GQ_CONV_WINO5R && c->tiles > c->kern->v)));
 }
 
 static bool plan_group(gq_conv *c)
@@ -2988,7 +3081,8 @@ static bool shape_group(gq_conv *c, const gq_conv_shape *s, gq_wgroup *g, int al
 {
 	if (algo != GQ_CONV_AUTO)
 		return (algo == GQ_CONV_WINO2 || algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO6 ||
-		               algo == GQ_CONV_WINO3R || algo == GQ_CONV_WINO2S2) &&
+		               algo == GQ_CONV_WINO3R || algo == GQ_CONV_WINO2S2 ||
+		               algo == GQ_CONV_WINO5R) &&
 		       shape_form(c, s, g, algo);
 	if (s->s == 2)
 		return shape_form(c, s, g, GQ_CONV_WINO2S2);
@@ -3108,7 +3202,7 @@ const char *gq_conv_algo(const gq_conv *c)
 		return gq_conv_algo(gq_orbit_base(c->orbit));
 	static const char *const names[] = {"auto", "direct", "packed", "winograd2", "winograd4",
 	        "winograd2s2", "winograd4s2", "winograd4r", "winograd6", "phase", "winograd3",
-	        "winograd3r", "winograd3s2", "winograd7"};
+	        "winograd3r", "winograd3s2", "winograd7", "winograd5r"};
 	return names[c->algo];
 }
 
@@ -3799,6 +3893,17 @@ static const double G3[5][3] = {{0.5, 0, 0}, {-0.5, -0.5, -0.5}, {-1.0 / 6, 1.0 
  * 2.3e-5 of the output's largest, these 1.3e-6, G3's 1.9e-6, G4R's 5.1e-6. */
 static const double G3R[5][3] = {{0.5, 0, 0}, {1.0 / 9, 1.0 / 9, 1.0 / 9},
         {1.0 / 18, -1.0 / 9, 2.0 / 9}, {2.0 / 9, -1.0 / 9, 1.0 / 18}, {0, 0, 0.5}};
+/* F(5x5) on the points 0, 1, 2, 1/2, -2, -1/2, infinity (in_1d5r), closed under p -> 1/p:
+ * the rows of 2 and 1/2, and of -2 and -1/2, each other's reverse, as 0's and infinity's
+ * are (wino_group.c). Toom-Cook's construction (bench/f5r.py, exact in fractions), A^T's
+ * columns of 1/2 and -1/2 times 16 (A^T's entries integers, up to 16), B^T's rows scaled to
+ * integers and 4.25 (the fractions here). In a float32 simulation (one layer of 128 planes
+ * at 25x25 and of 256 at 15x15, relu'd N(0, 1) inputs, He weights, against float64) it
+ * rounds 5.6e-6 - 5.9e-6 of the output's largest at most, 3.5e-7 - 4.1e-7 on average, G4R
+ * 3.7e-6 - 3.9e-6 and the same average. */
+static const double G5R[7][3] = {{1, 0, 0}, {-1.0 / 9, -1.0 / 9, -1.0 / 9},
+        {1.0 / 240, 1.0 / 120, 1.0 / 60}, {1.0 / 60, 1.0 / 120, 1.0 / 240},
+        {-1.0 / 720, 1.0 / 360, -1.0 / 180}, {-1.0 / 180, 1.0 / 360, -1.0 / 720}, {0, 0, 1}};
 /* Stride 2 (in_1ds2): w0, w0 + w2, w2, w1 (the fifth product's, w1 again, is stored only
  * by the group plan, whose bank holds every point: wino_side). */
 static const double G2S2[5][3] = {{1, 0, 0}, {1, 0, 1}, {0, 0, 1}, {0, 1, 0}, {0, 1, 0}};
@@ -3837,6 +3942,7 @@ static void wino_set(gq_conv *c, const float *w, size_t ld)
 	                      : c->algo == GQ_CONV_WINO3R  ? G3R
 	                      : c->algo == GQ_CONV_WINO2S2 ? G2S2
 	                      : c->algo == GQ_CONV_WINO3S2 ? G3S2
+	                      : c->algo == GQ_CONV_WINO5R  ? G5R
 	                                                   : G4S2;
 	int rows = c->grp ? c->cout / c->grp->ng : c->cout; /* a group plan: the identity's */
 	for (int co = 0; co < rows; co++)

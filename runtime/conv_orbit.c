@@ -702,16 +702,19 @@ size_t gq_conv_expanded_bytes(const gq_conv_shape *c)
  * beside it for one thread (keep: the banks then 1 + 1/ng times the expanded one), but
  * under a memory ceiling alone; else the expanded plan (in F(6x6) where wino6_candidate
  * offers it: new_rules_expanded). The group's F(3x3) form before all but the forced orbit
- * where group3_candidate offers it and the banks stream; on AVX2, the expanded plan in
- * F(3x3) next where wino3_rule takes it. */
+ * where group3_candidate offers it and the banks stream, the group's F(5x5) form next where
+ * group5_rule takes it; on AVX2, the expanded plan in F(3x3) next where wino3_rule takes
+ * it. */
 typedef struct Rule {
 	enum { EXPANDED, ORBIT, GROUP } kind;
-	int form; /* GROUP: GQ_CONV_WINO4R, GQ_CONV_WINO2, GQ_CONV_WINO3R or GQ_CONV_AUTO */
+	int form; /* GROUP: GQ_CONV_WINO4R, GQ_CONV_WINO2, GQ_CONV_WINO3R, GQ_CONV_WINO5R or
+	           * GQ_CONV_AUTO */
 	bool keep, forced;
 } Rule;
 
 static bool wino3_rule(const gq_conv_shape *c);
 static bool group3_candidate(const gq_conv_shape *c);
+static bool group5_rule(const gq_conv_shape *c, size_t streamed);
 static bool group_s2_candidate(const gq_conv_shape *c);
 static bool group_s2_rule(const gq_conv_shape *c, size_t streamed);
 
@@ -725,6 +728,8 @@ static Rule rule_of(const gq_conv_shape *c, size_t streamed)
 	 * of ResNet-44 p4m's 13 stage-3 layers, AVX-512 and AVX2: docs/batch1.md, s21-g3) */
 	if (c->ng && mode < 0 && gq_wgroup_mode() < 0 && streamed > STREAMS && group3_candidate(c))
 		return (Rule){GROUP, GQ_CONV_WINO3R, false, false};
+	if (c->ng && mode < 0 && gq_wgroup_mode() < 0 && group5_rule(c, streamed))
+		return (Rule){GROUP, GQ_CONV_WINO5R, false, false};
 	if (c->ng && mode < 0 && gq_wgroup_mode() < 0 && group_s2_rule(c, streamed))
 		return (Rule){GROUP, GQ_CONV_WINO2S2, false, false};
 	if (c->ng && mode < 0 && gq_wgroup_mode() != 1 && wino3_rule(c))
@@ -975,6 +980,46 @@ static bool group3_candidate(const gq_conv_shape *c)
 	return g3 >= 0 && other >= 0 && g3 <= GROUP3_WORK * other;
 }
 
+/* The group's F(5x5) form (GQ_CONV_WINO5R, on the points 0, 1, 2, 1/2, -2, -1/2, infinity,
+ * closed under p -> 1/p): its tiles cover maps of 5k pixels exactly, 49 products for 25
+ * outputs: 1225 an element at 25x25 against the F(4x4) form's 1764, 441 at 15x15 against
+ * 576, from a bank 49/36 of F(4x4)'s. A candidate where the output's sides are multiples
+ * of 5, the layer has at least WINO3_COUT output channels and the form counts at most
+ * GROUP5_WORK of the cheaper other group form's work; GEQRT_WINO5=0 leaves it out. The
+ * rules' plan where the model's banks stream and an element's tiles fill a vector of the
+ * kernel (25 tiles at 25x25 on AVX-512's 16 floats, 9 at 15x15 on AVX2's 8): 13 such
+ * layers chained (bench/g8, G8_CHAIN, 128 planes of p4 at 25x25, vCPUs near), AVX-512
+ * 0.385 ms a layer against the F(4x4) form's 0.434 (two threads) and 0.532 against the
+ * expanded plan's 0.613 (one); AVX2 0.452 against 0.619 (two) and 0.788 against 1.096
+ * (one); 256 planes at 15x15 on AVX2 0.79-0.88x the F(4x4) form's time on p4 and 0.80x on
+ * p4m, on AVX-512 (9 tiles in one 9-row call) 1.0-1.16x (docs/batch1.md, s26-f5). */
+#define GROUP5_WORK 0.9
+
+static int wino5_mode(void)
+{
+	const char *m = getenv("GEQRT_WINO5");
+	return m && !strcmp(m, "0") ? 0 : -1;
+}
+
+static bool group5_candidate(const gq_conv_shape *c)
+{
+	size_t bytes;
+	int oh = c->h + 2 * c->p - c->d * (c->k - 1), ow = c->w + 2 * c->p - c->d * (c->k - 1);
+	if (wino5_mode() == 0 || c->cout < WINO3_COUT || c->s != 1 || c->k != 3 || c->d != 1 ||
+	        oh % 5 || ow % 5)
+		return false;
+	double g5 = gq_wgroup_estimate(c, GQ_CONV_WINO5R, &bytes), other = group_work(c);
+	return g5 >= 0 && other >= 0 && g5 <= GROUP5_WORK * other;
+}
+
+static bool group5_rule(const gq_conv_shape *c, size_t streamed)
+{
+	int oh = c->h + 2 * c->p - c->d * (c->k - 1), ow = c->w + 2 * c->p - c->d * (c->k - 1);
+	int v = strcmp(gq_conv_kernel(), "avx2") ? 16 : 8;
+	return streamed > STREAMS && !gq_memory_limit() && group5_candidate(c) &&
+	       (oh / 5) * (ow / 5) >= v;
+}
+
 /* The untuned rules' plan where wino3_candidate offers F(3x3), on AVX2 only. There (8-float
  * vectors: the products take twice AVX-512's time against the same memory) the expanded
  * F(3x3) plan on ResNet-44 p4m's 256 planes at 9x9 ran a median 0.90-0.91x the best other
@@ -1077,6 +1122,11 @@ int gq_conv_candidates(
 		if (r.kind == GROUP && r.form == GQ_CONV_WINO3R)
 			def[0] = def[1] = n;
 		ok = (out[n++] = gq_conv_new_wgroup(c, GQ_CONV_WINO3R, false)) != NULL;
+	}
+	if (ok && gq_wgroup_mode() != 0 && group5_candidate(c)) {
+		if (r.kind == GROUP && r.form == GQ_CONV_WINO5R)
+			def[0] = def[1] = n;
+		ok = (out[n++] = gq_conv_new_wgroup(c, GQ_CONV_WINO5R, false)) != NULL;
 	}
 	if (ok && gq_wgroup_mode() != 0 && group_s2_candidate(c)) {
 		if (r.kind == GROUP && r.form == GQ_CONV_WINO2S2)

@@ -31,8 +31,9 @@ const float *gq_conv_bank(const gq_conv *c);
 gq_conv *gq_conv_wrap_orbit(gq_orbit *o);
 
 /* ---- wino_group.c: a gconv's group in the Winograd domain ---- */
-/* The tables that let the products of F(2x2), of F(3x3) or F(4x4) on reciprocal points
- * (GQ_CONV_WINO3R, GQ_CONV_WINO4R) or of F(6x6) (GQ_CONV_WINO6) read one bank for all the
+/* The tables that let the products of F(2x2), of F(3x3), F(4x4) or F(5x5) on reciprocal
+ * points (GQ_CONV_WINO3R, GQ_CONV_WINO4R, GQ_CONV_WINO5R) or of F(6x6) (GQ_CONV_WINO6)
+ * read one bank for all the
  * group's elements: row (o, a) of the expanded bank at Winograd point pt[a][q] is row (o, e) at
  * point q with its input slots permuted, slot b read from the input's slot src[a][b]. */
 typedef struct gq_wgroup {
@@ -46,9 +47,9 @@ typedef struct gq_wgroup {
 	int pairs, lower[GQ_D4_ORDER / 2], partner[GQ_D4_ORDER];
 	int pair_slot[GQ_D4_ORDER], pair_pt[64];
 } gq_wgroup;
-/* The tables of the group elem[0..ng) for alpha x alpha points (4: F(2x2), 5 and 6: F(3x3)
- * and F(4x4) on reciprocal points, 8: F(6x6)); false if it is not a group (no identity, not
- * closed). */
+/* The tables of the group elem[0..ng) for alpha x alpha points (4: F(2x2), 5, 6 and 7:
+ * F(3x3), F(4x4) and F(5x5) on reciprocal points, 8: F(6x6)); false if it is not a group (no
+ * identity, not closed). */
 bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha);
 /* As gq_wgroup_tables, for the stride-2 F(2x2) form (GQ_CONV_WINO2S2: 5 x 5 products, the
  * even taps' F(2, 2) on 0, 1, infinity and the odd tap's two a side). */

@@ -284,7 +284,12 @@ enum {
 	 * outputs (33x33: 25 tiles where F(4x4) takes 81); in float32 3.6x F(6x6)'s mean
 	 * error, 13x its largest; never picked by gq_conv_new: gq_net_tune measures it where
 	 * it may pay (conv_orbit.c's wino7_candidate; docs/batch1.md, s26-f7) */
-	GQ_CONV_WINO7
+	GQ_CONV_WINO7,
+	/* F(5x5, 3x3) on the points 0, 1, 2, 1/2, -2, -1/2, infinity (closed under p -> 1/p:
+	 * the group plans' F(5x5), 49 products for 25 outputs; its tiles cover maps of 5k
+	 * pixels exactly (25x25: 25 tiles, 15x15: 9); never picked by gq_conv_new,
+	 * conv_orbit.c's group5 candidate) */
+	GQ_CONV_WINO5R
 };
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo);

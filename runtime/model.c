@@ -213,10 +213,10 @@ static bool new_convs(gq_net *n, size_t *scratch)
 }
 
 /* What plan c is, after a layer's name: ", orbit of N" (", F(3x3)" after it for an F(3x3)
- * base), ", Winograd group of N, F(4x4)" (or F(2x2), F(3x3), F(6x6), F(2x2) stride 2), ", F(6x6)",
- * ", F(7x7)" or ", F(3x3)" for the expanded plan in F(6x6), F(7x7) or F(3x3) (a tuner's
- * choice), ", F(3x3) stride 2"
- * for F(3x3)'s stride-2 form, or nothing for the expanded plan. */
+ * base), ", Winograd group of N, F(4x4)" (or F(2x2), F(3x3), F(5x5), F(6x6), F(2x2) stride 2),
+ * ", F(6x6)", ", F(7x7)" or ", F(3x3)" for the expanded plan in F(6x6), F(7x7) or F(3x3) (a
+ * tuner's choice), ", F(3x3) stride 2" for F(3x3)'s stride-2 form, or nothing for the expanded
+ * plan. */
 static void plan_name(char *s, size_t len, const gq_conv *c)
 {
 	int ng = gq_conv_orbit(c), wg = gq_conv_wgroup(c);
@@ -228,6 +228,7 @@ static void plan_name(char *s, size_t len, const gq_conv *c)
 		snprintf(s, len, ", Winograd group of %d, %s", wg,
 		        six                            ? "F(6x6)"
 		        : !strcmp(algo, "winograd3r")  ? "F(3x3)"
+		        : !strcmp(algo, "winograd5r")  ? "F(5x5)"
 		        : !strcmp(algo, "winograd2s2") ? "F(2x2) stride 2"
 		        : strcmp(algo, "winograd2")    ? "F(4x4)"
 		                                       : "F(2x2)");

@@ -1,5 +1,5 @@
-/* wino_group.c: a gconv's group in the Winograd domain, F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3)
- * or F(6x6, 3x3). In
+/* wino_group.c: a gconv's group in the Winograd domain, F(2x2, 3x3), F(3x3, 3x3), F(4x4, 3x3),
+ * F(5x5, 3x3) or F(6x6, 3x3). In
  * the bank that gq_expand_gconv builds, row (o, a) is element g = elem[a] acting on row
  * (o, e): its filters turned by T_g about their centres and its input slots permuted.
  * F(2x2)'s filter transform U = G f G^T has the points 0, 1, -1, infinity, a set that
@@ -10,7 +10,8 @@
  * (GQ_CONV_WINO4R; P also swaps 2 and 1/2, whose rows of G conv_fast.c scales to be each
  * other's reverse, so that no scale is left over), and for F(6x6) on 0, +-1, +-2, +-1/2,
  * infinity (GQ_CONV_WINO6, G6: P swaps 2 and 1/2, -2 and -1/2), and for F(3x3) on 0, 1, -2,
- * -1/2, infinity (GQ_CONV_WINO3R, G3R: P swaps -2 and -1/2); the usual F(4x4)'s 0,
+ * -1/2, infinity (GQ_CONV_WINO3R, G3R: P swaps -2 and -1/2), and for F(5x5) on 0, 1, 2, 1/2,
+ * -2, -1/2, infinity (GQ_CONV_WINO5R, G5R: P swaps 2 and 1/2, -2 and -1/2); the usual F(4x4)'s 0,
  * +-1, +-2, infinity are not closed under p -> 1/p. So for every element g, U(T_g f) is U(f) with
  * its alpha^2 points permuted, and
  *
@@ -50,12 +51,18 @@ static int turn(int g, int q, int alpha, const int *P)
  * with each reversal of an axis (i -> 3 - i on pixels) replaced by the swap of each point
  * with its reciprocal: F(2x2)'s points 0, 1, -1, infinity (rows of conv_fast.c's G2),
  * F(4x4)'s 0, 1, -1, 2, 1/2, infinity (G4R), F(6x6)'s 0, 1, -1, 2, -2, 1/2, -1/2,
- * infinity (G6), F(3x3)'s 0, 1, -2, -1/2, infinity (G3R). */
+ * infinity (G6), F(3x3)'s 0, 1, -2, -1/2, infinity (G3R), F(5x5)'s 0, 1, 2, 1/2, -2, -1/2,
+ * infinity (G5R). */
 static int move_point(int g, int q, int alpha)
 {
 	static const int P4[4] = {3, 1, 2, 0}, P5[5] = {4, 1, 3, 2, 0}, P6[6] = {5, 1, 2, 4, 3, 0},
-	                 P8[8] = {7, 1, 2, 5, 6, 3, 4, 0};
-	return turn(g, q, alpha, alpha == 4 ? P4 : alpha == 5 ? P5 : alpha == 6 ? P6 : P8);
+	                 P7[7] = {6, 1, 3, 2, 5, 4, 0}, P8[8] = {7, 1, 2, 5, 6, 3, 4, 0};
+	return turn(g, q, alpha,
+	        alpha == 4   ? P4
+	        : alpha == 5 ? P5
+	        : alpha == 6 ? P6
+	        : alpha == 7 ? P7
+	                     : P8);
 }
 
 /* perm[i] = the index of from[i] in to (a permutation of from's n values); where not first,
@@ -102,7 +109,7 @@ static void pair_by(gq_wgroup *g, const int *elem, int hi, int points)
 
 bool gq_wgroup_tables(gq_wgroup *g, int ng, const int *elem, int alpha)
 {
-	if (((alpha < 4 || alpha > 6) && alpha != 8) || ng < 2 || ng > GQ_D4_ORDER || !elem ||
+	if (alpha < 4 || alpha > 8 || ng < 2 || ng > GQ_D4_ORDER || !elem ||
 	        gq_d4_axis(elem, ng, 0) < 0)
 		return false;
 	g->ng = ng;

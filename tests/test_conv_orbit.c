@@ -445,6 +445,7 @@ static void check_wgroup(const Layer *L, const Group *G, bool sum, bool relu, in
 	ck_assert_str_eq(gq_conv_algo(c), algo == GQ_CONV_WINO2     ? "winograd2"
 	                                  : algo == GQ_CONV_WINO4R  ? "winograd4r"
 	                                  : algo == GQ_CONV_WINO3R  ? "winograd3r"
+	                                  : algo == GQ_CONV_WINO5R  ? "winograd5r"
 	                                  : algo == GQ_CONV_WINO2S2 ? "winograd2s2"
 	                                                            : "winograd6");
 	gq_set_threads(threads);
@@ -471,7 +472,7 @@ static void check_wgroups(const Layer *L, size_t n, bool narrow, forms_fn *forms
 			continue;
 		for (int g = 0; g < NGROUPS; g++)
 			for (size_t i = 0; i < n; i++) {
-				int v = (int)(g + i + kn) % 4, algo[4];
+				int v = (int)(g + i + kn) % 4, algo[5];
 				int nf = forms(&L[i], &groups[g], (int)(g + i + kn), algo);
 				for (int f = 0; f < nf; f++)
 					check_wgroup(&L[i], &groups[g], v & 1, v & 2,
@@ -488,13 +489,14 @@ static int every_form(const Layer *L, const Group *G, int x, int *algo)
 	algo[1] = GQ_CONV_WINO4R;
 	algo[2] = GQ_CONV_WINO6;
 	algo[3] = GQ_CONV_WINO3R;
-	return 4;
+	algo[4] = GQ_CONV_WINO5R;
+	return 5;
 }
 
 /* Odd shapes: base channels not a multiple of a panel, 5x7 and 7x5 maps (not square: the
  * plan needs no symmetry of the map), a map of one tile, enough tiles for several halves
- * of a vector, several K blocks; every form (F(2x2), F(3x3) and F(4x4) on reciprocal
- * points, F(6x6)), every
+ * of a vector, several K blocks; every form (F(2x2), F(3x3), F(4x4) and F(5x5) on
+ * reciprocal points, F(6x6)), every
  * subgroup, every kernel, 1-3 threads, residual and relu all four ways. */
 START_TEST(wgroup_every_subgroup_every_kernel)
 {
@@ -542,16 +544,18 @@ START_TEST(wgroup_wide_halves_in_place)
 }
 END_TEST
 
-/* F(4x4) on reciprocal points, and F(2x2) or F(6x6) in turn, and F(3x3) on reciprocal
- * points, but at 25x25 (F(4x4) only, and not on p4m: its block there passes 2 GROUP_M). */
+/* F(4x4) on reciprocal points, F(5x5) on reciprocal points, and F(2x2) or F(6x6) in
+ * turn, and F(3x3) on reciprocal points, but at 25x25 (F(4x4) and F(5x5) only, and not on
+ * p4m: its block there passes 2 GROUP_M). */
 static int narrow_forms(const Layer *L, const Group *G, int x, int *algo)
 {
 	if (L->h == 25 && G->ng > 4)
 		return 0;
 	algo[0] = GQ_CONV_WINO4R;
-	algo[1] = x % 2 ? GQ_CONV_WINO6 : GQ_CONV_WINO2;
-	algo[2] = GQ_CONV_WINO3R;
-	return L->h == 25 ? 1 : 3;
+	algo[1] = GQ_CONV_WINO5R;
+	algo[2] = x % 2 ? GQ_CONV_WINO6 : GQ_CONV_WINO2;
+	algo[3] = GQ_CONV_WINO3R;
+	return L->h == 25 ? 2 : 4;
 }
 
 /* The narrow form (wino_group_narrow; GEQRT_WGNARROW=1): each element's tiles broadcast
@@ -662,6 +666,7 @@ static void check_mixed(const Layer *L, const Group *G, int algo, bool mixed)
 	int a = algo == GQ_CONV_WINO2    ? 4
 	        : algo == GQ_CONV_WINO3R ? 5
 	        : algo == GQ_CONV_WINO4R ? 6
+	        : algo == GQ_CONV_WINO5R ? 7
 	                                 : 8;
 	for (int threads = 2; threads <= 3; threads++) {
 		gq_set_threads(threads);
@@ -809,7 +814,7 @@ static void check_tiles(const Layer *L, const Group *G, int algo, bool sum)
 	gq_conv *d = new_wgroup(&t, true, algo);
 	ck_assert_ptr_nonnull(d);
 	bool wide = strcmp(gq_conv_kernel(), "avx2");
-	if (L->h == 25 && L->cout == 32 && algo == GQ_CONV_WINO4R)
+	if (L->h == 25 && L->cout == 32 && (algo == GQ_CONV_WINO4R || algo == GQ_CONV_WINO5R))
 		ck_assert_msg(gq_conv_wgroup_tiles(d) == wide, "%s ng=%d 25x25: by tiles %d",
 		        gq_conv_kernel(), G->ng, gq_conv_wgroup_tiles(d));
 	setenv("GEQRT_WGTILES", "1", 1);
@@ -830,6 +835,7 @@ static void check_tiles(const Layer *L, const Group *G, int algo, bool sum)
 	int a = algo == GQ_CONV_WINO2    ? 4
 	        : algo == GQ_CONV_WINO3R ? 5
 	        : algo == GQ_CONV_WINO4R ? 6
+	        : algo == GQ_CONV_WINO5R ? 7
 	                                 : 8;
 	const int steals[] = {0, 1, a * a - 1, a * a};
 	for (int i = 0; i < 5; i++) {
@@ -863,7 +869,8 @@ START_TEST(wgroup_tiles)
 	        {3, 5, 8, 7, 3, 1, 1, false},
 	        {2, 11, 13, 16, 3, 1, 0, false},
 	};
-	static const int forms[] = {GQ_CONV_WINO4R, GQ_CONV_WINO2, GQ_CONV_WINO6, GQ_CONV_WINO3R};
+	static const int forms[] = {
+	        GQ_CONV_WINO4R, GQ_CONV_WINO2, GQ_CONV_WINO6, GQ_CONV_WINO3R, GQ_CONV_WINO5R};
 	seed(26);
 	setenv("GEQRT_WGNARROW", "1", 1);
 	setenv("GEQRT_WGPAIR", "0", 1);
@@ -874,7 +881,7 @@ START_TEST(wgroup_tiles)
 			for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
 				if (L[i].h == 25 && groups[g].ng > 4)
 					continue; /* its block passes 2 GROUP_M */
-				int f = i < 2 ? 0 : (int)(g + i + kn) % 4;
+				int f = i < 2 ? (int)(g + kn) % 2 * 4 : (int)(g + i + kn) % 5;
 				check_tiles(&L[i], &groups[g], forms[f], (g + i) % 2);
 			}
 	}
@@ -894,6 +901,7 @@ static void check_steals(const Layer *L, const Group *G, bool narrow, int algo)
 	int a = algo == GQ_CONV_WINO2    ? 4
 	        : algo == GQ_CONV_WINO3R ? 5
 	        : algo == GQ_CONV_WINO4R ? 6
+	        : algo == GQ_CONV_WINO5R ? 7
 	                                 : 8;
 	const int steals[] = {1, a * a - 1, a * a, 0};
 	Case t;
@@ -929,7 +937,8 @@ START_TEST(wgroup_steal_points)
 	        {6, 17, 17, 7, 3, 1, 1, false},
 	        {7, 6, 6, 50, 3, 1, 1, false}, /* 9 panels (2 narrow): by channels */
 	};
-	static const int forms[] = {GQ_CONV_WINO2, GQ_CONV_WINO4R, GQ_CONV_WINO6, GQ_CONV_WINO3R};
+	static const int forms[] = {
+	        GQ_CONV_WINO2, GQ_CONV_WINO4R, GQ_CONV_WINO6, GQ_CONV_WINO3R, GQ_CONV_WINO5R};
 	seed(22);
 	for (int kn = 0; kn < 3; kn++) {
 		if (gq_conv_use_kernel(kernel_names[kn]))
@@ -937,7 +946,7 @@ START_TEST(wgroup_steal_points)
 		for (size_t i = 0; i < sizeof L / sizeof L[0]; i++)
 			for (int narrow = 0; narrow < 2; narrow++) {
 				const Group *G = &groups[(i + kn) % 2 ? NGROUPS - 1 : 5];
-				check_steals(&L[i], G, narrow, forms[(i + narrow + kn) % 4]);
+				check_steals(&L[i], G, narrow, forms[(i + narrow + kn) % 5]);
 			}
 	}
 	gq_conv_use_kernel(NULL);
@@ -1047,9 +1056,11 @@ static void check_wgroup_choices(void)
 START_TEST(wgroup_choice)
 {
 	setenv("GEQRT_WINO3", "0", 1); /* AVX2's F(3x3) at 9x9: wino3_where_it_may_pay */
+	setenv("GEQRT_WINO5", "0", 1); /* F(5x5) at 25x25 and 15x15: group5_where_it_may_pay */
 	for (int kn = 0; kn < 3; kn++)
 		if (!gq_conv_use_kernel(kernel_names[kn]))
 			check_wgroup_choices();
+	unsetenv("GEQRT_WINO5");
 	unsetenv("GEQRT_WINO3");
 	gq_conv_use_kernel(NULL);
 	gq_conv_shape small = {32, 5, 7, 32, 3, 1, 1, 1, false, 4, p4, false};
@@ -1375,6 +1386,85 @@ START_TEST(group3_where_it_may_pay)
 }
 END_TEST
 
+/* The group's F(5x5) form (GQ_CONV_WINO5R) as a candidate where the output's sides are
+ * multiples of 5: 128 planes of p4 at 25x25 (ResNet-44 p4 97's stage 3) and at 15x15, 256
+ * of p4m at 15x15, exact against the naive conv on 1-3 threads with the residual and relu,
+ * on every kernel; the rules' plan where the banks stream and an element's tiles fill a
+ * vector (25x25 everywhere, 15x15 on AVX2 only); not at 9x9 nor 17x17, not on 64 planes,
+ * not where GEQRT_WINO5=0 or GEQRT_WGROUP=0, not the rules' plan where the banks stay in
+ * the caches. */
+static int group5_candidates(const gq_conv_shape *c, const Case *t, bool rule)
+{
+	gq_conv *out[GQ_CANDIDATES];
+	int def[2], n = gq_conv_candidates(c, 100 << 20, out, def), found = 0;
+	ck_assert_int_gt(n, 0);
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(gq_conv_algo(out[i]), "winograd5r")) {
+			ck_assert_int_eq(gq_conv_wgroup(out[i]), c->ng);
+			ck_assert_int_eq(def[0] == i, rule);
+			ck_assert_int_eq(def[1] == i, rule);
+			found++;
+			for (int th = 1; th <= 3 && t; th++) {
+				gq_set_threads(th);
+				float *got = run(t, out[i]);
+				expect_near(t, got, t->ref, "the group's F(5x5)");
+				free(got);
+			}
+			gq_set_threads(1);
+		}
+		gq_conv_free(out[i]);
+	}
+	return found;
+}
+
+START_TEST(group5_where_it_may_pay)
+{
+	static const Layer L25 = {32, 25, 25, 32, 3, 1, 1, false};
+	const Group *P4 = &groups[5];
+	const gq_conv_shape p4_15 = {128, 15, 15, 128, 3, 1, 1, 1, true, 4, p4, false},
+	                    p4m_15 = {256, 15, 15, 256, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4m_9 = {256, 9, 9, 256, 3, 1, 1, 1, true, 8, p4m, false},
+	                    p4_25_64 = {64, 25, 25, 64, 3, 1, 1, 1, true, 4, p4, false},
+	                    p4m_17 = {128, 17, 17, 128, 3, 1, 1, 1, true, 8, p4m, false};
+	seed(27);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		bool avx2 = !strcmp(gq_conv_kernel(), "avx2");
+		Case t;
+		make_case(&t, &L25, P4, true, true);
+		gq_conv_shape p4_25 = {t.cin, 25, 25, t.cout, 3, 1, 1, 1, true, 4, p4, false};
+		ck_assert_int_eq(group5_candidates(&p4_25, &t, true), 1);
+		ck_assert_int_eq(group5_candidates(&p4_15, NULL, avx2), 1);
+		ck_assert_int_eq(group5_candidates(&p4m_15, NULL, avx2), 1);
+		ck_assert_int_eq(group5_candidates(&p4m_9, NULL, false), 0);
+		ck_assert_int_eq(group5_candidates(&p4_25_64, NULL, false), 0);
+		ck_assert_int_eq(group5_candidates(&p4m_17, NULL, false), 0);
+		setenv("GEQRT_WINO5", "0", 1);
+		ck_assert_int_eq(group5_candidates(&p4_25, NULL, false), 0);
+		unsetenv("GEQRT_WINO5");
+		setenv("GEQRT_WGROUP", "0", 1);
+		ck_assert_int_eq(group5_candidates(&p4_25, NULL, false), 0);
+		unsetenv("GEQRT_WGROUP");
+		gq_conv *rules = gq_conv_new_in_model(&p4_25, 100 << 20);
+		ck_assert_str_eq(gq_conv_algo(rules), "winograd5r");
+		ck_assert_int_eq(gq_conv_wgroup(rules), 4);
+		ck_assert_int_eq(gq_conv_wgroup_tiles(rules), !avx2);
+		gq_conv_free(rules);
+		rules = gq_conv_new_in_model(&p4_25, 8 << 20); /* banks in the L3 */
+		ck_assert_str_ne(gq_conv_algo(rules), "winograd5r");
+		gq_conv_free(rules);
+		setenv("GEQRT_WINO5", "0", 1);
+		rules = gq_conv_new_in_model(&p4_25, 100 << 20);
+		unsetenv("GEQRT_WINO5");
+		ck_assert_str_ne(gq_conv_algo(rules), "winograd5r");
+		gq_conv_free(rules);
+		free_case(&t);
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 /* The group's stride-2 F(2x2) form (GQ_CONV_WINO2S2, s22-wide) against the naive conv:
  * odd maps (15x15, 29x29, 9x9, 7x7, 11x11 without padding, 9x7 not square), 40 and 128
  * input planes on p4m, base channels below and past a panel, every subgroup, every
@@ -1520,6 +1610,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wino6_by_the_rules);
 	tcase_add_test(tc, wino3_where_it_may_pay);
 	tcase_add_test(tc, group3_where_it_may_pay);
+	tcase_add_test(tc, group5_where_it_may_pay);
 	tcase_add_test(tc, wgroup_stride2_every_subgroup_every_kernel);
 	tcase_add_test(tc, group_s2_where_it_may_pay);
 	suite_add_tcase(s, tc);

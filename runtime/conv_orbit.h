@@ -123,7 +123,8 @@ gq_conv *gq_conv_new_in_model(const gq_conv_shape *c, size_t streamed);
  * gq_conv_new_in_model's rules run where two threads share the layer, def[1] where one runs it. One
  * plan (n = 1) where there is no choice: no group, or the plan is forced by memory (a ceiling,
  * ORBIT_BANK) or by GEQRT_ORBIT=1 or GEQRT_WGROUP=1. */
-enum { GQ_CANDIDATES = 10 };
+/* No fewer than the places gq_conv_candidates adds a plan (13): it never checks n. */
+enum { GQ_CANDIDATES = 16 };
 int gq_conv_candidates(
         const gq_conv_shape *c, size_t streamed, gq_conv *out[GQ_CANDIDATES], int def[2]);
 

@@ -305,7 +305,7 @@ size_t gq_memory_limit(void);
 size_t gq_conv_bytes(const gq_conv *c);
 size_t gq_conv_banks_alive(void);
 /* "direct", "packed", "winograd2", "winograd4", "winograd2s2", "winograd4s2", "winograd4r",
- * "winograd6", "phase", "winograd3", "winograd3r", "winograd3s2" or "winograd7". */
+ * "winograd6", "phase", "winograd3", "winograd3r", "winograd3s2", "winograd7" or "winograd5r". */
 const char *gq_conv_algo(const gq_conv *c);
 /* Whether c's Winograd products run on the narrow kernel (output channels in the vectors,
  * tiles broadcast), which the plan picks for maps of few tiles where it pays. */

@@ -1223,14 +1223,14 @@ FORMS_1D(Lane, _8, static inline __attribute__((always_inline, target("avx2,fma"
  * (m). */
 static inline __attribute__((always_inline)) int form_alpha(int f)
 {
-	return f == GQ_CONV_WINO2                           ? 4
-	       : f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4R  ? 6
-	       : f == GQ_CONV_WINO6                         ? 8
-	       : f == GQ_CONV_WINO7                         ? 9
-	       : f == GQ_CONV_WINO2S2 || f == GQ_CONV_WINO3 ? 5
-	       : f == GQ_CONV_WINO3R                        ? 5
+	return f == GQ_CONV_WINO2                            ? 4
+	       : f == GQ_CONV_WINO4 || f == GQ_CONV_WINO4R   ? 6
+	       : f == GQ_CONV_WINO6                          ? 8
+	       : f == GQ_CONV_WINO7                          ? 9
+	       : f == GQ_CONV_WINO2S2 || f == GQ_CONV_WINO3  ? 5
+	       : f == GQ_CONV_WINO3R                         ? 5
 	       : f == GQ_CONV_WINO3S2 || f == GQ_CONV_WINO5R ? 7
-	                                                    : 9;
+	                                                     : 9;
 }
 
 static inline __attribute__((always_inline)) int form_m(int f)

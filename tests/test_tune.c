@@ -520,8 +520,8 @@ START_TEST(tuned_model_runs_wino7)
 			        gq_net_load_raw(n, (const float *const *)t, err, sizeof err), 0);
 			ck_assert_int_eq(gq_net_tune(n), 1);
 			/* batch 1 on two threads: never F(7x7) (model.c's one_thread_only) */
-			ck_assert_str_eq(gq_conv_algo(n->conv[0]),
-			        threads > 1 ? "winograd4" : "winograd7");
+			ck_assert_str_eq(
+			        gq_conv_algo(n->conv[0]), threads > 1 ? "winograd4" : "winograd7");
 			ck_assert_str_eq(gq_conv_algo(serve_plan(n, 0)), "winograd7");
 			ck_assert_msg(strstr(n->names[0], "F(7x7)"), "--profile's name '%s'",
 			        n->names[0]);

@@ -5,7 +5,8 @@
  * (expanded), 2 (the group at F(2x2)), 3, 4 and 5 (F(3x3), F(4x4) and F(5x5) on reciprocal
  * points), 6 (F(6x6)), each
  * with n (GEQRT_WGNARROW=1) or w (=0) after it to force the narrow or wide products, x for
- * GEQRT_WGMIXED=0, t or T for GEQRT_WGTILES=0 or 1. G8_CHAIN set: the layers run as a
+ * GEQRT_WGMIXED=0, t or T for GEQRT_WGTILES=0 or 1, s or S for GEQRT_WGSTEAL=0 or 1.
+ * G8_CHAIN set: the layers run as a
  * chain of residual blocks (x -> h = conv(x), x = conv(h) + x), each reading what the one
  * before wrote, as in a model, where unset each reads the same input. G8_STRIDE=2: stride 2
  * (HW the input's; each group plan is then the group's stride-2 F(2x2) form, whatever its
@@ -24,9 +25,12 @@ static gq_conv *make(const gq_conv_shape *s, const char *plan)
 	unsetenv("GEQRT_WGNARROW");
 	unsetenv("GEQRT_WGMIXED");
 	unsetenv("GEQRT_WGTILES");
+	unsetenv("GEQRT_WGSTEAL");
 	for (const char *f = plan + 1; *f; f++)
 		if (*f == 'n' || *f == 'w')
 			setenv("GEQRT_WGNARROW", *f == 'n' ? "1" : "0", 1);
+		else if (*f == 's' || *f == 'S')
+			setenv("GEQRT_WGSTEAL", *f == 'S' ? "1" : "0", 1);
 		else if (*f == 'x')
 			setenv("GEQRT_WGMIXED", "0", 1);
 		else if (*f == 't' || *f == 'T')
@@ -42,6 +46,7 @@ static gq_conv *make(const gq_conv_shape *s, const char *plan)
 	unsetenv("GEQRT_WGNARROW");
 	unsetenv("GEQRT_WGMIXED");
 	unsetenv("GEQRT_WGTILES");
+	unsetenv("GEQRT_WGSTEAL");
 	return c;
 }
 

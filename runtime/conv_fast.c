@@ -180,6 +180,8 @@ struct gq_conv {
 	bool packed;      /* narrow group plan: calls on the tiles of two elements in place */
 	bool by_tiles;    /* narrow group plan on two threads: each all the elements of a range
 	                   * of tiles (group_by_tiles) */
+	bool steals;      /* group plan on two threads: a thread done with its points takes the
+	                   * other's last ones (group_steals) */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 	/* Winograd's output (0, 0, 0: ow and oh*ow floats a row and a plane, no border): in
@@ -3036,6 +3038,22 @@ static bool group_by_tiles(const gq_conv *c)
 	                                    (c->algo == GQ_CONV_WINO5R && c->tiles > c->kern->v)));
 }
 
+/* Whether a group plan's thread done with its own points takes the other's last ones: not
+ * by tiles, where a stolen point's products read the owner's V from the other core and are
+ * written to the owner's products, which it reads back, at the end of the layer: 13 of
+ * ResNet-44 p4 97's 25x25 layers chained (bench/g8, G8_CHAIN, F(5x5), AVX-512, two threads,
+ * vCPUs far, 5 runs alternating in one process) took 0.89-0.94x the time without those
+ * steals (0.284-0.298 ms a layer against 0.303-0.330); by elements, F(4x4) on 15x15 and
+ * 17x17 and F(3x3) on 9x9 level with or without (s27-g25). GEQRT_WGSTEAL=0 never, =1
+ * wherever the threads split the layer. */
+static bool group_steals(const gq_conv *c)
+{
+	const char *m = getenv("GEQRT_WGSTEAL");
+	if (m && (!strcmp(m, "0") || !strcmp(m, "1")))
+		return m[0] == '1';
+	return !c->by_tiles;
+}
+
 static bool plan_group(gq_conv *c)
 {
 	int base = c->cout / c->grp->ng;
@@ -3056,6 +3074,7 @@ static bool plan_group(gq_conv *c)
 	c->cop = c->by_elements ? c->mpanels : (c->mpanels + 1) / 2;
 	c->packed = group_packed(c);
 	c->by_tiles = group_by_tiles(c);
+	c->steals = group_steals(c);
 	return wino_m_floats(c) / (c->by_elements ? 2 : 1) <=
 	       (c->narrow || c->algo == GQ_CONV_WINO2S2 ? 2 * GROUP_M : GROUP_M);
 }
@@ -4404,7 +4423,9 @@ static inline void spin_pause(int i);
  * stolen point costs a point's gathers and bank, 1/16 or 1/36 of the half's, not a pass
  * over them (s14-gsplit's smaller calls cost 45-100 us each). By tiles (group_by_tiles) each
  * thread pads and transforms only its range's rows and tiles, and a thief computes the
- * points it takes from the owner's transformed input, once the owner has written it. */
+ * points it takes from the owner's transformed input, once the owner has written it; there
+ * only the points gq_conv_wgroup_steal asks for are taken, none after a thread's own points
+ * (group_steals). */
 typedef struct GroupHalf {
 	/* the half's points not yet claimed, [lo, hi) (lo in the low 32 bits): its owner
 	 * claims them from lo up, the other thread from hi down, each a compare-and-swap on
@@ -4570,7 +4591,8 @@ static void group_share(void *ctx, int t, int n)
 		} else {
 			steal_points(j, V, 1 - h, steal_first, STEAL_SPINS);
 			own_points(j, V, h, Mb);
-			steal_points(j, V, 1 - h, a2, 0);
+			if (c->steals)
+				steal_points(j, V, 1 - h, a2, 0);
 		}
 		half_out(j, h, Mb);
 	}

@@ -801,7 +801,8 @@ END_TEST
  * (gq_conv_wgroup_tiles; by default where they would split the elements and the tiles fill
  * two panels of 2V, GEQRT_WGTILES=1 wherever they split the elements): each pads and
  * transforms its own tiles, and a thread done with its range takes the other's last points
- * from the other's transformed input. Against the naive conv on one thread, the floats of
+ * from the other's transformed input (GEQRT_WGSTEAL=1; by default only the points taken
+ * first, gq_conv_wgroup_steal). Against the naive conv on one thread, the floats of
  * the elements' halves (GEQRT_WGTILES=0) bit for bit, and two and three threads' (none,
  * one, all but one and every point taken) bit for bit one's; 49 tiles at 25x25 (the
  * default there on AVX-512 and C; on AVX2 its base channels split the panels), odd tile
@@ -819,9 +820,13 @@ static void check_tiles(const Layer *L, const Group *G, int algo, bool sum)
 		        gq_conv_kernel(), G->ng, gq_conv_wgroup_tiles(d));
 	setenv("GEQRT_WGTILES", "1", 1);
 	gq_conv *c = new_wgroup(&t, true, algo);
+	setenv("GEQRT_WGSTEAL", "1", 1);
+	gq_conv *st = new_wgroup(&t, true, algo);
+	unsetenv("GEQRT_WGSTEAL");
 	setenv("GEQRT_WGTILES", "0", 1);
 	gq_conv *u = new_wgroup(&t, true, algo);
 	unsetenv("GEQRT_WGTILES");
+	ck_assert_ptr_nonnull(st);
 	ck_assert_ptr_nonnull(c);
 	ck_assert_int_eq(gq_conv_wgroup_tiles(u), 0);
 	bool tiles = gq_conv_wgroup_tiles(c);
@@ -848,11 +853,21 @@ static void check_tiles(const Layer *L, const Group *G, int algo, bool sum)
 		        tiles, i < 4 ? 2 : 3, steals[i % 4], gq_conv_kernel(), G->ng, L->cout, L->h,
 		        L->w);
 		free(more);
+		/* by tiles a thread done first takes none of the other's points after its own
+		 * (group_steals) unless GEQRT_WGSTEAL=1 */
+		more = run(&t, st);
+		ck_assert_msg(!memcmp(one, more, t.nout * sizeof(float)),
+		        "by tiles (%d), steals after its points: %d threads, %d points taken "
+		        "first, differ from one (%s ng=%d c=%d %dx%d)",
+		        tiles, i < 4 ? 2 : 3, steals[i % 4], gq_conv_kernel(), G->ng, L->cout, L->h,
+		        L->w);
+		free(more);
 	}
 	gq_conv_wgroup_steal(0);
 	gq_set_threads(1);
 	free(one);
 	free(halves);
+	gq_conv_free(st);
 	gq_conv_free(c);
 	gq_conv_free(u);
 	gq_conv_free(d);

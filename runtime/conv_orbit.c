@@ -803,22 +803,33 @@ static bool orbit_candidate(const gq_conv_shape *c)
 #define WINO6_WORK 0.9
 enum { WINO6_COUT = 128 };
 
-static gq_conv *wino6_candidate(const gq_conv_shape *c, const gq_conv *expanded)
+/* The expanded plan in the Winograd form algo as a candidate (F(6x6), F(7x7)): only where
+ * it runs narrow and the rules' expanded plan wide, the layer has at least min_cout output
+ * channels and the form counts at most work of the expanded plan's multiply-adds. */
+static gq_conv *narrow_form_candidate(
+        const gq_conv_shape *c, const gq_conv *expanded, int algo, int min_cout, double work)
 {
 	size_t bytes;
+	if (c->cout < min_cout || gq_conv_narrow(expanded))
+		return NULL;
 	double e = gq_conv_estimate(
 	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes),
-	       e6 = gq_conv_estimate_algo(
-	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, GQ_CONV_WINO6, &bytes);
-	if (c->cout < WINO6_COUT || gq_conv_narrow(expanded) || e6 < 0 || e6 > WINO6_WORK * e)
+	       ef = gq_conv_estimate_algo(
+	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, algo, &bytes);
+	if (ef < 0 || ef > work * e)
 		return NULL;
 	gq_conv *p = gq_conv_new_algo(
-	        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu, GQ_CONV_WINO6);
+	        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu, algo);
 	if (p && !gq_conv_narrow(p)) {
 		gq_conv_free(p);
 		return NULL;
 	}
 	return p;
+}
+
+static gq_conv *wino6_candidate(const gq_conv_shape *c, const gq_conv *expanded)
+{
+	return narrow_form_candidate(c, expanded, GQ_CONV_WINO6, WINO6_COUT, WINO6_WORK);
 }
 
 /* F(7x7) (GQ_CONV_WINO7, s26-f7) as a candidate, on the pattern of F(6x6)'s: 12-14
@@ -842,22 +853,9 @@ static int wino7_mode(void)
 
 static gq_conv *wino7_candidate(const gq_conv_shape *c, const gq_conv *expanded)
 {
-	size_t bytes;
-	if (wino7_mode() == 0 || c->cout < WINO7_COUT || gq_conv_narrow(expanded))
+	if (wino7_mode() == 0)
 		return NULL;
-	double e = gq_conv_estimate(
-	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, false, &bytes),
-	       e7 = gq_conv_estimate_algo(
-	               c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, GQ_CONV_WINO7, &bytes);
-	if (e7 < 0 || e7 > WINO7_WORK * e)
-		return NULL;
-	gq_conv *p = gq_conv_new_algo(
-	        c->cin, c->h, c->w, c->cout, c->k, c->s, c->p, c->d, c->relu, GQ_CONV_WINO7);
-	if (p && !gq_conv_narrow(p)) {
-		gq_conv_free(p);
-		return NULL;
-	}
-	return p;
+	return narrow_form_candidate(c, expanded, GQ_CONV_WINO7, WINO7_COUT, WINO7_WORK);
 }
 
 /* The rules' expanded plan: F(6x6) where wino6_candidate offers it (s19-rule6), but not

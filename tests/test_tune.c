@@ -319,80 +319,90 @@ START_TEST(tune_by_environment_at_first_pass)
 }
 END_TEST
 
-/* A model of one p4 gconv, 128 channels at 29x29 (the expanded plan's F(6x6) a candidate,
- * conv_orbit.c's wino6_candidate), tuned with F(4x4) made slow and the orbit and group
- * left out: it runs F(6x6), at batch 1 and in batches, and matches the naive conv, on
- * every kernel (the portable one on one thread). */
-static const gq_conv_shape conv6 = {128, 29, 29, 128, 3, 1, 1, 1, true, 4, P4, false};
-enum { IN6 = 128 * 29 * 29, W6 = 32 * 128 * 9, B6 = 2 };
+/* A model of one gconv (3x3, stride 1, relu) of shape one, its tensors the base filters
+ * and bias: the F(6x6) and F(7x7) tuner tests' model. */
+static const gq_conv_shape *one;
+enum { ONE_B = 2 };
 
-static void expand6(float *w, float *b, const float *const *t)
+static size_t one_in(void)
 {
-	gq_expand_gconv(w, t[0], 32, 32, 3, P4, 4);
-	gq_expand_bias(b, t[1], 32, 4);
+	return (size_t)one->cin * one->h * one->w;
 }
 
-static void layer6(const gq_image *im)
+static void one_expand(float *w, float *b, const float *const *t)
+{
+	gq_expand_gconv(w, t[0], one->cout / one->ng, one->cin / one->ng, 3, one->elem, one->ng);
+	gq_expand_bias(b, t[1], one->cout / one->ng, one->ng);
+}
+
+static void one_layer(const gq_image *im)
 {
 	gq_conv_run(im->net->conv[0], im->y, im->x, im->scratch);
 }
 
-static int load6(gq_net *n, const float *const *t, char *err, size_t errlen)
+static int one_load(gq_net *n, const float *const *t, char *err, size_t errlen)
 {
-	float *w = n->mem, *b = w + 128 * 128 * 9;
-	expand6(w, b, t);
+	float *w = n->mem, *b = w + (size_t)one->cout * one->cin * 9;
+	one_expand(w, b, t);
 	gq_conv_set(n->conv[0], w, b);
 	return 0;
 }
 
-static const gq_layer layers6[] = {{layer6, "gconv p4 29x29", &conv6, NULL}};
-static const gq_param params6[2] = {{"w", 1, {W6}}, {"b", 1, {32}}};
-static const gq_net_desc desc6 = {.layers = layers6,
-        .nlayers = 1,
-        .convs = &conv6,
-        .nconvs = 1,
-        .ws_floats = 16,
-        .param_floats = 128 * 128 * 9 + 128,
-        .in_size = IN6,
-        .out_size = IN6,
-        .params = params6,
-        .nparams = 2,
-        .load = load6};
-
-/* ref: the naive conv's (and relu's) output for B6 images x; big its largest magnitude. */
-static void reference6(float *ref, const float *x, const float *const *t, float *big)
+/* ref: the naive conv's (and relu's) output for ONE_B images x; big its largest magnitude. */
+static void one_reference(float *ref, const float *x, const float *const *t, float *big)
 {
-	float *w = xbuf(128 * 128 * 9, sizeof *w), *b = xbuf(128, sizeof *b),
-	      *s = xbuf(gq_conv2d_scratch(128, 3, 29, 29), sizeof *s);
-	expand6(w, b, t);
-	for (int im = 0; im < B6; im++)
-		gq_conv2d(ref + (size_t)im * IN6, x + (size_t)im * IN6, w, b, 128, 29, 29, 128, 3,
-		        1, 1, 1, s);
+	int ci = one->cin, co = one->cout, h = one->h, w_ = one->w;
+	float *w = xbuf((size_t)co * ci * 9, sizeof *w), *b = xbuf(co, sizeof *b),
+	      *s = xbuf(gq_conv2d_scratch(ci, 3, h, w_), sizeof *s);
+	one_expand(w, b, t);
+	for (int im = 0; im < ONE_B; im++)
+		gq_conv2d(
+		        ref + im * one_in(), x + im * one_in(), w, b, ci, h, w_, co, 3, 1, 1, 1, s);
 	*big = 1;
-	for (size_t i = 0; i < (size_t)B6 * IN6; i++)
+	for (size_t i = 0; i < ONE_B * one_in(); i++)
 		*big = fmaxf(*big, fabsf(ref[i] = fmaxf(ref[i], 0)));
 	free(w);
 	free(b);
 	free(s);
 }
 
-static void expect_model6(gq_net *n, const float *x, const float *ref, float big, int batch)
+static void one_expect(gq_net *n, const float *x, const float *ref, float big, int batch)
 {
-	float *y = nanbuf((size_t)batch * IN6);
+	float *y = nanbuf(batch * one_in());
 	ck_assert_int_eq(gq_net_forward(n, x, batch, y), 0);
-	for (size_t i = 0; i < (size_t)batch * IN6; i++)
+	for (size_t i = 0; i < batch * one_in(); i++)
 		ck_assert_msg(fabsf(y[i] - ref[i]) <= 2e-4f * big,
-		        "F(6x6) (%s, %d threads, batch %d): y[%zu] = %g, want %g", gq_conv_kernel(),
-		        gq_threads(), batch, i, y[i], ref[i]);
+		        "%s (%s, %d threads, batch %d): y[%zu] = %g, want %g", n->names[0],
+		        gq_conv_kernel(), gq_threads(), batch, i, y[i], ref[i]);
 	free(y);
 }
 
-START_TEST(tuned_model_runs_wino6)
+/* The model of one gconv c, tuned with F(4x4) made slow and the orbit and group left out,
+ * runs algo (named form in --profile) in batches and at batch 1 on one thread, algo2 at
+ * batch 1 on two, and matches the naive conv, on every kernel (the portable one on one
+ * thread). */
+static void expect_tuned_one(
+        const gq_conv_shape *c, unsigned s, const char *algo, const char *algo2, const char *form)
 {
-	seed(16);
-	float *t[2] = {randbuf(W6), randbuf(32)}, *x = randbuf((size_t)B6 * IN6),
-	      *ref = xbuf((size_t)B6 * IN6, sizeof *ref), big;
-	reference6(ref, x, (const float *const *)t, &big);
+	one = c;
+	const gq_layer layer = {one_layer, "gconv", c, NULL};
+	const gq_param prm[2] = {
+	        {"w", 1, {c->cout * c->cin * 9 / c->ng}}, {"b", 1, {c->cout / c->ng}}};
+	const gq_net_desc d = {.layers = &layer,
+	        .nlayers = 1,
+	        .convs = c,
+	        .nconvs = 1,
+	        .ws_floats = 16,
+	        .param_floats = (size_t)c->cout * c->cin * 9 + c->cout,
+	        .in_size = one_in(),
+	        .out_size = one_in(),
+	        .params = prm,
+	        .nparams = 2,
+	        .load = one_load};
+	seed(s);
+	float *t[2] = {randbuf(prm[0].dim[0]), randbuf(prm[1].dim[0])},
+	      *x = randbuf(ONE_B * one_in()), *ref = xbuf(ONE_B * one_in(), sizeof *ref), big;
+	one_reference(ref, x, (const float *const *)t, &big);
 	setenv("GEQRT_ORBIT", "0", 1);
 	setenv("GEQRT_WGROUP", "0", 1);
 	setenv("GEQRT_TUNE_SLOW", "winograd4", 1);
@@ -402,18 +412,18 @@ START_TEST(tuned_model_runs_wino6)
 			continue;
 		for (int threads = 1; threads <= (k < 2 ? 2 : 1); threads++) { /* c: slow */
 			gq_set_threads(threads);
-			gq_net *n = gq_net_new(&desc6);
+			gq_net *n = gq_net_new(&d);
 			char err[128];
 			ck_assert_ptr_nonnull(n);
 			ck_assert_int_eq(
 			        gq_net_load_raw(n, (const float *const *)t, err, sizeof err), 0);
 			ck_assert_int_eq(gq_net_tune(n), 1);
-			ck_assert_str_eq(gq_conv_algo(n->conv[0]), "winograd6");
-			ck_assert_str_eq(gq_conv_algo(serve_plan(n, 0)), "winograd6");
-			ck_assert_msg(strstr(n->names[0], "F(6x6)"), "--profile's name '%s'",
-			        n->names[0]);
-			expect_model6(n, x, ref, big, 1);
-			expect_model6(n, x, ref, big, B6);
+			ck_assert_str_eq(gq_conv_algo(n->conv[0]), threads > 1 ? algo2 : algo);
+			ck_assert_str_eq(gq_conv_algo(serve_plan(n, 0)), algo);
+			ck_assert_msg(
+			        strstr(n->names[0], form), "--profile's name '%s'", n->names[0]);
+			one_expect(n, x, ref, big, 1);
+			one_expect(n, x, ref, big, ONE_B);
 			gq_net_free(n);
 		}
 	}
@@ -426,119 +436,24 @@ START_TEST(tuned_model_runs_wino6)
 	free(t[1]);
 	free(x);
 	free(ref);
+}
+
+/* One p4 gconv, 128 channels at 29x29: the expanded plan's F(6x6) a candidate
+ * (conv_orbit.c's wino6_candidate). */
+START_TEST(tuned_model_runs_wino6)
+{
+	static const gq_conv_shape c = {128, 29, 29, 128, 3, 1, 1, 1, true, 4, P4, false};
+	expect_tuned_one(&c, 16, "winograd6", "winograd6", "F(6x6)");
 }
 END_TEST
 
-/* A model of one p4m gconv, 64 channels at 33x33 (the expanded plan's F(7x7) a candidate,
- * conv_orbit.c's wino7_candidate: ResNet-44 p4m's stage 1), tuned with F(4x4) made slow
- * and the orbit and group left out: it runs F(7x7) at batch 1 on one thread and in
- * batches (F(4x4) at batch 1 on two), and matches the naive conv, on every kernel (the
- * portable one on one thread). */
-static const gq_conv_shape conv7 = {64, 33, 33, 64, 3, 1, 1, 1, true, 8, P4M, false};
-enum { IN7 = 64 * 33 * 33, W7 = 8 * 64 * 9, B7 = 2 };
-
-static void expand7(float *w, float *b, const float *const *t)
-{
-	gq_expand_gconv(w, t[0], 8, 8, 3, P4M, 8);
-	gq_expand_bias(b, t[1], 8, 8);
-}
-
-static void layer7(const gq_image *im)
-{
-	gq_conv_run(im->net->conv[0], im->y, im->x, im->scratch);
-}
-
-static int load7(gq_net *n, const float *const *t, char *err, size_t errlen)
-{
-	float *w = n->mem, *b = w + 64 * 64 * 9;
-	expand7(w, b, t);
-	gq_conv_set(n->conv[0], w, b);
-	return 0;
-}
-
-static const gq_layer layers7[] = {{layer7, "gconv p4m 33x33", &conv7, NULL}};
-static const gq_param params7[2] = {{"w", 1, {W7}}, {"b", 1, {8}}};
-static const gq_net_desc desc7 = {.layers = layers7,
-        .nlayers = 1,
-        .convs = &conv7,
-        .nconvs = 1,
-        .ws_floats = 16,
-        .param_floats = 64 * 64 * 9 + 64,
-        .in_size = IN7,
-        .out_size = IN7,
-        .params = params7,
-        .nparams = 2,
-        .load = load7};
-
-/* ref: the naive conv's (and relu's) output for B7 images x; big its largest magnitude. */
-static void reference7(float *ref, const float *x, const float *const *t, float *big)
-{
-	float *w = xbuf(64 * 64 * 9, sizeof *w), *b = xbuf(64, sizeof *b),
-	      *s = xbuf(gq_conv2d_scratch(64, 3, 33, 33), sizeof *s);
-	expand7(w, b, t);
-	for (int im = 0; im < B7; im++)
-		gq_conv2d(ref + (size_t)im * IN7, x + (size_t)im * IN7, w, b, 64, 33, 33, 64, 3, 1,
-		        1, 1, s);
-	*big = 1;
-	for (size_t i = 0; i < (size_t)B7 * IN7; i++)
-		*big = fmaxf(*big, fabsf(ref[i] = fmaxf(ref[i], 0)));
-	free(w);
-	free(b);
-	free(s);
-}
-
-static void expect_model7(gq_net *n, const float *x, const float *ref, float big, int batch)
-{
-	float *y = nanbuf((size_t)batch * IN7);
-	ck_assert_int_eq(gq_net_forward(n, x, batch, y), 0);
-	for (size_t i = 0; i < (size_t)batch * IN7; i++)
-		ck_assert_msg(fabsf(y[i] - ref[i]) <= 2e-4f * big,
-		        "F(7x7) (%s, %d threads, batch %d): y[%zu] = %g, want %g", gq_conv_kernel(),
-		        gq_threads(), batch, i, y[i], ref[i]);
-	free(y);
-}
-
+/* One p4m gconv, 64 channels at 33x33 (ResNet-44 p4m's stage 1): F(7x7) a candidate
+ * (conv_orbit.c's wino7_candidate), never at batch 1 on two threads (model.c's
+ * one_thread_only), where F(4x4) runs. */
 START_TEST(tuned_model_runs_wino7)
 {
-	seed(17);
-	float *t[2] = {randbuf(W7), randbuf(32)}, *x = randbuf((size_t)B7 * IN7),
-	      *ref = xbuf((size_t)B7 * IN7, sizeof *ref), big;
-	reference7(ref, x, (const float *const *)t, &big);
-	setenv("GEQRT_ORBIT", "0", 1);
-	setenv("GEQRT_WGROUP", "0", 1);
-	setenv("GEQRT_TUNE_SLOW", "winograd4", 1);
-	gq_set_tune(true);
-	for (int k = 0; k < 3; k++) {
-		if (gq_conv_use_kernel(kernel_names[k]))
-			continue;
-		for (int threads = 1; threads <= (k < 2 ? 2 : 1); threads++) { /* c: slow */
-			gq_set_threads(threads);
-			gq_net *n = gq_net_new(&desc7);
-			char err[128];
-			ck_assert_ptr_nonnull(n);
-			ck_assert_int_eq(
-			        gq_net_load_raw(n, (const float *const *)t, err, sizeof err), 0);
-			ck_assert_int_eq(gq_net_tune(n), 1);
-			/* batch 1 on two threads: never F(7x7) (model.c's one_thread_only) */
-			ck_assert_str_eq(
-			        gq_conv_algo(n->conv[0]), threads > 1 ? "winograd4" : "winograd7");
-			ck_assert_str_eq(gq_conv_algo(serve_plan(n, 0)), "winograd7");
-			ck_assert_msg(strstr(n->names[0], "F(7x7)"), "--profile's name '%s'",
-			        n->names[0]);
-			expect_model7(n, x, ref, big, 1);
-			expect_model7(n, x, ref, big, B7);
-			gq_net_free(n);
-		}
-	}
-	gq_conv_use_kernel(NULL);
-	gq_set_tune(false);
-	unsetenv("GEQRT_TUNE_SLOW");
-	unsetenv("GEQRT_WGROUP");
-	unsetenv("GEQRT_ORBIT");
-	free(t[0]);
-	free(t[1]);
-	free(x);
-	free(ref);
+	static const gq_conv_shape c = {64, 33, 33, 64, 3, 1, 1, 1, true, 8, P4M, false};
+	expect_tuned_one(&c, 17, "winograd7", "winograd4", "F(7x7)");
 }
 END_TEST
 

@@ -182,6 +182,8 @@ struct gq_conv {
 	                   * of tiles (group_by_tiles) */
 	bool steals;      /* group plan on two threads: a thread done with its points takes the
 	                   * other's last ones (group_steals) */
+	bool own_part;    /* group plan on two threads: thread 1's part of scratch in its own
+	                   * buffer (group_own) */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 	/* Winograd's output (0, 0, 0: ow and oh*ow floats a row and a plane, no border): in
@@ -3155,6 +3157,23 @@ bool gq_wgroup_mixed(const gq_conv_shape *s, int algo)
 	return shape_group(&c, s, &g, algo) && c.mixed;
 }
 
+static size_t group_floats(const gq_conv *c);
+
+/* Whether thread 1 of a group plan on two threads keeps its part (padded input, V,
+ * products) in its own buffer (gq_team_scratch) rather than in the caller's scratch after
+ * thread 0's, where it fits. The caller's scratch after thread 0's part is the rest of the
+ * layers' too (thread 0's V and products elsewhere, the other layers' buffers), so thread
+ * 1's padded copy and V were written to lines thread 0's core held: rdtsc per thread (the
+ * wide p4m model, AVX-512, two threads far) put thread 1's input phase of gconv4 at 100-120
+ * kcycles against thread 0's 50-70, 53-63 in its own buffer; alternating every two images
+ * in one process, the layers took 0.93-0.975x (gconv3), 0.94-0.97x (gconv4), 0.99x (gconv5)
+ * the time, ResNet-44 p4m's group layers 0.977-0.988x in all. GEQRT_WGOWN=0 never. */
+static bool group_own(const gq_conv *c)
+{
+	const char *m = getenv("GEQRT_WGOWN");
+	return !(m && !strcmp(m, "0")) && group_floats(c) <= GQ_TEAM_SCRATCH + GQ_TEAM_PADDED;
+}
+
 gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo, bool full)
 {
 	gq_conv *c = calloc(1, sizeof *c);
@@ -3175,6 +3194,7 @@ gq_conv *gq_conv_new_wgroup(const gq_conv_shape *s, int algo, bool full)
 		free(g);
 		return NULL;
 	}
+	c->own_part = group_own(c);
 	c->a = alloc_filters(packed_a_floats(c));
 	if (c->a)
 		atomic_fetch_add(&banks_alive, packed_a_floats(c) * sizeof(float));
@@ -3243,6 +3263,11 @@ bool gq_conv_wgroup_packed(const gq_conv *c)
 bool gq_conv_wgroup_tiles(const gq_conv *c)
 {
 	return c->by_tiles;
+}
+
+bool gq_conv_wgroup_own(const gq_conv *c)
+{
+	return c->grp && c->own_part;
 }
 
 int gq_conv_panel(const gq_conv *c)
@@ -4461,9 +4486,12 @@ static GroupBlock group_block(const gq_conv *c, int h)
 	return (GroupBlock){h ? c->cop : 0, h ? c->mpanels : c->cop, 0, ng, 0, T};
 }
 
-/* Thread t's part of scratch: its padded input, then V, then its half's products. */
+/* Thread t's part of scratch: its padded input, then V, then its half's products; thread
+ * 1's in its own buffer where group_own says so. */
 static float *group_part(const GroupJob *j, int t)
 {
+	if (t && j->c->own_part)
+		return line_aligned(gq_team_scratch(t));
 	return line_aligned(j->scratch + t * group_floats(j->c));
 }
 

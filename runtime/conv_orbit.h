@@ -87,6 +87,9 @@ bool gq_conv_wgroup_packed(const gq_conv *c);
 /* Whether a narrow group plan's two threads each run all the elements on a range of tiles
  * (group_by_tiles), not half of the elements on all of them. */
 bool gq_conv_wgroup_tiles(const gq_conv *c);
+/* Whether a group plan's thread 1, on two threads, keeps its padded input, V and products in
+ * its own buffer (gq_team_scratch), not in the caller's scratch (GEQRT_WGOWN=0: never). */
+bool gq_conv_wgroup_own(const gq_conv *c);
 /* Whether c's group plan in form algo would run its narrow products on several elements'
  * tiles a call (few tiles an element: 8x8 maps at F(4x4)); the rules leave that form to the
  * tuner (wino_group.c's FORMS). */

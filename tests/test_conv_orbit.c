@@ -874,6 +874,76 @@ static void check_tiles(const Layer *L, const Group *G, int algo, bool sum)
 	free_case(&t);
 }
 
+/* Thread 1's part of scratch in its own buffer (gq_conv_wgroup_own) where it fits, in the
+ * caller's scratch after thread 0's where it does not or GEQRT_WGOWN=0: two threads' floats
+ * bit for bit the same either way, with none, one and all but one of the other half's
+ * points taken first, and near the naive conv; the wide form (256 planes of p4m at 15x15,
+ * F(4x4), two K blocks), the narrow one paired (17x17), packed or not (9x9, F(3x3)), by
+ * tiles (25x25, p4), stride 2 (15x15 to 8x8), and 384 planes of p4m at 15x15, whose part
+ * passes the worker's buffer on AVX-512 and C (panels of 32 tiles); every kernel, residual
+ * and relu. */
+static void check_own(const Layer *L, const Group *G, int algo, bool narrow, bool fits)
+{
+	Case t;
+	make_case(&t, L, G, L->h % 2, true);
+	setenv("GEQRT_WGNARROW", narrow ? "1" : "0", 1);
+	gq_conv *c = new_wgroup(&t, true, algo);
+	setenv("GEQRT_WGOWN", "0", 1);
+	gq_conv *u = new_wgroup(&t, true, algo);
+	unsetenv("GEQRT_WGOWN");
+	unsetenv("GEQRT_WGNARROW");
+	ck_assert_msg(c && u, "%s c=%d %dx%d: no plan", gq_conv_kernel(), L->c, L->h, L->w);
+	ck_assert_msg(gq_conv_wgroup_own(c) == fits, "%s c=%d %dx%d: own part %d", gq_conv_kernel(),
+	        L->c, L->h, L->w, gq_conv_wgroup_own(c));
+	ck_assert(!gq_conv_wgroup_own(u));
+	int a = algo == GQ_CONV_WINO3R ? 5 : algo == GQ_CONV_WINO2S2 ? 5 : 6;
+	const int steals[] = {0, 1, a * a - 1};
+	gq_set_threads(2);
+	for (int i = 0; i < 3; i++) {
+		gq_conv_wgroup_steal(steals[i]);
+		float *own = run(&t, c), *shared = run(&t, u);
+		expect_near(&t, own, t.ref, "Winograd group, thread 1's own part, vs naive");
+		ck_assert_msg(!memcmp(own, shared, t.nout * sizeof(float)),
+		        "own part: differs from the caller's scratch (%s c=%d %dx%d, %d taken)",
+		        gq_conv_kernel(), L->c, L->h, L->w, steals[i]);
+		free(own);
+		free(shared);
+	}
+	gq_conv_wgroup_steal(0);
+	gq_set_threads(1);
+	gq_conv_free(c);
+	gq_conv_free(u);
+	free_case(&t);
+}
+
+START_TEST(wgroup_own_part)
+{
+	static const Layer L[] = {
+	        {32, 15, 15, 32, 3, 1, 1, false}, /* wide */
+	        {16, 17, 17, 16, 3, 1, 1, false}, /* narrow, paired */
+	        {32, 9, 9, 32, 3, 1, 1, false},   /* narrow, F(3x3) */
+	        {4, 25, 25, 32, 3, 1, 1, false},  /* narrow by tiles (p4) */
+	        {32, 15, 15, 64, 3, 2, 1, false}, /* stride 2 */
+	        {48, 15, 15, 48, 3, 1, 1, false}, /* its part passes the worker's buffer */
+	};
+	static const int algo[] = {GQ_CONV_WINO4R, GQ_CONV_WINO4R, GQ_CONV_WINO3R, GQ_CONV_WINO4R,
+	        GQ_CONV_WINO2S2, GQ_CONV_WINO4R};
+	static const bool narrow[] = {false, true, true, true, false, false};
+	seed(31);
+	for (int kn = 0; kn < 3; kn++) {
+		if (gq_conv_use_kernel(kernel_names[kn]))
+			continue;
+		for (size_t i = 0; i < sizeof L / sizeof L[0]; i++) {
+			bool fits =
+			        i + 1 < sizeof L / sizeof L[0] || !strcmp(gq_conv_kernel(), "avx2");
+			check_own(
+			        &L[i], &groups[i == 3 ? 5 : NGROUPS - 1], algo[i], narrow[i], fits);
+		}
+	}
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 START_TEST(wgroup_tiles)
 {
 	static const Layer L[] = {
@@ -1618,6 +1688,7 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_mixed);
 	tcase_add_test(tc, wgroup_packed);
 	tcase_add_test(tc, wgroup_tiles);
+	tcase_add_test(tc, wgroup_own_part);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	tcase_add_test(tc, wino6_where_it_may_pay);

@@ -4932,12 +4932,20 @@ static bool fused_block(const Job *j, long u, int *t0, int *t1, int *cb)
  * other core, besides the input phase's join. With a V of its own each, ResNet-44 p4m's
  * 17x17 layers (tuned) took 0.90-0.92x the time, the wide p4m's 29x29 F(6x6) 0.94-0.97x
  * (AVX-512, two threads, near; s21-n17 in docs/batch1.md). Not on AVX2, where the same
- * layer took 1.03x; nor with fewer than two units a thread. */
+ * layer took 1.03x; nor with fewer than two units a thread. On the EPYC VM (far) the V both
+ * read took 0.74-0.83x the wide model's 29x29 F(6x6) layer's time at load 3-5, but the whole
+ * forward pass 0.96-1.07x (s27-wide) and 0.97-1.01x (s28-wide): no robust gain, so the rule
+ * stays; GEQRT_DUP turns it off for such A/B runs. */
 static bool dup_pays(const gq_conv *c, int units)
 {
 	size_t need = wino_v_floats(c) + wino_m_floats(c) + padded_floats(c) + 2 * LINE_FLOATS;
-	return is_wino(c->algo) && !c->fused && c->narrow && !c->grp && c->kern->v >= 16 &&
-	       units >= 2 * gq_threads() && need <= GQ_TEAM_SCRATCH + GQ_TEAM_PADDED;
+	const char *e;
+	if (!(is_wino(c->algo) && !c->fused && c->narrow && !c->grp && c->kern->v >= 16 &&
+	            units >= 2 * gq_threads() && need <= GQ_TEAM_SCRATCH + GQ_TEAM_PADDED))
+		return false;
+	/* GEQRT_DUP=0: never; =s1, =s2: not at that stride (A/B runs, s27-wide, s28-wide) */
+	e = getenv("GEQRT_DUP");
+	return !(e && (!strcmp(e, "0") || (e[0] == 's' && e[1] - '0' == c->s && !e[2])));
 }
 
 static void dup_input(const Job *j, float *V, float *xp)

@@ -503,8 +503,9 @@ static const Shape split_shapes[] = {
                                         * panel: 81 tiles, 3 panels on AVX-512 */
         {24, 45, 37, 24, 3, 1, 1, 1},  /* 120 tiles: ranges of unequal lengths on 3 threads */
         {96, 25, 27, 96, 3, 1, 1, 1},  /* 49 tiles for 96 channels: fused (FUSED_TILES) */
-        /* unfused narrow, each thread a V of its own (dup_pays): 17x17; 11x13 and 72
-         * channels in; 40 channels out, too few units for it */
+        /* unfused narrow, each thread a V of its own (dup_pays; GEQRT_DUP=0: not,
+         * shared_v_on_request): 17x17; 11x13 and 72 channels in; 40 channels out, too few
+         * units for it */
         {128, 17, 17, 128, 3, 1, 1, 1},
         {72, 11, 13, 128, 3, 1, 1, 1},
         {128, 13, 13, 40, 3, 1, 1, 1},
@@ -562,6 +563,32 @@ START_TEST(threads_agree_bit_for_bit)
 		for (int a = 0; a < NALGOS; a++)
 			if (algos[a] != GQ_CONV_WINO3S2) /* stride2_f3_odd_shapes' */
 				same_on_any_threads(&split_shapes[i], algos[a], (int)(i + a) % 3);
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
+/* GEQRT_DUP=0 (=s1, =s2: at that stride): unfused narrow Winograd on several threads
+ * transforms the input into the V both read, split by channels, where dup_pays would give
+ * each thread a V of its own (17x17 and 11x13 at stride 1; the wide p4m model's 29x29 ->
+ * 15x15 and 15x13 at stride 2): every Winograd plan, 1-3 threads bit for bit and right
+ * against the naive loop, on kernel _i. Only Winograd: a packed plan of the 15x13 shape has
+ * too few pixels to split over 3 threads. */
+START_TEST(shared_v_on_request)
+{
+	static const Shape S[] = {{128, 17, 17, 128, 3, 1, 1, 1}, {72, 11, 13, 128, 3, 1, 1, 1},
+	        {128, 29, 29, 256, 3, 2, 1, 1}, {72, 15, 13, 256, 3, 2, 1, 1}};
+	static const char *const how[] = {"0", "s1", "s2"};
+	seed(28);
+	if (gq_conv_use_kernel(kernel_names[_i]))
+		return;
+	for (size_t i = 0; i < sizeof S / sizeof S[0]; i++) {
+		setenv("GEQRT_DUP", how[i % 3], 1);
+		for (int a = 0; a < NALGOS; a++)
+			if (algos[a] != GQ_CONV_AUTO && algos[a] != GQ_CONV_DIRECT &&
+			        algos[a] != GQ_CONV_PACKED && algos[a] != GQ_CONV_PHASE)
+				same_on_any_threads(&S[i], algos[a], (int)(i + a) % 3);
+	}
+	unsetenv("GEQRT_DUP");
 	gq_conv_use_kernel(NULL);
 }
 END_TEST
@@ -1414,6 +1441,7 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, phase_every_kernel);
 	tcase_add_test(tc, two_threads);
 	tcase_add_loop_test(tc, threads_agree_bit_for_bit, 0, 3);
+	tcase_add_loop_test(tc, shared_v_on_request, 0, 3);
 	tcase_add_loop_test(tc, small_direct_layers_split, 0, 3);
 	tcase_add_loop_test(tc, ranges_at_a_row_of_tiles, 0, 3);
 	tcase_add_loop_test(tc, stride2_f3_odd_shapes, 0, 3);

@@ -4934,7 +4934,7 @@ static bool fused_block(const Job *j, long u, int *t0, int *t1, int *cb)
  * (AVX-512, two threads, near; s21-n17 in docs/batch1.md). Not on AVX2, where the same
  * layer took 1.03x; nor with fewer than two units a thread. On the EPYC VM (far) the V both
  * read took 0.74-0.83x the wide model's 29x29 F(6x6) layer's time at load 3-5, but the whole
- * forward pass 0.96-1.07x (s27-wide) and 0.97-1.01x (s28-wide): no robust gain, so the rule
+ * forward pass 0.96-1.07x (s27-wide) and 0.97-1.05x (s28-wide): no robust gain, so the rule
  * stays; GEQRT_DUP turns it off for such A/B runs. */
 static bool dup_pays(const gq_conv *c, int units)
 {

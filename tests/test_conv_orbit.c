@@ -846,22 +846,17 @@ static void check_tiles(const Layer *L, const Group *G, int algo, bool sum)
 	for (int i = 0; i < 5; i++) {
 		gq_set_threads(i < 4 ? 2 : 3);
 		gq_conv_wgroup_steal(steals[i % 4]);
-		float *more = run(&t, c);
-		ck_assert_msg(!memcmp(one, more, t.nout * sizeof(float)),
-		        "by tiles (%d): %d threads, %d points taken, differ from one (%s ng=%d "
-		        "c=%d %dx%d)",
-		        tiles, i < 4 ? 2 : 3, steals[i % 4], gq_conv_kernel(), G->ng, L->cout, L->h,
-		        L->w);
-		free(more);
 		/* by tiles a thread done first takes none of the other's points after its own
-		 * (group_steals) unless GEQRT_WGSTEAL=1 */
-		more = run(&t, st);
-		ck_assert_msg(!memcmp(one, more, t.nout * sizeof(float)),
-		        "by tiles (%d), steals after its points: %d threads, %d points taken "
-		        "first, differ from one (%s ng=%d c=%d %dx%d)",
-		        tiles, i < 4 ? 2 : 3, steals[i % 4], gq_conv_kernel(), G->ng, L->cout, L->h,
-		        L->w);
-		free(more);
+		 * (group_steals), unless GEQRT_WGSTEAL=1 (st) */
+		for (int p = 0; p < 2; p++) {
+			float *more = run(&t, p ? st : c);
+			ck_assert_msg(!memcmp(one, more, t.nout * sizeof(float)),
+			        "by tiles (%d)%s: %d threads, %d points taken first, differ from "
+			        "one (%s ng=%d c=%d %dx%d)",
+			        tiles, p ? ", steals after its points" : "", i < 4 ? 2 : 3,
+			        steals[i % 4], gq_conv_kernel(), G->ng, L->cout, L->h, L->w);
+			free(more);
+		}
 	}
 	gq_conv_wgroup_steal(0);
 	gq_set_threads(1);

@@ -136,12 +136,18 @@ generated: $(B)/geqc
 	@echo "regenerated generated/ for $(words $(EXAMPLES)) examples"
 
 # `make check` and `make demo` first install what is missing, then rerun make so that
-# pkg-config sees the new packages.
+# pkg-config sees the new packages. `make check` builds and tests CHECK_JOBS at a time
+# (default: the number of CPUs) unless make was given -j itself.
+CHECK_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
-	@$(MAKE) --no-print-directory check-run
-check-run: all $(B)/san/geqc $(B)/san/libgeqrt.a $(UNIT_TESTS:%=$(B)/san/tests/test_%) \
-		$(FUZZ_CHECK_PREREQS) $(B)/tsan/test_threads
-	@tests/run-all.sh $(B)
+	@case " $$MAKEFLAGS " in *" -j"*) j= ;; *) j=-j$(CHECK_JOBS) ;; esac; \
+	$(MAKE) --no-print-directory $$j check-run
+# conv_fast.c's three compiles (plain, sanitized, TSan) are most of the build: first, so
+# that two jobs keep both CPUs busy to the end.
+check-run: $(foreach d,o san tsan,$(B)/$(d)/runtime/conv_fast.o) all $(B)/san/geqc \
+		$(B)/san/libgeqrt.a $(UNIT_TESTS:%=$(B)/san/tests/test_%) $(FUZZ_CHECK_PREREQS) \
+		$(B)/tsan/test_threads
+	@CHECK_JOBS=$(CHECK_JOBS) tests/run-all.sh $(B)
 
 demo: deps
 	@$(MAKE) --no-print-directory demo-run

@@ -168,7 +168,11 @@ static const char *case_run(const Case *k, int algo)
 	for (size_t i = 0; algo == GQ_CONV_WINO7 && i < k->nout; i++)
 		lo = fmax(lo, 0.25 * k->mag[i]);
 	tol = algo == GQ_CONV_WINO7 ? 2e-4 : tol;
-	for (size_t i = 0; i < k->nout; i++)
+	for (size_t i = 0; i < k->nout; i++) {
+		/* a passing ck_assert writes its line to Check's pipe: a syscall per element,
+		 * a fifth of the sanitized run (s29-ci) */
+		if (fabs(out[i] - k->ref[i]) <= tol * fmax(k->mag[i], lo))
+			continue;
 		ck_assert_msg(fabs(out[i] - k->ref[i]) <= tol * fmax(k->mag[i], lo),
 		        "%s/%s%s cin=%d %dx%d cout=%d k=%d s=%d p=%d d=%d relu=%d sum=%d: out[%zu] "
 		        "= "
@@ -176,6 +180,7 @@ static const char *case_run(const Case *k, int algo)
 		        gq_conv_kernel(), gq_conv_algo(c), gq_conv_narrow(c) ? " narrow" : "",
 		        S->cin, S->h, S->w, S->cout, S->k, S->s, S->p, S->d, k->relu, k->sum, i,
 		        out[i], k->ref[i]);
+	}
 	const char *how = gq_conv_narrow(c) ? "narrow" : "wide";
 	gq_conv_free(c);
 	free(out);
@@ -187,10 +192,23 @@ static const char *case_run(const Case *k, int algo)
  * does not apply. */
 static bool check_one(const Shape *S, int algo, bool relu, bool bias, int sum)
 {
-	Case k = case_new(S, relu, bias, sum);
-	bool ran = case_run(&k, algo) != NULL;
-	case_free(&k);
-	return ran;
+	/* The last few cases, reused where S, relu, bias and sum are the same (the naive loop
+	 * is most of the sanitized run's time, s29-ci); still reachable at exit, no leak. */
+	enum { NCACHED = 4 };
+	static Case cached[NCACHED];
+	static int used, oldest;
+	int i = 0;
+	while (i < used && !(!memcmp(&cached[i].S, S, sizeof *S) && cached[i].relu == relu &&
+	                           (cached[i].b != NULL) == bias && cached[i].sum == sum))
+		i++;
+	if (i == used) {
+		if (used < NCACHED)
+			used++;
+		else
+			case_free(&cached[i = oldest]), oldest = (oldest + 1) % NCACHED;
+		cached[i] = case_new(S, relu, bias, sum);
+	}
+	return case_run(&cached[i], algo) != NULL;
 }
 
 static const char *const kernel_names[] = {"avx512", "avx2", "c"};
@@ -981,10 +999,12 @@ static void pool_check(gq_conv *c, const PoolShape *P, int nt, int sum)
 	        nt);
 	for (int co = 0; co < S->cout; co++)
 		for (int y = 0; y < ph; y++)
-			for (int x = 0; x < pw; x++)
-				ck_assert(pool2[((size_t)co * ph + y) * pw + x] ==
-				          naive_max(out1 + (size_t)co * oh * ow, oh, ow,
-				                  y * P->s - P->p, x * P->s - P->p, P->k));
+			for (int x = 0; x < pw; x++) {
+				float want = naive_max(out1 + (size_t)co * oh * ow, oh, ow,
+				        y * P->s - P->p, x * P->s - P->p, P->k);
+				if (pool2[((size_t)co * ph + y) * pw + x] != want) /* as case_run */
+					ck_assert(pool2[((size_t)co * ph + y) * pw + x] == want);
+			}
 	gq_conv_free(c);
 	free(in);
 	free(w);
@@ -1440,7 +1460,6 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, narrow_direct_every_kernel);
 	tcase_add_test(tc, phase_every_kernel);
 	tcase_add_test(tc, two_threads);
-	tcase_add_loop_test(tc, threads_agree_bit_for_bit, 0, 3);
 	tcase_add_loop_test(tc, shared_v_on_request, 0, 3);
 	tcase_add_loop_test(tc, small_direct_layers_split, 0, 3);
 	tcase_add_loop_test(tc, ranges_at_a_row_of_tiles, 0, 3);
@@ -1452,9 +1471,17 @@ static Suite *conv_fast_suite(void)
 	tcase_add_test(tc, kernel_choice);
 	tcase_add_test(tc, nan_propagates);
 	tcase_add_test(tc, maxpool_fast_matches_torch);
-	tcase_add_loop_test(tc, fused_pool_matches_conv_then_pool, 0, 3);
 	suite_add_tcase(s, tc);
+	/* About half the suite's time with the pair case (s29-ci): tests/run-all.sh runs the
+	 * test cases tagged half2 and the rest as two processes side by side. */
+	TCase *half2 = tcase_create("conv-half2");
+	tcase_set_tags(half2, "half2");
+	tcase_set_timeout(half2, 120);
+	tcase_add_loop_test(half2, threads_agree_bit_for_bit, 0, 3);
+	tcase_add_loop_test(half2, fused_pool_matches_conv_then_pool, 0, 3);
+	suite_add_tcase(s, half2);
 	TCase *pair = tcase_create("pair");
+	tcase_set_tags(pair, "half2");
 	tcase_set_timeout(pair, 300);
 	tcase_add_loop_test(pair, pair_matches_two_calls, 0, 3);
 	suite_add_tcase(s, pair);

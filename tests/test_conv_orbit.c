@@ -115,13 +115,16 @@ static float *run(const Case *t, gq_conv *c)
 static void expect_near(const Case *t, const float *got, const float *want, const char *what)
 {
 	double tol = 2e-5 * (t->cin * t->L->k * t->L->k + 2);
-	for (size_t i = 0; i < t->nout; i++)
+	for (size_t i = 0; i < t->nout; i++) {
+		if (fabs(got[i] - want[i]) <= tol) /* a passing ck_assert: a syscall (s29-ci) */
+			continue;
 		ck_assert_msg(fabs(got[i] - want[i]) <= tol,
 		        "%s (%s, ng=%d elem0=%d, %s c=%d %dx%d cout=%d k=%d s=%d p=%d): out[%zu] = "
 		        "%g, want %g",
 		        what, gq_conv_kernel(), t->G->ng, t->G->elem[0],
 		        t->L->lift ? "lift" : "gconv", t->L->c, t->L->h, t->L->w, t->L->cout,
 		        t->L->k, t->L->s, t->L->p, i, got[i], want[i]);
+	}
 }
 
 static gq_conv *new_orbit(const Case *t, bool relu)
@@ -1677,13 +1680,8 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, expanded_plan_for_one_thread);
 	tcase_add_test(tc, wgroup_every_subgroup_every_kernel);
 	tcase_add_test(tc, wgroup_wide_halves_in_place);
-	tcase_add_test(tc, wgroup_narrow_every_subgroup_every_kernel);
 	tcase_add_test(tc, wgroup_steal_points);
 	tcase_add_test(tc, wgroup_paired);
-	tcase_add_test(tc, wgroup_mixed);
-	tcase_add_test(tc, wgroup_packed);
-	tcase_add_test(tc, wgroup_tiles);
-	tcase_add_test(tc, wgroup_own_part);
 	tcase_add_test(tc, wgroup_threads_and_where_it_applies);
 	tcase_add_test(tc, wgroup_choice);
 	tcase_add_test(tc, wino6_where_it_may_pay);
@@ -1695,6 +1693,17 @@ static Suite *orbit_suite(void)
 	tcase_add_test(tc, wgroup_stride2_every_subgroup_every_kernel);
 	tcase_add_test(tc, group_s2_where_it_may_pay);
 	suite_add_tcase(s, tc);
+	/* About half the suite's time (s29-ci): tests/run-all.sh runs the test cases tagged
+	 * half2 and the rest as two processes side by side. */
+	TCase *half2 = tcase_create("orbit-half2");
+	tcase_set_tags(half2, "half2");
+	tcase_set_timeout(half2, 300);
+	tcase_add_test(half2, wgroup_narrow_every_subgroup_every_kernel);
+	tcase_add_test(half2, wgroup_mixed);
+	tcase_add_test(half2, wgroup_packed);
+	tcase_add_test(half2, wgroup_tiles);
+	tcase_add_test(half2, wgroup_own_part);
+	suite_add_tcase(s, half2);
 	return s;
 }
 

@@ -184,6 +184,7 @@ struct gq_conv {
 	                   * other's last ones (group_steals) */
 	bool own_part;    /* group plan on two threads: thread 1's part of scratch in its own
 	                   * buffer (group_own) */
+	bool no_dup;      /* GEQRT_DUP, read when the plan is made, turns dup_pays off here */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 	/* Winograd's output (0, 0, 0: ow and oh*ow floats a row and a plane, no border): in
@@ -2854,6 +2855,14 @@ double gq_conv_estimate_algo(
 	return cost(&c);
 }
 
+/* Whether GEQRT_DUP turns dup_pays off for plan c (its stride set), read once, when the
+ * plan is made: =0 never, =s1, =s2 not at that stride (A/B runs, s27-wide, s28-wide). */
+static bool dup_off(const gq_conv *c)
+{
+	const char *e = getenv("GEQRT_DUP");
+	return e && (!strcmp(e, "0") || (e[0] == 's' && e[1] - '0' == c->s && !e[2]));
+}
+
 gq_conv *gq_conv_new_algo(
         int cin, int h, int w, int cout, int k, int s, int p, int d, bool relu, int algo)
 {
@@ -2864,6 +2873,7 @@ gq_conv *gq_conv_new_algo(
 		free(c);
 		return NULL;
 	}
+	c->no_dup = dup_off(c);
 	if (algo == GQ_CONV_AUTO)
 		choose_algo(c, gq_memory_limit());
 	else if (applies(c, algo))
@@ -4939,13 +4949,8 @@ static bool fused_block(const Job *j, long u, int *t0, int *t1, int *cb)
 static bool dup_pays(const gq_conv *c, int units)
 {
 	size_t need = wino_v_floats(c) + wino_m_floats(c) + padded_floats(c) + 2 * LINE_FLOATS;
-	const char *e;
-	if (!(is_wino(c->algo) && !c->fused && c->narrow && !c->grp && c->kern->v >= 16 &&
-	            units >= 2 * gq_threads() && need <= GQ_TEAM_SCRATCH + GQ_TEAM_PADDED))
-		return false;
-	/* GEQRT_DUP=0: never; =s1, =s2: not at that stride (A/B runs, s27-wide, s28-wide) */
-	e = getenv("GEQRT_DUP");
-	return !(e && (!strcmp(e, "0") || (e[0] == 's' && e[1] - '0' == c->s && !e[2])));
+	return is_wino(c->algo) && !c->fused && c->narrow && !c->grp && c->kern->v >= 16 &&
+	       units >= 2 * gq_threads() && need <= GQ_TEAM_SCRATCH + GQ_TEAM_PADDED && !c->no_dup;
 }
 
 static void dup_input(const Job *j, float *V, float *xp)

@@ -4405,7 +4405,7 @@ static void group_out(
  * layer's wino_live): the alpha^2 products into Mb, then back to pixels. V holds the
  * transformed input in panels of 2V tiles from tile tv on. */
 static void wino_block(const gq_conv *c, float *out, const float *add, const float *V, int tv,
-        int i0, int i1, int t0, int t1, float *Mb)
+        int i0, int i1, int t0, int t1, float *Mb, float *out2)
 {
 	if (c->narrow) {
 		wino_narrow(c, out, add, V, i0, i1, Mb);
@@ -4436,6 +4436,11 @@ static void wino_block(const gq_conv *c, float *out, const float *add, const flo
 	c->kern->wino_out(
 	        c, out, add, Mb, rows * cols, cols, i0 * mr, min_int(i1 * mr, c->cout), t0, last);
 	out_border(c, out, i0 * mr, min_int(i1 * mr, c->cout), t0, last);
+	if (out2) { /* the block's rows in the other copy too (Halves) */
+		c->kern->wino_out(c, out2, add, Mb, rows * cols, cols, i0 * mr,
+		        min_int(i1 * mr, c->cout), t0, last);
+		out_border(c, out2, i0 * mr, min_int(i1 * mr, c->cout), t0, last);
+	}
 }
 
 static float *line_aligned(float *scratch);
@@ -4666,6 +4671,18 @@ typedef struct Pooled {
 	atomic_bool claimed[POOL_ROWS];
 } Pooled;
 
+/* A fused pair on two ranges whose second range keeps b's padded copy of its own
+ * (two_copies): the first conv's range 1 stores into out1 (and, for its blocks above
+ * out_rows, into the shared copy too: the rows range 0 of b reads); the second's range 1
+ * reads in1, into which its first block copies the rows above its own from the shared copy
+ * (halo: 0 not yet, 1 being copied, 2 copied). */
+typedef struct Halves {
+	float *out1;
+	int out_rows;
+	const float *in1;
+	_Atomic int halo;
+} Halves;
+
 typedef struct Job {
 	const gq_conv *c;
 	float *out;
@@ -4693,6 +4710,7 @@ typedef struct Job {
 	                                             * thread t's copy holds */
 	bool dup; /* unfused narrow Winograd on several threads: each transforms the whole
 	           * input into a V of its own (dup_input), no input phase */
+	Halves *two; /* a pair's halves on two ranges (two_copies), or NULL */
 } Job;
 
 /* Poll i of a wait for a row the other thread pads: a pause, and past the first 2048 (some
@@ -4964,6 +4982,33 @@ static void dup_input(const Job *j, float *V, float *xp)
 	c->kern->wino_in(c, V, wino_vstride(c), &x, 0, c->cin, 0, wino_live(c));
 }
 
+/* The second conv of a pair's halves (Job.two), before its range 1 reads its own copy: the
+ * padded rows of that range's first row of tiles and above, and the next row's left border,
+ * from the shared copy (where range 0 of the first conv stored them, and range 1 its blocks
+ * there too), by the first thread to come to it; the other waits. */
+static void halo_copy(const Job *j)
+{
+	const gq_conv *c = j->c;
+	Halves *h = j->two;
+	int zero = 0, t0 = range_start(c, 1, 2), r0, r1;
+	if (atomic_load_explicit(&h->halo, memory_order_acquire) == 2)
+		return;
+	if (atomic_compare_exchange_strong(&h->halo, &zero, 1)) {
+		size_t plane = (size_t)c->hp * c->wq;
+		int e = min_int((t0 + c->tw - 1) / c->tw * c->m + c->p, c->hp);
+		tile_rows(c, t0, c->tiles, &r0, &r1);
+		/* and the left border of row e, which the tile ending the row above writes */
+		size_t n = (size_t)(e - r0) * c->wq + (e < c->hp ? c->p : 0);
+		for (int ci = 0; r0 < e && ci < c->cin; ci++)
+			memcpy((float *)h->in1 + ci * plane + (size_t)r0 * c->wq,
+			        j->in + ci * plane + (size_t)r0 * c->wq, n * sizeof(float));
+		atomic_store_explicit(&h->halo, 2, memory_order_release);
+		return;
+	}
+	for (int i = 0; atomic_load_explicit(&h->halo, memory_order_acquire) != 2; i++)
+		spin_pause(i);
+}
+
 /* Winograd blocks [u0, u1), with a worker's own scratch (NULL: the caller's, in the job):
  * fused, block of tiles by block (fused_block), each transformed once for its blocks of
  * output channels (*held: 1 + the first tile of the block V holds from the thread's last
@@ -4993,11 +5038,16 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 		int t0 = u % ntb * nt, t1 = min_int(t0 + nt, wino_live(c)), cb = u / ntb;
 		if (c->fused && !fused_block(j, u, &t0, &t1, &cb))
 			continue;
+		bool r1 = j->two && u / ncb / j->per == 1; /* range 1 of a pair's halves */
 		if (c->fused && t0 + 1 != *held) {
 			/* the caller's copy is the job's; a worker's follows its V and Mb */
 			float *xp = own ? line_aligned(own + wino_v_floats(c) + wino_m_floats(c))
 			                : (float *)j->in;
 			Input x = wino_input(j, fold);
+			if (r1 && j->padded) {
+				halo_copy(j);
+				x = padded_input(c, j->two->in1);
+			}
 			if (j->own_rows) {
 				pad_own(j, xp, t0, t1, (int)(held - j->held));
 				x = padded_input(c, xp);
@@ -5007,8 +5057,11 @@ static void wino_units(const Job *j, int u0, int u1, float *own, int *held)
 			transform_fetching(j, V, &x, t0, t1, *held == 0);
 			*held = t0 + 1;
 		}
-		wino_block(c, j->out, j->add, V, c->fused ? t0 : 0, c->mpanels * cb / ncb,
-		        c->mpanels * (cb + 1) / ncb, t0, t1, Mb);
+		float *out = r1 && !j->padded ? j->two->out1 : j->out, *out2 = NULL;
+		if (r1 && !j->padded && t0 / c->tw * c->m < j->two->out_rows)
+			out2 = j->out;
+		wino_block(c, out, j->add, V, c->fused ? t0 : 0, c->mpanels * cb / ncb,
+		        c->mpanels * (cb + 1) / ncb, t0, t1, Mb, out2);
 	}
 }
 
@@ -5113,8 +5166,11 @@ static void run_units(void *ctx, int u0, int u1, int t)
 			        buf, tmp);
 	} else {
 		/* one thread after all (an image of a batch, or the team busy): whole panels */
-		if (c->fused && j->ranges > 1 && u0 == 0 && u1 == j->units) {
+		if (c->fused && j->ranges > 1 && !(j->two && j->padded) && u0 == 0 &&
+		        u1 == j->units) {
+			/* a pair's first conv then keeps one copy, the second reads it */
 			plan_ranges(j, 1);
+			j->two = NULL;
 			u1 = j->units;
 		}
 		wino_units(j, u0, u1, t ? buf : NULL, &j->held[t]);
@@ -5216,8 +5272,8 @@ float *gq_conv_padded(const gq_conv *c, float *scratch, int *hp, int *wq)
 	return line_aligned(scratch);
 }
 
-static void run(const gq_conv *c, float *out, const float *in, const float *add, float *scratch,
-        bool padded, Pooled *pool)
+static bool run(const gq_conv *c, float *out, const float *in, const float *add, float *scratch,
+        bool padded, Pooled *pool, Halves *two)
 {
 	scratch = line_aligned(scratch);
 	int n = c->oh * c->ow, nr = 2 * c->kern->v;
@@ -5248,7 +5304,9 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 		j.units = channel_blocks(c) * ((c->tpanels + c->tcp - 1) / c->tcp);
 	}
 	if (c->fused)
-		plan_ranges(&j, par ? gq_threads() : 1);
+		plan_ranges(&j, two && padded ? 2 : par ? gq_threads() : 1);
+	/* the first conv of a pair's halves on two ranges (the second then on two as well) */
+	j.two = two && c->fused && j.ranges == 2 ? two : NULL;
 	/* No input phase where the run phase splits by rows (fused Winograd, direct by tiles):
 	 * each block pads the rows it reads as it comes to them (pad_rows), unless the padded
 	 * input is taller than row[]; nor where the caller padded it (gq_conv_run_padded) and
@@ -5273,11 +5331,12 @@ static void run(const gq_conv *c, float *out, const float *in, const float *add,
 		run_units(&j, 0, j.units, 0);
 	else
 		gq_parallel_for(j.units, grain(&j), run_units, &j);
+	return j.two != NULL;
 }
 
 void gq_conv_run_padded(const gq_conv *c, float *out, const float *add, float *scratch)
 {
-	run(c, out, NULL, add, scratch, true, NULL);
+	run(c, out, NULL, add, scratch, true, NULL, NULL);
 }
 
 void gq_conv_run_sum(
@@ -5290,7 +5349,7 @@ void gq_conv_run_sum(
 	else if (c->grp)
 		group_run(c, out, in, add, scratch);
 	else
-		run(c, out, in, add, scratch, false, NULL);
+		run(c, out, in, add, scratch, false, NULL, NULL);
 }
 
 void gq_conv_run(const gq_conv *c, float *out, const float *in, float *scratch)
@@ -5314,10 +5373,43 @@ static bool pair_rows(const gq_conv *a, const gq_conv *b)
 	return !(e && !strcmp(e, "0")) && pair_fits(a, b);
 }
 
+/* Rows of tiles a row at least where a pair on two threads keeps a copy of the second's
+ * padded input for each range (two_copies). */
+enum { HALVES_TW = 20 };
+
+/* Whether a pair on two threads keeps b's padded copy in two, one a range (Halves): the
+ * first conv's range 1 stores into a copy of its own, and the blocks of it whose rows range
+ * 0 of the second reads into the shared copy as well; the second's range 1 reads its own,
+ * after copying the rows above its first whole row of tiles from the shared one. Where the
+ * two vCPUs sat far apart (a line's round trip 420-470 ns), ResNet-44 p4 97's 32-plane
+ * 97x97 pairs (F(4x4), 25 tiles a row, ranges 320/305) took 0.90-0.91x the time (rdtsc of
+ * the pair's wall, medians of ~300 pairs a side alternating in one process, AVX-512), near
+ * 1.00-1.02x; its 64-plane 49x49 pairs (13 a row) 0.99x far and 1.03-1.06x near, the
+ * 33x33 ones (9 a row) 0.99x far and 1.01-1.03x near (the blocks stored twice are a larger
+ * part of a range there): hence only wide rows of tiles (s29-halo in docs/batch1.md).
+ * GEQRT_HALVES=0: never. */
+static bool two_copies(const gq_conv *a, const gq_conv *b)
+{
+	const char *e = getenv("GEQRT_HALVES");
+	return !(e && !strcmp(e, "0")) && pair_fits(a, b) && a->fused && b->fused && !a->narrow &&
+	       !b->narrow && a->kern == b->kern && a->m == b->m && a->tw == b->tw &&
+	       a->tiles == b->tiles && b->tw >= HALVES_TW && second_range(a) == second_range(b);
+}
+
+/* Where the range 1 copy of two_copies starts, in floats from the scratch's start. */
+static size_t halves_at(const gq_conv *a, const gq_conv *b)
+{
+	size_t sa = gq_conv_scratch(a), sb = gq_conv_scratch(b);
+	size_t rows = LINE_FLOATS + padded_floats(b) + sa;
+	return (rows > sb ? rows : sb) + LINE_FLOATS;
+}
+
 size_t gq_conv_pair_scratch(const gq_conv *a, const gq_conv *b)
 {
 	size_t sa = gq_conv_scratch(a), sb = gq_conv_scratch(b), two = sa > sb ? sa : sb;
 	size_t rows = LINE_FLOATS + padded_floats(b) + sa;
+	if (two_copies(a, b))
+		return halves_at(a, b) + padded_floats(b);
 	return pair_fits(a, b) && rows > two ? rows : two;
 }
 
@@ -5343,8 +5435,20 @@ void gq_conv_run_pair(const gq_conv *a, const gq_conv *b, float *out, const floa
 	to_rows.ldo = wq;
 	to_rows.plo = (size_t)hp * wq;
 	to_rows.opad = b->p;
-	run(&to_rows, xp + (size_t)b->p * wq + b->p, in, NULL, xp + padded_floats(b), false, NULL);
-	gq_conv_run_padded(b, out, add, scratch);
+	Halves h = {0}, *two = NULL;
+	if (gq_threads() == 2 && two_copies(a, b)) {
+		int r0, r1;
+		float *in1 = line_aligned(scratch + halves_at(a, b) - LINE_FLOATS);
+		tile_rows(b, 0, second_range(b), &r0, &r1);
+		h.out1 = in1 + (size_t)b->p * wq + b->p;
+		h.out_rows = r1 - b->p;
+		h.in1 = in1;
+		atomic_init(&h.halo, 0);
+		two = &h;
+	}
+	bool halves = run(&to_rows, xp + (size_t)b->p * wq + b->p, in, NULL, xp + padded_floats(b),
+	        false, NULL, two);
+	run(b, out, NULL, add, scratch, true, NULL, halves ? two : NULL);
 }
 
 /* Only a direct plan pools as it goes (ResNet's lift, 7x7 stride 2, runs direct); others
@@ -5365,7 +5469,7 @@ void gq_conv_run_pool(const gq_conv *c, float *out, const float *in, const float
 	}
 	Pooled *q = &(Pooled){pooled, k, s, p, (c->oh + 2 * p - k) / s + 1,
 	        (c->ow + 2 * p - k) / s + 1, {0}, {0}};
-	run(c, out, in, add, scratch, false, q);
+	run(c, out, in, add, scratch, false, q, NULL);
 }
 
 /* The phase plan pools its bands from a buffer a thread (out holds no result); the others as

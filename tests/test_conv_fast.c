@@ -1450,6 +1450,49 @@ START_TEST(pair_matches_two_calls)
 }
 END_TEST
 
+/* A pair on two threads whose rows of tiles are wide (two_copies in conv_fast.c): range 1
+ * of the first conv stores into a padded copy of its own, its blocks whose rows range 0 of
+ * the second reads into the shared copy too, and the second's range 1 copies the rows above
+ * its first whole row of tiles before it reads its own: bit for bit the two calls, with
+ * the ranges cut inside a row of tiles (97x97 at F(4x4): 320/305) and at one, both forms
+ * alike (the rule's condition), on kernel _i; the pair's scratch grows by the copy only
+ * where the rule holds (GEQRT_HALVES=0: not), and it holds for at least one shape. */
+START_TEST(pair_halves_match_two_calls)
+{
+	static const int shapes[][4] = {/* cin, channels, h, w */
+	        {32, 32, 97, 97}, {8, 8, 41, 90}, {6, 6, 130, 81}, {12, 8, 64, 88},
+	        {5, 5, 23, 170}};
+	static const int wino[] = {GQ_CONV_WINO4, GQ_CONV_WINO2, GQ_CONV_WINO3};
+	int held = 0;
+	seed(11);
+	if (gq_conv_use_kernel(kernel_names[_i]))
+		return;
+	for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+		for (size_t f = 0; f < sizeof wino / sizeof wino[0]; f++) {
+			int cin = shapes[i][0], c = shapes[i][1], h = shapes[i][2],
+			    w = shapes[i][3];
+			gq_conv *a = gq_conv_new_algo(cin, h, w, c, 3, 1, 1, 1, true, wino[f]);
+			gq_conv *b = gq_conv_new_algo(c, h, w, c, 3, 1, 1, 1, (i + f) % 2, wino[f]);
+			if (!a || !b) {
+				gq_conv_free(a);
+				gq_conv_free(b);
+				continue;
+			}
+			setenv("GEQRT_HALVES", "0", 1);
+			size_t off = gq_conv_pair_scratch(a, b);
+			unsetenv("GEQRT_HALVES");
+			held += gq_conv_pair_scratch(a, b) > off;
+			for (int mode = 0; mode < 3; mode++)
+				pair_check(a, b, cin, c, h, w, 2,
+				        mode == PAIR_IN_PLACE && cin != c ? PAIR_ADD : mode);
+			gq_conv_free(a);
+			gq_conv_free(b);
+		}
+	ck_assert_msg(held > 0, "%s: no pair kept two copies", kernel_names[_i]);
+	gq_conv_use_kernel(NULL);
+}
+END_TEST
+
 static Suite *conv_fast_suite(void)
 {
 	Suite *s = suite_create("conv_fast");
@@ -1487,6 +1530,7 @@ static Suite *conv_fast_suite(void)
 	tcase_set_tags(pair, "half2");
 	tcase_set_timeout(pair, 300);
 	tcase_add_loop_test(pair, pair_matches_two_calls, 0, 3);
+	tcase_add_loop_test(pair, pair_halves_match_two_calls, 0, 3);
 	suite_add_tcase(s, pair);
 	TCase *f7 = tcase_create("f7");
 	tcase_set_timeout(f7, 300);

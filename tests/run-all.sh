@@ -91,9 +91,12 @@ run alloc-fail tests/alloc-fail.sh "$B"
 run paper-quick paper/test-quick.sh "$B"
 run_required generated-current tests/check-generated.sh "$B/geqc"
 
-# Started longest first (seconds on the 2-vCPU machine, session 29), so that the last
-# suite to finish is a short one; the rest follow in the order above.
-LONG_FIRST="test_conv_fast test_conv_fast-half2 test_conv_orbit test_conv_orbit-half2"
+# Started longest first (seconds on the 2-vCPU machine, session 29's landing run at load
+# 3-6: native-crosscheck 727, pytorch-oracle 637, alloc-fail 416, the conv halves 240-315,
+# test_tune 191), so that the last suite to finish is a short one; the rest follow in the
+# order above.
+LONG_FIRST="native-crosscheck pytorch-oracle alloc-fail test_conv_fast-half2 test_conv_fast
+	test_tune test_conv_orbit test_conv_orbit-half2"
 
 start() {
 	local n=$1

@@ -185,6 +185,7 @@ struct gq_conv {
 	bool own_part;    /* group plan on two threads: thread 1's part of scratch in its own
 	                   * buffer (group_own) */
 	bool no_dup;      /* GEQRT_DUP, read when the plan is made, turns dup_pays off here */
+	bool no_halves;   /* GEQRT_HALVES=0 when the plan was made: two_copies never */
 	gq_conv *full;    /* or NULL: a group plan's expanded plan, where one thread runs it */
 	gq_phase *phase;  /* not NULL: the plan runs this instead (conv_phase.c) */
 	/* Winograd's output (0, 0, 0: ow and oh*ow floats a row and a plane, no border): in
@@ -2874,6 +2875,8 @@ gq_conv *gq_conv_new_algo(
 		return NULL;
 	}
 	c->no_dup = dup_off(c);
+	const char *halves = getenv("GEQRT_HALVES");
+	c->no_halves = halves && !strcmp(halves, "0");
 	if (algo == GQ_CONV_AUTO)
 		choose_algo(c, gq_memory_limit());
 	else if (applies(c, algo))
@@ -4708,8 +4711,8 @@ typedef struct Job {
 	                           * blocks read into a copy of its own (pad_own), not row[] */
 	int lo[GQ_MAX_THREADS], hi[GQ_MAX_THREADS]; /* own_rows: the padded rows [lo, hi) that
 	                                             * thread t's copy holds */
-	bool dup; /* unfused narrow Winograd on several threads: each transforms the whole
-	           * input into a V of its own (dup_input), no input phase */
+	bool dup;    /* unfused narrow Winograd on several threads: each transforms the whole
+	              * input into a V of its own (dup_input), no input phase */
 	Halves *two; /* a pair's halves on two ranges (two_copies), or NULL */
 } Job;
 
@@ -5387,12 +5390,12 @@ enum { HALVES_TW = 20 };
  * 1.00-1.02x; its 64-plane 49x49 pairs (13 a row) 0.99x far and 1.03-1.06x near, the
  * 33x33 ones (9 a row) 0.99x far and 1.01-1.03x near (the blocks stored twice are a larger
  * part of a range there): hence only wide rows of tiles (s29-halo in docs/batch1.md).
- * GEQRT_HALVES=0: never. */
+ * GEQRT_HALVES=0 when a plan is made: never (read then, so that the scratch sized for a
+ * pair stays the one its runs use). */
 static bool two_copies(const gq_conv *a, const gq_conv *b)
 {
-	const char *e = getenv("GEQRT_HALVES");
-	return !(e && !strcmp(e, "0")) && pair_fits(a, b) && a->fused && b->fused && !a->narrow &&
-	       !b->narrow && a->kern == b->kern && a->m == b->m && a->tw == b->tw &&
+	return !a->no_halves && !b->no_halves && pair_fits(a, b) && a->fused && b->fused &&
+	       !a->narrow && !b->narrow && a->kern == b->kern && a->m == b->m && a->tw == b->tw &&
 	       a->tiles == b->tiles && b->tw >= HALVES_TW && second_range(a) == second_range(b);
 }
 

@@ -1478,9 +1478,18 @@ START_TEST(pair_halves_match_two_calls)
 				gq_conv_free(b);
 				continue;
 			}
+			/* the switch is read when a plan is made */
 			setenv("GEQRT_HALVES", "0", 1);
-			size_t off = gq_conv_pair_scratch(a, b);
+			gq_conv *a0 = gq_conv_new_algo(cin, h, w, c, 3, 1, 1, 1, true, wino[f]);
+			gq_conv *b0 =
+			        gq_conv_new_algo(c, h, w, c, 3, 1, 1, 1, (i + f) % 2, wino[f]);
 			unsetenv("GEQRT_HALVES");
+			ck_assert(a0 && b0);
+			size_t off = gq_conv_pair_scratch(a0, b0);
+			/* one plan made with it off: the pair off */
+			ck_assert(gq_conv_pair_scratch(a0, b) == off);
+			gq_conv_free(a0);
+			gq_conv_free(b0);
 			held += gq_conv_pair_scratch(a, b) > off;
 			for (int mode = 0; mode < 3; mode++)
 				pair_check(a, b, cin, c, h, w, 2,
